@@ -1,0 +1,81 @@
+// The only module allowed to read process.env (lint: no-restricted-properties).
+import { z } from 'zod';
+import { AppError } from '../rules/index.ts';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+const port = z.coerce.number().int().min(1).max(65535);
+
+/** Every variable the product reads, with its default. `.env.example` mirrors this list. */
+export const ConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where every embedded state lives: app.db, temporal.db, payload.key. */
+  DATA_DIR: z.string().min(1).default('data'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  /** Public base URL of the API, used in links; defaults to http://HOST:PORT. */
+  PUBLIC_URL: z.url().optional(),
+
+  /** Unset: `npm start` runs the embedded Temporal dev server on TEMPORAL_PORT. Set: a cluster or Temporal Cloud. */
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('ehr-autopilot'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  /** Temporal Cloud API key (implies TLS). */
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS: bool.default(false),
+
+  /** Unset: SQLite at $DATA_DIR/app.db. postgres://… : PostgreSQL. */
+  DATABASE_URL: optionalString,
+
+  /** base64 of 32 random bytes: the AES-256-GCM key for Temporal payloads. `npm start` generates one into DATA_DIR. */
+  PAYLOAD_KEY: optionalString.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, {
+    message: 'must be base64 of exactly 32 bytes',
+  }),
+  PAYLOAD_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default('k1'),
+  /** Older keys still accepted for decryption during rotation: "id:base64,id:base64". */
+  PAYLOAD_OLD_KEYS: optionalString,
+
+  SANDBOX_PORT: port.default(3001),
+  SANDBOX_PATIENTS: z.coerce.number().int().min(1).max(100_000).default(200),
+  SANDBOX_SEED: z.coerce.number().int().default(2015),
+  SANDBOX_LATENCY_MS: z.coerce.number().min(0).max(60_000).default(0),
+  SANDBOX_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
+
+  DEMO_WEBHOOK_SECRET: optionalString,
+  DEMO_ADMIN_TOKEN: optionalString,
+  DEMO_DOCTOR_TOKEN: optionalString,
+  DEMO_NURSE_TOKEN: optionalString,
+});
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+/** Parses the environment once, listing every problem at once (names and reasons, never values). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const problems = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${problems}`, { issues });
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** The Temporal frontend address this process should use. */
+export function temporalAddress(config: Config): string {
+  return config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
+}
+
+/** The API's public base URL, for links in responses. */
+export function publicUrl(config: Config): string {
+  return config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
+}

@@ -1,0 +1,91 @@
+// Folder boundaries (STYLE.md §6.3) live here; the workflow bundle test is the second wall.
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+
+const NODE = builtinModules.flatMap((m) => [m, `node:${m}`]);
+const layer = (files, patterns, extraRules = {}) => ({
+  files,
+  rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }], ...extraRules },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'coverage/**', '.temporal/**', 'data/**', 'node_modules/**', '**/*.mjs', '**/*.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },
+  {
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read config through connectors/config.ts.' },
+      ],
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports.' }],
+    },
+  },
+  layer(
+    ['workflows/**/*.ts'],
+    [
+      { group: NODE, message: 'Workflow code runs in the Temporal sandbox. Do I/O in an activity.' },
+      {
+        group: [
+          '@temporalio/activity',
+          '@temporalio/client',
+          '@temporalio/worker',
+          '@temporalio/testing',
+          'fhir-kit-client',
+          'json-rules-engine',
+          'zod',
+          'hono',
+          'hono/*',
+        ],
+        message: 'Not sandbox code. Call an activity, or import a type.',
+      },
+      {
+        group: ['**/activities/**', '**/rules/**'],
+        allowTypeImports: true,
+        message: 'workflows/ takes only types from activities/ and rules/ (use `import type`).',
+      },
+      { group: ['**/connectors/**', '**/api/**'], message: 'Workflows never reach connectors or the API.' },
+    ],
+    { 'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname'] },
+  ),
+  layer(
+    ['rules/**/*.ts'],
+    [
+      {
+        group: ['**/workflows/**', '**/activities/**', '**/connectors/**', '**/api/**', '**/sandbox/**', ...NODE],
+        message: 'rules/ is the pure core; it imports nothing else in this repo.',
+      },
+    ],
+  ),
+  layer(
+    ['connectors/**/*.ts'],
+    [{ group: ['**/workflows/**', '**/activities/**', '**/api/**'], message: 'Connectors are leaf adapters.' }],
+  ),
+  layer(
+    ['activities/**/*.ts'],
+    [
+      { group: ['**/api/**'], message: 'Activities never call the API layer.' },
+      {
+        group: ['**/workflows/**', '!**/workflows/task-queues.ts'],
+        allowTypeImports: true,
+        message: 'Only task-queue constants cross from workflows/ into the worker.',
+      },
+    ],
+  ),
+  layer(
+    ['api/**/*.ts'],
+    [{ group: ['**/activities/**'], message: 'The API asks a workflow to act; it never runs activities itself.' }],
+  ),
+  {
+    files: ['connectors/config.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'cli/**/*.ts', '*.config.ts'],
+    rules: { 'no-restricted-properties': 'off', 'no-restricted-syntax': 'off' },
+  },
+  prettier,
+);

@@ -1,0 +1,2 @@
+// Placeholder: replaced by the Temporal/PostgreSQL global setup.
+export function setup(): void {}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// One run for everything. Temporal's native runtime crashes under worker threads, so every file runs in a fork;
+// one Temporal dev server (and, where available, one throwaway PostgreSQL) is started for the whole run.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    maxWorkers: 2,
+  },
+});
