@@ -1,0 +1,251 @@
+import type { Updateable } from 'kysely';
+import { z } from 'zod';
+import { AppError } from '../../rules/index.ts';
+import { dbBool, isoUtc, jsonText, mapDbErrors, nowIso, parseInput, toDbBool, toJsonText } from './dialect.ts';
+import type { Db } from './open.ts';
+import type { CasesTable, QueueName } from './schema.ts';
+
+const CaseStatusSchema = z.enum(['received', 'triaging', 'queued', 'closed', 'failed']);
+const QueueSchema = z.enum(['signature', 'nurse', 'doctor']);
+const Label = z.string().min(1).max(100);
+
+/**
+ * One projection of a case, written by workflow activities. Identity fields are required (they are known from the
+ * first activity on) and set only on insert; every other field is optional: omitted leaves the stored value,
+ * null clears it.
+ */
+export const CaseProjectionSchema = z.strictObject({
+  id: z.string().min(1),
+  clinicId: z.string().min(1),
+  requestId: z.string().min(1),
+  patientId: z.string().min(1),
+  medicationRequestId: z.string().min(1),
+  status: CaseStatusSchema,
+  drugName: z.string().max(500).nullable().optional(),
+  disposition: Label.nullable().optional(),
+  queue: QueueSchema.nullable().optional(),
+  pool: Label.nullable().optional(),
+  protocolId: z.string().nullable().optional(),
+  protocolVersion: z.number().int().positive().nullable().optional(),
+  decision: z.json().nullable().optional(),
+  outcome: Label.nullable().optional(),
+  slaDueAt: isoUtc.nullable().optional(),
+  escalated: z.boolean().optional(),
+  closedAt: isoUtc.nullable().optional(),
+  /** When this projection was made (pass the workflow's time); becomes updatedAt, and createdAt on first insert. */
+  at: isoUtc.optional(),
+});
+export type CaseProjection = z.input<typeof CaseProjectionSchema>;
+
+export const CaseSchema = z.object({
+  id: z.string(),
+  clinicId: z.string(),
+  requestId: z.string(),
+  patientId: z.string(),
+  medicationRequestId: z.string(),
+  drugName: z.string().nullable(),
+  status: CaseStatusSchema,
+  disposition: z.string().nullable(),
+  queue: QueueSchema.nullable(),
+  pool: z.string().nullable(),
+  protocolId: z.string().nullable(),
+  protocolVersion: z.number().int().nullable(),
+  decision: jsonText(z.json()).nullable(),
+  outcome: z.string().nullable(),
+  slaDueAt: z.string().nullable(),
+  escalated: dbBool,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  closedAt: z.string().nullable(),
+  seq: z.number().int(),
+});
+export type CaseRecord = z.output<typeof CaseSchema>;
+
+const CaseEventInputSchema = z.strictObject({
+  caseId: z.string().min(1),
+  seq: z.number().int().nonnegative(),
+  at: isoUtc,
+  kind: Label,
+  /** Who acted: 'system', 'ehr', or a user id. */
+  actor: z.string().min(1),
+  /** PHI-free JSON: ids, codes, counts. */
+  detail: z.record(z.string(), z.json()).default({}),
+});
+export type CaseEventInput = z.input<typeof CaseEventInputSchema>;
+
+export const CaseEventSchema = z.object({
+  caseId: z.string(),
+  seq: z.number().int(),
+  at: z.string(),
+  kind: z.string(),
+  actor: z.string(),
+  detail: jsonText(z.record(z.string(), z.json())),
+});
+export type CaseEvent = z.output<typeof CaseEventSchema>;
+
+export interface ListQueueOptions {
+  queue: QueueName;
+  clinicId?: string;
+  pool?: string;
+  /** Default 'queued' (open work). */
+  status?: z.input<typeof CaseStatusSchema>;
+  /** 1–500, default 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+}
+
+export interface CaseRepo {
+  /**
+   * Applies a projection if `seq` is newer than the stored one (or the case is new). Activities run at least once
+   * and may be retried or reordered; a stale or repeated projection is a no-op (`applied: false`).
+   */
+  upsertCaseProjection(patch: CaseProjection, seq: number): Promise<{ applied: boolean }>;
+  getCase(id: string): Promise<CaseRecord | null>;
+  /** Oldest first by (createdAt, id), keyset-paginated: stable while cases are added or leave the queue. */
+  listQueue(opts: ListQueueOptions): Promise<{ items: CaseRecord[]; nextCursor: string | null }>;
+  /** Open ('queued') cases per queue. */
+  countQueues(opts?: { clinicId?: string }): Promise<Record<QueueName, number>>;
+  /** Appends a timeline event; a repeat of the same (caseId, seq) is a no-op (`created: false`). */
+  appendCaseEvent(event: CaseEventInput): Promise<{ created: boolean }>;
+  /** The case's timeline in seq order. */
+  listCaseEvents(caseId: string): Promise<CaseEvent[]>;
+}
+
+const CursorSchema = z.tuple([z.string(), z.string()]);
+
+function encodeCursor(c: CaseRecord): string {
+  return Buffer.from(JSON.stringify([c.createdAt, c.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    return CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new AppError('INVALID_INPUT', 'Invalid cursor');
+  }
+}
+
+/** The case projection that serves the queues, and each case's timeline. */
+export function createCaseRepo({ kysely }: Db): CaseRepo {
+  return {
+    async upsertCaseProjection(patch, seq) {
+      const p = parseInput(CaseProjectionSchema, patch, 'case projection');
+      const s = parseInput(z.number().int().nonnegative(), seq, 'seq');
+      const at = p.at ?? nowIso();
+      const update: Updateable<CasesTable> = {
+        status: p.status,
+        ...(p.drugName !== undefined && { drugName: p.drugName }),
+        ...(p.disposition !== undefined && { disposition: p.disposition }),
+        ...(p.queue !== undefined && { queue: p.queue }),
+        ...(p.pool !== undefined && { pool: p.pool }),
+        ...(p.protocolId !== undefined && { protocolId: p.protocolId }),
+        ...(p.protocolVersion !== undefined && { protocolVersion: p.protocolVersion }),
+        ...(p.decision !== undefined && { decision: p.decision === null ? null : toJsonText(p.decision) }),
+        ...(p.outcome !== undefined && { outcome: p.outcome }),
+        ...(p.slaDueAt !== undefined && { slaDueAt: p.slaDueAt }),
+        ...(p.escalated !== undefined && { escalated: toDbBool(p.escalated) }),
+        ...(p.closedAt !== undefined && { closedAt: p.closedAt }),
+        updatedAt: at,
+        seq: s,
+      };
+      const row = await mapDbErrors('case', () =>
+        kysely
+          .insertInto('cases')
+          .values({
+            id: p.id,
+            clinicId: p.clinicId,
+            requestId: p.requestId,
+            patientId: p.patientId,
+            medicationRequestId: p.medicationRequestId,
+            status: p.status,
+            drugName: p.drugName ?? null,
+            disposition: p.disposition ?? null,
+            queue: p.queue ?? null,
+            pool: p.pool ?? null,
+            protocolId: p.protocolId ?? null,
+            protocolVersion: p.protocolVersion ?? null,
+            decision: p.decision == null ? null : toJsonText(p.decision),
+            outcome: p.outcome ?? null,
+            slaDueAt: p.slaDueAt ?? null,
+            escalated: toDbBool(p.escalated ?? false),
+            createdAt: at,
+            updatedAt: at,
+            closedAt: p.closedAt ?? null,
+            seq: s,
+          })
+          // Monotonic: the conditional DO UPDATE leaves newer rows alone and then returns nothing.
+          .onConflict((oc) => oc.column('id').doUpdateSet(update).where('cases.seq', '<', s))
+          .returning('id')
+          .executeTakeFirst(),
+      );
+      return { applied: row !== undefined };
+    },
+
+    async getCase(id) {
+      const row = await kysely.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+      return row === undefined ? null : CaseSchema.parse(row);
+    },
+
+    async listQueue(opts) {
+      const limit = parseInput(z.number().int().min(1).max(500).default(50), opts.limit, 'limit');
+      const queue = parseInput(QueueSchema, opts.queue, 'queue');
+      const status = parseInput(CaseStatusSchema.default('queued'), opts.status, 'status');
+      const after = opts.cursor == null ? undefined : decodeCursor(opts.cursor);
+      const { clinicId, pool } = opts;
+      const rows = await kysely
+        .selectFrom('cases')
+        .selectAll()
+        .where('queue', '=', queue)
+        .where('status', '=', status)
+        .$if(clinicId !== undefined, (q) => q.where('clinicId', '=', clinicId ?? ''))
+        .$if(pool !== undefined, (q) => q.where('pool', '=', pool ?? ''))
+        .$if(after !== undefined, (q) =>
+          q.where((eb) => eb(eb.refTuple('createdAt', 'id'), '>', eb.tuple(after?.[0] ?? '', after?.[1] ?? ''))),
+        )
+        .orderBy('createdAt')
+        .orderBy('id')
+        .limit(limit + 1)
+        .execute();
+      const items = rows.slice(0, limit).map((r) => CaseSchema.parse(r));
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null };
+    },
+
+    async countQueues(opts = {}) {
+      const { clinicId } = opts;
+      const rows = await kysely
+        .selectFrom('cases')
+        .select((eb) => ['queue', eb.fn.countAll<number | string>().as('n')])
+        .where('status', '=', 'queued')
+        .where('queue', 'is not', null)
+        .$if(clinicId !== undefined, (q) => q.where('clinicId', '=', clinicId ?? ''))
+        .groupBy('queue')
+        .execute();
+      const counts: Record<QueueName, number> = { signature: 0, nurse: 0, doctor: 0 };
+      for (const r of rows) if (r.queue !== null) counts[r.queue] = Number(r.n);
+      return counts;
+    },
+
+    async appendCaseEvent(event) {
+      const e = parseInput(CaseEventInputSchema, event, 'case event');
+      const row = await kysely
+        .insertInto('case_events')
+        .values({ ...e, detail: toJsonText(e.detail) })
+        .onConflict((oc) => oc.columns(['caseId', 'seq']).doNothing())
+        .returning('seq')
+        .executeTakeFirst();
+      return { created: row !== undefined };
+    },
+
+    async listCaseEvents(caseId) {
+      const rows = await kysely
+        .selectFrom('case_events')
+        .selectAll()
+        .where('caseId', '=', caseId)
+        .orderBy('seq')
+        .execute();
+      return rows.map((r) => CaseEventSchema.parse(r));
+    },
+  };
+}

@@ -1,0 +1,12 @@
+// Public surface of the app database: open it, build the store, and the row/input types callers need.
+export { openDatabase, type Db, type OpenDatabaseOptions } from './open.ts';
+export { createStore, type Store } from './store.ts';
+export type { Database, ActorType, CaseStatus, ProtocolVersionStatus, QueueName, TokenRole } from './schema.ts';
+export type { DialectName } from './dialect.ts';
+export type { AuditEntry, AuditInput, AuditRepo, ListAuditOptions } from './audit.ts';
+export type { CaseEvent, CaseEventInput, CaseProjection, CaseRecord, CaseRepo, ListQueueOptions } from './cases.ts';
+export type { Clinic, ClinicInput, ClinicRepo } from './clinics.ts';
+export type { DeliveryInput, DeliveryRepo } from './deliveries.ts';
+export type { ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
+export type { FactsSnapshot, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
+export { hashToken, type ApiToken, type CreateTokenInput, type TokenRepo } from './tokens.ts';

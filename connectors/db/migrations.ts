@@ -1,0 +1,184 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DialectName } from './dialect.ts';
+
+// Migrations are code, applied in name order and never edited once released: add a new one instead.
+// Portable DDL only (TEXT / INTEGER), except the two spots branched on `dialect` below.
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations must not depend on today's table types
+type AnyDb = Kysely<any>;
+
+function initial(dialect: DialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('clinics')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('webhookSecret', 'text', (c) => c.notNull())
+        .addColumn('fhirBaseUrl', 'text', (c) => c.notNull())
+        .addColumn('fhirClientId', 'text', (c) => c.notNull())
+        .addColumn('fhirPrivateKeyJwk', 'text')
+        .addColumn('fhirTokenUrl', 'text')
+        .addColumn('protocolId', 'text', (c) => c.notNull())
+        .addColumn('refillAutomationEnabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('nurseSlaSeconds', 'integer', (c) => c.notNull())
+        .addColumn('timezone', 'text', (c) => c.notNull())
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('protocols')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('publishedVersion', 'integer')
+        .addColumn('latestVersion', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('protocol_versions')
+        .addColumn('protocolId', 'text', (c) => c.notNull().references('protocols.id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('draft', 'published', 'retired')`))
+        .addColumn('definition', 'text', (c) => c.notNull())
+        .addColumn('note', 'text')
+        .addColumn('createdBy', 'text', (c) => c.notNull())
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addColumn('publishedAt', 'text')
+        .addColumn('publishedBy', 'text')
+        .addPrimaryKeyConstraint('protocol_versions_pk', ['protocolId', 'version'])
+        .execute();
+
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('ehrRequestId', 'text', (c) => c.notNull())
+        .addColumn('caseId', 'text', (c) => c.notNull())
+        .addColumn('requestId', 'text', (c) => c.notNull())
+        .addColumn('receivedAt', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('webhook_deliveries_pk', ['clinicId', 'ehrRequestId'])
+        .execute();
+
+      await db.schema
+        .createTable('cases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('requestId', 'text', (c) => c.notNull())
+        .addColumn('patientId', 'text', (c) => c.notNull())
+        .addColumn('medicationRequestId', 'text', (c) => c.notNull())
+        .addColumn('drugName', 'text')
+        .addColumn('status', 'text', (c) =>
+          c.notNull().check(sql`status in ('received', 'triaging', 'queued', 'closed', 'failed')`),
+        )
+        .addColumn('disposition', 'text')
+        .addColumn('queue', 'text', (c) => c.check(sql`queue in ('signature', 'nurse', 'doctor')`))
+        .addColumn('pool', 'text')
+        .addColumn('protocolId', 'text')
+        .addColumn('protocolVersion', 'integer')
+        .addColumn('decision', 'text')
+        .addColumn('outcome', 'text')
+        .addColumn('slaDueAt', 'text')
+        .addColumn('escalated', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addColumn('closedAt', 'text')
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .execute();
+      // The queue pages: oldest first, keyset on (createdAt, id), with and without a clinic filter.
+      await db.schema
+        .createIndex('cases_queue_idx')
+        .on('cases')
+        .columns(['queue', 'status', 'createdAt', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('cases_clinic_queue_idx')
+        .on('cases')
+        .columns(['clinicId', 'queue', 'status', 'createdAt', 'id'])
+        .execute();
+
+      await db.schema
+        .createTable('case_events')
+        .addColumn('caseId', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('case_events_pk', ['caseId', 'seq'])
+        .execute();
+
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actorType', 'text', (c) =>
+          c.notNull().check(sql`${sql.ref('actorType')} in ('system', 'user', 'ehr', 'protocol')`),
+        )
+        .addColumn('actorId', 'text', (c) => c.notNull())
+        .addColumn('actorRole', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('clinicId', 'text')
+        .addColumn('caseId', 'text')
+        .addColumn('protocolId', 'text')
+        .addColumn('protocolVersion', 'integer')
+        .addColumn('requestId', 'text')
+        .addColumn('idempotencyKey', 'text', (c) => c.unique())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_log_case_idx').on('audit_log').columns(['caseId', 'id']).execute();
+      await db.schema.createIndex('audit_log_clinic_idx').on('audit_log').columns(['clinicId', 'id']).execute();
+      await db.schema.createIndex('audit_log_action_idx').on('audit_log').columns(['action', 'id']).execute();
+      // Append-only is enforced by the database, not just by the absence of an update function.
+      if (dialect === 'postgres') {
+        await sql`create function audit_log_append_only() returns trigger language plpgsql as $$
+          begin raise exception 'audit_log is append-only'; end $$`.execute(db);
+        await sql`create trigger audit_log_no_change before update or delete on audit_log
+          for each row execute function audit_log_append_only()`.execute(db);
+        await sql`create trigger audit_log_no_truncate before truncate on audit_log
+          for each statement execute function audit_log_append_only()`.execute(db);
+      } else {
+        await sql`create trigger audit_log_no_update before update on audit_log
+          begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+        await sql`create trigger audit_log_no_delete before delete on audit_log
+          begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+      }
+
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('tokenHash', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('admin', 'doctor', 'nurse')`))
+        .addColumn('clinicId', 'text')
+        .addColumn('userId', 'text', (c) => c.notNull())
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('revokedAt', 'text')
+        .execute();
+
+      await db.schema
+        .createTable('facts_snapshots')
+        .addColumn('caseId', 'text', (c) => c.primaryKey())
+        .addColumn('clinicId', 'text', (c) => c.notNull())
+        .addColumn('protocolId', 'text', (c) => c.notNull())
+        .addColumn('recordedAt', 'text', (c) => c.notNull())
+        .addColumn('facts', 'text', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('facts_snapshots_clinic_protocol_idx')
+        .on('facts_snapshots')
+        .columns(['clinicId', 'protocolId', 'recordedAt'])
+        .execute();
+    },
+  };
+}
+
+/** The app database's migrations, for kysely's Migrator. Names sort in application order. */
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return {
+    getMigrations: () => Promise.resolve({ '0001_initial': initial(dialect) }),
+  };
+}

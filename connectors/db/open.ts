@@ -1,0 +1,73 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Logger } from '../logger.ts';
+import { dialectFromUrl, type DialectName } from './dialect.ts';
+import { migrationProvider } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+/** An open app database: the query builder, which dialect it speaks, a health probe and a way to close it. */
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: DialectName;
+  /** Resolves when the database answers a trivial query; rejects otherwise (used by GET /health). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** Unset: SQLite at `$dataDir/app.db`. `postgres://…` or `postgresql://…`: PostgreSQL. */
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  /** PostgreSQL pool size per process (default 10). */
+  poolSize?: number;
+  logger?: Logger;
+}
+
+/**
+ * Opens the app database and brings its schema up to date before returning.
+ *
+ * SQLite is the embedded default (WAL, busy timeout, foreign keys on); PostgreSQL is for several API/worker replicas.
+ * Migrations are safe to run from every process at start: kysely takes a migration lock (an advisory lock on
+ * PostgreSQL) and skips what already ran.
+ *
+ * @throws AppError `CONFIG_INVALID` for a DATABASE_URL that is neither unset nor postgres.
+ */
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
+  const dialect = dialectFromUrl(opts.databaseUrl);
+  const plugins = [new CamelCasePlugin()];
+  let kysely: Kysely<Database>;
+  if (dialect === 'postgres') {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
+    // An idle client losing its connection emits 'error' on the pool; unhandled, that would kill the process.
+    pool.on('error', (err) => opts.logger?.warn({ err: { message: err.message } }, 'postgres idle client error'));
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
+  } else {
+    mkdirSync(opts.dataDir, { recursive: true });
+    const sqlite = new BetterSqlite3(join(opts.dataDir, 'app.db'));
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('synchronous = NORMAL'); // safe with WAL: a crash may lose the last commit, never corrupt
+    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
+  }
+
+  try {
+    const { error } = await new Migrator({ db: kysely, provider: migrationProvider(dialect) }).migrateToLatest();
+    if (error !== undefined) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+  } catch (err) {
+    await kysely.destroy();
+    throw err;
+  }
+
+  return {
+    kysely,
+    dialect,
+    async ping() {
+      await sql`select 1`.execute(kysely);
+    },
+    close: () => kysely.destroy(),
+  };
+}

@@ -1,0 +1,313 @@
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { AppError } from '../../rules/index.ts';
+import { insertAudit } from './audit.ts';
+import { IdSchema } from './clinics.ts';
+import { jsonText, mapDbErrors, needsRowLock, nowIso, parseInput, toJsonText } from './dialect.ts';
+import type { Db } from './open.ts';
+import type { Database } from './schema.ts';
+
+export const ProtocolSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  publishedVersion: z.number().int().nullable(),
+  latestVersion: z.number().int(),
+  createdAt: z.string(),
+});
+export type ProtocolRecord = z.output<typeof ProtocolSchema>;
+
+export const ProtocolVersionSchema = z.object({
+  protocolId: z.string(),
+  version: z.number().int(),
+  status: z.enum(['draft', 'published', 'retired']),
+  /** The protocol document, opaque here: rules/ owns its schema and validates it before it is stored. */
+  definition: jsonText(z.json()),
+  note: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  publishedAt: z.string().nullable(),
+  publishedBy: z.string().nullable(),
+});
+export type ProtocolVersionRecord = z.output<typeof ProtocolVersionSchema>;
+
+const CreateProtocolSchema = z.strictObject({ id: IdSchema, title: z.string().min(1).max(200) });
+const DraftSchema = z.strictObject({
+  protocolId: z.string(),
+  definition: z.json(),
+  by: z.string().min(1),
+  note: z.string().max(2000).nullable().default(null),
+});
+const UpdateDraftSchema = DraftSchema.extend({ version: z.number().int().positive() });
+const PointerSchema = z.strictObject({
+  protocolId: z.string(),
+  version: z.number().int().positive(),
+  by: z.string().min(1),
+});
+
+export interface PublishResult {
+  published: ProtocolVersionRecord;
+  /** The version that was live before, now retired; null for a first publish. */
+  previousVersion: number | null;
+  /** False when the version was already the published one (a retried request): nothing was written. */
+  changed: boolean;
+}
+
+export interface ProtocolRepo {
+  create(input: { id: string; title: string }): Promise<ProtocolRecord>;
+  get(id: string): Promise<ProtocolRecord | null>;
+  list(): Promise<ProtocolRecord[]>;
+  /** Adds the next version as a draft. Version numbers are unique and gap-free per protocol, also under concurrency. */
+  createDraft(input: {
+    protocolId: string;
+    definition: unknown;
+    by: string;
+    note?: string | null;
+  }): Promise<ProtocolVersionRecord>;
+  /** Replaces a draft's definition; a published or retired version never changes (CONFLICT). */
+  updateDraft(input: {
+    protocolId: string;
+    version: number;
+    definition: unknown;
+    by: string;
+    note?: string | null;
+  }): Promise<ProtocolVersionRecord>;
+  /** Makes a draft the live version; the previous live version becomes 'retired'. One transaction, audited. */
+  publish(input: { protocolId: string; version: number; by: string }): Promise<PublishResult>;
+  /** Re-points the live version to an older, previously published (retired) one. Content never changes. */
+  rollback(input: { protocolId: string; toVersion: number; by: string }): Promise<PublishResult>;
+  getVersion(protocolId: string, version: number): Promise<ProtocolVersionRecord | null>;
+  getPublished(protocolId: string): Promise<ProtocolVersionRecord | null>;
+  /** Newest version first. */
+  listVersions(protocolId: string): Promise<ProtocolVersionRecord[]>;
+}
+
+/**
+ * Protocols and their immutable versions. A running case pins `(protocolId, version)`; because a version's
+ * definition can only change while it is a draft, that pin always reads the rules the case was triaged with.
+ * Draft creation, publish and rollback write their own audit entries in the same transaction.
+ */
+export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
+  const lock = needsRowLock(dialect);
+
+  async function lockProtocol(trx: Kysely<Database>, id: string) {
+    const row = await trx
+      .selectFrom('protocols')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(lock, (q) => q.forUpdate())
+      .executeTakeFirst();
+    if (row === undefined) throw new AppError('NOT_FOUND', 'Protocol not found', { context: { protocolId: id } });
+    return ProtocolSchema.parse(row);
+  }
+
+  async function readVersion(trx: Kysely<Database>, protocolId: string, version: number) {
+    const row = await trx
+      .selectFrom('protocol_versions')
+      .selectAll()
+      .where('protocolId', '=', protocolId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    if (row === undefined) {
+      throw new AppError('NOT_FOUND', 'Protocol version not found', { context: { protocolId, version } });
+    }
+    return ProtocolVersionSchema.parse(row);
+  }
+
+  /** Points the protocol at `target` (retiring the current live version) inside an open transaction. */
+  async function repoint(
+    trx: Kysely<Database>,
+    protocol: ProtocolRecord,
+    target: ProtocolVersionRecord,
+    by: string,
+    action: 'protocol.published' | 'protocol.rolled_back',
+  ): Promise<PublishResult> {
+    const now = nowIso();
+    const previousVersion = protocol.publishedVersion;
+    if (previousVersion !== null) {
+      await trx
+        .updateTable('protocol_versions')
+        .set({ status: 'retired' })
+        .where('protocolId', '=', protocol.id)
+        .where('version', '=', previousVersion)
+        .execute();
+    }
+    const published = await trx
+      .updateTable('protocol_versions')
+      .set({ status: 'published', publishedAt: now, publishedBy: by })
+      .where('protocolId', '=', protocol.id)
+      .where('version', '=', target.version)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await trx
+      .updateTable('protocols')
+      .set({ publishedVersion: target.version })
+      .where('id', '=', protocol.id)
+      .execute();
+    await insertAudit(trx, {
+      at: now,
+      actorType: 'user',
+      actorId: by,
+      action,
+      protocolId: protocol.id,
+      protocolVersion: target.version,
+      detail: { previousVersion },
+    });
+    return { published: ProtocolVersionSchema.parse(published), previousVersion, changed: true };
+  }
+
+  return {
+    async create(input) {
+      const p = parseInput(CreateProtocolSchema, input, 'protocol');
+      const row = await mapDbErrors('protocol', () =>
+        kysely
+          .insertInto('protocols')
+          .values({ ...p, publishedVersion: null, latestVersion: 0, createdAt: nowIso() })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      );
+      return ProtocolSchema.parse(row);
+    },
+
+    async get(id) {
+      const row = await kysely.selectFrom('protocols').selectAll().where('id', '=', id).executeTakeFirst();
+      return row === undefined ? null : ProtocolSchema.parse(row);
+    },
+
+    async list() {
+      const rows = await kysely.selectFrom('protocols').selectAll().orderBy('id').execute();
+      return rows.map((r) => ProtocolSchema.parse(r));
+    },
+
+    async createDraft(input) {
+      const d = parseInput(DraftSchema, input, 'protocol draft');
+      return kysely.transaction().execute(async (trx) => {
+        // The UPDATE takes the protocol's row lock (PostgreSQL) or the write lock (SQLite): concurrent drafts queue.
+        const bumped = await trx
+          .updateTable('protocols')
+          .set((eb) => ({ latestVersion: eb('latestVersion', '+', 1) }))
+          .where('id', '=', d.protocolId)
+          .returning('latestVersion')
+          .executeTakeFirst();
+        if (bumped === undefined) {
+          throw new AppError('NOT_FOUND', 'Protocol not found', { context: { protocolId: d.protocolId } });
+        }
+        const now = nowIso();
+        const row = await trx
+          .insertInto('protocol_versions')
+          .values({
+            protocolId: d.protocolId,
+            version: bumped.latestVersion,
+            status: 'draft',
+            definition: toJsonText(d.definition),
+            note: d.note,
+            createdBy: d.by,
+            createdAt: now,
+            updatedAt: now,
+            publishedAt: null,
+            publishedBy: null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await insertAudit(trx, {
+          at: now,
+          actorType: 'user',
+          actorId: d.by,
+          action: 'protocol.draft_created',
+          protocolId: d.protocolId,
+          protocolVersion: bumped.latestVersion,
+        });
+        return ProtocolVersionSchema.parse(row);
+      });
+    },
+
+    async updateDraft(input) {
+      const d = parseInput(UpdateDraftSchema, input, 'protocol draft');
+      const row = await kysely
+        .updateTable('protocol_versions')
+        .set({ definition: toJsonText(d.definition), note: d.note, updatedAt: nowIso() })
+        .where('protocolId', '=', d.protocolId)
+        .where('version', '=', d.version)
+        .where('status', '=', 'draft') // the guard and the write are one statement: no window for a publish
+        .returningAll()
+        .executeTakeFirst();
+      if (row !== undefined) return ProtocolVersionSchema.parse(row);
+      const existing = await readVersion(kysely, d.protocolId, d.version); // NOT_FOUND if absent
+      throw new AppError('CONFLICT', `Protocol version is ${existing.status}; only drafts can change`, {
+        context: { protocolId: d.protocolId, version: d.version },
+      });
+    },
+
+    async publish(input) {
+      const p = parseInput(PointerSchema, input, 'publish request');
+      return kysely.transaction().execute(async (trx) => {
+        const protocol = await lockProtocol(trx, p.protocolId);
+        const target = await readVersion(trx, p.protocolId, p.version);
+        if (protocol.publishedVersion === target.version) {
+          return { published: target, previousVersion: null, changed: false };
+        }
+        if (target.status !== 'draft') {
+          throw new AppError('CONFLICT', 'Only a draft can be published; use rollback for an earlier version', {
+            context: { protocolId: p.protocolId, version: p.version },
+          });
+        }
+        return repoint(trx, protocol, target, p.by, 'protocol.published');
+      });
+    },
+
+    async rollback(input) {
+      const p = parseInput(
+        PointerSchema,
+        { protocolId: input.protocolId, version: input.toVersion, by: input.by },
+        'rollback',
+      );
+      return kysely.transaction().execute(async (trx) => {
+        const protocol = await lockProtocol(trx, p.protocolId);
+        const target = await readVersion(trx, p.protocolId, p.version);
+        if (protocol.publishedVersion === target.version) {
+          return { published: target, previousVersion: null, changed: false };
+        }
+        if (target.status !== 'retired') {
+          throw new AppError('CONFLICT', 'Rollback targets a previously published version', {
+            context: { protocolId: p.protocolId, version: p.version },
+          });
+        }
+        return repoint(trx, protocol, target, p.by, 'protocol.rolled_back');
+      });
+    },
+
+    async getVersion(protocolId, version) {
+      const row = await kysely
+        .selectFrom('protocol_versions')
+        .selectAll()
+        .where('protocolId', '=', protocolId)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      return row === undefined ? null : ProtocolVersionSchema.parse(row);
+    },
+
+    async getPublished(protocolId) {
+      const row = await kysely
+        .selectFrom('protocol_versions')
+        .innerJoin('protocols', (j) =>
+          j
+            .onRef('protocols.id', '=', 'protocol_versions.protocolId')
+            .onRef('protocols.publishedVersion', '=', 'protocol_versions.version'),
+        )
+        .selectAll('protocol_versions')
+        .where('protocols.id', '=', protocolId)
+        .executeTakeFirst();
+      return row === undefined ? null : ProtocolVersionSchema.parse(row);
+    },
+
+    async listVersions(protocolId) {
+      const rows = await kysely
+        .selectFrom('protocol_versions')
+        .selectAll()
+        .where('protocolId', '=', protocolId)
+        .orderBy('version', 'desc')
+        .execute();
+      return rows.map((r) => ProtocolVersionSchema.parse(r));
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { Generated } from 'kysely';
+
+// The kysely view of the app database. Column names are camelCase here and snake_case in SQL (CamelCasePlugin).
+// Portable storage on both dialects: timestamps are ISO-8601 UTC TEXT (`toISOString()`, so they sort as text),
+// booleans are INTEGER 0/1, JSON is TEXT parsed through zod on the way out (see ./codec.ts).
+
+export type ProtocolVersionStatus = 'draft' | 'published' | 'retired';
+export type CaseStatus = 'received' | 'triaging' | 'queued' | 'closed' | 'failed';
+export type QueueName = 'signature' | 'nurse' | 'doctor';
+export type ActorType = 'system' | 'user' | 'ehr' | 'protocol';
+export type TokenRole = 'admin' | 'doctor' | 'nurse';
+
+export interface ClinicsTable {
+  id: string;
+  name: string;
+  webhookSecret: string;
+  fhirBaseUrl: string;
+  fhirClientId: string;
+  /** A private JWK as JSON text, for SMART Backend Services auth. */
+  fhirPrivateKeyJwk: string | null;
+  fhirTokenUrl: string | null;
+  protocolId: string;
+  refillAutomationEnabled: number;
+  nurseSlaSeconds: number;
+  timezone: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ProtocolsTable {
+  id: string;
+  title: string;
+  publishedVersion: number | null;
+  /** Highest version number handed out; bumped with an UPDATE so concurrent drafts serialise on this row. */
+  latestVersion: number;
+  createdAt: string;
+}
+
+export interface ProtocolVersionsTable {
+  protocolId: string;
+  version: number;
+  status: ProtocolVersionStatus;
+  definition: string;
+  note: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  /** When this version last went live (publish or rollback). */
+  publishedAt: string | null;
+  publishedBy: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  clinicId: string;
+  ehrRequestId: string;
+  caseId: string;
+  requestId: string;
+  receivedAt: string;
+}
+
+export interface CasesTable {
+  id: string;
+  clinicId: string;
+  requestId: string;
+  patientId: string;
+  medicationRequestId: string;
+  drugName: string | null;
+  status: CaseStatus;
+  disposition: string | null;
+  queue: QueueName | null;
+  pool: string | null;
+  protocolId: string | null;
+  protocolVersion: number | null;
+  decision: string | null;
+  outcome: string | null;
+  slaDueAt: string | null;
+  escalated: number;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+  seq: number;
+}
+
+export interface CaseEventsTable {
+  caseId: string;
+  seq: number;
+  at: string;
+  kind: string;
+  actor: string;
+  detail: string;
+}
+
+export interface AuditLogTable {
+  /** int8 on PostgreSQL, which pg returns as a string; rows are coerced to number on read. */
+  id: Generated<number | string>;
+  at: string;
+  actorType: ActorType;
+  actorId: string;
+  actorRole: string | null;
+  action: string;
+  clinicId: string | null;
+  caseId: string | null;
+  protocolId: string | null;
+  protocolVersion: number | null;
+  requestId: string | null;
+  idempotencyKey: string | null;
+  detail: string;
+}
+
+export interface ApiTokensTable {
+  tokenHash: string;
+  name: string;
+  role: TokenRole;
+  clinicId: string | null;
+  userId: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface FactsSnapshotsTable {
+  caseId: string;
+  clinicId: string;
+  protocolId: string;
+  recordedAt: string;
+  facts: string;
+  decision: string;
+}
+
+/** Every table of the app database, as kysely sees it. */
+export interface Database {
+  clinics: ClinicsTable;
+  protocols: ProtocolsTable;
+  protocol_versions: ProtocolVersionsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  cases: CasesTable;
+  case_events: CaseEventsTable;
+  audit_log: AuditLogTable;
+  api_tokens: ApiTokensTable;
+  facts_snapshots: FactsSnapshotsTable;
+}

@@ -1,0 +1,32 @@
+import { createAuditRepo, type AuditRepo } from './audit.ts';
+import { createCaseRepo, type CaseRepo } from './cases.ts';
+import { createClinicRepo, type ClinicRepo } from './clinics.ts';
+import { createDeliveryRepo, type DeliveryRepo } from './deliveries.ts';
+import type { Db } from './open.ts';
+import { createProtocolRepo, type ProtocolRepo } from './protocols.ts';
+import { createSnapshotRepo, type SnapshotRepo } from './snapshots.ts';
+import { createTokenRepo, type TokenRepo } from './tokens.ts';
+
+/** Every repository over one open database. All methods are async and return zod-validated rows. */
+export interface Store {
+  clinics: ClinicRepo;
+  protocols: ProtocolRepo;
+  deliveries: DeliveryRepo;
+  cases: CaseRepo;
+  audit: AuditRepo;
+  tokens: TokenRepo;
+  snapshots: SnapshotRepo;
+}
+
+/** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
+export function createStore(db: Db): Store {
+  return {
+    clinics: createClinicRepo(db),
+    protocols: createProtocolRepo(db),
+    deliveries: createDeliveryRepo(db),
+    cases: createCaseRepo(db),
+    audit: createAuditRepo(db),
+    tokens: createTokenRepo(db),
+    snapshots: createSnapshotRepo(db),
+  };
+}
