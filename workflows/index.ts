@@ -1,2 +1,3 @@
 // workflowsPath entry: named re-exports of every workflow (the function name is the workflow type on the wire).
 export { echoWorkflow, emptyWorkflow } from './smoke.ts';
+export { refillTriage } from './refill-triage.ts';

@@ -10,21 +10,23 @@ const QueueSchema = z.enum(['signature', 'nurse', 'doctor']);
 const Label = z.string().min(1).max(100);
 
 /**
- * One projection of a case, written by workflow activities. Identity fields are required (they are known from the
- * first activity on) and set only on insert; every other field is optional: omitted leaves the stored value,
- * null clears it.
+ * One projection of a case, written by the webhook (status `received`) and then by workflow activities. Identity
+ * fields are required and set only on insert, except `patientId`, which is null until the patient context has been
+ * read and is then filled in; every other field is optional: omitted leaves the stored value, null clears it.
  */
 export const CaseProjectionSchema = z.strictObject({
   id: z.string().min(1),
   clinicId: z.string().min(1),
   requestId: z.string().min(1),
-  patientId: z.string().min(1),
+  /** FHIR id of the patient; unknown (null) until the patient context has been read. */
+  patientId: z.string().min(1).nullable(),
   medicationRequestId: z.string().min(1),
   status: CaseStatusSchema,
   drugName: z.string().max(500).nullable().optional(),
   disposition: Label.nullable().optional(),
   queue: QueueSchema.nullable().optional(),
   pool: Label.nullable().optional(),
+  reason: Label.nullable().optional(),
   protocolId: z.string().nullable().optional(),
   protocolVersion: z.number().int().positive().nullable().optional(),
   decision: z.json().nullable().optional(),
@@ -41,13 +43,14 @@ export const CaseSchema = z.object({
   id: z.string(),
   clinicId: z.string(),
   requestId: z.string(),
-  patientId: z.string(),
+  patientId: z.string().nullable(),
   medicationRequestId: z.string(),
   drugName: z.string().nullable(),
   status: CaseStatusSchema,
   disposition: z.string().nullable(),
   queue: QueueSchema.nullable(),
   pool: z.string().nullable(),
+  reason: z.string().nullable(),
   protocolId: z.string().nullable(),
   protocolVersion: z.number().int().nullable(),
   decision: jsonText(z.json()).nullable(),
@@ -135,10 +138,12 @@ export function createCaseRepo({ kysely }: Db): CaseRepo {
       const at = p.at ?? nowIso();
       const update: Updateable<CasesTable> = {
         status: p.status,
+        ...(p.patientId !== null && { patientId: p.patientId }),
         ...(p.drugName !== undefined && { drugName: p.drugName }),
         ...(p.disposition !== undefined && { disposition: p.disposition }),
         ...(p.queue !== undefined && { queue: p.queue }),
         ...(p.pool !== undefined && { pool: p.pool }),
+        ...(p.reason !== undefined && { reason: p.reason }),
         ...(p.protocolId !== undefined && { protocolId: p.protocolId }),
         ...(p.protocolVersion !== undefined && { protocolVersion: p.protocolVersion }),
         ...(p.decision !== undefined && { decision: p.decision === null ? null : toJsonText(p.decision) }),
@@ -163,6 +168,7 @@ export function createCaseRepo({ kysely }: Db): CaseRepo {
             disposition: p.disposition ?? null,
             queue: p.queue ?? null,
             pool: p.pool ?? null,
+            reason: p.reason ?? null,
             protocolId: p.protocolId ?? null,
             protocolVersion: p.protocolVersion ?? null,
             decision: p.decision == null ? null : toJsonText(p.decision),

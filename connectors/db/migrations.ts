@@ -66,7 +66,7 @@ function initial(dialect: DialectName): Migration {
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
         .addColumn('requestId', 'text', (c) => c.notNull())
-        .addColumn('patientId', 'text', (c) => c.notNull())
+        .addColumn('patientId', 'text')
         .addColumn('medicationRequestId', 'text', (c) => c.notNull())
         .addColumn('drugName', 'text')
         .addColumn('status', 'text', (c) =>
@@ -75,6 +75,7 @@ function initial(dialect: DialectName): Migration {
         .addColumn('disposition', 'text')
         .addColumn('queue', 'text', (c) => c.check(sql`queue in ('signature', 'nurse', 'doctor')`))
         .addColumn('pool', 'text')
+        .addColumn('reason', 'text')
         .addColumn('protocolId', 'text')
         .addColumn('protocolVersion', 'integer')
         .addColumn('decision', 'text')

@@ -62,13 +62,15 @@ export interface CasesTable {
   id: string;
   clinicId: string;
   requestId: string;
-  patientId: string;
+  patientId: string | null;
   medicationRequestId: string;
   drugName: string | null;
   status: CaseStatus;
   disposition: string | null;
   queue: QueueName | null;
   pool: string | null;
+  /** Why the case reached its queue: protocol, automation_disabled, ehr_record_not_found, escalated_sla, … */
+  reason: string | null;
   protocolId: string | null;
   protocolVersion: number | null;
   decision: string | null;

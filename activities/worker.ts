@@ -1,0 +1,39 @@
+// ENTRYPOINT: loadConfig → connectors → createActivities → Worker.create → run until SIGINT/SIGTERM.
+import { fileURLToPath } from 'node:url';
+import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../connectors/config.ts';
+import { createStore, openDatabase } from '../connectors/db/index.ts';
+import { createClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
+import { createLogger } from '../connectors/logger.ts';
+import { createWorkerConnection, workerDataConverter } from '../connectors/temporal.ts';
+import { AppError } from '../rules/index.ts';
+import { createActivities } from './index.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  console.error(err instanceof AppError ? err.message : err);
+  process.exit(1);
+}
+const logger = createLogger(config, 'worker');
+const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger });
+const store = createStore(db);
+const connection = await createWorkerConnection(config);
+try {
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    dataConverter: workerDataConverter(config),
+    ...(config.NODE_ENV === 'production'
+      ? { workflowBundle: { codePath: fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url)) } }
+      : { workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)) }),
+    activities: createActivities({ store, fhir: createClinicFhir(store, { timeoutMs: 20_000 }), logger }),
+  });
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
+  await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
+} finally {
+  await connection.close();
+  await db.close();
+}

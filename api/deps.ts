@@ -1,0 +1,16 @@
+import type { Db, Store } from '../connectors/db/index.ts';
+import type { Config } from '../connectors/config.ts';
+import type { Logger } from '../connectors/logger.ts';
+import type { WorkflowGateway } from './workflow-gateway.ts';
+
+/** Everything the API needs, injected so tests can pass their own. */
+export interface ApiDeps {
+  config: Config;
+  db: Db;
+  store: Store;
+  workflows: WorkflowGateway;
+  logger: Logger;
+  now: () => Date;
+  /** Overrides of activity timeouts/retries passed into new workflows (tests); production uses the defaults. */
+  workflowPolicy?: import('../workflows/activity-policy.ts').ActivityPolicy;
+}

@@ -1,0 +1,18 @@
+import type { Logger } from '../connectors/logger.ts';
+import type { Role } from '../rules/schema/case.ts';
+
+/** Who is calling, from their bearer token (never from the body). */
+export interface Principal {
+  userId: string;
+  role: Role;
+  /** A token bound to one clinic may only see that clinic's cases; null = all clinics (single-clinic installs). */
+  clinicId: string | null;
+}
+
+export interface ApiEnv {
+  Variables: {
+    requestId: string;
+    logger: Logger;
+    principal: Principal;
+  };
+}

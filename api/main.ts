@@ -1,0 +1,47 @@
+// ENTRYPOINT: loadConfig → database, Temporal client → serve(createApp(deps)).
+import { serve } from '@hono/node-server';
+import { loadConfig } from '../connectors/config.ts';
+import { createStore, openDatabase } from '../connectors/db/index.ts';
+import { createLogger } from '../connectors/logger.ts';
+import { createTemporalClient } from '../connectors/temporal.ts';
+import { AppError } from '../rules/index.ts';
+import { createApp } from './app.ts';
+import { ensureBuiltinProtocols, ensureDemoClinic } from './seed.ts';
+import { createWorkflowGateway } from './workflow-gateway.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  console.error(err instanceof AppError ? err.message : err);
+  process.exit(1);
+}
+const logger = createLogger(config, 'api');
+const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger });
+const store = createStore(db);
+await ensureBuiltinProtocols(store, logger);
+if (config.NODE_ENV !== 'production') await ensureDemoClinic(store, config, logger);
+const temporal = await createTemporalClient(config);
+const app = createApp({
+  config,
+  db,
+  store,
+  workflows: createWorkflowGateway(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE }),
+  logger,
+  now: () => new Date(),
+});
+const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+  logger.info({ port: info.port, host: config.HOST }, 'API listening');
+});
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'API stopping');
+  server.close();
+  await Promise.allSettled([temporal.close(), db.close()]);
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,285 @@
+import { randomUUID } from 'node:crypto';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { CaseRecord } from '../../connectors/db/index.ts';
+import { AppError } from '../../rules/index.ts';
+import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema, type Role } from '../../rules/schema/case.ts';
+import type { ApiDeps } from '../deps.ts';
+import type { ApiEnv, Principal } from '../env.ts';
+import { invalidInput } from '../errors.ts';
+import { requireRole, type TokenLookup } from '../middleware/auth.ts';
+import { caseLinks } from './links.ts';
+
+const Evidence = z.object({
+  resourceType: z.string(),
+  id: z.string(),
+  date: z.string().optional(),
+  value: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  display: z.string().optional(),
+});
+
+const CriterionView = z
+  .object({ id: z.string(), clause: z.string(), passed: z.boolean(), explanation: z.string(), evidence: z.array(Evidence) })
+  .openapi('Criterion');
+
+const CaseView = z
+  .object({
+    caseId: z.string(),
+    clinicId: z.string(),
+    status: z.string(),
+    disposition: z.string().nullable(),
+    queue: z.string().nullable(),
+    pool: z.string().nullable(),
+    reason: z.string().nullable(),
+    outcome: z.string().nullable(),
+    escalated: z.boolean(),
+    slaDueAt: z.string().nullable(),
+    drugName: z.string().nullable(),
+    medicationRequestId: z.string(),
+    patientId: z.string().nullable(),
+    protocol: z.object({ id: z.string(), version: z.number() }).nullable(),
+    failedCriteria: z.array(z.string()),
+    criteria: z.array(CriterionView),
+    approvedSupply: z.unknown().nullable(),
+    bridgeSupply: z.unknown().nullable(),
+    routeTo: z.string().nullable(),
+    actions: z.array(z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    closedAt: z.string().nullable(),
+    timeline: z.array(
+      z.object({ seq: z.number(), at: z.string(), kind: z.string(), actor: z.string(), detail: z.record(z.string(), z.unknown()) }),
+    ),
+    links: z.object({ self: z.string(), timeline: z.string() }),
+  })
+  .openapi('Case');
+
+const CaseSummary = CaseView.omit({ timeline: true, criteria: true }).openapi('CaseSummary');
+
+interface DecisionShape {
+  failedCriteria?: string[];
+  criteria?: z.infer<typeof CriterionView>[];
+  approvedSupply?: unknown;
+  bridgeSupply?: unknown;
+  routeTo?: string | null;
+  actions?: string[];
+}
+
+function summary(deps: ApiDeps, r: CaseRecord): z.infer<typeof CaseSummary> {
+  const d = (r.decision ?? {}) as DecisionShape;
+  return {
+    caseId: r.id,
+    clinicId: r.clinicId,
+    status: r.status,
+    disposition: r.disposition,
+    queue: r.queue,
+    pool: r.pool,
+    reason: r.reason,
+    outcome: r.outcome,
+    escalated: r.escalated,
+    slaDueAt: r.slaDueAt,
+    drugName: r.drugName,
+    medicationRequestId: r.medicationRequestId,
+    patientId: r.patientId,
+    protocol: r.protocolId && r.protocolVersion ? { id: r.protocolId, version: r.protocolVersion } : null,
+    failedCriteria: d.failedCriteria ?? [],
+    approvedSupply: d.approvedSupply ?? null,
+    bridgeSupply: d.bridgeSupply ?? null,
+    routeTo: d.routeTo ?? null,
+    actions: d.actions ?? [],
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    closedAt: r.closedAt,
+    links: caseLinks(deps.config, r.id),
+  };
+}
+
+/** A token bound to a clinic sees only that clinic's cases; others look like they do not exist. */
+async function visibleCase(deps: ApiDeps, principal: Principal, caseId: string): Promise<CaseRecord> {
+  const r = await deps.store.cases.getCase(caseId);
+  if (!r || (principal.clinicId !== null && principal.clinicId !== r.clinicId)) {
+    throw new AppError('NOT_FOUND', 'No such case');
+  }
+  return r;
+}
+
+const bearer = [{ bearer: [] }];
+const errors = { description: 'Error envelope { error: { code, message, requestId, issues? } }' };
+
+const getCaseRoute = createRoute({
+  method: 'get',
+  path: '/v1/cases/{caseId}',
+  summary: 'A case: status, disposition, queue, protocol, every criterion with its evidence, timeline',
+  security: bearer,
+  request: { params: z.object({ caseId: z.string().max(300) }) },
+  responses: {
+    200: { description: 'The case', content: { 'application/json': { schema: CaseView } } },
+    401: errors,
+    404: errors,
+  },
+});
+
+const QueueQuery = z.object({
+  pool: z.string().max(100).optional(),
+  clinicId: z.string().max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(1000).optional(),
+});
+
+const listQueueRoute = createRoute({
+  method: 'get',
+  path: '/v1/queues/{queue}/cases',
+  summary: 'Open cases of a queue, oldest first (keyset pagination)',
+  security: bearer,
+  request: { params: z.object({ queue: QueueSchema }), query: QueueQuery },
+  responses: {
+    200: {
+      description: 'One page',
+      content: {
+        'application/json': {
+          schema: z.object({
+            queue: QueueSchema,
+            items: z.array(CaseSummary),
+            nextCursor: z.string().nullable(),
+            counts: z.record(z.string(), z.number()),
+          }),
+        },
+      },
+    },
+    400: errors,
+    401: errors,
+  },
+});
+
+export const DecisionBodySchema = z
+  .strictObject({
+    action: ClinicianActionSchema,
+    note: z.string().max(2000).optional(),
+    /** Client-chosen id of this decision (UUID); a retry with the same id is deduplicated. Or send Idempotency-Key. */
+    decisionId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{8,100}$/)
+      .optional(),
+  })
+  .openapi('DecisionRequest');
+
+const decisionRoute = createRoute({
+  method: 'post',
+  path: '/v1/cases/{caseId}/decision',
+  summary: 'A clinician decides a case (approve | deny | needs_visit | escalate)',
+  description:
+    'Answers 200 only once the decision is durable in the workflow (Temporal Update accepted); 503 otherwise — ' +
+    'retry with the same decisionId. 403 for a role the queue does not allow, 409 for a closed or already-decided case.',
+  security: bearer,
+  request: {
+    params: z.object({ caseId: z.string().max(300) }),
+    body: { content: { 'application/json': { schema: DecisionBodySchema } }, required: true },
+  },
+  responses: {
+    200: {
+      description: 'Accepted and durable',
+      content: {
+        'application/json': {
+          schema: z.object({ caseId: z.string(), decisionId: z.string(), action: ClinicianActionSchema, status: z.literal('accepted') }),
+        },
+      },
+    },
+    400: errors,
+    401: errors,
+    403: errors,
+    404: errors,
+    409: errors,
+    503: errors,
+  },
+});
+
+const auditRoute = createRoute({
+  method: 'get',
+  path: '/v1/cases/{caseId}/audit',
+  summary: 'The audit trail of a case (admin)',
+  security: bearer,
+  request: { params: z.object({ caseId: z.string().max(300) }) },
+  responses: { 200: { description: 'Audit entries, newest first', content: { 'application/json': { schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) } } }, 401: errors, 403: errors, 404: errors },
+});
+
+/** Cases, queues and decisions. Identity and role come from the bearer token, never from the body. */
+export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
+  const lookup: TokenLookup = async (raw) => {
+    const t = await deps.store.tokens.findByToken(raw);
+    return t ? { userId: t.userId, role: t.role as Role, clinicId: t.clinicId } : null;
+  };
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw invalidInput(result.error, 'request');
+    },
+  });
+  app.use('/v1/cases/*', requireRole(lookup));
+  app.use('/v1/queues/*', requireRole(lookup));
+
+  app.openapi(getCaseRoute, async (c) => {
+    const r = await visibleCase(deps, c.get('principal'), c.req.valid('param').caseId);
+    const events = await deps.store.cases.listCaseEvents(r.id);
+    const d = (r.decision ?? {}) as DecisionShape;
+    return c.json(
+      {
+        ...summary(deps, r),
+        criteria: d.criteria ?? [],
+        timeline: events.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, actor: e.actor, detail: e.detail })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(listQueueRoute, async (c) => {
+    const { queue } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const principal = c.get('principal');
+    const clinicId = principal.clinicId ?? q.clinicId;
+    const [page, counts] = await Promise.all([
+      deps.store.cases.listQueue({
+        queue,
+        limit: q.limit,
+        ...(clinicId ? { clinicId } : {}),
+        ...(q.pool ? { pool: q.pool } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      }),
+      deps.store.cases.countQueues(clinicId ? { clinicId } : {}),
+    ]);
+    return c.json({ queue, items: page.items.map((r) => summary(deps, r)), nextCursor: page.nextCursor, counts }, 200);
+  });
+
+  app.openapi(decisionRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.role === 'admin') throw new AppError('FORBIDDEN', 'Admins configure; clinicians decide cases');
+    const r = await visibleCase(deps, principal, c.req.valid('param').caseId);
+    const body = c.req.valid('json');
+    const idem = c.req.header('idempotency-key');
+    if (idem !== undefined && !/^[A-Za-z0-9_-]{8,100}$/.test(idem)) {
+      throw new AppError('INVALID_INPUT', 'Invalid Idempotency-Key header', {
+        issues: [{ path: 'header.Idempotency-Key', message: '8–100 of A-Z a-z 0-9 _ -' }],
+      });
+    }
+    const decisionId = body.decisionId ?? idem ?? randomUUID();
+    if (r.status === 'closed') throw new AppError('CONFLICT', 'The case is closed');
+    if (r.status !== 'queued' || !r.queue) throw new AppError('CONFLICT', 'The case is not awaiting a decision yet');
+    if (!QUEUE_ROLES[r.queue].includes(principal.role)) {
+      throw new AppError('FORBIDDEN', `The ${r.queue} queue needs a ${QUEUE_ROLES[r.queue].join(' or ')}`);
+    }
+    const ack = await deps.workflows.submitDecision(r.id, {
+      decisionId,
+      action: body.action,
+      ...(body.note !== undefined ? { note: body.note } : {}),
+      actor: { userId: principal.userId, role: principal.role },
+      at: deps.now().toISOString(),
+    });
+    return c.json({ caseId: ack.caseId, decisionId: ack.decisionId, action: ack.action, status: 'accepted' as const }, 200);
+  });
+
+  app.openapi(auditRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'The audit trail needs the role admin');
+    const r = await visibleCase(deps, principal, c.req.valid('param').caseId);
+    const { items } = await deps.store.audit.listAudit({ caseId: r.id, limit: 500 });
+    return c.json({ items: items as unknown as Record<string, unknown>[] }, 200);
+  });
+  return app;
+}

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Store } from '../connectors/db/index.ts';
+import type { Config } from '../connectors/config.ts';
+import { generateClientKeyPair } from '../connectors/fhir/auth.ts';
+import type { Logger } from '../connectors/logger.ts';
+import { BUILTIN_PROTOCOLS } from '../rules/protocols/index.ts';
+
+/**
+ * Makes sure every built-in protocol exists with a published version. Idempotent and safe from several replicas:
+ * a protocol that already exists is left alone (admins own it from then on).
+ */
+export async function ensureBuiltinProtocols(store: Store, logger: Logger): Promise<void> {
+  for (const definition of BUILTIN_PROTOCOLS) {
+    if (await store.protocols.get(definition.id)) continue;
+    try {
+      await store.protocols.create({ id: definition.id, title: definition.title });
+      const draft = await store.protocols.createDraft({
+        protocolId: definition.id,
+        definition,
+        by: 'system',
+        note: 'Built-in protocol',
+      });
+      await store.protocols.publish({ protocolId: definition.id, version: draft.version, by: 'system' });
+      logger.info({ protocolId: definition.id, version: draft.version }, 'built-in protocol published');
+    } catch (err) {
+      // Another replica seeded it at the same moment.
+      if (!(await store.protocols.getPublished(definition.id))) throw err;
+    }
+  }
+}
+
+export interface DemoCredentials {
+  clinicId: string;
+  webhookSecret: string;
+  tokens: { admin: string; doctor: string; nurse: string };
+  fhirClientId: string;
+}
+
+const DEMO_CLINIC = 'demo';
+const token = () => randomBytes(24).toString('base64url');
+
+/**
+ * The demo clinic `demo`: protocol family-medicine-2015, the sandbox EHR with SMART Backend Services auth, webhook
+ * secret and tokens from DEMO_* or generated once and kept in $DATA_DIR/demo-credentials.json (so a second start
+ * finds them again). Registers the clinic's public key with the sandbox on every start (the sandbox is in memory).
+ */
+export async function ensureDemoClinic(store: Store, config: Config, logger: Logger): Promise<DemoCredentials> {
+  const file = join(config.DATA_DIR, 'demo-credentials.json');
+  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials & { privateJwk?: unknown; publicJwks?: unknown }) : undefined;
+  const keys = saved?.privateJwk && saved.publicJwks
+    ? { privateJwk: saved.privateJwk, publicJwks: saved.publicJwks }
+    : await generateClientKeyPair();
+  const creds: DemoCredentials = {
+    clinicId: DEMO_CLINIC,
+    webhookSecret: config.DEMO_WEBHOOK_SECRET ?? saved?.webhookSecret ?? token(),
+    tokens: {
+      admin: config.DEMO_ADMIN_TOKEN ?? saved?.tokens.admin ?? token(),
+      doctor: config.DEMO_DOCTOR_TOKEN ?? saved?.tokens.doctor ?? token(),
+      nurse: config.DEMO_NURSE_TOKEN ?? saved?.tokens.nurse ?? token(),
+    },
+    fhirClientId: 'ehr-autopilot-demo',
+  };
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  writeFileSync(file, JSON.stringify({ ...creds, ...keys }, null, 2), { mode: 0o600 });
+
+  const sandboxBase = `http://127.0.0.1:${config.SANDBOX_PORT}`;
+  const existing = await store.clinics.get(DEMO_CLINIC);
+  await store.clinics.upsert({
+    id: DEMO_CLINIC,
+    name: 'Demo Family Medicine',
+    webhookSecret: creds.webhookSecret,
+    fhirBaseUrl: `${sandboxBase}/fhir/R4`,
+    fhirClientId: creds.fhirClientId,
+    fhirPrivateKeyJwk: JSON.stringify(keys.privateJwk),
+    fhirTokenUrl: null,
+    protocolId: existing?.protocolId ?? 'family-medicine-2015',
+    refillAutomationEnabled: existing?.refillAutomationEnabled ?? true,
+    nurseSlaSeconds: existing?.nurseSlaSeconds ?? 4 * 3600,
+    timezone: existing?.timezone ?? 'America/Chicago',
+  });
+  for (const role of ['admin', 'doctor', 'nurse'] as const) {
+    if (!(await store.tokens.findByToken(creds.tokens[role]))) {
+      await store.tokens.createToken({ name: `demo ${role}`, role, userId: `demo-${role}`, clinicId: DEMO_CLINIC, token: creds.tokens[role] });
+    }
+  }
+  // The sandbox keeps registrations in memory: register the demo client's public key at every start.
+  try {
+    const res = await fetch(`${sandboxBase}/oauth2/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: creds.fhirClientId, jwks: keys.publicJwks }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) logger.warn({ status: res.status }, 'sandbox EHR refused the demo client registration');
+  } catch {
+    logger.warn({ sandbox: sandboxBase }, 'sandbox EHR not reachable: demo clinic registered without it');
+  }
+  return creds;
+}

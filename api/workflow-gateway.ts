@@ -1,0 +1,107 @@
+import {
+  ApplicationFailure,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
+import { AppError } from '../rules/index.ts';
+import type { ClinicianDecision } from '../rules/schema/case.ts';
+import { getCaseStateQuery, submitDecisionUpdate, type CaseState, type DecisionAck } from '../workflows/messages.ts';
+import { refillTriage, type RefillTriageInput } from '../workflows/refill-triage.ts';
+
+/** Our workflows, as the API sees them. The one place in api/ that touches @temporalio/client. */
+export interface WorkflowGateway {
+  /** Starts (or finds) the refill case; `USE_EXISTING` makes a redelivery a no-op. */
+  startRefillTriage(input: RefillTriageInput): Promise<{ caseId: string; runId: string }>;
+  /** Sends a clinician decision as an Update and waits, bounded, until it is durable (accepted). */
+  submitDecision(caseId: string, decision: ClinicianDecision, opts?: { timeoutMs?: number }): Promise<DecisionAck>;
+  getCaseState(caseId: string): Promise<CaseState | null>;
+  ping(): Promise<void>;
+}
+
+/** Maps an unreachable Temporal server to 503 `TEMPORAL_UNAVAILABLE`; everything else passes through. */
+function unavailable(err: unknown): never {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|connect|timed out|Failed to connect/i.test(msg)) {
+    throw new AppError('TEMPORAL_UNAVAILABLE', 'The workflow service is unreachable; retry later', {
+      retryable: true,
+      cause: err,
+    });
+  }
+  throw err;
+}
+
+export function createWorkflowGateway(client: Client, opts: { taskQueue: string; namespace?: string }): WorkflowGateway {
+  return {
+    async startRefillTriage(input) {
+      try {
+        const handle = await client.workflow.start(refillTriage, {
+          taskQueue: opts.taskQueue,
+          workflowId: input.caseId,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          // A case closed and purged by retention must not be re-triaged by a late redelivery; the app database's
+          // delivery record answers those before we get here.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          searchAttributes: { ClinicId: [input.clinicId], CaseStatus: ['triaging'] },
+        });
+        return { caseId: handle.workflowId, runId: handle.firstExecutionRunId };
+      } catch (err) {
+        if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') {
+          return { caseId: input.caseId, runId: '' };
+        }
+        return unavailable(err);
+      }
+    },
+
+    async submitDecision(caseId, decision, { timeoutMs = 10_000 } = {}) {
+      const handle = client.workflow.getHandle(caseId);
+      try {
+        const update = await client.withDeadline(Date.now() + timeoutMs, () =>
+          handle.startUpdate(submitDecisionUpdate, {
+            args: [decision],
+            updateId: decision.decisionId,
+            waitForStage: 'ACCEPTED',
+          }),
+        );
+        return await client.withDeadline(Date.now() + timeoutMs, () => update.result());
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          const message = err.cause instanceof ApplicationFailure || err.cause instanceof Error ? err.cause.message : '';
+          const m = /^(FORBIDDEN|CONFLICT): (.*)$/.exec(message);
+          if (m) throw new AppError(m[1] as 'FORBIDDEN' | 'CONFLICT', m[2]!);
+          throw new AppError('REVIEW_REJECTED', message || 'The decision was rejected');
+        }
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+          throw new AppError('TEMPORAL_UNAVAILABLE', 'The decision was not confirmed in time; retry with the same decisionId', {
+            retryable: true,
+          });
+        }
+        if (err instanceof WorkflowNotFoundError || (err instanceof Error && /completed|not found/i.test(err.message))) {
+          throw new AppError('CONFLICT', 'The case is closed');
+        }
+        return unavailable(err);
+      }
+    },
+
+    async getCaseState(caseId) {
+      try {
+        return await client.workflow.getHandle(caseId).query(getCaseStateQuery);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return null;
+        return unavailable(err);
+      }
+    },
+
+    async ping() {
+      try {
+        await client.withDeadline(Date.now() + 2000, () =>
+          client.workflowService.getSystemInfo({}),
+        );
+      } catch (err) {
+        throw new AppError('TEMPORAL_UNAVAILABLE', 'Temporal does not answer', { retryable: true, cause: err });
+      }
+    },
+  };
+}

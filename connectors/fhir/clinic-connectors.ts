@@ -1,0 +1,60 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { JWK } from 'jose';
+import { AppError } from '../../rules/index.ts';
+import type { Store } from '../db/index.ts';
+import { createFhirConnector, type FhirConnector } from './connector.ts';
+
+/** The FHIR connector of each clinic's EHR, built from the clinic's settings and kept (it caches token and capabilities). */
+export interface ClinicFhir {
+  /** A connector session for `clinicId` whose calls carry `requestId` as X-Request-Id. */
+  forClinic(clinicId: string): Promise<FhirConnector>;
+  /** Runs `fn` with `requestId` as the current request id of every FHIR call made inside it. */
+  withRequestId<T>(requestId: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Builds connectors lazily per clinic and rebuilds one when the clinic's settings change (its `updatedAt` moves).
+ *
+ * @throws AppError `NOT_FOUND` for an unknown clinic, `CONFIG_INVALID` for a stored key that is not a JWK.
+ */
+export function createClinicFhir(store: Pick<Store, 'clinics'>, opts: { timeoutMs: number }): ClinicFhir {
+  const requestIds = new AsyncLocalStorage<string>();
+  const cache = new Map<string, { version: string; connector: FhirConnector }>();
+  return {
+    async forClinic(clinicId) {
+      const clinic = await store.clinics.get(clinicId);
+      if (!clinic) throw new AppError('NOT_FOUND', 'Unknown clinic', { context: { clinicId } });
+      let entry = cache.get(clinicId);
+      if (!entry || entry.version !== clinic.updatedAt) {
+        let privateKeyJwk: JWK | undefined;
+        if (clinic.fhirPrivateKeyJwk) {
+          try {
+            privateKeyJwk = JSON.parse(clinic.fhirPrivateKeyJwk) as JWK;
+          } catch (cause) {
+            throw new AppError('CONFIG_INVALID', 'The clinic’s FHIR client key is not a JWK', { cause, context: { clinicId } });
+          }
+        }
+        entry = {
+          version: clinic.updatedAt,
+          connector: createFhirConnector({
+            baseUrl: clinic.fhirBaseUrl,
+            timeoutMs: opts.timeoutMs,
+            requestId: () => requestIds.getStore(),
+            ...(privateKeyJwk
+              ? {
+                  auth: {
+                    clientId: clinic.fhirClientId,
+                    privateKeyJwk,
+                    ...(clinic.fhirTokenUrl ? { tokenUrl: clinic.fhirTokenUrl } : {}),
+                  },
+                }
+              : {}),
+          }),
+        };
+        cache.set(clinicId, entry);
+      }
+      return entry.connector.session();
+    },
+    withRequestId: (requestId, fn) => requestIds.run(requestId, fn),
+  };
+}

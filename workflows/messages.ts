@@ -1,0 +1,32 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { CaseOutcome, CaseStatus, ClinicianDecision, Queue, RouteReason } from '../rules/schema/case.ts';
+import type { TriageDecision } from '../rules/schema/decision.ts';
+
+/** What the workflow knows about its case right now (served to the API when the projection is not enough). */
+export interface CaseState {
+  caseId: string;
+  status: CaseStatus;
+  queue: Queue | null;
+  pool: string | null;
+  reason: RouteReason | null;
+  protocol: { id: string; version: number } | null;
+  decision: TriageDecision | null;
+  escalated: boolean;
+  outcome: CaseOutcome | null;
+  decidedBy: ClinicianDecision['actor'] | 'protocol' | null;
+}
+
+export interface DecisionAck {
+  caseId: string;
+  decisionId: string;
+  action: ClinicianDecision['action'];
+  queue: Queue | null;
+}
+
+/**
+ * A clinician decides a case. The validator rejects a wrong role, a case not awaiting a decision and a second
+ * decision; a rejected Update is never recorded. The Update id is the client's `decisionId`, so a retried request is
+ * deduplicated by Temporal. Rejection messages start with a code (`FORBIDDEN:`/`CONFLICT:`) the API maps to a status.
+ */
+export const submitDecisionUpdate = defineUpdate<DecisionAck, [ClinicianDecision]>('submitDecision');
+export const getCaseStateQuery = defineQuery<CaseState>('getCaseState');

@@ -1,0 +1,295 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type { CaseOutcome, ClinicianDecision, Queue, RouteReason } from '../rules/schema/case.ts';
+import type { TriageDecision } from '../rules/schema/decision.ts';
+import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
+import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './messages.ts';
+
+export interface RefillTriageInput {
+  /** The workflow id (`refill/{clinicId}/{ehrRequestId}`); ids only, never names or MRNs. */
+  caseId: string;
+  clinicId: string;
+  /** FHIR id of the refill request (MedicationRequest, intent proposal) in the clinic's EHR. */
+  medicationRequestId: string;
+  ehrRequestId: string;
+  /** The webhook's request id; travels into FHIR calls (X-Request-Id) and audit rows. */
+  requestId: string;
+  receivedAt: string;
+  /** The clinic's switch at intake: off ⇒ the case goes to the nurse queue untriaged. */
+  automationEnabled: boolean;
+  /** How long a case may sit in the nurse queue before it escalates to the doctor queue. A clinic setting. */
+  nurseSlaSeconds: number;
+  /** The protocol's "today" (YYYY-MM-DD); defaults to the date the request arrived. */
+  asOf?: string;
+  /** Overrides of activity timeouts and retries (tests); defaults in activity-policy.ts. */
+  policy?: ActivityPolicy;
+}
+
+export interface RefillTriageResult {
+  caseId: string;
+  outcome: CaseOutcome;
+  decidedBy: ClinicianDecision['actor'] | 'protocol';
+  queue: Queue | null;
+  protocol: { id: string; version: number } | null;
+  disposition: TriageDecision['disposition'] | null;
+}
+
+/** Queue and pool a protocol disposition routes to. */
+function routeFor(decision: TriageDecision): { queue: Queue; pool: string | null } {
+  switch (decision.disposition) {
+    case 'approve':
+      return { queue: 'signature', pool: null };
+    case 'needs_visit':
+      return { queue: 'nurse', pool: null };
+    case 'nurse_review':
+      return { queue: 'nurse', pool: decision.routeTo };
+    case 'doctor_review':
+      return { queue: 'doctor', pool: decision.routeTo };
+  }
+}
+
+const QUEUE_ROLES: Record<Queue, readonly string[]> = { signature: ['doctor'], nurse: ['nurse', 'doctor'], doctor: ['doctor'] };
+
+function failureType(err: unknown): string | undefined {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type ?? undefined : undefined;
+}
+
+/**
+ * Refill triage: one pharmacy refill request, from intake to a decision written back to the EHR.
+ *
+ * Pins the clinic's published protocol version, reads the patient's context over FHIR, evaluates the protocol,
+ * routes (approve → signature queue with the order pended; otherwise the nurse or doctor queue), waits durably for a
+ * clinician, escalates a nurse-queue case left past the clinic's SLA to the doctor queue, writes the outcome back and
+ * closes. Every step is projected into the app database (which serves the queues) and audited by activities.
+ *
+ * Replayed code: no I/O, no clocks or randomness in decisions, only types imported from outside.
+ */
+export async function refillTriage(input: RefillTriageInput): Promise<RefillTriageResult> {
+  const policy = input.policy ?? DEFAULT_ACTIVITY_POLICY;
+  const retry = (p: ActivityPolicy['ehr']) => ({
+    startToCloseTimeout: p.startToCloseTimeout,
+    retry: {
+      initialInterval: p.initialInterval,
+      maximumInterval: p.maximumInterval,
+      maximumAttempts: p.maximumAttempts,
+      nonRetryableErrorTypes: ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID'],
+    },
+  });
+  const ehr = proxyActivities<Activities>(retry(policy.ehr));
+  const ehrWrite = proxyActivities<Activities>(retry(policy.ehrWrite));
+  const db = proxyActivities<Activities>(retry(policy.local));
+  const { evaluateProtocol } = proxyLocalActivities<Activities>(retry(policy.local));
+
+  const state: CaseState = {
+    caseId: input.caseId,
+    status: 'triaging',
+    queue: null,
+    pool: null,
+    reason: null,
+    protocol: null,
+    decision: null,
+    escalated: false,
+    outcome: null,
+    decidedBy: null,
+  };
+  let seq = 0;
+  let patientId: string | null = null;
+  let drugName: string | null = null;
+  let pending: ClinicianDecision | undefined;
+  let slaDueAt: string | null = null;
+
+  setHandler(getCaseStateQuery, () => state);
+  setHandler(
+    submitDecisionUpdate,
+    (decision) => {
+      pending = decision;
+      return { caseId: input.caseId, decisionId: decision.decisionId, action: decision.action, queue: state.queue };
+    },
+    {
+      validator: (decision) => {
+        if (state.status === 'closed') throw new Error('CONFLICT: the case is closed');
+        if (state.status !== 'queued' || state.queue === null) throw new Error('CONFLICT: the case is not awaiting a decision yet');
+        if (pending !== undefined) throw new Error('CONFLICT: the case already has a decision');
+        if (!QUEUE_ROLES[state.queue].includes(decision.actor.role)) {
+          throw new Error(`FORBIDDEN: the ${state.queue} queue needs a ${QUEUE_ROLES[state.queue].join(' or ')}`);
+        }
+        if (decision.action === 'escalate' && state.queue !== 'nurse') {
+          throw new Error('CONFLICT: only a nurse-queue case can be escalated');
+        }
+      },
+    },
+  );
+
+  /** Projects the case into the app database (queues, timeline, audit). Monotonic by `seq`. */
+  const project = async (event: string, detail: Record<string, unknown> = {}, actor?: ClinicianDecision['actor']) => {
+    seq += 1;
+    await db.projectCase({
+      caseId: input.caseId,
+      clinicId: input.clinicId,
+      requestId: input.requestId,
+      medicationRequestId: input.medicationRequestId,
+      patientId,
+      drugName,
+      seq,
+      at: new Date().toISOString(),
+      event,
+      actor: actor ?? null,
+      detail,
+      state: { ...state, slaDueAt },
+    });
+    upsertSearchAttributes({
+      CaseStatus: [state.status],
+      ...(state.queue ? { Queue: [state.queue] } : {}),
+      ...(state.decision ? { Disposition: [state.decision.disposition] } : {}),
+    });
+  };
+
+  const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled') =>
+    ehrWrite.syncQueueTask({
+      caseId: input.caseId,
+      clinicId: input.clinicId,
+      requestId: input.requestId,
+      medicationRequestId: input.medicationRequestId,
+      queue: state.queue,
+      pool: state.pool,
+      businessStatus,
+      status,
+      slaDueAt,
+    });
+
+  const enqueue = async (queue: Queue, pool: string | null, reason: RouteReason) => {
+    state.queue = queue;
+    state.pool = pool;
+    state.reason = reason;
+    state.status = 'queued';
+    slaDueAt = queue === 'nurse' ? new Date(Date.now() + input.nurseSlaSeconds * 1000).toISOString() : null;
+    await syncTask(queue === 'signature' ? 'awaiting-signature' : `${queue}-review`, 'requested');
+    await project('case.queued', { queue, pool, reason, slaDueAt });
+  };
+
+  const close = async (outcome: CaseOutcome, decidedBy: RefillTriageResult['decidedBy']) => {
+    state.status = 'closed';
+    state.outcome = outcome;
+    state.decidedBy = decidedBy;
+    await syncTask(outcome, 'completed');
+    await project('case.closed', { outcome }, decidedBy === 'protocol' ? undefined : decidedBy);
+    await condition(allHandlersFinished);
+    return {
+      caseId: input.caseId,
+      outcome,
+      decidedBy,
+      queue: state.queue,
+      protocol: state.protocol,
+      disposition: state.decision?.disposition ?? null,
+    };
+  };
+
+  await project('case.triaging');
+
+  // 1. Triage, unless the clinic switched automation off.
+  if (!input.automationEnabled) {
+    await enqueue('nurse', null, 'automation_disabled');
+  } else {
+    const protocol = await db.pinProtocol({ clinicId: input.clinicId });
+    state.protocol = protocol;
+    upsertSearchAttributes({ ProtocolId: [protocol.id], ProtocolVersion: [protocol.version] });
+    const asOf = input.asOf ?? input.receivedAt.slice(0, 10);
+    let gathered: Awaited<ReturnType<Activities['gatherPatientFacts']>> | undefined;
+    try {
+      gathered = await ehr.gatherPatientFacts({
+        caseId: input.caseId,
+        clinicId: input.clinicId,
+        requestId: input.requestId,
+        medicationRequestId: input.medicationRequestId,
+        asOf,
+      });
+    } catch (err) {
+      const type = failureType(err);
+      if (type === 'EHR_NOT_FOUND' || type === 'INVALID_INPUT') {
+        await enqueue('nurse', null, 'ehr_record_not_found');
+      } else if (type === 'EHR_UNAVAILABLE') {
+        await enqueue('nurse', null, 'ehr_unavailable');
+      } else {
+        throw err;
+      }
+    }
+    if (gathered) {
+      patientId = gathered.patientId;
+      drugName = gathered.drugName;
+      state.decision = await evaluateProtocol({
+        caseId: input.caseId,
+        clinicId: input.clinicId,
+        requestId: input.requestId,
+        protocol,
+        facts: gathered.facts,
+      });
+      const { queue, pool } = routeFor(state.decision);
+      if (queue === 'signature') {
+        // Approved per protocol: the order is pended in the EHR for one-click signing by a doctor.
+        await ehrWrite.writeBackOutcome({
+          caseId: input.caseId,
+          clinicId: input.clinicId,
+          requestId: input.requestId,
+          medicationRequestId: input.medicationRequestId,
+          kind: 'pend_order',
+          decision: state.decision,
+          note: null,
+          decidedBy: { kind: 'protocol', protocol },
+        });
+      }
+      await enqueue(queue, pool, 'protocol');
+    }
+  }
+
+  // 2. Wait for a clinician; escalate a nurse-queue case left past the SLA. Nothing silently times out.
+  for (;;) {
+    if (state.queue === 'nurse' && !state.escalated) {
+      const decided = await condition(() => pending !== undefined, input.nurseSlaSeconds * 1000);
+      if (!decided) {
+        state.escalated = true;
+        await enqueue('doctor', null, 'escalated_sla');
+        continue;
+      }
+    } else {
+      await condition(() => pending !== undefined);
+    }
+    const decision = pending!;
+    await project('decision.received', { action: decision.action, decisionId: decision.decisionId, note: decision.note ?? null }, decision.actor);
+    if (decision.action === 'escalate') {
+      pending = undefined;
+      state.escalated = true;
+      await enqueue('doctor', null, 'escalated_by_nurse');
+      continue;
+    }
+    const common = {
+      caseId: input.caseId,
+      clinicId: input.clinicId,
+      requestId: input.requestId,
+      medicationRequestId: input.medicationRequestId,
+      decision: state.decision,
+      note: decision.note ?? null,
+      decidedBy: { kind: 'clinician' as const, actor: decision.actor, decisionId: decision.decisionId },
+    };
+    switch (decision.action) {
+      case 'approve':
+        if (state.queue !== 'signature') await ehrWrite.writeBackOutcome({ ...common, kind: 'pend_order' });
+        else await ehrWrite.writeBackOutcome({ ...common, kind: 'sign_order' });
+        return close('approved', decision.actor);
+      case 'deny':
+        await ehrWrite.writeBackOutcome({ ...common, kind: 'record_denial' });
+        return close('denied', decision.actor);
+      case 'needs_visit':
+        await ehrWrite.writeBackOutcome({ ...common, kind: 'record_needs_visit' });
+        return close('needs_visit', decision.actor);
+    }
+  }
+}
