@@ -1,2 +1,68 @@
 // Public surface of the pure core: schemas, types, AppError. Sandbox-cheap; does not re-export engine/.
 export { AppError, jsonPath, type ErrorCode, type ErrorContext } from './errors.ts';
+export {
+  DatedEvidenceSchema,
+  EvidenceSchema,
+  FactNameSchema,
+  IngredientNameSchema,
+  IsoDateSchema,
+  PharmacyTypeSchema,
+  PrescriptionStatusSchema,
+  RefillFactsSchema,
+  type DatedEvidence,
+  type Evidence,
+  type FactName,
+  type PharmacyType,
+  type RefillFacts,
+} from './schema/facts.ts';
+export {
+  CriterionResultSchema,
+  DispositionSchema,
+  QuantitySupplySchema,
+  RenewalSupplySchema,
+  SupplySchema,
+  TriageDecisionSchema,
+  type CriterionResult,
+  type Disposition,
+  type QuantitySupply,
+  type Supply,
+  type TriageDecision,
+} from './schema/decision.ts';
+export {
+  ActionRuleSchema,
+  BridgeRuleSchema,
+  CategorySchema,
+  ConditionSchema,
+  CriterionRuleSchema,
+  forEachCondition,
+  parseProtocol,
+  ProtocolDefinitionSchema,
+  RouteRuleSchema,
+  SupplyRuleSchema,
+  TopLevelConditionSchema,
+  validateProtocol,
+  type ActionRule,
+  type BridgeRule,
+  type Category,
+  type Condition,
+  type ConditionReference,
+  type CriterionRule,
+  type FactCondition,
+  type JsonValue,
+  type ProtocolDefinition,
+  type ProtocolIssue,
+  type RouteRule,
+  type SupplyRule,
+  type TopLevelCondition,
+} from './schema/protocol.ts';
+export { OPERATOR_NAMES, OPERATOR_SPECS, type OperatorName } from './schema/operators.ts';
+export { resolveFactPath, type FactPathTarget } from './schema/fact-paths.ts';
+export {
+  ControlledScheduleSchema,
+  DoseFormSchema,
+  DRUG_CLASSES,
+  DrugClassSchema,
+  type ControlledSchedule,
+  type DoseForm,
+  type DrugClass,
+} from './drugs/vocabulary.ts';

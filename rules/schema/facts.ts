@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { INGREDIENT_NAMES } from '../drugs/classify.ts';
+import { ControlledScheduleSchema, DoseFormSchema, DrugClassSchema } from '../drugs/vocabulary.ts';
+
+/** A calendar date, `YYYY-MM-DD`. Facts carry dates, never "within N months" booleans: thresholds belong to protocols. */
+export const IsoDateSchema = z.iso.date();
+
+/**
+ * Where a fact came from: the FHIR resource, its date and value. The console shows it as
+ * "CBC on 2026-03-02 (Observation/obs-123)"; the audit trail keeps it with the decision.
+ */
+export const EvidenceSchema = z.strictObject({
+  resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/),
+  id: z.string().min(1),
+  date: IsoDateSchema.optional(),
+  value: z.union([z.number(), z.string(), z.boolean()]).optional(),
+  display: z.string().optional(),
+});
+export type Evidence = z.infer<typeof EvidenceSchema>;
+
+/** Evidence of something that happened on a date (a visit, a lab result). */
+export const DatedEvidenceSchema = EvidenceSchema.extend({ date: IsoDateSchema });
+export type DatedEvidence = z.infer<typeof DatedEvidenceSchema>;
+
+export const IngredientNameSchema = z.enum(INGREDIENT_NAMES as [string, ...string[]]);
+
+export const PharmacyTypeSchema = z.enum(['retail', 'mail-order']);
+export type PharmacyType = z.infer<typeof PharmacyTypeSchema>;
+
+/** FHIR MedicationRequest.status values. */
+export const PrescriptionStatusSchema = z.enum([
+  'active',
+  'on-hold',
+  'cancelled',
+  'completed',
+  'entered-in-error',
+  'stopped',
+  'draft',
+  'unknown',
+]);
+
+/**
+ * The facts about one refill request: the only data a protocol rule can see. Protocol-independent (any protocol can
+ * be simulated against recorded facts), plain JSON (it crosses Temporal and is stored per case), and `null` wherever
+ * the record may lack the data. Each top-level key is a json-rules-engine fact; rules reach inside with `path`
+ * (`{ "fact": "visits", "path": "$.lastPcpRov.date" }`).
+ */
+export const RefillFactsSchema = z.strictObject({
+  /** The day the request is triaged; every window is measured back from here. */
+  asOf: IsoDateSchema,
+  drug: z.strictObject({
+    /** The product as the request names it (`medicationCodeableConcept.text` or the first coding display). */
+    name: z.string(),
+    rxnormCodes: z.array(z.string()),
+    /** Canonical ingredient names from the drug table; empty when the drug is not in the table. */
+    ingredients: z.array(IngredientNameSchema),
+    classes: z.array(DrugClassSchema),
+    form: DoseFormSchema.nullable(),
+    controlledSchedule: ControlledScheduleSchema.nullable(),
+    /** `dosageInstruction.asNeededBoolean` (or an as-needed reason) on the request or the prescription renewed. */
+    prn: z.boolean(),
+    /** U-500 (concentrated regular) insulin. */
+    u500: z.boolean(),
+    /** For antibiotics: what `reasonCode` says; `null` when no indication is recorded or the drug is no antibiotic. */
+    antibioticIndication: z.enum(['dental_prophylaxis', 'other']).nullable(),
+    /** The refill request (MedicationRequest, intent proposal). */
+    evidence: EvidenceSchema,
+  }),
+  request: z.strictObject({
+    pharmacyType: PharmacyTypeSchema.nullable(),
+    /** Days of supply asked for (`dispenseRequest.expectedSupplyDuration`, else the prescription's). */
+    supplyDays: z.number().int().positive().nullable(),
+    quantity: z.number().nonnegative().nullable(),
+    refills: z.number().int().nonnegative().nullable(),
+    /** The request, the requesting pharmacy, and the prescription the supply days came from. */
+    evidence: z.array(EvidenceSchema),
+  }),
+  patient: z.strictObject({
+    /** Whole years at `asOf`; `null` without a birth date. */
+    ageYears: z.number().int().nonnegative().nullable(),
+    evidence: EvidenceSchema,
+  }),
+  therapy: z.strictObject({
+    /** Earliest `authoredOn` of any prescription of the same ingredient (a dose change is not a new start). */
+    startDate: IsoDateSchema.nullable(),
+    evidence: EvidenceSchema.nullable(),
+  }),
+  priorPrescription: z.strictObject({
+    /** Status of the prescription being renewed; `null` when the record does not hold it. */
+    status: PrescriptionStatusSchema.nullable(),
+    evidence: EvidenceSchema.nullable(),
+  }),
+  allergy: z.strictObject({
+    /** An active AllergyIntolerance to one of the requested ingredients. */
+    activeToIngredient: z.boolean(),
+    evidence: z.array(EvidenceSchema),
+  }),
+  visits: z.strictObject({
+    /** Last finished ambulatory return office visit (CPT 99213 / SNOMED 390906007) with a PCP. */
+    lastPcpRov: DatedEvidenceSchema.nullable(),
+    /** Last such visit at which asthma was addressed (reason or diagnosis). */
+    lastPcpRovForAsthma: DatedEvidenceSchema.nullable(),
+    /** Last finished visit (CPT 99211) with the Collaborative Care Nurse. */
+    lastCcnVisit: DatedEvidenceSchema.nullable(),
+  }),
+  labs: z.strictObject({
+    lastCbc: DatedEvidenceSchema.nullable(),
+    lastCmp: DatedEvidenceSchema.nullable(),
+    /** Last drug level of one of the requested ingredients (`value` = result). */
+    lastDrugLevel: DatedEvidenceSchema.nullable(),
+    /** Last hemoglobin A1c with a numeric result (`value`, in %). */
+    lastA1c: DatedEvidenceSchema.nullable(),
+    lastLipidPanel: DatedEvidenceSchema.nullable(),
+    lastUrineMicroalbumin: DatedEvidenceSchema.nullable(),
+  }),
+});
+export type RefillFacts = z.infer<typeof RefillFactsSchema>;
+
+/** The names a rule may use as `fact`. */
+export const FactNameSchema = RefillFactsSchema.keyof();
+export type FactName = z.infer<typeof FactNameSchema>;

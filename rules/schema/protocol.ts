@@ -1,0 +1,403 @@
+import { z } from 'zod';
+import { AppError, jsonPath } from '../errors.ts';
+import { DispositionSchema, QuantitySupplySchema, SupplySchema } from './decision.ts';
+import { FactNameSchema, type FactName } from './facts.ts';
+import { PLACEHOLDER_PATTERN, placeholderToFactPath, resolveFactPath } from './fact-paths.ts';
+import { OPERATOR_NAMES, OPERATOR_SPECS, type OperatorName } from './operators.ts';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Conditions: json-rules-engine syntax (all / any / not / shared condition reference / fact condition), restricted to
+// the facts RefillFactsSchema declares and the operators OPERATOR_SPECS lists.
+// ---------------------------------------------------------------------------------------------------------------
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface FactCondition {
+  fact: FactName;
+  path?: string;
+  operator: OperatorName;
+  value: JsonValue;
+}
+export interface ConditionReference {
+  condition: string;
+}
+export type TopLevelCondition = { all: Condition[] } | { any: Condition[] } | { not: Condition } | ConditionReference;
+export type Condition = FactCondition | TopLevelCondition;
+
+const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(JsonValueSchema),
+    z.record(z.string(), JsonValueSchema),
+  ]),
+);
+
+const ConditionNameSchema = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]*$/, 'use letters, digits and _');
+
+const MONTHS = z.number().int().positive().max(600);
+
+const FactConditionSchema = z
+  .strictObject({
+    fact: FactNameSchema,
+    path: z.string().optional(),
+    operator: z.enum(OPERATOR_NAMES),
+    value: JsonValueSchema,
+  })
+  .superRefine((c, ctx) => {
+    const target = resolveFactPath(c.fact, c.path);
+    if ('error' in target) {
+      ctx.addIssue({ code: 'custom', path: [c.path === undefined ? 'fact' : 'path'], message: target.error });
+      return;
+    }
+    const spec = OPERATOR_SPECS[c.operator];
+    const where = `${c.fact}${c.path && c.path !== '$' ? c.path.slice(1) : ''}`;
+    // An evidence `value` is number | string | boolean: numeric operators may use it.
+    const kindOk =
+      spec.accepts === 'any' ||
+      spec.accepts === target.kind ||
+      (spec.accepts === 'scalar' && (target.kind === 'date' || target.kind === 'number')) ||
+      (spec.accepts === 'number' && target.kind === 'scalar' && target.schema.safeParse(0).success);
+    if (!kindOk) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operator'],
+        message: `operator "${c.operator}" needs a ${spec.accepts} fact, but ${where} is ${target.kind}`,
+      });
+      return;
+    }
+    const element = target.element ?? z.never();
+    const valueSchema = {
+      leaf: target.schema,
+      leafList: z.array(target.schema).min(1),
+      element,
+      elementList: z.array(element).min(1),
+      months: MONTHS,
+    }[spec.value];
+    const parsed = valueSchema.safeParse(c.value);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      const at = first && first.path.length ? ` at ${jsonPath(first.path)}` : '';
+      ctx.addIssue({
+        code: 'custom',
+        path: ['value'],
+        message: `value does not fit ${where} with "${c.operator}"${at}: ${first?.message ?? 'invalid'}`,
+      });
+    }
+  });
+
+const BRANCHES = {
+  all: z.strictObject({ all: z.array(z.lazy(() => ConditionSchema)).min(1) }),
+  any: z.strictObject({ any: z.array(z.lazy(() => ConditionSchema)).min(1) }),
+  not: z.strictObject({ not: z.lazy(() => ConditionSchema) }),
+  condition: z.strictObject({ condition: ConditionNameSchema }),
+  fact: FactConditionSchema,
+} as const;
+
+function checkBranch(allowFact: boolean) {
+  return (value: unknown, ctx: z.RefinementCtx): void => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', message: 'expected a condition object' });
+      return;
+    }
+    const key = (['all', 'any', 'not', 'condition', 'fact'] as const).find((k) => k in value);
+    if (!key || (key === 'fact' && !allowFact)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: allowFact
+          ? 'expected one of: all, any, not, condition, or a fact condition {fact, path?, operator, value}'
+          : 'expected a top-level condition: all, any, not or condition',
+      });
+      return;
+    }
+    const result = BRANCHES[key].safeParse(value);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      }
+    }
+  };
+}
+
+/** Any condition (nested inside all/any/not). */
+export const ConditionSchema = z.unknown().superRefine(checkBranch(true)) as unknown as z.ZodType<Condition>;
+/** A rule's root condition, as json-rules-engine requires: all, any, not, or a shared-condition reference. */
+export const TopLevelConditionSchema = z
+  .unknown()
+  .superRefine(checkBranch(false)) as unknown as z.ZodType<TopLevelCondition>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rules and the protocol
+// ---------------------------------------------------------------------------------------------------------------
+
+const SnakeId = z.string().regex(/^[a-z][a-z0-9_]*$/, 'use snake_case (a-z, 0-9, _)');
+const ClauseId = z.string().regex(/^[A-Z][A-Z0-9]*-\d+[a-z]?$/, 'a clause id such as PPI-1');
+const Description = z.string().min(10, 'say what the rule is for, in words a reviewer can check');
+
+const TemplateSchema = z
+  .string()
+  .min(5)
+  .superRefine((text, ctx) => {
+    for (const m of text.matchAll(PLACEHOLDER_PATTERN)) {
+      const { fact, path } = placeholderToFactPath(m[1] ?? '');
+      const target = resolveFactPath(fact, path);
+      if ('error' in target) ctx.addIssue({ code: 'custom', message: `placeholder {{${m[1]}}}: ${target.error}` });
+    }
+  });
+
+/** A visit/lab/safety check. `when` is the condition for PASSING. */
+export const CriterionRuleSchema = z.strictObject({
+  id: SnakeId,
+  clause: ClauseId,
+  description: Description,
+  /** Only evaluated when this holds (e.g. the drug-level criterion applies to five drugs only). */
+  appliesWhen: TopLevelConditionSchema.optional(),
+  when: TopLevelConditionSchema,
+  /**
+   * What a failure means: `unclear` → the protocol's unclear outcome (G-1, doctor review); `needs_visit` → a visit
+   * and a bridge supply (G-3); `needs_visit_no_bridge` → a visit and no supply (AD-2).
+   */
+  onFail: z.enum(['unclear', 'needs_visit', 'needs_visit_no_bridge']),
+  /** A failure makes the criteria after it in this protocol not apply (AD-1: the rest apply only to adults). */
+  stopOnFail: z.boolean().optional(),
+  explanation: z.strictObject({ pass: TemplateSchema, fail: TemplateSchema }),
+});
+
+/** Sends the request somewhere before any visit or lab check (AC-2, AC-3, DM-4). Never a supply. */
+export const RouteRuleSchema = z.strictObject({
+  id: SnakeId,
+  clause: ClauseId,
+  description: Description,
+  /** Higher first; the first route that matches decides. Ties keep document order. */
+  precedence: z.number().int().min(1).max(1000),
+  when: TopLevelConditionSchema,
+  disposition: DispositionSchema.exclude(['approve']),
+  routeTo: SnakeId,
+  explanation: TemplateSchema,
+});
+
+/** Supply on approval other than the default renewal (AS-2: PRN inhalers #1 with 2 refills). First match wins. */
+export const SupplyRuleSchema = z.strictObject({
+  id: SnakeId,
+  clause: ClauseId,
+  description: Description,
+  when: TopLevelConditionSchema,
+  supply: SupplySchema,
+});
+
+/** An order the protocol places when `when` holds (DM-2, DM-3). Never changes the disposition. */
+export const ActionRuleSchema = z.strictObject({
+  action: SnakeId,
+  clause: ClauseId,
+  description: Description,
+  when: TopLevelConditionSchema,
+});
+
+/** The short supply given when criteria fail (G-3). First match wins. */
+export const BridgeRuleSchema = z.strictObject({
+  id: SnakeId,
+  clause: ClauseId,
+  description: Description,
+  when: TopLevelConditionSchema,
+  supply: QuantitySupplySchema,
+});
+
+/** A group of drugs the protocol lists, with its criteria. A drug may fall in several; then all their criteria apply. */
+export const CategorySchema = z.strictObject({
+  id: SnakeId,
+  clause: ClauseId,
+  title: z.string().min(3),
+  description: Description,
+  when: TopLevelConditionSchema,
+  criteria: z.array(CriterionRuleSchema),
+  supply: z.array(SupplyRuleSchema).optional(),
+  actions: z.array(ActionRuleSchema).optional(),
+});
+
+/**
+ * A protocol: data that admins edit, validate, simulate and publish as immutable versions. Evaluation order (see
+ * `rules/engine/evaluate.ts`): routes → guards and the matched categories' criteria → disposition → supply → actions.
+ */
+export const ProtocolDefinitionSchema = z
+  .strictObject({
+    schemaVersion: z.literal(1),
+    id: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'use kebab-case'),
+    version: z.number().int().positive(),
+    title: z.string().min(3),
+    description: Description,
+    /** The guideline or policy document this protocol implements. */
+    source: z.string().min(3),
+    /** Named conditions rules can reuse with `{ "condition": "<name>" }` (json-rules-engine shared conditions). */
+    conditions: z.record(ConditionNameSchema, TopLevelConditionSchema).optional(),
+    outcomes: z.strictObject({
+      /** Where "unclear" goes (G-1). */
+      unclear: z.strictObject({
+        clause: ClauseId,
+        disposition: z.literal('doctor_review'),
+        routeTo: SnakeId,
+      }),
+      /** The default supply when every criterion passes (G-2). */
+      approval: z.strictObject({ clause: ClauseId, supply: SupplySchema }),
+      /** Reported when no category matches the drug (→ unclear). */
+      notInProtocol: z.strictObject({
+        criterion: SnakeId,
+        clause: ClauseId,
+        explanation: TemplateSchema,
+      }),
+    }),
+    routes: z.array(RouteRuleSchema),
+    /** Criteria for every drug in a category (allergy, active prescription), evaluated before the categories'. */
+    guards: z.array(CriterionRuleSchema),
+    categories: z.array(CategorySchema).min(1),
+    bridgeSupply: z.array(BridgeRuleSchema).min(1),
+  })
+  .superRefine((p, ctx) => {
+    const named = new Set(Object.keys(p.conditions ?? {}));
+    const unique = (ids: string[], at: (i: number) => PropertyKey[], what: string): void => {
+      const seen = new Set<string>();
+      ids.forEach((id, i) => {
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: at(i), message: `duplicate ${what} "${id}"` });
+        seen.add(id);
+      });
+    };
+    unique(
+      p.routes.map((r) => r.id),
+      (i) => ['routes', i, 'id'],
+      'route id',
+    );
+    unique(
+      p.guards.map((r) => r.id),
+      (i) => ['guards', i, 'id'],
+      'guard id',
+    );
+    unique(
+      p.categories.map((c) => c.id),
+      (i) => ['categories', i, 'id'],
+      'category id',
+    );
+    unique(
+      p.bridgeSupply.map((b) => b.id),
+      (i) => ['bridgeSupply', i, 'id'],
+      'bridge rule id',
+    );
+    p.categories.forEach((c, ci) =>
+      unique(
+        c.criteria.map((r) => r.id),
+        (i) => ['categories', ci, 'criteria', i, 'id'],
+        'criterion id',
+      ),
+    );
+
+    forEachCondition(p, (cond, path) => {
+      if ('condition' in cond && !named.has(cond.condition)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'condition'],
+          message: `unknown shared condition "${cond.condition}"`,
+        });
+      }
+    });
+    const cycle = findConditionCycle(p.conditions ?? {});
+    if (cycle)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['conditions', cycle[0] ?? ''],
+        message: `shared conditions refer to each other in a cycle: ${cycle.join(' → ')}`,
+      });
+  });
+
+export type ProtocolDefinition = z.infer<typeof ProtocolDefinitionSchema>;
+export type CriterionRule = z.infer<typeof CriterionRuleSchema>;
+export type RouteRule = z.infer<typeof RouteRuleSchema>;
+export type SupplyRule = z.infer<typeof SupplyRuleSchema>;
+export type ActionRule = z.infer<typeof ActionRuleSchema>;
+export type BridgeRule = z.infer<typeof BridgeRuleSchema>;
+export type Category = z.infer<typeof CategorySchema>;
+
+type ProtocolShape = Pick<ProtocolDefinition, 'conditions' | 'routes' | 'guards' | 'categories' | 'bridgeSupply'>;
+
+/** Visits every condition node of a protocol with its path (shared conditions, then each rule's `when`/`appliesWhen`). */
+export function forEachCondition(p: ProtocolShape, visit: (c: Condition, path: PropertyKey[]) => void): void {
+  const walk = (c: Condition, path: PropertyKey[]): void => {
+    visit(c, path);
+    if ('all' in c) c.all.forEach((x, i) => walk(x, [...path, 'all', i]));
+    else if ('any' in c) c.any.forEach((x, i) => walk(x, [...path, 'any', i]));
+    else if ('not' in c) walk(c.not, [...path, 'not']);
+  };
+  for (const [name, c] of Object.entries(p.conditions ?? {})) walk(c, ['conditions', name]);
+  p.routes.forEach((r, i) => walk(r.when, ['routes', i, 'when']));
+  const criteria = (rules: CriterionRule[], base: PropertyKey[]): void =>
+    rules.forEach((r, i) => {
+      walk(r.when, [...base, i, 'when']);
+      if (r.appliesWhen) walk(r.appliesWhen, [...base, i, 'appliesWhen']);
+    });
+  criteria(p.guards, ['guards']);
+  p.categories.forEach((c, ci) => {
+    walk(c.when, ['categories', ci, 'when']);
+    criteria(c.criteria, ['categories', ci, 'criteria']);
+    c.supply?.forEach((s, i) => walk(s.when, ['categories', ci, 'supply', i, 'when']));
+    c.actions?.forEach((a, i) => walk(a.when, ['categories', ci, 'actions', i, 'when']));
+  });
+  p.bridgeSupply.forEach((b, i) => walk(b.when, ['bridgeSupply', i, 'when']));
+}
+
+function findConditionCycle(conditions: Record<string, TopLevelCondition>): string[] | null {
+  const refs = (c: Condition, out: string[]): string[] => {
+    if ('condition' in c) out.push(c.condition);
+    else if ('all' in c) c.all.forEach((x) => refs(x, out));
+    else if ('any' in c) c.any.forEach((x) => refs(x, out));
+    else if ('not' in c) refs(c.not, out);
+    return out;
+  };
+  const visit = (name: string, stack: string[]): string[] | null => {
+    if (stack.includes(name)) return [...stack.slice(stack.indexOf(name)), name];
+    const c = conditions[name];
+    if (!c) return null;
+    for (const next of refs(c, [])) {
+      const found = visit(next, [...stack, name]);
+      if (found) return found;
+    }
+    return null;
+  };
+  for (const name of Object.keys(conditions)) {
+    const found = visit(name, []);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** One problem in a protocol document, at a JSON path (`$.categories[2].criteria[0].when.all[1].path`). */
+export interface ProtocolIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * Validates a protocol document and lists every problem with its JSON path; `[]` means valid. This is what the admin
+ * API answers on "validate", so an author sees all mistakes at once rather than one per save.
+ */
+export function validateProtocol(input: unknown): ProtocolIssue[] {
+  const result = ProtocolDefinitionSchema.safeParse(input);
+  return result.success ? [] : result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message }));
+}
+
+/**
+ * Parses a protocol document.
+ *
+ * @throws AppError `PROTOCOL_INVALID` with `issues` (path + message) when the document does not validate.
+ */
+export function parseProtocol(input: unknown): ProtocolDefinition {
+  const result = ProtocolDefinitionSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message }));
+  const first = issues[0];
+  throw new AppError(
+    'PROTOCOL_INVALID',
+    `protocol is invalid: ${first ? `${first.path}: ${first.message}` : 'unknown problem'}`,
+    {
+      issues,
+    },
+  );
+}
