@@ -1,4 +1,4 @@
-import { addDays, addMinutes, addYears, isValid, max as maxDate, parseISO, subDays } from 'date-fns';
+import { addDays, addMinutes, isValid, max as maxDate, parseISO, subDays } from 'date-fns';
 import type {
   AllergyIntolerance,
   Appointment,
@@ -132,20 +132,32 @@ export function generateClinic(opts: GenerateOptions): SyntheticClinic {
   return { resources, refillRequests };
 }
 
-/** Every scenario once when the population allows it (so small demos cover every case), the rest by weight. */
+/**
+ * How many patients get each scenario: proportional to the weights (largest remainder), at least one of each when the
+ * population allows it, so even a small demo clinic covers every case; then a seeded shuffle.
+ */
 function assignScenarios(rng: Rng, patients: number): ScenarioDef[] {
   const total = SCENARIOS.reduce((sum, s) => sum + s.weight, 0);
-  const byWeight = (): ScenarioDef => {
-    let r = rng.next() * total;
-    for (const s of SCENARIOS) {
-      r -= s.weight;
-      if (r < 0) return s;
-    }
-    return SCENARIOS[SCENARIOS.length - 1] as ScenarioDef;
-  };
-  const chosen: ScenarioDef[] = patients >= SCENARIOS.length ? [...SCENARIOS] : [];
-  while (chosen.length < patients) chosen.push(byWeight());
-  return rng.shuffle(chosen);
+  if (patients < SCENARIOS.length) {
+    return Array.from({ length: patients }, () => {
+      let r = rng.next() * total;
+      return SCENARIOS.find((s) => (r -= s.weight) < 0) ?? (SCENARIOS[0] as ScenarioDef);
+    });
+  }
+  const exact = SCENARIOS.map((s) => (s.weight * patients) / total);
+  const quota = exact.map((e) => Math.max(1, Math.floor(e)));
+  let left = patients - quota.reduce((a, b) => a + b, 0);
+  while (left < 0) {
+    const largest = quota.indexOf(Math.max(...quota));
+    quota[largest] = (quota[largest] ?? 1) - 1;
+    left++;
+  }
+  const byRemainder = exact.map((e, i) => ({ i, r: e - Math.floor(e) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (let k = 0; k < left; k++) {
+    const { i } = byRemainder[k % byRemainder.length] as { i: number };
+    quota[i] = (quota[i] ?? 0) + 1;
+  }
+  return rng.shuffle(SCENARIOS.flatMap((s, i) => Array.from({ length: quota[i] ?? 0 }, () => s)));
 }
 
 function sharedResources(): Resource[] {
@@ -419,7 +431,7 @@ function buildPatient(num: string, scenario: ScenarioDef, rng: Rng, asOf: Date):
       ...(reasonCode ? { reasonCode } : {}),
       dosageInstruction: [{ text: d.sig, ...(d.prn ? { asNeededBoolean: true } : {}) }],
       dispenseRequest: {
-        validityPeriod: { start: day(authored), end: day(addYears(authored, 1)) },
+        validityPeriod: { start: day(authored) }, // no end date: nothing but Appointments lies after asOf
         numberOfRepeatsAllowed: 3,
         quantity: count(d.per30 * 3, d.unit),
         expectedSupplyDuration: { value: 90, unit: 'days', system: 'http://unitsofmeasure.org', code: 'd' },
