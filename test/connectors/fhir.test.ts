@@ -1,7 +1,8 @@
-// The FHIR connector against a tiny fault-injecting stand-in over real HTTP: error shapes, auth, paging, batch.
-// The stand-in is allowed here only because these are protocol-level behaviours; record reads are tested against
-// the sandbox EHR (test/activities/patient-context.test.ts).
+// The FHIR connector over real HTTP. Error shapes, the token flow and paging edge cases run against a tiny
+// fault-injecting stand-in (faults a real server will not produce on demand); paging, conditional create, update and
+// validation errors run against the sandbox EHR, as do whole-record reads (test/activities/patient-context.test.ts).
 import type { AddressInfo } from 'node:net';
+import type { Task } from '@medplum/fhirtypes';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { Client } from 'fhir-kit-client';
@@ -12,6 +13,9 @@ import { createFhirConnector, searchUrl, type FhirConnector } from '../../connec
 import { generateClientKeyPair, signClientAssertion } from '../../connectors/fhir/auth.ts';
 import { toFhirError } from '../../connectors/fhir/errors.ts';
 import { AppError } from '../../rules/index.ts';
+import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
+import { IndexedRepository, loadResources } from '../../sandbox/indexed-repository.ts';
+import { generateClinic } from '../../sandbox/synthetic/index.ts';
 
 const CLIENT_ID = 'autopilot-test';
 
@@ -458,5 +462,65 @@ describe('search, batch, capabilities, writes', () => {
     const fhir = connector();
     expect((await rejection(fhir.read('Patient', '../metadata'))).code).toBe('INVALID_INPUT');
     expect(state.seen).toHaveLength(0);
+  });
+});
+
+describe('against the sandbox EHR (a real FHIR server with SMART auth)', () => {
+  let sandbox: SandboxHandle;
+  let ehr: FhirConnector;
+  const clinic = generateClinic({ seed: 7, patients: 5, asOf: '2025-06-15' });
+  const patientId = clinic.refillRequests[0]!.patientId;
+
+  beforeAll(async () => {
+    const keys = await generateClientKeyPair('sandbox-key');
+    const repo = new IndexedRepository();
+    loadResources(repo, clinic.resources);
+    sandbox = await startSandbox({ repo, clients: [{ clientId: CLIENT_ID, jwks: keys.publicJwks }] });
+    ehr = createFhirConnector({
+      baseUrl: sandbox.fhirBaseUrl,
+      timeoutMs: 5000,
+      auth: { clientId: CLIENT_ID, privateKeyJwk: keys.privateJwk },
+    });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  test('a paged search returns every match exactly once', async () => {
+    const held = clinic.resources.filter(
+      (r) => r.resourceType === 'Observation' && r.subject?.reference === `Patient/${patientId}`,
+    );
+    expect(held.length).toBeGreaterThan(10);
+    const session = ehr.session();
+    const { matches } = await session.search('Observation', { patient: patientId, _count: 5 });
+    expect(matches.map((o) => o.id).sort()).toEqual(held.map((o) => o.id).sort());
+    expect(session.roundTrips).toBe(Math.ceil(held.length / 5));
+  });
+
+  test('the CapabilityStatement offers batch and conditional create', async () => {
+    const caps = await ehr.capabilities();
+    expect(caps.batch).toBe(true);
+    expect(caps.conditionalCreateTypes).toContain('Task');
+  });
+
+  test('conditional create is idempotent and update returns the new version', async () => {
+    const task: Task = {
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      identifier: [{ system: 'urn:ehr-autopilot:case', value: 'case-42' }],
+      for: { reference: `Patient/${patientId}` },
+    };
+    const first = await ehr.create(task, { ifNoneExist: { identifier: 'urn:ehr-autopilot:case|case-42' } });
+    const again = await ehr.create(task, { ifNoneExist: { identifier: 'urn:ehr-autopilot:case|case-42' } });
+    expect(first.created).toBe(true);
+    expect(again).toMatchObject({ created: false, resource: { id: first.resource.id } });
+    const updated = await ehr.update({ ...first.resource, status: 'completed' });
+    expect(updated).toMatchObject({ status: 'completed', meta: { versionId: '2' } });
+  });
+
+  test('an invalid resource is EHR_REJECTED (400), not retried', async () => {
+    const err = await rejection(ehr.create({ resourceType: 'Task' } as Task));
+    expect(err).toMatchObject({ code: 'EHR_REJECTED', retryable: false, context: { status: 400 } });
   });
 });
