@@ -14,12 +14,14 @@ import {
 
 /** Small FHIR shape helpers shared by the generator; pure functions, no randomness. */
 
+/** The local calendar date as YYYY-MM-DD (every generator date is a local-midnight Date). */
 export const day = (d: Date): string => format(d, 'yyyy-MM-dd');
 
 /** A UTC dateTime on the given calendar day; times stay within 07:00–20:59Z so the date part is the clinic's day. */
 export const at = (d: Date, hour: number, minute: number): string =>
   `${day(d)}T${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00Z`;
 
+/** A typed literal reference `Type/id`. */
 export const ref = <T extends Resource>(type: T['resourceType'], id: string, display?: string): Reference<T> =>
   display === undefined ? { reference: `${type}/${id}` } : { reference: `${type}/${id}`, display };
 
@@ -29,8 +31,10 @@ export const quantity = (value: number, unit: string): Quantity => ({ value, uni
 /** A dispensed count ("60 tablet", "1 inhaler"): a free-text unit, not UCUM. */
 export const count = (value: number, unit: string): Quantity => ({ value, unit });
 
+/** A LOINC coding. */
 export const loinc = (code: string, display: string): Coding => ({ system: LOINC, code, display });
 
+/** A one-coding category list (Observation/MedicationRequest/Condition categories). */
 export const category = (system: string, code: string, display: string): CodeableConcept[] => [
   { coding: [{ system, code, display }] },
 ];
@@ -71,6 +75,7 @@ export function medicationCode(drug: DrugDef, product: DrugProduct): CodeableCon
 /** `fluticasoneInhaler` → `fluticasone-inhaler`, for ids. */
 export const kebab = (s: string): string => s.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
 
+/** Id of the shared Medication resource for a drug product. */
 export const medicationId = (drug: DrugDef, productIndex: number): string =>
   `med-${kebab(drug.key)}-${productIndex + 1}`;
 
