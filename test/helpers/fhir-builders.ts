@@ -1,0 +1,321 @@
+// FHIR-level builders for refill scenarios, following the clinic's encoding (family-medicine-2015.md). Tests describe a
+// patient in clinical terms (drug, visits, labs, allergies) and get a Bundle that goes through the same
+// patientRecordFromBundle → extractRefillFacts → evaluateProtocol path as the CLI and the worker.
+import type { Bundle, BundleEntry, CodeableConcept, Resource } from '@medplum/fhirtypes';
+
+const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
+const LOINC = 'http://loinc.org';
+const CPT = 'http://www.ama-assn.org/go/cpt';
+const SNOMED = 'http://snomed.info/sct';
+
+/** Drugs the scenarios use: product text, RxNorm ingredient code, and an SCD where the clinic codes one. */
+export const DRUGS = {
+  omeprazole: { text: 'Omeprazole 20 mg delayed-release capsule', rxnorm: '7646' },
+  famotidine: { text: 'Famotidine 40 mg tablet', rxnorm: '4278' },
+  dabigatran: { text: 'Dabigatran etexilate 150 mg capsule', rxnorm: '1037042' },
+  clopidogrel: {
+    text: 'Clopidogrel 75 mg tablet',
+    rxnorm: '32968',
+    scd: { code: '309362', display: 'clopidogrel 75 MG Oral Tablet' },
+  },
+  warfarin: {
+    text: 'Warfarin sodium 5 mg tablet',
+    rxnorm: '11289',
+    scd: { code: '855332', display: 'warfarin sodium 5 MG Oral Tablet' },
+  },
+  valproate: { text: 'Divalproex sodium (valproate) 500 mg delayed-release tablet', rxnorm: '11118' },
+  lamotrigine: { text: 'Lamotrigine 100 mg tablet', rxnorm: '28439' },
+  levetiracetam: { text: 'Levetiracetam 500 mg tablet', rxnorm: '114477' },
+  quetiapine: { text: 'Quetiapine 100 mg tablet', rxnorm: '51272' },
+  lithium: { text: 'Lithium carbonate 300 mg capsule', rxnorm: '42351' },
+  pregabalin: { text: 'Pregabalin 75 mg capsule', rxnorm: '187832' },
+  sertraline: { text: 'Sertraline 50 mg tablet', rxnorm: '36437' },
+  bupropion: { text: 'Bupropion XL 150 mg tablet', rxnorm: '42347' },
+  amitriptyline: { text: 'Amitriptyline 25 mg tablet', rxnorm: '704' },
+  acyclovir: { text: 'Acyclovir 400 mg tablet', rxnorm: '281' },
+  valacyclovir: { text: 'Valacyclovir 500 mg tablet', rxnorm: '73645' },
+  ibuprofen: { text: 'Ibuprofen 800 mg tablet', rxnorm: '5640' },
+  allopurinol: { text: 'Allopurinol 300 mg tablet', rxnorm: '519' },
+  b12: { text: 'Cyanocobalamin (vitamin B12) 1000 mcg/mL injection', rxnorm: '11248' },
+  methotrexate: { text: 'Methotrexate 2.5 mg tablet', rxnorm: '6851' },
+  fluticasoneInhaler: { text: 'Fluticasone propionate HFA 110 mcg/actuation inhaler', rxnorm: '41126' },
+  albuterol: {
+    text: 'Albuterol HFA 90 mcg/actuation inhaler',
+    rxnorm: '435',
+    scd: { code: '745679', display: '200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler' },
+  },
+  fluticasoneNasal: { text: 'Fluticasone propionate 50 mcg/actuation nasal spray', rxnorm: '41126' },
+  oxybutynin: { text: 'Oxybutynin 10 mg extended-release tablet', rxnorm: '32675' },
+  cetirizine: { text: 'Cetirizine 10 mg tablet', rxnorm: '20610' },
+  epipen: { text: 'EpiPen (epinephrine) 0.3 mg auto-injector, 2-pack', rxnorm: '3992' },
+  amoxicillin: { text: 'Amoxicillin 500 mg capsule', rxnorm: '723' },
+  metformin: {
+    text: 'Metformin 500 mg tablet',
+    rxnorm: '6809',
+    scd: { code: '861007', display: 'metformin hydrochloride 500 MG Oral Tablet' },
+  },
+  glargine: { text: 'Insulin glargine 100 units/mL pen (Lantus SoloStar)', rxnorm: '274783' },
+  u500: { text: 'Humulin R U-500 (insulin regular human 500 units/mL) KwikPen', rxnorm: '253182' },
+  lisinopril: { text: 'Lisinopril 10 mg tablet', rxnorm: '29046' },
+  oxycodone: { text: 'Oxycodone HCl 5 mg tablet', rxnorm: '7804' },
+  alprazolam: { text: 'Alprazolam 0.5 mg tablet', rxnorm: '596' },
+} as const;
+export type DrugKey = keyof typeof DRUGS;
+
+export interface VisitSpec {
+  /** `pcp`: ROV (99213) with the PCP; `ccn`: 99211 with the Collaborative Care Nurse; `non_pcp`: 99213 with an MD who is not a PCP. */
+  kind: 'pcp' | 'ccn' | 'non_pcp';
+  date: string;
+  status?: 'finished' | 'cancelled' | 'planned' | 'in-progress';
+  reasons?: ('asthma' | 'gerd' | 'sinusitis')[];
+  /** Code the visit type only with SNOMED 390906007 (no CPT). */
+  snomedOnly?: boolean;
+}
+
+export interface LabSpec {
+  kind: 'cbc' | 'cmp' | 'a1c' | 'lipid' | 'microalbumin' | 'level';
+  date: string;
+  value?: number;
+  /** For `level`: the clinic's `<drug>-level` code. */
+  drug?: string;
+  status?: 'final' | 'preliminary' | 'amended' | 'cancelled';
+}
+
+export interface AllergySpec {
+  drug: DrugKey;
+  status: 'active' | 'inactive' | 'resolved';
+}
+
+/** A refill scenario in clinical terms. Everything has a sensible default: an adult, active prescription, retail. */
+export interface ScenarioSpec {
+  asOf?: string;
+  drug: DrugKey;
+  /** How the request codes the drug: ingredient code + text (default), the SCD, or text only. */
+  coding?: 'in' | 'scd' | 'text';
+  prn?: boolean;
+  pharmacy?: 'retail' | 'mail-order' | 'none';
+  supplyDays?: number;
+  birthDate?: string;
+  /** First prescription of this ingredient (another strength: dose changes are not new starts). */
+  therapyStart?: string;
+  /** authoredOn of the prescription being renewed (default: therapyStart). */
+  priorAuthoredOn?: string;
+  priorStatus?: 'active' | 'stopped' | 'none';
+  /** reasonCode text on the prescription and the request (e.g. dental prophylaxis). */
+  reason?: string;
+  visits?: VisitSpec[];
+  appointments?: string[];
+  labs?: LabSpec[];
+  allergies?: AllergySpec[];
+}
+
+const REASONS: Record<NonNullable<VisitSpec['reasons']>[number], CodeableConcept> = {
+  asthma: { coding: [{ system: SNOMED, code: '195967001', display: 'Asthma' }] },
+  gerd: { coding: [{ system: SNOMED, code: '235595009', display: 'Gastroesophageal reflux disease' }] },
+  sinusitis: { coding: [{ system: SNOMED, code: '36971009', display: 'Sinusitis' }] },
+};
+
+const LABS: Record<Exclude<LabSpec['kind'], 'level'>, { loinc: string; display: string; unit?: string }> = {
+  cbc: { loinc: '58410-2', display: 'CBC panel - Blood by Automated count' },
+  cmp: { loinc: '24323-8', display: 'Comprehensive metabolic 2000 panel - Serum or Plasma' },
+  a1c: { loinc: '4548-4', display: 'Hemoglobin A1c/Hemoglobin.total in Blood', unit: '%' },
+  lipid: { loinc: '57698-3', display: 'Lipid panel with direct LDL - Serum or Plasma' },
+  microalbumin: { loinc: '14959-1', display: 'Microalbumin/Creatinine [Mass Ratio] in Urine', unit: 'mg/g' },
+};
+
+function drugConcept(key: DrugKey, coding: ScenarioSpec['coding'] = 'in'): CodeableConcept {
+  const d = DRUGS[key];
+  if (coding === 'text') return { text: d.text };
+  if (coding === 'scd' && 'scd' in d) return { coding: [{ system: RXNORM, ...d.scd }], text: d.text };
+  return { coding: [{ system: RXNORM, code: d.rxnorm, display: key }], text: d.text };
+}
+
+const PATIENT = 'Patient/pat-1';
+
+/** Builds the FHIR Bundle (type collection) for a scenario. Ids are stable, so evidence can be asserted. */
+export function aRefillBundle(spec: ScenarioSpec): Bundle {
+  const resources: Resource[] = [];
+  const therapyStart = spec.therapyStart ?? '2020-01-15';
+  const priorAuthoredOn = spec.priorAuthoredOn ?? therapyStart;
+  const reasonCode = spec.reason ? [{ text: spec.reason }] : undefined;
+  const dosage = [{ text: 'as directed', ...(spec.prn ? { asNeededBoolean: true } : {}) }];
+  const supply = {
+    value: spec.supplyDays ?? 30,
+    unit: 'days',
+    system: 'http://unitsofmeasure.org',
+    code: 'd',
+  };
+
+  resources.push({
+    resourceType: 'Patient',
+    id: 'pat-1',
+    birthDate: spec.birthDate ?? '1970-05-05',
+    generalPractitioner: [{ reference: 'Practitioner/pcp-1' }],
+  });
+  resources.push(
+    {
+      resourceType: 'Practitioner',
+      id: 'pcp-1',
+      qualification: [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0360', code: 'MD' }] } }],
+      extension: [{ url: 'urn:family-clinic:role', valueCode: 'primary-care-physician' }],
+    },
+    {
+      resourceType: 'Practitioner',
+      id: 'ccn-1',
+      qualification: [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0360', code: 'RN' }] } }],
+      extension: [{ url: 'urn:family-clinic:role', valueCode: 'collaborative-care-nurse' }],
+    },
+    {
+      resourceType: 'Practitioner',
+      id: 'derm-1',
+      qualification: [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0360', code: 'MD' }] } }],
+      extension: [{ url: 'urn:family-clinic:role', valueCode: 'dermatologist' }],
+    },
+  );
+  if (spec.pharmacy !== 'none') {
+    resources.push({
+      resourceType: 'Organization',
+      id: 'pharm-1',
+      name: spec.pharmacy === 'mail-order' ? 'HomeDelivery Pharmacy' : 'Main Street Pharmacy',
+      type: [{ coding: [{ system: 'urn:family-clinic:pharmacy-type', code: spec.pharmacy ?? 'retail' }] }],
+    });
+  }
+
+  if (therapyStart !== priorAuthoredOn) {
+    resources.push({
+      resourceType: 'MedicationRequest',
+      id: 'rx-first',
+      status: 'completed',
+      intent: 'order',
+      subject: { reference: PATIENT },
+      medicationCodeableConcept: drugConcept(spec.drug),
+      authoredOn: therapyStart,
+      dosageInstruction: dosage,
+      ...(reasonCode ? { reasonCode } : {}),
+    });
+  }
+  if (spec.priorStatus !== 'none') {
+    resources.push({
+      resourceType: 'MedicationRequest',
+      id: 'rx-current',
+      status: spec.priorStatus ?? 'active',
+      intent: 'order',
+      subject: { reference: PATIENT },
+      medicationCodeableConcept: drugConcept(spec.drug),
+      authoredOn: priorAuthoredOn,
+      dosageInstruction: dosage,
+      dispenseRequest: { expectedSupplyDuration: supply, quantity: { value: 30 }, numberOfRepeatsAllowed: 5 },
+      ...(reasonCode ? { reasonCode } : {}),
+    });
+  }
+  resources.push({
+    resourceType: 'MedicationRequest',
+    id: 'refill-req',
+    status: 'draft',
+    intent: 'proposal',
+    identifier: [{ system: 'urn:family-clinic:renewal-request', value: 'rr-1' }],
+    category: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/medicationrequest-category', code: 'community' }],
+      },
+    ],
+    subject: { reference: PATIENT },
+    requester: { reference: 'Organization/pharm-1' },
+    ...(spec.priorStatus !== 'none' ? { priorPrescription: { reference: 'MedicationRequest/rx-current' } } : {}),
+    medicationCodeableConcept: drugConcept(spec.drug, spec.coding),
+    authoredOn: spec.asOf ?? '2026-06-15',
+    dosageInstruction: dosage,
+    dispenseRequest: {
+      expectedSupplyDuration: supply,
+      quantity: { value: spec.supplyDays ?? 30 },
+      numberOfRepeatsAllowed: 0,
+    },
+    ...(reasonCode ? { reasonCode } : {}),
+  });
+
+  (spec.visits ?? []).forEach((v, i) => {
+    const practitioner = v.kind === 'pcp' ? 'pcp-1' : v.kind === 'ccn' ? 'ccn-1' : 'derm-1';
+    const type: CodeableConcept =
+      v.kind === 'ccn'
+        ? { coding: [{ system: CPT, code: '99211' }] }
+        : v.snomedOnly
+          ? { coding: [{ system: SNOMED, code: '390906007', display: 'Follow-up encounter' }] }
+          : {
+              coding: [
+                { system: CPT, code: '99213' },
+                { system: SNOMED, code: '390906007' },
+              ],
+            };
+    resources.push({
+      resourceType: 'Encounter',
+      id: `enc-${i + 1}`,
+      status: v.status ?? 'finished',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+      type: [type],
+      subject: { reference: PATIENT },
+      participant: [{ individual: { reference: `Practitioner/${practitioner}` } }],
+      period: { start: `${v.date}T09:00:00-05:00`, end: `${v.date}T09:30:00-05:00` },
+      ...(v.reasons ? { reasonCode: v.reasons.map((r) => REASONS[r]) } : {}),
+    });
+  });
+
+  (spec.appointments ?? []).forEach((date, i) =>
+    resources.push({
+      resourceType: 'Appointment',
+      id: `appt-${i + 1}`,
+      status: 'booked',
+      start: `${date}T10:00:00-05:00`,
+      participant: [{ actor: { reference: PATIENT }, status: 'accepted' }],
+    }),
+  );
+
+  (spec.labs ?? []).forEach((l, i) => {
+    const code: CodeableConcept =
+      l.kind === 'level'
+        ? {
+            coding: [
+              { system: LOINC, code: '4086-5', display: 'Valproate [Mass/volume] in Serum or Plasma' },
+              { system: 'urn:family-clinic:lab', code: `${l.drug ?? 'valproate'}-level` },
+            ],
+            text: `${l.drug ?? 'valproate'} level`,
+          }
+        : { coding: [{ system: LOINC, code: LABS[l.kind].loinc, display: LABS[l.kind].display }] };
+    if (l.kind === 'level' && l.drug && l.drug !== 'valproate') code.coding = code.coding?.slice(1);
+    const unit = l.kind === 'level' ? 'ug/mL' : l.kind === 'a1c' ? '%' : LABS[l.kind].unit;
+    resources.push({
+      resourceType: 'Observation',
+      id: `obs-${i + 1}`,
+      status: l.status ?? 'final',
+      category: [
+        {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }],
+        },
+      ],
+      code,
+      subject: { reference: PATIENT },
+      effectiveDateTime: `${l.date}T08:00:00-05:00`,
+      ...(l.value !== undefined ? { valueQuantity: { value: l.value, ...(unit ? { unit } : {}) } } : {}),
+    });
+  });
+
+  (spec.allergies ?? []).forEach((a, i) =>
+    resources.push({
+      resourceType: 'AllergyIntolerance',
+      id: `allergy-${i + 1}`,
+      clinicalStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: a.status }],
+      },
+      code: { coding: [{ system: RXNORM, code: DRUGS[a.drug].rxnorm, display: a.drug }] },
+      patient: { reference: PATIENT },
+    }),
+  );
+
+  return {
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: resources.map((resource): BundleEntry => ({
+      fullUrl: `urn:test:${resource.resourceType}/${resource.id}`,
+      resource,
+    })),
+  };
+}
