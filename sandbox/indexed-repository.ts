@@ -52,7 +52,8 @@ interface IndexedEntry {
   readonly resource: WithId<Resource>;
   /** Position of first creation: the default result order, and the tie-break after `_sort`. */
   readonly seq: number;
-  readonly values: readonly SlotValues[];
+  /** By parameter slot; undefined for a parameter not indexed yet (see `activate`). */
+  readonly values: (SlotValues | undefined)[];
 }
 
 interface TypeStore {
@@ -60,6 +61,8 @@ interface TypeStore {
   readonly entries: Map<string, IndexedEntry>;
   /** Per parameter slot, for reference/token/uri parameters: key → ids of the resources holding it. */
   readonly hashes: (Map<string, Set<string>> | undefined)[];
+  /** Per slot: whether its values are computed (at write time from then on). */
+  readonly active: boolean[];
 }
 
 /** A search's results before they are framed as a Bundle. */
@@ -89,6 +92,44 @@ const EMPTY: SlotValues = {
   sortKeyDesc: undefined,
 };
 const MAX_INCLUDE_ROUNDS = 4;
+
+/**
+ * Parameters indexed from the first write: the ones the connector and the demo search by. Every other supported
+ * parameter is indexed on its first use (one pass over that type), then kept up to date at write time like these.
+ * Why: R4 defines 20–45 parameters per type; computing all of them for 35,000 resources would triple load time.
+ */
+export const PRECOMPUTED_PARAMS: ReadonlySet<string> = new Set([
+  '_id',
+  '_lastUpdated',
+  'patient',
+  'subject',
+  'encounter',
+  'medication',
+  'requester',
+  'focus',
+  'actor',
+  'practitioner',
+  'participant',
+  'performer',
+  'general-practitioner',
+  'based-on',
+  'code',
+  'status',
+  'category',
+  'clinical-status',
+  'verification-status',
+  'intent',
+  'identifier',
+  'date',
+  'authoredon',
+  'birthdate',
+  'onset-date',
+  'recorded-date',
+  'name',
+  'family',
+  'given',
+  'gender',
+]);
 const collator = new Intl.Collator('en');
 
 function deepFreeze<T>(value: T): T {
@@ -117,6 +158,25 @@ function stringParts(typed: TypedValue[]): string[] {
     if (whole) parts.push(whole);
   }
   return unique(parts);
+}
+
+function valuesOf(
+  param: CompiledParam,
+  resource: WithId<Resource>,
+  root: TypedValue[],
+  present: Set<string> = presentElements(resource),
+): SlotValues {
+  return param.roots && !param.roots.some((r) => present.has(r)) ? EMPTY : extract(param, resource, root);
+}
+
+function addKeys(store: TypeStore, param: CompiledParam, entry: IndexedEntry): void {
+  const hash = store.hashes[param.slot];
+  if (!hash) return;
+  for (const key of entry.values[param.slot]?.keys ?? []) {
+    let ids = hash.get(key);
+    if (!ids) hash.set(key, (ids = new Set()));
+    ids.add(entry.resource.id);
+  }
 }
 
 /** Top-level element names of a resource, choice elements under their base name too (`valueQuantity` → `value`). */
@@ -366,15 +426,23 @@ export class IndexedRepository {
   execute(parsed: ParsedSearch, options: { unpaged?: boolean } = {}): SearchResult {
     const store = this.stores.get(parsed.resourceType);
     if (!store) return { matches: [], included: [], total: 0, parsed };
+    for (const { param } of [...parsed.filters, ...parsed.sort]) this.activate(store, param);
+    for (const spec of [...parsed.include, ...parsed.revinclude])
+      this.activate(this.storeFor(spec.resourceType), spec.param);
 
     const rest = [...parsed.filters];
     let candidates: IndexedEntry[];
-    const lookups = parsed.filters.filter(isIndexable).map((f) => ({ f, ids: this.lookup(store, f) }));
-    if (lookups.length > 0) {
-      const smallest = lookups.reduce((a, b) => (b.ids.size < a.ids.size ? b : a));
+    // Pick the most selective hash-answerable criterion by its estimated size; only its ids are materialised.
+    let smallest: { f: ParsedFilter; size: number } | undefined;
+    for (const f of parsed.filters) {
+      if (!isIndexable(f)) continue;
+      const size = this.estimate(store, f);
+      if (!smallest || size < smallest.size) smallest = { f, size };
+    }
+    if (smallest) {
       rest.splice(rest.indexOf(smallest.f), 1);
       candidates = [];
-      for (const id of smallest.ids) {
+      for (const id of this.lookup(store, smallest.f)) {
         const entry = store.entries.get(id);
         if (entry) candidates.push(entry);
       }
@@ -407,6 +475,12 @@ export class IndexedRepository {
       count === undefined ? matched.slice(parsed.offset) : matched.slice(parsed.offset, parsed.offset + count);
     const included = this.includes(page, parsed.include, parsed.revinclude);
     return { matches: page.map((e) => e.resource), included, total, parsed };
+  }
+
+  private estimate(store: TypeStore, filter: ParsedFilter): number {
+    if (filter.param.kind === 'id') return filter.values.length;
+    const hash = store.hashes[filter.param.slot];
+    return filter.values.reduce((n, key) => n + (hash?.get(key)?.size ?? 0), 0);
   }
 
   private lookup(store: TypeStore, filter: ParsedFilter): Set<string> {
@@ -483,7 +557,8 @@ export class IndexedRepository {
       const hashes = table.list.map((p) =>
         p.kind === 'reference' || p.kind === 'token' || p.kind === 'uri' ? new Map<string, Set<string>>() : undefined,
       );
-      store = { table, entries: new Map(), hashes };
+      const active = table.list.map((p) => PRECOMPUTED_PARAMS.has(p.code));
+      store = { table, entries: new Map(), hashes, active };
       this.stores.set(resourceType, store);
     }
     return store;
@@ -501,22 +576,24 @@ export class IndexedRepository {
     const root = [toTypedValue(copy)];
     const present = presentElements(copy);
     const values = store.table.list.map((param) =>
-      param.roots && !param.roots.some((r) => present.has(r)) ? EMPTY : extract(param, copy, root),
+      store.active[param.slot] ? valuesOf(param, copy, root, present) : undefined,
     );
     const previous = store.entries.get(id);
     if (previous) this.unindex(store, previous);
     const entry: IndexedEntry = { resource: copy, seq: previous?.seq ?? this.seq++, values };
     store.entries.set(id, entry);
-    for (const param of store.table.list) {
-      const hash = store.hashes[param.slot];
-      if (!hash) continue;
-      for (const key of values[param.slot]?.keys ?? []) {
-        let ids = hash.get(key);
-        if (!ids) hash.set(key, (ids = new Set()));
-        ids.add(id);
-      }
-    }
+    for (const param of store.table.list) addKeys(store, param, entry);
     return copy;
+  }
+
+  /** Starts indexing a parameter of a type: one pass over the stored resources, then at every write. */
+  private activate(store: TypeStore, param: CompiledParam): void {
+    if (store.active[param.slot]) return;
+    for (const entry of store.entries.values()) {
+      entry.values[param.slot] = valuesOf(param, entry.resource, [toTypedValue(entry.resource)]);
+      addKeys(store, param, entry);
+    }
+    store.active[param.slot] = true;
   }
 
   private unindex(store: TypeStore, entry: IndexedEntry): void {

@@ -1,0 +1,80 @@
+// ENTRYPOINT of the sandbox EHR: loadConfig → seed a synthetic clinic → serve FHIR R4 on loopback.
+import { pathToFileURL } from 'node:url';
+import { loadConfig, type Config } from '../connectors/config.ts';
+import { createLogger, type Logger } from '../connectors/logger.ts';
+import { startSandbox, type SandboxHandle, type SandboxOptions } from './fhir-server.ts';
+import { IndexedRepository, loadResources } from './indexed-repository.ts';
+import { generateClinic, type RefillScenario } from './synthetic/index.ts';
+
+export { loadResources };
+
+export interface SeededSandbox {
+  handle: SandboxHandle;
+  /** The refill requests the synthetic clinic holds (ids and scenario names only; no PHI). */
+  refillRequests: RefillScenario[];
+}
+
+/**
+ * Starts the sandbox EHR seeded with `SANDBOX_PATIENTS` synthetic patients (seed `SANDBOX_SEED`, as of `asOf`),
+ * with the configured latency and fault rate. Logs counts and URLs only.
+ * Why exported: `npm start` runs it in-process next to the API and the worker.
+ */
+export async function startSeededSandbox(
+  config: Config,
+  logger: Logger,
+  options: SandboxOptions & { asOf?: string; port?: number } = {},
+): Promise<SeededSandbox> {
+  const { asOf: asOfOption, ...overrides } = options;
+  const asOf = asOfOption ?? new Date().toISOString().slice(0, 10);
+  const started = performance.now();
+  const clinic = generateClinic({ seed: config.SANDBOX_SEED, patients: config.SANDBOX_PATIENTS, asOf });
+  const repo = overrides.repo ?? new IndexedRepository();
+  const counts = loadResources(repo, clinic.resources);
+  const handle = await startSandbox({
+    latencyMs: config.SANDBOX_LATENCY_MS,
+    faultRate: config.SANDBOX_FAULT_RATE,
+    logger,
+    host: config.HOST,
+    port: config.SANDBOX_PORT,
+    ...overrides,
+    repo,
+  });
+  logger.info(
+    {
+      fhirBaseUrl: handle.fhirBaseUrl,
+      patients: config.SANDBOX_PATIENTS,
+      seed: config.SANDBOX_SEED,
+      asOf,
+      resources: clinic.resources.length,
+      counts,
+      refillRequests: clinic.refillRequests.length,
+      latencyMs: config.SANDBOX_LATENCY_MS,
+      faultRate: config.SANDBOX_FAULT_RATE,
+      startMs: Math.round(performance.now() - started),
+    },
+    'sandbox EHR listening',
+  );
+  return { handle, refillRequests: clinic.refillRequests };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config, 'sandbox');
+  const { handle } = await startSeededSandbox(config, logger);
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'sandbox EHR stopping');
+    handle.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
