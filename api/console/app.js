@@ -1,0 +1,1014 @@
+// @ts-check
+// The refill console: a dependency-free ES module over the public API (/v1/me, /v1/queues, /v1/cases).
+// Every value from the server is put into the page as text (never as HTML). URLs carry case ids only.
+
+const TOKEN_KEY = 'ehr-autopilot.token';
+const PAGE_SIZE = 25;
+const POLL_MS = 5000;
+
+/** @typedef {'signature' | 'nurse' | 'doctor'} Queue */
+/** @typedef {'admin' | 'doctor' | 'nurse'} Role */
+/** @typedef {'approve' | 'deny' | 'needs_visit' | 'escalate'} Action */
+/** @typedef {{ userId: string, role: Role, clinicId: string | null }} Me */
+
+/** @type {Queue[]} */
+const QUEUES = ['signature', 'nurse', 'doctor'];
+
+/** Mirrors rules/schema/case.ts QUEUE_ROLES; the server enforces it, the console only avoids offering dead buttons. */
+/** @type {Record<Queue, Role[]>} */
+const QUEUE_ROLES = { signature: ['doctor'], nurse: ['nurse', 'doctor'], doctor: ['doctor'] };
+
+/** @type {Record<Queue, { title: string, sub: string }>} */
+const QUEUE_TEXT = {
+  signature: { title: 'Signature', sub: 'Refills approved by protocol, pended in the EHR for a doctor to sign.' },
+  nurse: { title: 'Nurse', sub: 'Refills a nurse reviews: needs a visit, nurse review, or not triaged automatically.' },
+  doctor: { title: 'Doctor', sub: 'Refills the protocol leaves to a doctor, and escalated cases.' },
+};
+
+/** @type {Record<string, string>} */
+const DISPOSITION_TEXT = {
+  approve: 'Meets protocol',
+  needs_visit: 'Needs a visit',
+  nurse_review: 'Nurse review',
+  doctor_review: 'Doctor review',
+};
+
+/** @type {Record<string, string>} */
+const REASON_TEXT = {
+  protocol: 'Protocol',
+  automation_disabled: 'Automation disabled',
+  ehr_record_not_found: 'EHR record not found',
+  ehr_unavailable: 'EHR unavailable',
+  escalated_sla: 'Escalated: SLA passed',
+  escalated_by_nurse: 'Escalated by a nurse',
+};
+
+/** @type {Record<string, string>} */
+const POOL_TEXT = {
+  protime_nurse_pool: 'Protime nurse pool',
+  endocrinology: 'Endocrinology',
+  pcp_or_coverage: 'PCP or coverage',
+};
+
+/** @type {Record<string, string>} */
+const ACTION_ORDER_TEXT = {
+  order_hba1c: 'Order HbA1c',
+  order_lipid_panel: 'Order lipid panel',
+  order_urine_microalbumin: 'Order urine microalbumin',
+};
+
+/** @type {Record<string, string>} */
+const OUTCOME_TEXT = { approved: 'approved', denied: 'denied', needs_visit: 'needs a visit' };
+
+/** @type {Record<string, string>} */
+const EVENT_TEXT = {
+  'case.received': 'Refill request received from the EHR',
+  'case.triaging': 'Triage started',
+  'case.queued': 'Placed in a queue',
+  'decision.received': 'Clinician decision',
+  'case.closed': 'Case closed',
+  'ehr.written': 'Written back to the EHR',
+};
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  /** @type {Me | null} */
+  me: null,
+  /** @type {Queue} */
+  queue: 'nurse',
+  /** Cursors of the pages visited so far in this queue: cursors[i] opens page i (null = first page). */
+  /** @type {(string | null)[]} */
+  cursors: [null],
+  page: 0,
+  /** @type {string | null} */
+  nextCursor: null,
+  lastQueueJson: '',
+  /** @type {Record<string, number>} */
+  counts: {},
+  /** @type {any} */
+  current: null,
+  /** A decision the server did not confirm (503 / network): retried with the same decisionId. */
+  /** @type {{ caseId: string, action: Action, decisionId: string } | null} */
+  unconfirmed: null,
+  /** @type {{ caseId: string, action: Action, decisionId: string } | null} */
+  pending: null,
+  /** @type {number | undefined} */
+  timer: undefined,
+  polling: false,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers
+
+/** @param {string} id */
+function $(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el;
+}
+
+/**
+ * Builds an element. Children are nodes or strings (always inserted as text).
+ * @param {string} tag
+ * @param {Record<string, any> | null} [attrs]
+ * @param {...any} children
+ * @returns {HTMLElement}
+ */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = String(v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+/** A UUID for a decision; crypto.randomUUID needs a secure context, getRandomValues does not. */
+function newDecisionId() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const x = [...b].map((n) => n.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+
+/** @param {string | null | undefined} iso */
+function fmtDateTime(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
+}
+
+/** A calendar date (YYYY-MM-DD) is shown as that date, whatever the viewer's time zone. @param {string | undefined} s */
+function fmtDate(s) {
+  if (!s) return '—';
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return dateOnly.format(new Date(`${s}T00:00:00Z`));
+  return fmtDateTime(s);
+}
+
+/** "3 h", "25 min", "2 d" @param {number} ms */
+function span(ms) {
+  const min = Math.round(Math.abs(ms) / 60000);
+  if (min < 60) return `${min} min`;
+  const hr = Math.round(min / 60);
+  if (hr < 48) return `${hr} h`;
+  return `${Math.round(hr / 24)} d`;
+}
+
+/** @param {string} iso */
+function ago(iso) {
+  const ms = Date.now() - new Date(iso).getTime();
+  return Number.isNaN(ms) ? iso : ms < 60000 ? 'just now' : `${span(ms)} ago`;
+}
+
+/** @param {any} s */
+function fmtSupply(s) {
+  if (!s || typeof s !== 'object') return null;
+  if (typeof s.renewalMonths === 'number') return `${s.renewalMonths} months`;
+  if (typeof s.quantity === 'number') {
+    const r = Number(s.refills ?? 0);
+    return `#${s.quantity} with ${r} refill${r === 1 ? '' : 's'}`;
+  }
+  return JSON.stringify(s);
+}
+
+/** @param {string | null | undefined} slaDueAt */
+function slaCell(slaDueAt) {
+  if (!slaDueAt) return h('span', { class: 'muted' }, '—');
+  const due = new Date(slaDueAt).getTime();
+  const left = due - Date.now();
+  if (left < 0) {
+    return h('span', { class: 'badge badge-overdue', title: `Due ${fmtDateTime(slaDueAt)}` }, `Overdue ${span(left)}`);
+  }
+  return h('span', { class: left < 3600000 ? 'badge badge-soon' : 'sla', title: `Due ${fmtDateTime(slaDueAt)}` }, `in ${span(left)}`);
+}
+
+/** @param {string | null | undefined} d */
+function dispositionBadge(d) {
+  if (!d) return h('span', { class: 'badge badge-none' }, 'Not triaged');
+  return h('span', { class: `badge badge-${d}` }, DISPOSITION_TEXT[d] ?? d);
+}
+
+/** @param {string} text @param {'info' | 'ok' | 'error'} [kind] */
+function setStatus(text, kind = 'info') {
+  const el = $('status');
+  el.textContent = text;
+  el.className = `status status-${kind}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// API
+
+class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message @param {string | undefined} requestId */
+  constructor(status, code, message, requestId) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+}
+
+/**
+ * Calls the API with the session's bearer token. Throws ApiError (status 0 = the server could not be reached).
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown, token?: string }} [opts]
+ */
+async function api(path, opts = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { accept: 'application/json', authorization: `Bearer ${opts.token ?? state.token ?? ''}` };
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {
+      method: opts.method ?? 'GET',
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'The server could not be reached.', undefined);
+  }
+  /** @type {any} */
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!res.ok) {
+    const e = body?.error ?? {};
+    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText, e.requestId);
+  }
+  return body;
+}
+
+/** A rejected token ends the session wherever it happens. @param {unknown} err */
+function handleAuthError(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    signOut('Your token was not accepted (expired or revoked). Sign in again.');
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sign in / out
+
+/** @param {string} [message] */
+function showSignIn(message) {
+  stopPolling();
+  state.me = null;
+  $('workspace').hidden = true;
+  $('who').hidden = true;
+  $('signin').hidden = false;
+  $('signin-error').textContent = message ?? '';
+  /** @type {HTMLInputElement} */ ($('token')).focus();
+}
+
+/** @param {string} [message] */
+function signOut(message) {
+  state.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  history.replaceState(null, '', '#/');
+  showSignIn(message);
+}
+
+/** @param {string} token */
+async function signIn(token) {
+  const me = /** @type {Me} */ (await api('/v1/me', { token }));
+  state.token = token;
+  state.me = me;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('signin').hidden = true;
+  $('workspace').hidden = false;
+  $('who').hidden = false;
+  $('who-text').replaceChildren(
+    h('span', { class: 'who-user' }, me.userId),
+    ' ',
+    h('span', { class: `role role-${me.role}`, 'data-testid': 'role' }, me.role),
+    me.clinicId ? h('span', { class: 'muted' }, ` · clinic ${me.clinicId}`) : '',
+  );
+  if (!location.hash || location.hash === '#/' || location.hash === '#') {
+    history.replaceState(null, '', `#/queue/${defaultQueue(me.role)}`);
+  }
+  await route();
+  startPolling();
+}
+
+/** @param {Role} role @returns {Queue} */
+function defaultQueue(role) {
+  return role === 'doctor' ? 'doctor' : 'nurse';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tabs and queues
+
+function renderTabs() {
+  const onCase = !$('case-view').hidden;
+  const tabs = QUEUES.map((q) => {
+    const selected = q === state.queue && !onCase;
+    return h(
+      'button',
+      {
+        type: 'button',
+        role: 'tab',
+        id: `tab-${q}`,
+        class: 'tab',
+        'aria-selected': selected ? 'true' : 'false',
+        'aria-controls': 'queue-view',
+        tabindex: q === state.queue ? '0' : '-1',
+        'data-queue': q,
+        onclick: () => {
+          location.hash = `#/queue/${q}`;
+        },
+        onkeydown: (/** @type {KeyboardEvent} */ e) => {
+          const i = QUEUES.indexOf(q);
+          const next = e.key === 'ArrowRight' ? QUEUES[(i + 1) % 3] : e.key === 'ArrowLeft' ? QUEUES[(i + 2) % 3] : null;
+          if (next) {
+            e.preventDefault();
+            location.hash = `#/queue/${next}`;
+            setTimeout(() => document.getElementById(`tab-${next}`)?.focus(), 0);
+          }
+        },
+      },
+      QUEUE_TEXT[q].title,
+      ' ',
+      h('span', { class: 'count', 'aria-label': `${state.counts[q] ?? 0} open` }, String(state.counts[q] ?? '…')),
+    );
+  });
+  $('tabs').replaceChildren(...tabs);
+  $('queue-view').setAttribute('aria-labelledby', `tab-${state.queue}`);
+}
+
+/** @param {Queue} queue */
+function openQueue(queue) {
+  if (queue !== state.queue) {
+    state.queue = queue;
+    state.cursors = [null];
+    state.page = 0;
+  }
+  state.lastQueueJson = '';
+  $('case-view').hidden = true;
+  $('case-view').replaceChildren();
+  $('queue-view').hidden = false;
+  $('queue-title').textContent = `${QUEUE_TEXT[queue].title} queue`;
+  $('queue-sub').textContent = QUEUE_TEXT[queue].sub;
+  document.title = `${QUEUE_TEXT[queue].title} queue · Refill console`;
+  renderTabs();
+  return loadQueue();
+}
+
+/** Fetches the current page; re-renders only if something changed, so polling never steals focus. */
+async function loadQueue() {
+  const q = state.queue;
+  const cursor = state.cursors[state.page];
+  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (cursor) params.set('cursor', cursor);
+  const data = await api(`/v1/queues/${q}/cases?${params.toString()}`);
+  if (q !== state.queue || $('queue-view').hidden) return;
+  state.counts = data.counts ?? {};
+  state.nextCursor = data.nextCursor;
+  renderTabs();
+  const json = JSON.stringify(data.items);
+  if (json === state.lastQueueJson) {
+    renderPager();
+    return;
+  }
+  state.lastQueueJson = json;
+  renderQueue(data.items);
+  renderPager();
+}
+
+/** @param {any[]} items */
+function renderQueue(items) {
+  const rows = items.map((c) => {
+    const href = `#/case/${encodeURIComponent(c.caseId)}`;
+    const overdue = c.slaDueAt && new Date(c.slaDueAt).getTime() < Date.now();
+    return h(
+      'tr',
+      {
+        class: overdue ? 'row overdue' : 'row',
+        'data-case-id': c.caseId,
+        onclick: (/** @type {MouseEvent} */ e) => {
+          if (!(e.target instanceof HTMLAnchorElement)) location.hash = href;
+        },
+      },
+      h(
+        'td',
+        null,
+        h('a', { href, class: 'drug' }, c.drugName ?? 'Medication not identified yet'),
+        h('div', { class: 'sub muted' }, `MedicationRequest/${c.medicationRequestId}`),
+      ),
+      h('td', null, dispositionBadge(c.disposition), c.escalated ? h('span', { class: 'badge badge-escalated' }, 'Escalated') : null),
+      h('td', null, c.pool ? (POOL_TEXT[c.pool] ?? c.pool) : h('span', { class: 'muted' }, '—')),
+      h('td', null, c.reason ? (REASON_TEXT[c.reason] ?? c.reason) : h('span', { class: 'muted' }, '—')),
+      h('td', null, slaCell(c.slaDueAt)),
+      h(
+        'td',
+        { class: 'failed' },
+        c.failedCriteria.length
+          ? c.failedCriteria.map((/** @type {string} */ f) => h('code', { class: 'chip' }, f))
+          : h('span', { class: 'muted' }, 'none'),
+      ),
+      h('td', { title: fmtDateTime(c.createdAt) }, ago(c.createdAt)),
+    );
+  });
+  $('queue-body').replaceChildren(...rows);
+  $('queue-empty').hidden = items.length > 0;
+  $('queue-table').hidden = items.length === 0;
+}
+
+function renderPager() {
+  const prev = /** @type {HTMLButtonElement} */ ($('page-prev'));
+  const next = /** @type {HTMLButtonElement} */ ($('page-next'));
+  prev.disabled = state.page === 0;
+  next.disabled = !state.nextCursor;
+  const total = state.counts[state.queue];
+  $('page-label').textContent =
+    `Page ${state.page + 1}` + (typeof total === 'number' ? ` of ${Math.max(1, Math.ceil(total / PAGE_SIZE))}` : '');
+}
+
+async function pageNext() {
+  if (!state.nextCursor) return;
+  state.cursors[state.page + 1] = state.nextCursor;
+  state.page += 1;
+  state.lastQueueJson = '';
+  await loadQueue();
+}
+
+async function pagePrev() {
+  if (state.page === 0) return;
+  state.page -= 1;
+  state.lastQueueJson = '';
+  await loadQueue();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Case view
+
+/** @param {any} c */
+function headline(c) {
+  if (c.status === 'closed') {
+    return {
+      title: `Closed: ${OUTCOME_TEXT[c.outcome] ?? c.outcome ?? 'no outcome'}`,
+      lede: 'This case is finished; the outcome has been written back to the EHR.',
+    };
+  }
+  if (c.status === 'received' || c.status === 'triaging') {
+    return { title: 'Being triaged', lede: 'The protocol is reading the EHR record. This usually takes seconds.' };
+  }
+  if (c.status === 'failed') return { title: 'Triage failed', lede: 'The case could not be triaged; see the timeline.' };
+  switch (c.disposition) {
+    case 'approve':
+      return {
+        title: 'Meets protocol: ready to sign',
+        lede: 'Every criterion passed. The refill is pended in the EHR for a doctor to sign.',
+      };
+    case 'needs_visit':
+      return {
+        title: 'Patient needs a visit before a full renewal',
+        lede: c.bridgeSupply
+          ? `The protocol suggests a bridge supply (${fmtSupply(c.bridgeSupply)}) until the visit.`
+          : 'The protocol criteria for a renewal without a visit are not met.',
+      };
+    case 'nurse_review':
+      return { title: 'A nurse reviews this refill', lede: 'The protocol routes this medication to nurse review.' };
+    case 'doctor_review':
+      return { title: 'A doctor reviews this refill', lede: 'The protocol leaves this refill to a doctor.' };
+    default:
+      break;
+  }
+  switch (c.reason) {
+    case 'automation_disabled':
+      return { title: 'Not triaged: automation is off', lede: 'Refill automation is disabled for this clinic; review by hand.' };
+    case 'ehr_record_not_found':
+      return { title: 'Not triaged: EHR record not found', lede: 'The refill request or the patient record could not be read.' };
+    case 'ehr_unavailable':
+      return { title: 'Not triaged: the EHR did not answer', lede: 'Review by hand, or wait for the EHR to come back.' };
+    default:
+      return { title: 'Awaiting review', lede: '' };
+  }
+}
+
+/** @param {string} caseId */
+async function openCase(caseId) {
+  $('queue-view').hidden = true;
+  const view = $('case-view');
+  view.hidden = false;
+  renderTabs();
+  view.replaceChildren(h('p', { class: 'muted' }, 'Loading case…'));
+  try {
+    const c = await api(`/v1/cases/${encodeURIComponent(caseId)}`);
+    state.current = c;
+    if (c.queue) state.queue = c.queue;
+    renderTabs();
+    renderCase(c);
+    /** @type {HTMLElement | null} */ (view.querySelector('h1'))?.focus();
+    if (state.me?.role === 'admin') void loadAudit(caseId);
+  } catch (err) {
+    if (handleAuthError(err)) return;
+    const msg = err instanceof ApiError && err.status === 404 ? 'No such case, or it belongs to another clinic.' : errorText(err);
+    view.replaceChildren(backLink(), h('p', { class: 'alert alert-error', role: 'alert' }, msg));
+  }
+}
+
+function backLink() {
+  return h('a', { href: `#/queue/${state.queue}`, class: 'back' }, `← ${QUEUE_TEXT[state.queue].title} queue`);
+}
+
+/** @param {any} c */
+function renderCase(c) {
+  const { title, lede } = headline(c);
+  document.title = `${c.drugName ?? 'Case'} · Refill console`;
+  const failed = c.criteria.filter((/** @type {any} */ k) => !k.passed).length;
+  const view = $('case-view');
+  view.replaceChildren(
+    backLink(),
+    h(
+      'header',
+      { class: 'case-head' },
+      h('p', { class: 'eyebrow' }, `Case ${c.caseId}`),
+      h('h1', { id: 'case-headline', tabindex: '-1' }, title),
+      lede ? h('p', { class: 'lede' }, lede) : null,
+      h(
+        'div',
+        { class: 'badges' },
+        dispositionBadge(c.disposition),
+        h('span', { class: `badge badge-status-${c.status}` }, `Status: ${c.status}`),
+        c.queue ? h('span', { class: 'badge badge-plain' }, `${QUEUE_TEXT[/** @type {Queue} */ (c.queue)]?.title ?? c.queue} queue`) : null,
+        c.pool ? h('span', { class: 'badge badge-plain' }, POOL_TEXT[c.pool] ?? c.pool) : null,
+        c.reason ? h('span', { class: 'badge badge-plain' }, REASON_TEXT[c.reason] ?? c.reason) : null,
+        c.escalated ? h('span', { class: 'badge badge-escalated' }, 'Escalated') : null,
+        c.slaDueAt ? h('span', { class: 'sla-wrap' }, 'SLA ', slaCell(c.slaDueAt)) : null,
+      ),
+    ),
+    h(
+      'div',
+      { class: 'case-grid' },
+      h(
+        'div',
+        { class: 'col-main' },
+        h(
+          'section',
+          { class: 'card', 'aria-labelledby': 'criteria-title' },
+          h('h2', { id: 'criteria-title' }, 'Protocol criteria'),
+          c.criteria.length
+            ? h(
+                'p',
+                { class: 'muted' },
+                `${c.criteria.length} evaluated, ${failed} not met` +
+                  (c.protocol ? ` · ${c.protocol.id} v${c.protocol.version}` : ''),
+              )
+            : null,
+          c.criteria.length
+            ? h('ol', { class: 'criteria' }, c.criteria.map(renderCriterion))
+            : h('p', { class: 'muted' }, 'The protocol did not run for this case, so there are no criteria to show.'),
+        ),
+        h(
+          'section',
+          { class: 'card', 'aria-labelledby': 'timeline-title', id: 'timeline' },
+          h('h2', { id: 'timeline-title' }, 'Timeline'),
+          c.timeline.length
+            ? h('ol', { class: 'timeline' }, c.timeline.map(renderEvent))
+            : h('p', { class: 'muted' }, 'No events yet.'),
+        ),
+        state.me?.role === 'admin'
+          ? h(
+              'section',
+              { class: 'card', 'aria-labelledby': 'audit-title' },
+              h('h2', { id: 'audit-title' }, 'Audit trail'),
+              h('div', { id: 'audit' }, h('p', { class: 'muted' }, 'Loading…')),
+            )
+          : null,
+      ),
+      h('aside', { class: 'col-side' }, renderDecisionPanel(c), renderDetails(c)),
+    ),
+  );
+}
+
+/** @param {any} k */
+function renderCriterion(k) {
+  return h(
+    'li',
+    { class: `criterion ${k.passed ? 'pass' : 'fail'}`, 'data-criterion': k.id },
+    h(
+      'div',
+      { class: 'criterion-head' },
+      h('span', { class: `verdict ${k.passed ? 'verdict-pass' : 'verdict-fail'}` }, k.passed ? '✓ Met' : '✗ Not met'),
+      h('code', { class: 'crit-id' }, k.id),
+      h('span', { class: 'clause' }, `Clause ${k.clause}`),
+    ),
+    h('p', { class: 'explanation' }, k.explanation),
+    k.evidence.length
+      ? h(
+          'table',
+          { class: 'evidence' },
+          h('caption', { class: 'visually-hidden' }, `Evidence for ${k.id}`),
+          h(
+            'thead',
+            null,
+            h('tr', null, h('th', { scope: 'col' }, 'Evidence'), h('th', { scope: 'col' }, 'Date'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Description')),
+          ),
+          h(
+            'tbody',
+            null,
+            k.evidence.map((/** @type {any} */ e) =>
+              h(
+                'tr',
+                null,
+                h('td', null, h('code', null, `${e.resourceType}/${e.id}`)),
+                h('td', null, fmtDate(e.date)),
+                h('td', null, e.value === undefined ? '—' : String(e.value)),
+                h('td', null, e.display ?? '—'),
+              ),
+            ),
+          ),
+        )
+      : h('p', { class: 'no-evidence muted' }, 'No matching record on file.'),
+  );
+}
+
+/** @param {any} e */
+function renderEvent(e) {
+  const d = e.detail ?? {};
+  /** @type {string[]} */
+  const facts = [];
+  if (d.queue) facts.push(`queue ${d.queue}`);
+  if (d.pool) facts.push(`pool ${POOL_TEXT[d.pool] ?? d.pool}`);
+  if (d.reason) facts.push(REASON_TEXT[d.reason] ?? d.reason);
+  if (d.action) facts.push(`action ${String(d.action).replace('_', ' ')}`);
+  if (d.outcome) facts.push(`outcome ${OUTCOME_TEXT[d.outcome] ?? d.outcome}`);
+  if (d.role) facts.push(`as ${d.role}`);
+  return h(
+    'li',
+    null,
+    h('time', { datetime: e.at }, fmtDateTime(e.at)),
+    h('div', null, h('strong', null, EVENT_TEXT[e.kind] ?? e.kind), ' ', h('span', { class: 'muted' }, `by ${e.actor}`)),
+    facts.length ? h('div', { class: 'sub' }, facts.join(' · ')) : null,
+    d.note ? h('blockquote', { class: 'note' }, String(d.note)) : null,
+  );
+}
+
+/** @param {any} c */
+function renderDetails(c) {
+  /** @type {[string, any][]} */
+  const rows = [
+    ['Medication', c.drugName ?? '—'],
+    ['Request', h('code', null, `MedicationRequest/${c.medicationRequestId}`)],
+    ['Patient', c.patientId ? h('code', null, `Patient/${c.patientId}`) : '—'],
+    ['Protocol', c.protocol ? `${c.protocol.id} v${c.protocol.version}` : '—'],
+    ['Approved supply', fmtSupply(c.approvedSupply) ?? '—'],
+    ['Bridge supply', fmtSupply(c.bridgeSupply) ?? '—'],
+    [
+      'Lab orders',
+      c.actions.length
+        ? h('ul', { class: 'plain' }, c.actions.map((/** @type {string} */ a) => h('li', null, ACTION_ORDER_TEXT[a] ?? a)))
+        : 'none',
+    ],
+    ['Received', fmtDateTime(c.createdAt)],
+    ['Updated', fmtDateTime(c.updatedAt)],
+  ];
+  if (c.closedAt) rows.push(['Closed', fmtDateTime(c.closedAt)]);
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'details-title' },
+    h('h2', { id: 'details-title' }, 'Details'),
+    h('dl', { class: 'details' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+  );
+}
+
+/**
+ * Which decisions this viewer may make on this case, or why none.
+ * @param {Me | null} me @param {any} c @returns {{ actions: Action[], why: string }}
+ */
+function allowedActions(me, c) {
+  if (!me) return { actions: [], why: '' };
+  if (c.status === 'closed') return { actions: [], why: 'This case is closed.' };
+  if (c.status !== 'queued' || !c.queue) return { actions: [], why: 'This case is not awaiting a decision yet.' };
+  if (me.role === 'admin') return { actions: [], why: 'Admins review cases and the audit trail; clinicians decide.' };
+  const roles = QUEUE_ROLES[/** @type {Queue} */ (c.queue)] ?? [];
+  if (!roles.includes(me.role)) {
+    return { actions: [], why: `Only a ${roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
+  }
+  /** @type {Action[]} */
+  const actions = ['approve', 'needs_visit', 'deny'];
+  if (c.queue === 'nurse') actions.push('escalate');
+  return { actions, why: '' };
+}
+
+/** @param {Action} a @param {any} c */
+function actionLabel(a, c) {
+  switch (a) {
+    case 'approve':
+      return c.queue === 'signature' ? 'Sign and approve' : 'Approve refill';
+    case 'deny':
+      return 'Deny refill';
+    case 'needs_visit':
+      return 'Needs a visit';
+    case 'escalate':
+      return 'Escalate to doctor';
+  }
+}
+
+/** @param {Action} a @param {any} c */
+function actionDescription(a, c) {
+  const drug = c.drugName ?? 'this medication';
+  switch (a) {
+    case 'approve':
+      return c.queue === 'signature'
+        ? `Sign the pended refill of ${drug}. The signed order is written to the EHR.`
+        : `Approve the refill of ${drug}. The order is written to the EHR.`;
+    case 'deny':
+      return `Deny the refill of ${drug}. The denial is recorded in the EHR.`;
+    case 'needs_visit':
+      return `Record that the patient needs a visit before ${drug} is renewed.`;
+    case 'escalate':
+      return 'Send this case to the doctor queue.';
+  }
+}
+
+/** @param {any} c */
+function renderDecisionPanel(c) {
+  const { actions, why } = allowedActions(state.me, c);
+  return h(
+    'section',
+    { class: 'card decision', 'aria-labelledby': 'decision-title' },
+    h('h2', { id: 'decision-title' }, 'Decision'),
+    h('div', { id: 'decision-message', role: 'alert', class: 'decision-message', tabindex: '-1' }),
+    actions.length
+      ? h(
+          'div',
+          { class: 'decision-buttons' },
+          actions.map((a) =>
+            h(
+              'button',
+              {
+                type: 'button',
+                class: `btn ${a === 'approve' ? 'btn-primary' : a === 'deny' ? 'btn-danger' : ''}`,
+                'data-action': a,
+                onclick: () => askDecision(c, a),
+              },
+              actionLabel(a, c),
+            ),
+          ),
+        )
+      : h('p', { class: 'muted', id: 'decision-why' }, why),
+  );
+}
+
+/** @param {string} text @param {'ok' | 'error' | 'warn'} kind */
+function decisionMessage(text, kind) {
+  const el = document.getElementById('decision-message');
+  if (!el) return;
+  el.className = `decision-message alert alert-${kind}`;
+  el.textContent = text;
+}
+
+/** @param {any} c @param {Action} action */
+function askDecision(c, action) {
+  const reuse = state.unconfirmed && state.unconfirmed.caseId === c.caseId && state.unconfirmed.action === action;
+  state.pending = reuse && state.unconfirmed ? state.unconfirmed : { caseId: c.caseId, action, decisionId: newDecisionId() };
+  const dialog = /** @type {HTMLDialogElement} */ ($('confirm'));
+  $('confirm-title').textContent = `${actionLabel(action, c)}?`;
+  $('confirm-desc').textContent = actionDescription(action, c);
+  $('confirm-error').textContent = '';
+  const ok = /** @type {HTMLButtonElement} */ ($('confirm-ok'));
+  ok.textContent = reuse ? `Retry: ${actionLabel(action, c)}` : `Confirm: ${actionLabel(action, c)}`;
+  ok.className = `btn ${action === 'deny' ? 'btn-danger' : 'btn-primary'}`;
+  ok.disabled = false;
+  if (!reuse) /** @type {HTMLTextAreaElement} */ ($('confirm-note')).value = '';
+  dialog.showModal();
+  /** @type {HTMLTextAreaElement} */ ($('confirm-note')).focus();
+}
+
+async function submitDecision() {
+  const p = state.pending;
+  if (!p) return;
+  const dialog = /** @type {HTMLDialogElement} */ ($('confirm'));
+  const ok = /** @type {HTMLButtonElement} */ ($('confirm-ok'));
+  const note = /** @type {HTMLTextAreaElement} */ ($('confirm-note')).value.trim();
+  ok.disabled = true;
+  $('confirm-error').textContent = 'Sending…';
+  try {
+    await api(`/v1/cases/${encodeURIComponent(p.caseId)}/decision`, {
+      method: 'POST',
+      body: { action: p.action, decisionId: p.decisionId, ...(note ? { note } : {}) },
+    });
+    state.unconfirmed = null;
+    state.pending = null;
+    dialog.close();
+    decisionMessage(
+      `Decision recorded: ${actionLabel(p.action, state.current ?? {}).toLowerCase()}. The case leaves the queue once it is written back to the EHR.`,
+      'ok',
+    );
+    disableDecisionButtons();
+    setTimeout(() => void refreshCase(p.caseId), 1500);
+  } catch (err) {
+    if (handleAuthError(err)) {
+      dialog.close();
+      return;
+    }
+    const status = err instanceof ApiError ? err.status : 0;
+    if (status === 0 || status === 503 || status === 504 || status === 502) {
+      // Not confirmed: it may or may not have landed. Keep the id so a retry cannot record it twice.
+      state.unconfirmed = p;
+      ok.disabled = false;
+      ok.textContent = 'Retry';
+      $('confirm-error').textContent = errorText(err);
+      return;
+    }
+    state.unconfirmed = null;
+    state.pending = null;
+    dialog.close();
+    decisionMessage(errorText(err), status === 400 ? 'warn' : 'error');
+    if (status === 403 || status === 409) await refreshCase(p.caseId, true);
+  }
+}
+
+function disableDecisionButtons() {
+  for (const b of document.querySelectorAll('.decision-buttons button')) /** @type {HTMLButtonElement} */ (b).disabled = true;
+}
+
+/** Re-reads the open case, keeping the decision message. @param {string} caseId @param {boolean} [keepMessage] */
+async function refreshCase(caseId, keepMessage = true) {
+  if ($('case-view').hidden || state.current?.caseId !== caseId) return;
+  const msg = document.getElementById('decision-message');
+  const saved = msg ? { text: msg.textContent ?? '', cls: msg.className } : null;
+  try {
+    const c = await api(`/v1/cases/${encodeURIComponent(caseId)}`);
+    if ($('case-view').hidden || state.current?.caseId !== caseId) return;
+    state.current = c;
+    renderCase(c);
+    const after = document.getElementById('decision-message');
+    if (keepMessage && saved && after && saved.text) {
+      after.textContent = saved.text;
+      after.className = saved.cls;
+    }
+    // The re-render removed the focused button: keep keyboard users next to the outcome.
+    if (document.activeElement === document.body && after) after.focus();
+    if (state.me?.role === 'admin') void loadAudit(caseId);
+  } catch (err) {
+    handleAuthError(err);
+  }
+}
+
+/** A message a clinician can act on, for any failed call. @param {unknown} err */
+function errorText(err) {
+  if (!(err instanceof ApiError)) return 'Something went wrong. Reload the page.';
+  const ref = err.requestId ? ` (reference ${err.requestId})` : '';
+  switch (err.status) {
+    case 0:
+      return 'The server could not be reached. Check the connection and press Retry: the same decision is sent again and cannot be recorded twice.';
+    case 403:
+      return `Not allowed: ${err.message}. The case may have moved to another queue; it has been reloaded.${ref}`;
+    case 409:
+      return `This case has changed: ${err.message}. Someone may have decided it already; it has been reloaded.${ref}`;
+    case 502:
+    case 503:
+    case 504:
+      return `The decision was not confirmed (${err.message}). Press Retry: the same decision is sent again and cannot be recorded twice.${ref}`;
+    case 400:
+      return `The request was not accepted: ${err.message}${ref}`;
+    default:
+      return `${err.message}${ref}`;
+  }
+}
+
+/** @param {string} caseId */
+async function loadAudit(caseId) {
+  try {
+    const { items } = await api(`/v1/cases/${encodeURIComponent(caseId)}/audit`);
+    const box = document.getElementById('audit');
+    if (!box) return;
+    box.replaceChildren(
+      items.length
+        ? h(
+            'table',
+            { class: 'audit' },
+            h('thead', null, h('tr', null, ['When', 'Action', 'Actor', 'Protocol'].map((t) => h('th', { scope: 'col' }, t)))),
+            h(
+              'tbody',
+              null,
+              items.map((/** @type {any} */ a) =>
+                h(
+                  'tr',
+                  null,
+                  h('td', null, fmtDateTime(a.at)),
+                  h('td', null, h('code', null, a.action)),
+                  h('td', null, `${a.actorId}${a.actorRole ? ` (${a.actorRole})` : ` (${a.actorType})`}`),
+                  h('td', null, a.protocolId ? `${a.protocolId} v${a.protocolVersion}` : '—'),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No audit entries.'),
+    );
+  } catch (err) {
+    if (handleAuthError(err)) return;
+    document.getElementById('audit')?.replaceChildren(h('p', { class: 'alert alert-error' }, errorText(err)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Routing and polling
+
+async function route() {
+  if (!state.me) return;
+  const hash = location.hash.replace(/^#/, '');
+  const caseMatch = /^\/case\/(.+)$/.exec(hash);
+  try {
+    if (caseMatch?.[1]) {
+      await openCase(decodeURIComponent(caseMatch[1]));
+      return;
+    }
+    const q = /^\/queue\/(signature|nurse|doctor)$/.exec(hash)?.[1];
+    await openQueue(/** @type {Queue} */ (q ?? state.queue));
+    setStatus('');
+  } catch (err) {
+    if (handleAuthError(err)) return;
+    setStatus(errorText(err), 'error');
+  }
+}
+
+function startPolling() {
+  stopPolling();
+  state.timer = window.setInterval(() => void poll(), POLL_MS);
+}
+
+function stopPolling() {
+  if (state.timer !== undefined) window.clearInterval(state.timer);
+  state.timer = undefined;
+}
+
+/** Refreshes the visible queue (and the tab counts); skipped while the tab is hidden or a call is in flight. */
+async function poll() {
+  if (state.polling || document.hidden || !state.me || $('queue-view').hidden) return;
+  state.polling = true;
+  try {
+    await loadQueue();
+    if ($('status').classList.contains('status-error')) setStatus('');
+  } catch (err) {
+    if (!handleAuthError(err)) setStatus(`Refresh failed: ${errorText(err)} Retrying in a few seconds.`, 'error');
+  } finally {
+    state.polling = false;
+  }
+}
+
+function wire() {
+  $('signin-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = /** @type {HTMLInputElement} */ ($('token'));
+    const token = input.value.trim();
+    if (!token) {
+      $('signin-error').textContent = 'Paste your API token first.';
+      return;
+    }
+    $('signin-error').textContent = '';
+    signIn(token).then(
+      () => {
+        input.value = '';
+      },
+      (err) => {
+        $('signin-error').textContent =
+          err instanceof ApiError && err.status === 401 ? 'This token was not accepted.' : errorText(err);
+      },
+    );
+  });
+  $('signout').addEventListener('click', () => signOut());
+  $('page-next').addEventListener('click', () => void pageNext().catch((err) => setStatus(errorText(err), 'error')));
+  $('page-prev').addEventListener('click', () => void pagePrev().catch((err) => setStatus(errorText(err), 'error')));
+  $('confirm-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void submitDecision();
+  });
+  $('confirm-cancel').addEventListener('click', () => {
+    state.pending = null;
+    /** @type {HTMLDialogElement} */ ($('confirm')).close();
+  });
+  window.addEventListener('hashchange', () => void route());
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) void poll();
+  });
+}
+
+wire();
+if (state.token) {
+  signIn(state.token).catch((err) => {
+    if (err instanceof ApiError && err.status === 401) signOut('Your session has ended. Sign in again.');
+    else showSignIn(errorText(err));
+  });
+} else {
+  showSignIn();
+}

@@ -1,0 +1,42 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { RoleSchema } from '../../rules/schema/case.ts';
+import type { ApiDeps } from '../deps.ts';
+import type { ApiEnv } from '../env.ts';
+import { requireRole, type TokenLookup } from '../middleware/auth.ts';
+
+const MeSchema = z
+  .object({
+    userId: z.string(),
+    role: RoleSchema,
+    clinicId: z.string().nullable().openapi({ description: 'The clinic the token is bound to; null = all clinics' }),
+  })
+  .openapi('Me');
+
+const meRoute = createRoute({
+  method: 'get',
+  path: '/v1/me',
+  summary: 'Who the bearer token belongs to: user id, role and clinic (the console shows it after sign-in)',
+  security: [{ bearer: [] }],
+  responses: {
+    200: { description: 'The caller', content: { 'application/json': { schema: MeSchema } } },
+    401: { description: 'Error envelope { error: { code, message, requestId } }' },
+  },
+});
+
+/**
+ * `GET /v1/me`: the identity behind a bearer token. The console calls it at sign-in to check the pasted token and to
+ * decide which decision buttons to offer; the server still authorises every decision itself.
+ */
+export function meRoutes(deps: Pick<ApiDeps, 'store'>): OpenAPIHono<ApiEnv> {
+  const lookup: TokenLookup = async (raw) => {
+    const t = await deps.store.tokens.findByToken(raw);
+    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
+  };
+  const app = new OpenAPIHono<ApiEnv>();
+  app.use('/v1/me', requireRole(lookup));
+  app.openapi(meRoute, (c) => {
+    const { userId, role, clinicId } = c.get('principal');
+    return c.json({ userId, role, clinicId }, 200);
+  });
+  return app;
+}
