@@ -74,10 +74,9 @@ export async function projectCase({ store }: { store: Store }, input: ProjectCas
     at: input.at,
     kind: input.event,
     actor,
-    detail: JSON.parse(JSON.stringify({ ...input.detail, ...(input.actor ? { role: input.actor.role } : {}) })) as Record<
-      string,
-      never
-    >,
+    detail: JSON.parse(
+      JSON.stringify({ ...input.detail, ...(input.actor ? { role: input.actor.role } : {}) }),
+    ) as Record<string, never>,
   });
   const action = auditAction(input);
   if (action) {

@@ -1,5 +1,6 @@
 import type { Annotation, MedicationRequest, Task } from '@medplum/fhirtypes';
 import type { FhirConnector } from '../connectors/fhir/connector.ts';
+import { AppError } from '../rules/index.ts';
 import type { Actor, Queue } from '../rules/schema/case.ts';
 import type { TriageDecision } from '../rules/schema/decision.ts';
 
@@ -49,7 +50,8 @@ export function orderSupply(
   const days = asked.expectedSupplyDuration?.value ?? 30;
   const base = { ...asked };
   delete base.numberOfRepeatsAllowed;
-  const supply = kind === 'record_needs_visit' ? decision?.bridgeSupply : (decision?.approvedSupply ?? decision?.bridgeSupply);
+  const supply =
+    kind === 'record_needs_visit' ? decision?.bridgeSupply : (decision?.approvedSupply ?? decision?.bridgeSupply);
   if (!supply) return asked;
   if ('renewalMonths' in supply) {
     // A 12-month renewal of a 30-day fill is the fill plus 11 refills; of a 90-day fill, plus 3.
@@ -85,7 +87,11 @@ function withNote(resource: MedicationRequest, text: string, at: string): Annota
  *
  * @throws AppError `EHR_NOT_FOUND` (not retried) or `EHR_UNAVAILABLE` (retried).
  */
-export async function writeBackOutcome(fhir: FhirConnector, input: WriteBackInput, now: Date): Promise<WriteBackResult> {
+export async function writeBackOutcome(
+  fhir: FhirConnector,
+  input: WriteBackInput,
+  now: Date,
+): Promise<WriteBackResult> {
   const at = now.toISOString();
   const proposal = await fhir.read('MedicationRequest', input.medicationRequestId);
   const by = decidedByText(input.decidedBy);
@@ -115,7 +121,11 @@ export async function writeBackOutcome(fhir: FhirConnector, input: WriteBackInpu
     case 'pend_order': {
       const { resource, created } = await pend('Refill approved');
       if (proposal.status !== 'completed') {
-        await fhir.update({ ...proposal, status: 'completed', note: withNote(proposal, `Renewed as MedicationRequest/${resource.id} (${by}).`, at) });
+        await fhir.update({
+          ...proposal,
+          status: 'completed',
+          note: withNote(proposal, `Renewed as MedicationRequest/${resource.id} (${by}).`, at),
+        });
       }
       return { kind: input.kind, orderId: resource.id ?? null, proposalStatus: 'completed', created };
     }
@@ -123,14 +133,24 @@ export async function writeBackOutcome(fhir: FhirConnector, input: WriteBackInpu
       const order = await findOrder(fhir, input.caseId);
       if (order) {
         const text = `Signed (${by}).${clinicianNote}`;
-        if (!(order.note ?? []).some((n) => n.text === text)) await fhir.update({ ...order, note: withNote(order, text, at) });
+        if (!(order.note ?? []).some((n) => n.text === text))
+          await fhir.update({ ...order, note: withNote(order, text, at) });
       }
-      return { kind: input.kind, orderId: order?.id ?? null, proposalStatus: proposal.status ?? 'unknown', created: false };
+      return {
+        kind: input.kind,
+        orderId: order?.id ?? null,
+        proposalStatus: proposal.status ?? 'unknown',
+        created: false,
+      };
     }
     case 'record_denial': {
       const order = await findOrder(fhir, input.caseId);
       if (order && order.status !== 'cancelled') {
-        await fhir.update({ ...order, status: 'cancelled', note: withNote(order, `Cancelled: refill denied (${by}).`, at) });
+        await fhir.update({
+          ...order,
+          status: 'cancelled',
+          note: withNote(order, `Cancelled: refill denied (${by}).`, at),
+        });
       }
       if (proposal.status !== 'cancelled') {
         await fhir.update({
@@ -151,7 +171,11 @@ export async function writeBackOutcome(fhir: FhirConnector, input: WriteBackInpu
         orderId = r.resource.id ?? null;
         created = r.created;
       } else if (order && order.status !== 'cancelled' && !input.decision?.bridgeSupply) {
-        await fhir.update({ ...order, status: 'cancelled', note: withNote(order, `Cancelled: patient needs a visit (${by}).`, at) });
+        await fhir.update({
+          ...order,
+          status: 'cancelled',
+          note: withNote(order, `Cancelled: patient needs a visit (${by}).`, at),
+        });
       }
       const status = orderId && input.decision?.bridgeSupply ? 'completed' : 'cancelled';
       if (proposal.status !== status) {
@@ -191,10 +215,21 @@ const PERFORMER: Record<Queue, { code: string; display: string }> = {
  * the queue's role, businessStatus the stage, restriction.period.end the SLA): one Task per case, created
  * conditionally on an identifier derived from the case id and updated in place afterwards.
  */
-export async function syncQueueTask(fhir: FhirConnector, input: SyncQueueTaskInput, now: Date): Promise<{ taskId: string }> {
+export async function syncQueueTask(
+  fhir: FhirConnector,
+  input: SyncQueueTaskInput,
+  now: Date,
+): Promise<{ taskId: string }> {
   const identifier = `${TASK_IDENTIFIER_SYSTEM}|${input.caseId}`;
   const existing = (await fhir.search('Task', { identifier })).matches[0];
-  const proposal = existing ? undefined : await fhir.read('MedicationRequest', input.medicationRequestId);
+  // The Task's patient comes from the proposal; a proposal the EHR does not have (the case went to a human for that
+  // reason) still gets its Task, without a patient.
+  const proposal = existing
+    ? undefined
+    : await fhir.read('MedicationRequest', input.medicationRequestId).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'EHR_NOT_FOUND') return undefined;
+        throw err;
+      });
   const performer = input.queue ? PERFORMER[input.queue] : undefined;
   const task: Task = {
     ...(existing ?? {}),
@@ -203,7 +238,10 @@ export async function syncQueueTask(fhir: FhirConnector, input: SyncQueueTaskInp
     status: input.status,
     intent: 'order',
     priority: 'routine',
-    code: { coding: [{ system: TASK_CODE_SYSTEM, code: 'refill-request', display: 'refill request' }], text: 'refill request' },
+    code: {
+      coding: [{ system: TASK_CODE_SYSTEM, code: 'refill-request', display: 'refill request' }],
+      text: 'refill request',
+    },
     focus: { reference: `MedicationRequest/${input.medicationRequestId}` },
     ...(existing?.for ? { for: existing.for } : proposal?.subject ? { for: proposal.subject } : {}),
     authoredOn: existing?.authoredOn ?? now.toISOString(),

@@ -45,7 +45,12 @@ export function createActivities(deps: ActivityDeps) {
           caseId: input.caseId,
           requestId: input.requestId,
           idempotencyKey: `${input.caseId}:task:${input.businessStatus}:${input.status}`,
-          detail: { taskId: result.taskId, businessStatus: input.businessStatus, status: input.status, queue: input.queue },
+          detail: {
+            taskId: result.taskId,
+            businessStatus: input.businessStatus,
+            status: input.status,
+            queue: input.queue,
+          },
         });
         return result;
       }),
@@ -67,7 +72,12 @@ export function createActivities(deps: ActivityDeps) {
           protocolId: input.decision?.protocol.id ?? null,
           protocolVersion: input.decision?.protocol.version ?? null,
           idempotencyKey: `${input.caseId}:write_back:${input.kind}`,
-          detail: { kind: input.kind, medicationRequestId: input.medicationRequestId, orderId: result.orderId, proposalStatus: result.proposalStatus },
+          detail: {
+            kind: input.kind,
+            medicationRequestId: input.medicationRequestId,
+            orderId: result.orderId,
+            proposalStatus: result.proposalStatus,
+          },
         });
         return result;
       }),

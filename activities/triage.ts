@@ -77,7 +77,10 @@ export async function gatherPatientFacts(
       requestId: input.requestId,
       detail: { patientId, medicationRequestId: input.medicationRequestId, roundTrips, resourceCounts },
     });
-    logger.info({ caseId: input.caseId, roundTrips, resources: Object.values(resourceCounts).reduce((a, b) => a + b, 0) }, 'patient context read');
+    logger.info(
+      { caseId: input.caseId, roundTrips, resources: Object.values(resourceCounts).reduce((a, b) => a + b, 0) },
+      'patient context read',
+    );
     return { facts, patientId, drugName: facts.drug.name, roundTrips };
   });
 }
@@ -98,7 +101,13 @@ export const EvaluateInputSchema = z.object({
  */
 export async function evaluateProtocol(
   { store }: Pick<TriageDeps, 'store'>,
-  input: { caseId: string; clinicId: string; requestId: string; protocol: { id: string; version: number }; facts: RefillFacts },
+  input: {
+    caseId: string;
+    clinicId: string;
+    requestId: string;
+    protocol: { id: string; version: number };
+    facts: RefillFacts;
+  },
 ): Promise<TriageDecision> {
   const version = await store.protocols.getVersion(input.protocol.id, input.protocol.version);
   if (!version) {
@@ -108,7 +117,11 @@ export async function evaluateProtocol(
   }
   let definition;
   try {
-    definition = parseProtocol({ ...(version.definition as object), id: input.protocol.id, version: input.protocol.version });
+    definition = parseProtocol({
+      ...(version.definition as object),
+      id: input.protocol.id,
+      version: input.protocol.version,
+    });
   } catch (cause) {
     throw new AppError('PROTOCOL_INVALID', 'Stored protocol version does not validate', {
       cause,

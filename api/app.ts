@@ -29,7 +29,12 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     await next();
     // Method, route and status only: paths carry case ids, never PHI; bodies are never logged.
     logger.info(
-      { method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round(performance.now() - started) },
+      {
+        method: c.req.method,
+        route: c.req.routePath,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
       'request',
     );
   });

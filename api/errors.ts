@@ -24,9 +24,13 @@ const STATUS = {
 export function invalidInput(error: ZodError, what: string): AppError {
   const issues = error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message }));
   const first = issues[0];
-  return new AppError('INVALID_INPUT', first ? `Invalid ${what} at ${first.path}: ${first.message}` : `Invalid ${what}`, {
-    issues,
-  });
+  return new AppError(
+    'INVALID_INPUT',
+    first ? `Invalid ${what} at ${first.path}: ${first.message}` : `Invalid ${what}`,
+    {
+      issues,
+    },
+  );
 }
 
 /** The one error envelope: `{ error: { code, message, requestId, issues? } }`. */

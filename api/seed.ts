@@ -48,10 +48,13 @@ const token = () => randomBytes(24).toString('base64url');
  */
 export async function ensureDemoClinic(store: Store, config: Config, logger: Logger): Promise<DemoCredentials> {
   const file = join(config.DATA_DIR, 'demo-credentials.json');
-  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials & { privateJwk?: unknown; publicJwks?: unknown }) : undefined;
-  const keys = saved?.privateJwk && saved.publicJwks
-    ? { privateJwk: saved.privateJwk, publicJwks: saved.publicJwks }
-    : await generateClientKeyPair();
+  const saved = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials & { privateJwk?: unknown; publicJwks?: unknown })
+    : undefined;
+  const keys =
+    saved?.privateJwk && saved.publicJwks
+      ? { privateJwk: saved.privateJwk, publicJwks: saved.publicJwks }
+      : await generateClientKeyPair();
   const creds: DemoCredentials = {
     clinicId: DEMO_CLINIC,
     webhookSecret: config.DEMO_WEBHOOK_SECRET ?? saved?.webhookSecret ?? token(),
@@ -82,7 +85,13 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
   });
   for (const role of ['admin', 'doctor', 'nurse'] as const) {
     if (!(await store.tokens.findByToken(creds.tokens[role]))) {
-      await store.tokens.createToken({ name: `demo ${role}`, role, userId: `demo-${role}`, clinicId: DEMO_CLINIC, token: creds.tokens[role] });
+      await store.tokens.createToken({
+        name: `demo ${role}`,
+        role,
+        userId: `demo-${role}`,
+        clinicId: DEMO_CLINIC,
+        token: creds.tokens[role],
+      });
     }
   }
   // The sandbox keeps registrations in memory: register the demo client's public key at every start.

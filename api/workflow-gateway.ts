@@ -32,7 +32,10 @@ function unavailable(err: unknown): never {
   throw err;
 }
 
-export function createWorkflowGateway(client: Client, opts: { taskQueue: string; namespace?: string }): WorkflowGateway {
+export function createWorkflowGateway(
+  client: Client,
+  opts: { taskQueue: string; namespace?: string },
+): WorkflowGateway {
   return {
     async startRefillTriage(input) {
       try {
@@ -68,17 +71,25 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
         return await client.withDeadline(Date.now() + timeoutMs, () => update.result());
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
-          const message = err.cause instanceof ApplicationFailure || err.cause instanceof Error ? err.cause.message : '';
+          const message =
+            err.cause instanceof ApplicationFailure || err.cause instanceof Error ? err.cause.message : '';
           const m = /^(FORBIDDEN|CONFLICT): (.*)$/.exec(message);
           if (m) throw new AppError(m[1] as 'FORBIDDEN' | 'CONFLICT', m[2]!);
           throw new AppError('REVIEW_REJECTED', message || 'The decision was rejected');
         }
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-          throw new AppError('TEMPORAL_UNAVAILABLE', 'The decision was not confirmed in time; retry with the same decisionId', {
-            retryable: true,
-          });
+          throw new AppError(
+            'TEMPORAL_UNAVAILABLE',
+            'The decision was not confirmed in time; retry with the same decisionId',
+            {
+              retryable: true,
+            },
+          );
         }
-        if (err instanceof WorkflowNotFoundError || (err instanceof Error && /completed|not found/i.test(err.message))) {
+        if (
+          err instanceof WorkflowNotFoundError ||
+          (err instanceof Error && /completed|not found/i.test(err.message))
+        ) {
           throw new AppError('CONFLICT', 'The case is closed');
         }
         return unavailable(err);
@@ -96,9 +107,7 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
 
     async ping() {
       try {
-        await client.withDeadline(Date.now() + 2000, () =>
-          client.workflowService.getSystemInfo({}),
-        );
+        await client.withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}));
       } catch (err) {
         throw new AppError('TEMPORAL_UNAVAILABLE', 'Temporal does not answer', { retryable: true, cause: err });
       }

@@ -57,10 +57,16 @@ function routeFor(decision: TriageDecision): { queue: Queue; pool: string | null
   }
 }
 
-const QUEUE_ROLES: Record<Queue, readonly string[]> = { signature: ['doctor'], nurse: ['nurse', 'doctor'], doctor: ['doctor'] };
+const QUEUE_ROLES: Record<Queue, readonly string[]> = {
+  signature: ['doctor'],
+  nurse: ['nurse', 'doctor'],
+  doctor: ['doctor'],
+};
 
 function failureType(err: unknown): string | undefined {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type ?? undefined : undefined;
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure
+    ? (err.cause.type ?? undefined)
+    : undefined;
 }
 
 /**
@@ -80,7 +86,8 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     retry: {
       initialInterval: p.initialInterval,
       maximumInterval: p.maximumInterval,
-      maximumAttempts: p.maximumAttempts,
+      // 0 = unlimited (Temporal's default when unset)
+      ...(p.maximumAttempts > 0 ? { maximumAttempts: p.maximumAttempts } : {}),
       nonRetryableErrorTypes: ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID'],
     },
   });
@@ -117,7 +124,8 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     {
       validator: (decision) => {
         if (state.status === 'closed') throw new Error('CONFLICT: the case is closed');
-        if (state.status !== 'queued' || state.queue === null) throw new Error('CONFLICT: the case is not awaiting a decision yet');
+        if (state.status !== 'queued' || state.queue === null)
+          throw new Error('CONFLICT: the case is not awaiting a decision yet');
         if (pending !== undefined) throw new Error('CONFLICT: the case already has a decision');
         if (!QUEUE_ROLES[state.queue].includes(decision.actor.role)) {
           throw new Error(`FORBIDDEN: the ${state.queue} queue needs a ${QUEUE_ROLES[state.queue].join(' or ')}`);
@@ -153,18 +161,35 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     });
   };
 
+  /**
+   * Runs a write to the EHR. Retryable failures are retried by the activity's policy (without limit for write-backs);
+   * a write the EHR refuses for good (404, 4xx) must not lose the case: it is recorded on the timeline and the case
+   * goes on, so a human sees it.
+   */
+  const tolerate = async (what: string, write: () => Promise<unknown>) => {
+    try {
+      await write();
+    } catch (err) {
+      const type = failureType(err);
+      if (type === undefined) throw err;
+      await project('ehr.write_failed', { what, error: type });
+    }
+  };
+
   const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled') =>
-    ehrWrite.syncQueueTask({
-      caseId: input.caseId,
-      clinicId: input.clinicId,
-      requestId: input.requestId,
-      medicationRequestId: input.medicationRequestId,
-      queue: state.queue,
-      pool: state.pool,
-      businessStatus,
-      status,
-      slaDueAt,
-    });
+    tolerate('task', () =>
+      ehrWrite.syncQueueTask({
+        caseId: input.caseId,
+        clinicId: input.clinicId,
+        requestId: input.requestId,
+        medicationRequestId: input.medicationRequestId,
+        queue: state.queue,
+        pool: state.pool,
+        businessStatus,
+        status,
+        slaDueAt,
+      }),
+    );
 
   const enqueue = async (queue: Queue, pool: string | null, reason: RouteReason) => {
     state.queue = queue;
@@ -235,16 +260,18 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       const { queue, pool } = routeFor(state.decision);
       if (queue === 'signature') {
         // Approved per protocol: the order is pended in the EHR for one-click signing by a doctor.
-        await ehrWrite.writeBackOutcome({
-          caseId: input.caseId,
-          clinicId: input.clinicId,
-          requestId: input.requestId,
-          medicationRequestId: input.medicationRequestId,
-          kind: 'pend_order',
-          decision: state.decision,
-          note: null,
-          decidedBy: { kind: 'protocol', protocol },
-        });
+        await tolerate('pend_order', () =>
+          ehrWrite.writeBackOutcome({
+            caseId: input.caseId,
+            clinicId: input.clinicId,
+            requestId: input.requestId,
+            medicationRequestId: input.medicationRequestId,
+            kind: 'pend_order',
+            decision: state.decision,
+            note: null,
+            decidedBy: { kind: 'protocol', protocol },
+          }),
+        );
       }
       await enqueue(queue, pool, 'protocol');
     }
@@ -263,7 +290,11 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       await condition(() => pending !== undefined);
     }
     const decision = pending!;
-    await project('decision.received', { action: decision.action, decisionId: decision.decisionId, note: decision.note ?? null }, decision.actor);
+    await project(
+      'decision.received',
+      { action: decision.action, decisionId: decision.decisionId, note: decision.note ?? null },
+      decision.actor,
+    );
     if (decision.action === 'escalate') {
       pending = undefined;
       state.escalated = true;
@@ -281,14 +312,17 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     };
     switch (decision.action) {
       case 'approve':
-        if (state.queue !== 'signature') await ehrWrite.writeBackOutcome({ ...common, kind: 'pend_order' });
-        else await ehrWrite.writeBackOutcome({ ...common, kind: 'sign_order' });
+        await tolerate(state.queue === 'signature' ? 'sign_order' : 'pend_order', () =>
+          ehrWrite.writeBackOutcome({ ...common, kind: state.queue === 'signature' ? 'sign_order' : 'pend_order' }),
+        );
         return close('approved', decision.actor);
       case 'deny':
-        await ehrWrite.writeBackOutcome({ ...common, kind: 'record_denial' });
+        await tolerate('record_denial', () => ehrWrite.writeBackOutcome({ ...common, kind: 'record_denial' }));
         return close('denied', decision.actor);
       case 'needs_visit':
-        await ehrWrite.writeBackOutcome({ ...common, kind: 'record_needs_visit' });
+        await tolerate('record_needs_visit', () =>
+          ehrWrite.writeBackOutcome({ ...common, kind: 'record_needs_visit' }),
+        );
         return close('needs_visit', decision.actor);
     }
   }

@@ -90,6 +90,9 @@ const state = {
   /** A decision the server did not confirm (503 / network): retried with the same decisionId. */
   /** @type {{ caseId: string, action: Action, decisionId: string } | null} */
   unconfirmed: null,
+  /** Decisions accepted in this tab, per case: no second set of buttons while the workflow finishes the first. */
+  /** @type {Map<string, { action: Action, queue: string }>} */
+  decided: new Map(),
   /** @type {{ caseId: string, action: Action, decisionId: string } | null} */
   pending: null,
   /** @type {number | undefined} */
@@ -315,40 +318,52 @@ function defaultQueue(role) {
 // ---------------------------------------------------------------------------------------------------------------
 // Tabs and queues
 
-function renderTabs() {
-  const onCase = !$('case-view').hidden;
-  const tabs = QUEUES.map((q) => {
-    const selected = q === state.queue && !onCase;
-    return h(
+/** Creates the three tabs once; later renders only update them, so focus and screen-reader position survive polling. */
+function buildTabs() {
+  const tabs = QUEUES.map((q) =>
+    h(
       'button',
       {
         type: 'button',
         role: 'tab',
         id: `tab-${q}`,
         class: 'tab',
-        'aria-selected': selected ? 'true' : 'false',
         'aria-controls': 'queue-view',
-        tabindex: q === state.queue ? '0' : '-1',
         'data-queue': q,
         onclick: () => {
           location.hash = `#/queue/${q}`;
         },
         onkeydown: (/** @type {KeyboardEvent} */ e) => {
           const i = QUEUES.indexOf(q);
-          const next = e.key === 'ArrowRight' ? QUEUES[(i + 1) % 3] : e.key === 'ArrowLeft' ? QUEUES[(i + 2) % 3] : null;
-          if (next) {
-            e.preventDefault();
-            location.hash = `#/queue/${next}`;
-            setTimeout(() => document.getElementById(`tab-${next}`)?.focus(), 0);
-          }
+          const keys = { ArrowRight: i + 1, ArrowLeft: i + 2, Home: 0, End: 2 };
+          const to = keys[/** @type {keyof typeof keys} */ (e.key)];
+          if (to === undefined) return;
+          e.preventDefault();
+          const next = QUEUES[to % 3] ?? q;
+          document.getElementById(`tab-${next}`)?.focus();
+          location.hash = `#/queue/${next}`;
         },
       },
       QUEUE_TEXT[q].title,
       ' ',
-      h('span', { class: 'count', 'aria-label': `${state.counts[q] ?? 0} open` }, String(state.counts[q] ?? '…')),
-    );
-  });
+      h('span', { class: 'count' }, '…'),
+    ),
+  );
   $('tabs').replaceChildren(...tabs);
+}
+
+function renderTabs() {
+  const onCase = !$('case-view').hidden;
+  for (const q of QUEUES) {
+    const tab = $(`tab-${q}`);
+    tab.setAttribute('aria-selected', q === state.queue && !onCase ? 'true' : 'false');
+    tab.tabIndex = q === state.queue ? 0 : -1;
+    const count = /** @type {HTMLElement} */ (tab.querySelector('.count'));
+    const n = state.counts[q];
+    const text = typeof n === 'number' ? String(n) : '…';
+    if (count.textContent !== text) count.textContent = text;
+    count.setAttribute('aria-label', typeof n === 'number' ? `${n} open` : 'loading');
+  }
   $('queue-view').setAttribute('aria-labelledby', `tab-${state.queue}`);
 }
 
@@ -381,7 +396,8 @@ async function loadQueue() {
   state.counts = data.counts ?? {};
   state.nextCursor = data.nextCursor;
   renderTabs();
-  const json = JSON.stringify(data.items);
+  // The minute is part of the key: "overdue" and "2 h ago" must move on even when no case does.
+  const json = `${Math.floor(Date.now() / 60000)}:${JSON.stringify(data.items)}`;
   if (json === state.lastQueueJson) {
     renderPager();
     return;
@@ -425,7 +441,11 @@ function renderQueue(items) {
       h('td', { title: fmtDateTime(c.createdAt) }, ago(c.createdAt)),
     );
   });
+  const focused = document.activeElement?.closest('tr')?.getAttribute('data-case-id');
   $('queue-body').replaceChildren(...rows);
+  if (focused) {
+    /** @type {HTMLElement | null} */ ($('queue-body').querySelector(`tr[data-case-id="${CSS.escape(focused)}"] a`))?.focus();
+  }
   $('queue-empty').hidden = items.length > 0;
   $('queue-table').hidden = items.length === 0;
 }
@@ -698,6 +718,13 @@ function allowedActions(me, c) {
   if (c.status === 'closed') return { actions: [], why: 'This case is closed.' };
   if (c.status !== 'queued' || !c.queue) return { actions: [], why: 'This case is not awaiting a decision yet.' };
   if (me.role === 'admin') return { actions: [], why: 'Admins review cases and the audit trail; clinicians decide.' };
+  const mine = state.decided.get(c.caseId);
+  if (mine && mine.queue === c.queue) {
+    return {
+      actions: [],
+      why: `Your decision (${actionLabel(mine.action, c).toLowerCase()}) was accepted; the case closes once it is written back to the EHR.`,
+    };
+  }
   const roles = QUEUE_ROLES[/** @type {Queue} */ (c.queue)] ?? [];
   if (!roles.includes(me.role)) {
     return { actions: [], why: `Only a ${roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
@@ -808,6 +835,7 @@ async function submitDecision() {
     });
     state.unconfirmed = null;
     state.pending = null;
+    state.decided.set(p.caseId, { action: p.action, queue: state.current?.queue ?? '' });
     dialog.close();
     decisionMessage(
       `Decision recorded: ${actionLabel(p.action, state.current ?? {}).toLowerCase()}. The case leaves the queue once it is written back to the EHR.`,
@@ -954,10 +982,15 @@ function stopPolling() {
 
 /** Refreshes the visible queue (and the tab counts); skipped while the tab is hidden or a call is in flight. */
 async function poll() {
-  if (state.polling || document.hidden || !state.me || $('queue-view').hidden) return;
+  if (state.polling || document.hidden || !state.me) return;
+  const c = state.current;
+  const onCase = !$('case-view').hidden;
+  // On a case view, refresh only a case this tab decided and that is still open: it is about to change.
+  if (onCase && !(c && state.decided.has(c.caseId) && c.status !== 'closed')) return;
   state.polling = true;
   try {
-    await loadQueue();
+    if (onCase && c) await refreshCase(c.caseId);
+    else await loadQueue();
     if ($('status').classList.contains('status-error')) setStatus('');
   } catch (err) {
     if (!handleAuthError(err)) setStatus(`Refresh failed: ${errorText(err)} Retrying in a few seconds.`, 'error');
@@ -967,6 +1000,7 @@ async function poll() {
 }
 
 function wire() {
+  buildTabs();
   $('signin-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const input = /** @type {HTMLInputElement} */ ($('token'));

@@ -18,7 +18,13 @@ const Evidence = z.object({
 });
 
 const CriterionView = z
-  .object({ id: z.string(), clause: z.string(), passed: z.boolean(), explanation: z.string(), evidence: z.array(Evidence) })
+  .object({
+    id: z.string(),
+    clause: z.string(),
+    passed: z.boolean(),
+    explanation: z.string(),
+    evidence: z.array(Evidence),
+  })
   .openapi('Criterion');
 
 const CaseView = z
@@ -47,7 +53,13 @@ const CaseView = z
     updatedAt: z.string(),
     closedAt: z.string().nullable(),
     timeline: z.array(
-      z.object({ seq: z.number(), at: z.string(), kind: z.string(), actor: z.string(), detail: z.record(z.string(), z.unknown()) }),
+      z.object({
+        seq: z.number(),
+        at: z.string(),
+        kind: z.string(),
+        actor: z.string(),
+        detail: z.record(z.string(), z.unknown()),
+      }),
     ),
     links: z.object({ self: z.string(), timeline: z.string() }),
   })
@@ -179,7 +191,12 @@ const decisionRoute = createRoute({
       description: 'Accepted and durable',
       content: {
         'application/json': {
-          schema: z.object({ caseId: z.string(), decisionId: z.string(), action: ClinicianActionSchema, status: z.literal('accepted') }),
+          schema: z.object({
+            caseId: z.string(),
+            decisionId: z.string(),
+            action: ClinicianActionSchema,
+            status: z.literal('accepted'),
+          }),
         },
       },
     },
@@ -198,7 +215,15 @@ const auditRoute = createRoute({
   summary: 'The audit trail of a case (admin)',
   security: bearer,
   request: { params: z.object({ caseId: z.string().max(300) }) },
-  responses: { 200: { description: 'Audit entries, newest first', content: { 'application/json': { schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) } } }, 401: errors, 403: errors, 404: errors },
+  responses: {
+    200: {
+      description: 'Audit entries, newest first',
+      content: { 'application/json': { schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) } },
+    },
+    401: errors,
+    403: errors,
+    404: errors,
+  },
 });
 
 /** Cases, queues and decisions. Identity and role come from the bearer token, never from the body. */
@@ -271,7 +296,10 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       actor: { userId: principal.userId, role: principal.role },
       at: deps.now().toISOString(),
     });
-    return c.json({ caseId: ack.caseId, decisionId: ack.decisionId, action: ack.action, status: 'accepted' as const }, 200);
+    return c.json(
+      { caseId: ack.caseId, decisionId: ack.decisionId, action: ack.action, status: 'accepted' as const },
+      200,
+    );
   });
 
   app.openapi(auditRoute, async (c) => {

@@ -15,7 +15,10 @@ const route = createRoute({
   summary: '200 only when the API, Temporal and the app database answer',
   responses: {
     200: { description: 'Everything answers', content: { 'application/json': { schema: HealthSchema } } },
-    503: { description: 'Temporal or the database does not answer', content: { 'application/json': { schema: HealthSchema } } },
+    503: {
+      description: 'Temporal or the database does not answer',
+      content: { 'application/json': { schema: HealthSchema } },
+    },
   },
 });
 

@@ -34,7 +34,11 @@ const WebhookBodyDoc = z
       medicationRequest: z.string().openapi({ example: 'MedicationRequest/mr-0001-req' }),
     }),
     z
-      .object({ resourceType: z.literal('Bundle'), type: z.literal('history'), entry: z.array(z.record(z.string(), z.unknown())) })
+      .object({
+        resourceType: z.literal('Bundle'),
+        type: z.literal('history'),
+        entry: z.array(z.record(z.string(), z.unknown())),
+      })
       .openapi({ description: 'FHIR R4 backport Subscription notification (id-only or full-resource)' }),
   ])
   .openapi('RefillWebhook');
@@ -54,10 +58,16 @@ export const webhookRoute = createRoute({
   },
   responses: {
     202: { description: 'Accepted: the case exists', content: { 'application/json': { schema: AcceptedSchema } } },
-    400: { description: 'Malformed body (issues carry the JSON path)', content: { 'application/json': { schema: ErrorSchema } } },
+    400: {
+      description: 'Malformed body (issues carry the JSON path)',
+      content: { 'application/json': { schema: ErrorSchema } },
+    },
     401: { description: 'Bad signature or timestamp', content: { 'application/json': { schema: ErrorSchema } } },
     404: { description: 'Unknown clinic', content: { 'application/json': { schema: ErrorSchema } } },
-    503: { description: 'Temporal unreachable: retry (Retry-After)', content: { 'application/json': { schema: ErrorSchema } } },
+    503: {
+      description: 'Temporal unreachable: retry (Retry-After)',
+      content: { 'application/json': { schema: ErrorSchema } },
+    },
   },
 });
 
@@ -84,7 +94,9 @@ export function webhookRoutes({ store, workflows, config, now, workflowPolicy }:
     try {
       body = JSON.parse(raw);
     } catch {
-      throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: not JSON', { issues: [{ path: '$', message: 'not JSON' }] });
+      throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: not JSON', {
+        issues: [{ path: '$', message: 'not JSON' }],
+      });
     }
     const intake = parseRefillWebhook(body);
     const requestId = c.get('requestId');

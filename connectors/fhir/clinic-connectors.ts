@@ -31,7 +31,10 @@ export function createClinicFhir(store: Pick<Store, 'clinics'>, opts: { timeoutM
           try {
             privateKeyJwk = JSON.parse(clinic.fhirPrivateKeyJwk) as JWK;
           } catch (cause) {
-            throw new AppError('CONFIG_INVALID', 'The clinic’s FHIR client key is not a JWK', { cause, context: { clinicId } });
+            throw new AppError('CONFIG_INVALID', 'The clinic’s FHIR client key is not a JWK', {
+              cause,
+              context: { clinicId },
+            });
           }
         }
         entry = {

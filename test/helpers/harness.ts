@@ -1,0 +1,208 @@
+// Integration harness: the real stack in one process, on the run's Temporal dev server — sandbox EHR (SMART auth on),
+// app database, worker with the real activities, and the API app (called with app.request).
+import type { Resource } from '@medplum/fhirtypes';
+import { loadConfig, type Config } from '../../connectors/config.ts';
+import { createStore, type Store } from '../../connectors/db/index.ts';
+import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
+import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
+import { createLogger } from '../../connectors/logger.ts';
+import { createActivities } from '../../activities/index.ts';
+import { createApp } from '../../api/app.ts';
+import { ensureBuiltinProtocols } from '../../api/seed.ts';
+import { signWebhook } from '../../api/middleware/webhook-signature.ts';
+import { createWorkflowGateway } from '../../api/workflow-gateway.ts';
+import { loadResources, IndexedRepository } from '../../sandbox/indexed-repository.ts';
+import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
+import { generateClinic, type RefillScenario } from '../../sandbox/synthetic/index.ts';
+import type { ActivityPolicy } from '../../workflows/activity-policy.ts';
+import { openTestDatabase, type TestDatabase } from './db.ts';
+import { createTestClient, createTestWorker, testTemporalConfig, type TestWorker } from './temporal.ts';
+
+/** Short retries so fault tests finish in seconds; the shape is the production one. */
+export const TEST_POLICY: ActivityPolicy = {
+  ehr: { startToCloseTimeout: '10 seconds', initialInterval: '100 milliseconds', maximumInterval: '500 milliseconds', maximumAttempts: 8 },
+  ehrWrite: { startToCloseTimeout: '10 seconds', initialInterval: '100 milliseconds', maximumInterval: '500 milliseconds', maximumAttempts: 0 },
+  local: { startToCloseTimeout: '10 seconds', initialInterval: '100 milliseconds', maximumInterval: '500 milliseconds', maximumAttempts: 0 },
+};
+
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+export const TOKENS = {
+  admin: 'admin-token-0123456789abcdefghij',
+  doctor: 'doctor-token-0123456789abcdefghij',
+  nurse: 'nurse-token-0123456789abcdefghij',
+} as const;
+
+export interface Harness {
+  config: Config;
+  store: Store;
+  sandbox: SandboxHandle;
+  scenarios: RefillScenario[];
+  resources: Resource[];
+  app: ReturnType<typeof createApp>;
+  /** POSTs a correctly signed webhook (or a tampered one with `opts`). */
+  webhook(clinicId: string, body: unknown, opts?: { secret?: string; timestamp?: number; raw?: string }): Promise<Response>;
+  /** Calls the API with a role's bearer token. */
+  api(path: string, init?: RequestInit & { as?: keyof typeof TOKENS }): Promise<Response>;
+  /** Polls the case (through the API) until `until` holds. */
+  waitForCase(caseId: string, until: (c: CaseBody) => boolean, timeoutMs?: number): Promise<CaseBody>;
+  scenario(pred: (s: RefillScenario) => boolean): RefillScenario;
+  close(): Promise<void>;
+}
+
+export interface CaseBody {
+  caseId: string;
+  status: string;
+  disposition: string | null;
+  queue: string | null;
+  pool: string | null;
+  reason: string | null;
+  outcome: string | null;
+  escalated: boolean;
+  protocol: { id: string; version: number } | null;
+  failedCriteria: string[];
+  criteria: { id: string; clause: string; passed: boolean; explanation: string; evidence: { resourceType: string; id: string }[] }[];
+  timeline: { seq: number; kind: string; actor: string; detail: Record<string, unknown> }[];
+  [k: string]: unknown;
+}
+
+export async function startHarness(opts: { patients?: number; clinic?: { nurseSlaSeconds?: number; refillAutomationEnabled?: boolean; id?: string } } = {}): Promise<Harness> {
+  const asOf = new Date().toISOString().slice(0, 10);
+  const clinic = generateClinic({ seed: 2015, patients: opts.patients ?? 60, asOf });
+  const repo = new IndexedRepository();
+  loadResources(repo, clinic.resources);
+  const keys = await generateClientKeyPair();
+  const sandbox = await startSandbox({ repo, clients: [{ clientId: 'autopilot-test', jwks: keys.publicJwks as never }], validate: false });
+  const testDb: TestDatabase = await openTestDatabase('sqlite');
+  const store = createStore(testDb.db);
+  const config: Config = testTemporalConfig({ DATA_DIR: testDb.options.dataDir });
+  const logger = createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test');
+  await ensureBuiltinProtocols(store, logger);
+  const clinicId = opts.clinic?.id ?? 'clinic-a';
+  await store.clinics.upsert({
+    id: clinicId,
+    name: 'Test clinic',
+    webhookSecret: WEBHOOK_SECRET,
+    fhirBaseUrl: sandbox.fhirBaseUrl,
+    fhirClientId: 'autopilot-test',
+    fhirPrivateKeyJwk: JSON.stringify(keys.privateJwk),
+    fhirTokenUrl: null,
+    protocolId: 'family-medicine-2015',
+    refillAutomationEnabled: opts.clinic?.refillAutomationEnabled ?? true,
+    nurseSlaSeconds: opts.clinic?.nurseSlaSeconds ?? 3600,
+    timezone: 'UTC',
+  });
+  for (const role of ['admin', 'doctor', 'nurse'] as const) {
+    await store.tokens.createToken({ name: role, role, userId: `${role}-1`, clinicId: null, token: TOKENS[role] });
+  }
+  const fhir = createClinicFhir(store, { timeoutMs: 5000 });
+  const worker: TestWorker = await createTestWorker({ activities: createActivities({ store, fhir, logger }), config });
+  const running = worker.worker.run();
+  const temporal = await createTestClient(config);
+  const app = createApp({
+    config,
+    db: testDb.db,
+    store,
+    workflows: createWorkflowGateway(temporal.client, { taskQueue: worker.taskQueue }),
+    logger,
+    now: () => new Date(),
+    workflowPolicy: TEST_POLICY,
+  });
+
+  const h: Harness = {
+    config,
+    store,
+    sandbox,
+    scenarios: clinic.refillRequests,
+    resources: clinic.resources,
+    app,
+    async webhook(cid, body, o = {}) {
+      const raw = o.raw ?? JSON.stringify(body);
+      const ts = o.timestamp ?? Math.floor(Date.now() / 1000);
+      return app.request(`/v1/webhooks/${cid}/refill-requests`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-autopilot-timestamp': String(ts),
+          'x-autopilot-signature': signWebhook(o.secret ?? WEBHOOK_SECRET, ts, raw),
+        },
+        body: raw,
+      });
+    },
+    api(path, init = {}) {
+      const { as, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (as) headers.set('authorization', `Bearer ${TOKENS[as]}`);
+      if (rest.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      return Promise.resolve(app.request(path, { ...rest, headers }));
+    },
+    async waitForCase(caseId, until, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: CaseBody | undefined;
+      while (Date.now() < deadline) {
+        const res = await h.api(`/v1/cases/${caseId}`, { as: 'admin' });
+        if (res.status === 200) {
+          last = (await res.json()) as CaseBody;
+          if (until(last)) return last;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`case ${caseId} did not reach the expected state; last: ${JSON.stringify(last && { status: last.status, queue: last.queue, reason: last.reason, disposition: last.disposition })}`);
+    },
+    scenario(pred) {
+      const s = clinic.refillRequests.find(pred);
+      if (!s) throw new Error('no synthetic scenario matches');
+      return s;
+    },
+    async close() {
+      worker.worker.shutdown();
+      await running.catch(() => undefined);
+      await worker.close();
+      await temporal.close();
+      await sandbox.close();
+      await testDb.cleanup();
+    },
+  };
+  return h;
+}
+
+/** The plain `refill.requested` event for a refill request id. */
+export function refillEvent(medicationRequestId: string, id = `evt-${medicationRequestId}`): unknown {
+  return { type: 'refill.requested', id, medicationRequest: `MedicationRequest/${medicationRequestId}` };
+}
+
+/** An R4 backport topic-based Subscription notification (id-only, or full-resource with `resource`). */
+export function subscriptionNotification(medicationRequestId: string, resource?: Resource): unknown {
+  const ref = `MedicationRequest/${medicationRequestId}`;
+  return {
+    resourceType: 'Bundle',
+    id: `notif-${medicationRequestId}`,
+    type: 'history',
+    timestamp: new Date().toISOString(),
+    entry: [
+      {
+        fullUrl: 'urn:uuid:2d5afc69-6ef2-420f-a8d1-8500c99eb96c',
+        resource: {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'subscription', valueReference: { reference: 'Subscription/refills' } },
+            { name: 'topic', valueCanonical: 'http://example.org/topics/refill-request' },
+            { name: 'status', valueCode: 'active' },
+            { name: 'type', valueCode: 'event-notification' },
+            { name: 'events-since-subscription-start', valueString: '1' },
+            {
+              name: 'notification-event',
+              part: [
+                { name: 'event-number', valueString: '1' },
+                { name: 'timestamp', valueInstant: new Date().toISOString() },
+                { name: 'focus', valueReference: { reference: ref } },
+              ],
+            },
+          ],
+        },
+        request: { method: 'GET', url: 'Subscription/refills/$status' },
+        response: { status: '200' },
+      },
+      ...(resource ? [{ fullUrl: ref, resource, request: { method: 'PUT', url: ref }, response: { status: '200' } }] : []),
+    ],
+  };
+}
