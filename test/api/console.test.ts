@@ -208,6 +208,8 @@ let server: ServerType;
 let baseUrl: string;
 let browser: Browser;
 let context: BrowserContext | undefined;
+/** Script errors and CSP violations seen by any page of the current test (HTTP 4xx/5xx answers are expected). */
+let problems: string[] = [];
 
 async function seed(): Promise<void> {
   await ensureBuiltinProtocols(store, createLogger({ LOG_LEVEL: 'silent' }, 'test'));
@@ -300,6 +302,9 @@ beforeAll(async () => {
 afterEach(async () => {
   await context?.close();
   context = undefined;
+  const seen = problems;
+  problems = [];
+  expect(seen, 'no script errors or CSP violations in the page').toEqual([]);
 });
 
 afterAll(async () => {
@@ -311,17 +316,20 @@ afterAll(async () => {
 /** A fresh browser tab (its own sessionStorage), signed in with the given role's token. */
 async function signedIn(role: keyof typeof TOKENS): Promise<Page> {
   context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
+  const page = await newPage(context);
   await page.goto(baseUrl);
   await page.getByLabel('API token').fill(TOKENS[role]);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('role').filter({ hasText: role }).waitFor();
-  expect(problems, 'no script errors').toEqual([]);
+  return page;
+}
+
+async function newPage(ctx: BrowserContext): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
+  });
   return page;
 }
 
@@ -354,7 +362,7 @@ describe('console', () => {
 
   test('a wrong token is refused at sign-in; a good one survives a reload and sign-out forgets it', async () => {
     context = await browser.newContext();
-    const page = await context.newPage();
+    const page = await newPage(context);
     await page.goto(baseUrl);
     await page.getByLabel('API token').fill('not-a-real-token-000000000');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -487,6 +495,37 @@ describe('console', () => {
       actor: { userId: 'nurse.jones', role: 'nurse' },
     });
     expect(sent[0]!.decision.decisionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+    // The case is still open in the projection (the fake workflow never closes it): no second set of buttons.
+    await expect
+      .poll(() => page.locator('#decision-why').textContent())
+      .toBe('Your decision (approve refill) was accepted; the case closes once it is written back to the EHR.');
+    expect(await page.locator('.decision-buttons button').count()).toBe(0);
+  });
+
+  test('works from the keyboard: arrow keys switch queues, Enter opens a case, Escape cancels a decision', async () => {
+    const page = await signedIn('nurse');
+    await page.locator('#queue-body tr').first().waitFor();
+    await page.getByRole('tab', { name: /Nurse/ }).focus();
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.url()).toMatch(/#\/queue\/doctor$/);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('tab-doctor');
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(() => page.url()).toMatch(/#\/queue\/nurse$/);
+
+    await page.getByRole('link', { name: /Warfarin/ }).first().focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'A nurse reviews this refill' }).waitFor();
+    const before = gateway.decisions.length;
+    await page.getByRole('button', { name: 'Escalate to doctor' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // The note field has focus, so a nurse can type straight away.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('confirm-note');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    expect(gateway.decisions.length).toBe(before);
   });
 
   test('doctor-only decisions are not offered to a nurse on a doctor-queue case; a doctor gets them', async () => {
@@ -518,6 +557,7 @@ describe('console', () => {
       .poll(() => page.locator('#decision-message').textContent())
       .toMatch(/^This case has changed: the case already has a decision\. Someone may have decided it already/);
     expect(await page.getByRole('dialog').isVisible()).toBe(false);
+    await page.screenshot({ path: 'test/artifacts/console-409.png' });
     expect(gateway.decisions.filter((d) => d.caseId === WARFARIN_409).map((d) => d.decision.action)).toEqual(['deny']);
   });
 
