@@ -193,7 +193,11 @@ function slaCell(slaDueAt) {
   if (left < 0) {
     return h('span', { class: 'badge badge-overdue', title: `Due ${fmtDateTime(slaDueAt)}` }, `Overdue ${span(left)}`);
   }
-  return h('span', { class: left < 3600000 ? 'badge badge-soon' : 'sla', title: `Due ${fmtDateTime(slaDueAt)}` }, `in ${span(left)}`);
+  return h(
+    'span',
+    { class: left < 3600000 ? 'badge badge-soon' : 'sla', title: `Due ${fmtDateTime(slaDueAt)}` },
+    `in ${span(left)}`,
+  );
 }
 
 /** @param {string | null | undefined} d */
@@ -427,7 +431,12 @@ function renderQueue(items) {
         h('a', { href, class: 'drug' }, c.drugName ?? 'Medication not identified yet'),
         h('div', { class: 'sub muted' }, `MedicationRequest/${c.medicationRequestId}`),
       ),
-      h('td', null, dispositionBadge(c.disposition), c.escalated ? h('span', { class: 'badge badge-escalated' }, 'Escalated') : null),
+      h(
+        'td',
+        null,
+        dispositionBadge(c.disposition),
+        c.escalated ? h('span', { class: 'badge badge-escalated' }, 'Escalated') : null,
+      ),
       h('td', null, c.pool ? (POOL_TEXT[c.pool] ?? c.pool) : h('span', { class: 'muted' }, '—')),
       h('td', null, c.reason ? (REASON_TEXT[c.reason] ?? c.reason) : h('span', { class: 'muted' }, '—')),
       h('td', null, slaCell(c.slaDueAt)),
@@ -444,7 +453,9 @@ function renderQueue(items) {
   const focused = document.activeElement?.closest('tr')?.getAttribute('data-case-id');
   $('queue-body').replaceChildren(...rows);
   if (focused) {
-    /** @type {HTMLElement | null} */ ($('queue-body').querySelector(`tr[data-case-id="${CSS.escape(focused)}"] a`))?.focus();
+    /** @type {HTMLElement | null} */ (
+      $('queue-body').querySelector(`tr[data-case-id="${CSS.escape(focused)}"] a`)
+    )?.focus();
   }
   $('queue-empty').hidden = items.length > 0;
   $('queue-table').hidden = items.length === 0;
@@ -489,7 +500,8 @@ function headline(c) {
   if (c.status === 'received' || c.status === 'triaging') {
     return { title: 'Being triaged', lede: 'The protocol is reading the EHR record. This usually takes seconds.' };
   }
-  if (c.status === 'failed') return { title: 'Triage failed', lede: 'The case could not be triaged; see the timeline.' };
+  if (c.status === 'failed')
+    return { title: 'Triage failed', lede: 'The case could not be triaged; see the timeline.' };
   switch (c.disposition) {
     case 'approve':
       return {
@@ -512,11 +524,20 @@ function headline(c) {
   }
   switch (c.reason) {
     case 'automation_disabled':
-      return { title: 'Not triaged: automation is off', lede: 'Refill automation is disabled for this clinic; review by hand.' };
+      return {
+        title: 'Not triaged: automation is off',
+        lede: 'Refill automation is disabled for this clinic; review by hand.',
+      };
     case 'ehr_record_not_found':
-      return { title: 'Not triaged: EHR record not found', lede: 'The refill request or the patient record could not be read.' };
+      return {
+        title: 'Not triaged: EHR record not found',
+        lede: 'The refill request or the patient record could not be read.',
+      };
     case 'ehr_unavailable':
-      return { title: 'Not triaged: the EHR did not answer', lede: 'Review by hand, or wait for the EHR to come back.' };
+      return {
+        title: 'Not triaged: the EHR did not answer',
+        lede: 'Review by hand, or wait for the EHR to come back.',
+      };
     default:
       return { title: 'Awaiting review', lede: '' };
   }
@@ -539,7 +560,8 @@ async function openCase(caseId) {
     if (state.me?.role === 'admin') void loadAudit(caseId);
   } catch (err) {
     if (handleAuthError(err)) return;
-    const msg = err instanceof ApiError && err.status === 404 ? 'No such case, or it belongs to another clinic.' : errorText(err);
+    const msg =
+      err instanceof ApiError && err.status === 404 ? 'No such case, or it belongs to another clinic.' : errorText(err);
     view.replaceChildren(backLink(), h('p', { class: 'alert alert-error', role: 'alert' }, msg));
   }
 }
@@ -567,7 +589,13 @@ function renderCase(c) {
         { class: 'badges' },
         dispositionBadge(c.disposition),
         h('span', { class: `badge badge-status-${c.status}` }, `Status: ${c.status}`),
-        c.queue ? h('span', { class: 'badge badge-plain' }, `${QUEUE_TEXT[/** @type {Queue} */ (c.queue)]?.title ?? c.queue} queue`) : null,
+        c.queue
+          ? h(
+              'span',
+              { class: 'badge badge-plain' },
+              `${QUEUE_TEXT[/** @type {Queue} */ (c.queue)]?.title ?? c.queue} queue`,
+            )
+          : null,
         c.pool ? h('span', { class: 'badge badge-plain' }, POOL_TEXT[c.pool] ?? c.pool) : null,
         c.reason ? h('span', { class: 'badge badge-plain' }, REASON_TEXT[c.reason] ?? c.reason) : null,
         c.escalated ? h('span', { class: 'badge badge-escalated' }, 'Escalated') : null,
@@ -639,7 +667,14 @@ function renderCriterion(k) {
           h(
             'thead',
             null,
-            h('tr', null, h('th', { scope: 'col' }, 'Evidence'), h('th', { scope: 'col' }, 'Date'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Description')),
+            h(
+              'tr',
+              null,
+              h('th', { scope: 'col' }, 'Evidence'),
+              h('th', { scope: 'col' }, 'Date'),
+              h('th', { scope: 'col' }, 'Value'),
+              h('th', { scope: 'col' }, 'Description'),
+            ),
           ),
           h(
             'tbody',
@@ -675,7 +710,13 @@ function renderEvent(e) {
     'li',
     null,
     h('time', { datetime: e.at }, fmtDateTime(e.at)),
-    h('div', null, h('strong', null, EVENT_TEXT[e.kind] ?? e.kind), ' ', h('span', { class: 'muted' }, `by ${e.actor}`)),
+    h(
+      'div',
+      null,
+      h('strong', null, EVENT_TEXT[e.kind] ?? e.kind),
+      ' ',
+      h('span', { class: 'muted' }, `by ${e.actor}`),
+    ),
     facts.length ? h('div', { class: 'sub' }, facts.join(' · ')) : null,
     d.note ? h('blockquote', { class: 'note' }, String(d.note)) : null,
   );
@@ -694,7 +735,11 @@ function renderDetails(c) {
     [
       'Lab orders',
       c.actions.length
-        ? h('ul', { class: 'plain' }, c.actions.map((/** @type {string} */ a) => h('li', null, ACTION_ORDER_TEXT[a] ?? a)))
+        ? h(
+            'ul',
+            { class: 'plain' },
+            c.actions.map((/** @type {string} */ a) => h('li', null, ACTION_ORDER_TEXT[a] ?? a)),
+          )
         : 'none',
     ],
     ['Received', fmtDateTime(c.createdAt)],
@@ -705,7 +750,11 @@ function renderDetails(c) {
     'section',
     { class: 'card', 'aria-labelledby': 'details-title' },
     h('h2', { id: 'details-title' }, 'Details'),
-    h('dl', { class: 'details' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+    h(
+      'dl',
+      { class: 'details' },
+      rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
+    ),
   );
 }
 
@@ -806,7 +855,8 @@ function decisionMessage(text, kind) {
 /** @param {any} c @param {Action} action */
 function askDecision(c, action) {
   const reuse = state.unconfirmed && state.unconfirmed.caseId === c.caseId && state.unconfirmed.action === action;
-  state.pending = reuse && state.unconfirmed ? state.unconfirmed : { caseId: c.caseId, action, decisionId: newDecisionId() };
+  state.pending =
+    reuse && state.unconfirmed ? state.unconfirmed : { caseId: c.caseId, action, decisionId: newDecisionId() };
   const dialog = /** @type {HTMLDialogElement} */ ($('confirm'));
   $('confirm-title').textContent = `${actionLabel(action, c)}?`;
   $('confirm-desc').textContent = actionDescription(action, c);
@@ -866,7 +916,8 @@ async function submitDecision() {
 }
 
 function disableDecisionButtons() {
-  for (const b of document.querySelectorAll('.decision-buttons button')) /** @type {HTMLButtonElement} */ (b).disabled = true;
+  for (const b of document.querySelectorAll('.decision-buttons button'))
+    /** @type {HTMLButtonElement} */ (b).disabled = true;
 }
 
 /** Re-reads the open case, keeping the decision message. @param {string} caseId @param {boolean} [keepMessage] */
@@ -925,7 +976,15 @@ async function loadAudit(caseId) {
         ? h(
             'table',
             { class: 'audit' },
-            h('thead', null, h('tr', null, ['When', 'Action', 'Actor', 'Protocol'].map((t) => h('th', { scope: 'col' }, t)))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                ['When', 'Action', 'Actor', 'Protocol'].map((t) => h('th', { scope: 'col' }, t)),
+              ),
+            ),
             h(
               'tbody',
               null,

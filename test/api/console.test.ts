@@ -34,7 +34,10 @@ class RecordingGateway implements WorkflowGateway {
   startRefillTriage(): Promise<{ caseId: string; runId: string }> {
     return Promise.reject(new Error('not used by the console'));
   }
-  submitDecision(caseId: string, decision: ClinicianDecision): Promise<{
+  submitDecision(
+    caseId: string,
+    decision: ClinicianDecision,
+  ): Promise<{
     caseId: string;
     decisionId: string;
     action: ClinicianDecision['action'];
@@ -83,7 +86,12 @@ const needsVisitInsulin: TriageDecision = {
         '(last: 2025-11-05): the patient needs a visit.',
       evidence: [
         { resourceType: 'Encounter', id: 'enc-0155-03', date: '2025-01-13', display: 'Office visit with the PCP' },
-        { resourceType: 'Encounter', id: 'enc-0155-04', date: '2025-11-05', display: 'Visit with the Collaborative Care Nurse' },
+        {
+          resourceType: 'Encounter',
+          id: 'enc-0155-04',
+          date: '2025-11-05',
+          display: 'Visit with the Collaborative Care Nurse',
+        },
       ],
     },
     {
@@ -92,7 +100,13 @@ const needsVisitInsulin: TriageDecision = {
       passed: true,
       explanation: 'Last A1c 9 has a DM-2 cadence.',
       evidence: [
-        { resourceType: 'Observation', id: 'obs-0155-010', date: '2026-01-25', value: 9, display: 'Hemoglobin A1c: 9 %' },
+        {
+          resourceType: 'Observation',
+          id: 'obs-0155-010',
+          date: '2026-01-25',
+          value: 9,
+          display: 'Hemoglobin A1c: 9 %',
+        },
       ],
     },
   ],
@@ -111,7 +125,13 @@ const needsVisitInsulin: TriageDecision = {
 
 function routed(id: string, clause: string, explanation: string, mr: string, drug: string): TriageDecision['criteria'] {
   return [
-    { id, clause, passed: false, explanation, evidence: [{ resourceType: 'MedicationRequest', id: mr, date: '2026-06-13', display: drug }] },
+    {
+      id,
+      clause,
+      passed: false,
+      explanation,
+      evidence: [{ resourceType: 'MedicationRequest', id: mr, date: '2026-06-13', display: drug }],
+    },
   ];
 }
 
@@ -130,7 +150,12 @@ const nurseReviewWarfarin = (mr: string): TriageDecision => ({
   routeTo: 'protime_nurse_pool',
   actions: [],
   protocol: PROTOCOL,
-  drug: { name: 'Warfarin sodium 5 mg tablet', ingredients: ['warfarin'], classes: ['anticoagulant'], controlledSchedule: null },
+  drug: {
+    name: 'Warfarin sodium 5 mg tablet',
+    ingredients: ['warfarin'],
+    classes: ['anticoagulant'],
+    controlledSchedule: null,
+  },
 });
 
 const doctorReviewClopidogrel: TriageDecision = {
@@ -148,7 +173,12 @@ const doctorReviewClopidogrel: TriageDecision = {
   routeTo: 'pcp_or_coverage',
   actions: [],
   protocol: PROTOCOL,
-  drug: { name: 'Clopidogrel 75 mg tablet', ingredients: ['clopidogrel'], classes: ['antiplatelet'], controlledSchedule: null },
+  drug: {
+    name: 'Clopidogrel 75 mg tablet',
+    ingredients: ['clopidogrel'],
+    classes: ['antiplatelet'],
+    controlledSchedule: null,
+  },
 };
 
 const approveFamotidine = (mr: string): TriageDecision => ({
@@ -160,7 +190,9 @@ const approveFamotidine = (mr: string): TriageDecision => ({
       clause: 'PPI-1',
       passed: true,
       explanation: 'Last PCP office visit 2025-01-22 is within 18 months.',
-      evidence: [{ resourceType: 'Encounter', id: `enc-${mr}`, date: '2025-01-22', display: 'Office visit with the PCP' }],
+      evidence: [
+        { resourceType: 'Encounter', id: `enc-${mr}`, date: '2025-01-22', display: 'Office visit with the PCP' },
+      ],
     },
   ],
   approvedSupply: { renewalMonths: 12 },
@@ -168,7 +200,12 @@ const approveFamotidine = (mr: string): TriageDecision => ({
   routeTo: null,
   actions: [],
   protocol: PROTOCOL,
-  drug: { name: 'Famotidine 40 mg tablet', ingredients: ['famotidine'], classes: ['h2_blocker'], controlledSchedule: null },
+  drug: {
+    name: 'Famotidine 40 mg tablet',
+    ingredients: ['famotidine'],
+    classes: ['h2_blocker'],
+    controlledSchedule: null,
+  },
 });
 
 const NOW = Date.now();
@@ -224,16 +261,42 @@ async function seed(): Promise<void> {
     nurseSlaSeconds: 4 * 3600,
     timezone: 'America/Chicago',
   });
-  await store.tokens.createToken({ name: 'nurse', role: 'nurse', userId: 'nurse.jones', clinicId: CLINIC, token: TOKENS.nurse });
-  await store.tokens.createToken({ name: 'doctor', role: 'doctor', userId: 'dr.smith', clinicId: CLINIC, token: TOKENS.doctor });
-  await store.tokens.createToken({ name: 'admin', role: 'admin', userId: 'admin.lee', clinicId: null, token: TOKENS.admin });
+  await store.tokens.createToken({
+    name: 'nurse',
+    role: 'nurse',
+    userId: 'nurse.jones',
+    clinicId: CLINIC,
+    token: TOKENS.nurse,
+  });
+  await store.tokens.createToken({
+    name: 'doctor',
+    role: 'doctor',
+    userId: 'dr.smith',
+    clinicId: CLINIC,
+    token: TOKENS.doctor,
+  });
+  await store.tokens.createToken({
+    name: 'admin',
+    role: 'admin',
+    userId: 'admin.lee',
+    clinicId: null,
+    token: TOKENS.admin,
+  });
 
   const cases: CaseProjection[] = [
     // Oldest nurse case: automation off, never triaged, past its SLA.
     queued('mr-0201-req', 300, { reason: 'automation_disabled', slaDueAt: iso(-60) }),
     queued('mr-0155-req', 120, { decision: needsVisitInsulin, slaDueAt: iso(120) }),
-    queued('mr-0025-req', 90, { decision: nurseReviewWarfarin('mr-0025-req'), pool: 'protime_nurse_pool', slaDueAt: iso(150) }),
-    queued('mr-0026-req', 80, { decision: nurseReviewWarfarin('mr-0026-req'), pool: 'protime_nurse_pool', slaDueAt: iso(160) }),
+    queued('mr-0025-req', 90, {
+      decision: nurseReviewWarfarin('mr-0025-req'),
+      pool: 'protime_nurse_pool',
+      slaDueAt: iso(150),
+    }),
+    queued('mr-0026-req', 80, {
+      decision: nurseReviewWarfarin('mr-0026-req'),
+      pool: 'protime_nurse_pool',
+      slaDueAt: iso(160),
+    }),
     queued('mr-0034-req', 60, { decision: doctorReviewClopidogrel, queue: 'doctor', pool: 'pcp_or_coverage' }),
   ].map((c) => ({ queue: 'nurse' as const, ...c }));
   // 27 protocol approvals waiting for a signature: more than one page (25).
@@ -246,7 +309,13 @@ async function seed(): Promise<void> {
   const timeline: Omit<CaseEventInput, 'caseId'>[] = [
     { seq: 0, at: iso(-121), kind: 'case.received', actor: 'ehr', detail: { medicationRequestId: 'mr-0155-req' } },
     { seq: 1, at: iso(-121), kind: 'case.triaging', actor: 'system', detail: {} },
-    { seq: 2, at: iso(-120), kind: 'case.queued', actor: 'system', detail: { queue: 'nurse', pool: null, reason: 'protocol' } },
+    {
+      seq: 2,
+      at: iso(-120),
+      kind: 'case.queued',
+      actor: 'system',
+      detail: { queue: 'nurse', pool: null, reason: 'protocol' },
+    },
   ];
   for (const e of timeline) await store.cases.appendCaseEvent({ caseId: INSULIN, ...e });
   await store.audit.appendAudit({
@@ -494,7 +563,9 @@ describe('console', () => {
       note: 'Bridge supply given; visit booked for next week.',
       actor: { userId: 'nurse.jones', role: 'nurse' },
     });
-    expect(sent[0]!.decision.decisionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(sent[0]!.decision.decisionId).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
 
     // The case is still open in the projection (the fake workflow never closes it): no second set of buttons.
     await expect
@@ -513,7 +584,10 @@ describe('console', () => {
     await page.keyboard.press('ArrowLeft');
     await expect.poll(() => page.url()).toMatch(/#\/queue\/nurse$/);
 
-    await page.getByRole('link', { name: /Warfarin/ }).first().focus();
+    await page
+      .getByRole('link', { name: /Warfarin/ })
+      .first()
+      .focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'A nurse reviews this refill' }).waitFor();
     const before = gateway.decisions.length;
@@ -533,7 +607,9 @@ describe('console', () => {
     await nurse.goto(`${baseUrl}/#/case/${encodeURIComponent(CLOPIDOGREL)}`);
     await nurse.getByRole('heading', { level: 1, name: 'A doctor reviews this refill' }).waitFor();
     expect(await nurse.locator('.decision-buttons button').count()).toBe(0);
-    expect(await nurse.locator('#decision-why').textContent()).toBe('Only a doctor can decide cases in the doctor queue.');
+    expect(await nurse.locator('#decision-why').textContent()).toBe(
+      'Only a doctor can decide cases in the doctor queue.',
+    );
     await context?.close();
 
     const doctor = await signedIn('doctor');
@@ -596,7 +672,9 @@ describe('console', () => {
       .poll(() => page.locator('#decision-message').textContent())
       .toMatch(/^Not allowed: The doctor queue needs a doctor\./);
     // Reloaded: the case now sits in the doctor queue and the nurse is offered nothing.
-    await expect.poll(() => page.locator('#decision-why').textContent()).toBe('Only a doctor can decide cases in the doctor queue.');
+    await expect
+      .poll(() => page.locator('#decision-why').textContent())
+      .toBe('Only a doctor can decide cases in the doctor queue.');
     expect(gateway.decisions.some((d) => d.caseId === UNTRIAGED)).toBe(false);
   });
 
