@@ -6,6 +6,7 @@ import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import { createLogger } from '../connectors/logger.ts';
 import { createWorkerConnection, workerDataConverter } from '../connectors/temporal.ts';
+import { installTemporalRuntimeLogger } from '../connectors/temporal-runtime.ts';
 import { AppError } from '../rules/index.ts';
 import { createActivities } from './index.ts';
 
@@ -17,6 +18,7 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config, 'worker');
+installTemporalRuntimeLogger(logger);
 const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger });
 const store = createStore(db);
 const connection = await createWorkerConnection(config);

@@ -7,6 +7,7 @@ import type { ApiEnv } from './env.ts';
 import { caseRoutes } from './routes/cases.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes } from './routes/health.ts';
+import { meRoutes } from './routes/me.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 /**
@@ -47,6 +48,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', healthRoutes(deps));
   app.route('/', webhookRoutes(deps));
   app.route('/', caseRoutes(deps));
+  app.route('/', meRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

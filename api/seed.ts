@@ -94,17 +94,27 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
       });
     }
   }
-  // The sandbox keeps registrations in memory: register the demo client's public key at every start.
-  try {
-    const res = await fetch(`${sandboxBase}/oauth2/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: creds.fhirClientId, jwks: keys.publicJwks }),
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!res.ok) logger.warn({ status: res.status }, 'sandbox EHR refused the demo client registration');
-  } catch {
-    logger.warn({ sandbox: sandboxBase }, 'sandbox EHR not reachable: demo clinic registered without it');
-  }
+  // The sandbox keeps registrations in memory: register the demo client's public key at every start. The sandbox
+  // may still be loading its patients, so keep trying in the background for a minute.
+  void registerWithSandbox(`${sandboxBase}/oauth2/register`, creds.fhirClientId, keys.publicJwks, logger);
   return creds;
+}
+
+async function registerWithSandbox(url: string, clientId: string, jwks: unknown, logger: Logger): Promise<void> {
+  for (let attempt = 0; attempt < 60; attempt++) {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: clientId, jwks }),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (res.ok) return;
+      logger.warn({ status: res.status }, 'sandbox EHR refused the demo client registration');
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  logger.warn({ url }, 'sandbox EHR not reachable: the demo clinic cannot read FHIR until it is');
 }

@@ -1,9 +1,13 @@
 // ENTRYPOINT of the sandbox EHR: loadConfig → seed a synthetic clinic → serve FHIR R4 on loopback.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { JWK } from 'jose';
 import { loadConfig, type Config } from '../connectors/config.ts';
 import { createLogger, type Logger } from '../connectors/logger.ts';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from './fhir-server.ts';
 import { IndexedRepository, loadResources } from './indexed-repository.ts';
+import type { SandboxClient } from './smart-auth.ts';
 import { generateClinic, type RefillScenario } from './synthetic/index.ts';
 
 export { loadResources };
@@ -57,10 +61,29 @@ export async function startSeededSandbox(
   return { handle, refillRequests: clinic.refillRequests };
 }
 
+/**
+ * The sandbox keeps client registrations in memory; the demo clinic's public key is kept in
+ * `$DATA_DIR/demo-credentials.json` (written by the API's demo seeding), so a restarted sandbox knows it again.
+ */
+function registerSavedDemoClient(handle: SandboxHandle, config: Config, logger: Logger): void {
+  const file = join(config.DATA_DIR, 'demo-credentials.json');
+  if (!existsSync(file)) return;
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { fhirClientId?: string; publicJwks?: { keys: JWK[] } };
+    if (saved.fhirClientId && saved.publicJwks) {
+      handle.registerClient({ clientId: saved.fhirClientId, jwks: saved.publicJwks as SandboxClient['jwks'] });
+      logger.info({ clientId: saved.fhirClientId }, 'demo client registered');
+    }
+  } catch {
+    logger.warn('demo credentials unreadable; the API registers the demo client at start');
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, 'sandbox');
   const { handle } = await startSeededSandbox(config, logger);
+  registerSavedDemoClient(handle, config, logger);
   const stop = (signal: string): void => {
     logger.info({ signal }, 'sandbox EHR stopping');
     handle.close().then(

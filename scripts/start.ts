@@ -85,19 +85,22 @@ function portsToCheck(config: Config, embeddedTemporal: boolean): { port: number
 
 function describeDemoCredentials(file: string): string[] {
   if (!existsSync(file)) return [`(no ${file} yet: the API writes the demo tokens there when it seeds the demo clinic)`];
-  const lines: string[] = [];
-  const walk = (value: unknown, path: string): void => {
-    if (typeof value === 'string' || typeof value === 'number') lines.push(`${path}: ${value}`);
-    else if (value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
-    }
-  };
   try {
-    walk(JSON.parse(readFileSync(file, 'utf8')), '');
+    // The file also holds the demo clinic's SMART private key: print only what a person types or pastes.
+    const c = JSON.parse(readFileSync(file, 'utf8')) as {
+      clinicId?: string;
+      webhookSecret?: string;
+      tokens?: Record<string, string>;
+    };
+    return [
+      `clinic          ${c.clinicId ?? '?'}`,
+      `webhook secret  ${c.webhookSecret ?? '?'}`,
+      ...Object.entries(c.tokens ?? {}).map(([role, token]) => `${`${role} token`.padEnd(15)} ${token}`),
+      `(kept in ${file}; \`npm run demo:traffic\` sends signed refill webhooks)`,
+    ];
   } catch {
     return [`(${file} is not valid JSON)`];
   }
-  return lines;
 }
 
 /**
