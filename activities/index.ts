@@ -18,7 +18,7 @@ export interface ActivityDeps {
  * The activity registry. Each key is a Temporal activity *name*: renaming one breaks workflows already running.
  * Add, don't rename.
  */
-// eslint-disable-next-line @typescript-eslint/explicit-module-boundary-types
+
 export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {

@@ -1,6 +1,7 @@
 import type { Db, Store } from '../connectors/db/index.ts';
 import type { Config } from '../connectors/config.ts';
 import type { Logger } from '../connectors/logger.ts';
+import type { ActivityPolicy } from '../workflows/activity-policy.ts';
 import type { WorkflowGateway } from './workflow-gateway.ts';
 
 /** Everything the API needs, injected so tests can pass their own. */
@@ -12,5 +13,5 @@ export interface ApiDeps {
   logger: Logger;
   now: () => Date;
   /** Overrides of activity timeouts/retries passed into new workflows (tests); production uses the defaults. */
-  workflowPolicy?: import('../workflows/activity-policy.ts').ActivityPolicy;
+  workflowPolicy?: ActivityPolicy;
 }

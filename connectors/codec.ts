@@ -104,12 +104,20 @@ function decrypt(data: Uint8Array, key: Buffer, keyId: string): Uint8Array {
  * Why: one place decides what a valid key is, so the API, the worker and the tests cannot disagree.
  * @throws AppError `CONFIG_INVALID` when PAYLOAD_KEY is unset or PAYLOAD_OLD_KEYS is malformed (never echoes keys).
  */
-export function payloadKeysFrom(config: Pick<Config, 'PAYLOAD_KEY' | 'PAYLOAD_KEY_ID' | 'PAYLOAD_OLD_KEYS'>): PayloadKeys {
+export function payloadKeysFrom(
+  config: Pick<Config, 'PAYLOAD_KEY' | 'PAYLOAD_KEY_ID' | 'PAYLOAD_OLD_KEYS'>,
+): PayloadKeys {
   if (!config.PAYLOAD_KEY) {
-    throw new AppError('CONFIG_INVALID', 'PAYLOAD_KEY is required to encrypt Temporal payloads (`npm start` generates one)');
+    throw new AppError(
+      'CONFIG_INVALID',
+      'PAYLOAD_KEY is required to encrypt Temporal payloads (`npm start` generates one)',
+    );
   }
   const keys = new Map<string, Buffer>();
-  for (const entry of (config.PAYLOAD_OLD_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of (config.PAYLOAD_OLD_KEYS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const sep = entry.indexOf(':');
     const id = sep > 0 ? entry.slice(0, sep) : '';
     const key = Buffer.from(sep > 0 ? entry.slice(sep + 1) : '', 'base64');

@@ -1,7 +1,17 @@
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import type { Logger } from './logger.ts';
 
-const KEEP = ['workflowId', 'workflowType', 'activityType', 'activityId', 'taskQueue', 'attempt', 'durationMs', 'state', 'isLocal'];
+const KEEP = [
+  'workflowId',
+  'workflowType',
+  'activityType',
+  'activityId',
+  'taskQueue',
+  'attempt',
+  'durationMs',
+  'state',
+  'isLocal',
+];
 
 /** An error reduced to what may be logged: its class and failure type, never its message (which may carry PHI). */
 function safeError(err: unknown): Record<string, unknown> | undefined {
@@ -11,7 +21,9 @@ function safeError(err: unknown): Record<string, unknown> | undefined {
   return {
     name: e.name,
     ...(typeof e.type === 'string' ? { type: e.type } : {}),
-    ...(cause instanceof Error ? { cause: { name: cause.name, ...(typeof cause.type === 'string' ? { type: cause.type } : {}) } } : {}),
+    ...(cause instanceof Error
+      ? { cause: { name: cause.name, ...(typeof cause.type === 'string' ? { type: cause.type } : {}) } }
+      : {}),
   };
 }
 

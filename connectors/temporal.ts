@@ -99,9 +99,7 @@ export function workerDataConverter(config: Config): EncryptingDataConverter {
  */
 export async function pingTemporal(client: Client, timeoutMs = 2_000): Promise<void> {
   try {
-    await client.connection.withDeadline(Date.now() + timeoutMs, () =>
-      client.workflowService.getSystemInfo({}),
-    );
+    await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflowService.getSystemInfo({}));
   } catch (err) {
     throw new AppError('TEMPORAL_UNAVAILABLE', 'Temporal did not answer the health check', {
       retryable: true,

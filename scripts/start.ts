@@ -84,7 +84,8 @@ function portsToCheck(config: Config, embeddedTemporal: boolean): { port: number
 }
 
 function describeDemoCredentials(file: string): string[] {
-  if (!existsSync(file)) return [`(no ${file} yet: the API writes the demo tokens there when it seeds the demo clinic)`];
+  if (!existsSync(file))
+    return [`(no ${file} yet: the API writes the demo tokens there when it seeds the demo clinic)`];
   try {
     // The file also holds the demo clinic's SMART private key: print only what a person types or pastes.
     const c = JSON.parse(readFileSync(file, 'utf8')) as {
@@ -127,7 +128,8 @@ export async function start(options: StartOptions = {}): Promise<number> {
     try {
       const { key, created } = ensurePayloadKey(dataDir);
       env.PAYLOAD_KEY = key;
-      if (created) say(write, `generated the Temporal payload key: ${join(dataDir, 'payload.key')} (keep it: histories need it)`);
+      if (created)
+        say(write, `generated the Temporal payload key: ${join(dataDir, 'payload.key')} (keep it: histories need it)`);
     } catch (err) {
       say(write, err instanceof Error ? err.message : String(err));
       return 1;
@@ -215,7 +217,10 @@ export async function start(options: StartOptions = {}): Promise<number> {
   // 1. Temporal: the embedded dev server, unless a cluster was configured.
   let temporalUi: string;
   if (externalTemporal === undefined) {
-    say(write, `starting the Temporal dev server on 127.0.0.1:${config.TEMPORAL_PORT} (state: ${join(dataDir, 'temporal.db')})`);
+    say(
+      write,
+      `starting the Temporal dev server on 127.0.0.1:${config.TEMPORAL_PORT} (state: ${join(dataDir, 'temporal.db')})`,
+    );
     try {
       temporal = await startDevServer({
         dbFile: join(dataDir, 'temporal.db'),
@@ -237,11 +242,16 @@ export async function start(options: StartOptions = {}): Promise<number> {
     temporalUi = `(external Temporal at ${externalTemporal}: use its own UI)`;
     const plain = !config.TEMPORAL_API_KEY && !config.TEMPORAL_TLS; // answers() speaks plaintext gRPC only
     if (plain && !(await answers(externalTemporal, config.TEMPORAL_NAMESPACE, 5_000))) {
-      say(write, `warning: Temporal at ${externalTemporal} does not answer yet (namespace ${config.TEMPORAL_NAMESPACE})`);
+      say(
+        write,
+        `warning: Temporal at ${externalTemporal} does not answer yet (namespace ${config.TEMPORAL_NAMESPACE})`,
+      );
     }
     try {
       const handle = await createTemporalClient(loadConfig(env), { connectTimeoutMs: 5_000 });
-      const added = await ensureSearchAttributes(handle.client, config.TEMPORAL_NAMESPACE).finally(() => handle.close());
+      const added = await ensureSearchAttributes(handle.client, config.TEMPORAL_NAMESPACE).finally(() =>
+        handle.close(),
+      );
       if (added.length) say(write, `registered search attributes: ${added.join(', ')}`);
     } catch (err) {
       say(write, `warning: could not check search attributes (${err instanceof Error ? err.message : String(err)})`);
@@ -285,7 +295,10 @@ export async function start(options: StartOptions = {}): Promise<number> {
     return false;
   })();
   if (!healthy && !stopping) {
-    void shutdown(1, `the API did not answer 200 on ${apiBase}/health within ${healthTimeoutMs / 1000} s (see its output above)`);
+    void shutdown(
+      1,
+      `the API did not answer 200 on ${apiBase}/health within ${healthTimeoutMs / 1000} s (see its output above)`,
+    );
   }
   if (healthy && !stopping) {
     const sandbox = `http://127.0.0.1:${config.SANDBOX_PORT}/fhir/R4`;

@@ -12,7 +12,22 @@ export interface ActivityPolicy {
 }
 
 export const DEFAULT_ACTIVITY_POLICY: ActivityPolicy = {
-  ehr: { startToCloseTimeout: '30 seconds', initialInterval: '2 seconds', maximumInterval: '2 minutes', maximumAttempts: 12 },
-  ehrWrite: { startToCloseTimeout: '30 seconds', initialInterval: '2 seconds', maximumInterval: '5 minutes', maximumAttempts: 0 },
-  local: { startToCloseTimeout: '15 seconds', initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 0 },
+  ehr: {
+    startToCloseTimeout: '30 seconds',
+    initialInterval: '2 seconds',
+    maximumInterval: '2 minutes',
+    maximumAttempts: 12,
+  },
+  ehrWrite: {
+    startToCloseTimeout: '30 seconds',
+    initialInterval: '2 seconds',
+    maximumInterval: '5 minutes',
+    maximumAttempts: 0,
+  },
+  local: {
+    startToCloseTimeout: '15 seconds',
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 0,
+  },
 };

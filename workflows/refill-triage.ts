@@ -57,6 +57,7 @@ function routeFor(decision: TriageDecision): { queue: Queue; pool: string | null
   }
 }
 
+// A copy of rules/schema/case.ts QUEUE_ROLES: workflow code may import only types from rules/.
 const QUEUE_ROLES: Record<Queue, readonly string[]> = {
   signature: ['doctor'],
   nurse: ['nurse', 'doctor'],
@@ -122,7 +123,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       return { caseId: input.caseId, decisionId: decision.decisionId, action: decision.action, queue: state.queue };
     },
     {
-      validator: (decision) => {
+      validator: (decision: ClinicianDecision) => {
         if (state.status === 'closed') throw new Error('CONFLICT: the case is closed');
         if (state.status !== 'queued' || state.queue === null)
           throw new Error('CONFLICT: the case is not awaiting a decision yet');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
-import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema, type Role } from '../../rules/schema/case.ts';
+import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { invalidInput } from '../errors.ts';
@@ -230,7 +230,7 @@ const auditRoute = createRoute({
 export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const lookup: TokenLookup = async (raw) => {
     const t = await deps.store.tokens.findByToken(raw);
-    return t ? { userId: t.userId, role: t.role as Role, clinicId: t.clinicId } : null;
+    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
   };
   const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result) => {
@@ -307,7 +307,7 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'The audit trail needs the role admin');
     const r = await visibleCase(deps, principal, c.req.valid('param').caseId);
     const { items } = await deps.store.audit.listAudit({ caseId: r.id, limit: 500 });
-    return c.json({ items: items as unknown as Record<string, unknown>[] }, 200);
+    return c.json({ items: items }, 200);
   });
   return app;
 }

@@ -3,7 +3,12 @@ import { defaultPayloadConverter, METADATA_ENCODING_KEY } from '@temporalio/comm
 import type { Payload } from '@temporalio/common';
 import { describe, expect, test } from 'vitest';
 import { AppError } from '../../rules/index.ts';
-import { createPayloadCodec, ENCRYPTED_ENCODING, METADATA_ENCRYPTION_KEY_ID, payloadKeysFrom } from '../../connectors/codec.ts';
+import {
+  createPayloadCodec,
+  ENCRYPTED_ENCODING,
+  METADATA_ENCRYPTION_KEY_ID,
+  payloadKeysFrom,
+} from '../../connectors/codec.ts';
 
 const KEY_1 = randomBytes(32).toString('base64');
 const KEY_2 = randomBytes(32).toString('base64');
@@ -87,7 +92,8 @@ describe('the AES-256-GCM payload codec', () => {
 
 describe('payload key configuration', () => {
   test('a missing PAYLOAD_KEY is a CONFIG_INVALID error', () => {
-    const attempt = () => payloadKeysFrom({ PAYLOAD_KEY: undefined, PAYLOAD_KEY_ID: 'k1', PAYLOAD_OLD_KEYS: undefined });
+    const attempt = () =>
+      payloadKeysFrom({ PAYLOAD_KEY: undefined, PAYLOAD_KEY_ID: 'k1', PAYLOAD_OLD_KEYS: undefined });
     expect(attempt).toThrow(AppError);
     expect(attempt).toThrow(/PAYLOAD_KEY is required/);
   });
@@ -104,13 +110,17 @@ describe('payload key configuration', () => {
     expect((error as AppError).code).toBe('CONFIG_INVALID');
     expect((error as AppError).message).toMatch(/entry 2/);
     expect((error as AppError).message).not.toContain(short);
-    expect(() =>
-      payloadKeysFrom({ PAYLOAD_KEY: KEY_1, PAYLOAD_KEY_ID: 'k2', PAYLOAD_OLD_KEYS: KEY_2 }),
-    ).toThrow(/entry 1/);
+    expect(() => payloadKeysFrom({ PAYLOAD_KEY: KEY_1, PAYLOAD_KEY_ID: 'k2', PAYLOAD_OLD_KEYS: KEY_2 })).toThrow(
+      /entry 1/,
+    );
   });
 
   test('several old keys are all kept for decryption', () => {
-    const ring = payloadKeysFrom({ PAYLOAD_KEY: KEY_1, PAYLOAD_KEY_ID: 'k3', PAYLOAD_OLD_KEYS: `k1:${KEY_2},k2:${KEY_2}` });
+    const ring = payloadKeysFrom({
+      PAYLOAD_KEY: KEY_1,
+      PAYLOAD_KEY_ID: 'k3',
+      PAYLOAD_OLD_KEYS: `k1:${KEY_2},k2:${KEY_2}`,
+    });
     expect(ring.currentKeyId).toBe('k3');
     expect([...ring.keys.keys()].sort()).toEqual(['k1', 'k2', 'k3']);
   });

@@ -46,7 +46,11 @@ test('a patient name in inputs, results and failures is stored only as ciphertex
 
   await testWorker.worker.runUntil(async () => {
     // A workflow that completes: input, activity argument, activity result and workflow result all carry the name.
-    const echoed = await client.workflow.execute(echoWorkflow, { taskQueue, workflowId: id('ok'), args: [{ text: NAME }] });
+    const echoed = await client.workflow.execute(echoWorkflow, {
+      taskQueue,
+      workflowId: id('ok'),
+      args: [{ text: NAME }],
+    });
     expect(echoed).toBe(`hello ${NAME}`);
 
     // A workflow that fails with the name in its own failure message …

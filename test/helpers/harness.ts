@@ -1,5 +1,6 @@
 // Integration harness: the real stack in one process, on the run's Temporal dev server — sandbox EHR (SMART auth on),
 // app database, worker with the real activities, and the API app (called with app.request).
+import { randomBytes } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadConfig, type Config } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
@@ -20,9 +21,24 @@ import { createTestClient, createTestWorker, testTemporalConfig, type TestWorker
 
 /** Short retries so fault tests finish in seconds; the shape is the production one. */
 export const TEST_POLICY: ActivityPolicy = {
-  ehr: { startToCloseTimeout: '10 seconds', initialInterval: '100 milliseconds', maximumInterval: '500 milliseconds', maximumAttempts: 8 },
-  ehrWrite: { startToCloseTimeout: '10 seconds', initialInterval: '100 milliseconds', maximumInterval: '500 milliseconds', maximumAttempts: 0 },
-  local: { startToCloseTimeout: '10 seconds', initialInterval: '100 milliseconds', maximumInterval: '500 milliseconds', maximumAttempts: 0 },
+  ehr: {
+    startToCloseTimeout: '10 seconds',
+    initialInterval: '100 milliseconds',
+    maximumInterval: '500 milliseconds',
+    maximumAttempts: 8,
+  },
+  ehrWrite: {
+    startToCloseTimeout: '10 seconds',
+    initialInterval: '100 milliseconds',
+    maximumInterval: '500 milliseconds',
+    maximumAttempts: 0,
+  },
+  local: {
+    startToCloseTimeout: '10 seconds',
+    initialInterval: '100 milliseconds',
+    maximumInterval: '500 milliseconds',
+    maximumAttempts: 0,
+  },
 };
 
 export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
@@ -33,6 +49,7 @@ export const TOKENS = {
 } as const;
 
 export interface Harness {
+  clinicId: string;
   config: Config;
   store: Store;
   sandbox: SandboxHandle;
@@ -40,7 +57,11 @@ export interface Harness {
   resources: Resource[];
   app: ReturnType<typeof createApp>;
   /** POSTs a correctly signed webhook (or a tampered one with `opts`). */
-  webhook(clinicId: string, body: unknown, opts?: { secret?: string; timestamp?: number; raw?: string }): Promise<Response>;
+  webhook(
+    clinicId: string,
+    body: unknown,
+    opts?: { secret?: string; timestamp?: number; raw?: string },
+  ): Promise<Response>;
   /** Calls the API with a role's bearer token. */
   api(path: string, init?: RequestInit & { as?: keyof typeof TOKENS }): Promise<Response>;
   /** Polls the case (through the API) until `until` holds. */
@@ -60,24 +81,40 @@ export interface CaseBody {
   escalated: boolean;
   protocol: { id: string; version: number } | null;
   failedCriteria: string[];
-  criteria: { id: string; clause: string; passed: boolean; explanation: string; evidence: { resourceType: string; id: string }[] }[];
+  criteria: {
+    id: string;
+    clause: string;
+    passed: boolean;
+    explanation: string;
+    evidence: { resourceType: string; id: string }[];
+  }[];
   timeline: { seq: number; kind: string; actor: string; detail: Record<string, unknown> }[];
   [k: string]: unknown;
 }
 
-export async function startHarness(opts: { patients?: number; clinic?: { nurseSlaSeconds?: number; refillAutomationEnabled?: boolean; id?: string } } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: {
+    patients?: number;
+    clinic?: { nurseSlaSeconds?: number; refillAutomationEnabled?: boolean; id?: string };
+  } = {},
+): Promise<Harness> {
   const asOf = new Date().toISOString().slice(0, 10);
   const clinic = generateClinic({ seed: 2015, patients: opts.patients ?? 60, asOf });
   const repo = new IndexedRepository();
   loadResources(repo, clinic.resources);
   const keys = await generateClientKeyPair();
-  const sandbox = await startSandbox({ repo, clients: [{ clientId: 'autopilot-test', jwks: keys.publicJwks as never }], validate: false });
+  const sandbox = await startSandbox({
+    repo,
+    clients: [{ clientId: 'autopilot-test', jwks: keys.publicJwks }],
+    validate: false,
+  });
   const testDb: TestDatabase = await openTestDatabase('sqlite');
   const store = createStore(testDb.db);
   const config: Config = testTemporalConfig({ DATA_DIR: testDb.options.dataDir });
   const logger = createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test');
   await ensureBuiltinProtocols(store, logger);
-  const clinicId = opts.clinic?.id ?? 'clinic-a';
+  // Workflow ids are per clinic: a clinic id of its own keeps test files (sharing one Temporal server) apart.
+  const clinicId = opts.clinic?.id ?? `clinic-${randomBytes(4).toString('hex')}`;
   await store.clinics.upsert({
     id: clinicId,
     name: 'Test clinic',
@@ -109,6 +146,7 @@ export async function startHarness(opts: { patients?: number; clinic?: { nurseSl
   });
 
   const h: Harness = {
+    clinicId,
     config,
     store,
     sandbox,
@@ -146,7 +184,9 @@ export async function startHarness(opts: { patients?: number; clinic?: { nurseSl
         }
         await new Promise((r) => setTimeout(r, 100));
       }
-      throw new Error(`case ${caseId} did not reach the expected state; last: ${JSON.stringify(last && { status: last.status, queue: last.queue, reason: last.reason, disposition: last.disposition })}`);
+      throw new Error(
+        `case ${caseId} did not reach the expected state; last: ${JSON.stringify(last && { status: last.status, queue: last.queue, reason: last.reason, disposition: last.disposition })}`,
+      );
     },
     scenario(pred) {
       const s = clinic.refillRequests.find(pred);
@@ -202,7 +242,9 @@ export function subscriptionNotification(medicationRequestId: string, resource?:
         request: { method: 'GET', url: 'Subscription/refills/$status' },
         response: { status: '200' },
       },
-      ...(resource ? [{ fullUrl: ref, resource, request: { method: 'PUT', url: ref }, response: { status: '200' } }] : []),
+      ...(resource
+        ? [{ fullUrl: ref, resource, request: { method: 'PUT', url: ref }, response: { status: '200' } }]
+        : []),
     ],
   };
 }

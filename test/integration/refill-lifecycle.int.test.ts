@@ -6,7 +6,6 @@ import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activitie
 import { refillEvent, startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
-const CLINIC = 'clinic-a';
 beforeAll(async () => {
   // The SLA is a clinic setting; here a nurse-queue case escalates after 2 seconds.
   h = await startHarness({ patients: 60, clinic: { nurseSlaSeconds: 2 } });
@@ -21,7 +20,7 @@ function taskFor(caseId: string): Task | undefined {
     .entry?.map((e) => e.resource as Task)[0];
 }
 async function start(medicationRequestId: string): Promise<string> {
-  const res = await h.webhook(CLINIC, refillEvent(medicationRequestId));
+  const res = await h.webhook(h.clinicId, refillEvent(medicationRequestId));
   expect(res.status, await res.clone().text()).toBe(202);
   return ((await res.json()) as { caseId: string }).caseId;
 }
@@ -50,9 +49,10 @@ describe('escalation', () => {
     expect((await decide(caseId, 'doctor', { action: 'approve', note: 'ok for 30 days' })).status).toBe(200);
     const closed = await h.waitForCase(caseId, (c) => c.status === 'closed');
     expect(closed.outcome).toBe('approved');
-    const order = h.sandbox.repo
-      .search('MedicationRequest', new URLSearchParams({ identifier: `${ORDER_IDENTIFIER_SYSTEM}|${caseId}` }))
-      .entry?.[0]?.resource as MedicationRequest | undefined;
+    const order = h.sandbox.repo.search(
+      'MedicationRequest',
+      new URLSearchParams({ identifier: `${ORDER_IDENTIFIER_SYSTEM}|${caseId}` }),
+    ).entry?.[0]?.resource as MedicationRequest | undefined;
     expect(order?.status).toBe('active');
     const audit = (await (await h.api(`/v1/cases/${caseId}/audit`, { as: 'admin' })).json()) as {
       items: { action: string }[];
@@ -74,7 +74,7 @@ describe('escalation', () => {
 
 describe('clinic settings and protocol versions', () => {
   test('with refill automation switched off, a request goes to the nurse queue untriaged and says so', async () => {
-    const clinic = (await h.store.clinics.get(CLINIC))!;
+    const clinic = (await h.store.clinics.get(h.clinicId))!;
     const { createdAt: _c, updatedAt: _u, ...settings } = clinic;
     await h.store.clinics.upsert({ ...settings, refillAutomationEnabled: false, nurseSlaSeconds: 3600 });
     try {
@@ -95,10 +95,14 @@ describe('clinic settings and protocol versions', () => {
     const s1 = h.scenario((x) => x.scenario === 'antiviral-rov-within-18mo');
     const s2 = h.scenario((x) => x.scenario === 'seasonal-allergy-renew-as-needed');
     // The EHR is down for a while: case 1 pins version 1, then waits in retries before it can read the record.
-    h.sandbox.injectFaults({ status: 503, count: 12, match: (r) => r.method === 'GET' && r.path.includes('MedicationRequest/') });
+    h.sandbox.injectFaults({
+      status: 503,
+      count: 12,
+      match: (r) => r.method === 'GET' && r.path.includes('MedicationRequest/'),
+    });
     const first = await start(s1.medicationRequestId);
     await waitUntil(async () => (await h.store.audit.listAudit({ caseId: first, limit: 50 })).items.length > 0);
-    await waitUntil(async () => h.sandbox.requests.some((r) => r.status === 503));
+    await waitUntil(() => Promise.resolve(h.sandbox.requests.some((r) => r.status === 503)));
 
     // Meanwhile an admin publishes version 2.
     const v1 = (await h.store.protocols.getPublished('family-medicine-2015'))!;

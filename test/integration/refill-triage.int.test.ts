@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/ehr-writeback.ts';
 import { refillCaseId } from '../../workflows/task-queues.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
-import { refillEvent, startHarness, subscriptionNotification, WEBHOOK_SECRET, type Harness } from '../helpers/harness.ts';
+import {
+  refillEvent,
+  startHarness,
+  subscriptionNotification,
+  WEBHOOK_SECRET,
+  type Harness,
+} from '../helpers/harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,8 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-const CLINIC = 'clinic-a';
 
 function orderFor(caseId: string): MedicationRequest | undefined {
   return h.sandbox.repo
@@ -26,9 +30,11 @@ function proposal(id: string): MedicationRequest | undefined {
   return h.sandbox.repo.read('MedicationRequest', id) as MedicationRequest | undefined;
 }
 function tasksFor(caseId: string): Task[] {
-  return h.sandbox.repo
-    .search('Task', new URLSearchParams({ identifier: `${TASK_IDENTIFIER_SYSTEM}|${caseId}` }))
-    .entry?.map((e) => e.resource as Task) ?? [];
+  return (
+    h.sandbox.repo
+      .search('Task', new URLSearchParams({ identifier: `${TASK_IDENTIFIER_SYSTEM}|${caseId}` }))
+      .entry?.map((e) => e.resource as Task) ?? []
+  );
 }
 async function decide(caseId: string, as: 'nurse' | 'doctor' | 'admin', body: Record<string, unknown>) {
   return h.api(`/v1/cases/${caseId}/decision`, { method: 'POST', as, body: JSON.stringify(body) });
@@ -38,10 +44,10 @@ describe('a refill request that meets protocol', () => {
   test('is approved per protocol, pended in the EHR for signature, and closed when a doctor signs', async () => {
     const s = h.scenario((x) => x.scenario === 'ppi-rov-within-18mo');
     // First, the EHR posts a signed refill.requested webhook…
-    const res = await h.webhook(CLINIC, refillEvent(s.medicationRequestId));
+    const res = await h.webhook(h.clinicId, refillEvent(s.medicationRequestId));
     expect(res.status, await res.clone().text()).toBe(202);
     const accepted = (await res.json()) as { caseId: string; status: string; links: { self: string } };
-    expect(accepted.caseId).toBe(refillCaseId(CLINIC, s.medicationRequestId));
+    expect(accepted.caseId).toBe(refillCaseId(h.clinicId, s.medicationRequestId));
     expect(accepted.links.self).toContain(`/v1/cases/${accepted.caseId}`);
 
     // …the workflow reads the record, evaluates family-medicine-2015 and routes to the signature queue…
@@ -76,7 +82,15 @@ describe('a refill request that meets protocol', () => {
     // Every step left an audit record.
     const audit = await h.api(`/v1/cases/${c.caseId}/audit`, { as: 'admin' });
     const actions = ((await audit.json()) as { items: { action: string }[] }).items.map((a) => a.action);
-    for (const a of ['case.created', 'patient_context.read', 'protocol.evaluated', 'case.routed', 'decision.recorded', 'ehr.write_back', 'case.closed']) {
+    for (const a of [
+      'case.created',
+      'patient_context.read',
+      'protocol.evaluated',
+      'case.routed',
+      'decision.recorded',
+      'ehr.write_back',
+      'case.closed',
+    ]) {
       expect(actions).toContain(a);
     }
   });
@@ -85,7 +99,7 @@ describe('a refill request that meets protocol', () => {
 describe('cases a human must see', () => {
   test('a needs-visit case reaches the nurse queue with the failed criterion and a nurse decision is written back', async () => {
     const s = h.scenario((x) => x.scenario === 'ppi-no-rov-within-18mo');
-    const res = await h.webhook(CLINIC, subscriptionNotification(s.medicationRequestId));
+    const res = await h.webhook(h.clinicId, subscriptionNotification(s.medicationRequestId));
     expect(res.status, await res.clone().text()).toBe(202);
     const { caseId } = (await res.json()) as { caseId: string };
     const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
@@ -114,7 +128,9 @@ describe('cases a human must see', () => {
 
   test('a doctor-only case refuses a nurse (403) and takes a doctor’s denial', async () => {
     const s = h.scenario((x) => x.scenario === 'clopidogrel-task-to-provider');
-    const { caseId } = (await (await h.webhook(CLINIC, refillEvent(s.medicationRequestId))).json()) as { caseId: string };
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
+      caseId: string;
+    };
     const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
     expect(c.queue).toBe('doctor');
     expect(c.disposition).toBe('doctor_review');
@@ -123,10 +139,18 @@ describe('cases a human must see', () => {
     expect(nurse.status).toBe(403);
     const admin = await decide(caseId, 'admin', { action: 'approve' });
     expect(admin.status).toBe(403);
-    const doctor = await decide(caseId, 'doctor', { action: 'deny', note: 'Stop clopidogrel', decisionId: 'dec-clopi-0001' });
+    const doctor = await decide(caseId, 'doctor', {
+      action: 'deny',
+      note: 'Stop clopidogrel',
+      decisionId: 'dec-clopi-0001',
+    });
     expect(doctor.status, await doctor.clone().text()).toBe(200);
     // A retried request with the same decisionId is deduplicated by the Update id…
-    const retry = await decide(caseId, 'doctor', { action: 'deny', note: 'Stop clopidogrel', decisionId: 'dec-clopi-0001' });
+    const retry = await decide(caseId, 'doctor', {
+      action: 'deny',
+      note: 'Stop clopidogrel',
+      decisionId: 'dec-clopi-0001',
+    });
     expect([200, 409]).toContain(retry.status);
     const closed = await h.waitForCase(caseId, (x) => x.status === 'closed');
     expect(closed.outcome).toBe('denied');
@@ -138,7 +162,9 @@ describe('cases a human must see', () => {
 
   test('warfarin goes to the Protime nurse pool', async () => {
     const s = h.scenario((x) => x.scenario === 'warfarin-to-protime-nurse');
-    const { caseId } = (await (await h.webhook(CLINIC, refillEvent(s.medicationRequestId))).json()) as { caseId: string };
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
+      caseId: string;
+    };
     const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
     expect(c.queue).toBe('nurse');
     expect(c.pool).toBe('protime_nurse_pool');
@@ -152,15 +178,15 @@ describe('intake faults', () => {
   test('a redelivered webhook (even concurrent, in both body forms) returns the same case and starts nothing new', async () => {
     const s = h.scenario((x) => x.scenario === 'antiviral-rov-within-18mo');
     const responses = await Promise.all([
-      h.webhook(CLINIC, refillEvent(s.medicationRequestId)),
-      h.webhook(CLINIC, refillEvent(s.medicationRequestId)),
-      h.webhook(CLINIC, subscriptionNotification(s.medicationRequestId)),
+      h.webhook(h.clinicId, refillEvent(s.medicationRequestId)),
+      h.webhook(h.clinicId, refillEvent(s.medicationRequestId)),
+      h.webhook(h.clinicId, subscriptionNotification(s.medicationRequestId)),
     ]);
     const ids = await Promise.all(responses.map(async (r) => ((await r.json()) as { caseId: string }).caseId));
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202]);
     expect(new Set(ids).size).toBe(1);
     const c = await h.waitForCase(ids[0]!, (x) => x.status === 'queued');
-    const again = await h.webhook(CLINIC, refillEvent(s.medicationRequestId));
+    const again = await h.webhook(h.clinicId, refillEvent(s.medicationRequestId));
     expect(((await again.json()) as { caseId: string; status: string }).status).toBe('queued');
     expect(c.timeline.filter((e) => e.kind === 'case.received')).toHaveLength(1);
     expect(c.timeline.filter((e) => e.kind === 'case.triaging')).toHaveLength(1);
@@ -168,11 +194,11 @@ describe('intake faults', () => {
 
   test('a forged signature is 401, a stale timestamp is 401, an unknown clinic is 404', async () => {
     const body = refillEvent('mr-0001-req');
-    expect((await h.webhook(CLINIC, body, { secret: 'not-the-secret-000000000' })).status).toBe(401);
-    expect((await h.webhook(CLINIC, body, { timestamp: Math.floor(Date.now() / 1000) - 301 })).status).toBe(401);
+    expect((await h.webhook(h.clinicId, body, { secret: 'not-the-secret-000000000' })).status).toBe(401);
+    expect((await h.webhook(h.clinicId, body, { timestamp: Math.floor(Date.now() / 1000) - 301 })).status).toBe(401);
     // A body changed after signing: the signature covers the raw bytes.
     const ts = Math.floor(Date.now() / 1000);
-    const tampered = await h.app.request(`/v1/webhooks/${CLINIC}/refill-requests`, {
+    const tampered = await h.app.request(`/v1/webhooks/${h.clinicId}/refill-requests`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -182,24 +208,30 @@ describe('intake faults', () => {
       body: JSON.stringify(refillEvent('mr-0002-req')),
     });
     expect(tampered.status).toBe(401);
-    expect((await h.webhook(CLINIC, body, { timestamp: Math.floor(Date.now() / 1000) + 3600 })).status).toBe(401);
+    expect((await h.webhook(h.clinicId, body, { timestamp: Math.floor(Date.now() / 1000) + 3600 })).status).toBe(401);
     expect((await h.webhook('no-such-clinic', body)).status).toBe(404);
   });
 
   test('a malformed body is 400 with the JSON path of the problem, and nothing is recorded', async () => {
-    const res = await h.webhook(CLINIC, { type: 'refill.requested', id: 'evt-x', medicationRequest: 'Patient/123' });
+    const res = await h.webhook(h.clinicId, {
+      type: 'refill.requested',
+      id: 'evt-x',
+      medicationRequest: 'Patient/123',
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: string; issues: { path: string }[] } };
     expect(body.error.code).toBe('INVALID_INPUT');
     expect(body.error.issues[0]?.path).toBe('$.medicationRequest');
     const bundle = subscriptionNotification('mr-0002-req') as { entry: { resource: { parameter: unknown[] } }[] };
     bundle.entry[0]!.resource.parameter = [];
-    const res2 = await h.webhook(CLINIC, bundle);
+    const res2 = await h.webhook(h.clinicId, bundle);
     expect(res2.status).toBe(400);
-    expect(((await res2.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe('$.entry[0].resource.parameter');
-    const res3 = await h.webhook(CLINIC, null, { raw: '{"type": "refill.requested",' });
+    expect(((await res2.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe(
+      '$.entry[0].resource.parameter',
+    );
+    const res3 = await h.webhook(h.clinicId, null, { raw: '{"type": "refill.requested",' });
     expect(res3.status).toBe(400);
-    expect(await h.store.cases.getCase(refillCaseId(CLINIC, 'mr-0002-req'))).toBeNull();
+    expect(await h.store.cases.getCase(refillCaseId(h.clinicId, 'mr-0002-req'))).toBeNull();
   });
 });
 
@@ -207,14 +239,18 @@ describe('EHR faults', () => {
   test('a burst of 503s is retried with backoff and the case completes triage', async () => {
     const s = h.scenario((x) => x.scenario === 'dabigatran-visit-within-12mo');
     h.sandbox.injectFaults({ status: 503, count: 4 });
-    const { caseId } = (await (await h.webhook(CLINIC, refillEvent(s.medicationRequestId))).json()) as { caseId: string };
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
+      caseId: string;
+    };
     const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
     expect(c.disposition).toBe('approve');
     expect(h.sandbox.requests.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(4);
   });
 
   test('an EHR that answers 404 for the refill request routes the case to a nurse with that reason', async () => {
-    const { caseId } = (await (await h.webhook(CLINIC, refillEvent('mr-does-not-exist'))).json()) as { caseId: string };
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent('mr-does-not-exist'))).json()) as {
+      caseId: string;
+    };
     const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
     expect(c.queue).toBe('nurse');
     expect(c.reason).toBe('ehr_record_not_found');
