@@ -94,8 +94,10 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   });
   const ehr = proxyActivities<Activities>(retry(policy.ehr));
   const ehrWrite = proxyActivities<Activities>(retry(policy.ehrWrite));
-  const db = proxyActivities<Activities>(retry(policy.local));
-  const { evaluateProtocol } = proxyLocalActivities<Activities>(retry(policy.local));
+  // Our own database and the rule evaluation run as local activities: same worker, no task-queue round trip through
+  // the server, recorded as markers in history (each is idempotent, so a replayed attempt is harmless).
+  const db = proxyLocalActivities<Activities>(retry(policy.local));
+  const { evaluateProtocol } = db;
 
   const state: CaseState = {
     caseId: input.caseId,
