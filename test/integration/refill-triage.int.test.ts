@@ -49,6 +49,8 @@ describe('a refill request that meets protocol', () => {
     const accepted = (await res.json()) as { caseId: string; status: string; links: { self: string } };
     expect(accepted.caseId).toBe(refillCaseId(h.clinicId, s.medicationRequestId));
     expect(accepted.links.self).toContain(`/v1/cases/${accepted.caseId}`);
+    const requestId = res.headers.get('x-request-id');
+    expect(requestId).toBeTruthy();
 
     // …the workflow reads the record, evaluates family-medicine-2015 and routes to the signature queue…
     const c = await h.waitForCase(accepted.caseId, (x) => x.status === 'queued');
@@ -69,6 +71,9 @@ describe('a refill request that meets protocol', () => {
     const [task] = tasksFor(c.caseId);
     expect(task?.businessStatus?.text).toBe('awaiting-signature');
     expect(task?.focus?.reference).toBe(`MedicationRequest/${s.medicationRequestId}`);
+
+    // The webhook's request id travelled into every FHIR call the workflow made for it.
+    expect(h.sandbox.requests.filter((r) => r.requestId === requestId).length).toBeGreaterThanOrEqual(3);
 
     // A nurse cannot sign; a doctor can.
     expect((await decide(c.caseId, 'nurse', { action: 'approve' })).status).toBe(403);
