@@ -20,10 +20,21 @@ export interface WorkflowGateway {
   ping(): Promise<void>;
 }
 
+/** gRPC status codes that mean "the server is not there (now)": DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
+const UNREACHABLE_CODES = new Set([4, 8, 14]);
+
 /** Maps an unreachable Temporal server to 503 `TEMPORAL_UNAVAILABLE`; everything else passes through. */
 function unavailable(err: unknown): never {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|connect|timed out|Failed to connect/i.test(msg)) {
+  const chain: unknown[] = [err, (err as { cause?: unknown } | undefined)?.cause];
+  const unreachable = chain.some((e) => {
+    if (!(e instanceof Error)) return false;
+    const code = (e as { code?: unknown }).code;
+    return (
+      (typeof code === 'number' && UNREACHABLE_CODES.has(code)) ||
+      /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|Failed to connect|timed out/i.test(e.message)
+    );
+  });
+  if (unreachable) {
     throw new AppError('TEMPORAL_UNAVAILABLE', 'The workflow service is unreachable; retry later', {
       retryable: true,
       cause: err,
@@ -32,6 +43,9 @@ function unavailable(err: unknown): never {
   throw err;
 }
 
+/** How long the API waits for Temporal to accept a start before answering 503 (the EHR retries). */
+const START_DEADLINE_MS = 5_000;
+
 export function createWorkflowGateway(
   client: Client,
   opts: { taskQueue: string; namespace?: string },
@@ -39,16 +53,18 @@ export function createWorkflowGateway(
   return {
     async startRefillTriage(input) {
       try {
-        const handle = await client.workflow.start(refillTriage, {
-          taskQueue: opts.taskQueue,
-          workflowId: input.caseId,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          // A case closed and purged by retention must not be re-triaged by a late redelivery; the app database's
-          // delivery record answers those before we get here.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          searchAttributes: { ClinicId: [input.clinicId], CaseStatus: ['triaging'] },
-        });
+        const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+          client.workflow.start(refillTriage, {
+            taskQueue: opts.taskQueue,
+            workflowId: input.caseId,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            // A case closed and purged by retention must not be re-triaged by a late redelivery; the app database's
+            // delivery record answers those before we get here.
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            searchAttributes: { ClinicId: [input.clinicId], CaseStatus: ['triaging'] },
+          }),
+        );
         return { caseId: handle.workflowId, runId: handle.firstExecutionRunId };
       } catch (err) {
         if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') {
