@@ -81,6 +81,8 @@ describe('a refill request that meets protocol', () => {
     expect(signed.status, await signed.clone().text()).toBe(200);
     const closed = await h.waitForCase(c.caseId, (x) => x.status === 'closed');
     expect(closed.outcome).toBe('approved');
+    // The EHR (validating every write against R4) accepted each write-back.
+    expect(closed.timeline.filter((e) => e.kind === 'ehr.write_failed')).toEqual([]);
     expect(tasksFor(c.caseId)[0]?.status).toBe('completed');
     expect(tasksFor(c.caseId)).toHaveLength(1);
 
@@ -123,6 +125,7 @@ describe('cases a human must see', () => {
     expect(r.status, await r.clone().text()).toBe(200);
     const closed = await h.waitForCase(caseId, (x) => x.status === 'closed');
     expect(closed.outcome).toBe('needs_visit');
+    expect(closed.timeline.filter((e) => e.kind === 'ehr.write_failed')).toEqual([]);
     // The bridge supply is pended as an order, and the proposal records the visit requirement.
     const order = orderFor(caseId);
     expect(order?.dispenseRequest?.numberOfRepeatsAllowed).toBeDefined();

@@ -1,0 +1,164 @@
+// Write-back to the EHR runs at least once (Temporal retries activities): every write must land exactly once.
+// Against the real sandbox EHR with SMART auth on.
+import type { MedicationRequest, Task } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  ORDER_IDENTIFIER_SYSTEM,
+  TASK_IDENTIFIER_SYSTEM,
+  orderSupply,
+  syncQueueTask,
+  writeBackOutcome,
+  type WriteBackInput,
+} from '../../activities/ehr-writeback.ts';
+import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
+import { createFhirConnector, type FhirConnector } from '../../connectors/fhir/connector.ts';
+import type { TriageDecision } from '../../rules/schema/decision.ts';
+import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
+import { IndexedRepository, loadResources } from '../../sandbox/indexed-repository.ts';
+import { generateClinic } from '../../sandbox/synthetic/index.ts';
+
+let sandbox: SandboxHandle;
+let fhir: FhirConnector;
+const clinic = generateClinic({ seed: 7, patients: 20, asOf: '2026-06-15' });
+
+beforeAll(async () => {
+  const repo = new IndexedRepository();
+  loadResources(repo, clinic.resources);
+  const keys = await generateClientKeyPair();
+  sandbox = await startSandbox({ repo, clients: [{ clientId: 'wb', jwks: keys.publicJwks }] });
+  fhir = createFhirConnector({
+    baseUrl: sandbox.fhirBaseUrl,
+    timeoutMs: 5000,
+    auth: { clientId: 'wb', privateKeyJwk: keys.privateJwk },
+  });
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+const decision = (over: Partial<TriageDecision>): TriageDecision => ({
+  disposition: 'approve',
+  failedCriteria: [],
+  criteria: [],
+  approvedSupply: { renewalMonths: 12 },
+  bridgeSupply: null,
+  routeTo: null,
+  actions: [],
+  protocol: { id: 'family-medicine-2015', version: 1 },
+  drug: { name: 'omeprazole 20 MG', ingredients: [], classes: [], controlledSchedule: null },
+  ...over,
+});
+const search = <T>(type: string, identifier: string) =>
+  (sandbox.repo.search(type, new URLSearchParams({ identifier })).entry ?? []).map((e) => e.resource as T);
+
+describe('write-back is idempotent', () => {
+  test('a retried protocol approval pends exactly one order and completes the proposal', async () => {
+    const mrId = clinic.refillRequests[0]!.medicationRequestId;
+    const input: WriteBackInput = {
+      caseId: 'case-wb-1',
+      clinicId: 'c',
+      requestId: 'req-1',
+      medicationRequestId: mrId,
+      kind: 'pend_order',
+      decision: decision({}),
+      note: null,
+      decidedBy: { kind: 'protocol', protocol: { id: 'family-medicine-2015', version: 1 } },
+    };
+    const first = await writeBackOutcome(fhir, input, new Date());
+    const second = await writeBackOutcome(fhir, input, new Date()); // the activity retried after a lost response
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.orderId).toBe(first.orderId);
+    const orders = search<MedicationRequest>('MedicationRequest', `${ORDER_IDENTIFIER_SYSTEM}|case-wb-1`);
+    expect(orders).toHaveLength(1);
+    expect(orders[0]?.basedOn?.[0]?.reference).toBe(`MedicationRequest/${mrId}`);
+    const proposal = sandbox.repo.read('MedicationRequest', mrId) as MedicationRequest;
+    expect(proposal.status).toBe('completed');
+    expect(proposal.note?.filter((n) => n.text?.startsWith('Renewed as'))).toHaveLength(1);
+  });
+
+  test('a retried Task sync creates one Task per case and updates it in place', async () => {
+    const mrId = clinic.refillRequests[1]!.medicationRequestId;
+    const base = { caseId: 'case-wb-2', clinicId: 'c', requestId: 'req-2', medicationRequestId: mrId, pool: null };
+    const due = new Date(Date.now() + 3600_000).toISOString();
+    const a = await syncQueueTask(
+      fhir,
+      { ...base, queue: 'nurse', businessStatus: 'nurse-review', status: 'requested', slaDueAt: due },
+      new Date(),
+    );
+    const b = await syncQueueTask(
+      fhir,
+      { ...base, queue: 'nurse', businessStatus: 'nurse-review', status: 'requested', slaDueAt: due },
+      new Date(),
+    );
+    const c = await syncQueueTask(
+      fhir,
+      { ...base, queue: 'doctor', businessStatus: 'doctor-review', status: 'requested', slaDueAt: null },
+      new Date(),
+    );
+    expect(new Set([a.taskId, b.taskId, c.taskId]).size).toBe(1);
+    const tasks = search<Task>('Task', `${TASK_IDENTIFIER_SYSTEM}|case-wb-2`);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]?.businessStatus?.text).toBe('doctor-review');
+    expect(tasks[0]?.restriction).toBeUndefined();
+    expect(tasks[0]?.focus?.reference).toBe(`MedicationRequest/${mrId}`);
+    expect(tasks[0]?.for?.reference).toMatch(/^Patient\//);
+  });
+
+  test('a denial cancels the proposal once, with the reason', async () => {
+    const mrId = clinic.refillRequests[2]!.medicationRequestId;
+    const input: WriteBackInput = {
+      caseId: 'case-wb-3',
+      clinicId: 'c',
+      requestId: 'req-3',
+      medicationRequestId: mrId,
+      kind: 'record_denial',
+      decision: decision({ disposition: 'doctor_review', approvedSupply: null }),
+      note: 'Discontinue',
+      decidedBy: { kind: 'clinician', actor: { userId: 'dr-1', role: 'doctor' }, decisionId: 'd-00000001' },
+    };
+    await writeBackOutcome(fhir, input, new Date());
+    await writeBackOutcome(fhir, input, new Date());
+    const proposal = sandbox.repo.read('MedicationRequest', mrId) as MedicationRequest;
+    expect(proposal.status).toBe('cancelled');
+    expect(proposal.statusReason?.text).toMatch(/denied/i);
+    expect(proposal.note?.filter((n) => n.text?.includes('Refill denied'))).toHaveLength(1);
+  });
+});
+
+describe('the pended supply follows the decision', () => {
+  const request: MedicationRequest = {
+    resourceType: 'MedicationRequest',
+    status: 'draft',
+    intent: 'proposal',
+    subject: { reference: 'Patient/p' },
+    dispenseRequest: {
+      quantity: { value: 30 },
+      numberOfRepeatsAllowed: 5,
+      expectedSupplyDuration: { value: 30, unit: 'd' },
+    },
+  };
+  test('a 12-month renewal of a 30-day fill is the fill plus 11 refills; of a 90-day fill, plus 3', () => {
+    expect(orderSupply(request, decision({}), 'pend_order')?.numberOfRepeatsAllowed).toBe(11);
+    const ninety = {
+      ...request,
+      dispenseRequest: { ...request.dispenseRequest, expectedSupplyDuration: { value: 90, unit: 'd' } },
+    };
+    expect(orderSupply(ninety, decision({}), 'pend_order')?.numberOfRepeatsAllowed).toBe(3);
+  });
+  test('an explicit quantity (AS-2 #1 + 2 refills, or a bridge #30 + 1) is used as given', () => {
+    const s = orderSupply(request, decision({ approvedSupply: { quantity: 1, refills: 2 } }), 'pend_order');
+    expect(s?.quantity?.value).toBe(1);
+    expect(s?.numberOfRepeatsAllowed).toBe(2);
+    const b = orderSupply(
+      request,
+      decision({ disposition: 'needs_visit', approvedSupply: null, bridgeSupply: { quantity: 30, refills: 1 } }),
+      'record_needs_visit',
+    );
+    expect(b?.quantity?.value).toBe(30);
+    expect(b?.numberOfRepeatsAllowed).toBe(1);
+  });
+  test('without a protocol supply, the pharmacy’s request stands', () => {
+    expect(orderSupply(request, null, 'pend_order')).toEqual(request.dispenseRequest);
+  });
+});
