@@ -8,6 +8,7 @@ import { caseRoutes } from './routes/cases.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meRoutes } from './routes/me.ts';
+import { protocolRoutes } from './routes/protocols.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 /**
@@ -49,6 +50,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', webhookRoutes(deps));
   app.route('/', caseRoutes(deps));
   app.route('/', meRoutes(deps));
+  app.route('/', protocolRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

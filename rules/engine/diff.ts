@@ -1,0 +1,136 @@
+import type { JsonValue, ProtocolDefinition } from '../schema/protocol.ts';
+
+/**
+ * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped. Two documents with the same content
+ * serialise to the same string whatever their key order, so it is what content hashes and equality are taken over.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** What part of a protocol a change is about. Criteria, supply and action rules belong to a category. */
+export type DiffItemKind =
+  | 'protocol'
+  | 'condition'
+  | 'outcome'
+  | 'route'
+  | 'guard'
+  | 'category'
+  | 'criterion'
+  | 'supply'
+  | 'action'
+  | 'bridgeSupply';
+
+/** One changed leaf inside an item, at a JSON path relative to the item (`$.when.all[0].value`). */
+export interface FieldChange {
+  path: string;
+  /** Absent: the field was added. */
+  before?: JsonValue;
+  /** Absent: the field was removed. */
+  after?: JsonValue;
+}
+
+export interface ItemChange {
+  kind: DiffItemKind;
+  /** The item's stable id: rule id, category id, shared-condition name, outcome name, or a metadata field. */
+  id: string;
+  /** The category a criterion, supply or action rule belongs to. */
+  category?: string;
+  change: 'added' | 'removed' | 'changed';
+  /** The whole item, for a removed one. */
+  before?: JsonValue;
+  /** The whole item, for an added one. */
+  after?: JsonValue;
+  /** For a changed item: every leaf that differs. */
+  fields?: FieldChange[];
+}
+
+export interface ProtocolDiff {
+  changes: ItemChange[];
+  counts: { added: number; removed: number; changed: number };
+}
+
+type Keyed = { key: string; id: string; category?: string; kind: DiffItemKind; value: JsonValue };
+
+const json = (v: unknown): JsonValue => v as JsonValue;
+
+/** Splits a protocol into items keyed by kind + category + id; categories lose their rule lists (diffed as items). */
+function items(p: ProtocolDefinition): Keyed[] {
+  const out: Keyed[] = [];
+  const add = (kind: DiffItemKind, id: string, value: unknown, category?: string): void => {
+    out.push({
+      key: `${kind}:${category ?? ''}:${id}`,
+      id,
+      kind,
+      value: json(value),
+      ...(category ? { category } : {}),
+    });
+  };
+  for (const field of ['schemaVersion', 'title', 'description', 'source'] as const) add('protocol', field, p[field]);
+  for (const [name, c] of Object.entries(p.conditions ?? {})) add('condition', name, c);
+  for (const [name, o] of Object.entries(p.outcomes)) add('outcome', name, o);
+  p.routes.forEach((r) => add('route', r.id, r));
+  p.guards.forEach((r) => add('guard', r.id, r));
+  p.categories.forEach(({ criteria, supply, actions, ...category }) => {
+    add('category', category.id, category);
+    criteria.forEach((r) => add('criterion', r.id, r, category.id));
+    supply?.forEach((r) => add('supply', r.id, r, category.id));
+    actions?.forEach((r) => add('action', r.action, r, category.id));
+  });
+  p.bridgeSupply.forEach((r) => add('bridgeSupply', r.id, r));
+  return out;
+}
+
+function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Every leaf where `a` and `b` differ, with its path; a type change (object → string) is one change at that path. */
+export function leafChanges(a: JsonValue | undefined, b: JsonValue | undefined, path = '$'): FieldChange[] {
+  if (isObject(a) && isObject(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => leafChanges(a[k], b[k], `${path}.${k}`));
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const n = Math.max(a.length, b.length);
+    return Array.from({ length: n }, (_, i) => leafChanges(a[i], b[i], `${path}[${i}]`)).flat();
+  }
+  if (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b)) return [];
+  if (a === undefined && b === undefined) return [];
+  return [{ path, ...(a !== undefined ? { before: a } : {}), ...(b !== undefined ? { after: b } : {}) }];
+}
+
+/**
+ * Compares two protocol versions item by item — routes, guards, categories, each category's criteria, supply and
+ * action rules, bridge-supply rules, shared conditions, outcomes and metadata — matched by their stable ids, so an
+ * admin sees "PPI criterion visit_within_18mo: $.when.all[0].value 18 → 12" rather than a text diff. The protocol's
+ * `id` and `version` are not compared (every version has its own number). A change in the order of rules is not
+ * reported.
+ */
+export function diffProtocols(before: ProtocolDefinition, after: ProtocolDefinition): ProtocolDiff {
+  const a = items(before);
+  const b = items(after);
+  const bByKey = new Map(b.map((i) => [i.key, i]));
+  const aKeys = new Set(a.map((i) => i.key));
+  const head = (i: Keyed) => ({ kind: i.kind, id: i.id, ...(i.category ? { category: i.category } : {}) });
+  const changes: ItemChange[] = [];
+  for (const old of a) {
+    const now = bByKey.get(old.key);
+    if (!now) {
+      changes.push({ ...head(old), change: 'removed', before: old.value });
+      continue;
+    }
+    const fields = leafChanges(old.value, now.value);
+    if (fields.length) changes.push({ ...head(old), change: 'changed', fields });
+  }
+  for (const added of b) {
+    if (!aKeys.has(added.key)) changes.push({ ...head(added), change: 'added', after: added.value });
+  }
+  const count = (c: ItemChange['change']) => changes.filter((x) => x.change === c).length;
+  return { changes, counts: { added: count('added'), removed: count('removed'), changed: count('changed') } };
+}
