@@ -143,6 +143,32 @@ describe('bad requests get a 4xx with the path of the problem', () => {
     expect(missing.status).toBe(404);
   });
 
+  test('a decision the workflow does not confirm in time is 503 with Retry-After, never 200', async () => {
+    await store.cases.upsertCaseProjection(
+      {
+        id: 'rf_api-clinic_mr-q-1',
+        clinicId: 'api-clinic',
+        requestId: 'r',
+        patientId: 'p',
+        medicationRequestId: 'mr-q-1',
+        status: 'queued',
+        queue: 'nurse',
+      },
+      3,
+    );
+    const res = await app().request('/v1/cases/rf_api-clinic_mr-q-1/decision', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${NURSE}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'dec-retry-0001',
+      },
+      body: JSON.stringify({ action: 'approve' }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+  });
+
   test('a queue that does not exist is 400; an unknown route is a JSON 404', async () => {
     const a = app();
     const res = await a.request('/v1/queues/pharmacist/cases', { headers: { authorization: `Bearer ${NURSE}` } });
