@@ -1,6 +1,7 @@
 // Public surface of the pure core: schemas, types, AppError. Sandbox-cheap; does not re-export engine/.
 export { AppError, jsonPath, type ErrorCode, type ErrorContext } from './errors.ts';
 export {
+  BloodPressureSchema,
   DatedEvidenceSchema,
   EvidenceSchema,
   FactNameSchema,
@@ -9,6 +10,7 @@ export {
   PharmacyTypeSchema,
   PrescriptionStatusSchema,
   RefillFactsSchema,
+  type BloodPressure,
   type DatedEvidence,
   type Evidence,
   type FactName,

@@ -30,6 +30,17 @@ export const LAB_CODES = {
   a1c: ['4548-4', '17856-6'],
   lipidPanel: ['57698-3', '24331-1'],
   urineMicroalbumin: ['14959-1', '14957-5', '9318-7', '32294-1'],
+  potassium: ['2823-3', '6298-4'],
+  creatinine: ['2160-0'],
+  egfr: ['33914-3', '48642-3', '62238-1', '98979-8'],
+  tsh: ['3016-3', '11580-8'],
+} as const;
+
+/** LOINC codes of the vital signs the protocols look at: the blood pressure panel and its two components. */
+export const VITAL_CODES = {
+  bloodPressurePanel: ['85354-9'],
+  systolic: ['8480-6'],
+  diastolic: ['8462-4'],
 } as const;
 
 /** LOINC codes of drug levels, by canonical ingredient (the clinic also codes `urn:family-clinic:lab#<drug>-level`). */

@@ -11,7 +11,19 @@ export interface LabFacts {
   lastA1c: DatedEvidence | null;
   lastLipidPanel: DatedEvidence | null;
   lastUrineMicroalbumin: DatedEvidence | null;
+  lastPotassium: DatedEvidence | null;
+  lastCreatinine: DatedEvidence | null;
+  lastEgfr: DatedEvidence | null;
+  lastTsh: DatedEvidence | null;
 }
+
+/** Single analytes that count only with a numeric result (a rule compares their value to a threshold). */
+const NUMERIC_ANALYTES = [
+  ['lastPotassium', LAB_CODES.potassium],
+  ['lastCreatinine', LAB_CODES.creatinine],
+  ['lastEgfr', LAB_CODES.egfr],
+  ['lastTsh', LAB_CODES.tsh],
+] as const;
 
 const FINAL = ['final', 'amended', 'corrected'];
 
@@ -57,7 +69,8 @@ function toEvidence(o: Observation, date: string): DatedEvidence {
 
 /**
  * The last final laboratory result of each kind on or before `asOf`, found by LOINC (panels by panel code), plus the
- * last drug level of one of the requested ingredients. An A1c counts only with a numeric value.
+ * last drug level of one of the requested ingredients. An A1c, potassium, creatinine, eGFR or TSH counts only with a
+ * numeric value: a panel (CMP) without its member results says nothing about potassium.
  */
 export function extractLabs(
   observations: readonly Observation[],
@@ -79,6 +92,9 @@ export function extractLabs(
     if (hasCode(o.code, SYSTEMS.loinc, LAB_CODES.urineMicroalbumin)) keep('lastUrineMicroalbumin', e);
     if (hasCode(o.code, SYSTEMS.loinc, LAB_CODES.a1c) && typeof e.value === 'number') keep('lastA1c', e);
     if (levelIngredients(o).some((i) => ingredients.includes(i))) keep('lastDrugLevel', e);
+    if (typeof e.value === 'number') {
+      for (const [kind, codes] of NUMERIC_ANALYTES) if (hasCode(o.code, SYSTEMS.loinc, codes)) keep(kind, e);
+    }
   }
   return {
     lastCbc: best.lastCbc ?? null,
@@ -87,5 +103,9 @@ export function extractLabs(
     lastA1c: best.lastA1c ?? null,
     lastLipidPanel: best.lastLipidPanel ?? null,
     lastUrineMicroalbumin: best.lastUrineMicroalbumin ?? null,
+    lastPotassium: best.lastPotassium ?? null,
+    lastCreatinine: best.lastCreatinine ?? null,
+    lastEgfr: best.lastEgfr ?? null,
+    lastTsh: best.lastTsh ?? null,
   };
 }

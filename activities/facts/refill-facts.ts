@@ -15,6 +15,7 @@ import { extractLabs } from './labs.ts';
 import { identifyDrug, sameIngredient, type IdentifiedDrug } from './medication.ts';
 import type { PatientRecord } from './record.ts';
 import { extractVisits } from './visits.ts';
+import { extractVitals } from './vitals.ts';
 
 const PRESCRIPTION_INTENTS = ['order', 'original-order', 'reflex-order', 'filler-order', 'instance-order'];
 
@@ -185,6 +186,7 @@ export function extractRefillFacts(record: PatientRecord, opts: { asOf: string }
     },
     visits: extractVisits(record.encounters, record.practitioners, record.conditions, asOf),
     labs: extractLabs(record.observations, drug.ingredients, asOf),
+    vitals: extractVitals(record.observations, asOf),
   };
 
   const parsed = RefillFactsSchema.safeParse(facts);

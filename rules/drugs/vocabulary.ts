@@ -55,6 +55,11 @@ export const DRUG_CLASSES = [
   'anorectic',
   'cannabinoid',
   'antidiarrheal',
+  // standard-chronic-care v1 (subclasses: `diuretic` and `anticoagulant` stay on the same drugs)
+  'thiazide',
+  'loop_diuretic',
+  'doac',
+  'oral_contraceptive',
 ] as const;
 
 export const DrugClassSchema = z.enum(DRUG_CLASSES);

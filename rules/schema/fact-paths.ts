@@ -24,7 +24,12 @@ const defOf = (s: z.ZodType): Def => (s as unknown as { def: Def }).def;
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
-  for (let d = defOf(s); (d.type === 'nullable' || d.type === 'optional') && d.innerType; d = defOf(s)) s = d.innerType;
+  for (
+    let d = defOf(s);
+    (d.type === 'nullable' || d.type === 'optional' || d.type === 'default') && d.innerType;
+    d = defOf(s)
+  )
+    s = d.innerType;
   return s;
 }
 

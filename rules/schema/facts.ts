@@ -22,6 +22,18 @@ export type Evidence = z.infer<typeof EvidenceSchema>;
 export const DatedEvidenceSchema = EvidenceSchema.extend({ date: IsoDateSchema });
 export type DatedEvidence = z.infer<typeof DatedEvidenceSchema>;
 
+/**
+ * A blood pressure reading: the two numbers a rule compares, and the Observation they came from (its `value` is
+ * "systolic/diastolic"). Kept outside the evidence so the evidence stays a plain Evidence.
+ */
+export const BloodPressureSchema = z.strictObject({
+  date: IsoDateSchema,
+  systolic: z.number(),
+  diastolic: z.number(),
+  evidence: DatedEvidenceSchema,
+});
+export type BloodPressure = z.infer<typeof BloodPressureSchema>;
+
 export const IngredientNameSchema = z.enum(INGREDIENT_NAMES as [string, ...string[]]);
 
 export const PharmacyTypeSchema = z.enum(['retail', 'mail-order']);
@@ -112,7 +124,23 @@ export const RefillFactsSchema = z.strictObject({
     lastA1c: DatedEvidenceSchema.nullable(),
     lastLipidPanel: DatedEvidenceSchema.nullable(),
     lastUrineMicroalbumin: DatedEvidenceSchema.nullable(),
+    // Added for standard-chronic-care v1. Each defaults to null so facts recorded before they existed still parse.
+    /** Last serum/plasma potassium with a numeric result (`value`, mmol/L; LOINC 2823-3, 6298-4). */
+    lastPotassium: DatedEvidenceSchema.nullable().default(null),
+    /** Last serum/plasma creatinine with a numeric result (`value`, mg/dL; LOINC 2160-0). */
+    lastCreatinine: DatedEvidenceSchema.nullable().default(null),
+    /** Last eGFR with a numeric result (`value`, mL/min/1.73 m²; LOINC 33914-3, 48642-3, 62238-1, 98979-8). */
+    lastEgfr: DatedEvidenceSchema.nullable().default(null),
+    /** Last TSH with a numeric result (`value`, mIU/L; LOINC 3016-3, 11580-8). */
+    lastTsh: DatedEvidenceSchema.nullable().default(null),
   }),
+  /** Vital signs (vital-signs category). Defaults so facts recorded before it existed still parse. */
+  vitals: z
+    .strictObject({
+      /** Last blood pressure (panel 85354-9 with systolic 8480-6 and diastolic 8462-4 components), mm[Hg]. */
+      lastBloodPressure: BloodPressureSchema.nullable().default(null),
+    })
+    .default({ lastBloodPressure: null }),
 });
 export type RefillFacts = z.infer<typeof RefillFactsSchema>;
 
