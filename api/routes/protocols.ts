@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import type { ProtocolVersionRecord } from '../../connectors/db/index.ts';
+import type { AuditInput, ProtocolVersionRecord } from '../../connectors/db/index.ts';
 import { IdSchema } from '../../connectors/db/clinics.ts';
 import { canonicalJson, diffProtocols } from '../../rules/engine/diff.ts';
 import { simulateProtocol, type RecordedCase } from '../../rules/engine/simulate.ts';
@@ -454,7 +454,13 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const audit = (
     principal: Principal,
     requestId: string,
-    entry: { action: string; protocolId: string; protocolVersion?: number; clinicId?: string; detail?: object },
+    entry: {
+      action: string;
+      protocolId: string;
+      protocolVersion?: number;
+      clinicId?: string;
+      detail?: AuditInput['detail'];
+    },
   ) =>
     store.audit.appendAudit({
       actorType: 'user',
@@ -465,7 +471,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       protocolVersion: entry.protocolVersion ?? null,
       clinicId: entry.clinicId ?? null,
       requestId,
-      detail: (entry.detail ?? {}) as Record<string, never>,
+      detail: entry.detail ?? {},
     });
 
   async function mustGetVersion(id: string, version: number): Promise<ProtocolVersionRecord> {

@@ -347,6 +347,14 @@ describe('drafts and validation refuse what the engine could not run', () => {
       body: { clinicId: CLINIC },
     });
     expect(res.status, res.text).toBe(404);
+    // …while protocols themselves stay shared: the demo's clinic-bound admin can read and draft them.
+    expect((await call('GET', '/v1/protocols', { token: TOKENS.boundAdmin })).status).toBe(200);
+    const own = await call('POST', `/v1/protocols/${PROTOCOL}/versions/1/simulate`, {
+      token: TOKENS.boundAdmin,
+      body: { clinicId: 'other-clinic' },
+    });
+    expect(own.status, own.text).toBe(200);
+    expect(own.json).toMatchObject({ evaluated: 0, changed: [], before: { automationRate: null } });
     const unknown = await call('POST', `/v1/protocols/${PROTOCOL}/versions/1/simulate`, {
       body: { clinicId: 'no-such-clinic' },
     });
