@@ -59,6 +59,17 @@ export const DRUGS = {
   lisinopril: { text: 'Lisinopril 10 mg tablet', rxnorm: '29046' },
   oxycodone: { text: 'Oxycodone HCl 5 mg tablet', rxnorm: '7804' },
   alprazolam: { text: 'Alprazolam 0.5 mg tablet', rxnorm: '596' },
+  // standard-chronic-care
+  losartan: { text: 'Losartan potassium 50 mg tablet', rxnorm: '52175' },
+  lisinoprilHctz: { text: 'Lisinopril 20 mg / hydrochlorothiazide 12.5 mg tablet', rxnorm: '29046' },
+  hydrochlorothiazide: { text: 'Hydrochlorothiazide 25 mg tablet', rxnorm: '5487' },
+  furosemide: { text: 'Furosemide 40 mg tablet', rxnorm: '4603' },
+  atorvastatin: { text: 'Atorvastatin 40 mg tablet', rxnorm: '83367' },
+  levothyroxine: { text: 'Levothyroxine 75 mcg tablet', rxnorm: '10582' },
+  apixaban: { text: 'Apixaban 5 mg tablet', rxnorm: '1364430' },
+  oralContraceptive: { text: 'Levonorgestrel 0.15 mg / ethinyl estradiol 0.03 mg tablet', rxnorm: '6373' },
+  contraceptivePatch: { text: 'Ethinyl estradiol transdermal patch, weekly', rxnorm: '4124' },
+  metoprolol: { text: 'Metoprolol succinate 50 mg extended-release tablet', rxnorm: '6918' },
 } as const;
 export type DrugKey = keyof typeof DRUGS;
 
@@ -73,12 +84,22 @@ export interface VisitSpec {
 }
 
 export interface LabSpec {
-  kind: 'cbc' | 'cmp' | 'a1c' | 'lipid' | 'microalbumin' | 'level';
+  kind: 'cbc' | 'cmp' | 'a1c' | 'lipid' | 'microalbumin' | 'level' | 'potassium' | 'creatinine' | 'egfr' | 'tsh';
   date: string;
   value?: number;
+  /** Another LOINC code for the same kind (e.g. potassium 6298-4 instead of 2823-3). */
+  loinc?: string;
   /** For `level`: the clinic's `<drug>-level` code. */
   drug?: string;
   status?: 'final' | 'preliminary' | 'amended' | 'cancelled';
+}
+
+/** A blood pressure panel (85354-9, vital-signs) with systolic/diastolic components where given. */
+export interface BloodPressureSpec {
+  date: string;
+  systolic?: number;
+  diastolic?: number;
+  status?: 'final' | 'preliminary';
 }
 
 export interface AllergySpec {
@@ -106,6 +127,7 @@ export interface ScenarioSpec {
   visits?: VisitSpec[];
   appointments?: string[];
   labs?: LabSpec[];
+  bloodPressures?: BloodPressureSpec[];
   allergies?: AllergySpec[];
 }
 
@@ -121,6 +143,14 @@ const LABS: Record<Exclude<LabSpec['kind'], 'level'>, { loinc: string; display: 
   a1c: { loinc: '4548-4', display: 'Hemoglobin A1c/Hemoglobin.total in Blood', unit: '%' },
   lipid: { loinc: '57698-3', display: 'Lipid panel with direct LDL - Serum or Plasma' },
   microalbumin: { loinc: '14959-1', display: 'Microalbumin/Creatinine [Mass Ratio] in Urine', unit: 'mg/g' },
+  potassium: { loinc: '2823-3', display: 'Potassium [Moles/volume] in Serum or Plasma', unit: 'mmol/L' },
+  creatinine: { loinc: '2160-0', display: 'Creatinine [Mass/volume] in Serum or Plasma', unit: 'mg/dL' },
+  egfr: {
+    loinc: '33914-3',
+    display: 'Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum or Plasma by MDRD',
+    unit: 'mL/min/{1.73_m2}',
+  },
+  tsh: { loinc: '3016-3', display: 'Thyrotropin [Units/volume] in Serum or Plasma', unit: 'm[IU]/L' },
 };
 
 function drugConcept(key: DrugKey, coding: ScenarioSpec['coding'] = 'in'): CodeableConcept {
@@ -279,7 +309,7 @@ export function aRefillBundle(spec: ScenarioSpec): Bundle {
             ],
             text: `${l.drug ?? 'valproate'} level`,
           }
-        : { coding: [{ system: LOINC, code: LABS[l.kind].loinc, display: LABS[l.kind].display }] };
+        : { coding: [{ system: LOINC, code: l.loinc ?? LABS[l.kind].loinc, display: LABS[l.kind].display }] };
     if (l.kind === 'level' && l.drug && l.drug !== 'valproate') code.coding = code.coding?.slice(1);
     const unit = l.kind === 'level' ? 'ug/mL' : l.kind === 'a1c' ? '%' : LABS[l.kind].unit;
     resources.push({
@@ -295,6 +325,30 @@ export function aRefillBundle(spec: ScenarioSpec): Bundle {
       subject: { reference: PATIENT },
       effectiveDateTime: `${l.date}T08:00:00-05:00`,
       ...(l.value !== undefined ? { valueQuantity: { value: l.value, ...(unit ? { unit } : {}) } } : {}),
+    });
+  });
+
+  (spec.bloodPressures ?? []).forEach((bp, i) => {
+    const component = (code: string, display: string, value: number | undefined) =>
+      value === undefined
+        ? []
+        : [{ code: { coding: [{ system: LOINC, code, display }] }, valueQuantity: { value, unit: 'mm[Hg]' } }];
+    resources.push({
+      resourceType: 'Observation',
+      id: `bp-${i + 1}`,
+      status: bp.status ?? 'final',
+      category: [
+        {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+        },
+      ],
+      code: { coding: [{ system: LOINC, code: '85354-9', display: 'Blood pressure panel' }] },
+      subject: { reference: PATIENT },
+      effectiveDateTime: `${bp.date}T09:10:00-05:00`,
+      component: [
+        ...component('8480-6', 'Systolic blood pressure', bp.systolic),
+        ...component('8462-4', 'Diastolic blood pressure', bp.diastolic),
+      ],
     });
   });
 
