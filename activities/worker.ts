@@ -5,6 +5,7 @@ import { loadConfig } from '../connectors/config.ts';
 import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import { createLogger } from '../connectors/logger.ts';
+import { createSecretBox } from '../connectors/secret-box.ts';
 import { createWorkerConnection, workerDataConverter } from '../connectors/temporal.ts';
 import { installTemporalRuntimeLogger } from '../connectors/temporal-runtime.ts';
 import { AppError } from '../rules/index.ts';
@@ -31,7 +32,12 @@ try {
     ...(config.NODE_ENV === 'production'
       ? { workflowBundle: { codePath: fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url)) } }
       : { workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)) }),
-    activities: createActivities({ store, fhir: createClinicFhir(store, { timeoutMs: 20_000 }), logger }),
+    activities: createActivities({
+      store,
+      // Clinic keys entered through the API are stored encrypted under a key derived from PAYLOAD_KEY.
+      fhir: createClinicFhir(store, { timeoutMs: 20_000, secrets: createSecretBox(config) }),
+      logger,
+    }),
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM

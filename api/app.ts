@@ -5,6 +5,7 @@ import { handleError } from './errors.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { caseRoutes } from './routes/cases.ts';
+import { clinicRoutes } from './routes/clinics.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meRoutes } from './routes/me.ts';
@@ -51,6 +52,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', caseRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', protocolRoutes(deps));
+  app.route('/', clinicRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

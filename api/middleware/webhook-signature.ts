@@ -10,12 +10,13 @@ export function signWebhook(secret: string, timestamp: number | string, rawBody:
 }
 
 /**
- * Verifies a webhook's signature and timestamp.
+ * Verifies a webhook's signature and timestamp. `secrets` may hold several keys (the current secret and, during a
+ * rotation's grace period, the previous one): a signature by any of them is accepted.
  *
  * @throws AppError `UNAUTHENTICATED` for a missing/bad signature or a timestamp outside the replay window.
  */
 export function verifyWebhook(
-  secret: string,
+  secrets: string | readonly string[],
   headers: { timestamp: string | undefined; signature: string | undefined },
   rawBody: string,
   nowSeconds: number,
@@ -33,10 +34,12 @@ export function verifyWebhook(
     .map((s) => s.trim())
     .filter((s) => s.startsWith('v1='));
   if (candidates.length === 0) throw new AppError('UNAUTHENTICATED', 'Missing X-Autopilot-Signature header');
-  const expected = Buffer.from(signWebhook(secret, timestamp, rawBody));
+  const expected = (typeof secrets === 'string' ? [secrets] : secrets).map((secret) =>
+    Buffer.from(signWebhook(secret, timestamp, rawBody)),
+  );
   const ok = candidates.some((c) => {
     const given = Buffer.from(c);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return expected.some((e) => given.length === e.length && timingSafeEqual(given, e));
   });
   if (!ok) throw new AppError('UNAUTHENTICATED', 'Webhook signature does not match');
 }

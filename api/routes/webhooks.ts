@@ -84,11 +84,16 @@ export function webhookRoutes({ store, workflows, config, now, workflowPolicy }:
     const clinic = await store.clinics.get(clinicId);
     if (!clinic) throw new AppError('NOT_FOUND', 'Unknown clinic');
     const raw = await c.req.text();
+    const at = now();
+    // After a rotation the previous secret keeps working until its grace period ends, then only the new one does.
+    const secrets = [clinic.webhookSecret];
+    const { previousWebhookSecret: previous, previousWebhookSecretExpiresAt: until } = clinic;
+    if (previous !== null && until !== null && Date.parse(until) > at.getTime()) secrets.push(previous);
     verifyWebhook(
-      clinic.webhookSecret,
+      secrets,
       { timestamp: c.req.header('x-autopilot-timestamp'), signature: c.req.header('x-autopilot-signature') },
       raw,
-      Math.floor(now().getTime() / 1000),
+      Math.floor(at.getTime() / 1000),
     );
     let body: unknown;
     try {

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { dbBool, mapDbErrors, nowIso, parseInput, toDbBool } from './dialect.ts';
+import { dbBool, isoUtc, mapDbErrors, nowIso, parseInput, toDbBool } from './dialect.ts';
 import type { Db } from './open.ts';
 
 /** Stable ids that may appear in workflow ids, URLs and logs. */
 export const IdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (max 128)');
 
-const TimezoneSchema = z.string().refine((tz) => {
+export const TimezoneSchema = z.string().refine((tz) => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -14,14 +14,21 @@ const TimezoneSchema = z.string().refine((tz) => {
   }
 }, 'unknown IANA time zone');
 
-const JwkTextSchema = z.string().refine((s) => {
+function isJwkText(s: string): boolean {
   try {
     const v: unknown = JSON.parse(s);
     return typeof v === 'object' && v !== null && !Array.isArray(v) && 'kty' in v;
   } catch {
     return false;
   }
-}, 'must be a JWK as JSON text');
+}
+const JwkTextSchema = z.string().refine(isJwkText, 'must be a JWK as JSON text');
+/** The private key: plain JWK JSON (demo, tests) or its encrypted form `enc:v1:<keyId>:<base64>` (secret-box.ts). */
+const PrivateKeyTextSchema = z
+  .string()
+  .refine((s) => /^enc:v1:[A-Za-z0-9._-]{1,64}:[A-Za-z0-9+/]+={0,2}$/.test(s) || isJwkText(s), {
+    message: 'must be a JWK as JSON text or enc:v1 ciphertext',
+  });
 
 /** What an admin (or the demo seed) writes for a clinic. */
 export const ClinicInputSchema = z.strictObject({
@@ -29,9 +36,14 @@ export const ClinicInputSchema = z.strictObject({
   name: z.string().min(1).max(200),
   /** HMAC key for the clinic's webhooks; short secrets are refused. */
   webhookSecret: z.string().min(16),
+  /** Absent: left as stored on replace (null on insert). */
+  previousWebhookSecret: z.string().min(16).nullable().optional(),
+  previousWebhookSecretExpiresAt: isoUtc.nullable().optional(),
   fhirBaseUrl: z.url(),
   fhirClientId: z.string().min(1),
-  fhirPrivateKeyJwk: JwkTextSchema.nullable().default(null),
+  fhirPrivateKeyJwk: PrivateKeyTextSchema.nullable().default(null),
+  /** The public half of the key; absent means null (a replaced key must not keep an old public key). */
+  fhirPublicJwk: JwkTextSchema.nullable().default(null),
   fhirTokenUrl: z.url().nullable().default(null),
   protocolId: IdSchema,
   refillAutomationEnabled: z.boolean(),
@@ -44,9 +56,12 @@ export const ClinicSchema = z.object({
   id: z.string(),
   name: z.string(),
   webhookSecret: z.string(),
+  previousWebhookSecret: z.string().nullable(),
+  previousWebhookSecretExpiresAt: z.string().nullable(),
   fhirBaseUrl: z.string(),
   fhirClientId: z.string(),
   fhirPrivateKeyJwk: z.string().nullable(),
+  fhirPublicJwk: z.string().nullable(),
   fhirTokenUrl: z.string().nullable(),
   protocolId: z.string(),
   refillAutomationEnabled: dbBool,
@@ -55,14 +70,37 @@ export const ClinicSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
 });
-/** A clinic as stored. Holds secrets (webhookSecret, fhirPrivateKeyJwk): never log or return it whole. */
+/**
+ * A clinic as stored. Holds secrets (webhookSecret, previousWebhookSecret, fhirPrivateKeyJwk): never log or return it
+ * whole.
+ */
 export type Clinic = z.output<typeof ClinicSchema>;
+
+/** What an admin may change after onboarding. */
+export const ClinicSettingsPatchSchema = z.strictObject({
+  refillAutomationEnabled: z.boolean().optional(),
+  nurseSlaSeconds: z.number().int().positive().optional(),
+  protocolId: IdSchema.optional(),
+});
+export type ClinicSettingsPatch = z.input<typeof ClinicSettingsPatchSchema>;
 
 export interface ClinicRepo {
   get(id: string): Promise<Clinic | null>;
   list(): Promise<Clinic[]>;
   /** Creates or replaces the clinic's settings; `createdAt` survives a replace. */
   upsert(input: ClinicInput): Promise<Clinic>;
+  /** Creates a clinic; `CONFLICT` when the id is taken (onboarding never overwrites a clinic). */
+  create(input: ClinicInput): Promise<Clinic>;
+  /** Changes only the given settings; null for an unknown clinic. */
+  updateSettings(id: string, patch: ClinicSettingsPatch): Promise<Clinic | null>;
+  /**
+   * Makes `webhookSecret` the secret and keeps the current one as the previous secret until `previousExpiresAt`, in
+   * one UPDATE (two concurrent rotations cannot both keep the same old secret). Null for an unknown clinic.
+   */
+  rotateWebhookSecret(
+    id: string,
+    rotation: { webhookSecret: string; previousExpiresAt: string },
+  ): Promise<Clinic | null>;
 }
 
 /** Clinic settings: webhook secret, FHIR endpoint and credentials, protocol, SLA. */
@@ -79,7 +117,11 @@ export function createClinicRepo({ kysely }: Db): ClinicRepo {
     async upsert(input) {
       const c = parseInput(ClinicInputSchema, input, 'clinic');
       const now = nowIso();
-      const values = { ...c, refillAutomationEnabled: toDbBool(c.refillAutomationEnabled), updatedAt: now };
+      const values = {
+        ...withoutUndefined(c),
+        refillAutomationEnabled: toDbBool(c.refillAutomationEnabled),
+        updatedAt: now,
+      };
       const row = await mapDbErrors('clinic', () =>
         kysely
           .insertInto('clinics')
@@ -90,5 +132,63 @@ export function createClinicRepo({ kysely }: Db): ClinicRepo {
       );
       return ClinicSchema.parse(row);
     },
+    async create(input) {
+      const c = parseInput(ClinicInputSchema, input, 'clinic');
+      const now = nowIso();
+      const row = await mapDbErrors('clinic', () =>
+        kysely
+          .insertInto('clinics')
+          .values({
+            ...withoutUndefined(c),
+            refillAutomationEnabled: toDbBool(c.refillAutomationEnabled),
+            createdAt: now,
+            updatedAt: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      );
+      return ClinicSchema.parse(row);
+    },
+    async updateSettings(id, patch) {
+      const p = parseInput(ClinicSettingsPatchSchema, patch, 'clinic settings');
+      const row = await kysely
+        .updateTable('clinics')
+        .set({
+          ...(p.refillAutomationEnabled !== undefined
+            ? { refillAutomationEnabled: toDbBool(p.refillAutomationEnabled) }
+            : {}),
+          ...(p.nurseSlaSeconds !== undefined ? { nurseSlaSeconds: p.nurseSlaSeconds } : {}),
+          ...(p.protocolId !== undefined ? { protocolId: p.protocolId } : {}),
+          updatedAt: nowIso(),
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row === undefined ? null : ClinicSchema.parse(row);
+    },
+    async rotateWebhookSecret(id, rotation) {
+      const r = parseInput(
+        z.strictObject({ webhookSecret: z.string().min(16), previousExpiresAt: isoUtc }),
+        rotation,
+        'webhook secret rotation',
+      );
+      const row = await kysely
+        .updateTable('clinics')
+        .set((eb) => ({
+          previousWebhookSecret: eb.ref('webhookSecret'),
+          previousWebhookSecretExpiresAt: r.previousExpiresAt,
+          webhookSecret: r.webhookSecret,
+          updatedAt: nowIso(),
+        }))
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row === undefined ? null : ClinicSchema.parse(row);
+    },
   };
+}
+
+/** Drops keys whose value is undefined, so an UPDATE leaves those columns as they are. */
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

@@ -177,9 +177,22 @@ function initial(dialect: DialectName): Migration {
   };
 }
 
+/** Clinic onboarding: the previous webhook secret during a rotation's grace period, and the SMART public key. */
+function clinicOnboarding(): Migration {
+  return {
+    async up(db: AnyDb) {
+      // One column per statement: SQLite's ALTER TABLE adds a single column at a time.
+      await db.schema.alterTable('clinics').addColumn('previousWebhookSecret', 'text').execute();
+      await db.schema.alterTable('clinics').addColumn('previousWebhookSecretExpiresAt', 'text').execute();
+      await db.schema.alterTable('clinics').addColumn('fhirPublicJwk', 'text').execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_initial': initial(dialect) }),
+    getMigrations: () =>
+      Promise.resolve({ '0001_initial': initial(dialect), '0002_clinic_onboarding': clinicOnboarding() }),
   };
 }

@@ -14,10 +14,18 @@ export interface ClinicsTable {
   id: string;
   name: string;
   webhookSecret: string;
+  /** The secret before the last rotation, still accepted until `previousWebhookSecretExpiresAt`. */
+  previousWebhookSecret: string | null;
+  previousWebhookSecretExpiresAt: string | null;
   fhirBaseUrl: string;
   fhirClientId: string;
-  /** A private JWK as JSON text, for SMART Backend Services auth. */
+  /**
+   * The SMART Backend Services private key: `enc:v1:<keyId>:<base64>` (AES-256-GCM, connectors/secret-box.ts) when
+   * written through the API, or a plain JWK as JSON text (demo and tests).
+   */
   fhirPrivateKeyJwk: string | null;
+  /** Its public half as JWK JSON text (not secret): key id and thumbprint for display, JWKS for the EHR. */
+  fhirPublicJwk: string | null;
   fhirTokenUrl: string | null;
   protocolId: string;
   refillAutomationEnabled: number;

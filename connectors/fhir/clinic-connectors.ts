@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { JWK } from 'jose';
 import { AppError } from '../../rules/index.ts';
 import type { Store } from '../db/index.ts';
+import { clinicKeyContext, isEncryptedSecret, type SecretBox } from '../secret-box.ts';
 import { createFhirConnector, type FhirConnector } from './connector.ts';
 
 /** The FHIR connector of each clinic's EHR, built from the clinic's settings and kept (it caches token and capabilities). */
@@ -13,11 +14,39 @@ export interface ClinicFhir {
 }
 
 /**
- * Builds connectors lazily per clinic and rebuilds one when the clinic's settings change (its `updatedAt` moves).
+ * The clinic's SMART private key as a JWK: decrypted when stored as `enc:v1:` ciphertext (keys entered through the
+ * API), parsed as is when stored as plain JWK JSON (the demo seed and tests).
  *
- * @throws AppError `NOT_FOUND` for an unknown clinic, `CONFIG_INVALID` for a stored key that is not a JWK.
+ * @throws AppError `CONFIG_INVALID` for an encrypted key without a secret box, a failed decryption, or not a JWK.
  */
-export function createClinicFhir(store: Pick<Store, 'clinics'>, opts: { timeoutMs: number }): ClinicFhir {
+export function clinicPrivateKeyJwk(clinicId: string, stored: string, secrets: SecretBox | undefined): JWK {
+  let text = stored;
+  if (isEncryptedSecret(stored)) {
+    if (!secrets) {
+      throw new AppError('CONFIG_INVALID', 'The clinic’s FHIR client key is encrypted and no key is configured', {
+        context: { clinicId },
+      });
+    }
+    text = secrets.decrypt(stored, clinicKeyContext(clinicId));
+  }
+  try {
+    return JSON.parse(text) as JWK;
+  } catch (cause) {
+    throw new AppError('CONFIG_INVALID', 'The clinic’s FHIR client key is not a JWK', { cause, context: { clinicId } });
+  }
+}
+
+/**
+ * Builds connectors lazily per clinic and rebuilds one when the clinic's settings change (its `updatedAt` moves).
+ * `secrets` decrypts keys stored encrypted (connectors/secret-box.ts); plain JWK rows work without it.
+ *
+ * @throws AppError `NOT_FOUND` for an unknown clinic, `CONFIG_INVALID` for a stored key that is not a JWK or does
+ * not decrypt.
+ */
+export function createClinicFhir(
+  store: Pick<Store, 'clinics'>,
+  opts: { timeoutMs: number; secrets?: SecretBox },
+): ClinicFhir {
   const requestIds = new AsyncLocalStorage<string>();
   const cache = new Map<string, { version: string; connector: FhirConnector }>();
   return {
@@ -26,17 +55,9 @@ export function createClinicFhir(store: Pick<Store, 'clinics'>, opts: { timeoutM
       if (!clinic) throw new AppError('NOT_FOUND', 'Unknown clinic', { context: { clinicId } });
       let entry = cache.get(clinicId);
       if (!entry || entry.version !== clinic.updatedAt) {
-        let privateKeyJwk: JWK | undefined;
-        if (clinic.fhirPrivateKeyJwk) {
-          try {
-            privateKeyJwk = JSON.parse(clinic.fhirPrivateKeyJwk) as JWK;
-          } catch (cause) {
-            throw new AppError('CONFIG_INVALID', 'The clinic’s FHIR client key is not a JWK', {
-              cause,
-              context: { clinicId },
-            });
-          }
-        }
+        const privateKeyJwk = clinic.fhirPrivateKeyJwk
+          ? clinicPrivateKeyJwk(clinicId, clinic.fhirPrivateKeyJwk, opts.secrets)
+          : undefined;
         entry = {
           version: clinic.updatedAt,
           connector: createFhirConnector({

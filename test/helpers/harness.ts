@@ -7,6 +7,7 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
 import { createLogger } from '../../connectors/logger.ts';
+import { createSecretBox } from '../../connectors/secret-box.ts';
 import { createActivities } from '../../activities/index.ts';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
@@ -131,7 +132,7 @@ export async function startHarness(
   for (const role of ['admin', 'doctor', 'nurse'] as const) {
     await store.tokens.createToken({ name: role, role, userId: `${role}-1`, clinicId: null, token: TOKENS[role] });
   }
-  const fhir = createClinicFhir(store, { timeoutMs: 5000 });
+  const fhir = createClinicFhir(store, { timeoutMs: 5000, secrets: createSecretBox(config) });
   const worker: TestWorker = await createTestWorker({ activities: createActivities({ store, fhir, logger }), config });
   const running = worker.worker.run();
   const temporal = await createTestClient(config);

@@ -1,0 +1,440 @@
+import { randomBytes } from 'node:crypto';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { Clinic } from '../../connectors/db/index.ts';
+import { IdSchema, TimezoneSchema } from '../../connectors/db/clinics.ts';
+import { clinicPrivateKeyJwk } from '../../connectors/fhir/clinic-connectors.ts';
+import { parseClientKey, publicJwkOf } from '../../connectors/fhir/client-key.ts';
+import { checkFhirConnection } from '../../connectors/fhir/connection-check.ts';
+import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } from '../../connectors/secret-box.ts';
+import { AppError } from '../../rules/index.ts';
+import type { ApiDeps } from '../deps.ts';
+import type { ApiEnv, Principal } from '../env.ts';
+import { invalidInput } from '../errors.ts';
+import { requireRole, type TokenLookup } from '../middleware/auth.ts';
+
+const MAX_BODY_BYTES = 64 * 1024;
+/** How long the previous webhook secret keeps verifying after a rotation, unless the admin says otherwise. */
+export const DEFAULT_WEBHOOK_GRACE_SECONDS = 24 * 3600;
+const MAX_GRACE_SECONDS = 30 * 24 * 3600;
+/** Per HTTP request of a connection check; the whole check stays well under a proxy's timeout. */
+const CHECK_TIMEOUT_MS = 5000;
+
+const AnyHttpUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2000)
+  .openapi({ example: 'https://ehr.example.org/fhir/R4' });
+
+const ClinicView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    fhirBaseUrl: z.string(),
+    fhirClientId: z.string(),
+    fhirTokenUrl: z.string().nullable(),
+    fhirKey: z.object({
+      set: z.boolean(),
+      /** True when the stored key is ciphertext (keys entered through this API always are). */
+      encryptedAtRest: z.boolean(),
+      keyId: z.string().nullable(),
+      /** RFC 7638 SHA-256 thumbprint of the public key. */
+      thumbprint: z.string().nullable(),
+      publicJwk: z.record(z.string(), z.unknown()).nullable(),
+    }),
+    webhookSecret: z.object({
+      set: z.boolean(),
+      /** Until when the secret before the last rotation is still accepted; null when it no longer is. */
+      previousValidUntil: z.string().nullable(),
+    }),
+    protocolId: z.string(),
+    refillAutomationEnabled: z.boolean(),
+    nurseSlaSeconds: z.number().int(),
+    timezone: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Clinic');
+type ClinicViewT = z.infer<typeof ClinicView>;
+
+const CreateClinicBody = z
+  .strictObject({
+    id: IdSchema,
+    name: z.string().min(1).max(200),
+    fhirBaseUrl: AnyHttpUrl,
+    /** Token endpoint; absent ⇒ discovered from the EHR's .well-known/smart-configuration. */
+    fhirTokenUrl: AnyHttpUrl.optional(),
+    fhirClientId: z.string().min(1).max(200),
+    /** SMART Backend Services private key: a JWK (object or JSON text) or PEM. Stored encrypted; never returned. */
+    privateKey: z.union([z.string().min(1).max(20_000), z.record(z.string(), z.unknown())]).optional(),
+    /** `kid` to sign with (must match the key registered with the EHR); default: the key's own, else its thumbprint. */
+    keyId: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+      .optional(),
+    protocolId: IdSchema,
+    /** Off by default: a new clinic starts with every request going to a nurse until an admin switches it on. */
+    refillAutomationEnabled: z.boolean().default(false),
+    nurseSlaSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .default(4 * 3600),
+    timezone: TimezoneSchema,
+  })
+  .openapi('ClinicCreate');
+
+const SettingsBody = z
+  .strictObject({
+    refillAutomationEnabled: z.boolean().optional(),
+    nurseSlaSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .optional(),
+    protocolId: IdSchema.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
+  .openapi('ClinicSettings');
+
+const RotateBody = z
+  .strictObject({ graceSeconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).optional() })
+  .openapi('WebhookSecretRotation');
+
+const ConnectionReportView = z
+  .object({
+    ok: z.boolean(),
+    fhirVersion: z.string().nullable(),
+    batch: z.boolean(),
+    transaction: z.boolean(),
+    conditionalCreateTypes: z.array(z.string()),
+    smart: z.object({ configured: z.boolean(), tokenEndpoint: z.string().nullable(), tokenOk: z.boolean() }),
+    problems: z.array(z.string()),
+  })
+  .openapi('ConnectionReport');
+
+const bearer = [{ bearer: [] }];
+const errors = { description: 'Error envelope { error: { code, message, requestId, issues? } }' };
+const IdParam = z.object({ id: IdSchema });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/clinics',
+  summary: 'Clinics (admin); never secrets',
+  security: bearer,
+  responses: { 200: json(z.object({ items: z.array(ClinicView) }), 'Clinics'), 401: errors, 403: errors },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/v1/clinics/{id}',
+  summary: 'One clinic (admin): settings, key id and thumbprint, never secrets',
+  security: bearer,
+  request: { params: IdParam },
+  responses: { 200: json(ClinicView, 'The clinic'), 400: errors, 401: errors, 403: errors, 404: errors },
+});
+
+const Created = z
+  .object({
+    clinic: ClinicView,
+    /** Shown once: configure it in the EHR's webhook sender. It cannot be read again, only rotated. */
+    webhookSecret: z.string(),
+    /** The public key to register with the EHR for this client, when a key was given. */
+    publicJwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
+  })
+  .openapi('ClinicCreated');
+
+const createRouteDef = createRoute({
+  method: 'post',
+  path: '/v1/clinics',
+  summary: 'Onboard a clinic (admin): EHR endpoint, SMART client, protocol; the webhook secret is shown once',
+  security: bearer,
+  request: { body: { content: { 'application/json': { schema: CreateClinicBody } }, required: true } },
+  responses: {
+    201: json(Created, 'Created'),
+    400: errors,
+    401: errors,
+    403: errors,
+    409: errors,
+  },
+});
+
+const settingsRoute = createRoute({
+  method: 'patch',
+  path: '/v1/clinics/{id}/settings',
+  summary: 'Change refill automation, nurse SLA or protocol (admin)',
+  security: bearer,
+  request: {
+    params: IdParam,
+    body: { content: { 'application/json': { schema: SettingsBody } }, required: true },
+  },
+  responses: { 200: json(ClinicView, 'Updated'), 400: errors, 401: errors, 403: errors, 404: errors },
+});
+
+const rotateRoute = createRoute({
+  method: 'post',
+  path: '/v1/clinics/{id}/webhook-secret/rotate',
+  summary: 'New webhook secret, shown once; the old one keeps verifying for graceSeconds (default 24 h)',
+  description:
+    'Rotating again within the grace period retires the oldest secret at once: only the current and the ' +
+    'immediately previous secret are ever accepted.',
+  security: bearer,
+  request: {
+    params: IdParam,
+    body: { content: { 'application/json': { schema: RotateBody } }, required: false },
+  },
+  responses: {
+    200: json(
+      z.object({ webhookSecret: z.string(), previousValidUntil: z.string() }).openapi('WebhookSecretRotated'),
+      'Rotated',
+    ),
+    400: errors,
+    401: errors,
+    403: errors,
+    404: errors,
+  },
+});
+
+const checkRoute = createRoute({
+  method: 'post',
+  path: '/v1/clinics/{id}/connection-check',
+  summary: 'Read the EHR’s CapabilityStatement (and get a SMART token) and report what it supports (admin)',
+  description: 'Answers 200 with `ok: false` and `problems` when the EHR is down or refuses; never 5xx for EHR faults.',
+  security: bearer,
+  request: { params: IdParam },
+  responses: { 200: json(ConnectionReportView, 'The report'), 400: errors, 401: errors, 403: errors, 404: errors },
+});
+
+function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Clinic onboarding and settings for the role `admin`: list, read, create (SMART key stored encrypted, webhook secret
+ * shown once), change settings, rotate the webhook secret with a grace period, check the EHR connection. Every change
+ * is audited without secrets. A token bound to a clinic manages only that clinic and cannot create clinics.
+ */
+export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
+  const { store } = deps;
+  const lookup: TokenLookup = async (raw) => {
+    const t = await store.tokens.findByToken(raw);
+    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
+  };
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw invalidInput(result.error, 'request');
+    },
+  });
+  for (const path of ['/v1/clinics', '/v1/clinics/*']) {
+    app.use(path, requireRole(lookup, 'admin'));
+    app.use(
+      path,
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new AppError('INVALID_INPUT', `Request body larger than ${MAX_BODY_BYTES} bytes`);
+        },
+      }),
+    );
+  }
+
+  // Built on first use: a deployment without PAYLOAD_KEY still serves every route that handles no key.
+  let box: SecretBox | undefined;
+  const secrets = () => (box ??= createSecretBox(deps.config));
+
+  const audit = (principal: Principal, requestId: string, action: string, clinicId: string, detail: object) =>
+    store.audit.appendAudit({
+      at: deps.now().toISOString(),
+      actorType: 'user',
+      actorId: principal.userId,
+      actorRole: principal.role,
+      action,
+      clinicId,
+      requestId,
+      detail: detail as Record<string, never>,
+    });
+
+  /** A clinic-bound token sees only its clinic; any other looks like it does not exist. */
+  async function visibleClinic(principal: Principal, id: string): Promise<Clinic> {
+    const clinic = principal.clinicId === null || principal.clinicId === id ? await store.clinics.get(id) : null;
+    if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
+    return clinic;
+  }
+
+  async function assertPublishedProtocol(protocolId: string): Promise<void> {
+    if (!(await store.protocols.getPublished(protocolId))) {
+      throw new AppError('INVALID_INPUT', 'Invalid request at $.protocolId: no published protocol with this id', {
+        issues: [{ path: '$.protocolId', message: 'no published protocol with this id' }],
+      });
+    }
+  }
+
+  async function view(clinic: Clinic): Promise<ClinicViewT> {
+    let publicJwk: JWK | null = null;
+    if (clinic.fhirPublicJwk) publicJwk = JSON.parse(clinic.fhirPublicJwk) as JWK;
+    else if (clinic.fhirPrivateKeyJwk && !isEncryptedSecret(clinic.fhirPrivateKeyJwk)) {
+      publicJwk = (await publicJwkOf(clinic.fhirPrivateKeyJwk))?.publicJwk ?? null; // legacy plaintext rows
+    }
+    const { previousWebhookSecret: previous, previousWebhookSecretExpiresAt: until } = clinic;
+    const previousValid = previous !== null && until !== null && Date.parse(until) > deps.now().getTime();
+    return {
+      id: clinic.id,
+      name: clinic.name,
+      fhirBaseUrl: clinic.fhirBaseUrl,
+      fhirClientId: clinic.fhirClientId,
+      fhirTokenUrl: clinic.fhirTokenUrl,
+      fhirKey: {
+        set: clinic.fhirPrivateKeyJwk !== null,
+        encryptedAtRest: clinic.fhirPrivateKeyJwk !== null && isEncryptedSecret(clinic.fhirPrivateKeyJwk),
+        keyId: typeof publicJwk?.kid === 'string' ? publicJwk.kid : null,
+        thumbprint: publicJwk ? await calculateJwkThumbprint(publicJwk, 'sha256') : null,
+        publicJwk: publicJwk,
+      },
+      webhookSecret: { set: clinic.webhookSecret.length > 0, previousValidUntil: previousValid ? until : null },
+      protocolId: clinic.protocolId,
+      refillAutomationEnabled: clinic.refillAutomationEnabled,
+      nurseSlaSeconds: clinic.nurseSlaSeconds,
+      timezone: clinic.timezone,
+      createdAt: clinic.createdAt,
+      updatedAt: clinic.updatedAt,
+    };
+  }
+
+  app.openapi(listRoute, async (c) => {
+    const principal = c.get('principal');
+    const clinics = (await store.clinics.list()).filter(
+      (x) => principal.clinicId === null || principal.clinicId === x.id,
+    );
+    return c.json({ items: await Promise.all(clinics.map(view)) }, 200);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const clinic = await visibleClinic(c.get('principal'), c.req.valid('param').id);
+    return c.json(await view(clinic), 200);
+  });
+
+  app.openapi(createRouteDef, async (c) => {
+    const principal = c.get('principal');
+    if (principal.clinicId !== null) {
+      throw new AppError('FORBIDDEN', 'A token bound to one clinic cannot create clinics');
+    }
+    const body = c.req.valid('json');
+    await assertPublishedProtocol(body.protocolId);
+    const key = body.privateKey === undefined ? undefined : await parseClientKey(body.privateKey, body.keyId);
+    const webhookSecret = newWebhookSecret();
+    const clinic = await store.clinics.create({
+      id: body.id,
+      name: body.name,
+      webhookSecret,
+      fhirBaseUrl: body.fhirBaseUrl,
+      fhirClientId: body.fhirClientId,
+      fhirTokenUrl: body.fhirTokenUrl ?? null,
+      fhirPrivateKeyJwk: key ? secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(body.id)) : null,
+      fhirPublicJwk: key ? JSON.stringify(key.publicJwk) : null,
+      protocolId: body.protocolId,
+      refillAutomationEnabled: body.refillAutomationEnabled,
+      nurseSlaSeconds: body.nurseSlaSeconds,
+      timezone: body.timezone,
+    });
+    await audit(principal, c.get('requestId'), 'clinic.created', clinic.id, {
+      fhirBaseUrl: clinic.fhirBaseUrl,
+      fhirClientId: clinic.fhirClientId,
+      keyId: key?.kid ?? null,
+      keyThumbprint: key?.thumbprint ?? null,
+      protocolId: clinic.protocolId,
+      refillAutomationEnabled: clinic.refillAutomationEnabled,
+      nurseSlaSeconds: clinic.nurseSlaSeconds,
+      timezone: clinic.timezone,
+    });
+    return c.json(
+      {
+        clinic: await view(clinic),
+        webhookSecret,
+        publicJwks: key ? { keys: [key.publicJwk as Record<string, unknown>] } : null,
+      },
+      201,
+    );
+  });
+
+  app.openapi(settingsRoute, async (c) => {
+    const principal = c.get('principal');
+    const before = await visibleClinic(principal, c.req.valid('param').id);
+    const patch = c.req.valid('json');
+    if (patch.protocolId !== undefined) await assertPublishedProtocol(patch.protocolId);
+    const after = await store.clinics.updateSettings(before.id, patch);
+    if (!after) throw new AppError('NOT_FOUND', 'No such clinic');
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const k of ['refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId'] as const) {
+      if (patch[k] !== undefined) changes[k] = { from: before[k], to: after[k] };
+    }
+    await audit(principal, c.get('requestId'), 'clinic.settings_changed', after.id, { changes });
+    return c.json(await view(after), 200);
+  });
+
+  app.openapi(rotateRoute, async (c) => {
+    const principal = c.get('principal');
+    const clinic = await visibleClinic(principal, c.req.valid('param').id);
+    // The body is optional: no body (or no content type) means the default grace period.
+    const graceSeconds = c.req.valid('json')?.graceSeconds ?? DEFAULT_WEBHOOK_GRACE_SECONDS;
+    const previousValidUntil = new Date(deps.now().getTime() + graceSeconds * 1000).toISOString();
+    const webhookSecret = newWebhookSecret();
+    const rotated = await store.clinics.rotateWebhookSecret(clinic.id, {
+      webhookSecret,
+      previousExpiresAt: previousValidUntil,
+    });
+    if (!rotated) throw new AppError('NOT_FOUND', 'No such clinic');
+    await audit(principal, c.get('requestId'), 'clinic.webhook_secret_rotated', clinic.id, {
+      graceSeconds,
+      previousValidUntil,
+    });
+    return c.json({ webhookSecret, previousValidUntil }, 200);
+  });
+
+  app.openapi(checkRoute, async (c) => {
+    const principal = c.get('principal');
+    const clinic = await visibleClinic(principal, c.req.valid('param').id);
+    const requestId = c.get('requestId');
+    let privateKeyJwk: JWK | undefined;
+    const problems: string[] = [];
+    if (clinic.fhirPrivateKeyJwk) {
+      try {
+        privateKeyJwk = clinicPrivateKeyJwk(clinic.id, clinic.fhirPrivateKeyJwk, secrets());
+      } catch (err) {
+        problems.push(err instanceof AppError ? err.message : 'The stored client key cannot be read');
+      }
+    }
+    const report = await checkFhirConnection({
+      baseUrl: clinic.fhirBaseUrl,
+      timeoutMs: CHECK_TIMEOUT_MS,
+      requestId: () => requestId,
+      ...(privateKeyJwk
+        ? {
+            auth: {
+              clientId: clinic.fhirClientId,
+              privateKeyJwk,
+              ...(clinic.fhirTokenUrl ? { tokenUrl: clinic.fhirTokenUrl } : {}),
+            },
+          }
+        : {}),
+    });
+    if (problems.length > 0) {
+      report.problems = [...problems, ...report.problems.filter((p) => !p.startsWith('No SMART client key'))];
+      report.ok = false;
+    }
+    await audit(principal, requestId, 'clinic.connection_checked', clinic.id, {
+      ok: report.ok,
+      fhirVersion: report.fhirVersion,
+      tokenOk: report.smart.tokenOk,
+      problems: report.problems.length,
+    });
+    return c.json(report, 200);
+  });
+
+  return app;
+}
