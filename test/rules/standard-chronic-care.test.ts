@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
+import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
 import { forEachCondition, type ProtocolDefinition, type TriageDecision } from '../../rules/index.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
@@ -201,6 +202,23 @@ describe('standard-chronic-care decisions carry their evidence', () => {
     );
     // The threshold does not judge a value that is not there.
     expect(d.criteria.some((c) => c.id === 'tsh_in_range')).toBe(false);
+  });
+});
+
+describe('drug classes the protocol names', () => {
+  test.each([
+    ['Lisinopril 20 mg / hydrochlorothiazide 12.5 mg tablet', ['ace_inhibitor', 'diuretic', 'thiazide']],
+    ['Valsartan 80 mg tablet', ['angiotensin_receptor_blocker']],
+    ['Chlorthalidone 25 mg tablet', ['diuretic', 'thiazide']],
+    ['Bumetanide 1 mg tablet', ['diuretic', 'loop_diuretic']],
+    ['Eliquis 5 mg tablet', ['anticoagulant', 'doac']],
+    ['Edoxaban 60 mg tablet', ['anticoagulant', 'doac']],
+    ['Warfarin 5 mg tablet', ['anticoagulant']],
+    ['Norethindrone 0.35 mg tablet', ['oral_contraceptive']],
+    ['Drospirenone 3 mg / ethinyl estradiol 0.02 mg tablet', ['oral_contraceptive']],
+    ['Ethinyl estradiol / norelgestromin transdermal patch', []],
+  ])('%s → %j', (text, classes) => {
+    expect(classifyDrug({ rxnormCodes: [], texts: [text] }).classes).toEqual(classes);
   });
 });
 
