@@ -6,6 +6,10 @@ import { extractRefillFacts, patientRecordFromBundle } from '../activities/facts
 import { evaluateProtocol } from '../rules/engine/index.ts';
 import { AppError, IsoDateSchema } from '../rules/index.ts';
 import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';
+import { UsageError, type CliIo } from './io.ts';
+import { PROTOCOLS_USAGE, runProtocolsCli } from './protocols.ts';
+
+export type { CliIo } from './io.ts';
 
 export const USAGE = `Usage: autopilot triage --bundle <file.json> [--as-of YYYY-MM-DD] [--protocol <id>]
 
@@ -18,18 +22,13 @@ Triage one refill request with a built-in protocol and print the decision as JSO
   --protocol <id>     built-in protocol id, latest version (default: family-medicine-2015)
   -h, --help          show this help
 
-Exit codes: 0 decided, 2 bad input (message on stderr).`;
+Exit codes: 0 decided, 2 bad input (message on stderr).
 
-class UsageError extends Error {}
-
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  today: () => string;
-}
+${PROTOCOLS_USAGE}`;
 
 /** Runs the CLI; returns the exit code. Never throws for bad input: it says what is wrong on one stderr line. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'protocols') return runProtocolsCli(argv.slice(1), io);
   try {
     let parsed;
     try {

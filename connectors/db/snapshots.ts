@@ -23,11 +23,32 @@ export const FactsSnapshotSchema = z.object({
 });
 export type FactsSnapshot = z.output<typeof FactsSnapshotSchema>;
 
+export interface ListSnapshotsOptions {
+  clinicId: string;
+  protocolId: string;
+  limit?: number;
+  /** Only snapshots recorded at or after this instant. */
+  from?: string;
+  /** Only snapshots recorded strictly before this instant. */
+  before?: string;
+  /** The last row of the previous page: only rows that sort after it (older, or same instant and smaller caseId). */
+  olderThan?: { recordedAt: string; caseId: string };
+}
+
+const ListBoundsSchema = z.strictObject({
+  from: isoUtc.optional(),
+  before: isoUtc.optional(),
+  olderThan: z.strictObject({ recordedAt: isoUtc, caseId: z.string() }).optional(),
+});
+
 export interface SnapshotRepo {
   /** Records (or replaces: the latest evaluation of a case wins) the facts and decision of one case. */
   put(input: PutSnapshotInput): Promise<void>;
-  /** Newest first; `limit` 1–5000, default 500. */
-  list(opts: { clinicId: string; protocolId: string; limit?: number }): Promise<FactsSnapshot[]>;
+  /**
+   * Newest first; `limit` 1–5000, default 500. Optional: `from` (inclusive) and `before` (exclusive) bound
+   * `recordedAt` (ISO instants); `olderThan` continues a listing after its last row (keyset paging).
+   */
+  list(opts: ListSnapshotsOptions): Promise<FactsSnapshot[]>;
 }
 
 /** Facts snapshots, the input for simulating a protocol change against past requests. */
@@ -47,17 +68,25 @@ export function createSnapshotRepo({ kysely }: Db): SnapshotRepo {
         .onConflict((oc) => oc.column('caseId').doUpdateSet(values))
         .execute();
     },
-    async list({ clinicId, protocolId, limit }) {
+    async list({ clinicId, protocolId, limit, ...bounds }) {
       const n = parseInput(z.number().int().min(1).max(5000).default(500), limit, 'limit');
-      const rows = await kysely
+      const { from, before, olderThan } = parseInput(ListBoundsSchema, bounds, 'snapshot list bounds');
+      let query = kysely
         .selectFrom('facts_snapshots')
         .selectAll()
         .where('clinicId', '=', clinicId)
-        .where('protocolId', '=', protocolId)
-        .orderBy('recordedAt', 'desc')
-        .orderBy('caseId', 'desc')
-        .limit(n)
-        .execute();
+        .where('protocolId', '=', protocolId);
+      if (from !== undefined) query = query.where('recordedAt', '>=', from);
+      if (before !== undefined) query = query.where('recordedAt', '<', before);
+      if (olderThan !== undefined) {
+        query = query.where((eb) =>
+          eb.or([
+            eb('recordedAt', '<', olderThan.recordedAt),
+            eb.and([eb('recordedAt', '=', olderThan.recordedAt), eb('caseId', '<', olderThan.caseId)]),
+          ]),
+        );
+      }
+      const rows = await query.orderBy('recordedAt', 'desc').orderBy('caseId', 'desc').limit(n).execute();
       return rows.map((r) => FactsSnapshotSchema.parse(r));
     },
   };

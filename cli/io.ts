@@ -1,0 +1,11 @@
+// What every CLI command is given, and the one error that means "the user asked wrongly" (exit 2, one stderr line).
+
+/** The CLI's window on the world: injected so a command can be driven without a terminal. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  today: () => string;
+}
+
+/** Bad arguments or unreadable input: printed as one `autopilot: …` line on stderr, exit code 2. */
+export class UsageError extends Error {}
