@@ -33,7 +33,7 @@ const invalid = {
   description: 'PROTOCOL_INVALID: { error: { code, message, requestId, issues: [{ path, message }] } }',
 };
 
-const IdParam = z.object({ id: IdSchema.openapi({ example: 'family-medicine-2015' }) });
+const IdParam = z.object({ id: z.string().pipe(IdSchema).openapi({ example: 'family-medicine-2015' }) });
 const VersionNumber = z.coerce.number().int().min(1).max(1_000_000_000);
 const VersionParams = IdParam.extend({ version: VersionNumber.openapi({ example: 1 }) });
 
