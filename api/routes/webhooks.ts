@@ -49,7 +49,8 @@ export const webhookRoute = createRoute({
   summary: 'An EHR announces a pharmacy refill request (signed)',
   description:
     'Headers `X-Autopilot-Timestamp` (unix seconds, ±300 s) and `X-Autopilot-Signature: v1=<hex HMAC-SHA256 of ' +
-    '"{timestamp}.{raw body}" with the clinic webhook secret>`. Answers fast: all FHIR reads happen in the workflow. ' +
+    '"{timestamp}.{raw body}" with the clinic webhook secret>` (after a rotation, the previous secret is accepted ' +
+    'until its grace period ends). Answers fast: all FHIR reads happen in the workflow. ' +
     'A redelivery of the same refill request returns the same caseId and starts nothing new.',
   request: {
     params: z.object({ clinicId: z.string() }),

@@ -491,3 +491,22 @@ describe('bad input', () => {
     }
   });
 });
+
+test('the OpenAPI document lists the clinic routes and never a private key field in a response', async () => {
+  const res = await api('/openapi.json');
+  expect(res.status).toBe(200);
+  const doc = (await res.json()) as {
+    paths: Record<string, unknown>;
+    components: { schemas: Record<string, unknown> };
+  };
+  for (const p of [
+    '/v1/clinics',
+    '/v1/clinics/{id}',
+    '/v1/clinics/{id}/settings',
+    '/v1/clinics/{id}/webhook-secret/rotate',
+    '/v1/clinics/{id}/connection-check',
+  ]) {
+    expect(doc.paths, p).toHaveProperty([p]);
+  }
+  expect(JSON.stringify(doc.components.schemas.Clinic)).not.toMatch(/privateKey|fhirPrivateKeyJwk/);
+});
