@@ -48,7 +48,8 @@ export function resolveFactPath(fact: string, path: string | undefined): FactPat
     const inner = unwrap(schema);
     const d = defOf(inner);
     if (m[1] !== undefined) {
-      const next = d.type === 'object' ? d.shape?.[m[1]] : undefined;
+      // Own fields only: `constructor`, `__proto__` and the like are not fields of a fact.
+      const next = d.type === 'object' && d.shape && Object.hasOwn(d.shape, m[1]) ? d.shape[m[1]] : undefined;
       if (!next) return { error: `fact "${fact}" has no field "${m[1]}" at ${walked}` };
       schema = next;
       walked += `.${m[1]}`;

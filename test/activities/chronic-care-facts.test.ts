@@ -158,6 +158,9 @@ describe('the facts schema grows without breaking recorded facts', () => {
     expect(resolveFactPath('vitals', '$.lastBloodPressure.date')).toMatchObject({ kind: 'date' });
     expect(resolveFactPath('labs', '$.lastEgfr.date')).toMatchObject({ kind: 'date' });
     expect(resolveFactPath('labs', '$.lastTsh.value')).toMatchObject({ kind: 'scalar' });
+    expect(resolveFactPath('visits', '$.lastPcpRov.constructor')).toEqual({
+      error: 'fact "visits" has no field "constructor" at $.lastPcpRov',
+    });
     expect(resolveFactPath('vitals', '$.lastBloodPressure.pulse')).toEqual({
       error: 'fact "vitals" has no field "pulse" at $.lastBloodPressure',
     });
