@@ -348,7 +348,7 @@ export function formatSimulation(r: CliSimulationReport): string {
     `Baseline: ${r.baseline.kind === 'recorded' ? 'the decisions recorded at the time' : `${r.baseline.id} v${r.baseline.version}`}`,
   );
   lines.push(
-    `Cases: ${r.evaluated}${r.skipped ? ` (${r.skipped} snapshots skipped: recorded under an older schema)` : ''}`,
+    `Cases: ${r.evaluated}${r.skipped ? ` (${plural(r.skipped, 'snapshot', 'snapshots')} skipped: recorded under an older schema)` : ''}`,
   );
   lines.push('');
   const width = Math.max(...DispositionSchema.options.map((d) => d.length), 'automation rate'.length);
