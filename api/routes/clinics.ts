@@ -87,6 +87,8 @@ const CreateClinicBody = z
 
 const SettingsBody = z
   .strictObject({
+    name: z.string().min(1).max(200).optional(),
+    timezone: TimezoneSchema.optional(),
     refillAutomationEnabled: z.boolean().optional(),
     nurseSlaSeconds: z
       .number()
@@ -98,6 +100,29 @@ const SettingsBody = z
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
   .openapi('ClinicSettings');
+
+const ConnectionBody = z
+  .strictObject({
+    fhirBaseUrl: AnyHttpUrl.optional(),
+    /** null: discover the token endpoint from the EHR again. */
+    fhirTokenUrl: AnyHttpUrl.nullable().optional(),
+    fhirClientId: z.string().min(1).max(200).optional(),
+    /** A new private key (JWK or PEM), stored encrypted; null removes the key (no access token is sent). */
+    privateKey: z
+      .union([z.string().min(1).max(20_000), z.record(z.string(), z.unknown())])
+      .nullable()
+      .optional(),
+    keyId: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+      .optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
+  .refine((b) => b.keyId === undefined || (b.privateKey !== undefined && b.privateKey !== null), {
+    message: 'keyId needs a privateKey',
+    path: ['keyId'],
+  })
+  .openapi('ClinicEhrConnection');
 
 const RotateBody = z
   .strictObject({ graceSeconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).optional() })
@@ -175,6 +200,25 @@ const settingsRoute = createRoute({
     body: { content: { 'application/json': { schema: SettingsBody } }, required: true },
   },
   responses: { 200: json(ClinicView, 'Updated'), 400: errors, 401: errors, 403: errors, 404: errors },
+});
+
+const connectionRoute = createRoute({
+  method: 'patch',
+  path: '/v1/clinics/{id}/ehr-connection',
+  summary: 'Change the EHR endpoint, SMART client id, token URL or private key (admin); a new key is stored encrypted',
+  description: 'Workers pick the change up on their next FHIR call for the clinic (connectors are rebuilt per update).',
+  security: bearer,
+  request: {
+    params: IdParam,
+    body: { content: { 'application/json': { schema: ConnectionBody } }, required: true },
+  },
+  responses: {
+    200: json(Created.omit({ webhookSecret: true }).openapi('ClinicEhrConnectionChanged'), 'Updated'),
+    400: errors,
+    401: errors,
+    403: errors,
+    404: errors,
+  },
 });
 
 const rotateRoute = createRoute({
@@ -370,11 +414,46 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const after = await store.clinics.updateSettings(before.id, patch);
     if (!after) throw new AppError('NOT_FOUND', 'No such clinic');
     const changes: Record<string, { from: unknown; to: unknown }> = {};
-    for (const k of ['refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId'] as const) {
+    for (const k of ['name', 'timezone', 'refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId'] as const) {
       if (patch[k] !== undefined) changes[k] = { from: before[k], to: after[k] };
     }
     await audit(principal, c.get('requestId'), 'clinic.settings_changed', after.id, { changes });
     return c.json(await view(after), 200);
+  });
+
+  app.openapi(connectionRoute, async (c) => {
+    const principal = c.get('principal');
+    const before = await visibleClinic(principal, c.req.valid('param').id);
+    const body = c.req.valid('json');
+    const key = body.privateKey ? await parseClientKey(body.privateKey, body.keyId) : undefined;
+    const after = await store.clinics.updateSettings(before.id, {
+      ...(body.fhirBaseUrl !== undefined ? { fhirBaseUrl: body.fhirBaseUrl } : {}),
+      ...(body.fhirTokenUrl !== undefined ? { fhirTokenUrl: body.fhirTokenUrl } : {}),
+      ...(body.fhirClientId !== undefined ? { fhirClientId: body.fhirClientId } : {}),
+      ...(key
+        ? {
+            fhirPrivateKeyJwk: secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(before.id)),
+            fhirPublicJwk: JSON.stringify(key.publicJwk),
+          }
+        : body.privateKey === null
+          ? { fhirPrivateKeyJwk: null, fhirPublicJwk: null }
+          : {}),
+    });
+    if (!after) throw new AppError('NOT_FOUND', 'No such clinic');
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const k of ['fhirBaseUrl', 'fhirTokenUrl', 'fhirClientId'] as const) {
+      if (body[k] !== undefined) changes[k] = { from: before[k], to: after[k] };
+    }
+    const [was, now] = await Promise.all([view(before), view(after)]);
+    if (body.privateKey !== undefined) {
+      // Key ids and thumbprints identify a key without revealing it.
+      changes.key = {
+        from: was.fhirKey.set ? { keyId: was.fhirKey.keyId, thumbprint: was.fhirKey.thumbprint } : null,
+        to: now.fhirKey.set ? { keyId: now.fhirKey.keyId, thumbprint: now.fhirKey.thumbprint } : null,
+      };
+    }
+    await audit(principal, c.get('requestId'), 'clinic.ehr_connection_changed', after.id, { changes });
+    return c.json({ clinic: now, publicJwks: key ? { keys: [key.publicJwk as Record<string, unknown>] } : null }, 200);
   });
 
   app.openapi(rotateRoute, async (c) => {

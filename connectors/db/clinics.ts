@@ -76,11 +76,18 @@ export const ClinicSchema = z.object({
  */
 export type Clinic = z.output<typeof ClinicSchema>;
 
-/** What an admin may change after onboarding. */
+/** What an admin may change after onboarding: settings, and the EHR connection (endpoint, client, key). */
 export const ClinicSettingsPatchSchema = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  timezone: TimezoneSchema.optional(),
   refillAutomationEnabled: z.boolean().optional(),
   nurseSlaSeconds: z.number().int().positive().optional(),
   protocolId: IdSchema.optional(),
+  fhirBaseUrl: z.url().optional(),
+  fhirClientId: z.string().min(1).optional(),
+  fhirTokenUrl: z.url().nullable().optional(),
+  fhirPrivateKeyJwk: PrivateKeyTextSchema.nullable().optional(),
+  fhirPublicJwk: JwkTextSchema.nullable().optional(),
 });
 export type ClinicSettingsPatch = z.input<typeof ClinicSettingsPatchSchema>;
 
@@ -91,7 +98,7 @@ export interface ClinicRepo {
   upsert(input: ClinicInput): Promise<Clinic>;
   /** Creates a clinic; `CONFLICT` when the id is taken (onboarding never overwrites a clinic). */
   create(input: ClinicInput): Promise<Clinic>;
-  /** Changes only the given settings; null for an unknown clinic. */
+  /** Changes only the given fields (absent: unchanged; null: cleared); null for an unknown clinic. */
   updateSettings(id: string, patch: ClinicSettingsPatch): Promise<Clinic | null>;
   /**
    * Makes `webhookSecret` the secret and keeps the current one as the previous secret until `previousExpiresAt`, in
@@ -154,11 +161,10 @@ export function createClinicRepo({ kysely }: Db): ClinicRepo {
       const row = await kysely
         .updateTable('clinics')
         .set({
+          ...withoutUndefined({ ...p, refillAutomationEnabled: undefined }),
           ...(p.refillAutomationEnabled !== undefined
             ? { refillAutomationEnabled: toDbBool(p.refillAutomationEnabled) }
             : {}),
-          ...(p.nurseSlaSeconds !== undefined ? { nurseSlaSeconds: p.nurseSlaSeconds } : {}),
-          ...(p.protocolId !== undefined ? { protocolId: p.protocolId } : {}),
           updatedAt: nowIso(),
         })
         .where('id', '=', id)

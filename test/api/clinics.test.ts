@@ -264,7 +264,7 @@ describe('settings', () => {
     const res = await api('/v1/clinics/set-1/settings', {
       method: 'PATCH',
       as: 'admin',
-      body: { refillAutomationEnabled: false, nurseSlaSeconds: 7200 },
+      body: { refillAutomationEnabled: false, nurseSlaSeconds: 7200, name: 'Set One' },
     });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.json()).toMatchObject({ refillAutomationEnabled: false, nurseSlaSeconds: 7200 });
@@ -276,7 +276,11 @@ describe('settings', () => {
     });
     const { items } = await store.audit.listAudit({ clinicId: 'set-1', action: 'clinic.settings_changed' });
     expect(items[0]?.detail).toEqual({
-      changes: { refillAutomationEnabled: { from: true, to: false }, nurseSlaSeconds: { from: 3600, to: 7200 } },
+      changes: {
+        name: { from: 'Clinic set-1', to: 'Set One' },
+        refillAutomationEnabled: { from: true, to: false },
+        nurseSlaSeconds: { from: 3600, to: 7200 },
+      },
     });
   });
 
@@ -286,6 +290,68 @@ describe('settings', () => {
     expect(((await res.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe(
       '$.protocolId',
     );
+  });
+});
+
+describe('changing the EHR connection', () => {
+  test('a typo in the base URL is fixed, the key replaced (encrypted, audited by thumbprint) and then removed', async () => {
+    const first = await generateClientKeyPair('conn-key-1');
+    await create('conn', { fhirBaseUrl: 'http://127.0.0.1:9/fhir/R4', privateKey: first.privateJwk });
+    const bad = (await (await api('/v1/clinics/conn/connection-check', { method: 'POST', as: 'admin' })).json()) as {
+      ok: boolean;
+    };
+    expect(bad.ok).toBe(false);
+
+    const second = await generateClientKeyPair('conn-key-2');
+    const res = await api('/v1/clinics/conn/ehr-connection', {
+      method: 'PATCH',
+      as: 'admin',
+      body: { fhirBaseUrl: sandbox.fhirBaseUrl, privateKey: JSON.stringify(second.privateJwk) },
+    });
+    const text = await res.clone().text();
+    expect(res.status, text).toBe(200);
+    expect(text).not.toContain(second.privateJwk.d!);
+    const changed = (await res.json()) as { clinic: Created['clinic']; publicJwks: { keys: JWK[] } };
+    expect(changed.clinic.fhirKey).toMatchObject({ set: true, encryptedAtRest: true, keyId: 'conn-key-2' });
+    sandbox.registerClient({ clientId: 'client-conn', jwks: changed.publicJwks });
+    const good = (await (await api('/v1/clinics/conn/connection-check', { method: 'POST', as: 'admin' })).json()) as {
+      ok: boolean;
+      problems: string[];
+    };
+    expect(good.ok, good.problems.join('; ')).toBe(true);
+
+    const { items } = await store.audit.listAudit({ clinicId: 'conn', action: 'clinic.ehr_connection_changed' });
+    expect(items[0]?.detail).toMatchObject({
+      changes: {
+        fhirBaseUrl: { from: 'http://127.0.0.1:9/fhir/R4', to: sandbox.fhirBaseUrl },
+        key: { from: { keyId: 'conn-key-1' }, to: { keyId: 'conn-key-2' } },
+      },
+    });
+    expect(JSON.stringify(items)).not.toContain(second.privateJwk.d!);
+
+    const removed = await api('/v1/clinics/conn/ehr-connection', {
+      method: 'PATCH',
+      as: 'admin',
+      body: { privateKey: null },
+    });
+    expect(((await removed.json()) as { clinic: Created['clinic'] }).clinic.fhirKey).toMatchObject({
+      set: false,
+      keyId: null,
+    });
+    expect((await store.clinics.get('conn'))?.fhirPrivateKeyJwk).toBeNull();
+  });
+
+  test('keyId without a key, an empty body or a non-http URL are 400 with paths', async () => {
+    for (const [body, path] of [
+      [{ keyId: 'k' }, '$.keyId'],
+      [{}, '$'],
+      [{ fhirBaseUrl: 'file:///etc/passwd' }, '$.fhirBaseUrl'],
+    ] as const) {
+      const res = await api('/v1/clinics/conn/ehr-connection', { method: 'PATCH', as: 'admin', body });
+      expect(res.status).toBe(400);
+      const err = (await res.json()) as { error: { issues: { path: string }[] } };
+      expect(err.error.issues.map((i) => i.path)).toContain(path);
+    }
   });
 });
 
@@ -371,6 +437,7 @@ describe('who may do what', () => {
     { method: 'GET', path: '/v1/clinics/bound' },
     { method: 'POST', path: '/v1/clinics', body: { id: 'x' } },
     { method: 'PATCH', path: '/v1/clinics/bound/settings', body: { nurseSlaSeconds: 600 } },
+    { method: 'PATCH', path: '/v1/clinics/bound/ehr-connection', body: { fhirClientId: 'x' } },
     { method: 'POST', path: '/v1/clinics/bound/webhook-secret/rotate', body: {} },
     { method: 'POST', path: '/v1/clinics/bound/connection-check' },
   ];
@@ -474,6 +541,8 @@ describe('bad input', () => {
       'graceSeconds',
       'nurseSlaSeconds',
       'refillAutomationEnabled',
+      'fhirTokenUrl',
+      'keyId',
     ];
     for (let i = 0; i < 150; i++) {
       const body: Record<string, unknown> = rnd() < 0.5 ? clinicBody(`fz-${i}`) : {};
@@ -482,6 +551,7 @@ describe('bad input', () => {
         { method: 'POST', path: '/v1/clinics' },
         { method: 'PATCH', path: '/v1/clinics/dup/settings' },
         { method: 'POST', path: '/v1/clinics/dup/webhook-secret/rotate' },
+        { method: 'PATCH', path: '/v1/clinics/dup/ehr-connection' },
       ]);
       const res = await api(target.path, { method: target.method, as: 'admin', body });
       expect(
@@ -503,6 +573,7 @@ test('the OpenAPI document lists the clinic routes and never a private key field
     '/v1/clinics',
     '/v1/clinics/{id}',
     '/v1/clinics/{id}/settings',
+    '/v1/clinics/{id}/ehr-connection',
     '/v1/clinics/{id}/webhook-secret/rotate',
     '/v1/clinics/{id}/connection-check',
   ]) {
