@@ -259,7 +259,11 @@ async function simulateClinic(
   }
   // Loaded here, not at the top: the database drivers are only for --clinic and would slow every other command.
   const { createStore, openDatabase } = await import('../connectors/db/index.ts');
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR }).catch((e: unknown) => {
+    // The driver's code only: its message may carry connection details.
+    const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
+    throw new UsageError(`cannot open the app database${code ? ` (${code})` : ''}`);
+  });
   try {
     const store = createStore(db);
     if (!(await store.clinics.get(o.clinic))) throw new UsageError(`no clinic "${o.clinic}" in the app database`);
