@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { compileProtocol } from '../../rules/engine/compile.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
@@ -47,9 +48,15 @@ const protocol = findBuiltinProtocol(file.protocol, file.version) as ProtocolDef
 const familyMedicine = findBuiltinProtocol('family-medicine-2015', 1) as ProtocolDefinition;
 const decisions = new Map<string, TriageDecision>();
 
+const compiled = new Map([protocol, familyMedicine].map((p) => [p, compileProtocol(p)]));
+
+/** Bundle → facts → decision with json-rules-engine; the compiled evaluator must give the identical decision. */
 async function triage(scenario: ScenarioSpec, p: ProtocolDefinition = protocol): Promise<TriageDecision> {
   const record = patientRecordFromBundle(aRefillBundle(scenario));
-  return evaluateProtocol(p, extractRefillFacts(record, { asOf: scenario.asOf ?? '2026-06-15' }));
+  const facts = extractRefillFacts(record, { asOf: scenario.asOf ?? '2026-06-15' });
+  const decision = await evaluateProtocol(p, facts);
+  expect(compiled.get(p)?.(facts)).toEqual(decision);
+  return decision;
 }
 
 /** Every criterion, route, supply and bridge rule of the protocol, with where it sits. */
