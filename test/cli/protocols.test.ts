@@ -96,6 +96,41 @@ afterAll(() => {
 /** The requests the 18 → 12 change moves, by the library: the CLI must report exactly these. */
 const expectedChanged = () => requests.filter((r) => r.reference.disposition !== r.candidate.disposition);
 
+describe('autopilot protocols: commands', () => {
+  test('--help prints the usage of every protocols command', () => {
+    const r = autopilot(['--help']);
+    expect(r.code).toBe(0);
+    for (const usage of [
+      'autopilot protocols validate <file.json>',
+      'autopilot protocols simulate <file.json> --clinic <id>',
+      'autopilot protocols simulate <file.json> --bundles <dir>',
+      'autopilot protocols diff <before.json> <after.json>',
+    ]) {
+      expect(r.stdout).toContain(usage);
+    }
+  });
+
+  test.each([
+    [
+      'an unknown command',
+      ['lint', REFERENCE_FILE],
+      /^autopilot: unknown command "protocols lint" \(validate \| simulate \| diff\)$/,
+    ],
+    ['no command', [], /^autopilot: missing command: protocols validate \| simulate \| diff$/],
+    [
+      'both --clinic and --bundles',
+      ['simulate', REFERENCE_FILE, '--clinic', 'demo', '--bundles', '.'],
+      /^autopilot: simulate needs exactly one of --clinic <id> and --bundles <dir>$/,
+    ],
+  ])('%s → one line on stderr, exit 2', (_name, args, message) => {
+    const r = autopilot(args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr.trimEnd()).toMatch(message);
+  });
+});
+
 describe('autopilot protocols validate', () => {
   test('a valid protocol: one line with id, version and counts, exit 0', () => {
     const doc = referenceDoc();
