@@ -113,5 +113,6 @@ const exitCode = await runCli(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   today: () => new Date().toISOString().slice(0, 10),
+  ...(process.stderr.isTTY ? { progress: (t: string) => process.stderr.write(`\r\x1b[K${t}`) } : {}),
 });
 process.exitCode = exitCode;

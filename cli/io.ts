@@ -5,6 +5,8 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   today: () => string;
+  /** A status line that replaces the previous one (`''` clears it); absent when stderr is not a terminal. */
+  progress?: (text: string) => void;
 }
 
 /** Bad arguments or unreadable input: printed as one `autopilot: …` line on stderr, exit code 2. */

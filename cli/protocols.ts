@@ -10,7 +10,12 @@ import { loadConfig } from '../connectors/config.ts';
 import type { FactsSnapshot, Store } from '../connectors/db/index.ts';
 import { diffProtocols, type ItemChange } from '../rules/engine/diff.ts';
 import { evaluateProtocol } from '../rules/engine/index.ts';
-import { simulateProtocol, type RecordedCase, type SimulationReport } from '../rules/engine/simulate.ts';
+import {
+  simulateProtocol,
+  type DispositionSummary,
+  type RecordedCase,
+  type SimulationReport,
+} from '../rules/engine/simulate.ts';
 import {
   AppError,
   DispositionSchema,
@@ -21,6 +26,7 @@ import {
   validateProtocol,
   type ProtocolDefinition,
   type ProtocolIssue,
+  type Disposition,
   type TriageDecision,
 } from '../rules/index.ts';
 import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';
@@ -213,30 +219,53 @@ async function rebase(cases: RecordedCase[], baseline: ProtocolDefinition): Prom
   return out;
 }
 
+/** Cases simulated per step: progress is reported between steps. */
+const STEP = 2000;
+
+function summarise(counts: Record<Disposition, number>): DispositionSummary {
+  const total = Object.values(counts).reduce((n, c) => n + c, 0);
+  return { counts, automationRate: total ? counts.approve / total : null };
+}
+
+const addCounts = (a: Record<Disposition, number>, b: Record<Disposition, number>): Record<Disposition, number> =>
+  Object.fromEntries(DispositionSchema.options.map((d) => [d, a[d] + b[d]])) as Record<Disposition, number>;
+
 /**
- * Runs the simulation and adds, to each criterion that flipped, the sentence explaining it (from the candidate's
- * decision where the criterion was evaluated, else from the baseline's): simulateProtocol reports ids only.
+ * Runs the simulation in steps (reporting progress between them) and adds, to each criterion that flipped, the
+ * sentence explaining it (from the candidate's decision where the criterion was evaluated, else from the baseline's):
+ * simulateProtocol reports ids only.
  */
 async function explainedSimulation(
   candidate: ProtocolDefinition,
   cases: RecordedCase[],
+  progress?: (text: string) => void,
 ): Promise<Pick<CliSimulationReport, 'evaluated' | 'before' | 'after' | 'changed'>> {
-  const report = await simulateProtocol(candidate, cases);
-  const byId = new Map(cases.map((c) => [c.caseId, c]));
+  const zero = Object.fromEntries(DispositionSchema.options.map((d) => [d, 0])) as Record<Disposition, number>;
+  let before = zero;
+  let after = zero;
   const changed: CliSimulationReport['changed'] = [];
-  for (const ch of report.changed) {
-    const c = byId.get(ch.caseId);
-    const now: TriageDecision | undefined = c ? await evaluateProtocol(candidate, c.facts) : undefined;
-    const sentence = (d: TriageDecision | undefined, id: string) => d?.criteria.find((x) => x.id === id)?.explanation;
-    changed.push({
-      ...ch,
-      criteria: ch.criteria.map((f) => ({
-        ...f,
-        explanation: (f.after !== null ? sentence(now, f.id) : sentence(c?.decision, f.id)) ?? '',
-      })),
-    });
+  const sentence = (d: TriageDecision | undefined, id: string) => d?.criteria.find((x) => x.id === id)?.explanation;
+  for (let start = 0; start < cases.length; start += STEP) {
+    const step = cases.slice(start, start + STEP);
+    const report = await simulateProtocol(candidate, step);
+    before = addCounts(before, report.before.counts);
+    after = addCounts(after, report.after.counts);
+    const byId = new Map(step.map((c) => [c.caseId, c]));
+    for (const ch of report.changed) {
+      const c = byId.get(ch.caseId);
+      const now = c ? await evaluateProtocol(candidate, c.facts) : undefined;
+      changed.push({
+        ...ch,
+        criteria: ch.criteria.map((f) => ({
+          ...f,
+          explanation: (f.after !== null ? sentence(now, f.id) : sentence(c?.decision, f.id)) ?? '',
+        })),
+      });
+    }
+    progress?.(`simulated ${start + step.length}/${cases.length} cases, ${changed.length} changed`);
   }
-  return { evaluated: report.evaluated, before: report.before, after: report.after, changed };
+  progress?.('');
+  return { evaluated: cases.length, before: summarise(before), after: summarise(after), changed };
 }
 
 interface SimulateOptions {
@@ -252,6 +281,7 @@ interface SimulateOptions {
 async function simulateClinic(
   candidate: ProtocolDefinition,
   o: SimulateOptions & { clinic: string },
+  progress?: (text: string) => void,
 ): Promise<CliSimulationReport> {
   const config = loadConfig();
   if (config.DATABASE_URL === undefined && !existsSync(join(config.DATA_DIR, 'app.db'))) {
@@ -289,7 +319,7 @@ async function simulateClinic(
       input: { kind: 'clinic', clinicId: o.clinic, from: o.from ?? null, to: o.to ?? null },
       baseline: baseline ? { kind: 'protocol', id: baseline.id, version: baseline.version } : { kind: 'recorded' },
       skipped,
-      ...(await explainedSimulation(candidate, cases)),
+      ...(await explainedSimulation(candidate, cases, progress)),
     };
   } finally {
     await db.close();
@@ -299,6 +329,7 @@ async function simulateClinic(
 async function simulateBundles(
   candidate: ProtocolDefinition,
   o: SimulateOptions & { bundles: string; asOf: string },
+  progress?: (text: string) => void,
 ): Promise<CliSimulationReport> {
   const baseline = builtin(o.against === undefined ? { id: candidate.id } : parseProtocolRef(o.against));
   let names: string[];
@@ -329,7 +360,7 @@ async function simulateBundles(
     input: { kind: 'bundles', dir: o.bundles, asOf: o.asOf },
     baseline: { kind: 'protocol', id: baseline.id, version: baseline.version },
     skipped: 0,
-    ...(await explainedSimulation(candidate, cases)),
+    ...(await explainedSimulation(candidate, cases, progress)),
   };
 }
 
@@ -512,11 +543,15 @@ export async function runProtocolsCli(argv: string[], io: CliIo): Promise<number
             throw new UsageError(`--from ${o.from} is after --to ${o.to}`);
           }
           const candidate = await loadProtocolFile(file);
-          report = await simulateClinic(candidate, { ...o, clinic: o.clinic });
+          report = await simulateClinic(candidate, { ...o, clinic: o.clinic }, io.progress);
         } else {
           onlyOptions(values, ['bundles', 'as-of', 'against', 'json'], 'simulate --bundles');
           const candidate = await loadProtocolFile(file);
-          report = await simulateBundles(candidate, { ...o, bundles: o.bundles!, asOf: o.asOf ?? io.today() });
+          report = await simulateBundles(
+            candidate,
+            { ...o, bundles: o.bundles!, asOf: o.asOf ?? io.today() },
+            io.progress,
+          );
         }
         io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSimulation(report));
         return 0;
