@@ -64,8 +64,8 @@ export function decideOutcome(
       id: route.rule.id,
       clause: route.rule.clause,
       passed: false,
-      explanation: render(route.rule.explanation, facts),
-      evidence: readEvidence(route.evidence, facts),
+      explanation: explanationOf(plan, route.rule.explanation, facts),
+      evidence: evidenceOf(plan, route.evidence, facts),
     });
     return finish({
       ...base,
@@ -91,8 +91,8 @@ export function decideOutcome(
         id: rule.id,
         clause: rule.clause,
         passed,
-        explanation: render(passed ? rule.explanation.pass : rule.explanation.fail, facts),
-        evidence: readEvidence(evidence, facts),
+        explanation: explanationOf(plan, passed ? rule.explanation.pass : rule.explanation.fail, facts),
+        evidence: evidenceOf(plan, evidence, facts),
       });
       if (!passed) {
         failures.push(rule.onFail);
@@ -106,7 +106,7 @@ export function decideOutcome(
       id: nip.criterion,
       clause: nip.clause,
       passed: false,
-      explanation: render(nip.explanation, facts),
+      explanation: explanationOf(plan, nip.explanation, facts),
       evidence: [facts.drug.evidence],
     });
     failures.push('unclear');
@@ -190,6 +190,8 @@ interface PlannedCriterion extends Keyed<CriterionRule> {
  * evaluator plans once.
  */
 export interface OutcomePlan {
+  /** False: skip explanation text and evidence lookups ('' and []), for simulations that only compare outcomes. */
+  explain: boolean;
   routes: (Keyed<RouteRule> & { evidence: EvidenceRead[] })[];
   guards: PlannedCriterion[];
   categories: {
@@ -202,7 +204,7 @@ export interface OutcomePlan {
 }
 
 /** Works out a protocol's OutcomePlan (see there). */
-export function planOutcome(protocol: ProtocolDefinition): OutcomePlan {
+export function planOutcome(protocol: ProtocolDefinition, opts: { explain?: boolean } = {}): OutcomePlan {
   const criteria = (rules: CriterionRule[], prefix: string): PlannedCriterion[] =>
     rules.map((rule, j) => ({
       rule,
@@ -211,6 +213,7 @@ export function planOutcome(protocol: ProtocolDefinition): OutcomePlan {
       evidence: evidenceReads(rule.when, protocol),
     }));
   return {
+    explain: opts.explain ?? true,
     routes: protocol.routes
       .map((rule, i) => ({ rule, i }))
       .sort((a, b) => b.rule.precedence - a.rule.precedence || a.i - b.i)
@@ -270,6 +273,11 @@ function readPath(value: unknown, path: string | undefined): unknown {
 
 const isEvidence = (v: unknown): v is Evidence =>
   typeof v === 'object' && v !== null && 'resourceType' in v && 'id' in v && typeof v.id === 'string';
+
+const explanationOf = (plan: OutcomePlan, template: string, facts: RefillFacts): string =>
+  plan.explain ? render(template, facts) : '';
+const evidenceOf = (plan: OutcomePlan, reads: readonly EvidenceRead[], facts: RefillFacts): Evidence[] =>
+  plan.explain ? readEvidence(reads, facts) : [];
 
 /** The fact reads a condition's evidence comes from, in walk order (each shared condition walked once). */
 function evidenceReads(condition: Condition, protocol: ProtocolDefinition): EvidenceRead[] {

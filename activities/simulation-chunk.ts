@@ -1,0 +1,85 @@
+import { compileProtocol, type CompiledProtocol } from '../rules/engine/compile.ts';
+import type { ProtocolDefinition } from '../rules/schema/protocol.ts';
+import { criteriaFlips, type ChangedCase, type RecordedCase } from '../rules/engine/simulate.ts';
+import {
+  DispositionSchema,
+  type CriterionResult,
+  type Disposition,
+  type TriageDecision,
+} from '../rules/schema/decision.ts';
+
+/** Disposition ↔ small integer, so a chunk's outcomes cross threads as one Uint8Array. */
+export const DISPOSITIONS: readonly Disposition[] = DispositionSchema.options;
+
+/**
+ * What a simulation needs of a recorded case: a RecordedCase, or the slim copy sent to worker threads (the recorded
+ * decision without explanations and evidence, which halves what crosses threads).
+ */
+export interface SimulationCase extends Pick<RecordedCase, 'caseId' | 'recordedAt' | 'facts'> {
+  decision: Pick<TriageDecision, 'disposition' | 'failedCriteria'> & {
+    protocol: { version: number };
+    criteria: Pick<CriterionResult, 'id' | 'clause' | 'passed'>[];
+  };
+}
+
+/** The slim copy of a recorded case for a worker thread. */
+export function slimCase(c: SimulationCase): SimulationCase {
+  const d = c.decision;
+  return {
+    caseId: c.caseId,
+    recordedAt: c.recordedAt,
+    facts: c.facts,
+    decision: {
+      disposition: d.disposition,
+      failedCriteria: d.failedCriteria,
+      protocol: { version: d.protocol.version },
+      criteria: d.criteria.map(({ id, clause, passed }) => ({ id, clause, passed })),
+    },
+  };
+}
+
+/** What evaluating one chunk of recorded cases yields: each case's new disposition, and the cases that changed. */
+export interface ChunkResult {
+  /** `DISPOSITIONS` index of the recorded disposition per case, in input order. */
+  before: Uint8Array;
+  /** `DISPOSITIONS` index of the new disposition per case, in input order. */
+  dispositions: Uint8Array;
+  changed: ChangedCase[];
+}
+
+/**
+ * Evaluates recorded cases (objects, or their stored JSON text) with a compiled protocol and compares each with the
+ * decision recorded at the time. The per-chunk step of the parallel simulation, run the same way on the main thread
+ * and in worker threads.
+ */
+export function evaluateChunk(evaluate: CompiledProtocol, cases: readonly (SimulationCase | string)[]): ChunkResult {
+  const before = new Uint8Array(cases.length);
+  const dispositions = new Uint8Array(cases.length);
+  const changed: ChangedCase[] = [];
+  cases.forEach((input, i) => {
+    // A string is a recorded case as stored (JSON text): parsed here, so the parsing is spread over threads too.
+    const c = typeof input === 'string' ? (JSON.parse(input) as SimulationCase) : input;
+    const now = evaluate(c.facts);
+    before[i] = DISPOSITIONS.indexOf(c.decision.disposition);
+    dispositions[i] = DISPOSITIONS.indexOf(now.disposition);
+    if (now.disposition !== c.decision.disposition) {
+      changed.push({
+        caseId: c.caseId,
+        recordedAt: c.recordedAt,
+        before: {
+          disposition: c.decision.disposition,
+          protocolVersion: c.decision.protocol.version,
+          failedCriteria: c.decision.failedCriteria,
+        },
+        after: { disposition: now.disposition, failedCriteria: now.failedCriteria },
+        // criteriaFlips reads only id, clause and passed of each criterion, which a SimulationCase keeps.
+        criteria: criteriaFlips(c.decision as TriageDecision, now),
+      });
+    }
+  });
+  return { before, dispositions, changed };
+}
+
+/** The evaluator simulations use: compiled, without explanation texts or evidence (outcomes are identical). */
+export const compileForSimulation = (protocol: ProtocolDefinition): CompiledProtocol =>
+  compileProtocol(protocol, { explain: false });
