@@ -2,7 +2,7 @@
 // evaluates the chunks of recorded cases the main thread sends until it is terminated.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseProtocol } from '../rules/schema/protocol.ts';
-import { compileForSimulation, evaluateChunk, type SimulationCase } from './simulation-chunk.ts';
+import { compileForSimulation, evaluateChunk, type SimulationCase } from '../rules/engine/simulate-compiled.ts';
 
 const port = parentPort;
 if (!port) throw new Error('simulation-worker runs as a worker thread');

@@ -1,18 +1,17 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import type { ChangedCase, DispositionSummary, SimulationReport } from '../rules/engine/simulate.ts';
-import type { Disposition } from '../rules/schema/decision.ts';
+import type { SimulationReport } from '../rules/engine/simulate.ts';
 import type { ProtocolDefinition } from '../rules/schema/protocol.ts';
 import {
   compileForSimulation,
-  DISPOSITIONS,
   evaluateChunk,
+  mergeChunks,
   slimCase,
   type ChunkResult,
   type SimulationCase,
-} from './simulation-chunk.ts';
+} from '../rules/engine/simulate-compiled.ts';
 
-export type { SimulationCase } from './simulation-chunk.ts';
+export type { SimulationCase } from '../rules/engine/simulate-compiled.ts';
 
 export interface SimulateOptions {
   /**
@@ -38,12 +37,6 @@ function startWorker(protocol: ProtocolDefinition): Worker {
   const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); });`;
   return new Worker(bootstrap, { eval: true, workerData: { protocol } });
 }
-
-function summarise(counts: Record<Disposition, number>, total: number): DispositionSummary {
-  return { counts, automationRate: total ? counts.approve / total : null };
-}
-const zeroCounts = (): Record<Disposition, number> =>
-  Object.fromEntries(DISPOSITIONS.map((d) => [d, 0])) as Record<Disposition, number>;
 
 /**
  * Re-evaluates `protocol` against recorded cases (objects, or the JSON text they are stored as) with the compiled
@@ -123,14 +116,6 @@ export async function simulateProtocolFast(
     }
   }
 
-  const before = zeroCounts();
-  const after = zeroCounts();
-  const changed: ChangedCase[] = [];
-  for (const r of results) {
-    if (!r) throw new Error('simulation lost a chunk');
-    for (const d of r.before) before[DISPOSITIONS[d] as Disposition] += 1;
-    for (const d of r.dispositions) after[DISPOSITIONS[d] as Disposition] += 1;
-    changed.push(...r.changed);
-  }
-  return { evaluated: total, before: summarise(before, total), after: summarise(after, total), changed };
+  if (results.some((r) => !r)) throw new Error('simulation lost a chunk');
+  return mergeChunks(results as ChunkResult[]);
 }

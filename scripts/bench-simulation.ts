@@ -151,6 +151,11 @@ const START = '<!-- simulation:start -->';
 const END = '<!-- simulation:end -->';
 const s = simulation;
 const pct = (x: number | null) => (x === null ? 'n/a' : `${round(x * 100, 1)} %`);
+const textGain = s.simulation.oneThreadFromJsonText.seconds / s.simulation.allCoresFromJsonText.seconds;
+const multiCore =
+  textGain > 1.05
+    ? `all cores were ${round(textGain, 2)}× faster than one thread on JSON text`
+    : `all cores were not faster than one thread on JSON text (${round(textGain, 2)}×; with the load above, the cores were not free)`;
 const section = `${START}
 ## Protocol simulation
 
@@ -163,7 +168,7 @@ deterministic edge mutations, each with the reference protocol's decision; candi
 |---|---|---|
 | json-rules-engine (\`evaluateProtocol\`, ${s.jsonRulesEngine.sample} sampled cases), 1 thread | ${s.jsonRulesEngine.casesPerSecond} | ~${s.jsonRulesEngine.estimatedSecondsFor100k} s (estimated) |
 | compiled (\`compileProtocol\`), full decisions with explanations and evidence, 1 thread | ${s.compiledFullDecisions.casesPerSecond} | ${s.compiledFullDecisions.seconds} s |
-| **simulation** (\`simulateProtocolFast\`), parsed cases, 1 thread | **${s.simulation.oneThreadParsed.casesPerSecond}** | **${s.simulation.oneThreadParsed.seconds} s** |
+| **simulation** (\`simulateCompiled\`, or \`simulateProtocolFast\` without workers), parsed cases, 1 thread | **${s.simulation.oneThreadParsed.casesPerSecond}** | **${s.simulation.oneThreadParsed.seconds} s** |
 | simulation from stored JSON text (parse included), 1 thread | ${s.simulation.oneThreadFromJsonText.casesPerSecond} | ${s.simulation.oneThreadFromJsonText.seconds} s |
 | simulation from stored JSON text, all ${s.simulation.allCoresFromJsonText.threads} cores (worker start included) | ${s.simulation.allCoresFromJsonText.casesPerSecond} | ${s.simulation.allCoresFromJsonText.seconds} s |
 
@@ -171,8 +176,9 @@ Outcome: automation rate ${pct(s.result.before.automationRate)} → ${pct(s.resu
 All paths agree (one thread vs all cores, objects vs JSON text, compiled vs json-rules-engine's \`simulateProtocol\` on the
 sample). The compiled evaluator is proven identical to \`evaluateProtocol\` by \`test/rules/compile.test.ts\` (21,000
 generated and mutated facts snapshots × the reference protocol, plus 7 edited protocols, deep-equal decisions).
-One thread is the default: copying a parsed case to a thread costs about three times evaluating it, and with the
-cores already busy (see the load average) worker threads do not pay for their start-up; they are opt-in (\`workers\`).
+Worker threads are opt-in (\`workers\`): copying a parsed case to a thread costs about three times evaluating it, so
+they only help when cases arrive as stored JSON text (parsing is then spread too) and the cores are free; in this run
+${multiCore}.
 ${END}
 `;
 const md = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '# Benchmarks\n';

