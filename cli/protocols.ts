@@ -1,5 +1,5 @@
 // `autopilot protocols validate|simulate|diff`: what a protocol author runs before asking for a publish. Same code as
-// the admin API: validateProtocol (rules/schema), simulateProtocol (rules/engine), diffProtocols (rules/engine), the
+// the admin API: validateProtocol (rules/schema), simulateCompiled (rules/engine), diffProtocols (rules/engine), the
 // worker's fact extraction for FHIR Bundles, and the app database's facts snapshots for a clinic's recorded cases.
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -10,12 +10,8 @@ import { loadConfig } from '../connectors/config.ts';
 import type { FactsSnapshot, Store } from '../connectors/db/index.ts';
 import { diffProtocols, type ItemChange } from '../rules/engine/diff.ts';
 import { evaluateProtocol } from '../rules/engine/index.ts';
-import {
-  simulateProtocol,
-  type DispositionSummary,
-  type RecordedCase,
-  type SimulationReport,
-} from '../rules/engine/simulate.ts';
+import type { DispositionSummary, RecordedCase, SimulationReport } from '../rules/engine/simulate.ts';
+import { simulateCompiled } from '../rules/engine/simulate-compiled.ts';
 import {
   AppError,
   DispositionSchema,
@@ -247,7 +243,7 @@ async function explainedSimulation(
   const sentence = (d: TriageDecision | undefined, id: string) => d?.criteria.find((x) => x.id === id)?.explanation;
   for (let start = 0; start < cases.length; start += STEP) {
     const step = cases.slice(start, start + STEP);
-    const report = await simulateProtocol(candidate, step);
+    const report = simulateCompiled(candidate, step);
     before = addCounts(before, report.before.counts);
     after = addCounts(after, report.after.counts);
     const byId = new Map(step.map((c) => [c.caseId, c]));

