@@ -17,14 +17,25 @@ export interface TriageDeps {
 }
 
 /**
- * Resolves the clinic's published protocol version. Called once per case; the result is recorded in workflow history,
- * so a later publish never changes a case already running.
+ * Resolves the protocol version for a new case: the version assigned to the clinic (`clinics.protocolVersion`), else
+ * the protocol's live version. Called once per case; the result is recorded in workflow history, so a later publish
+ * never changes a case already running.
  *
- * @throws AppError `NOT_FOUND` (not retried) for an unknown clinic or a protocol with no published version.
+ * @throws AppError `NOT_FOUND` (not retried) for an unknown clinic, a protocol with no published version, or an
+ * assigned version that does not exist or was never published.
  */
 export async function pinProtocol({ store }: Pick<TriageDeps, 'store'>, input: { clinicId: string }) {
   const clinic = await store.clinics.get(input.clinicId);
   if (!clinic) throw new AppError('NOT_FOUND', 'Unknown clinic', { context: { clinicId: input.clinicId } });
+  if (clinic.protocolVersion !== null) {
+    const assigned = await store.protocols.getVersion(clinic.protocolId, clinic.protocolVersion);
+    if (!assigned || assigned.status === 'draft') {
+      throw new AppError('NOT_FOUND', 'The clinic’s assigned protocol version is not a published version', {
+        context: { clinicId: input.clinicId, protocolId: clinic.protocolId, version: clinic.protocolVersion },
+      });
+    }
+    return { id: assigned.protocolId, version: assigned.version };
+  }
   const published = await store.protocols.getPublished(clinic.protocolId);
   if (!published) {
     throw new AppError('NOT_FOUND', 'The clinic’s protocol has no published version', {

@@ -2,6 +2,7 @@ import type { Db, Store } from '../connectors/db/index.ts';
 import type { Config } from '../connectors/config.ts';
 import type { Logger } from '../connectors/logger.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
+import type { RefillFacts } from '../rules/index.ts';
 import type { WorkflowGateway } from './workflow-gateway.ts';
 
 /** Everything the API needs, injected so tests can pass their own. */
@@ -14,4 +15,9 @@ export interface ApiDeps {
   now: () => Date;
   /** Overrides of activity timeouts/retries passed into new workflows (tests); production uses the defaults. */
   workflowPolicy?: ActivityPolicy;
+  /**
+   * Reduces an uploaded FHIR Bundle to refill facts as of a date, for simulating over bundles (activities/facts'
+   * `patientRecordFromBundle` + `extractRefillFacts`, injected: api/ never imports activities/). Absent: refused.
+   */
+  bundleFacts?: (bundle: unknown, asOf: string) => RefillFacts;
 }

@@ -48,6 +48,8 @@ const ClinicView = z
       previousValidUntil: z.string().nullable(),
     }),
     protocolId: z.string(),
+    /** The published version assigned to this clinic; null: the protocol's live version. */
+    protocolVersion: z.number().int().nullable(),
     refillAutomationEnabled: z.boolean(),
     nurseSlaSeconds: z.number().int(),
     timezone: z.string(),
@@ -97,6 +99,11 @@ const SettingsBody = z
       .max(30 * 24 * 3600)
       .optional(),
     protocolId: IdSchema.optional(),
+    /**
+     * Pin a published (or retired) version of the clinic's protocol; null: follow its live version. Changing
+     * `protocolId` without this clears the pin.
+     */
+    protocolVersion: z.number().int().positive().nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
   .openapi('ClinicSettings');
@@ -319,6 +326,21 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     }
   }
 
+  /** A clinic can be pinned only to a version that was published (immutable): 422 if absent, 409 for a draft. */
+  async function assertAssignableVersion(protocolId: string, version: number): Promise<void> {
+    const v = await store.protocols.getVersion(protocolId, version);
+    if (!v) {
+      throw new AppError('PROTOCOL_INVALID', 'No such version of the clinic’s protocol', {
+        issues: [{ path: '$.protocolVersion', message: `protocol ${protocolId} has no version ${version}` }],
+      });
+    }
+    if (v.status === 'draft') {
+      throw new AppError('CONFLICT', 'A draft cannot be assigned to a clinic; publish it first', {
+        context: { protocolId, version },
+      });
+    }
+  }
+
   async function view(clinic: Clinic): Promise<ClinicViewT> {
     let publicJwk: JWK | null = null;
     if (clinic.fhirPublicJwk) publicJwk = JSON.parse(clinic.fhirPublicJwk) as JWK;
@@ -342,6 +364,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       },
       webhookSecret: { set: clinic.webhookSecret.length > 0, previousValidUntil: previousValid ? until : null },
       protocolId: clinic.protocolId,
+      protocolVersion: clinic.protocolVersion,
       refillAutomationEnabled: clinic.refillAutomationEnabled,
       nurseSlaSeconds: clinic.nurseSlaSeconds,
       timezone: clinic.timezone,
@@ -411,10 +434,21 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const before = await visibleClinic(principal, c.req.valid('param').id);
     const patch = c.req.valid('json');
     if (patch.protocolId !== undefined) await assertPublishedProtocol(patch.protocolId);
+    if (
+      patch.protocolId !== undefined &&
+      patch.protocolId !== before.protocolId &&
+      patch.protocolVersion === undefined
+    ) {
+      patch.protocolVersion = null; // a pin belongs to the previous protocol
+    }
+    if (patch.protocolVersion !== undefined && patch.protocolVersion !== null) {
+      await assertAssignableVersion(patch.protocolId ?? before.protocolId, patch.protocolVersion);
+    }
     const after = await store.clinics.updateSettings(before.id, patch);
     if (!after) throw new AppError('NOT_FOUND', 'No such clinic');
     const changes: Record<string, { from: unknown; to: unknown }> = {};
-    for (const k of ['name', 'timezone', 'refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId'] as const) {
+    const keys = ['name', 'timezone', 'refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId', 'protocolVersion'];
+    for (const k of keys as (keyof typeof patch & keyof Clinic)[]) {
       if (patch[k] !== undefined) changes[k] = { from: before[k], to: after[k] };
     }
     await audit(principal, c.get('requestId'), 'clinic.settings_changed', after.id, { changes });

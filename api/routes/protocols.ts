@@ -1,11 +1,20 @@
 import { createHash } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import type { AuditInput, ProtocolVersionRecord } from '../../connectors/db/index.ts';
+import type { AuditInput, ProtocolVersionRecord, PublishResult } from '../../connectors/db/index.ts';
 import { IdSchema } from '../../connectors/db/clinics.ts';
 import { canonicalJson, diffProtocols } from '../../rules/engine/diff.ts';
-import type { RecordedCase } from '../../rules/engine/simulate.ts';
-import { simulateCompiled } from '../../rules/engine/simulate-compiled.ts';
+import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { SimulationReport } from '../../rules/engine/simulate.ts';
+import { evaluateProtocol } from '../../rules/engine/index.ts';
+import {
+  compileForSimulation,
+  evaluateChunk,
+  mergeChunks,
+  type ChunkResult,
+  type SimulationCase,
+} from '../../rules/engine/simulate-compiled.ts';
 import {
   AppError,
   parseProtocol,
@@ -20,8 +29,6 @@ import type { ApiEnv, Principal } from '../env.ts';
 import { invalidInput } from '../errors.ts';
 import { requireRole, type TokenLookup } from '../middleware/auth.ts';
 
-/** Deeper than this, a definition is refused before validation (recursive schemas must not exhaust the stack). */
-const MAX_DEPTH = 64;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -151,10 +158,50 @@ const PublishView = z
   .object({
     protocolId: z.string(),
     publishedVersion: z.number(),
+    /** Globally: the live version before. For one clinic: the clinic's previously assigned version (null: live). */
     previousVersion: z.number().nullable(),
+    /** Set when the version was published for this clinic only (the protocol's live version is unchanged). */
+    clinicId: z.string().nullable(),
     changed: z.boolean(),
   })
   .openapi('PublishResult');
+
+/** A date (YYYY-MM-DD, UTC) or an ISO instant. */
+const DateOrInstant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+const SimulateBody = z
+  .strictObject({
+    /** The clinic whose recorded cases (or whose baseline version, with `bundles`) the version is compared with. */
+    clinicId: IdSchema,
+    /** Recorded at or after (a date means its start, UTC). */
+    from: DateOrInstant.optional(),
+    /** Recorded before this instant, or up to and including this date (UTC). */
+    to: DateOrInstant.optional(),
+    /** Only the newest `limit` recorded cases in the range; absent: all of them (read in pages). */
+    limit: z.number().int().min(1).max(10_000_000).optional(),
+    /** Uploaded FHIR Bundles (the triage input shape) instead of recorded cases; baseline: the clinic's version. */
+    bundles: z.array(z.unknown()).min(1).max(1000).optional(),
+    /** The protocol's "today" for `bundles` (default: today, UTC). */
+    asOf: z.iso.date().optional(),
+    /** Run as a job: 202 { jobId }, then GET /v1/simulations/{jobId} for progress and the report. */
+    async: z.boolean().optional(),
+  })
+  .refine((b) => b.bundles === undefined || (b.from === undefined && b.to === undefined && b.limit === undefined), {
+    message: 'bundles cannot be combined with from, to or limit',
+    path: ['bundles'],
+  })
+  .openapi('SimulationRequest');
+
+const JobView = z
+  .object({
+    jobId: z.string(),
+    status: z.enum(['running', 'done', 'failed']),
+    /** `total` is null while recorded cases are still being read. */
+    progress: z.object({ done: z.number(), total: z.number().nullable() }),
+    report: SimulationView.optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .openapi('SimulationJob');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Routes
@@ -304,14 +351,17 @@ const simulateRoute = createRoute({
   description:
     'Re-evaluates the version against the newest `limit` facts snapshots of the clinic for this protocol and ' +
     'compares with the decision recorded at the time: counts per disposition and automation rate before/after, ' +
-    'and every case whose disposition changed with the criteria whose pass/fail changed.',
+    'and every case whose disposition changed with the criteria whose pass/fail changed. Recorded cases: all of the ' +
+    'clinic’s snapshots for this protocol in [`from`, `to`] (read in pages, no cap), or the newest `limit`. ' +
+    'Or `bundles`: uploaded FHIR Bundles, triaged now with the clinic’s version (its assigned one, else the live ' +
+    'one) as the baseline. With `async: true` the run is a job (202 { jobId }; poll GET /v1/simulations/{jobId} ' +
+    'for { status, progress: { done, total }, report }). Jobs live in this API replica’s memory for an hour: ' +
+    'poll the replica that started it.',
   security: bearer,
-  request: {
-    params: VersionParams,
-    body: body(z.strictObject({ clinicId: IdSchema, limit: z.number().int().min(1).max(5000).default(500) })),
-  },
+  request: { params: VersionParams, body: body(SimulateBody) },
   responses: {
     200: { description: 'The simulation', content: Json(SimulationView) },
+    202: { description: 'The job was started', content: Json(z.object({ jobId: z.string() })) },
     400: errors,
     401: errors,
     403: errors,
@@ -324,12 +374,19 @@ const publishRoute = createRoute({
   method: 'post',
   path: '/v1/protocols/{id}/versions/{version}/publish',
   tags,
-  summary: 'Publishes a draft: it becomes the live version; the previous one is retired',
-  description: 'New cases use it; cases in flight keep the version they started with. A retry is a no-op.',
+  summary: 'Publishes a draft: it becomes the live version (or, with clinicId, that clinic’s version)',
+  description:
+    'Without a body: the version becomes the live one and the previous one is retired. With `{ clinicId }`: the ' +
+    'version becomes immutable (published) and is assigned to that clinic only; the live version is unchanged. ' +
+    'New cases use it; cases in flight keep the version they started with. A retry is a no-op.',
   security: bearer,
-  request: { params: VersionParams },
+  request: {
+    params: VersionParams,
+    body: { content: Json(z.strictObject({ clinicId: IdSchema.optional() })), required: false },
+  },
   responses: {
     200: { description: 'Published', content: Json(PublishView) },
+    400: errors,
     401: errors,
     403: errors,
     404: errors,
@@ -342,9 +399,15 @@ const rollbackRoute = createRoute({
   method: 'post',
   path: '/v1/protocols/{id}/rollback',
   tags,
-  summary: 'Makes a previously published (retired) version live again',
+  summary: 'Publishes an earlier published version’s content again as a new version',
+  description:
+    'Creates version N+1 whose definition equals `toVersion` (note "Rollback of vK") and publishes it: globally, ' +
+    'or for one clinic with `clinicId`. History stays append-only; every call creates a version.',
   security: bearer,
-  request: { params: IdParam, body: body(z.strictObject({ toVersion: VersionNumber })) },
+  request: {
+    params: IdParam,
+    body: body(z.strictObject({ toVersion: VersionNumber, clinicId: IdSchema.optional() })),
+  },
   responses: {
     200: { description: 'Rolled back', content: Json(PublishView) },
     400: errors,
@@ -352,6 +415,23 @@ const rollbackRoute = createRoute({
     403: errors,
     404: errors,
     409: errors,
+  },
+});
+
+const jobRoute = createRoute({
+  method: 'get',
+  path: '/v1/simulations/{jobId}',
+  tags,
+  summary: 'An asynchronous simulation: status, progress and, when done, the report',
+  description: 'Jobs are held in the memory of the API replica that started them, for an hour after they finish.',
+  security: bearer,
+  request: { params: z.object({ jobId: z.string().uuid() }) },
+  responses: {
+    200: { description: 'The job', content: Json(JobView) },
+    400: errors,
+    401: errors,
+    403: errors,
+    404: errors,
   },
 });
 
@@ -363,6 +443,44 @@ const rollbackRoute = createRoute({
 export function contentHash(definition: unknown): string {
   return createHash('sha256').update(canonicalJson(definition)).digest('hex');
 }
+
+/** Recorded cases read per page and evaluated per progress step. */
+const PAGE = 5000;
+/** How long a finished simulation job stays readable. */
+const JOB_TTL_MS = 60 * 60 * 1000;
+
+interface SimulationJob {
+  jobId: string;
+  clinicId: string;
+  status: 'running' | 'done' | 'failed';
+  progress: { done: number; total: number | null };
+  report?: z.infer<typeof SimulationView>;
+  error?: { code: string; message: string };
+  finishedAt?: number;
+}
+
+/** `from` as an inclusive instant: a date means its first instant (UTC). */
+function startOf(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  return new Date(v.length === 10 ? `${v}T00:00:00Z` : v).toISOString();
+}
+
+/** `to` as an exclusive instant: a date includes the whole day (UTC), an instant is the bound itself. */
+function endOf(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.length !== 10) return new Date(v).toISOString();
+  const d = new Date(`${v}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString();
+}
+
+const publishView = (protocolId: string, r: PublishResult) => ({
+  protocolId,
+  publishedVersion: r.published.version,
+  previousVersion: r.previousVersion,
+  clinicId: r.clinicId,
+  changed: r.changed,
+});
 
 function versionSummary(v: ProtocolVersionRecord): z.infer<typeof VersionSummary> {
   return {
@@ -384,21 +502,8 @@ const versionView = (v: ProtocolVersionRecord) => ({
   definition: v.definition as unknown,
 });
 
-/** True when `value` nests deeper than `max` (iterative: a hostile document cannot overflow the stack here). */
-function tooDeep(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
 /** Validates a document; problems are reported with paths relative to the document (`$.categories[0].id`). */
 function checkDefinition(definition: unknown): ProtocolIssue[] {
-  if (tooDeep(definition, MAX_DEPTH)) return [{ path: '$', message: `nested deeper than ${MAX_DEPTH} levels` }];
   return validateProtocol(definition);
 }
 
@@ -439,7 +544,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       if (!result.success) throw invalidInput(result.error, 'request');
     },
   });
-  for (const path of ['/v1/protocols', '/v1/protocols/*']) {
+  for (const path of ['/v1/protocols', '/v1/protocols/*', '/v1/simulations/*']) {
     app.use(path, requireRole(lookup, 'admin'));
     app.use(
       path,
@@ -595,55 +700,214 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return c.json({ protocolId: id, from, to, ...diffProtocols(a, b) }, 200);
   });
 
+  /** Asynchronous simulations of this replica; finished ones are dropped after JOB_TTL_MS. */
+  const jobs = new Map<string, SimulationJob>();
+
+  /** Reads the clinic's recorded cases in pages of PAGE (newest first); no cap unless `limit`. */
+  async function recordedCases(
+    q: { clinicId: string; protocolId: string; from?: string; before?: string; limit?: number },
+    onRead: (n: number) => void,
+  ): Promise<{ cases: SimulationCase[]; skipped: number }> {
+    const cases: SimulationCase[] = [];
+    let skipped = 0;
+    let olderThan: { recordedAt: string; caseId: string } | undefined;
+    for (;;) {
+      const want = Math.min(PAGE, q.limit === undefined ? PAGE : q.limit - cases.length - skipped);
+      if (want <= 0) break;
+      const page = await store.snapshots.list({
+        clinicId: q.clinicId,
+        protocolId: q.protocolId,
+        limit: want,
+        ...(q.from !== undefined && { from: q.from }),
+        ...(q.before !== undefined && { before: q.before }),
+        ...(olderThan !== undefined && { olderThan }),
+      });
+      for (const s of page) {
+        const facts = RefillFactsSchema.safeParse(s.facts);
+        const decision = TriageDecisionSchema.safeParse(s.decision);
+        if (facts.success && decision.success) {
+          cases.push({ caseId: s.caseId, recordedAt: s.recordedAt, facts: facts.data, decision: decision.data });
+        } else skipped += 1;
+      }
+      onRead(cases.length + skipped);
+      const last = page.at(-1);
+      if (page.length < want || last === undefined) break;
+      olderThan = { recordedAt: last.recordedAt, caseId: last.caseId };
+      await yieldToLoop();
+    }
+    return { cases, skipped };
+  }
+
+  /** Uploaded bundles triaged now: the baseline decision is the clinic's version's (json-rules-engine). */
+  async function bundleCases(
+    bundles: unknown[],
+    baseline: ProtocolDefinition,
+    asOf: string,
+  ): Promise<{ cases: SimulationCase[]; skipped: number }> {
+    const toFacts = deps.bundleFacts;
+    if (!toFacts) throw new AppError('INVALID_INPUT', 'Simulating uploaded bundles is not available on this server');
+    const cases: SimulationCase[] = [];
+    let skipped = 0;
+    const recordedAt = deps.now().toISOString();
+    for (const [i, bundle] of bundles.entries()) {
+      let facts;
+      try {
+        facts = toFacts(bundle, asOf);
+      } catch {
+        skipped += 1; // not a triage bundle (no MedicationRequest, wrong shape)
+        continue;
+      }
+      const id = (bundle as { id?: unknown }).id;
+      const caseId = typeof id === 'string' && id.length > 0 ? id : `bundle-${i}`;
+      cases.push({ caseId, recordedAt, facts, decision: await evaluateProtocol(baseline, facts) });
+    }
+    return { cases, skipped };
+  }
+
+  /** Evaluates in steps of PAGE cases, reporting progress and yielding to the event loop between steps. */
+  async function simulateInSteps(
+    protocol: ProtocolDefinition,
+    cases: SimulationCase[],
+    onProgress: (done: number) => void,
+  ): Promise<SimulationReport> {
+    const evaluate = compileForSimulation(protocol);
+    const chunks: ChunkResult[] = [];
+    for (let start = 0; start < cases.length; start += PAGE) {
+      chunks.push(evaluateChunk(evaluate, cases.slice(start, start + PAGE)));
+      onProgress(Math.min(start + PAGE, cases.length));
+      if (start + PAGE < cases.length) await yieldToLoop();
+    }
+    return mergeChunks(chunks);
+  }
+
   app.openapi(simulateRoute, async (c) => {
     const { id, version } = c.req.valid('param');
-    const { clinicId, limit } = c.req.valid('json');
+    const req = c.req.valid('json');
+    const { clinicId } = req;
     const principal = c.get('principal');
     // A clinic-bound token sees only its clinic; another clinic looks like it does not exist.
     if (principal.clinicId !== null && principal.clinicId !== clinicId) {
       throw new AppError('NOT_FOUND', 'No such clinic');
     }
-    if (!(await store.clinics.get(clinicId))) throw new AppError('NOT_FOUND', 'No such clinic');
+    const clinic = await store.clinics.get(clinicId);
+    if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
     const protocol = await runnable(id, version);
-    const snapshots = await store.snapshots.list({ clinicId, protocolId: id, limit });
-    const cases: RecordedCase[] = [];
-    for (const s of snapshots) {
-      const facts = RefillFactsSchema.safeParse(s.facts);
-      const decision = TriageDecisionSchema.safeParse(s.decision);
-      if (facts.success && decision.success) {
-        cases.push({ caseId: s.caseId, recordedAt: s.recordedAt, facts: facts.data, decision: decision.data });
+    let baseline: ProtocolDefinition | undefined;
+    if (req.bundles !== undefined) {
+      const p = await store.protocols.get(id);
+      const baseVersion =
+        clinic.protocolId === id ? (clinic.protocolVersion ?? p?.publishedVersion) : p?.publishedVersion;
+      if (baseVersion === null || baseVersion === undefined) {
+        throw new AppError('CONFLICT', 'The protocol has no published version to compare with');
       }
+      baseline = await runnable(id, baseVersion);
     }
-    // The compiled evaluator: decisions identical to json-rules-engine (test/rules/compile.test.ts), ~70× faster.
-    const report = simulateCompiled(protocol, cases);
-    await audit(principal, c.get('requestId'), {
-      action: 'protocol.simulated',
-      protocolId: id,
-      protocolVersion: version,
+    const range = { from: startOf(req.from), before: endOf(req.to) };
+    const requestId = c.get('requestId');
+
+    const run = async (progress: (done: number, total: number | null) => void) => {
+      const input =
+        req.bundles !== undefined && baseline
+          ? await bundleCases(req.bundles, baseline, req.asOf ?? deps.now().toISOString().slice(0, 10))
+          : await recordedCases(
+              {
+                clinicId,
+                protocolId: id,
+                ...(range.from !== undefined && { from: range.from }),
+                ...(range.before !== undefined && { before: range.before }),
+                ...(req.limit !== undefined && { limit: req.limit }),
+              },
+              (n) => progress(n, null),
+            );
+      // The compiled evaluator: decisions identical to json-rules-engine (test/rules/compile.test.ts), ~70× faster.
+      const report = await simulateInSteps(protocol, input.cases, (done) => progress(done, input.cases.length));
+      await audit(principal, requestId, {
+        action: 'protocol.simulated',
+        protocolId: id,
+        protocolVersion: version,
+        clinicId,
+        detail: {
+          evaluated: report.evaluated,
+          changed: report.changed.length,
+          input: req.bundles !== undefined ? 'bundles' : 'recorded',
+          from: range.from ?? null,
+          before: range.before ?? null,
+        },
+      });
+      return { protocolId: id, version, clinicId, skipped: input.skipped, ...report };
+    };
+
+    if (!req.async) return c.json(await run(() => undefined), 200);
+
+    const now = Date.now();
+    for (const [k, j] of jobs) if (j.finishedAt !== undefined && now - j.finishedAt > JOB_TTL_MS) jobs.delete(k);
+    const job: SimulationJob = {
+      jobId: randomUUID(),
       clinicId,
-      detail: { evaluated: report.evaluated, changed: report.changed.length },
-    });
-    return c.json({ protocolId: id, version, clinicId, skipped: snapshots.length - cases.length, ...report }, 200);
+      status: 'running',
+      progress: { done: 0, total: null },
+    };
+    jobs.set(job.jobId, job);
+    run((done, total) => {
+      job.progress = { done, total };
+    }).then(
+      (report) => {
+        Object.assign(job, { status: 'done', report, finishedAt: Date.now() });
+      },
+      (err: unknown) => {
+        const error =
+          err instanceof AppError
+            ? { code: err.code, message: err.message }
+            : { code: 'INTERNAL', message: 'Simulation failed' };
+        deps.logger.error({ jobId: job.jobId, code: error.code }, 'simulation job failed');
+        Object.assign(job, { status: 'failed', error, finishedAt: Date.now() });
+      },
+    );
+    return c.json({ jobId: job.jobId }, 202);
+  });
+
+  app.openapi(jobRoute, (c) => {
+    const { jobId } = c.req.valid('param');
+    const principal = c.get('principal');
+    const job = jobs.get(jobId);
+    if (!job || (principal.clinicId !== null && principal.clinicId !== job.clinicId)) {
+      throw new AppError('NOT_FOUND', 'No such simulation job on this API replica');
+    }
+    const { clinicId: _clinic, finishedAt: _f, ...view } = job;
+    return c.json(view, 200);
   });
 
   app.openapi(publishRoute, async (c) => {
     const { id, version } = c.req.valid('param');
+    const { clinicId } = c.req.valid('json');
+    const principal = c.get('principal');
+    if (clinicId !== undefined && principal.clinicId !== null && principal.clinicId !== clinicId) {
+      throw new AppError('NOT_FOUND', 'No such clinic');
+    }
     await runnable(id, version); // never make a document live that the worker could not run
-    const r = await store.protocols.publish({ protocolId: id, version, by: c.get('principal').userId });
-    return c.json(
-      { protocolId: id, publishedVersion: r.published.version, previousVersion: r.previousVersion, changed: r.changed },
-      200,
-    );
+    const r = await store.protocols.publish({
+      protocolId: id,
+      version,
+      by: principal.userId,
+      ...(clinicId !== undefined && { clinicId }),
+    });
+    return c.json(publishView(id, r), 200);
   });
 
   app.openapi(rollbackRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const { toVersion } = c.req.valid('json');
-    const r = await store.protocols.rollback({ protocolId: id, toVersion, by: c.get('principal').userId });
-    return c.json(
-      { protocolId: id, publishedVersion: r.published.version, previousVersion: r.previousVersion, changed: r.changed },
-      200,
-    );
+    const { toVersion, clinicId } = c.req.valid('json');
+    const principal = c.get('principal');
+    if (clinicId !== undefined && principal.clinicId !== null && principal.clinicId !== clinicId) {
+      throw new AppError('NOT_FOUND', 'No such clinic');
+    }
+    const r = await store.protocols.rollback({
+      protocolId: id,
+      toVersion,
+      by: principal.userId,
+      ...(clinicId !== undefined && { clinicId }),
+    });
+    return c.json(publishView(id, r), 200);
   });
 
   return app;

@@ -46,6 +46,8 @@ export const ClinicInputSchema = z.strictObject({
   fhirPublicJwk: JwkTextSchema.nullable().default(null),
   fhirTokenUrl: z.url().nullable().default(null),
   protocolId: IdSchema,
+  /** A published version of the protocol pinned for this clinic; absent: unchanged on replace (null on insert). */
+  protocolVersion: z.number().int().positive().nullable().optional(),
   refillAutomationEnabled: z.boolean(),
   nurseSlaSeconds: z.number().int().positive(),
   timezone: TimezoneSchema,
@@ -64,6 +66,8 @@ export const ClinicSchema = z.object({
   fhirPublicJwk: z.string().nullable(),
   fhirTokenUrl: z.string().nullable(),
   protocolId: z.string(),
+  /** Null: follow the protocol's live (globally published) version. */
+  protocolVersion: z.number().int().nullable(),
   refillAutomationEnabled: dbBool,
   nurseSlaSeconds: z.number().int(),
   timezone: z.string(),
@@ -83,6 +87,8 @@ export const ClinicSettingsPatchSchema = z.strictObject({
   refillAutomationEnabled: z.boolean().optional(),
   nurseSlaSeconds: z.number().int().positive().optional(),
   protocolId: IdSchema.optional(),
+  /** null: follow the protocol's live version. The caller checks it is a published version of the protocol. */
+  protocolVersion: z.number().int().positive().nullable().optional(),
   fhirBaseUrl: z.url().optional(),
   fhirClientId: z.string().min(1).optional(),
   fhirTokenUrl: z.url().nullable().optional(),

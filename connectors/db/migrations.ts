@@ -189,10 +189,23 @@ function clinicOnboarding(): Migration {
   };
 }
 
+/** Per-clinic protocol version: null follows the protocol's live version; a number pins that published version. */
+function clinicProtocolVersion(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('clinics').addColumn('protocolVersion', 'integer').execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     getMigrations: () =>
-      Promise.resolve({ '0001_initial': initial(dialect), '0002_clinic_onboarding': clinicOnboarding() }),
+      Promise.resolve({
+        '0001_initial': initial(dialect),
+        '0002_clinic_onboarding': clinicOnboarding(),
+        '0003_clinic_protocol_version': clinicProtocolVersion(),
+      }),
   };
 }

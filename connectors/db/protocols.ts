@@ -43,12 +43,19 @@ const PointerSchema = z.strictObject({
   protocolId: z.string(),
   version: z.number().int().positive(),
   by: z.string().min(1),
+  /** Publish for this clinic only: the clinic is pinned to the version, the protocol's live pointer is unchanged. */
+  clinicId: z.string().min(1).optional(),
 });
 
 export interface PublishResult {
   published: ProtocolVersionRecord;
-  /** The version that was live before, now retired; null for a first publish. */
+  /**
+   * The version that was live before (now retired; null for a first publish), or, when published for one clinic,
+   * the clinic's previous pinned version (null: it followed the live version).
+   */
   previousVersion: number | null;
+  /** Set when the version was published for this clinic only. */
+  clinicId: string | null;
   /** False when the version was already the published one (a retried request): nothing was written. */
   changed: boolean;
 }
@@ -72,10 +79,17 @@ export interface ProtocolRepo {
     by: string;
     note?: string | null;
   }): Promise<ProtocolVersionRecord>;
-  /** Makes a draft the live version; the previous live version becomes 'retired'. One transaction, audited. */
-  publish(input: { protocolId: string; version: number; by: string }): Promise<PublishResult>;
-  /** Re-points the live version to an older, previously published (retired) one. Content never changes. */
-  rollback(input: { protocolId: string; toVersion: number; by: string }): Promise<PublishResult>;
+  /**
+   * Makes a draft the live version; the previous live version becomes 'retired'. With `clinicId`: the version becomes
+   * immutable ('published') and is assigned to that clinic only (a version already published may be assigned too);
+   * the live pointer is unchanged. One transaction, audited.
+   */
+  publish(input: { protocolId: string; version: number; by: string; clinicId?: string }): Promise<PublishResult>;
+  /**
+   * Publishes an earlier published version's content again as a NEW version N+1 (note "Rollback of vK"), globally or
+   * for one clinic, so the history stays append-only. Every call creates a version. One transaction, audited.
+   */
+  rollback(input: { protocolId: string; toVersion: number; by: string; clinicId?: string }): Promise<PublishResult>;
   getVersion(protocolId: string, version: number): Promise<ProtocolVersionRecord | null>;
   getPublished(protocolId: string): Promise<ProtocolVersionRecord | null>;
   /** Newest version first. */
@@ -121,6 +135,7 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
     target: ProtocolVersionRecord,
     by: string,
     action: 'protocol.published' | 'protocol.rolled_back',
+    detail: Record<string, string | number | null> = {},
   ): Promise<PublishResult> {
     const now = nowIso();
     const previousVersion = protocol.publishedVersion;
@@ -151,9 +166,65 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
       action,
       protocolId: protocol.id,
       protocolVersion: target.version,
-      detail: { previousVersion },
+      detail: { ...detail, previousVersion },
     });
-    return { published: ProtocolVersionSchema.parse(published), previousVersion, changed: true };
+    return { published: ProtocolVersionSchema.parse(published), previousVersion, clinicId: null, changed: true };
+  }
+
+  /** Marks `target` published (immutable) and pins `clinicId` to it, inside an open transaction. */
+  async function assignToClinic(
+    trx: Kysely<Database>,
+    protocol: ProtocolRecord,
+    target: ProtocolVersionRecord,
+    by: string,
+    clinicId: string,
+    action: 'protocol.published' | 'protocol.rolled_back',
+    detail: Record<string, string | number | null> = {},
+  ): Promise<PublishResult> {
+    const clinic = await trx
+      .selectFrom('clinics')
+      .select(['id', 'protocolId', 'protocolVersion'])
+      .where('id', '=', clinicId)
+      .$if(lock, (q) => q.forUpdate())
+      .executeTakeFirst();
+    if (clinic === undefined) throw new AppError('NOT_FOUND', 'No such clinic', { context: { clinicId } });
+    if (clinic.protocolId !== protocol.id) {
+      throw new AppError('CONFLICT', 'The clinic runs another protocol', {
+        context: { clinicId, protocolId: protocol.id },
+      });
+    }
+    const now = nowIso();
+    let published = target;
+    if (target.status === 'draft') {
+      const row = await trx
+        .updateTable('protocol_versions')
+        .set({ status: 'published', publishedAt: now, publishedBy: by })
+        .where('protocolId', '=', protocol.id)
+        .where('version', '=', target.version)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      published = ProtocolVersionSchema.parse(row);
+    }
+    const previousVersion = clinic.protocolVersion;
+    if (previousVersion === target.version && target.status !== 'draft') {
+      return { published, previousVersion: null, clinicId, changed: false };
+    }
+    await trx
+      .updateTable('clinics')
+      .set({ protocolVersion: target.version, updatedAt: now })
+      .where('id', '=', clinicId)
+      .execute();
+    await insertAudit(trx, {
+      at: now,
+      actorType: 'user',
+      actorId: by,
+      action,
+      clinicId,
+      protocolId: protocol.id,
+      protocolVersion: target.version,
+      detail: { ...detail, scope: 'clinic', previousClinicVersion: previousVersion },
+    });
+    return { published, previousVersion, clinicId, changed: true };
   }
 
   return {
@@ -243,8 +314,11 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
       return kysely.transaction().execute(async (trx) => {
         const protocol = await lockProtocol(trx, p.protocolId);
         const target = await readVersion(trx, p.protocolId, p.version);
+        if (p.clinicId !== undefined) {
+          return assignToClinic(trx, protocol, target, p.by, p.clinicId, 'protocol.published');
+        }
         if (protocol.publishedVersion === target.version) {
-          return { published: target, previousVersion: null, changed: false };
+          return { published: target, previousVersion: null, clinicId: null, changed: false };
         }
         if (target.status !== 'draft') {
           throw new AppError('CONFLICT', 'Only a draft can be published; use rollback for an earlier version', {
@@ -258,21 +332,43 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
     async rollback(input) {
       const p = parseInput(
         PointerSchema,
-        { protocolId: input.protocolId, version: input.toVersion, by: input.by },
+        { protocolId: input.protocolId, version: input.toVersion, by: input.by, clinicId: input.clinicId },
         'rollback',
       );
       return kysely.transaction().execute(async (trx) => {
         const protocol = await lockProtocol(trx, p.protocolId);
-        const target = await readVersion(trx, p.protocolId, p.version);
-        if (protocol.publishedVersion === target.version) {
-          return { published: target, previousVersion: null, changed: false };
-        }
-        if (target.status !== 'retired') {
+        const source = await readVersion(trx, p.protocolId, p.version);
+        if (source.status === 'draft') {
           throw new AppError('CONFLICT', 'Rollback targets a previously published version', {
             context: { protocolId: p.protocolId, version: p.version },
           });
         }
-        return repoint(trx, protocol, target, p.by, 'protocol.rolled_back');
+        // The new version N+1 carries the earlier content; the document's own `version` follows its new number.
+        const version = protocol.latestVersion + 1;
+        await trx.updateTable('protocols').set({ latestVersion: version }).where('id', '=', protocol.id).execute();
+        const now = nowIso();
+        const definition = restamp(source.definition, version);
+        const row = await trx
+          .insertInto('protocol_versions')
+          .values({
+            protocolId: protocol.id,
+            version,
+            status: 'draft',
+            definition: toJsonText(definition),
+            note: `Rollback of v${source.version}`,
+            createdBy: p.by,
+            createdAt: now,
+            updatedAt: now,
+            publishedAt: null,
+            publishedBy: null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const target = ProtocolVersionSchema.parse(row);
+        const detail = { rollbackOf: source.version };
+        return p.clinicId !== undefined
+          ? assignToClinic(trx, protocol, target, p.by, p.clinicId, 'protocol.rolled_back', detail)
+          : repoint(trx, protocol, target, p.by, 'protocol.rolled_back', detail);
       });
     },
 
@@ -310,4 +406,11 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
       return rows.map((r) => ProtocolVersionSchema.parse(r));
     },
   };
+}
+
+/** A copied definition carries its new version number (documents are stamped with their own `version`). */
+function restamp(definition: unknown, version: number): unknown {
+  return typeof definition === 'object' && definition !== null && !Array.isArray(definition) && 'version' in definition
+    ? { ...definition, version }
+    : definition;
 }

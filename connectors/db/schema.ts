@@ -28,6 +28,8 @@ export interface ClinicsTable {
   fhirPublicJwk: string | null;
   fhirTokenUrl: string | null;
   protocolId: string;
+  /** A published version of `protocolId` assigned to this clinic; null: the protocol's live version. */
+  protocolVersion: number | null;
   refillAutomationEnabled: number;
   nurseSlaSeconds: number;
   timezone: string;

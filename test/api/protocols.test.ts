@@ -97,7 +97,9 @@ afterAll(async () => {
 type Json = Record<string, unknown>;
 async function call(method: string, path: string, opts: { token?: string | null; body?: unknown; raw?: string } = {}) {
   const token = opts.token === undefined ? TOKENS.admin : opts.token;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  // No body, no content type: publish takes an optional body.
+  const headers: Record<string, string> =
+    opts.raw !== undefined || opts.body !== undefined ? { 'content-type': 'application/json' } : {};
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await app.request(path, {
     method,
@@ -280,11 +282,15 @@ describe('an admin tightens the PPI visit window from 18 to 12 months', () => {
     const again = await call('POST', `/v1/protocols/${PROTOCOL}/versions/${version}/publish`);
     expect(again.json).toMatchObject({ publishedVersion: version, changed: false });
 
-    // Roll back to version 1.
+    // Roll back to version 1: its content is published again as the next version.
     const rb = await call('POST', `/v1/protocols/${PROTOCOL}/rollback`, { body: { toVersion: 1 } });
     expect(rb.status, rb.text).toBe(200);
-    expect(rb.json).toMatchObject({ publishedVersion: 1, previousVersion: version, changed: true });
-    expect((await store.protocols.getPublished(PROTOCOL))?.version).toBe(1);
+    expect(rb.json).toMatchObject({ publishedVersion: version + 1, previousVersion: version, changed: true });
+    const live = (await store.protocols.getPublished(PROTOCOL))!;
+    expect(live).toMatchObject({ version: version + 1, note: 'Rollback of v1' });
+    expect(canonicalJson({ ...(live.definition as object), version: 1 })).toBe(
+      canonicalJson((await store.protocols.getVersion(PROTOCOL, 1))!.definition),
+    );
     // A draft cannot be a rollback target.
     const draft2 = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { body: { fromVersion: 1 } });
     const badRb = await call('POST', `/v1/protocols/${PROTOCOL}/rollback`, {
@@ -300,7 +306,7 @@ describe('an admin tightens the PPI visit window from 18 to 12 months', () => {
     );
     const rolled = items.filter((e) => e.action === 'protocol.rolled_back' && e.protocolId === PROTOCOL);
     expect(rolled).toHaveLength(1);
-    expect(rolled[0]).toMatchObject({ actorId: 'admin-1', protocolVersion: 1 });
+    expect(rolled[0]).toMatchObject({ actorId: 'admin-1', protocolVersion: version + 1 });
     const updated = items.find((e) => e.action === 'protocol.draft_updated' && e.protocolVersion === version)!;
     expect(updated).toMatchObject({ actorId: 'admin-1', actorRole: 'admin', actorType: 'user' });
   });

@@ -364,18 +364,27 @@ describe.each(dialects)('app database on $dialect', ({ dialect, adminUrl, skip, 
         await expectAppError(p.publish({ protocolId: 'fm', version: 1, by: 'x' }), 'CONFLICT');
         expect((await p.publish({ protocolId: 'fm', version: 2, by: 'admin-2' })).changed).toBe(false);
 
+        // Rollback publishes version 1's content again as a new version 3; history stays append-only.
         const rb = await p.rollback({ protocolId: 'fm', toVersion: 1, by: 'admin-3' });
         expect(rb).toMatchObject({
           previousVersion: 2,
+          clinicId: null,
           changed: true,
-          published: { version: 1, publishedBy: 'admin-3' },
+          published: {
+            version: 3,
+            status: 'published',
+            publishedBy: 'admin-3',
+            note: 'Rollback of v1',
+            definition: v1,
+          },
         });
-        expect(await p.get('fm')).toMatchObject({ publishedVersion: 1, latestVersion: 2 });
+        expect(await p.get('fm')).toMatchObject({ publishedVersion: 3, latestVersion: 3 });
         expect((await p.getVersion(pinned.protocolId, pinned.version))?.definition).toEqual(v1);
         expect(await p.getVersion('fm', 2)).toMatchObject({ status: 'retired', definition: v2 });
         expect((await p.listVersions('fm')).map((v) => [v.version, v.status])).toEqual([
+          [3, 'published'],
           [2, 'retired'],
-          [1, 'published'],
+          [1, 'retired'],
         ]);
 
         // a never-published draft cannot be a rollback target
@@ -393,8 +402,50 @@ describe.each(dialects)('app database on $dialect', ({ dialect, adminUrl, skip, 
           ['protocol.published', 1, 'admin-1'],
           ['protocol.draft_created', 2, 'admin-2'],
           ['protocol.published', 2, 'admin-2'],
-          ['protocol.rolled_back', 1, 'admin-3'],
-          ['protocol.draft_created', 3, 'admin-1'],
+          ['protocol.rolled_back', 3, 'admin-3'],
+          ['protocol.draft_created', 4, 'admin-1'],
+        ]);
+      });
+
+      test('publish and rollback for one clinic pin that clinic only; the live version is unchanged', async () => {
+        const p = store.protocols;
+        await p.create({ id: 'pc', title: 'Per clinic' });
+        await p.createDraft({ protocolId: 'pc', definition: v1, by: 'a' });
+        await p.publish({ protocolId: 'pc', version: 1, by: 'a' });
+        const base = {
+          name: 'C',
+          webhookSecret: 'per-clinic-secret-0123456789',
+          fhirBaseUrl: 'http://127.0.0.1:9/fhir',
+          fhirClientId: 'x',
+          refillAutomationEnabled: true,
+          nurseSlaSeconds: 60,
+          timezone: 'UTC',
+        };
+        await store.clinics.upsert({ ...base, id: 'pc-a', protocolId: 'pc' });
+        await store.clinics.upsert({ ...base, id: 'pc-b', protocolId: 'pc' });
+        await store.clinics.upsert({ ...base, id: 'pc-other', protocolId: 'fm' });
+        expect((await store.clinics.get('pc-a'))?.protocolVersion).toBeNull();
+
+        await p.createDraft({ protocolId: 'pc', definition: v2, by: 'a' });
+        await expectAppError(p.publish({ protocolId: 'pc', version: 2, by: 'a', clinicId: 'pc-other' }), 'CONFLICT');
+        await expectAppError(p.publish({ protocolId: 'pc', version: 2, by: 'a', clinicId: 'nope' }), 'NOT_FOUND');
+        const r = await p.publish({ protocolId: 'pc', version: 2, by: 'a', clinicId: 'pc-a' });
+        expect(r).toMatchObject({ clinicId: 'pc-a', previousVersion: null, changed: true, published: { version: 2 } });
+        expect((await p.getVersion('pc', 2))?.status).toBe('published'); // immutable now
+        await expectAppError(p.updateDraft({ protocolId: 'pc', version: 2, definition: v1, by: 'x' }), 'CONFLICT');
+        expect(await p.get('pc')).toMatchObject({ publishedVersion: 1 });
+        expect((await store.clinics.get('pc-a'))?.protocolVersion).toBe(2);
+        expect((await store.clinics.get('pc-b'))?.protocolVersion).toBeNull();
+        expect((await p.publish({ protocolId: 'pc', version: 2, by: 'a', clinicId: 'pc-a' })).changed).toBe(false);
+
+        const rb = await p.rollback({ protocolId: 'pc', toVersion: 1, by: 'b', clinicId: 'pc-a' });
+        expect(rb).toMatchObject({ clinicId: 'pc-a', previousVersion: 2, published: { version: 3, definition: v1 } });
+        expect((await store.clinics.get('pc-a'))?.protocolVersion).toBe(3);
+        expect(await p.get('pc')).toMatchObject({ publishedVersion: 1, latestVersion: 3 });
+        const audit = (await store.audit.listAudit({ limit: 500 })).items.filter((e) => e.clinicId === 'pc-a');
+        expect(audit.map((e) => [e.action, e.protocolVersion]).reverse()).toEqual([
+          ['protocol.published', 2],
+          ['protocol.rolled_back', 3],
         ]);
       });
 
