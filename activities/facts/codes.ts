@@ -1,3 +1,5 @@
+import { CONDITIONS_VALUE_SET, LAB_PANELS_VALUE_SET, OFFICE_VISIT_VALUE_SET } from '../../rules/value-sets/index.ts';
+
 /** Code systems and codes of this clinic's FHIR encoding (see /work/shared/protocols/family-medicine-2015.md). */
 export const SYSTEMS = {
   rxnorm: 'http://www.nlm.nih.gov/research/umls/rxnorm',
@@ -12,43 +14,49 @@ export const SYSTEMS = {
   role: 'urn:family-clinic:role',
 } as const;
 
-/** A return office visit with the PCP: CPT 99213 or SNOMED 390906007 (follow-up encounter). */
-export const ROV_TYPES = [
-  { system: SYSTEMS.cpt, code: '99213' },
-  { system: SYSTEMS.snomed, code: '390906007' },
-] as const;
-/** A Collaborative Care Nurse visit: CPT 99211. */
-export const CCN_VISIT_TYPES = [{ system: SYSTEMS.cpt, code: '99211' }] as const;
+const { pcpReturnVisit, ccnVisit } = OFFICE_VISIT_VALUE_SET.visits;
+const { labs, vitals, drugLevels } = LAB_PANELS_VALUE_SET;
+const codesOf = (types: readonly { system: string; code: string }[]): readonly { system: string; code: string }[] =>
+  types.map(({ system, code }) => ({ system, code }));
 
-export const PCP_ROLE = 'primary-care-physician';
-export const CCN_ROLE = 'collaborative-care-nurse';
+/** A return office visit with the PCP (`rules/value-sets/office-visit.json`: CPT 99213 or SNOMED 390906007). */
+export const ROV_TYPES = codesOf(pcpReturnVisit.types);
+/** A Collaborative Care Nurse visit (`rules/value-sets/office-visit.json`: CPT 99211). */
+export const CCN_VISIT_TYPES = codesOf(ccnVisit.types);
 
-/** LOINC codes per lab the protocols look at (panels by panel code). */
+/** The clinician who must take part in each kind of visit: a v2-0360 qualification and this clinic's role. */
+export const PCP_QUALIFICATION = pcpReturnVisit.clinician.qualification;
+export const PCP_ROLE = pcpReturnVisit.clinician.role;
+export const CCN_QUALIFICATION = ccnVisit.clinician.qualification;
+export const CCN_ROLE = ccnVisit.clinician.role;
+
+/** LOINC codes per lab the protocols look at, panels by panel code (`rules/value-sets/lab-panels.json`). */
 export const LAB_CODES = {
-  cbc: ['58410-2', '57021-8'],
-  cmp: ['24323-8'],
-  a1c: ['4548-4', '17856-6'],
-  lipidPanel: ['57698-3', '24331-1'],
-  urineMicroalbumin: ['14959-1', '14957-5', '9318-7', '32294-1'],
-  potassium: ['2823-3', '6298-4'],
-  creatinine: ['2160-0'],
-  egfr: ['33914-3', '48642-3', '62238-1', '98979-8'],
-  tsh: ['3016-3', '11580-8'],
+  cbc: labs.cbc.loinc,
+  cmp: labs.cmp.loinc,
+  a1c: labs.a1c.loinc,
+  lipidPanel: labs.lipidPanel.loinc,
+  urineMicroalbumin: labs.urineMicroalbumin.loinc,
+  potassium: labs.potassium.loinc,
+  creatinine: labs.creatinine.loinc,
+  egfr: labs.egfr.loinc,
+  tsh: labs.tsh.loinc,
 } as const;
 
-/** LOINC codes of the vital signs the protocols look at: the blood pressure panel and its two components. */
+/** LOINC codes of the blood pressure panel and its two components (`rules/value-sets/lab-panels.json`). */
 export const VITAL_CODES = {
-  bloodPressurePanel: ['85354-9'],
-  systolic: ['8480-6'],
-  diastolic: ['8462-4'],
+  bloodPressurePanel: vitals.bloodPressurePanel.loinc,
+  systolic: vitals.systolic.loinc,
+  diastolic: vitals.diastolic.loinc,
 } as const;
 
 /** LOINC codes of drug levels, by canonical ingredient (the clinic also codes `urn:family-clinic:lab#<drug>-level`). */
-export const DRUG_LEVEL_LOINC: Readonly<Record<string, string>> = {
-  '4086-5': 'valproate',
-  '3432-2': 'carbamazepine',
-  '3968-5': 'phenytoin',
-};
+export const DRUG_LEVEL_LOINC: Readonly<Record<string, string>> = Object.fromEntries(
+  drugLevels.map((d) => [d.loinc, d.ingredient]),
+);
 
-/** Asthma as a visit reason or diagnosis: SNOMED 195967001, ICD-10-CM J45.*, or "asthma" in the text. */
-export const ASTHMA = { snomed: ['195967001'], icd10Prefix: 'J45' } as const;
+/** Asthma as a visit reason or diagnosis (`rules/value-sets/conditions.json`), or "asthma" in the text. */
+export const ASTHMA: { readonly snomed: readonly string[]; readonly icd10Prefixes: readonly string[] } = {
+  snomed: CONDITIONS_VALUE_SET.conditions.asthma.snomed,
+  icd10Prefixes: CONDITIONS_VALUE_SET.conditions.asthma.icd10Prefixes,
+};

@@ -1,6 +1,15 @@
 import type { CodeableConcept, Condition, Encounter, Practitioner } from '@medplum/fhirtypes';
 import type { DatedEvidence } from '../../rules/index.ts';
-import { ASTHMA, CCN_ROLE, CCN_VISIT_TYPES, PCP_ROLE, ROV_TYPES, SYSTEMS } from './codes.ts';
+import {
+  ASTHMA,
+  CCN_QUALIFICATION,
+  CCN_ROLE,
+  CCN_VISIT_TYPES,
+  PCP_QUALIFICATION,
+  PCP_ROLE,
+  ROV_TYPES,
+  SYSTEMS,
+} from './codes.ts';
 import { codings, dateOf, keyOf, refKey, texts } from './fhir.ts';
 import { hasRole, participantsOf } from './people.ts';
 
@@ -17,8 +26,8 @@ function isAsthma(concepts: (CodeableConcept | undefined)[]): boolean {
   return (
     codings(concepts).some(
       (c) =>
-        (c.system === SYSTEMS.snomed && ASTHMA.snomed.includes(c.code as (typeof ASTHMA.snomed)[number])) ||
-        (c.system === SYSTEMS.icd10 && (c.code ?? '').toUpperCase().startsWith(ASTHMA.icd10Prefix)),
+        (c.system === SYSTEMS.snomed && ASTHMA.snomed.includes(c.code ?? '')) ||
+        (c.system === SYSTEMS.icd10 && ASTHMA.icd10Prefixes.some((p) => (c.code ?? '').toUpperCase().startsWith(p))),
     ) || texts(concepts).some((t) => /\basthma/i.test(t))
   );
 }
@@ -57,11 +66,11 @@ export function extractVisits(
       date,
       display,
     });
-    if (isType(e, ROV_TYPES) && people.some((p) => hasRole(p, 'MD', PCP_ROLE))) {
+    if (isType(e, ROV_TYPES) && people.some((p) => hasRole(p, PCP_QUALIFICATION, PCP_ROLE))) {
       rov.push(evidence('Office visit with the PCP'));
       if (addressesAsthma(e, conditions)) rovAsthma.push(evidence('Office visit with the PCP, asthma addressed'));
     }
-    if (isType(e, CCN_VISIT_TYPES) && people.some((p) => hasRole(p, 'RN', CCN_ROLE))) {
+    if (isType(e, CCN_VISIT_TYPES) && people.some((p) => hasRole(p, CCN_QUALIFICATION, CCN_ROLE))) {
       ccn.push(evidence('Visit with the Collaborative Care Nurse'));
     }
   }
