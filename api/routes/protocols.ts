@@ -179,7 +179,10 @@ const SimulateBody = z
     to: DateOrInstant.optional(),
     /** Only the newest `limit` recorded cases in the range; absent: all of them (read in pages). */
     limit: z.number().int().min(1).max(10_000_000).optional(),
-    /** Uploaded FHIR Bundles (the triage input shape) instead of recorded cases; baseline: the clinic's version. */
+    /**
+     * Uploaded FHIR Bundles (the triage input shape) instead of recorded cases; baseline: the clinic's version. The
+     * whole request is limited to 1 MiB; a bundle that is not a triage input is counted in `skipped`.
+     */
     bundles: z.array(z.unknown()).min(1).max(1000).optional(),
     /** The protocol's "today" for `bundles` (default: today, UTC). */
     asOf: z.iso.date().optional(),

@@ -284,6 +284,34 @@ describe('settings', () => {
     });
   });
 
+  test('a clinic is pinned to a published version of its protocol and unpinned; drafts and unknown versions are refused', async () => {
+    await create('pin-1');
+    const patch = (body: unknown) => api('/v1/clinics/pin-1/settings', { method: 'PATCH', as: 'admin', body });
+    const pinned = await patch({ protocolVersion: 1 });
+    expect(pinned.status, await pinned.clone().text()).toBe(200);
+    expect(await pinned.json()).toMatchObject({ protocolVersion: 1 });
+    expect((await store.clinics.get('pin-1'))?.protocolVersion).toBe(1);
+
+    const unknown = await patch({ protocolVersion: 999 });
+    expect(unknown.status).toBe(422);
+    expect(((await unknown.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe(
+      '$.protocolVersion',
+    );
+    const protocolId = (await store.clinics.get('pin-1'))!.protocolId;
+    const published = (await store.protocols.getPublished(protocolId))!;
+    const draft = await store.protocols.createDraft({ protocolId, definition: published.definition, by: 'x' });
+    expect((await patch({ protocolVersion: draft.version })).status).toBe(409);
+    expect((await store.clinics.get('pin-1'))?.protocolVersion).toBe(1);
+
+    const cleared = await patch({ protocolVersion: null });
+    expect(await cleared.json()).toMatchObject({ protocolVersion: null });
+    const { items } = await store.audit.listAudit({ clinicId: 'pin-1', action: 'clinic.settings_changed' });
+    expect(items.map((e) => e.detail)).toEqual([
+      { changes: { protocolVersion: { from: 1, to: null } } },
+      { changes: { protocolVersion: { from: null, to: 1 } } },
+    ]);
+  });
+
   test('a protocol that is not published is refused with its path', async () => {
     const res = await api('/v1/clinics/set-1/settings', { method: 'PATCH', as: 'admin', body: { protocolId: 'nope' } });
     expect(res.status).toBe(400);

@@ -458,3 +458,140 @@ describe('malformed input is never a 500', () => {
     expect(big.status, big.text).toBe(400);
   });
 });
+
+describe('simulation over a date range, as a job with progress, and over uploaded bundles', () => {
+  /** A fresh draft from the live version with the PPI window at 12 months, and its definition. */
+  async function ppi12Draft(): Promise<{ version: number; definition: ProtocolDefinition }> {
+    const live = (await store.protocols.get(PROTOCOL))!.publishedVersion!;
+    const created = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { body: { fromVersion: live } });
+    const version = created.json.version as number;
+    const definition = clone(created.json.definition as ProtocolDefinition);
+    (antacid(definition).criteria[0]!.when as { all: { value: number }[] }).all[0]!.value = 12;
+    const put = await call('PUT', `/v1/protocols/${PROTOCOL}/versions/${version}`, { body: { definition } });
+    expect(put.status, put.text).toBe(200);
+    return { version, definition: put.json.definition as ProtocolDefinition };
+  }
+
+  test('from/to select recorded cases; more than one page runs as a job whose progress reaches the total', async () => {
+    const { version, definition } = await ppi12Draft();
+    // Independently: which of the clinic's recorded cases does json-rules-engine decide differently?
+    const flips = await Promise.all(
+      recorded.map(async (r) => (await evaluateProtocol(definition, r.facts)).disposition !== r.decision.disposition),
+    );
+    expect(flips.some(Boolean)).toBe(true);
+    const BIG = 'big-clinic';
+    const { createdAt: _c, updatedAt: _u, ...settings } = (await store.clinics.get(CLINIC))!;
+    await store.clinics.upsert({ ...settings, id: BIG, protocolVersion: null });
+    const total = 5_200; // more than one page of 5,000
+    let expectedChanged = 0;
+    let expectedInJanuary = 0;
+    for (let i = 0; i < total; i += 1) {
+      const r = recorded[i % recorded.length]!;
+      const january = i < 300;
+      if (flips[i % recorded.length]) {
+        expectedChanged += 1;
+        if (january) expectedInJanuary += 1;
+      }
+      await store.snapshots.put({
+        caseId: `big-${i}`,
+        clinicId: BIG,
+        protocolId: PROTOCOL,
+        recordedAt: january ? '2026-01-10T12:00:00.000Z' : '2026-02-20T08:00:00.000Z',
+        facts: r.facts,
+        decision: r.decision,
+      });
+    }
+
+    const path = `/v1/protocols/${PROTOCOL}/versions/${version}/simulate`;
+    const jan = await call('POST', path, { body: { clinicId: BIG, from: '2026-01-10', to: '2026-01-10' } });
+    expect(jan.status, jan.text).toBe(200);
+    expect(jan.json.evaluated).toBe(300);
+    expect((jan.json.changed as unknown[]).length).toBe(expectedInJanuary);
+    const none = await call('POST', path, { body: { clinicId: BIG, from: '2026-01-11', to: '2026-02-19' } });
+    expect(none.json.evaluated).toBe(0);
+
+    const started = await call('POST', path, { body: { clinicId: BIG, async: true } });
+    expect(started.status, started.text).toBe(202);
+    const jobId = started.json.jobId as string;
+    // A clinic-bound admin of another clinic cannot see the job.
+    const foreign = await call('GET', `/v1/simulations/${jobId}`, { token: TOKENS.boundAdmin });
+    expect(foreign.status).toBe(404);
+    let job: Json = {};
+    const seen: number[] = [];
+    for (let i = 0; i < 400; i += 1) {
+      job = (await call('GET', `/v1/simulations/${jobId}`)).json;
+      seen.push((job.progress as { done: number }).done);
+      if (job.status !== 'running') break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(job.status).toBe('done');
+    expect(job.progress).toEqual({ done: total, total });
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen); // progress never goes back
+    const report = job.report as { evaluated: number; changed: unknown[] };
+    expect(report.evaluated).toBe(total);
+    expect(report.changed).toHaveLength(expectedChanged);
+    expect((await call('GET', '/v1/simulations/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+  }, 60_000);
+
+  test('uploaded bundles are triaged with the clinic’s version as the baseline', async () => {
+    const { version, definition } = await ppi12Draft();
+    const live = (await store.protocols.getPublished(PROTOCOL))!;
+    const baseline = validateProtocol(live.definition).length === 0 ? (live.definition as ProtocolDefinition) : v1;
+    const synthetic = generateClinic({ seed: 2015, patients: 150, asOf: AS_OF });
+    // A dozen requests, PPI ones first (the request body limit is 1 MiB).
+    const picked = [
+      ...synthetic.refillRequests.filter((r) => r.scenario.startsWith('ppi-rov-')).slice(0, 8),
+      ...synthetic.refillRequests.filter((r) => !r.scenario.startsWith('ppi-')).slice(0, 4),
+    ];
+    const bundles = picked.map((r, i) => ({
+      ...toPatientBundle(synthetic.resources, r.medicationRequestId),
+      id: `upload-${i}`,
+    }));
+    const expected: string[] = [];
+    for (const b of bundles) {
+      const facts = extractRefillFacts(patientRecordFromBundle(b), { asOf: AS_OF });
+      const [before, after] = [await evaluateProtocol(baseline, facts), await evaluateProtocol(definition, facts)];
+      if (before.disposition !== after.disposition) expected.push(b.id);
+    }
+    expect(expected.length).toBeGreaterThan(0);
+    const path = `/v1/protocols/${PROTOCOL}/versions/${version}/simulate`;
+    const body = {
+      clinicId: CLINIC,
+      bundles: [...bundles, { resourceType: 'Bundle', type: 'collection' }],
+      asOf: AS_OF,
+    };
+
+    // This app has no bundle reader injected: refused.
+    expect((await call('POST', path, { body })).status).toBe(400);
+
+    const withBundles = createApp({
+      config,
+      db: testDb.db,
+      store,
+      workflows: gateway,
+      logger,
+      now: () => new Date(),
+      bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }),
+    });
+    const res = await withBundles.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.admin}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const report = (await res.json()) as { evaluated: number; skipped: number; changed: { caseId: string }[] };
+    expect(report.evaluated).toBe(bundles.length);
+    expect(report.skipped).toBe(1); // the empty bundle has no MedicationRequest
+    expect(report.changed.map((c) => c.caseId).sort()).toEqual(expected.sort());
+    const mixed = { clinicId: CLINIC, bundles, from: '2026-01-01' };
+    expect(
+      (
+        await withBundles.request(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.admin}` },
+          body: JSON.stringify(mixed),
+        })
+      ).status,
+    ).toBe(400);
+  });
+});
