@@ -5,6 +5,7 @@ import type { Store } from '../connectors/db/index.ts';
 import { evaluateProtocol as evaluate } from '../rules/engine/index.ts';
 import { AppError } from '../rules/index.ts';
 import type { RefillFacts } from '../rules/schema/facts.ts';
+import { minimiseFacts } from '../rules/schema/minimise-facts.ts';
 import { parseProtocol } from '../rules/schema/protocol.ts';
 import type { TriageDecision } from '../rules/schema/decision.ts';
 import { extractRefillFacts } from './facts/index.ts';
@@ -144,7 +145,7 @@ export async function evaluateProtocol(
     caseId: input.caseId,
     clinicId: input.clinicId,
     protocolId: input.protocol.id,
-    facts: input.facts,
+    facts: minimiseFacts(input.facts), // PHI-minimised: no names, no free text (decisions proven unchanged)
     decision,
   });
   await store.audit.appendAudit({

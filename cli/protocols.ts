@@ -50,8 +50,6 @@ export const PROTOCOLS_USAGE = `Usage: autopilot protocols validate <file.json>
 
 Exit codes: 0 done, 1 a protocol document is invalid (problems listed), 2 bad arguments or unreadable input.`;
 
-/** Deeper than this, a document is refused before validation (the recursive schema must not exhaust the stack). */
-const MAX_DEPTH = 64;
 /** Snapshots read per database round trip (the repository's maximum). */
 const PAGE_SIZE = 5000;
 
@@ -111,21 +109,8 @@ async function readJson(file: string, what = ''): Promise<unknown> {
   }
 }
 
-/** True when `value` nests deeper than `max` (iterative: a hostile document cannot overflow the stack here). */
-function tooDeep(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
 /** Every problem of a document, `[]` when it is a valid protocol. */
 function checkDocument(doc: unknown): ProtocolIssue[] {
-  if (tooDeep(doc, MAX_DEPTH)) return [{ path: '$', message: `nested deeper than ${MAX_DEPTH} levels` }];
   return validateProtocol(doc);
 }
 

@@ -4,6 +4,7 @@ import { DispositionSchema, QuantitySupplySchema, SupplySchema } from './decisio
 import { FactNameSchema, type FactName } from './facts.ts';
 import { PLACEHOLDER_PATTERN, placeholderToFactPath, resolveFactPath } from './fact-paths.ts';
 import { OPERATOR_NAMES, OPERATOR_SPECS, type OperatorName } from './operators.ts';
+import { checkProtocolSemantics } from './protocol-semantics.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Conditions: json-rules-engine syntax (all / any / not / shared condition reference / fact condition), restricted to
@@ -50,6 +51,15 @@ const FactConditionSchema = z
     const target = resolveFactPath(c.fact, c.path);
     if ('error' in target) {
       ctx.addIssue({ code: 'custom', path: [c.path === undefined ? 'fact' : 'path'], message: target.error });
+      return;
+    }
+    const last = (c.path ?? '$').split('.').pop() ?? '';
+    if ((c.fact === 'drug' && c.path === '$.name') || last === 'display') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['path'],
+        message: `${c.fact}${(c.path ?? '$').slice(1)} is free text, which recorded snapshots do not keep (no PHI); test codes, classes or values instead`,
+      });
       return;
     }
     const spec = OPERATOR_SPECS[c.operator];
@@ -135,6 +145,8 @@ export const TopLevelConditionSchema = z
 const SnakeId = z.string().regex(/^[a-z][a-z0-9_]*$/, 'use snake_case (a-z, 0-9, _)');
 const ClauseId = z.string().regex(/^[A-Z][A-Z0-9]*-\d+[a-z]?$/, 'a clause id such as PPI-1');
 const Description = z.string().min(10, 'say what the rule is for, in words a reviewer can check');
+/** The guideline clause a rule implements ("Family Medicine – Renewal Guidelines (Jan 2015), PPI-1"). */
+const Source = z.string().min(3, 'name the guideline, section or [S#] source this rule implements');
 
 const TemplateSchema = z
   .string()
@@ -152,6 +164,7 @@ export const CriterionRuleSchema = z.strictObject({
   id: SnakeId,
   clause: ClauseId,
   description: Description,
+  source: Source,
   /** Only evaluated when this holds (e.g. the drug-level criterion applies to five drugs only). */
   appliesWhen: TopLevelConditionSchema.optional(),
   when: TopLevelConditionSchema,
@@ -170,6 +183,7 @@ export const RouteRuleSchema = z.strictObject({
   id: SnakeId,
   clause: ClauseId,
   description: Description,
+  source: Source,
   /** Higher first; the first route that matches decides. Ties keep document order. */
   precedence: z.number().int().min(1).max(1000),
   when: TopLevelConditionSchema,
@@ -210,7 +224,13 @@ export const CategorySchema = z.strictObject({
   clause: ClauseId,
   title: z.string().min(3),
   description: Description,
+  source: Source,
   when: TopLevelConditionSchema,
+  /**
+   * Says the protocol approves every drug of this category with no visit or lab check (AL-1). Without it an empty
+   * `criteria` list is reported as a mistake (a category whose checks were deleted would approve everything).
+   */
+  approvesWithoutCriteria: z.literal(true).optional(),
   criteria: z.array(CriterionRuleSchema),
   supply: z.array(SupplyRuleSchema).optional(),
   actions: z.array(ActionRuleSchema).optional(),
@@ -253,60 +273,65 @@ export const ProtocolDefinitionSchema = z
     categories: z.array(CategorySchema).min(1),
     bridgeSupply: z.array(BridgeRuleSchema).min(1),
   })
-  .superRefine((p, ctx) => {
-    const named = new Set(Object.keys(p.conditions ?? {}));
-    const unique = (ids: string[], at: (i: number) => PropertyKey[], what: string): void => {
-      const seen = new Set<string>();
-      ids.forEach((id, i) => {
-        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: at(i), message: `duplicate ${what} "${id}"` });
-        seen.add(id);
-      });
-    };
-    unique(
-      p.routes.map((r) => r.id),
-      (i) => ['routes', i, 'id'],
-      'route id',
-    );
-    unique(
-      p.guards.map((r) => r.id),
-      (i) => ['guards', i, 'id'],
-      'guard id',
-    );
-    unique(
-      p.categories.map((c) => c.id),
-      (i) => ['categories', i, 'id'],
-      'category id',
-    );
-    unique(
-      p.bridgeSupply.map((b) => b.id),
-      (i) => ['bridgeSupply', i, 'id'],
-      'bridge rule id',
-    );
-    p.categories.forEach((c, ci) =>
+  .superRefine(
+    (p, ctx) => {
+      const named = new Set(Object.keys(p.conditions ?? {}));
+      const unique = (ids: string[], at: (i: number) => PropertyKey[], what: string): void => {
+        const seen = new Set<string>();
+        ids.forEach((id, i) => {
+          if (seen.has(id)) ctx.addIssue({ code: 'custom', path: at(i), message: `duplicate ${what} "${id}"` });
+          seen.add(id);
+        });
+      };
       unique(
-        c.criteria.map((r) => r.id),
-        (i) => ['categories', ci, 'criteria', i, 'id'],
-        'criterion id',
-      ),
-    );
+        p.routes.map((r) => r.id),
+        (i) => ['routes', i, 'id'],
+        'route id',
+      );
+      unique(
+        p.guards.map((r) => r.id),
+        (i) => ['guards', i, 'id'],
+        'guard id',
+      );
+      unique(
+        p.categories.map((c) => c.id),
+        (i) => ['categories', i, 'id'],
+        'category id',
+      );
+      unique(
+        p.bridgeSupply.map((b) => b.id),
+        (i) => ['bridgeSupply', i, 'id'],
+        'bridge rule id',
+      );
+      p.categories.forEach((c, ci) =>
+        unique(
+          c.criteria.map((r) => r.id),
+          (i) => ['categories', ci, 'criteria', i, 'id'],
+          'criterion id',
+        ),
+      );
 
-    forEachCondition(p, (cond, path) => {
-      if ('condition' in cond && !named.has(cond.condition)) {
+      forEachCondition(p, (cond, path) => {
+        if ('condition' in cond && !named.has(cond.condition)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'condition'],
+            message: `unknown shared condition "${cond.condition}"`,
+          });
+        }
+      });
+      const cycle = findConditionCycle(p.conditions ?? {});
+      if (cycle)
         ctx.addIssue({
           code: 'custom',
-          path: [...path, 'condition'],
-          message: `unknown shared condition "${cond.condition}"`,
+          path: ['conditions', cycle[0] ?? ''],
+          message: `shared conditions refer to each other in a cycle: ${cycle.join(' → ')}`,
         });
-      }
-    });
-    const cycle = findConditionCycle(p.conditions ?? {});
-    if (cycle)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['conditions', cycle[0] ?? ''],
-        message: `shared conditions refer to each other in a cycle: ${cycle.join(' → ')}`,
-      });
-  });
+      else for (const issue of checkProtocolSemantics(p)) ctx.addIssue({ code: 'custom', ...issue });
+    },
+    // Cross-rule checks need well-formed rules: a condition that failed its own check may be any JSON value.
+    { when: (payload) => payload.issues.length === 0 },
+  );
 
 export type ProtocolDefinition = z.infer<typeof ProtocolDefinitionSchema>;
 export type CriterionRule = z.infer<typeof CriterionRuleSchema>;
@@ -374,13 +399,41 @@ export interface ProtocolIssue {
   message: string;
 }
 
+/** How deeply a protocol document may nest (the deepest built-in protocol nests 9 levels). */
+export const MAX_PROTOCOL_DEPTH = 64;
+
+/**
+ * True when `value` nests objects/arrays `max` levels deep or more. Iterative, so a 5,000-deep document is reported
+ * instead of overflowing the stack in the recursive schema.
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function issuesOf(input: unknown): { issues: ProtocolIssue[]; data?: ProtocolDefinition } {
+  if (nestedDeeperThan(input, MAX_PROTOCOL_DEPTH))
+    return { issues: [{ path: '$', message: `nested deeper than ${MAX_PROTOCOL_DEPTH} levels` }] };
+  const result = ProtocolDefinitionSchema.safeParse(input);
+  return result.success
+    ? { issues: [], data: result.data }
+    : { issues: result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message })) };
+}
+
 /**
  * Validates a protocol document and lists every problem with its JSON path; `[]` means valid. This is what the admin
- * API answers on "validate", so an author sees all mistakes at once rather than one per save.
+ * API answers on "validate", so an author sees all mistakes at once rather than one per save. Covers shape, unknown
+ * facts, operators that do not fit the fact's type, nesting depth, and the semantic checks of
+ * `checkProtocolSemantics` (unreachable rules, categories without criteria, overlapping categories).
  */
 export function validateProtocol(input: unknown): ProtocolIssue[] {
-  const result = ProtocolDefinitionSchema.safeParse(input);
-  return result.success ? [] : result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message }));
+  return issuesOf(input).issues;
 }
 
 /**
@@ -389,9 +442,8 @@ export function validateProtocol(input: unknown): ProtocolIssue[] {
  * @throws AppError `PROTOCOL_INVALID` with `issues` (path + message) when the document does not validate.
  */
 export function parseProtocol(input: unknown): ProtocolDefinition {
-  const result = ProtocolDefinitionSchema.safeParse(input);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message }));
+  const { issues, data } = issuesOf(input);
+  if (data) return data;
   const first = issues[0];
   throw new AppError(
     'PROTOCOL_INVALID',

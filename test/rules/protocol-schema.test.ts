@@ -44,10 +44,15 @@ describe('protocol schema', () => {
 
   test('an operator on the wrong kind of fact is rejected', () => {
     const p = base();
-    p.categories[0].criteria[0].when.all[0] = { fact: 'drug', path: '$.name', operator: 'withinMonths', value: 6 };
+    p.categories[0].criteria[0].when.all[0] = {
+      fact: 'priorPrescription',
+      path: '$.status',
+      operator: 'withinMonths',
+      value: 6,
+    };
     expect(validateProtocol(p)[0]).toEqual({
       path: '$.categories[0].criteria[0].when.all[0].operator',
-      message: 'operator "withinMonths" needs a date fact, but drug.name is scalar',
+      message: 'operator "withinMonths" needs a date fact, but priorPrescription.status is scalar',
     });
   });
 

@@ -119,10 +119,9 @@ describe('standard-chronic-care v1 golden cases', () => {
 
   test('every criterion, route, supply and bridge rule cites a source from the landscape document', () => {
     const { criteria, routes, supplies, bridges } = rules(protocol);
-    for (const r of [...criteria, ...routes, ...supplies, ...bridges]) {
-      expect(r.description, r.id).toMatch(/\[S\d+\]/);
-    }
-    for (const c of protocol.categories) expect(c.description, c.id).toMatch(/\[S\d+\]/);
+    // Criteria, routes and categories carry their citations in `source`; supply and bridge rules in the description.
+    for (const r of [...criteria, ...routes, ...protocol.categories]) expect(r.source, r.id).toMatch(/\[S\d+\]/);
+    for (const r of [...supplies, ...bridges]) expect(r.description, r.id).toMatch(/\[S\d+\]/);
   });
 
   test('no category lets a controlled substance in, and the controlled route outranks every other route', () => {
