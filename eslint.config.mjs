@@ -83,6 +83,16 @@ export default tseslint.config(
     ['api/**/*.ts'],
     [{ group: ['**/activities/**'], message: 'The API asks a workflow to act; it never runs activities itself.' }],
   ),
+  // The API's composition root wires the pure FHIR→facts mappers in, for simulating uploaded bundles.
+  layer(
+    ['api/main.ts'],
+    [
+      {
+        regex: '(^|/)activities/(?!facts/index\\.ts$)',
+        message: 'api/main.ts may take only the pure facts mappers from activities/.',
+      },
+    ],
+  ),
   {
     files: ['connectors/config.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'cli/**/*.ts', '*.config.ts'],
     rules: { 'no-restricted-properties': 'off', 'no-restricted-syntax': 'off' },

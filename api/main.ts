@@ -5,6 +5,8 @@ import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createLogger } from '../connectors/logger.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
 import { AppError } from '../rules/index.ts';
+// The composition root may wire the facts extraction into the API for simulating uploaded bundles (eslint exception).
+import { extractRefillFacts, patientRecordFromBundle } from '../activities/facts/index.ts';
 import { createApp } from './app.ts';
 import { ensureBuiltinProtocols, ensureDemoClinic } from './seed.ts';
 import { createWorkflowGateway } from './workflow-gateway.ts';
@@ -29,6 +31,7 @@ const app = createApp({
   workflows: createWorkflowGateway(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE }),
   logger,
   now: () => new Date(),
+  bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }),
 });
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
   logger.info({ port: info.port, host: config.HOST }, 'API listening');
