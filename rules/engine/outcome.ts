@@ -63,6 +63,7 @@ export function decideOutcome(
     criteria.push({
       id: route.rule.id,
       clause: route.rule.clause,
+      source: route.rule.source,
       passed: false,
       explanation: explanationOf(plan, route.rule.explanation, facts),
       evidence: evidenceOf(plan, route.evidence, facts),
@@ -90,6 +91,7 @@ export function decideOutcome(
       criteria.push({
         id: rule.id,
         clause: rule.clause,
+        source: rule.source,
         passed,
         explanation: explanationOf(plan, passed ? rule.explanation.pass : rule.explanation.fail, facts),
         evidence: evidenceOf(plan, evidence, facts),

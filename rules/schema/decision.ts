@@ -21,6 +21,12 @@ export const CriterionResultSchema = z.strictObject({
   id: z.string(),
   /** Protocol clause (`PPI-1`). */
   clause: z.string(),
+  /**
+   * The guideline clause the rule implements (the rule's `source`), so the reason a nurse reads names what it rests
+   * on. Absent on outcomes that are not rules (not in protocol, bridge undetermined) and on decisions recorded before
+   * protocols carried a source.
+   */
+  source: z.string().optional(),
   passed: z.boolean(),
   /** In words a nurse understands, with the evidence's dates filled in. */
   explanation: z.string(),

@@ -28,6 +28,28 @@ describe('built-in protocols', () => {
     for (const r of rules) expect(r.source.length, r.id).toBeGreaterThan(10);
   });
 
+  test("a decision's criteria carry the source of the rule that produced them", async () => {
+    const { evaluateProtocol } = await import('../../rules/engine/index.ts');
+    const { compileProtocol } = await import('../../rules/engine/compile.ts');
+    const { syntheticRefillFacts } = await import('../../sandbox/synthetic/facts-corpus.ts');
+    const facts = syntheticRefillFacts({ seed: 3, asOf: '2026-06-15', patients: 40 });
+    // A criterion id shared by two categories (visit_within_18mo: PPI-1 and ART-1) is reported once, from the first.
+    const sources = new Map<string, string[]>();
+    for (const r of [...fm.routes, ...fm.guards, ...fm.categories.flatMap((c) => c.criteria)])
+      sources.set(r.id, [...(sources.get(r.id) ?? []), r.source]);
+    let checked = 0;
+    for (const f of facts) {
+      const d = await evaluateProtocol(fm, f);
+      expect(compileProtocol(fm)(f)).toEqual(d);
+      for (const c of d.criteria) {
+        if (sources.has(c.id)) expect(sources.get(c.id), c.id).toContain(c.source);
+        else expect(c.source, c.id).toBeUndefined();
+        if (c.source) checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
   test('family-medicine-2015 cites the guideline and the clause', () => {
     expect(fm.categories[0]?.criteria[0]?.source).toBe('Family Medicine – Renewal Guidelines (Jan 2015), PPI-1');
   });
