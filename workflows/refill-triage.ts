@@ -65,9 +65,11 @@ const QUEUE_ROLES: Record<Queue, readonly string[]> = {
 };
 
 function failureType(err: unknown): string | undefined {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure
-    ? (err.cause.type ?? undefined)
-    : undefined;
+  // A remote activity's failure arrives as ActivityFailure(cause: ApplicationFailure); a local activity's, here, as the
+  // ApplicationFailure itself.
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
+  if (err instanceof ApplicationFailure) return err.type ?? undefined;
+  return undefined;
 }
 
 /**
@@ -223,11 +225,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
 
   await project('case.triaging');
 
-  // 1. Triage, unless the clinic switched automation off.
-  if (!input.automationEnabled) {
-    await enqueue('nurse', null, 'automation_disabled');
-  } else {
-    const protocol = await db.pinProtocol({ clinicId: input.clinicId });
+  const triageWith = async (protocol: { id: string; version: number }): Promise<void> => {
     state.protocol = protocol;
     upsertSearchAttributes({ ProtocolId: [protocol.id], ProtocolVersion: [protocol.version] });
     const asOf = input.asOf ?? input.receivedAt.slice(0, 10);
@@ -253,13 +251,19 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     if (gathered) {
       patientId = gathered.patientId;
       drugName = gathered.drugName;
-      state.decision = await evaluateProtocol({
-        caseId: input.caseId,
-        clinicId: input.clinicId,
-        requestId: input.requestId,
-        protocol,
-        facts: gathered.facts,
-      });
+      try {
+        state.decision = await evaluateProtocol({
+          caseId: input.caseId,
+          clinicId: input.clinicId,
+          requestId: input.requestId,
+          protocol,
+          facts: gathered.facts,
+        });
+      } catch (err) {
+        if (!protocolFailure(err)) throw err;
+        await enqueue('nurse', null, 'protocol_unavailable');
+        return;
+      }
       const { queue, pool } = routeFor(state.decision);
       if (queue === 'signature') {
         // Approved per protocol: the order is pended in the EHR for one-click signing by a doctor.
@@ -278,6 +282,26 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       }
       await enqueue(queue, pool, 'protocol');
     }
+  };
+
+  /** A protocol the clinic cannot run (none published, or a stored version that no longer validates). */
+  const protocolFailure = (err: unknown): boolean => {
+    const type = failureType(err);
+    return type === 'NOT_FOUND' || type === 'PROTOCOL_INVALID';
+  };
+
+  // 1. Triage, unless the clinic switched automation off.
+  if (!input.automationEnabled) {
+    await enqueue('nurse', null, 'automation_disabled');
+  } else {
+    let protocol: { id: string; version: number } | undefined;
+    try {
+      protocol = await db.pinProtocol({ clinicId: input.clinicId });
+    } catch (err) {
+      if (!protocolFailure(err)) throw err;
+      await enqueue('nurse', null, 'protocol_unavailable'); // never fail the case: a human triages it
+    }
+    if (protocol) await triageWith(protocol);
   }
 
   // 2. Wait for a clinician; escalate a nurse-queue case left past the SLA. Nothing silently times out.

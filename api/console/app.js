@@ -39,6 +39,7 @@ const REASON_TEXT = {
   automation_disabled: 'Automation disabled',
   ehr_record_not_found: 'EHR record not found',
   ehr_unavailable: 'EHR unavailable',
+  protocol_unavailable: 'No runnable protocol',
   escalated_sla: 'Escalated: SLA passed',
   escalated_by_nurse: 'Escalated by a nurse',
 };
@@ -537,6 +538,11 @@ function headline(c) {
       return {
         title: 'Not triaged: the EHR did not answer',
         lede: 'Review by hand, or wait for the EHR to come back.',
+      };
+    case 'protocol_unavailable':
+      return {
+        title: 'Not triaged: no runnable protocol',
+        lede: 'The clinic’s protocol has no published version that validates; review by hand and tell an admin.',
       };
     default:
       return { title: 'Awaiting review', lede: '' };

@@ -60,5 +60,6 @@ export const RouteReasonSchema = z.enum([
   'escalated_sla',
   'escalated_by_nurse',
   'ehr_unavailable',
+  'protocol_unavailable',
 ]);
 export type RouteReason = z.infer<typeof RouteReasonSchema>;

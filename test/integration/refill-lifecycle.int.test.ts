@@ -91,6 +91,27 @@ describe('clinic settings and protocol versions', () => {
     }
   });
 
+  test('a clinic whose protocol has no published version still gets its requests triaged by a human', async () => {
+    const clinic = (await h.store.clinics.get(h.clinicId))!;
+    const { createdAt: _c, updatedAt: _u, ...settings } = clinic;
+    await h.store.protocols.create({ id: 'unpublished-protocol', title: 'Never published' });
+    await h.store.clinics.upsert({
+      ...settings,
+      protocolId: 'unpublished-protocol',
+      protocolVersion: null,
+      nurseSlaSeconds: 3600,
+    });
+    try {
+      const s = h.scenario((x) => x.scenario === 'dabigatran-visit-within-12mo');
+      const caseId = await start(s.medicationRequestId);
+      const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
+      expect(c.queue).toBe('nurse');
+      expect(c.reason).toBe('protocol_unavailable');
+    } finally {
+      await h.store.clinics.upsert({ ...settings });
+    }
+  });
+
   test('a case in flight keeps the protocol version it started with after a new version is published', async () => {
     const s1 = h.scenario((x) => x.scenario === 'antiviral-rov-within-18mo');
     const s2 = h.scenario((x) => x.scenario === 'seasonal-allergy-renew-as-needed');
