@@ -1,36 +1,14 @@
 // Golden cases for the reference protocol, written from its clauses. Each case is a FHIR scenario run end to end
 // (bundle → record → facts → decision), so the table checks the FHIR encoding as much as the rules.
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { z } from 'zod';
 import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
 import type { ProtocolDefinition, TriageDecision } from '../../rules/index.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
+import { loadGoldenCases } from '../helpers/golden.ts';
 
-const Supply = z.union([
-  z.strictObject({ renewalMonths: z.number() }),
-  z.strictObject({ quantity: z.number(), refills: z.number() }),
-]);
-const CaseSchema = z.strictObject({
-  name: z.string(),
-  clause: z.string(),
-  scenario: z.looseObject({ drug: z.string() }),
-  expected: z.strictObject({
-    disposition: z.enum(['approve', 'needs_visit', 'nurse_review', 'doctor_review']),
-    failedCriteria: z.array(z.string()),
-    approvedSupply: Supply.nullable().optional(),
-    bridgeSupply: Supply.nullable().optional(),
-    routeTo: z.string().nullable().optional(),
-    actions: z.array(z.string()).optional(),
-  }),
-});
-const file = z
-  .strictObject({ protocol: z.string(), version: z.number(), about: z.string(), cases: z.array(CaseSchema).min(1) })
-  .parse(
-    JSON.parse(readFileSync(new URL('../fixtures/protocols/family-medicine-2015.cases.json', import.meta.url), 'utf8')),
-  );
+const file = loadGoldenCases('family-medicine-2015');
 
 const DEFAULTS = {
   approve: { approvedSupply: { renewalMonths: 12 }, bridgeSupply: null, routeTo: null },

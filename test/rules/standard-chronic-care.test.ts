@@ -1,9 +1,7 @@
 // Golden cases for the standard chronic-care protocol, written from its criteria and the sources they cite. Each case
 // is a FHIR scenario run end to end (bundle → record → facts → decision), so the table checks the new lab and vital
 // extraction as much as the rules.
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { z } from 'zod';
 import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
 import { compileProtocol } from '../../rules/engine/compile.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
@@ -11,31 +9,9 @@ import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
 import { forEachCondition, type ProtocolDefinition, type TriageDecision } from '../../rules/index.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
+import { loadGoldenCases } from '../helpers/golden.ts';
 
-const Supply = z.union([
-  z.strictObject({ renewalMonths: z.number() }),
-  z.strictObject({ quantity: z.number(), refills: z.number() }),
-]);
-const CaseSchema = z.strictObject({
-  name: z.string(),
-  clause: z.string(),
-  scenario: z.looseObject({ drug: z.string() }),
-  expected: z.strictObject({
-    disposition: z.enum(['approve', 'needs_visit', 'nurse_review', 'doctor_review']),
-    failedCriteria: z.array(z.string()),
-    approvedSupply: Supply.nullable().optional(),
-    bridgeSupply: Supply.nullable().optional(),
-    routeTo: z.string().nullable().optional(),
-    actions: z.array(z.string()).optional(),
-  }),
-});
-const file = z
-  .strictObject({ protocol: z.string(), version: z.number(), about: z.string(), cases: z.array(CaseSchema).min(1) })
-  .parse(
-    JSON.parse(
-      readFileSync(new URL('../fixtures/protocols/standard-chronic-care.cases.json', import.meta.url), 'utf8'),
-    ),
-  );
+const file = loadGoldenCases('standard-chronic-care');
 
 const DEFAULTS = {
   approve: { approvedSupply: { renewalMonths: 12 }, bridgeSupply: null, routeTo: null },
