@@ -1,3 +1,4 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, ErrorHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -63,3 +64,12 @@ export const handleError: ErrorHandler<ApiEnv> = (err, c) => {
   c.get('logger').error({ err, requestId: c.get('requestId') }, 'unhandled error');
   return c.json({ error: { code: 'INTERNAL', message: 'Internal error', requestId: c.get('requestId') } }, 500);
 };
+
+/** A router whose request validation failures become INVALID_INPUT (400) with the JSON path of every problem. */
+export function openApiRouter(): OpenAPIHono<ApiEnv> {
+  return new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw invalidInput(result.error, 'request');
+    },
+  });
+}

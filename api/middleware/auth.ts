@@ -1,9 +1,18 @@
 import { createMiddleware } from 'hono/factory';
 import { AppError } from '../../rules/index.ts';
 import type { Role } from '../../rules/schema/case.ts';
+import type { Store } from '../../connectors/db/index.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 
 export type TokenLookup = (rawToken: string) => Promise<Principal | null>;
+
+/** Looks bearer tokens up in the app database (hashed at rest; revoked tokens are not found). */
+export function storeTokenLookup(store: Pick<Store, 'tokens'>): TokenLookup {
+  return async (raw) => {
+    const t = await store.tokens.findByToken(raw);
+    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
+  };
+}
 
 /** Authenticates `Authorization: Bearer <token>` and, when roles are given, authorises by role. */
 export function requireRole(lookup: TokenLookup, ...roles: Role[]) {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { invalidInput } from '../errors.ts';
-import { requireRole, type TokenLookup } from '../middleware/auth.ts';
+import { openApiRouter } from '../errors.ts';
+import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { caseLinks } from './links.ts';
 
 const Evidence = z.object({
@@ -228,15 +229,8 @@ const auditRoute = createRoute({
 
 /** Cases, queues and decisions. Identity and role come from the bearer token, never from the body. */
 export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
-  const lookup: TokenLookup = async (raw) => {
-    const t = await deps.store.tokens.findByToken(raw);
-    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
-  };
-  const app = new OpenAPIHono<ApiEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw invalidInput(result.error, 'request');
-    },
-  });
+  const lookup = storeTokenLookup(deps.store);
+  const app = openApiRouter();
   app.use('/v1/cases/*', requireRole(lookup));
   app.use('/v1/queues/*', requireRole(lookup));
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Clinic } from '../../connectors/db/index.ts';
@@ -11,8 +12,8 @@ import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } 
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { invalidInput } from '../errors.ts';
-import { requireRole, type TokenLookup } from '../middleware/auth.ts';
+import { openApiRouter } from '../errors.ts';
+import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** How long the previous webhook secret keeps verifying after a rotation, unless the admin says otherwise. */
@@ -273,15 +274,8 @@ function newWebhookSecret(): string {
  */
 export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const { store } = deps;
-  const lookup: TokenLookup = async (raw) => {
-    const t = await store.tokens.findByToken(raw);
-    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
-  };
-  const app = new OpenAPIHono<ApiEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw invalidInput(result.error, 'request');
-    },
-  });
+  const lookup = storeTokenLookup(store);
+  const app = openApiRouter();
   for (const path of ['/v1/clinics', '/v1/clinics/*']) {
     app.use(path, requireRole(lookup, 'admin'));
     app.use(

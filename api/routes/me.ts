@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
-import { requireRole, type TokenLookup } from '../middleware/auth.ts';
+import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 const MeSchema = z
   .object({
@@ -28,10 +28,7 @@ const meRoute = createRoute({
  * decide which decision buttons to offer; the server still authorises every decision itself.
  */
 export function meRoutes(deps: Pick<ApiDeps, 'store'>): OpenAPIHono<ApiEnv> {
-  const lookup: TokenLookup = async (raw) => {
-    const t = await deps.store.tokens.findByToken(raw);
-    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
-  };
+  const lookup = storeTokenLookup(deps.store);
   const app = new OpenAPIHono<ApiEnv>();
   app.use('/v1/me', requireRole(lookup));
   app.openapi(meRoute, (c) => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuditInput, ProtocolVersionRecord, PublishResult } from '../../connectors/db/index.ts';
 import { IdSchema } from '../../connectors/db/clinics.ts';
@@ -26,8 +27,8 @@ import {
 } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { invalidInput } from '../errors.ts';
-import { requireRole, type TokenLookup } from '../middleware/auth.ts';
+import { openApiRouter } from '../errors.ts';
+import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -538,15 +539,8 @@ function stamped(definition: unknown, id: string, version: number): unknown {
  */
 export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const { store } = deps;
-  const lookup: TokenLookup = async (raw) => {
-    const t = await store.tokens.findByToken(raw);
-    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
-  };
-  const app = new OpenAPIHono<ApiEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw invalidInput(result.error, 'request');
-    },
-  });
+  const lookup = storeTokenLookup(store);
+  const app = openApiRouter();
   for (const path of ['/v1/protocols', '/v1/protocols/*', '/v1/simulations/*']) {
     app.use(path, requireRole(lookup, 'admin'));
     app.use(

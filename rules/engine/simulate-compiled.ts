@@ -1,7 +1,7 @@
 import { compileProtocol, type CompiledProtocol } from './compile.ts';
 import type { ProtocolDefinition } from '../schema/protocol.ts';
 import {
-  criteriaFlips,
+  changedCase,
   type ChangedCase,
   type DispositionSummary,
   type RecordedCase,
@@ -64,18 +64,8 @@ export function evaluateChunk(evaluate: CompiledProtocol, cases: readonly (Simul
     before[i] = DISPOSITIONS.indexOf(c.decision.disposition);
     dispositions[i] = DISPOSITIONS.indexOf(now.disposition);
     if (now.disposition !== c.decision.disposition) {
-      changed.push({
-        caseId: c.caseId,
-        recordedAt: c.recordedAt,
-        before: {
-          disposition: c.decision.disposition,
-          protocolVersion: c.decision.protocol.version,
-          failedCriteria: c.decision.failedCriteria,
-        },
-        after: { disposition: now.disposition, failedCriteria: now.failedCriteria },
-        // criteriaFlips reads only id, clause and passed of each criterion, which a SimulationCase keeps.
-        criteria: criteriaFlips(c.decision as TriageDecision, now),
-      });
+      // criteriaFlips reads only id, clause and passed of each criterion, which a SimulationCase keeps.
+      changed.push(changedCase({ ...c, decision: c.decision as TriageDecision }, now));
     }
   });
   return { before, dispositions, changed };

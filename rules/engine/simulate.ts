@@ -43,6 +43,24 @@ export interface SimulationReport {
 }
 
 /** The criteria whose pass/fail differs between two decisions on the same facts, matched by criterion id. */
+/** One case whose disposition changed: before and after, and the criteria that flipped. */
+export function changedCase(
+  c: Pick<RecordedCase, 'caseId' | 'recordedAt' | 'decision'>,
+  now: TriageDecision,
+): ChangedCase {
+  return {
+    caseId: c.caseId,
+    recordedAt: c.recordedAt,
+    before: {
+      disposition: c.decision.disposition,
+      protocolVersion: c.decision.protocol.version,
+      failedCriteria: c.decision.failedCriteria,
+    },
+    after: { disposition: now.disposition, failedCriteria: now.failedCriteria },
+    criteria: criteriaFlips(c.decision, now),
+  };
+}
+
 export function criteriaFlips(before: TriageDecision, after: TriageDecision): CriterionFlip[] {
   const a = new Map(before.criteria.map((c) => [c.id, c]));
   const b = new Map(after.criteria.map((c) => [c.id, c]));
@@ -78,17 +96,7 @@ export async function simulateProtocol(
     const now = await evaluateProtocol(protocol, c.facts);
     after.push(now.disposition);
     if (now.disposition !== c.decision.disposition) {
-      changed.push({
-        caseId: c.caseId,
-        recordedAt: c.recordedAt,
-        before: {
-          disposition: c.decision.disposition,
-          protocolVersion: c.decision.protocol.version,
-          failedCriteria: c.decision.failedCriteria,
-        },
-        after: { disposition: now.disposition, failedCriteria: now.failedCriteria },
-        criteria: criteriaFlips(c.decision, now),
-      });
+      changed.push(changedCase(c, now));
     }
   }
   return {
