@@ -56,6 +56,22 @@ export const ConfigSchema = z.object({
   DEMO_ADMIN_TOKEN: optionalString,
   DEMO_DOCTOR_TOKEN: optionalString,
   DEMO_NURSE_TOKEN: optionalString,
+
+  /**
+   * How many reverse proxies in front of the API append to X-Forwarded-For: `false`/`0` (default) ignores the header
+   * and uses the socket's address; `true` = 1; a number = that many hops. Set it only behind a proxy you run.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2})$/, { message: 'must be true, false or a number of proxy hops' })
+    .default('false')
+    .transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))),
+  /** The rate limits' fixed window. */
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Requests per window from one client IP (an IPv6 /64), any route but /health; 0 turns the limit off. */
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).default(3000),
+  /** Signed webhooks per window for one clinic, counted after the signature checks out; 0 turns the limit off. */
+  RATE_LIMIT_WEBHOOKS_PER_CLINIC: z.coerce.number().int().min(0).default(1800),
 });
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 

@@ -10,3 +10,9 @@ export type { DeliveryInput, DeliveryRepo } from './deliveries.ts';
 export type { ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
 export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
 export { hashToken, type ApiToken, type CreateTokenInput, type TokenRepo } from './tokens.ts';
+export {
+  createRateLimitRepo,
+  DbRateLimitStore,
+  type DbRateLimitStoreOptions,
+  type RateLimitRepo,
+} from './rate-limits.ts';

@@ -198,6 +198,24 @@ function clinicProtocolVersion(): Migration {
   };
 }
 
+/**
+ * Rate-limit counters shared by every API replica: one row per bucket (`<limiter>:<ip or clinic>`) holding the hits
+ * of its current fixed window and when that window ends. Rows of ended windows are deleted by the API.
+ */
+function rateLimits(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('rate_limits')
+        .addColumn('bucket', 'text', (c) => c.primaryKey())
+        .addColumn('hits', 'integer', (c) => c.notNull())
+        .addColumn('resetAt', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('rate_limits_reset_idx').on('rate_limits').column('resetAt').execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -206,6 +224,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0001_initial': initial(dialect),
         '0002_clinic_onboarding': clinicOnboarding(),
         '0003_clinic_protocol_version': clinicProtocolVersion(),
+        '0004_rate_limits': rateLimits(),
       }),
   };
 }

@@ -138,6 +138,14 @@ export interface FactsSnapshotsTable {
   decision: string;
 }
 
+export interface RateLimitsTable {
+  /** `<limiter>:<key>`, e.g. `ip:203.0.113.7` or `webhook-clinic:north`. */
+  bucket: string;
+  /** Hits in the window that ends at `resetAt`. */
+  hits: number;
+  resetAt: string;
+}
+
 /** Every table of the app database, as kysely sees it. */
 export interface Database {
   clinics: ClinicsTable;
@@ -149,4 +157,5 @@ export interface Database {
   audit_log: AuditLogTable;
   api_tokens: ApiTokensTable;
   facts_snapshots: FactsSnapshotsTable;
+  rate_limits: RateLimitsTable;
 }
