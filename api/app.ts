@@ -1,12 +1,15 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
-import { requestId } from 'hono/request-id';
 import { handleError } from './errors.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiEnv } from './env.ts';
+import { limitBodies } from './middleware/body-limit.ts';
+import { ipRateLimit } from './middleware/rate-limit.ts';
+import { assignRequestId } from './middleware/request-id.ts';
+import { noStore, securityHeaders } from './middleware/security-headers.ts';
 import { caseRoutes } from './routes/cases.ts';
 import { clinicRoutes } from './routes/clinics.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
@@ -18,15 +21,16 @@ import { webhookRoutes } from './routes/webhooks.ts';
  */
 export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const app = new OpenAPIHono<ApiEnv>();
-  app.use(
-    requestId({
-      // Accept the caller's id only if it is short and harmless; it travels into FHIR calls and audit rows.
-      generator: () => crypto.randomUUID(),
-      limitLength: 128,
-    }),
-  );
+  // Order matters: the edge middleware wraps everything below it, error responses and 404s included.
+  app.use(assignRequestId());
+  app.use(securityHeaders());
+  app.use(noStore());
   app.use(async (c, next) => {
-    const logger = deps.logger.child({ requestId: c.get('requestId') });
+    const callerRequestId = c.get('callerRequestId');
+    const logger = deps.logger.child({
+      requestId: c.get('requestId'),
+      ...(callerRequestId ? { callerRequestId } : {}),
+    });
     c.set('logger', logger);
     const started = performance.now();
     await next();
@@ -41,6 +45,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       'request',
     );
   });
+  // Refuse floods, then oversized bodies, before any route authenticates, reads a body or touches the database.
+  app.use(ipRateLimit(deps));
+  app.use(limitBodies());
   app.onError(handleError);
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: 'No such route', requestId: c.get('requestId') } }, 404),
@@ -62,7 +69,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         'Refill triage for EHRs: signed webhooks start cases; clinicians work the signature, nurse and doctor queues.',
     },
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  app.route('/', docsRoutes());
   app.route('/', consoleRoutes());
   return app;
 }

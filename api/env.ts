@@ -11,7 +11,10 @@ export interface Principal {
 
 export interface ApiEnv {
   Variables: {
+    /** The server's own id for this request (a UUID): the one in logs, audit rows, error bodies and X-Request-Id. */
     requestId: string;
+    /** The caller's X-Request-Id, when it is a well-formed id (api/middleware/request-id.ts); logged beside ours. */
+    callerRequestId: string | undefined;
     logger: Logger;
     principal: Principal;
   };

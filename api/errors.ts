@@ -12,6 +12,8 @@ const STATUS = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
   PROTOCOL_INVALID: 422,
   REVIEW_REJECTED: 409,
   EHR_NOT_FOUND: 502,
@@ -38,6 +40,7 @@ export function invalidInput(error: ZodError, what: string): AppError {
 export function errorBody(c: Context<ApiEnv>, err: AppError): Response {
   const headers: Record<string, string> = {};
   if (err.code === 'TEMPORAL_UNAVAILABLE' || err.code === 'EHR_UNAVAILABLE') headers['Retry-After'] = '5';
+  if (err.code === 'RATE_LIMITED') headers['Retry-After'] = String(err.context.retryAfterSeconds ?? 1);
   return c.json(
     {
       error: {

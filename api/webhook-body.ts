@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from '../rules/index.ts';
+import { AppError, jsonPath } from '../rules/index.ts';
 import { invalidInput } from './errors.ts';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -55,6 +55,33 @@ function idOf(reference: string): string {
 }
 
 /**
+ * How deeply a webhook body may nest objects and arrays. A full-resource notification is about 10 levels deep, and
+ * FHIR extensions add a few; the bound keeps every later walk of the body (zod's recursive Parameters.part schema
+ * among them) far from the stack's limit, which about 1,000 levels of `part` used to overflow.
+ */
+export const MAX_WEBHOOK_DEPTH = 64;
+
+/**
+ * Refuses a body nested deeper than `max`, naming the first container too deep. Iterative, so the check itself
+ * cannot overflow however deep the body is (JSON.parse builds 20,000 levels without complaint).
+ */
+function checkDepth(body: unknown, max: number): void {
+  const pending: { value: unknown; path: PropertyKey[] }[] = [{ value: body, path: [] }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, path } = next;
+    if (typeof value !== 'object' || value === null) continue;
+    if (path.length >= max) {
+      const at = jsonPath(path);
+      throw new AppError('INVALID_INPUT', `Invalid webhook body at ${at}: nested deeper than ${max} levels`, {
+        issues: [{ path: at, message: `nested deeper than ${max} levels` }],
+      });
+    }
+    const children = Array.isArray(value) ? value.entries() : Object.entries(value);
+    for (const [key, child] of children) pending.push({ value: child, path: [...path, key] });
+  }
+}
+
+/**
  * Reads a webhook body in either contract form and returns the refill request it is about.
  *
  * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
@@ -65,6 +92,7 @@ export function parseRefillWebhook(body: unknown): RefillIntake {
       issues: [{ path: '$', message: 'expected a JSON object' }],
     });
   }
+  checkDepth(body, MAX_WEBHOOK_DEPTH);
   if ('resourceType' in body) {
     const parsed = NotificationBundleSchema.safeParse(body);
     if (!parsed.success) throw invalidInput(parsed.error, 'subscription notification');

@@ -5,6 +5,8 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RATE_LIMITED'
   | 'PROTOCOL_INVALID'
   | 'REVIEW_REJECTED'
   | 'EHR_NOT_FOUND'

@@ -9,18 +9,22 @@ export function signWebhook(secret: string, timestamp: number | string, rawBody:
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex')}`;
 }
 
+/** The signature headers, checked for shape and the replay window; the signatures still to be compared. */
+export interface WebhookHeaders {
+  timestamp: string;
+  candidates: string[];
+}
+
 /**
- * Verifies a webhook's signature and timestamp. `secrets` may hold several keys (the current secret and, during a
- * rotation's grace period, the previous one): a signature by any of them is accepted.
+ * Checks what can be checked without the body or the clinic: the timestamp's shape and replay window, and that a
+ * `v1=` signature is there. Run first, so a request that cannot be valid is refused before its body is read.
  *
- * @throws AppError `UNAUTHENTICATED` for a missing/bad signature or a timestamp outside the replay window.
+ * @throws AppError `UNAUTHENTICATED` for a missing/malformed timestamp or signature, or a stale timestamp.
  */
-export function verifyWebhook(
-  secrets: string | readonly string[],
+export function checkWebhookHeaders(
   headers: { timestamp: string | undefined; signature: string | undefined },
-  rawBody: string,
   nowSeconds: number,
-): void {
+): WebhookHeaders {
   const { timestamp, signature } = headers;
   if (!timestamp || !/^\d{1,12}$/.test(timestamp)) {
     throw new AppError('UNAUTHENTICATED', 'Missing or malformed X-Autopilot-Timestamp header');
@@ -34,6 +38,23 @@ export function verifyWebhook(
     .map((s) => s.trim())
     .filter((s) => s.startsWith('v1='));
   if (candidates.length === 0) throw new AppError('UNAUTHENTICATED', 'Missing X-Autopilot-Signature header');
+  return { timestamp, candidates };
+}
+
+/** The error every signature mismatch gets; an unknown clinic gets exactly this one too. */
+export const signatureMismatch = (): AppError => new AppError('UNAUTHENTICATED', 'Webhook signature does not match');
+
+/**
+ * Compares the signatures against the HMAC of the raw body under each secret, in constant time. `secrets` may hold
+ * several keys (the current secret and, during a rotation's grace period, the previous one).
+ *
+ * @throws AppError `UNAUTHENTICATED` (signatureMismatch) when none matches.
+ */
+export function checkWebhookSignature(
+  secrets: string | readonly string[],
+  { timestamp, candidates }: WebhookHeaders,
+  rawBody: string,
+): void {
   const expected = (typeof secrets === 'string' ? [secrets] : secrets).map((secret) =>
     Buffer.from(signWebhook(secret, timestamp, rawBody)),
   );
@@ -41,5 +62,5 @@ export function verifyWebhook(
     const given = Buffer.from(c);
     return expected.some((e) => given.length === e.length && timingSafeEqual(given, e));
   });
-  if (!ok) throw new AppError('UNAUTHENTICATED', 'Webhook signature does not match');
+  if (!ok) throw signatureMismatch();
 }

@@ -5,9 +5,11 @@ import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
+import type { Context } from 'hono';
 import type { ApiEnv, Principal } from '../env.ts';
 import { openApiRouter } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { caseLinks } from './links.ts';
 
 const Evidence = z.object({
@@ -234,9 +236,30 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.use('/v1/cases/*', requireRole(lookup));
   app.use('/v1/queues/*', requireRole(lookup));
 
+  // Reads of patient data by a person are audited (HIPAA §164.312(b), ONC 170.315(d)(2)): one row per request,
+  // written before the data leaves, so a read that could not be recorded is not served.
+  const audited = (
+    c: Context<ApiEnv>,
+    entry: { action: string; clinicId: string | null; caseId?: string; detail: object },
+  ) => {
+    const principal = c.get('principal');
+    return deps.store.audit.appendAudit({
+      at: deps.now().toISOString(),
+      actorType: 'user',
+      actorId: principal.userId,
+      actorRole: principal.role,
+      action: entry.action,
+      clinicId: entry.clinicId,
+      caseId: entry.caseId ?? null,
+      requestId: c.get('requestId'),
+      detail: { ...entry.detail, ...callerRequestIdOf(c) },
+    });
+  };
+
   app.openapi(getCaseRoute, async (c) => {
     const r = await visibleCase(deps, c.get('principal'), c.req.valid('param').caseId);
     const events = await deps.store.cases.listCaseEvents(r.id);
+    await audited(c, { action: 'case.viewed', clinicId: r.clinicId, caseId: r.id, detail: {} });
     const d = (r.decision ?? {}) as DecisionShape;
     return c.json(
       {
@@ -263,6 +286,17 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       }),
       deps.store.cases.countQueues(clinicId ? { clinicId } : {}),
     ]);
+    // Which cases were shown, by id only: the summaries themselves (patient, drug) stay out of the audit log.
+    await audited(c, {
+      action: 'queue.listed',
+      clinicId: clinicId ?? null,
+      detail: {
+        queue,
+        ...(q.pool ? { pool: q.pool } : {}),
+        count: page.items.length,
+        caseIds: page.items.map((r) => r.id),
+      },
+    });
     return c.json({ queue, items: page.items.map((r) => summary(deps, r)), nextCursor: page.nextCursor, counts }, 200);
   });
 

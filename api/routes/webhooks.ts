@@ -1,10 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import type { Clinic } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { refillCaseId } from '../../workflows/task-queues.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
-import { verifyWebhook } from '../middleware/webhook-signature.ts';
+import { clinicRateLimit } from '../middleware/rate-limit.ts';
+import { checkWebhookHeaders, checkWebhookSignature, signatureMismatch } from '../middleware/webhook-signature.ts';
 import { parseRefillWebhook } from '../webhook-body.ts';
+import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { caseLinks } from './links.ts';
 
 const AcceptedSchema = z
@@ -63,8 +69,10 @@ export const webhookRoute = createRoute({
       description: 'Malformed body (issues carry the JSON path)',
       content: { 'application/json': { schema: ErrorSchema } },
     },
-    401: { description: 'Bad signature or timestamp', content: { 'application/json': { schema: ErrorSchema } } },
-    404: { description: 'Unknown clinic', content: { 'application/json': { schema: ErrorSchema } } },
+    401: {
+      description: 'Bad signature or timestamp, or an unknown clinic (answered exactly alike)',
+      content: { 'application/json': { schema: ErrorSchema } },
+    },
     503: {
       description: 'Temporal unreachable: retry (Retry-After)',
       content: { 'application/json': { schema: ErrorSchema } },
@@ -72,33 +80,60 @@ export const webhookRoute = createRoute({
   },
 });
 
+// Checked instead of a secret when the clinic does not exist, so that an unknown clinic costs the same HMAC and
+// fails with the same 401 as a bad signature: clinic ids cannot be enumerated. Random per process: nobody can sign
+// with it.
+const DECOY_SECRET = randomBytes(32).toString('hex');
+
+type SignedEnv = { Variables: ApiEnv['Variables'] & { clinic: Clinic; rawBody: string } };
+
+/**
+ * Authenticates a webhook before anything is parsed or stored: the headers' shape and replay window first (no body
+ * read), then the body (at most 64 KB, api/middleware/body-limit.ts), then the HMAC under the clinic's secret(s).
+ * An unknown clinic is answered exactly like a bad signature (401, same body).
+ */
+function signedWebhook({ store, now }: ApiDeps): MiddlewareHandler<SignedEnv> {
+  return createMiddleware<SignedEnv>(async (c, next) => {
+    const at = now();
+    const headers = checkWebhookHeaders(
+      { timestamp: c.req.header('x-autopilot-timestamp'), signature: c.req.header('x-autopilot-signature') },
+      Math.floor(at.getTime() / 1000),
+    );
+    const raw = await c.req.text();
+    const clinic = await store.clinics.get(c.req.param('clinicId') ?? '');
+    if (!clinic) {
+      checkWebhookSignature(DECOY_SECRET, headers, raw);
+      throw signatureMismatch();
+    }
+    // After a rotation the previous secret keeps working until its grace period ends, then only the new one does.
+    const secrets = [clinic.webhookSecret];
+    const { previousWebhookSecret: previous, previousWebhookSecretExpiresAt: until } = clinic;
+    if (previous !== null && until !== null && Date.parse(until) > at.getTime()) secrets.push(previous);
+    checkWebhookSignature(secrets, headers, raw);
+    c.set('clinic', clinic);
+    c.set('rawBody', raw);
+    await next();
+  });
+}
+
 /**
  * Webhook intake. Order matters for faults: the delivery is recorded in the app database first (the durable dedupe
  * key), the case row second, then the workflow is started with the deterministic id and USE_EXISTING; 202 only after
  * all succeeded. A retry after a 503 finds the delivery and starts the workflow that did not start.
  */
-export function webhookRoutes({ store, workflows, config, now, workflowPolicy }: ApiDeps): OpenAPIHono<ApiEnv> {
+export function webhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
+  const { store, workflows, config, now, workflowPolicy } = deps;
   const app = new OpenAPIHono<ApiEnv>();
   app.openAPIRegistry.registerPath(webhookRoute);
-  app.post('/v1/webhooks/:clinicId/refill-requests', async (c) => {
-    const clinicId = c.req.param('clinicId');
-    const clinic = await store.clinics.get(clinicId);
-    if (!clinic) throw new AppError('NOT_FOUND', 'Unknown clinic');
-    const raw = await c.req.text();
-    const at = now();
-    // After a rotation the previous secret keeps working until its grace period ends, then only the new one does.
-    const secrets = [clinic.webhookSecret];
-    const { previousWebhookSecret: previous, previousWebhookSecretExpiresAt: until } = clinic;
-    if (previous !== null && until !== null && Date.parse(until) > at.getTime()) secrets.push(previous);
-    verifyWebhook(
-      secrets,
-      { timestamp: c.req.header('x-autopilot-timestamp'), signature: c.req.header('x-autopilot-signature') },
-      raw,
-      Math.floor(at.getTime() / 1000),
-    );
+  const signed = signedWebhook(deps);
+  // After the signature: only the clinic's own EHR spends the clinic's allowance.
+  const perClinic = clinicRateLimit<SignedEnv>(deps, (c) => c.get('clinic').id);
+  app.post('/v1/webhooks/:clinicId/refill-requests', signed, perClinic, async (c) => {
+    const clinic = c.get('clinic');
+    const clinicId = clinic.id;
     let body: unknown;
     try {
-      body = JSON.parse(raw);
+      body = JSON.parse(c.get('rawBody'));
     } catch {
       throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: not JSON', {
         issues: [{ path: '$', message: 'not JSON' }],
@@ -152,7 +187,12 @@ export function webhookRoutes({ store, workflows, config, now, workflowPolicy }:
         caseId,
         requestId,
         idempotencyKey: `${caseId}:created`,
-        detail: { form: intake.form, eventId: intake.eventId, medicationRequestId: intake.medicationRequestId },
+        detail: {
+          form: intake.form,
+          eventId: intake.eventId,
+          medicationRequestId: intake.medicationRequestId,
+          ...callerRequestIdOf(c),
+        },
       });
     }
     await workflows.startRefillTriage({

@@ -455,7 +455,8 @@ describe('malformed input is never a 500', () => {
     const d = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { raw });
     expect(d.status, d.text).toBe(422);
     const big = await call('POST', '/v1/protocols/validate', { raw: JSON.stringify({ definition: 'x'.repeat(2e6) }) });
-    expect(big.status, big.text).toBe(400);
+    expect(big.status, big.text).toBe(413);
+    expect(big.json).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
   });
 });
 
