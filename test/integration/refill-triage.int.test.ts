@@ -200,7 +200,7 @@ describe('intake faults', () => {
     expect(c.timeline.filter((e) => e.kind === 'case.triaging')).toHaveLength(1);
   });
 
-  test('a forged signature is 401, a stale timestamp is 401, an unknown clinic is 404', async () => {
+  test('a forged signature is 401, a stale timestamp is 401, an unknown clinic is 401 too', async () => {
     const body = refillEvent('mr-0001-req');
     expect((await h.webhook(h.clinicId, body, { secret: 'not-the-secret-000000000' })).status).toBe(401);
     expect((await h.webhook(h.clinicId, body, { timestamp: Math.floor(Date.now() / 1000) - 301 })).status).toBe(401);
@@ -217,7 +217,8 @@ describe('intake faults', () => {
     });
     expect(tampered.status).toBe(401);
     expect((await h.webhook(h.clinicId, body, { timestamp: Math.floor(Date.now() / 1000) + 3600 })).status).toBe(401);
-    expect((await h.webhook('no-such-clinic', body)).status).toBe(404);
+    // An unknown clinic is answered like a bad signature, so clinic ids cannot be enumerated.
+    expect((await h.webhook('no-such-clinic', body)).status).toBe(401);
   });
 
   test('a malformed body is 400 with the JSON path of the problem, and nothing is recorded', async () => {
