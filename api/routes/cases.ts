@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
-import type { Context } from 'hono';
 import type { ApiEnv, Principal } from '../env.ts';
 import { openApiRouter } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
@@ -240,7 +240,12 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   // written before the data leaves, so a read that could not be recorded is not served.
   const audited = (
     c: Context<ApiEnv>,
-    entry: { action: string; clinicId: string | null; caseId?: string; detail: object },
+    entry: {
+      action: string;
+      clinicId: string | null;
+      caseId?: string;
+      detail: Record<string, string | number | string[]>;
+    },
   ) => {
     const principal = c.get('principal');
     return deps.store.audit.appendAudit({
