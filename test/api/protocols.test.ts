@@ -437,6 +437,31 @@ describe('malformed input is never a 500', () => {
     expect(statuses[422] ?? 0).toBeGreaterThan(20); // the fuzzer does produce invalid documents
   });
 
+  test('Object.prototype names ({{constructor}}, __proto__, toString, hasOwnProperty) are 422 with a path', async () => {
+    // Found by fuzzing: `{{constructor}}` in an explanation template made validate throw (a 500).
+    const criterion = '$.categories[0].criteria[0]';
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const places: [string, (c: Json) => void][] = [
+        [`${criterion}.explanation.pass`, (c) => ((c.explanation as Json).pass = `Checked {{${name}}} today.`)],
+        [`${criterion}.explanation.fail`, (c) => ((c.explanation as Json).fail = `Checked {{drug.${name}}} today.`)],
+        [`${criterion}.when.all[0].fact`, (c) => ((c.when as { all: Json[] }).all[0]!.fact = name)],
+        [`${criterion}.when.all[0].path`, (c) => ((c.when as { all: Json[] }).all[0]!.path = `$.${name}`)],
+        [`${criterion}.when.condition`, (c) => (c.when = { condition: name })],
+      ];
+      for (const [path, spoil] of places) {
+        const doc = clone(v1) as unknown as { categories: { criteria: Json[] }[] };
+        spoil(doc.categories[0]!.criteria[0]!);
+        const v = await call('POST', '/v1/protocols/validate', { body: { definition: doc } });
+        expect(v.status, `${name} at ${path}: ${v.text}`).toBe(200);
+        expect(v.json.valid, v.text).toBe(false);
+        const d = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { body: { definition: doc } });
+        expect(d.status, `${name} at ${path}: ${d.text}`).toBe(422);
+        const issues = (d.json.error as { issues: { path: string }[] }).issues.map((i) => i.path);
+        expect(issues, `${name} at ${path}`).toContain(path);
+      }
+    }
+  });
+
   test('garbage bodies, deep nesting and oversized bodies are 4xx', async () => {
     for (const raw of ['', 'not json', '[]', 'null', '{"definition":', '{"definition": 1, "extra": 2}']) {
       for (const path of ['/v1/protocols/validate', `/v1/protocols/${PROTOCOL}/drafts`]) {
