@@ -554,6 +554,30 @@ describe('simulation over a date range, as a job with progress, and over uploade
       expect(job.status, job.text).toBe(400);
     }
     expect((await call('POST', path, { body: { clinicId: CLINIC, limit: 100_000 } })).status).toBe(200);
+    // A range holding more than 100,000 recorded cases, without a limit, is refused before anything is read.
+    const { createdAt: _c, updatedAt: _u, ...settings } = (await store.clinics.get(CLINIC))!;
+    await store.clinics.upsert({ ...settings, id: 'huge-clinic', protocolVersion: null });
+    const rows = Array.from({ length: 100_001 }, (_, i) => ({
+      caseId: `huge-${i}`,
+      clinicId: 'huge-clinic',
+      protocolId: PROTOCOL,
+      recordedAt: '2026-03-01T00:00:00.000Z',
+      facts: '{}', // an older schema: counted in the range, skipped when read
+      decision: '{}',
+    }));
+    for (let i = 0; i < rows.length; i += 2000) {
+      await testDb.db.kysely
+        .insertInto('facts_snapshots')
+        .values(rows.slice(i, i + 2000))
+        .execute();
+    }
+    const huge = await call('POST', path, { body: { clinicId: 'huge-clinic' } });
+    expect(huge.status, huge.text).toBe(400);
+    expect((huge.json.error as { issues: { path: string; message: string }[] }).issues).toEqual([
+      { path: '$.limit', message: expect.stringMatching(/at most 100000 recorded cases.*async: true/) as string },
+    ]);
+    const newest = await call('POST', path, { body: { clinicId: 'huge-clinic', limit: 100 } });
+    expect(newest.json).toMatchObject({ evaluated: 0, skipped: 100 });
     const bundles = await call('POST', path, { body: { clinicId: CLINIC, bundles: [{}], async: true } });
     expect(bundles.status, bundles.text).toBe(400);
     expect((bundles.json.error as { issues: { path: string }[] }).issues.map((i) => i.path)).toContain('$.async');
