@@ -112,6 +112,7 @@ export async function finishSimulation(
   const job = await store.simulations.finish(input.jobId);
   if (!job) throw new AppError('NOT_FOUND', 'No such simulation job', { context: { jobId: input.jobId } });
   compiled.delete(job.id);
+  if (job.status !== 'done') return { evaluated: job.evaluated, changedTotal: job.changedTotal }; // failed meanwhile
   await store.audit.appendAudit({
     actorType: 'user',
     actorId: job.requestedBy,
