@@ -16,7 +16,7 @@ export interface ProjectCaseInput {
   /** Timeline event kind: case.triaging, case.queued, decision.received, case.closed. */
   event: string;
   actor: Actor | null;
-  /** PHI-free: ids, codes, the clinician's action. */
+  /** PHI-free: ids, codes, the clinician's action (a `note` is dropped: see {@link phiFree}). */
   detail: Record<string, unknown>;
   state: CaseState & { slaDueAt: string | null };
 }
@@ -36,12 +36,24 @@ function auditAction(input: ProjectCaseInput): string | null {
 }
 
 /**
+ * The detail without free text. A clinician's note belongs in the EHR write-back (and the encrypted workflow history);
+ * the timeline and the append-only audit log, which can never be purged, keep only whether there was one. Workflows
+ * started before the note left the projection input still send `note`: it is dropped here too.
+ */
+function phiFree(detail: Record<string, unknown>): Record<string, unknown> {
+  const { note, ...rest } = detail;
+  if (note === undefined) return rest;
+  return { ...rest, noteProvided: typeof note === 'string' && note.trim() !== '' };
+}
+
+/**
  * Projects a case into the app database, which serves the queues and the case view (Temporal visibility is eventually
  * consistent and unencrypted). Idempotent: the projection is monotonic by `seq`, the timeline row and the audit row
  * are keyed by (case, seq), so a retried activity never writes twice.
  */
 export async function projectCase({ store }: { store: Store }, input: ProjectCaseInput): Promise<{ applied: boolean }> {
   const { state } = input;
+  const detail = phiFree(input.detail);
   const closed = state.status === 'closed';
   const { applied } = await store.cases.upsertCaseProjection(
     {
@@ -74,9 +86,10 @@ export async function projectCase({ store }: { store: Store }, input: ProjectCas
     at: input.at,
     kind: input.event,
     actor,
-    detail: JSON.parse(
-      JSON.stringify({ ...input.detail, ...(input.actor ? { role: input.actor.role } : {}) }),
-    ) as Record<string, never>,
+    detail: JSON.parse(JSON.stringify({ ...detail, ...(input.actor ? { role: input.actor.role } : {}) })) as Record<
+      string,
+      never
+    >,
   });
   const action = auditAction(input);
   if (action) {
@@ -94,7 +107,7 @@ export async function projectCase({ store }: { store: Store }, input: ProjectCas
       idempotencyKey: `${input.caseId}:${input.seq}:${action}`,
       detail: JSON.parse(
         JSON.stringify({
-          ...input.detail,
+          ...detail,
           queue: state.queue,
           pool: state.pool,
           disposition: state.decision?.disposition ?? null,

@@ -202,6 +202,8 @@ export interface SyncQueueTaskInput {
   businessStatus: string;
   status: 'requested' | 'completed' | 'cancelled';
   slaDueAt: string | null;
+  /** A clinician's note for the next reader (a nurse's escalation): added to the Task's notes once. */
+  note?: string;
 }
 
 const PERFORMER: Record<Queue, { code: string; display: string }> = {
@@ -260,6 +262,9 @@ export async function syncQueueTask(
     ...(input.slaDueAt ? { restriction: { period: { end: input.slaDueAt } } } : {}),
   };
   if (!input.slaDueAt) delete task.restriction;
+  if (input.note && !(task.note ?? []).some((n) => n.text === input.note)) {
+    task.note = [...(task.note ?? []), { text: input.note, time: now.toISOString() }];
+  }
   if (existing) {
     const updated = await fhir.update(task);
     return { taskId: updated.id! };

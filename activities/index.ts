@@ -4,6 +4,7 @@ import type { Logger } from '../connectors/logger.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import { guard } from './errors.ts';
+import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
 import { evaluateProtocol, gatherPatientFacts, pinProtocol, type GatherPatientFactsInput } from './triage.ts';
 import type { RefillFacts } from '../rules/schema/facts.ts';
 
@@ -34,6 +35,9 @@ export function createActivities(deps: ActivityDeps) {
       }) => evaluateProtocol(deps, input),
     ),
     projectCase: guard((input: ProjectCaseInput) => projectCase(deps, input)),
+    simulationPage: guard((input: SimulationPageInput) => simulationPage(deps, input)),
+    finishSimulation: guard((input: { jobId: string }) => finishSimulation(deps, input)),
+    failSimulation: guard((input: { jobId: string; code: string }) => failSimulation(deps, input)),
     syncQueueTask: guard((input: SyncQueueTaskInput) =>
       deps.fhir.withRequestId(input.requestId, async () => {
         const result = await syncQueueTask(await deps.fhir.forClinic(input.clinicId), input, now());

@@ -9,6 +9,7 @@ import { AppError } from '../rules/index.ts';
 import type { ClinicianDecision } from '../rules/schema/case.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState, type DecisionAck } from '../workflows/messages.ts';
 import { refillTriage, type RefillTriageInput } from '../workflows/refill-triage.ts';
+import { simulationJob, type SimulationJobInput } from '../workflows/simulation.ts';
 
 /** Our workflows, as the API sees them. The one place in api/ that touches @temporalio/client. */
 export interface WorkflowGateway {
@@ -18,6 +19,11 @@ export interface WorkflowGateway {
   submitDecision(caseId: string, decision: ClinicianDecision, opts?: { timeoutMs?: number }): Promise<DecisionAck>;
   getCaseState(caseId: string): Promise<CaseState | null>;
   ping(): Promise<void>;
+  /**
+   * Starts an asynchronous protocol simulation (workflow `simulationJob`, workflow id = the job id). Optional so that
+   * gateways of tests that never simulate need not have it; without it, `async: true` is refused.
+   */
+  startSimulation?(input: SimulationJobInput): Promise<void>;
 }
 
 /** gRPC status codes that mean "the server is not there (now)": DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
@@ -117,6 +123,21 @@ export function createWorkflowGateway(
         return await client.workflow.getHandle(caseId).query(getCaseStateQuery);
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return null;
+        return unavailable(err);
+      }
+    },
+
+    async startSimulation(input) {
+      try {
+        await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+          client.workflow.start(simulationJob, {
+            taskQueue: opts.taskQueue,
+            workflowId: input.jobId,
+            args: [input],
+            workflowIdConflictPolicy: 'FAIL',
+          }),
+        );
+      } catch (err) {
         return unavailable(err);
       }
     },

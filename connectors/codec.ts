@@ -28,6 +28,8 @@ export interface PayloadKeys {
 
 /** AES-256-GCM codec: encrypts the whole serialized payload (metadata included) under the current key. */
 export class EncryptionCodec implements PayloadCodec {
+  /** Unencrypted payloads refused by `decode` since start (the error names the encoding only, never the content). */
+  refusedPlaintext = 0;
   private readonly currentKey: Buffer;
   private readonly currentKeyIdBytes: Uint8Array;
 
@@ -60,8 +62,20 @@ export class EncryptionCodec implements PayloadCodec {
 
   private decodeOne(payload: Payload): Payload {
     const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
-    // Not ours (written before encryption was enabled, or by a client without the codec): pass through.
-    if (!encoding || utf8(encoding) !== ENCRYPTED_ENCODING) return payload;
+    // Refused, not passed through: AES-GCM is also what authenticates a payload, so a plaintext one was written by a
+    // client without the key (`temporal workflow update --input …`, a stray script) and could carry a forged decision.
+    // Nothing of ours is plaintext: every client and worker has had this codec since the first commit (no history
+    // predates it), and the SDK never runs search attributes or headers through codecs.
+    if (!encoding || utf8(encoding) !== ENCRYPTED_ENCODING) {
+      const name = encoding ? utf8(encoding) : '';
+      // The encoding is writer-chosen text too: named only when it looks like one.
+      const shown = !encoding ? 'none' : /^[\w./-]{1,40}$/.test(name) ? `"${name}"` : 'unprintable';
+      this.refusedPlaintext += 1;
+      throw new ValueError(
+        `Refusing an unencrypted payload (encoding ${shown}): every payload must be written with this ` +
+          "deployment's payload codec",
+      );
+    }
     if (!payload.data) throw new ValueError('Encrypted payload has no data');
     const keyIdBytes = payload.metadata?.[METADATA_ENCRYPTION_KEY_ID];
     if (!keyIdBytes) throw new ValueError(`Encrypted payload has no ${METADATA_ENCRYPTION_KEY_ID}`);

@@ -1,3 +1,4 @@
 // workflowsPath entry: named re-exports of every workflow (the function name is the workflow type on the wire).
 export { echoWorkflow, emptyWorkflow } from './smoke.ts';
 export { refillTriage } from './refill-triage.ts';
+export { simulationJob } from './simulation.ts';

@@ -181,7 +181,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     }
   };
 
-  const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled') =>
+  const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled', note?: string | null) =>
     tolerate('task', () =>
       ehrWrite.syncQueueTask({
         caseId: input.caseId,
@@ -193,16 +193,17 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         businessStatus,
         status,
         slaDueAt,
+        ...(note ? { note } : {}),
       }),
     );
 
-  const enqueue = async (queue: Queue, pool: string | null, reason: RouteReason) => {
+  const enqueue = async (queue: Queue, pool: string | null, reason: RouteReason, note?: string | null) => {
     state.queue = queue;
     state.pool = pool;
     state.reason = reason;
     state.status = 'queued';
     slaDueAt = queue === 'nurse' ? new Date(Date.now() + input.nurseSlaSeconds * 1000).toISOString() : null;
-    await syncTask(queue === 'signature' ? 'awaiting-signature' : `${queue}-review`, 'requested');
+    await syncTask(queue === 'signature' ? 'awaiting-signature' : `${queue}-review`, 'requested', note);
     await project('case.queued', { queue, pool, reason, slaDueAt });
   };
 
@@ -317,15 +318,18 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       await condition(() => pending !== undefined);
     }
     const decision = pending!;
+    // The clinician's note is free text (PHI): it goes to the EHR write-back (and stays in this encrypted history),
+    // never into the app database's timeline or the append-only audit log, which only learn that there was one.
+    const note = decision.note !== undefined && decision.note.trim() !== '' ? decision.note : null;
     await project(
       'decision.received',
-      { action: decision.action, decisionId: decision.decisionId, note: decision.note ?? null },
+      { action: decision.action, decisionId: decision.decisionId, noteProvided: note !== null },
       decision.actor,
     );
     if (decision.action === 'escalate') {
       pending = undefined;
       state.escalated = true;
-      await enqueue('doctor', null, 'escalated_by_nurse');
+      await enqueue('doctor', null, 'escalated_by_nurse', note); // the nurse's note rides on the EHR Task
       continue;
     }
     const common = {
@@ -334,7 +338,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       requestId: input.requestId,
       medicationRequestId: input.medicationRequestId,
       decision: state.decision,
-      note: decision.note ?? null,
+      note,
       decidedBy: { kind: 'clinician' as const, actor: decision.actor, decisionId: decision.decisionId },
     };
     switch (decision.action) {

@@ -712,6 +712,7 @@ function renderEvent(e) {
   if (d.action) facts.push(`action ${String(d.action).replace('_', ' ')}`);
   if (d.outcome) facts.push(`outcome ${OUTCOME_TEXT[d.outcome] ?? d.outcome}`);
   if (d.role) facts.push(`as ${d.role}`);
+  if (d.noteProvided) facts.push('note written to the EHR');
   return h(
     'li',
     null,

@@ -7,20 +7,20 @@ import { IdSchema } from '../../connectors/db/clinics.ts';
 import { canonicalJson, diffProtocols } from '../../rules/engine/diff.ts';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { SimulationReport } from '../../rules/engine/simulate.ts';
+import type { ChangedCase } from '../../rules/engine/simulate.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import {
+  addToTally,
   compileForSimulation,
   evaluateChunk,
-  mergeChunks,
-  type ChunkResult,
+  snapshotCase,
+  tallyFrom,
+  tallySummary,
   type SimulationCase,
 } from '../../rules/engine/simulate-compiled.ts';
 import {
   AppError,
   parseProtocol,
-  RefillFactsSchema,
-  TriageDecisionSchema,
   validateProtocol,
   type ProtocolDefinition,
   type ProtocolIssue,
@@ -120,6 +120,15 @@ const ItemChange = z
   })
   .openapi('ProtocolChange');
 
+/** Recorded cases one synchronous simulation may evaluate; beyond it, narrow the range or run it as a job. */
+const MAX_SYNC_CASES = 100_000;
+/** Changed cases listed in a synchronous answer (all are counted in `changedTotal`); a job pages through more. */
+const MAX_SYNC_CHANGED = 1000;
+/** Simulation jobs one admin may have running at once. */
+const MAX_RUNNING_JOBS = 2;
+/** A running job with no progress for this long no longer counts against its admin (its worker is presumed gone). */
+const JOB_ACTIVE_WINDOW_MS = 15 * 60 * 1000;
+
 const Disposition = z.enum(['approve', 'needs_visit', 'nurse_review', 'doctor_review']);
 const Summary = z.object({ counts: z.record(Disposition, z.number()), automationRate: z.number().nullable() });
 const SimulationView = z
@@ -132,6 +141,8 @@ const SimulationView = z
     skipped: z.number(),
     before: Summary,
     after: Summary,
+    /** Every case whose disposition changed, counted; `changed` lists at most 1,000 of them (a job's page fewer). */
+    changedTotal: z.number(),
     changed: z.array(
       z.object({
         caseId: z.string(),
@@ -178,8 +189,17 @@ const SimulateBody = z
     from: DateOrInstant.optional(),
     /** Recorded before this instant, or up to and including this date (UTC). */
     to: DateOrInstant.optional(),
-    /** Only the newest `limit` recorded cases in the range; absent: all of them (read in pages). */
-    limit: z.number().int().min(1).max(10_000_000).optional(),
+    /**
+     * Only the newest `limit` recorded cases in the range; absent: all of them (read in pages). At most 100,000: a
+     * synchronous run evaluates at most that many (a few seconds of one core); a job without `limit` has no cap.
+     */
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SYNC_CASES)
+      .optional()
+      .openapi({ description: 'At most 100,000; omit it in a job (`async: true`) to evaluate every recorded case.' }),
     /**
      * Uploaded FHIR Bundles (the triage input shape) instead of recorded cases; baseline: the clinic's version. The
      * whole request is limited to 1 MiB; a bundle that is not a triage input is counted in `skipped`.
@@ -194,15 +214,34 @@ const SimulateBody = z
     message: 'bundles cannot be combined with from, to or limit',
     path: ['bundles'],
   })
+  .refine((b) => b.bundles === undefined || b.async !== true, {
+    message: 'uploaded bundles (at most 1,000) are simulated synchronously; a job simulates recorded cases',
+    path: ['async'],
+  })
   .openapi('SimulationRequest');
+
+const JobId = z
+  .string()
+  .regex(/^sim_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a job id: sim_<uuid>')
+  .openapi({ example: 'sim_3b241101-e2bb-4255-8caf-4136c566a962' });
 
 const JobView = z
   .object({
     jobId: z.string(),
     status: z.enum(['running', 'done', 'failed']),
-    /** `total` is null while recorded cases are still being read. */
+    /** Recorded cases read so far; `total` is null until the job has counted them. */
     progress: z.object({ done: z.number(), total: z.number().nullable() }),
+    /** When done: the report, with one page of the changed cases in `changed`. */
     report: SimulationView.optional(),
+    /** The page of changed cases in `report.changed`: pass `next` as `cursor` for the next one (null: last page). */
+    page: z
+      .object({
+        cursor: z.number(),
+        next: z.number().nullable(),
+        /** Changed cases kept for paging (at most 10,000 per job; `report.changedTotal` counts them all). */
+        stored: z.number(),
+      })
+      .optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
   .openapi('SimulationJob');
@@ -358,9 +397,11 @@ const simulateRoute = createRoute({
     'and every case whose disposition changed with the criteria whose pass/fail changed. Recorded cases: all of the ' +
     'clinic’s snapshots for this protocol in [`from`, `to`] (read in pages, no cap), or the newest `limit`. ' +
     'Or `bundles`: uploaded FHIR Bundles, triaged now with the clinic’s version (its assigned one, else the live ' +
-    'one) as the baseline. With `async: true` the run is a job (202 { jobId }; poll GET /v1/simulations/{jobId} ' +
-    'for { status, progress: { done, total }, report }). Jobs live in this API replica’s memory for an hour: ' +
-    'poll the replica that started it.',
+    'one) as the baseline. A synchronous run evaluates at most 100,000 recorded cases (400 beyond: narrow the ' +
+    'range, give a `limit` or run a job) and lists at most 1,000 changed cases (`changedTotal` counts all). With ' +
+    '`async: true` the run is a durable job (a Temporal workflow; 202 { jobId }): poll GET /v1/simulations/{jobId} ' +
+    'on any API replica for { status, progress: { done, total }, report } with the changed cases in pages. An admin ' +
+    'may have 2 jobs running at once (409 beyond).',
   security: bearer,
   request: { params: VersionParams, body: body(SimulateBody) },
   responses: {
@@ -370,7 +411,9 @@ const simulateRoute = createRoute({
     401: errors,
     403: errors,
     404: errors,
+    409: errors,
     422: invalid,
+    503: errors,
   },
 });
 
@@ -426,10 +469,18 @@ const jobRoute = createRoute({
   method: 'get',
   path: '/v1/simulations/{jobId}',
   tags,
-  summary: 'An asynchronous simulation: status, progress and, when done, the report',
-  description: 'Jobs are held in the memory of the API replica that started them, for an hour after they finish.',
+  summary: 'An asynchronous simulation: status, progress and, when done, the report with a page of changed cases',
+  description:
+    'Jobs are kept in the app database, so any API replica answers. `cursor` (default 0) and `pageSize` (1–1,000, ' +
+    'default 500) page through the changed cases; the counts are always whole.',
   security: bearer,
-  request: { params: z.object({ jobId: z.string().uuid() }) },
+  request: {
+    params: z.object({ jobId: JobId }),
+    query: z.object({
+      cursor: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+      pageSize: z.coerce.number().int().min(1).max(1000).default(500),
+    }),
+  },
   responses: {
     200: { description: 'The job', content: Json(JobView) },
     400: errors,
@@ -448,20 +499,8 @@ export function contentHash(definition: unknown): string {
   return createHash('sha256').update(canonicalJson(definition)).digest('hex');
 }
 
-/** Recorded cases read per page and evaluated per progress step. */
+/** Recorded cases read per page and evaluated per step (the snapshot repository's page maximum). */
 const PAGE = 5000;
-/** How long a finished simulation job stays readable. */
-const JOB_TTL_MS = 60 * 60 * 1000;
-
-interface SimulationJob {
-  jobId: string;
-  clinicId: string;
-  status: 'running' | 'done' | 'failed';
-  progress: { done: number; total: number | null };
-  report?: z.infer<typeof SimulationView>;
-  error?: { code: string; message: string };
-  finishedAt?: number;
-}
 
 /** `from` as an inclusive instant: a date means its first instant (UTC). */
 function startOf(v: string | undefined): string | undefined {
@@ -697,50 +736,43 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return c.json({ protocolId: id, from, to, ...diffProtocols(a, b) }, 200);
   });
 
-  /** Asynchronous simulations of this replica; finished ones are dropped after JOB_TTL_MS. */
-  const jobs = new Map<string, SimulationJob>();
-
-  /** Reads the clinic's recorded cases in pages of PAGE (newest first); no cap unless `limit`. */
-  async function recordedCases(
+  /** Reads the clinic's recorded cases in pages (newest first) and evaluates each page as it arrives. */
+  async function simulateRecorded(
+    protocol: ProtocolDefinition,
     q: { clinicId: string; protocolId: string; from?: string; before?: string; limit?: number },
-    onRead: (n: number) => void,
-  ): Promise<{ cases: SimulationCase[]; skipped: number }> {
-    const cases: SimulationCase[] = [];
+  ) {
+    const evaluate = compileForSimulation(protocol);
+    const tally = tallyFrom();
+    const changed: ChangedCase[] = [];
+    let changedTotal = 0;
     let skipped = 0;
     let olderThan: { recordedAt: string; caseId: string } | undefined;
     for (;;) {
-      const want = Math.min(PAGE, q.limit === undefined ? PAGE : q.limit - cases.length - skipped);
+      const read = tally.evaluated + skipped;
+      const want = Math.min(PAGE, q.limit === undefined ? PAGE : q.limit - read);
       if (want <= 0) break;
-      const page = await store.snapshots.list({
-        clinicId: q.clinicId,
-        protocolId: q.protocolId,
-        limit: want,
-        ...(q.from !== undefined && { from: q.from }),
-        ...(q.before !== undefined && { before: q.before }),
-        ...(olderThan !== undefined && { olderThan }),
-      });
-      for (const s of page) {
-        const facts = RefillFactsSchema.safeParse(s.facts);
-        const decision = TriageDecisionSchema.safeParse(s.decision);
-        if (facts.success && decision.success) {
-          cases.push({ caseId: s.caseId, recordedAt: s.recordedAt, facts: facts.data, decision: decision.data });
-        } else skipped += 1;
-      }
-      onRead(cases.length + skipped);
+      const page = await store.snapshots.list({ ...q, limit: want, ...(olderThan !== undefined && { olderThan }) });
+      const cases = page.map(snapshotCase).filter((c): c is SimulationCase => c !== null);
+      skipped += page.length - cases.length;
+      const r = evaluateChunk(evaluate, cases);
+      addToTally(tally, r);
+      changedTotal += r.changed.length;
+      changed.push(...r.changed.slice(0, Math.max(0, MAX_SYNC_CHANGED - changed.length)));
       const last = page.at(-1);
       if (page.length < want || last === undefined) break;
       olderThan = { recordedAt: last.recordedAt, caseId: last.caseId };
-      await yieldToLoop();
+      await yieldToLoop(); // other requests are served between pages
     }
-    return { cases, skipped };
+    return { ...tallySummary(tally), skipped, changed, changedTotal };
   }
 
   /** Uploaded bundles triaged now: the baseline decision is the clinic's version's (json-rules-engine). */
-  async function bundleCases(
+  async function simulateBundles(
+    protocol: ProtocolDefinition,
     bundles: unknown[],
     baseline: ProtocolDefinition,
     asOf: string,
-  ): Promise<{ cases: SimulationCase[]; skipped: number }> {
+  ) {
     const toFacts = deps.bundleFacts;
     if (!toFacts) throw new AppError('INVALID_INPUT', 'Simulating uploaded bundles is not available on this server');
     const cases: SimulationCase[] = [];
@@ -758,23 +790,13 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       const caseId = typeof id === 'string' && id.length > 0 ? id : `bundle-${i}`;
       cases.push({ caseId, recordedAt, facts, decision: await evaluateProtocol(baseline, facts) });
     }
-    return { cases, skipped };
-  }
-
-  /** Evaluates in steps of PAGE cases, reporting progress and yielding to the event loop between steps. */
-  async function simulateInSteps(
-    protocol: ProtocolDefinition,
-    cases: SimulationCase[],
-    onProgress: (done: number) => void,
-  ): Promise<SimulationReport> {
-    const evaluate = compileForSimulation(protocol);
-    const chunks: ChunkResult[] = [];
-    for (let start = 0; start < cases.length; start += PAGE) {
-      chunks.push(evaluateChunk(evaluate, cases.slice(start, start + PAGE)));
-      onProgress(Math.min(start + PAGE, cases.length));
-      if (start + PAGE < cases.length) await yieldToLoop();
-    }
-    return mergeChunks(chunks);
+    const r = evaluateChunk(compileForSimulation(protocol), cases);
+    return {
+      ...tallySummary(addToTally(tallyFrom(), r)),
+      skipped,
+      changed: r.changed.slice(0, MAX_SYNC_CHANGED),
+      changedTotal: r.changed.length,
+    };
   }
 
   app.openapi(simulateRoute, async (c) => {
@@ -789,7 +811,55 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const clinic = await store.clinics.get(clinicId);
     if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
     const protocol = await runnable(id, version);
-    let baseline: ProtocolDefinition | undefined;
+    const range = { from: startOf(req.from), before: endOf(req.to) };
+    const requestId = c.get('requestId');
+    const query = {
+      clinicId,
+      protocolId: id,
+      ...(range.from !== undefined && { from: range.from }),
+      ...(range.before !== undefined && { before: range.before }),
+    };
+
+    /** Records the job, holds the admin to MAX_RUNNING_JOBS, and starts its workflow. */
+    async function startJob(): Promise<string> {
+      const start = deps.workflows.startSimulation?.bind(deps.workflows);
+      if (!start) throw new AppError('TEMPORAL_UNAVAILABLE', 'Simulation jobs are not available on this server');
+      const jobId = `sim_${randomUUID()}`;
+      await store.simulations.create({
+        id: jobId,
+        requestedBy: principal.userId,
+        requestedRole: principal.role,
+        clinicId,
+        protocolId: id,
+        protocolVersion: version,
+        definition: protocol,
+        rangeFrom: range.from ?? null,
+        rangeBefore: range.before ?? null,
+        caseLimit: req.limit ?? null,
+        requestId,
+      });
+      // Counted after inserting: two concurrent requests each see the other, so the cap can refuse both but never
+      // admit one too many (no lock needed on either database).
+      const since = new Date(deps.now().getTime() - JOB_ACTIVE_WINDOW_MS).toISOString();
+      if ((await store.simulations.countRunning(principal.userId, since)) > MAX_RUNNING_JOBS) {
+        await store.simulations.remove(jobId);
+        throw new AppError(
+          'CONFLICT',
+          `You already have ${MAX_RUNNING_JOBS} simulation jobs running; wait for one to finish (GET /v1/simulations/{jobId})`,
+        );
+      }
+      try {
+        await start({ jobId });
+      } catch (err) {
+        await store.simulations.fail(jobId, { code: 'TEMPORAL_UNAVAILABLE', message: 'The job could not be started' });
+        throw err;
+      }
+      return jobId;
+    }
+
+    if (req.async) return c.json({ jobId: await startJob() }, 202);
+
+    let report;
     if (req.bundles !== undefined) {
       const p = await store.protocols.get(id);
       const baseVersion =
@@ -797,80 +867,78 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       if (baseVersion === null || baseVersion === undefined) {
         throw new AppError('CONFLICT', 'The protocol has no published version to compare with');
       }
-      baseline = await runnable(id, baseVersion);
-    }
-    const range = { from: startOf(req.from), before: endOf(req.to) };
-    const requestId = c.get('requestId');
-
-    const run = async (progress: (done: number, total: number | null) => void) => {
-      const input =
-        req.bundles !== undefined && baseline
-          ? await bundleCases(req.bundles, baseline, req.asOf ?? deps.now().toISOString().slice(0, 10))
-          : await recordedCases(
-              {
-                clinicId,
-                protocolId: id,
-                ...(range.from !== undefined && { from: range.from }),
-                ...(range.before !== undefined && { before: range.before }),
-                ...(req.limit !== undefined && { limit: req.limit }),
-              },
-              (n) => progress(n, null),
-            );
+      const baseline = await runnable(id, baseVersion);
+      report = await simulateBundles(
+        protocol,
+        req.bundles,
+        baseline,
+        req.asOf ?? deps.now().toISOString().slice(0, 10),
+      );
+    } else {
+      if (req.limit === undefined && (await store.snapshots.count(query)) > MAX_SYNC_CASES) {
+        throw new AppError('INVALID_INPUT', `More than ${MAX_SYNC_CASES} recorded cases match`, {
+          issues: [
+            {
+              path: '$.limit',
+              message: `a synchronous simulation evaluates at most ${MAX_SYNC_CASES} recorded cases: narrow from/to, give a limit, or run it as a job (async: true)`,
+            },
+          ],
+        });
+      }
       // The compiled evaluator: decisions identical to json-rules-engine (test/rules/compile.test.ts), ~70× faster.
-      const report = await simulateInSteps(protocol, input.cases, (done) => progress(done, input.cases.length));
-      await audit(principal, requestId, {
-        action: 'protocol.simulated',
-        protocolId: id,
-        protocolVersion: version,
-        clinicId,
-        detail: {
-          evaluated: report.evaluated,
-          changed: report.changed.length,
-          input: req.bundles !== undefined ? 'bundles' : 'recorded',
-          from: range.from ?? null,
-          before: range.before ?? null,
-        },
-      });
-      return { protocolId: id, version, clinicId, skipped: input.skipped, ...report };
-    };
-
-    if (!req.async) return c.json(await run(() => undefined), 200);
-
-    const now = Date.now();
-    for (const [k, j] of jobs) if (j.finishedAt !== undefined && now - j.finishedAt > JOB_TTL_MS) jobs.delete(k);
-    const job: SimulationJob = {
-      jobId: randomUUID(),
+      report = await simulateRecorded(protocol, { ...query, ...(req.limit !== undefined && { limit: req.limit }) });
+    }
+    await audit(principal, requestId, {
+      action: 'protocol.simulated',
+      protocolId: id,
+      protocolVersion: version,
       clinicId,
-      status: 'running',
-      progress: { done: 0, total: null },
-    };
-    jobs.set(job.jobId, job);
-    run((done, total) => {
-      job.progress = { done, total };
-    }).then(
-      (report) => {
-        Object.assign(job, { status: 'done', report, finishedAt: Date.now() });
+      detail: {
+        evaluated: report.evaluated,
+        changed: report.changedTotal,
+        input: req.bundles !== undefined ? 'bundles' : 'recorded',
+        from: range.from ?? null,
+        before: range.before ?? null,
       },
-      (err: unknown) => {
-        const error =
-          err instanceof AppError
-            ? { code: err.code, message: err.message }
-            : { code: 'INTERNAL', message: 'Simulation failed' };
-        deps.logger.error({ jobId: job.jobId, code: error.code }, 'simulation job failed');
-        Object.assign(job, { status: 'failed', error, finishedAt: Date.now() });
-      },
-    );
-    return c.json({ jobId: job.jobId }, 202);
+    });
+    return c.json({ protocolId: id, version, clinicId, ...report }, 200);
   });
 
-  app.openapi(jobRoute, (c) => {
+  app.openapi(jobRoute, async (c) => {
     const { jobId } = c.req.valid('param');
+    const { cursor, pageSize } = c.req.valid('query');
     const principal = c.get('principal');
-    const job = jobs.get(jobId);
+    const job = await store.simulations.get(jobId);
     if (!job || (principal.clinicId !== null && principal.clinicId !== job.clinicId)) {
-      throw new AppError('NOT_FOUND', 'No such simulation job on this API replica');
+      throw new AppError('NOT_FOUND', 'No such simulation job');
     }
-    const { clinicId: _clinic, finishedAt: _f, ...view } = job;
+    const view: z.infer<typeof JobView> = {
+      jobId,
+      status: job.status,
+      progress: { done: job.evaluated + job.skipped, total: job.total },
+      ...(job.status === 'failed' && {
+        error: { code: job.errorCode ?? 'INTERNAL', message: job.errorMessage ?? 'Simulation failed' },
+      }),
+    };
+    if (job.status === 'done') {
+      const rows = await store.simulations.listChanged(jobId, cursor, pageSize + 1);
+      const page = rows.slice(0, pageSize);
+      const t = tallyFrom({ evaluated: job.evaluated, before: job.countsBefore, after: job.countsAfter });
+      view.report = {
+        protocolId: job.protocolId,
+        version: job.protocolVersion,
+        clinicId: job.clinicId,
+        skipped: job.skipped,
+        ...tallySummary(t),
+        changedTotal: job.changedTotal,
+        changed: page.map((r) => r.detail as ChangedCase),
+      };
+      view.page = {
+        cursor,
+        next: rows.length > pageSize ? (page.at(-1)?.seq ?? null) : null,
+        stored: job.changedStored,
+      };
+    }
     return c.json(view, 200);
   });
 

@@ -8,6 +8,12 @@ export type { CaseEvent, CaseEventInput, CaseProjection, CaseRecord, CaseRepo, L
 export type { Clinic, ClinicInput, ClinicRepo } from './clinics.ts';
 export type { DeliveryInput, DeliveryRepo } from './deliveries.ts';
 export type { ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
+export type {
+  CreateSimulationJobInput,
+  SimulationJobRecord,
+  SimulationJobRepo,
+  SimulationPageUpdate,
+} from './simulations.ts';
 export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
 export { hashToken, type ApiToken, type CreateTokenInput, type TokenRepo } from './tokens.ts';
 export {

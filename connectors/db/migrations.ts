@@ -216,6 +216,58 @@ function rateLimits(): Migration {
   };
 }
 
+/** Asynchronous protocol simulations: one row per job (progress, totals) and its changed cases, paged by seq. */
+function simulationJobs(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('simulation_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('requestedBy', 'text', (c) => c.notNull())
+        .addColumn('requestedRole', 'text', (c) => c.notNull())
+        .addColumn('clinicId', 'text', (c) => c.notNull())
+        .addColumn('protocolId', 'text', (c) => c.notNull())
+        .addColumn('protocolVersion', 'integer', (c) => c.notNull())
+        .addColumn('definition', 'text', (c) => c.notNull())
+        .addColumn('rangeFrom', 'text')
+        .addColumn('rangeBefore', 'text')
+        .addColumn('caseLimit', 'integer')
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('running', 'done', 'failed')`))
+        .addColumn('total', 'integer')
+        .addColumn('evaluated', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('skipped', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('pages', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('exhausted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('cursorRecordedAt', 'text')
+        .addColumn('cursorCaseId', 'text')
+        .addColumn('countsBefore', 'text', (c) => c.notNull())
+        .addColumn('countsAfter', 'text', (c) => c.notNull())
+        .addColumn('changedTotal', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('changedStored', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('errorCode', 'text')
+        .addColumn('errorMessage', 'text')
+        .addColumn('requestId', 'text')
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addColumn('finishedAt', 'text')
+        .execute();
+      // The per-admin cap counts an admin's running jobs.
+      await db.schema
+        .createIndex('simulation_jobs_requester_idx')
+        .on('simulation_jobs')
+        .columns(['requestedBy', 'status'])
+        .execute();
+      await db.schema
+        .createTable('simulation_changed')
+        .addColumn('jobId', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('simulation_changed_pk', ['jobId', 'seq'])
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -225,6 +277,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0002_clinic_onboarding': clinicOnboarding(),
         '0003_clinic_protocol_version': clinicProtocolVersion(),
         '0004_rate_limits': rateLimits(),
+        '0007_simulation_jobs': simulationJobs(),
       }),
   };
 }

@@ -158,4 +158,50 @@ export interface Database {
   api_tokens: ApiTokensTable;
   facts_snapshots: FactsSnapshotsTable;
   rate_limits: RateLimitsTable;
+  simulation_jobs: SimulationJobsTable;
+  simulation_changed: SimulationChangedTable;
+}
+
+/** An asynchronous protocol simulation (the `simulationJob` workflow of the same id): progress and running totals. */
+export interface SimulationJobsTable {
+  /** `sim_<uuid>`, also the workflow id. */
+  id: string;
+  requestedBy: string;
+  requestedRole: string;
+  clinicId: string;
+  protocolId: string;
+  protocolVersion: number;
+  /** The protocol document as it was when the job started (a draft may change afterwards). */
+  definition: string;
+  rangeFrom: string | null;
+  rangeBefore: string | null;
+  caseLimit: number | null;
+  status: 'running' | 'done' | 'failed';
+  total: number | null;
+  evaluated: number;
+  skipped: number;
+  /** Pages applied: the idempotency guard of a retried page. */
+  pages: number;
+  exhausted: number;
+  cursorRecordedAt: string | null;
+  cursorCaseId: string | null;
+  /** JSON: disposition → count, recorded and re-evaluated. */
+  countsBefore: string;
+  countsAfter: string;
+  changedTotal: number;
+  changedStored: number;
+  errorCode: string | null;
+  errorMessage: string | null;
+  requestId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}
+
+/** The cases whose disposition a simulation job changed, in reading order (capped per job). */
+export interface SimulationChangedTable {
+  jobId: string;
+  seq: number;
+  /** JSON of a ChangedCase: ids, dispositions, criterion ids; no PHI. */
+  detail: string;
 }

@@ -49,6 +49,8 @@ export interface SnapshotRepo {
    * `recordedAt` (ISO instants); `olderThan` continues a listing after its last row (keyset paging).
    */
   list(opts: ListSnapshotsOptions): Promise<FactsSnapshot[]>;
+  /** How many snapshots `list` would page through with these bounds (no `limit`, no `olderThan`). */
+  count(opts: Omit<ListSnapshotsOptions, 'limit' | 'olderThan'>): Promise<number>;
 }
 
 /** Facts snapshots, the input for simulating a protocol change against past requests. */
@@ -88,6 +90,17 @@ export function createSnapshotRepo({ kysely }: Db): SnapshotRepo {
       }
       const rows = await query.orderBy('recordedAt', 'desc').orderBy('caseId', 'desc').limit(n).execute();
       return rows.map((r) => FactsSnapshotSchema.parse(r));
+    },
+    async count({ clinicId, protocolId, ...bounds }) {
+      const { from, before } = parseInput(ListBoundsSchema, bounds, 'snapshot count bounds');
+      let query = kysely
+        .selectFrom('facts_snapshots')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('clinicId', '=', clinicId)
+        .where('protocolId', '=', protocolId);
+      if (from !== undefined) query = query.where('recordedAt', '>=', from);
+      if (before !== undefined) query = query.where('recordedAt', '<', before);
+      return Number((await query.executeTakeFirstOrThrow()).n);
     },
   };
 }

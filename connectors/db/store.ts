@@ -4,6 +4,7 @@ import { createClinicRepo, type ClinicRepo } from './clinics.ts';
 import { createDeliveryRepo, type DeliveryRepo } from './deliveries.ts';
 import type { Db } from './open.ts';
 import { createProtocolRepo, type ProtocolRepo } from './protocols.ts';
+import { createSimulationJobRepo, type SimulationJobRepo } from './simulations.ts';
 import { createSnapshotRepo, type SnapshotRepo } from './snapshots.ts';
 import { createTokenRepo, type TokenRepo } from './tokens.ts';
 
@@ -16,6 +17,7 @@ export interface Store {
   audit: AuditRepo;
   tokens: TokenRepo;
   snapshots: SnapshotRepo;
+  simulations: SimulationJobRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -28,5 +30,6 @@ export function createStore(db: Db): Store {
     audit: createAuditRepo(db),
     tokens: createTokenRepo(db),
     snapshots: createSnapshotRepo(db),
+    simulations: createSimulationJobRepo(db),
   };
 }

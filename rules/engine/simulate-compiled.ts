@@ -7,7 +7,14 @@ import {
   type RecordedCase,
   type SimulationReport,
 } from './simulate.ts';
-import { DispositionSchema, type CriterionResult, type Disposition, type TriageDecision } from '../schema/decision.ts';
+import {
+  DispositionSchema,
+  TriageDecisionSchema,
+  type CriterionResult,
+  type Disposition,
+  type TriageDecision,
+} from '../schema/decision.ts';
+import { RefillFactsSchema } from '../schema/facts.ts';
 
 /** Disposition ↔ small integer, so a chunk's outcomes cross threads as one Uint8Array. */
 export const DISPOSITIONS: readonly Disposition[] = DispositionSchema.options;
@@ -109,4 +116,62 @@ export function simulateCompiled(
   cases: readonly (SimulationCase | string)[],
 ): SimulationReport {
   return mergeChunks([evaluateChunk(compileForSimulation(protocol), cases)]);
+}
+
+/**
+ * A recorded facts snapshot as a simulation case, or null when its facts or decision no longer parse (recorded under
+ * an older schema): such snapshots are counted as skipped, never guessed at.
+ */
+export function snapshotCase(s: {
+  caseId: string;
+  recordedAt: string;
+  facts: unknown;
+  decision: unknown;
+}): SimulationCase | null {
+  const facts = RefillFactsSchema.safeParse(s.facts);
+  const decision = TriageDecisionSchema.safeParse(s.decision);
+  return facts.success && decision.success
+    ? { caseId: s.caseId, recordedAt: s.recordedAt, facts: facts.data, decision: decision.data }
+    : null;
+}
+
+/** Running totals of a simulation read in pages: what a report needs besides the changed cases. */
+export interface SimulationTally {
+  evaluated: number;
+  before: Record<Disposition, number>;
+  after: Record<Disposition, number>;
+}
+
+/** A tally with nothing counted yet, or one restored from stored counts. */
+export function tallyFrom(
+  stored: { evaluated: number; before: Record<string, number>; after: Record<string, number> } = {
+    evaluated: 0,
+    before: {},
+    after: {},
+  },
+): SimulationTally {
+  const before = zeroCounts();
+  const after = zeroCounts();
+  for (const d of DISPOSITIONS) {
+    before[d] = stored.before[d] ?? 0;
+    after[d] = stored.after[d] ?? 0;
+  }
+  return { evaluated: stored.evaluated, before, after };
+}
+
+/** Adds one evaluated chunk to a tally (in place) and returns it. */
+export function addToTally(t: SimulationTally, r: ChunkResult): SimulationTally {
+  t.evaluated += r.dispositions.length;
+  for (const d of r.before) t.before[DISPOSITIONS[d] as Disposition] += 1;
+  for (const d of r.dispositions) t.after[DISPOSITIONS[d] as Disposition] += 1;
+  return t;
+}
+
+/** A tally as the report's counts and automation rates (same numbers as `mergeChunks` over the same cases). */
+export function tallySummary(t: SimulationTally): Pick<SimulationReport, 'evaluated' | 'before' | 'after'> {
+  const summary = (counts: Record<Disposition, number>): DispositionSummary => ({
+    counts: { ...counts },
+    automationRate: t.evaluated ? counts.approve / t.evaluated : null,
+  });
+  return { evaluated: t.evaluated, before: summary(t.before), after: summary(t.after) };
 }

@@ -39,7 +39,8 @@ function unwrap(schema: z.ZodType): z.ZodType {
  */
 export function resolveFactPath(fact: string, path: string | undefined): FactPathTarget | { error: string } {
   const shape = RefillFactsSchema.shape as Record<string, z.ZodType>;
-  let schema = shape[fact];
+  // Own keys only: `{{constructor}}` or `{{toString}}` must not reach Object.prototype (it used to throw: a 500).
+  let schema = Object.hasOwn(shape, fact) ? shape[fact] : undefined;
   if (!schema) return { error: `unknown fact "${fact}"` };
   const p = path ?? '$';
   if (!FACT_PATH_PATTERN.test(p)) return { error: `path "${p}" is not of the form $.field.field or $.list[0]` };

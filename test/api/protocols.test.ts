@@ -437,6 +437,31 @@ describe('malformed input is never a 500', () => {
     expect(statuses[422] ?? 0).toBeGreaterThan(20); // the fuzzer does produce invalid documents
   });
 
+  test('Object.prototype names ({{constructor}}, __proto__, toString, hasOwnProperty) are 422 with a path', async () => {
+    // Found by fuzzing: `{{constructor}}` in an explanation template made validate throw (a 500).
+    const criterion = '$.categories[0].criteria[0]';
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const places: [string, (c: Json) => void][] = [
+        [`${criterion}.explanation.pass`, (c) => ((c.explanation as Json).pass = `Checked {{${name}}} today.`)],
+        [`${criterion}.explanation.fail`, (c) => ((c.explanation as Json).fail = `Checked {{drug.${name}}} today.`)],
+        [`${criterion}.when.all[0].fact`, (c) => ((c.when as { all: Json[] }).all[0]!.fact = name)],
+        [`${criterion}.when.all[0].path`, (c) => ((c.when as { all: Json[] }).all[0]!.path = `$.${name}`)],
+        [`${criterion}.when.condition`, (c) => (c.when = { condition: name })],
+      ];
+      for (const [path, spoil] of places) {
+        const doc = clone(v1) as unknown as { categories: { criteria: Json[] }[] };
+        spoil(doc.categories[0]!.criteria[0]!);
+        const v = await call('POST', '/v1/protocols/validate', { body: { definition: doc } });
+        expect(v.status, `${name} at ${path}: ${v.text}`).toBe(200);
+        expect(v.json.valid, v.text).toBe(false);
+        const d = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { body: { definition: doc } });
+        expect(d.status, `${name} at ${path}: ${d.text}`).toBe(422);
+        const issues = (d.json.error as { issues: { path: string }[] }).issues.map((i) => i.path);
+        expect(issues, `${name} at ${path}`).toContain(path);
+      }
+    }
+  });
+
   test('garbage bodies, deep nesting and oversized bodies are 4xx', async () => {
     for (const raw of ['', 'not json', '[]', 'null', '{"definition":', '{"definition": 1, "extra": 2}']) {
       for (const path of ['/v1/protocols/validate', `/v1/protocols/${PROTOCOL}/drafts`]) {
@@ -473,7 +498,7 @@ describe('simulation over a date range, as a job with progress, and over uploade
     return { version, definition: put.json.definition as ProtocolDefinition };
   }
 
-  test('from/to select recorded cases; more than one page runs as a job whose progress reaches the total', async () => {
+  test('from/to select recorded cases; a run over more than one page counts every case', async () => {
     const { version, definition } = await ppi12Draft();
     // Independently: which of the clinic's recorded cases does json-rules-engine decide differently?
     const flips = await Promise.all(
@@ -511,28 +536,99 @@ describe('simulation over a date range, as a job with progress, and over uploade
     const none = await call('POST', path, { body: { clinicId: BIG, from: '2026-01-11', to: '2026-02-19' } });
     expect(none.json.evaluated).toBe(0);
 
-    const started = await call('POST', path, { body: { clinicId: BIG, async: true } });
-    expect(started.status, started.text).toBe(202);
-    const jobId = started.json.jobId as string;
-    // A clinic-bound admin of another clinic cannot see the job.
-    const foreign = await call('GET', `/v1/simulations/${jobId}`, { token: TOKENS.boundAdmin });
-    expect(foreign.status).toBe(404);
-    let job: Json = {};
-    const seen: number[] = [];
-    for (let i = 0; i < 400; i += 1) {
-      job = (await call('GET', `/v1/simulations/${jobId}`)).json;
-      seen.push((job.progress as { done: number }).done);
-      if (job.status !== 'running') break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    expect(job.status).toBe('done');
-    expect(job.progress).toEqual({ done: total, total });
-    expect([...seen].sort((a, b) => a - b)).toEqual(seen); // progress never goes back
-    const report = job.report as { evaluated: number; changed: unknown[] };
-    expect(report.evaluated).toBe(total);
-    expect(report.changed).toHaveLength(expectedChanged);
-    expect((await call('GET', '/v1/simulations/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    // The whole clinic (more than one page of 5,000) in one synchronous run: every case counted, changed ones listed.
+    const all = await call('POST', path, { body: { clinicId: BIG } });
+    expect(all.status, all.text).toBe(200);
+    expect(all.json).toMatchObject({ evaluated: total, skipped: 0, changedTotal: expectedChanged });
+    expect((all.json.changed as unknown[]).length).toBe(Math.min(expectedChanged, 1000));
+    const newest = await call('POST', path, { body: { clinicId: BIG, limit: 5001 } });
+    expect(newest.json.evaluated).toBe(5001);
   }, 60_000);
+
+  test('limit is capped at 100,000 (400 with its path); bundles are not a job', async () => {
+    const path = `/v1/protocols/${PROTOCOL}/versions/1/simulate`;
+    for (const limit of [100_001, 10_000_000]) {
+      const res = await call('POST', path, { body: { clinicId: CLINIC, limit } });
+      expect(res.status, res.text).toBe(400);
+      expect((res.json.error as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual(['$.limit']);
+      const job = await call('POST', path, { body: { clinicId: CLINIC, limit, async: true } });
+      expect(job.status, job.text).toBe(400);
+    }
+    expect((await call('POST', path, { body: { clinicId: CLINIC, limit: 100_000 } })).status).toBe(200);
+    // A range holding more than 100,000 recorded cases, without a limit, is refused before anything is read.
+    const { createdAt: _c, updatedAt: _u, ...settings } = (await store.clinics.get(CLINIC))!;
+    await store.clinics.upsert({ ...settings, id: 'huge-clinic', protocolVersion: null });
+    const rows = Array.from({ length: 100_001 }, (_, i) => ({
+      caseId: `huge-${i}`,
+      clinicId: 'huge-clinic',
+      protocolId: PROTOCOL,
+      recordedAt: '2026-03-01T00:00:00.000Z',
+      facts: '{}', // an older schema: counted in the range, skipped when read
+      decision: '{}',
+    }));
+    for (let i = 0; i < rows.length; i += 2000) {
+      await testDb.db.kysely
+        .insertInto('facts_snapshots')
+        .values(rows.slice(i, i + 2000))
+        .execute();
+    }
+    const huge = await call('POST', path, { body: { clinicId: 'huge-clinic' } });
+    expect(huge.status, huge.text).toBe(400);
+    expect((huge.json.error as { issues: { path: string; message: string }[] }).issues).toEqual([
+      { path: '$.limit', message: expect.stringMatching(/at most 100000 recorded cases.*async: true/) as string },
+    ]);
+    const newest = await call('POST', path, { body: { clinicId: 'huge-clinic', limit: 100 } });
+    expect(newest.json).toMatchObject({ evaluated: 0, skipped: 100 });
+    const bundles = await call('POST', path, { body: { clinicId: CLINIC, bundles: [{}], async: true } });
+    expect(bundles.status, bundles.text).toBe(400);
+    expect((bundles.json.error as { issues: { path: string }[] }).issues.map((i) => i.path)).toContain('$.async');
+    // This app's gateway cannot start workflows: a job is refused as unavailable, and nothing is left running.
+    const refused = await call('POST', path, { body: { clinicId: CLINIC, async: true } });
+    expect(refused.status, refused.text).toBe(503);
+    expect(await store.simulations.countRunning('admin-1', '1970-01-01T00:00:00.000Z')).toBe(0);
+  });
+
+  test('an admin may have two jobs running; a third is 409, another admin is not held back', async () => {
+    const started: string[] = [];
+    const jobs = createApp({
+      config,
+      db: testDb.db,
+      store,
+      workflows: { ...gateway, startSimulation: ({ jobId }) => (started.push(jobId), Promise.resolve()) },
+      logger,
+      now: () => new Date(),
+    });
+    const post = async (token: string, clinicId: string) => {
+      const res = await jobs.request(`/v1/protocols/${PROTOCOL}/versions/1/simulate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ clinicId, async: true }),
+      });
+      return { status: res.status, json: (await res.json()) as Json };
+    };
+    const first = await post(TOKENS.admin, CLINIC);
+    const second = await post(TOKENS.admin, CLINIC);
+    expect([first.status, second.status]).toEqual([202, 202]);
+    expect(first.json.jobId).toMatch(/^sim_[0-9a-f-]{36}$/);
+    expect(started).toEqual([first.json.jobId, second.json.jobId]); // the workflow id is the job id
+    const third = await post(TOKENS.admin, CLINIC);
+    expect(third.status).toBe(409);
+    expect((third.json.error as { message: string }).message).toMatch(/already have 2 simulation jobs running/);
+    expect(started).toHaveLength(2);
+    expect((await post(TOKENS.boundAdmin, 'other-clinic')).status).toBe(202);
+
+    // Any replica reads a job from the database; until the workflow reports, it is running with no total yet.
+    const job = await call('GET', `/v1/simulations/${first.json.jobId as string}`);
+    expect(job.status, job.text).toBe(200);
+    expect(job.json).toEqual({ jobId: first.json.jobId, status: 'running', progress: { done: 0, total: null } });
+    // A clinic-bound admin of another clinic cannot see it; malformed and unknown ids are 400 and 404.
+    const foreign = await call('GET', `/v1/simulations/${first.json.jobId as string}`, { token: TOKENS.boundAdmin });
+    expect(foreign.status).toBe(404);
+    expect((await call('GET', '/v1/simulations/00000000-0000-4000-8000-000000000000')).status).toBe(400);
+    expect((await call('GET', '/v1/simulations/sim_00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    const badPage = await call('GET', `/v1/simulations/${first.json.jobId as string}?pageSize=5000`);
+    expect(badPage.status).toBe(400);
+  });
 
   test('uploaded bundles are triaged with the clinic’s version as the baseline', async () => {
     const { version, definition } = await ppi12Draft();

@@ -77,10 +77,22 @@ describe('the AES-256-GCM payload codec', () => {
     await expect(codec.decode([fresh!])).rejects.toThrow(/key id "k2"/); // the old-key-only codec cannot read it
   });
 
-  test('passes payloads that are not marked encrypted through untouched', async () => {
-    const plain = jsonPayload({ n: 1 });
-    const [decoded] = await codec.decode([plain]);
-    expect(decoded).toBe(plain);
+  test('refuses a payload that is not encrypted, naming its encoding and none of its content', async () => {
+    // Plaintext would be a write by something without the key (a forged Update, a stray client): never decoded.
+    const fresh = createPayloadCodec({ PAYLOAD_KEY: KEY_1, PAYLOAD_KEY_ID: 'k1', PAYLOAD_OLD_KEYS: undefined });
+    const plain = jsonPayload({ patient: NAME });
+    const error = await fresh.decode([plain]).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/Refusing an unencrypted payload \(encoding "json\/plain"\)/);
+    expect((error as Error).message).not.toContain('Zebulon');
+    // No metadata at all, and an encoding that is itself text an attacker chose: refused, the encoding not echoed.
+    await expect(fresh.decode([{ data: plain.data! }])).rejects.toThrow(/encoding none/);
+    const odd = { metadata: { [METADATA_ENCODING_KEY]: Buffer.from(`json/${NAME}`) }, data: plain.data! };
+    await expect(fresh.decode([odd])).rejects.toThrow(/encoding unprintable/);
+    expect(fresh.refusedPlaintext).toBe(3);
+    // One plaintext payload among encrypted ones fails the whole batch.
+    const [ok] = await fresh.encode([jsonPayload(1)]);
+    await expect(fresh.decode([ok!, plain])).rejects.toThrow(/unencrypted/);
   });
 
   test('an encrypted-marked payload without a key id is refused', async () => {

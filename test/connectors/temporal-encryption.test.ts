@@ -12,6 +12,8 @@ const NAME = 'Zebulon Quixote-Marsh'; // synthetic
 const CONTROL = 'Ottoline Plaintext-Fairweather'; // synthetic; sent WITHOUT the codec to prove the scan can see
 
 let temporal: TemporalClientHandle;
+/** Every text the worker's echo activity received. */
+const echoed: string[] = [];
 let testWorker: TestWorker;
 
 beforeAll(async () => {
@@ -19,6 +21,7 @@ beforeAll(async () => {
   testWorker = await createTestWorker({
     activities: {
       echoActivity: async (text: string): Promise<string> => {
+        echoed.push(text);
         if (text.startsWith('fail:')) throw new Error(`no chart for ${text.slice(5)}`);
         return Promise.resolve(`hello ${text}`);
       },
@@ -87,4 +90,35 @@ test('a patient name in inputs, results and failures is stored only as ciphertex
   expect(bytes.includes(NAME), 'the encrypted name leaked into Temporal storage').toBe(false);
   expect(bytes.includes('Quixote'), 'part of the encrypted name leaked').toBe(false);
   await control.terminate('test control done');
+});
+
+test('the worker refuses a workflow input written without the codec: it never reaches workflow code', async () => {
+  // A client without the payload key (a stray script, `temporal workflow start --input`) is not a writer we trust:
+  // AES-GCM is what authenticates a payload, and a plaintext one could carry a forged decision.
+  const fresh = await createTestWorker({
+    activities: { echoActivity: (text: string) => (echoed.push(text), Promise.resolve(text)) },
+  });
+  const taskQueue = fresh.taskQueue;
+  const plain = new Client({ connection: temporal.connection, namespace: 'default' });
+  const forged = await plain.workflow.start(echoWorkflow, {
+    taskQueue,
+    workflowId: `${taskQueue}-forged`,
+    args: [{ text: 'forged-input-3b7d' }],
+  });
+  let failed: string | undefined;
+  await fresh.worker.runUntil(async () => {
+    const deadline = Date.now() + 15_000;
+    while (failed === undefined && Date.now() < deadline) {
+      const { events } = await forged.fetchHistory();
+      failed =
+        events?.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure?.message ??
+        undefined;
+      if (failed === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  expect(failed, 'the workflow task should have failed').toBeDefined();
+  expect(echoed).not.toContain('forged-input-3b7d'); // the workflow never ran its activity
+  expect((await forged.describe()).status.name).toBe('RUNNING'); // stuck on its first task, visibly, not run
+  await forged.terminate('test done');
+  await fresh.close();
 });

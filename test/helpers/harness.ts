@@ -10,6 +10,7 @@ import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
 import { createActivities } from '../../activities/index.ts';
 import { createApp } from '../../api/app.ts';
+import type { ApiDeps } from '../../api/deps.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
 import { createWorkflowGateway } from '../../api/workflow-gateway.ts';
@@ -57,6 +58,8 @@ export interface Harness {
   scenarios: RefillScenario[];
   resources: Resource[];
   app: ReturnType<typeof createApp>;
+  /** What `app` was built with: another `createApp(h.deps)` is a second API replica on the same database/Temporal. */
+  deps: ApiDeps;
   /** POSTs a correctly signed webhook (or a tampered one with `opts`). */
   webhook(
     clinicId: string,
@@ -136,7 +139,7 @@ export async function startHarness(
   const worker: TestWorker = await createTestWorker({ activities: createActivities({ store, fhir, logger }), config });
   const running = worker.worker.run();
   const temporal = await createTestClient(config);
-  const app = createApp({
+  const deps: ApiDeps = {
     config,
     db: testDb.db,
     store,
@@ -144,7 +147,8 @@ export async function startHarness(
     logger,
     now: () => new Date(),
     workflowPolicy: TEST_POLICY,
-  });
+  };
+  const app = createApp(deps);
 
   const h: Harness = {
     clinicId,
@@ -154,6 +158,7 @@ export async function startHarness(
     scenarios: clinic.refillRequests,
     resources: clinic.resources,
     app,
+    deps,
     async webhook(cid, body, o = {}) {
       const raw = o.raw ?? JSON.stringify(body);
       const ts = o.timestamp ?? Math.floor(Date.now() / 1000);
