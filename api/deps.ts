@@ -20,4 +20,6 @@ export interface ApiDeps {
    * `patientRecordFromBundle` + `extractRefillFacts`, injected: api/ never imports activities/). Absent: refused.
    */
   bundleFacts?: (bundle: unknown, asOf: string) => RefillFacts;
+  /** DEMO=1: whether the sandbox EHR answers and knows the demo clinic (a `/health` part). Absent: not reported. */
+  demoEhrReady?: () => Promise<boolean>;
 }

@@ -22,7 +22,8 @@ const logger = createLogger(config, 'api');
 const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger });
 const store = createStore(db);
 await ensureBuiltinProtocols(store, logger);
-if (config.NODE_ENV !== 'production') await ensureDemoClinic(store, config, logger);
+// The demo clinic only when asked for (`npm start` sets DEMO=1), never because NODE_ENV was forgotten.
+const demo = config.DEMO ? await ensureDemoClinic(store, config, logger) : undefined;
 const temporal = await createTemporalClient(config);
 const app = createApp({
   config,
@@ -32,6 +33,7 @@ const app = createApp({
   logger,
   now: () => new Date(),
   bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }),
+  ...(demo && { demoEhrReady: () => demo.ehrReady() }),
 });
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
   logger.info({ port: info.port, host: config.HOST }, 'API listening');

@@ -38,15 +38,21 @@ export interface DemoCredentials {
   fhirClientId: string;
 }
 
+/** The demo clinic as seeded: its credentials, and whether its EHR (the sandbox) is ready for it. */
+export interface DemoClinic extends DemoCredentials {
+  /** The sandbox EHR answers and has the demo client registered (so a webhook now can be triaged). */
+  ehrReady(): Promise<boolean>;
+}
+
 const DEMO_CLINIC = 'demo';
 const token = () => randomBytes(24).toString('base64url');
 
 /**
- * The demo clinic `demo`: protocol family-medicine-2015, the sandbox EHR with SMART Backend Services auth, webhook
+ * The demo clinic `demo` (only with DEMO=1, which `npm start` sets): protocol family-medicine-2015, the sandbox EHR with SMART Backend Services auth, webhook
  * secret and tokens from DEMO_* or generated once and kept in $DATA_DIR/demo-credentials.json (so a second start
  * finds them again). Registers the clinic's public key with the sandbox on every start (the sandbox is in memory).
  */
-export async function ensureDemoClinic(store: Store, config: Config, logger: Logger): Promise<DemoCredentials> {
+export async function ensureDemoClinic(store: Store, config: Config, logger: Logger): Promise<DemoClinic> {
   const file = join(config.DATA_DIR, 'demo-credentials.json');
   const saved = existsSync(file)
     ? (JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials & { privateJwk?: unknown; publicJwks?: unknown })
@@ -96,11 +102,22 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
   }
   // The sandbox keeps registrations in memory: register the demo client's public key at every start. The sandbox
   // may still be loading its patients, so keep trying in the background for a minute.
-  void registerWithSandbox(`${sandboxBase}/oauth2/register`, creds.fhirClientId, keys.publicJwks, logger);
-  return creds;
+  let registered = false;
+  void registerWithSandbox(`${sandboxBase}/oauth2/register`, creds.fhirClientId, keys.publicJwks, logger).then(
+    (ok) => (registered = ok),
+  );
+  return {
+    ...creds,
+    async ehrReady() {
+      if (!registered) return false;
+      const res = await fetch(`${sandboxBase}/fhir/R4/metadata`, { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      return res.ok;
+    },
+  };
 }
 
-async function registerWithSandbox(url: string, clientId: string, jwks: unknown, logger: Logger): Promise<void> {
+async function registerWithSandbox(url: string, clientId: string, jwks: unknown, logger: Logger): Promise<boolean> {
   for (let attempt = 0; attempt < 60; attempt++) {
     try {
       const res = await fetch(url, {
@@ -109,12 +126,13 @@ async function registerWithSandbox(url: string, clientId: string, jwks: unknown,
         body: JSON.stringify({ client_id: clientId, jwks }),
         signal: AbortSignal.timeout(5000),
       });
-      if (res.ok) return;
+      if (res.ok) return true;
       logger.warn({ status: res.status }, 'sandbox EHR refused the demo client registration');
-      return;
+      return false;
     } catch {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
   logger.warn({ url }, 'sandbox EHR not reachable: the demo clinic cannot read FHIR until it is');
+  return false;
 }

@@ -5,6 +5,8 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time.js';
+import proto from '@temporalio/proto';
 import { AppError } from '../rules/index.ts';
 import type { ClinicianDecision } from '../rules/schema/case.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState, type DecisionAck } from '../workflows/messages.ts';
@@ -24,7 +26,12 @@ export interface WorkflowGateway {
    * gateways of tests that never simulate need not have it; without it, `async: true` is refused.
    */
   startSimulation?(input: SimulationJobInput): Promise<void>;
+  /** Whether a worker polls the task queue (a poller seen in the last 2 minutes). Test fakes may leave it out. */
+  workerPolling?(): Promise<boolean>;
 }
+
+/** A live worker re-polls at least every ~70 s (Temporal's long-poll timeout): older pollers are gone. */
+const POLLER_FRESH_MS = 120_000;
 
 /** gRPC status codes that mean "the server is not there (now)": DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
 const UNREACHABLE_CODES = new Set([4, 8, 14]);
@@ -148,6 +155,19 @@ export function createWorkflowGateway(
       } catch (err) {
         throw new AppError('TEMPORAL_UNAVAILABLE', 'Temporal does not answer', { retryable: true, cause: err });
       }
+    },
+
+    async workerPolling() {
+      const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
+      const res = await client.withDeadline(Date.now() + 2000, () =>
+        client.workflowService.describeTaskQueue({
+          namespace: client.options.namespace,
+          taskQueue: { name: opts.taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        }),
+      );
+      const cutoff = Date.now() - POLLER_FRESH_MS;
+      return (res.pollers ?? []).some((p) => p.lastAccessTime && tsToMs(p.lastAccessTime) >= cutoff);
     },
   };
 }

@@ -10,9 +10,18 @@ const optionalString = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 const port = z.coerce.number().int().min(1).max(65535);
+/** A demo bearer token: what `Authorization: Bearer` accepts (api/middleware/auth.ts), at least as long as tokens are. */
+const demoToken = optionalString.pipe(
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._~+/=-]{24,512}$/, {
+      message: 'must be 24 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (a bearer token), or unset',
+    })
+    .optional(),
+);
 
 /** Every variable the product reads, with its default. `.env.example` mirrors this list. */
-export const ConfigSchema = z.object({
+const ConfigObject = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where every embedded state lives: app.db, temporal.db, payload.key. */
@@ -52,10 +61,21 @@ export const ConfigSchema = z.object({
   SANDBOX_LATENCY_MS: z.coerce.number().min(0).max(60_000).default(0),
   SANDBOX_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
 
-  DEMO_WEBHOOK_SECRET: optionalString,
-  DEMO_ADMIN_TOKEN: optionalString,
-  DEMO_DOCTOR_TOKEN: optionalString,
-  DEMO_NURSE_TOKEN: optionalString,
+  /** Seed the demo clinic `demo` (on the sandbox EHR) at API start. `npm start` sets it; a deploy never needs it. */
+  DEMO: z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .default('')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** The demo clinic's credentials; unset: generated once into $DATA_DIR/demo-credentials.json. */
+  DEMO_WEBHOOK_SECRET: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[\x21-\x7e]{16,512}$/, { message: 'must be 16 to 512 printable characters without spaces, or unset' })
+      .optional(),
+  ),
+  DEMO_ADMIN_TOKEN: demoToken,
+  DEMO_DOCTOR_TOKEN: demoToken,
+  DEMO_NURSE_TOKEN: demoToken,
 
   /**
    * How many reverse proxies in front of the API append to X-Forwarded-For: `false`/`0` (default) ignores the header
@@ -72,6 +92,17 @@ export const ConfigSchema = z.object({
   RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).default(3000),
   /** Signed webhooks per window for one clinic, counted after the signature checks out; 0 turns the limit off. */
   RATE_LIMIT_WEBHOOKS_PER_CLINIC: z.coerce.number().int().min(0).default(1800),
+});
+export const ConfigSchema = ConfigObject.superRefine((c, ctx) => {
+  // One token per role: a token given twice would be found as the first role, and the second role never created.
+  const seen = new Map<string, string>();
+  for (const name of ['DEMO_ADMIN_TOKEN', 'DEMO_DOCTOR_TOKEN', 'DEMO_NURSE_TOKEN'] as const) {
+    const value = c[name];
+    if (value === undefined) continue;
+    const first = seen.get(value);
+    if (first) ctx.addIssue({ code: 'custom', path: [name], message: `must differ from ${first}` });
+    else seen.set(value, name);
+  }
 });
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 

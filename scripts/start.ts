@@ -111,6 +111,8 @@ function describeDemoCredentials(file: string): string[] {
 export async function start(options: StartOptions = {}): Promise<number> {
   const t0 = Date.now();
   const env = { ...(options.env ?? process.env) };
+  // `npm start` is the demo: seed the demo clinic unless DEMO is set otherwise. Deploys run the parts on their own.
+  if (!env.DEMO) env.DEMO = '1';
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
 
@@ -278,18 +280,27 @@ export async function start(options: StartOptions = {}): Promise<number> {
     });
   });
 
-  // 3. Healthy when the API says so (it checks Temporal and the database itself).
+  // 3. Ready when every part is: the API answers /health with `status: ok`, i.e. the database and Temporal answer, a
+  // worker polls the task queue and (demo) the sandbox EHR listens with the demo client registered. A 200 alone is
+  // not enough: the API answers before the worker polls, and the first webhook would wait (or find no EHR).
   const apiBase = `http://${loopbackHost(config.HOST)}:${config.PORT}`;
   const healthTimeoutMs = options.healthTimeoutMs ?? 120_000;
+  const required = ['database', 'temporal', 'worker', ...(config.DEMO ? ['ehr'] : [])];
+  let waitingFor = ['api', ...required];
   const healthy = await (async () => {
     const deadline = Date.now() + healthTimeoutMs;
     while (!stopping && Date.now() < deadline) {
+      let notReady = ['api'];
       try {
-        const res = await fetch(`${apiBase}/health`, { signal: AbortSignal.timeout(2_000) });
-        if (res.status === 200) return true;
+        const res = await fetch(`${apiBase}/health`, { signal: AbortSignal.timeout(5_000) });
+        const body = (await res.json()) as { status?: string; parts?: Record<string, string> };
+        notReady = required.filter((part) => body.parts?.[part] !== 'ok');
+        if (res.status === 200 && body.status === 'ok' && notReady.length === 0) return true;
       } catch {
         // not listening yet
       }
+      if (notReady.join() !== waitingFor.join()) say(write, `waiting for: ${notReady.join(', ')}`);
+      waitingFor = notReady;
       await new Promise((r) => setTimeout(r, 250));
     }
     return false;
@@ -297,22 +308,26 @@ export async function start(options: StartOptions = {}): Promise<number> {
   if (!healthy && !stopping) {
     void shutdown(
       1,
-      `the API did not answer 200 on ${apiBase}/health within ${healthTimeoutMs / 1000} s (see its output above)`,
+      `not ready within ${healthTimeoutMs / 1000} s: ${waitingFor.join(', ')} not ready (${apiBase}/health; see the output above)`,
     );
   }
   if (healthy && !stopping) {
     const sandbox = `http://127.0.0.1:${config.SANDBOX_PORT}/fhir/R4`;
     const banner = [
       '',
-      `ehr-autopilot is up (healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      `ehr-autopilot is up (healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${required.join(', ')} ready)`,
       `  API           ${apiBase}`,
       `  OpenAPI docs  ${apiBase}/docs   (spec: ${apiBase}/openapi.json)`,
       `  Console       ${apiBase}/`,
       `  Temporal UI   ${temporalUi}`,
       `  Sandbox FHIR  ${sandbox}`,
       `  Data dir      ${dataDir}`,
-      '  Demo credentials:',
-      ...describeDemoCredentials(join(dataDir, 'demo-credentials.json')).map((l) => `    ${l}`),
+      ...(config.DEMO
+        ? [
+            '  Demo credentials:',
+            ...describeDemoCredentials(join(dataDir, 'demo-credentials.json')).map((l) => `    ${l}`),
+          ]
+        : ['  (DEMO is off: no demo clinic; onboard clinics through /v1/clinics)']),
       '',
       'Ctrl-C stops everything.',
       '',

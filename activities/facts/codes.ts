@@ -1,6 +1,6 @@
 import { CONDITIONS_VALUE_SET, LAB_PANELS_VALUE_SET, OFFICE_VISIT_VALUE_SET } from '../../rules/value-sets/index.ts';
 
-/** Code systems and codes of this clinic's FHIR encoding (see /work/shared/protocols/family-medicine-2015.md). */
+/** Code systems and codes of this clinic's FHIR encoding (see docs/protocols/family-medicine-2015.md). */
 export const SYSTEMS = {
   rxnorm: 'http://www.nlm.nih.gov/research/umls/rxnorm',
   loinc: 'http://loinc.org',

@@ -1,9 +1,10 @@
-// The web console, driven in a real browser (Debian Chromium via playwright-core) against the real Hono app, a real
-// SQLite app database and a recording workflow gateway (the workflow path has its own tests).
+// The web console, driven in a real browser (Chromium via playwright-core, resolved by test/helpers/chromium.ts: no
+// system browser needed) against the real Hono app, a real SQLite app database and a recording workflow gateway (the
+// workflow path has its own tests).
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import type { ApiDeps } from '../../api/deps.ts';
@@ -16,9 +17,9 @@ import { createLogger } from '../../connectors/logger.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ClinicianDecision } from '../../rules/schema/case.ts';
 import type { TriageDecision } from '../../rules/schema/decision.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CLINIC = 'clinic-a';
 const TOKENS = {
   nurse: 'nurse-token-0123456789abcdef',
@@ -353,12 +354,8 @@ beforeAll(async () => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
+  browser = await launchChromium({
     args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
       '--disable-quic',
       '--no-first-run',
       '--disable-background-networking',

@@ -106,10 +106,9 @@ describe('when Temporal is unreachable', () => {
     expect(res.status, await res.clone().text()).toBe(503);
     const health = await app.request('/health');
     expect(health.status).toBe(503);
-    expect(((await health.json()) as { checks: { temporal: string; database: string } }).checks).toEqual({
-      api: 'ok',
-      temporal: 'down',
-      database: 'ok',
+    expect(await health.json()).toEqual({
+      status: 'down',
+      parts: { temporal: 'down', database: 'ok', worker: 'down' },
     });
     await connection.close();
   });
