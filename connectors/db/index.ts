@@ -7,6 +7,13 @@ export type { AuditEntry, AuditInput, AuditRepo, ListAuditOptions } from './audi
 export type { CaseEvent, CaseEventInput, CaseProjection, CaseRecord, CaseRepo, ListQueueOptions } from './cases.ts';
 export type { Clinic, ClinicInput, ClinicRepo } from './clinics.ts';
 export type { DeliveryInput, DeliveryRepo } from './deliveries.ts';
-export type { ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
+export type { ChangeActor, ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
 export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
-export { hashToken, type ApiToken, type CreateTokenInput, type TokenRepo } from './tokens.ts';
+export {
+  hashToken,
+  UserIdSchema,
+  type ApiToken,
+  type CreateTokenInput,
+  type ListTokensOptions,
+  type TokenRepo,
+} from './tokens.ts';

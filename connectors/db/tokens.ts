@@ -1,21 +1,35 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { mapDbErrors, nowIso, parseInput } from './dialect.ts';
+import { insertAudit, type AuditInput } from './audit.ts';
+import { isoUtc, mapDbErrors, nowIso, parseInput } from './dialect.ts';
 import type { Db } from './open.ts';
 
 const RoleSchema = z.enum(['admin', 'doctor', 'nurse']);
+
+/**
+ * Who a token belongs to: one person (HIPAA §164.312(a)(2)(i), unique user identification), named by a stable id
+ * such as an e-mail address or a staff number. Shared role names are not people.
+ */
+export const UserIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$/, 'a person’s id: e-mail or staff id (letters, digits, . _ @ + -)');
 
 const CreateTokenSchema = z.strictObject({
   name: z.string().min(1).max(200),
   role: RoleSchema,
   clinicId: z.string().nullable().default(null),
-  userId: z.string().min(1),
+  userId: UserIdSchema,
   /** A caller-chosen raw token (e.g. DEMO_ADMIN_TOKEN); omitted: 32 random bytes are generated. */
   token: z.string().min(24).optional(),
+  /** Null: never expires (demo and tests). Issuing through the API or the CLI always sets one. */
+  expiresAt: isoUtc.nullable().default(null),
+  /** Who issued it: a user id, or `cli` / `system`. */
+  createdBy: z.string().min(1).max(200).nullable().default(null),
 });
 export type CreateTokenInput = z.input<typeof CreateTokenSchema>;
 
 export const ApiTokenSchema = z.object({
+  id: z.string(),
   tokenHash: z.string(),
   name: z.string(),
   role: RoleSchema,
@@ -23,7 +37,11 @@ export const ApiTokenSchema = z.object({
   userId: z.string(),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+  createdBy: z.string().nullable(),
 });
+/** A stored token. `tokenHash` never leaves the process: views show `id`. */
 export type ApiToken = z.output<typeof ApiTokenSchema>;
 
 /** sha256 hex of a raw bearer token: only the hash is stored, so a database leak yields no usable tokens. */
@@ -31,27 +49,57 @@ export function hashToken(rawToken: string): string {
   return createHash('sha256').update(rawToken, 'utf8').digest('hex');
 }
 
-export interface TokenRepo {
-  /** Stores a new token and returns the raw value once; it cannot be read back later. CONFLICT if it exists. */
-  createToken(input: CreateTokenInput): Promise<{ token: string; record: ApiToken }>;
-  /** The active (not revoked) token for a raw bearer value, or null. */
-  findByToken(rawToken: string): Promise<ApiToken | null>;
-  /** Revokes by hash; true if an active token was revoked, false if absent or already revoked. */
-  revoke(tokenHash: string): Promise<boolean>;
+/** `lastUsedAt` is refreshed when older than this: a busy token writes a few times an hour, not per request. */
+const TOUCH_EVERY_MS = 5 * 60 * 1000;
+
+export interface ListTokensOptions {
+  /** Only tokens bound to this clinic. */
+  clinicId?: string;
+  /** Revoked tokens too (default: only not revoked). */
+  includeRevoked?: boolean;
 }
 
-/** API bearer tokens, stored as sha256 hashes. */
+export interface TokenRepo {
+  /**
+   * Stores a new token and returns the raw value once; it cannot be read back later. CONFLICT if it exists. With
+   * `audit`, the entry (its `detail` gets the token's id) commits in the same transaction.
+   */
+  createToken(input: CreateTokenInput, audit?: AuditInput): Promise<{ token: string; record: ApiToken }>;
+  /** The not revoked token for a raw bearer value (possibly expired: the caller says so), or null. */
+  findByToken(rawToken: string): Promise<ApiToken | null>;
+  get(id: string): Promise<ApiToken | null>;
+  /** Newest first. */
+  list(opts?: ListTokensOptions): Promise<ApiToken[]>;
+  /**
+   * Revokes by id; true if an active token was revoked, false if absent or already revoked. With `audit`, the entry
+   * commits with the revocation (and is not written when nothing was revoked).
+   */
+  revoke(id: string, audit?: AuditInput): Promise<boolean>;
+  /** Records a use at `at`, unless one was recorded in the last few minutes. */
+  touch(token: ApiToken, at: Date): Promise<void>;
+}
+
+function newTokenId(): string {
+  return `tok_${randomBytes(9).toString('base64url')}`;
+}
+
+/** API bearer tokens, stored as sha256 hashes, each with a public id, an owner, an expiry and a revocation. */
 export function createTokenRepo({ kysely }: Db): TokenRepo {
   return {
-    async createToken(input) {
+    async createToken(input, audit) {
       const { token: chosen, ...t } = parseInput(CreateTokenSchema, input, 'API token');
       const token = chosen ?? `eap_${randomBytes(32).toString('base64url')}`;
+      const id = newTokenId();
       const row = await mapDbErrors('API token', () =>
-        kysely
-          .insertInto('api_tokens')
-          .values({ ...t, tokenHash: hashToken(token), createdAt: nowIso(), revokedAt: null })
-          .returningAll()
-          .executeTakeFirstOrThrow(),
+        kysely.transaction().execute(async (trx) => {
+          const inserted = await trx
+            .insertInto('api_tokens')
+            .values({ ...t, id, tokenHash: hashToken(token), createdAt: nowIso(), revokedAt: null, lastUsedAt: null })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          if (audit) await insertAudit(trx, { ...audit, detail: { ...audit.detail, tokenId: id } });
+          return inserted;
+        }),
       );
       return { token, record: ApiTokenSchema.parse(row) };
     },
@@ -64,14 +112,43 @@ export function createTokenRepo({ kysely }: Db): TokenRepo {
         .executeTakeFirst();
       return row === undefined ? null : ApiTokenSchema.parse(row);
     },
-    async revoke(tokenHash) {
-      const result = await kysely
+    async get(id) {
+      const row = await kysely.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      return row === undefined ? null : ApiTokenSchema.parse(row);
+    },
+    async list(opts = {}) {
+      const rows = await kysely
+        .selectFrom('api_tokens')
+        .selectAll()
+        .$if(opts.clinicId !== undefined, (q) => q.where('clinicId', '=', opts.clinicId!))
+        .$if(!opts.includeRevoked, (q) => q.where('revokedAt', 'is', null))
+        .orderBy('createdAt', 'desc')
+        .orderBy('id')
+        .execute();
+      return rows.map((r) => ApiTokenSchema.parse(r));
+    },
+    async revoke(id, audit) {
+      return kysely.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('api_tokens')
+          .set({ revokedAt: nowIso() })
+          .where('id', '=', id)
+          .where('revokedAt', 'is', null)
+          .executeTakeFirst();
+        const revoked = result.numUpdatedRows > 0n;
+        if (revoked && audit) await insertAudit(trx, { ...audit, detail: { ...audit.detail, tokenId: id } });
+        return revoked;
+      });
+    },
+    async touch(token, at) {
+      if (token.lastUsedAt !== null && at.getTime() - Date.parse(token.lastUsedAt) < TOUCH_EVERY_MS) return;
+      const stale = new Date(at.getTime() - TOUCH_EVERY_MS).toISOString();
+      await kysely
         .updateTable('api_tokens')
-        .set({ revokedAt: nowIso() })
-        .where('tokenHash', '=', tokenHash)
-        .where('revokedAt', 'is', null)
-        .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
+        .set({ lastUsedAt: at.toISOString() })
+        .where('id', '=', token.id)
+        .where((eb) => eb.or([eb('lastUsedAt', 'is', null), eb('lastUsedAt', '<', stale)]))
+        .execute();
     },
   };
 }

@@ -23,6 +23,8 @@ const config = loadConfig({
   PAYLOAD_KEY_ID: 'clinics-k1',
 });
 const logger = createLogger(config, 'test');
+/** The sandbox EHR listens on loopback. */
+const LOOPBACK_OK = { allowPrivateNetworks: true, requireHttps: false };
 const TOKENS = {
   admin: 'clinics-admin-token-0123456789',
   boundAdmin: 'clinics-bound-admin-token-0123456789',
@@ -206,10 +208,10 @@ describe('onboarding a clinic', () => {
   });
 
   test('the worker’s connectors decrypt the stored key and read the EHR with a token', async () => {
-    const fhir = createClinicFhir(store, { timeoutMs: 5000, secrets: createSecretBox(config) });
+    const fhir = createClinicFhir(store, { timeoutMs: 5000, secrets: createSecretBox(config), egress: LOOPBACK_OK });
     const connector = await fhir.forClinic('north');
     await expect(connector.search('Patient', { _count: 1 })).resolves.toHaveProperty('matches');
-    const without = createClinicFhir(store, { timeoutMs: 5000 });
+    const without = createClinicFhir(store, { timeoutMs: 5000, egress: LOOPBACK_OK });
     await expect(without.forClinic('north')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 

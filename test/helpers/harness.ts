@@ -132,7 +132,12 @@ export async function startHarness(
   for (const role of ['admin', 'doctor', 'nurse'] as const) {
     await store.tokens.createToken({ name: role, role, userId: `${role}-1`, clinicId: null, token: TOKENS[role] });
   }
-  const fhir = createClinicFhir(store, { timeoutMs: 5000, secrets: createSecretBox(config) });
+  // The sandbox EHR is on loopback: the egress policy must allow private networks here, explicitly.
+  const fhir = createClinicFhir(store, {
+    timeoutMs: 5000,
+    secrets: createSecretBox(config),
+    egress: { allowPrivateNetworks: true, requireHttps: false },
+  });
   const worker: TestWorker = await createTestWorker({ activities: createActivities({ store, fhir, logger }), config });
   const running = worker.worker.run();
   const temporal = await createTestClient(config);
