@@ -566,16 +566,16 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       detail?: AuditInput['detail'];
     },
   ): AuditInput => ({
-      actorType: 'user',
-      actorId: principal.userId,
-      actorRole: principal.role,
-      action: entry.action,
-      protocolId: entry.protocolId,
-      protocolVersion: entry.protocolVersion ?? null,
-      clinicId: entry.clinicId ?? null,
-      requestId,
-      detail: entry.detail ?? {},
-    });
+    actorType: 'user',
+    actorId: principal.userId,
+    actorRole: principal.role,
+    action: entry.action,
+    protocolId: entry.protocolId,
+    protocolVersion: entry.protocolVersion ?? null,
+    clinicId: entry.clinicId ?? null,
+    requestId,
+    detail: entry.detail ?? {},
+  });
   const audit = (...args: Parameters<typeof auditEntry>) => store.audit.appendAudit(auditEntry(...args));
   /** Who asks, for the audit rows the store writes inside its transactions. */
   const actor = (principal: Principal, requestId: string) => ({
