@@ -11,7 +11,12 @@ export type { ChangeActor, ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, 
 export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
 export {
   hashToken,
+  issueToken,
+  IssueTokenSchema,
+  tokenView,
   UserIdSchema,
+  type IssueContext,
+  type IssueTokenRequest,
   type ApiToken,
   type CreateTokenInput,
   type ListTokensOptions,

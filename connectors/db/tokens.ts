@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { AppError } from '../../rules/index.ts';
 import { insertAudit, type AuditInput } from './audit.ts';
 import { isoUtc, mapDbErrors, nowIso, parseInput } from './dialect.ts';
 import type { Db } from './open.ts';
@@ -150,5 +151,96 @@ export function createTokenRepo({ kysely }: Db): TokenRepo {
         .where((eb) => eb.or([eb('lastUsedAt', 'is', null), eb('lastUsedAt', '<', stale)]))
         .execute();
     },
+  };
+}
+
+/** `30d`, `12h`: a token lifetime as the CLI and the API take it. */
+export const ExpiresInSchema = z
+  .string()
+  .regex(/^[1-9]\d{0,4}[dh]$/, 'a lifetime such as 30d or 12h')
+  .transform((v) => Number(v.slice(0, -1)) * (v.endsWith('d') ? 86_400_000 : 3_600_000));
+
+export const IssueTokenSchema = z.strictObject({
+  role: RoleSchema,
+  /** The person the token belongs to: e-mail address or staff id. */
+  userId: UserIdSchema,
+  /** The clinic it is bound to; absent/null: every clinic (admins only, once there are several clinics). */
+  clinicId: z.string().min(1).max(128).nullable().optional(),
+  /** A label for lists (default: the user id). */
+  name: z.string().min(1).max(200).optional(),
+  /** Default: TOKEN_DEFAULT_TTL_DAYS; at most TOKEN_MAX_TTL_DAYS. */
+  expiresIn: ExpiresInSchema.optional(),
+});
+export type IssueTokenRequest = z.input<typeof IssueTokenSchema>;
+
+export interface IssueContext {
+  /** Who issues: a user id, or `cli`. */
+  by: string;
+  byRole: string | null;
+  actorType: 'user' | 'system';
+  requestId?: string | null;
+  now: Date;
+  defaultTtlDays: number;
+  maxTtlDays: number;
+}
+
+function invalid(path: string, message: string): AppError {
+  return new AppError('INVALID_INPUT', `Invalid token request at ${path}: ${message}`, { issues: [{ path, message }] });
+}
+
+/**
+ * Issues a token for one person: validates the request, applies the lifetime policy (a default, a maximum, never
+ * unlimited), refuses a doctor or nurse token bound to no clinic once there are several clinics, stores it and its
+ * audit row (`token.issued`, never the raw token) in one transaction. Shared by `POST /v1/tokens` and
+ * `autopilot tokens issue`; who may ask is the caller's decision.
+ *
+ * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
+ */
+export async function issueToken(
+  repos: { tokens: TokenRepo; clinics: { get(id: string): Promise<unknown>; count(): Promise<number> } },
+  request: IssueTokenRequest,
+  ctx: IssueContext,
+): Promise<{ token: string; record: ApiToken }> {
+  const r = parseInput(IssueTokenSchema, request, 'token request');
+  const clinicId = r.clinicId ?? null;
+  if (clinicId !== null && !(await repos.clinics.get(clinicId))) throw invalid('$.clinicId', 'no such clinic');
+  if (clinicId === null && r.role !== 'admin' && (await repos.clinics.count()) > 1) {
+    throw invalid('$.clinicId', 'a doctor or nurse token must name its clinic when there are several clinics');
+  }
+  const maxMs = ctx.maxTtlDays * 86_400_000;
+  const lifetime = r.expiresIn ?? Math.min(ctx.defaultTtlDays * 86_400_000, maxMs);
+  if (lifetime > maxMs) throw invalid('$.expiresIn', `at most ${ctx.maxTtlDays}d`);
+  const expiresAt = new Date(ctx.now.getTime() + lifetime).toISOString();
+  return repos.tokens.createToken(
+    { name: r.name ?? r.userId, role: r.role, userId: r.userId, clinicId, expiresAt, createdBy: ctx.by },
+    {
+      at: ctx.now.toISOString(),
+      actorType: ctx.actorType,
+      actorId: ctx.by,
+      actorRole: ctx.byRole,
+      action: 'token.issued',
+      clinicId,
+      requestId: ctx.requestId ?? null,
+      detail: { role: r.role, userId: r.userId, expiresAt },
+    },
+  );
+}
+
+/** What lists and responses show of a token: the public id, never the token or its hash. */
+export type TokenView = Omit<ApiToken, 'tokenHash'>;
+
+/** A token as lists and responses show it: the public id, never the token or its hash. */
+export function tokenView(t: ApiToken): TokenView {
+  return {
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    userId: t.userId,
+    clinicId: t.clinicId,
+    createdAt: t.createdAt,
+    createdBy: t.createdBy,
+    expiresAt: t.expiresAt,
+    lastUsedAt: t.lastUsedAt,
+    revokedAt: t.revokedAt,
   };
 }
