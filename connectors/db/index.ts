@@ -12,7 +12,6 @@ export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRep
 export {
   hashToken,
   issueToken,
-  IssueTokenSchema,
   tokenView,
   UserIdSchema,
   type IssueContext,

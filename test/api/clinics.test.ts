@@ -385,6 +385,68 @@ describe('changing the EHR connection', () => {
   });
 });
 
+describe('webhook secrets at rest', () => {
+  test('onboarding stores the webhook secret as ciphertext bound to the clinic, and webhooks still verify', async () => {
+    // The API's store, as api/main.ts builds it: the database opened with the deployment's secret box.
+    const box = createSecretBox(config);
+    const sealedStore = createStore({ ...testDb.db, secrets: box });
+    const sealed = createApp({
+      config,
+      db: testDb.db,
+      store: sealedStore,
+      workflows: gateway,
+      logger,
+      now: () => new Date(clock),
+    });
+    const res = await sealed.request('/v1/clinics', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(clinicBody('sealed')),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { webhookSecret } = (await res.json()) as Created;
+    const row = await testDb.db.kysely
+      .selectFrom('clinics')
+      .select('webhookSecret')
+      .where('id', '=', 'sealed')
+      .executeTakeFirstOrThrow();
+    expect(row.webhookSecret).toMatch(/^enc:v1:clinics-k1:/);
+    expect(row.webhookSecret).not.toContain(webhookSecret);
+    expect(box.decrypt(row.webhookSecret, 'clinic:sealed:webhookSecret')).toBe(webhookSecret);
+    expect(() => box.decrypt(row.webhookSecret, 'clinic:north:webhookSecret')).toThrow(/authentication/);
+
+    const raw = JSON.stringify({
+      type: 'refill.requested',
+      id: 'evt-sealed-1',
+      medicationRequest: 'MedicationRequest/mr-s1',
+    });
+    const ts = Math.floor(clock / 1000);
+    const hook = await sealed.request('/v1/webhooks/sealed/refill-requests', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-autopilot-timestamp': String(ts),
+        'x-autopilot-signature': signWebhook(webhookSecret, ts, raw),
+      },
+      body: raw,
+    });
+    expect(hook.status, await hook.clone().text()).toBe(202);
+    // Rotation keeps both secrets encrypted.
+    const rot = await sealed.request('/v1/clinics/sealed/webhook-secret/rotate', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.admin}` },
+    });
+    expect(rot.status).toBe(200);
+    const after = await testDb.db.kysely
+      .selectFrom('clinics')
+      .select(['webhookSecret', 'previousWebhookSecret'])
+      .where('id', '=', 'sealed')
+      .executeTakeFirstOrThrow();
+    expect(after.webhookSecret).toMatch(/^enc:v1:/);
+    expect(after.previousWebhookSecret).toMatch(/^enc:v1:/);
+  });
+});
+
 describe('where an EHR connection may point, and who may move it', () => {
   test('only a global admin changes a connection; a clinic admin gets 403 and nothing changes', async () => {
     await create('conn-bound');
