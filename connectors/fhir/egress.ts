@@ -128,8 +128,16 @@ export interface EgressRequestInit {
  */
 export function egressRequestInit(policy: EgressPolicy): EgressRequestInit {
   if (!UndiciAgent) return { redirect: 'manual' };
-  return { redirect: 'manual', dispatcher: new UndiciAgent({ connect: { lookup: guardedLookup(policy) } }) };
+  // One connection pool per policy for the whole process, not one per connector or connection check.
+  const key = `${policy.allowPrivateNetworks}:${policy.requireHttps}`;
+  let dispatcher = dispatchers.get(key);
+  if (!dispatcher) {
+    dispatcher = new UndiciAgent({ connect: { lookup: guardedLookup(policy) } });
+    dispatchers.set(key, dispatcher);
+  }
+  return { redirect: 'manual', dispatcher };
 }
+const dispatchers = new Map<string, object>();
 
 /** Whether connections are pinned to the checked addresses (false only if Node's fetch is not undici). */
 export const EGRESS_PINS_ADDRESSES = UndiciAgent !== undefined;
