@@ -4,6 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../connectors/config.ts';
 import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
+import { egressPolicy } from '../connectors/fhir/egress.ts';
 import { createLogger } from '../connectors/logger.ts';
 import { createSecretBox } from '../connectors/secret-box.ts';
 import { createWorkerConnection, workerDataConverter } from '../connectors/temporal.ts';
@@ -20,7 +21,9 @@ try {
 }
 const logger = createLogger(config, 'worker');
 installTemporalRuntimeLogger(logger);
-const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger });
+// Clinic secrets (SMART keys, webhook secrets) are stored encrypted under a key derived from PAYLOAD_KEY.
+const secrets = createSecretBox(config);
+const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger, secrets });
 const store = createStore(db);
 const connection = await createWorkerConnection(config);
 try {
@@ -34,8 +37,7 @@ try {
       : { workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)) }),
     activities: createActivities({
       store,
-      // Clinic keys entered through the API are stored encrypted under a key derived from PAYLOAD_KEY.
-      fhir: createClinicFhir(store, { timeoutMs: 20_000, secrets: createSecretBox(config) }),
+      fhir: createClinicFhir(store, { timeoutMs: 20_000, secrets, egress: egressPolicy(config) }),
       logger,
     }),
   });

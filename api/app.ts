@@ -13,6 +13,7 @@ import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 /**
@@ -60,6 +61,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', meRoutes(deps));
   app.route('/', protocolRoutes(deps));
   app.route('/', clinicRoutes(deps));
+  app.route('/', tokenRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -7,6 +7,8 @@ export interface Principal {
   role: Role;
   /** A token bound to one clinic may only see that clinic's cases; null = all clinics (single-clinic installs). */
   clinicId: string | null;
+  /** The public id of the bearer token (`tok_…`), for audit rows; absent for principals not from a token. */
+  tokenId?: string;
 }
 
 export interface ApiEnv {

@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../connectors/config.ts';
 import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createLogger } from '../connectors/logger.ts';
+import { createSecretBox } from '../connectors/secret-box.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
 import { AppError } from '../rules/index.ts';
 // The composition root may wire the facts extraction into the API for simulating uploaded bundles (eslint exception).
@@ -19,7 +20,13 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config, 'api');
-const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger });
+// Webhook secrets are stored encrypted (and plaintext ones from older versions sealed at open).
+const db = await openDatabase({
+  databaseUrl: config.DATABASE_URL,
+  dataDir: config.DATA_DIR,
+  logger,
+  secrets: createSecretBox(config),
+});
 const store = createStore(db);
 await ensureBuiltinProtocols(store, logger);
 // The demo clinic only when asked for (`npm start` sets DEMO=1), never because NODE_ENV was forgotten.

@@ -61,6 +61,17 @@ const ConfigObject = z.object({
   SANDBOX_LATENCY_MS: z.coerce.number().min(0).max(60_000).default(0),
   SANDBOX_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
 
+  /**
+   * May EHR URLs reach loopback, private, link-local, unique-local or CGNAT addresses? Unset: only when
+   * DEMO=1 (the sandbox EHR on loopback). Cloud metadata addresses are refused always.
+   */
+  EHR_ALLOW_PRIVATE_NETWORKS: bool.optional(),
+  /** Refuse http: EHR URLs. Unset: when NODE_ENV=production. */
+  EHR_REQUIRE_HTTPS: bool.optional(),
+  /** Lifetime of an issued API token when the issuer gives none, and the longest one allowed (days). */
+  TOKEN_DEFAULT_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  TOKEN_MAX_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+
   /** Seed the demo clinic `demo` (on the sandbox EHR) at API start. `npm start` sets it; a deploy never needs it. */
   DEMO: z
     .enum(['true', 'false', '1', '0', 'yes', 'no', ''])

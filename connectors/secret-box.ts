@@ -1,4 +1,4 @@
-// Secrets at rest in the app database (a clinic's SMART private key): AES-256-GCM under a data key derived with HKDF
+// Secrets at rest in the app database (a clinic's SMART private key and webhook secrets): AES-256-GCM under a data key derived with HKDF
 // from the deployment's PAYLOAD_KEY ring, so one key to manage encrypts both Temporal payloads and stored secrets, yet
 // the two uses never share a key.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
@@ -85,4 +85,12 @@ export function createSecretBox(
 /** The AAD context of a clinic's SMART private key: a ciphertext copied to another clinic's row will not decrypt. */
 export function clinicKeyContext(clinicId: string): string {
   return `clinic:${clinicId}:fhirPrivateKeyJwk`;
+}
+
+/**
+ * The AAD context of a clinic's webhook secrets (the current and the previous one share it, so a rotation moves the
+ * ciphertext as is): a secret copied to another clinic's row will not decrypt.
+ */
+export function clinicWebhookSecretContext(clinicId: string): string {
+  return `clinic:${clinicId}:webhookSecret`;
 }

@@ -6,11 +6,32 @@ import type { ApiEnv, Principal } from '../env.ts';
 
 export type TokenLookup = (rawToken: string) => Promise<Principal | null>;
 
-/** Looks bearer tokens up in the app database (hashed at rest; revoked tokens are not found). */
-export function storeTokenLookup(store: Pick<Store, 'tokens'>): TokenLookup {
+/**
+ * Looks bearer tokens up in the app database (hashed at rest; revoked tokens are not found).
+ *
+ * @throws AppError `UNAUTHENTICATED` for an expired token; `FORBIDDEN` for a doctor or nurse token bound to no clinic
+ * once the installation has several clinics (it would otherwise see every clinic's patients).
+ */
+export function storeTokenLookup(
+  store: Pick<Store, 'tokens' | 'clinics'>,
+  now: () => Date = () => new Date(),
+): TokenLookup {
   return async (raw) => {
     const t = await store.tokens.findByToken(raw);
-    return t ? { userId: t.userId, role: t.role, clinicId: t.clinicId } : null;
+    if (!t) return null;
+    const at = now();
+    if (t.expiresAt !== null && Date.parse(t.expiresAt) <= at.getTime()) {
+      throw new AppError('UNAUTHENTICATED', 'This token has expired; ask an admin for a new one');
+    }
+    if (t.role !== 'admin' && t.clinicId === null && (await store.clinics.count()) > 1) {
+      throw new AppError(
+        'FORBIDDEN',
+        'This token is bound to no clinic and this installation has several: a doctor or nurse token must name its clinic',
+      );
+    }
+    // A failed bookkeeping write must not refuse an otherwise valid request.
+    await store.tokens.touch(t, at).catch(() => undefined);
+    return { userId: t.userId, role: t.role, clinicId: t.clinicId, tokenId: t.id };
   };
 }
 
@@ -28,4 +49,16 @@ export function requireRole(lookup: TokenLookup, ...roles: Role[]) {
     c.set('principal', principal);
     await next();
   });
+}
+
+/** A global admin: role `admin` bound to no clinic. Clinic-bound admins manage only their own clinic. */
+export function isGlobalAdmin(principal: Principal): boolean {
+  return principal.role === 'admin' && principal.clinicId === null;
+}
+
+/** @throws AppError `FORBIDDEN` unless the caller is a global admin; `what` completes "Only a global admin may …". */
+export function assertGlobalAdmin(principal: Principal, what: string): void {
+  if (!isGlobalAdmin(principal)) {
+    throw new AppError('FORBIDDEN', `Only a global admin (an admin token bound to no clinic) may ${what}`);
+  }
 }

@@ -3,17 +3,18 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { Clinic } from '../../connectors/db/index.ts';
+import type { AuditInput, Clinic } from '../../connectors/db/index.ts';
 import { IdSchema, TimezoneSchema } from '../../connectors/db/clinics.ts';
 import { clinicPrivateKeyJwk } from '../../connectors/fhir/clinic-connectors.ts';
 import { parseClientKey, publicJwkOf } from '../../connectors/fhir/client-key.ts';
 import { checkFhirConnection } from '../../connectors/fhir/connection-check.ts';
+import { assertEgressUrl, egressPolicy, sameOrigin } from '../../connectors/fhir/egress.ts';
 import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } from '../../connectors/secret-box.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { openApiRouter } from '../errors.ts';
-import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** How long the previous webhook secret keeps verifying after a rotation, unless the admin says otherwise. */
@@ -274,7 +275,7 @@ function newWebhookSecret(): string {
  */
 export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const { store } = deps;
-  const lookup = storeTokenLookup(store);
+  const lookup = storeTokenLookup(store, deps.now);
   const app = openApiRouter();
   for (const path of ['/v1/clinics', '/v1/clinics/*']) {
     app.use(path, requireRole(lookup, 'admin'));
@@ -293,17 +294,45 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   let box: SecretBox | undefined;
   const secrets = () => (box ??= createSecretBox(deps.config));
 
-  const audit = (principal: Principal, requestId: string, action: string, clinicId: string, detail: object) =>
-    store.audit.appendAudit({
-      at: deps.now().toISOString(),
-      actorType: 'user',
-      actorId: principal.userId,
-      actorRole: principal.role,
-      action,
-      clinicId,
-      requestId,
-      detail: detail as Record<string, never>,
-    });
+  const egress = egressPolicy(deps.config);
+
+  /** An audit entry for a clinic change; the store writes it in the change's own transaction. */
+  const auditEntry = (
+    principal: Principal,
+    requestId: string,
+    action: string,
+    clinicId: string,
+    detail: object,
+  ): AuditInput => ({
+    at: deps.now().toISOString(),
+    actorType: 'user',
+    actorId: principal.userId,
+    actorRole: principal.role,
+    action,
+    clinicId,
+    requestId,
+    detail: detail as Record<string, never>,
+  });
+  const audit = (...args: Parameters<typeof auditEntry>) => store.audit.appendAudit(auditEntry(...args));
+
+  /**
+   * EHR URLs an admin enters must pass the egress policy (no loopback, metadata or private addresses outside
+   * development; https in production): 400 with the field's path, before anything is stored.
+   */
+  function assertEhrUrls(urls: { fhirBaseUrl?: string | null | undefined; fhirTokenUrl?: string | null | undefined }) {
+    const issues: { path: string; message: string }[] = [];
+    for (const field of ['fhirBaseUrl', 'fhirTokenUrl'] as const) {
+      const url = urls[field];
+      if (url === undefined || url === null) continue;
+      try {
+        assertEgressUrl(url, egress, field);
+      } catch (err) {
+        issues.push({ path: `$.${field}`, message: err instanceof AppError ? err.message : 'refused' });
+      }
+    }
+    const first = issues[0];
+    if (first) throw new AppError('INVALID_INPUT', `Invalid request at ${first.path}: ${first.message}`, { issues });
+  }
 
   /** A clinic-bound token sees only its clinic; any other looks like it does not exist. */
   async function visibleClinic(principal: Principal, id: string): Promise<Clinic> {
@@ -386,33 +415,37 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       throw new AppError('FORBIDDEN', 'A token bound to one clinic cannot create clinics');
     }
     const body = c.req.valid('json');
+    assertEhrUrls(body);
     await assertPublishedProtocol(body.protocolId);
     const key = body.privateKey === undefined ? undefined : await parseClientKey(body.privateKey, body.keyId);
     const webhookSecret = newWebhookSecret();
-    const clinic = await store.clinics.create({
-      id: body.id,
-      name: body.name,
-      webhookSecret,
-      fhirBaseUrl: body.fhirBaseUrl,
-      fhirClientId: body.fhirClientId,
-      fhirTokenUrl: body.fhirTokenUrl ?? null,
-      fhirPrivateKeyJwk: key ? secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(body.id)) : null,
-      fhirPublicJwk: key ? JSON.stringify(key.publicJwk) : null,
-      protocolId: body.protocolId,
-      refillAutomationEnabled: body.refillAutomationEnabled,
-      nurseSlaSeconds: body.nurseSlaSeconds,
-      timezone: body.timezone,
-    });
-    await audit(principal, c.get('requestId'), 'clinic.created', clinic.id, {
-      fhirBaseUrl: clinic.fhirBaseUrl,
-      fhirClientId: clinic.fhirClientId,
-      keyId: key?.kid ?? null,
-      keyThumbprint: key?.thumbprint ?? null,
-      protocolId: clinic.protocolId,
-      refillAutomationEnabled: clinic.refillAutomationEnabled,
-      nurseSlaSeconds: clinic.nurseSlaSeconds,
-      timezone: clinic.timezone,
-    });
+    const clinic = await store.clinics.create(
+      {
+        id: body.id,
+        name: body.name,
+        webhookSecret,
+        fhirBaseUrl: body.fhirBaseUrl,
+        fhirClientId: body.fhirClientId,
+        fhirTokenUrl: body.fhirTokenUrl ?? null,
+        fhirPrivateKeyJwk: key ? secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(body.id)) : null,
+        fhirPublicJwk: key ? JSON.stringify(key.publicJwk) : null,
+        protocolId: body.protocolId,
+        refillAutomationEnabled: body.refillAutomationEnabled,
+        nurseSlaSeconds: body.nurseSlaSeconds,
+        timezone: body.timezone,
+      },
+      auditEntry(principal, c.get('requestId'), 'clinic.created', body.id, {
+        fhirBaseUrl: body.fhirBaseUrl,
+        fhirTokenUrl: body.fhirTokenUrl ?? null,
+        fhirClientId: body.fhirClientId,
+        keyId: key?.kid ?? null,
+        keyThumbprint: key?.thumbprint ?? null,
+        protocolId: body.protocolId,
+        refillAutomationEnabled: body.refillAutomationEnabled,
+        nurseSlaSeconds: body.nurseSlaSeconds,
+        timezone: body.timezone,
+      }),
+    );
     return c.json(
       {
         clinic: await view(clinic),
@@ -438,49 +471,75 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if (patch.protocolVersion !== undefined && patch.protocolVersion !== null) {
       await assertAssignableVersion(patch.protocolId ?? before.protocolId, patch.protocolVersion);
     }
-    const after = await store.clinics.updateSettings(before.id, patch);
+    const after = await store.clinics.updateSettings(before.id, patch, (was, now) => {
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      const keys = ['name', 'timezone', 'refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId', 'protocolVersion'];
+      for (const k of keys as (keyof typeof patch & keyof Clinic)[]) {
+        if (patch[k] !== undefined) changes[k] = { from: was[k], to: now[k] };
+      }
+      return auditEntry(principal, c.get('requestId'), 'clinic.settings_changed', now.id, { changes });
+    });
     if (!after) throw new AppError('NOT_FOUND', 'No such clinic');
-    const changes: Record<string, { from: unknown; to: unknown }> = {};
-    const keys = ['name', 'timezone', 'refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId', 'protocolVersion'];
-    for (const k of keys as (keyof typeof patch & keyof Clinic)[]) {
-      if (patch[k] !== undefined) changes[k] = { from: before[k], to: after[k] };
-    }
-    await audit(principal, c.get('requestId'), 'clinic.settings_changed', after.id, { changes });
     return c.json(await view(after), 200);
   });
 
   app.openapi(connectionRoute, async (c) => {
     const principal = c.get('principal');
+    // Where the worker sends the clinic's EHR token: a clinic admin must not be able to move it.
+    assertGlobalAdmin(principal, 'change a clinic’s EHR connection');
     const before = await visibleClinic(principal, c.req.valid('param').id);
     const body = c.req.valid('json');
+    assertEhrUrls(body);
+    const newBase = body.fhirBaseUrl ?? before.fhirBaseUrl;
+    const tokenUrl = body.fhirTokenUrl === undefined ? before.fhirTokenUrl : body.fhirTokenUrl;
+    if (body.fhirTokenUrl === undefined && tokenUrl !== null && !sameOrigin(newBase, tokenUrl)) {
+      // The token URL was pinned for the old base URL; moving only the base would pair a real token with a new host.
+      throw new AppError(
+        'INVALID_INPUT',
+        'Invalid request at $.fhirTokenUrl: give the token URL again with a new base URL',
+        {
+          issues: [
+            {
+              path: '$.fhirTokenUrl',
+              message:
+                'the pinned token URL is on another origin than the new fhirBaseUrl: give it again, or null to discover',
+            },
+          ],
+        },
+      );
+    }
     const key = body.privateKey ? await parseClientKey(body.privateKey, body.keyId) : undefined;
-    const after = await store.clinics.updateSettings(before.id, {
-      ...(body.fhirBaseUrl !== undefined ? { fhirBaseUrl: body.fhirBaseUrl } : {}),
-      ...(body.fhirTokenUrl !== undefined ? { fhirTokenUrl: body.fhirTokenUrl } : {}),
-      ...(body.fhirClientId !== undefined ? { fhirClientId: body.fhirClientId } : {}),
-      ...(key
-        ? {
-            fhirPrivateKeyJwk: secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(before.id)),
-            fhirPublicJwk: JSON.stringify(key.publicJwk),
-          }
-        : body.privateKey === null
-          ? { fhirPrivateKeyJwk: null, fhirPublicJwk: null }
-          : {}),
-    });
+    const was = await view(before);
+    const keyBefore = was.fhirKey.set ? { keyId: was.fhirKey.keyId, thumbprint: was.fhirKey.thumbprint } : null;
+    const after = await store.clinics.updateSettings(
+      before.id,
+      {
+        ...(body.fhirBaseUrl !== undefined ? { fhirBaseUrl: body.fhirBaseUrl } : {}),
+        ...(body.fhirTokenUrl !== undefined ? { fhirTokenUrl: body.fhirTokenUrl } : {}),
+        ...(body.fhirClientId !== undefined ? { fhirClientId: body.fhirClientId } : {}),
+        ...(key
+          ? {
+              fhirPrivateKeyJwk: secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(before.id)),
+              fhirPublicJwk: JSON.stringify(key.publicJwk),
+            }
+          : body.privateKey === null
+            ? { fhirPrivateKeyJwk: null, fhirPublicJwk: null }
+            : {}),
+      },
+      (old, now) => {
+        const changes: Record<string, { from: unknown; to: unknown }> = {};
+        for (const k of ['fhirBaseUrl', 'fhirTokenUrl', 'fhirClientId'] as const) {
+          if (body[k] !== undefined) changes[k] = { from: old[k], to: now[k] };
+        }
+        if (body.privateKey !== undefined) {
+          // Key ids and thumbprints identify a key without revealing it.
+          changes.key = { from: keyBefore, to: key ? { keyId: key.kid, thumbprint: key.thumbprint } : null };
+        }
+        return auditEntry(principal, c.get('requestId'), 'clinic.ehr_connection_changed', now.id, { changes });
+      },
+    );
     if (!after) throw new AppError('NOT_FOUND', 'No such clinic');
-    const changes: Record<string, { from: unknown; to: unknown }> = {};
-    for (const k of ['fhirBaseUrl', 'fhirTokenUrl', 'fhirClientId'] as const) {
-      if (body[k] !== undefined) changes[k] = { from: before[k], to: after[k] };
-    }
-    const [was, now] = await Promise.all([view(before), view(after)]);
-    if (body.privateKey !== undefined) {
-      // Key ids and thumbprints identify a key without revealing it.
-      changes.key = {
-        from: was.fhirKey.set ? { keyId: was.fhirKey.keyId, thumbprint: was.fhirKey.thumbprint } : null,
-        to: now.fhirKey.set ? { keyId: now.fhirKey.keyId, thumbprint: now.fhirKey.thumbprint } : null,
-      };
-    }
-    await audit(principal, c.get('requestId'), 'clinic.ehr_connection_changed', after.id, { changes });
+    const now = await view(after);
     return c.json({ clinic: now, publicJwks: key ? { keys: [key.publicJwk as Record<string, unknown>] } : null }, 200);
   });
 
@@ -491,15 +550,15 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const graceSeconds = c.req.valid('json')?.graceSeconds ?? DEFAULT_WEBHOOK_GRACE_SECONDS;
     const previousValidUntil = new Date(deps.now().getTime() + graceSeconds * 1000).toISOString();
     const webhookSecret = newWebhookSecret();
-    const rotated = await store.clinics.rotateWebhookSecret(clinic.id, {
-      webhookSecret,
-      previousExpiresAt: previousValidUntil,
-    });
+    const rotated = await store.clinics.rotateWebhookSecret(
+      clinic.id,
+      { webhookSecret, previousExpiresAt: previousValidUntil },
+      auditEntry(principal, c.get('requestId'), 'clinic.webhook_secret_rotated', clinic.id, {
+        graceSeconds,
+        previousValidUntil,
+      }),
+    );
     if (!rotated) throw new AppError('NOT_FOUND', 'No such clinic');
-    await audit(principal, c.get('requestId'), 'clinic.webhook_secret_rotated', clinic.id, {
-      graceSeconds,
-      previousValidUntil,
-    });
     return c.json({ webhookSecret, previousValidUntil }, 200);
   });
 
@@ -519,6 +578,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const report = await checkFhirConnection({
       baseUrl: clinic.fhirBaseUrl,
       timeoutMs: CHECK_TIMEOUT_MS,
+      egress,
       requestId: () => requestId,
       ...(privateKeyJwk
         ? {

@@ -28,7 +28,7 @@ import {
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { openApiRouter } from '../errors.ts';
-import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -573,12 +573,13 @@ function stamped(definition: unknown, id: string, version: number): unknown {
 /**
  * Protocol administration for the role `admin`: list, read, draft (from scratch or from a version), edit a draft,
  * validate, diff two versions, simulate a version against the clinic's recorded cases, publish, roll back. Every
- * write is audited: drafts, publish and rollback by the store in the same transaction; protocol creation, draft edits
- * and simulations here.
+ * write is audited by the store in the same transaction as the write (creation, drafts, edits, publish, rollback),
+ * with the role and the request id; simulations are audited here. Publishing or rolling back without `clinicId`
+ * needs a global admin; a clinic-bound admin publishes, rolls back and simulates for its own clinic only.
  */
 export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const { store } = deps;
-  const lookup = storeTokenLookup(store);
+  const lookup = storeTokenLookup(store, deps.now);
   const app = openApiRouter();
   for (const path of ['/v1/protocols', '/v1/protocols/*', '/v1/simulations/*']) {
     app.use(path, requireRole(lookup, 'admin'));
@@ -593,7 +594,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     );
   }
 
-  const audit = (
+  const auditEntry = (
     principal: Principal,
     requestId: string,
     entry: {
@@ -603,18 +604,24 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       clinicId?: string;
       detail?: AuditInput['detail'];
     },
-  ) =>
-    store.audit.appendAudit({
-      actorType: 'user',
-      actorId: principal.userId,
-      actorRole: principal.role,
-      action: entry.action,
-      protocolId: entry.protocolId,
-      protocolVersion: entry.protocolVersion ?? null,
-      clinicId: entry.clinicId ?? null,
-      requestId,
-      detail: entry.detail ?? {},
-    });
+  ): AuditInput => ({
+    actorType: 'user',
+    actorId: principal.userId,
+    actorRole: principal.role,
+    action: entry.action,
+    protocolId: entry.protocolId,
+    protocolVersion: entry.protocolVersion ?? null,
+    clinicId: entry.clinicId ?? null,
+    requestId,
+    detail: entry.detail ?? {},
+  });
+  const audit = (...args: Parameters<typeof auditEntry>) => store.audit.appendAudit(auditEntry(...args));
+  /** Who asks, for the audit rows the store writes inside its transactions. */
+  const actor = (principal: Principal, requestId: string) => ({
+    role: principal.role,
+    requestId,
+    ...(principal.tokenId ? { tokenId: principal.tokenId } : {}),
+  });
 
   async function mustGetVersion(id: string, version: number): Promise<ProtocolVersionRecord> {
     const v = await store.protocols.getVersion(id, version);
@@ -681,15 +688,23 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
     if (!existing) {
       try {
-        existing = await store.protocols.create({ id, title });
-        await audit(principal, c.get('requestId'), { action: 'protocol.created', protocolId: id, detail: { title } });
+        existing = await store.protocols.create(
+          { id, title },
+          auditEntry(principal, c.get('requestId'), { action: 'protocol.created', protocolId: id, detail: { title } }),
+        );
       } catch (err) {
         // Another admin created it at the same moment: draft into it.
         if (!(err instanceof AppError && err.code === 'CONFLICT')) throw err;
       }
     }
     const note = req.note ?? (req.fromVersion !== undefined ? `From version ${req.fromVersion}` : null);
-    let draft = await store.protocols.createDraft({ protocolId: id, definition, by: principal.userId, note });
+    let draft = await store.protocols.createDraft({
+      protocolId: id,
+      definition,
+      by: principal.userId,
+      note,
+      ...actor(principal, c.get('requestId')),
+    });
     if (draft.version !== expected) {
       draft = await store.protocols.updateDraft({
         protocolId: id,
@@ -713,19 +728,16 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const definition = stamped(req.definition, id, version);
     const issues = checkDefinition(definition);
     if (issues.length) throw protocolInvalid(issues);
-    const draft = await store.protocols.updateDraft({
-      protocolId: id,
-      version,
-      definition,
-      by: principal.userId,
-      note: req.note ?? current.note,
-    });
-    await audit(principal, c.get('requestId'), {
-      action: 'protocol.draft_updated',
-      protocolId: id,
-      protocolVersion: version,
-      detail: { before: contentHash(current.definition), after: contentHash(draft.definition) },
-    });
+    const draft = await store.protocols.updateDraft(
+      { protocolId: id, version, definition, by: principal.userId, note: req.note ?? current.note },
+      (before, after) =>
+        auditEntry(principal, c.get('requestId'), {
+          action: 'protocol.draft_updated',
+          protocolId: id,
+          protocolVersion: version,
+          detail: { before: contentHash(before.definition), after: contentHash(after.definition) },
+        }),
+    );
     return c.json(versionView(draft), 200);
   });
 
@@ -942,18 +954,29 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return c.json(view, 200);
   });
 
+  /**
+   * Publish and rollback move what clinics run: without `clinicId` the protocol's live version, which every clinic
+   * not pinned to a version follows, so only a global admin may; a clinic-bound admin only for its own clinic.
+   */
+  function assertMayRepoint(principal: Principal, clinicId: string | undefined, what: string): void {
+    if (clinicId === undefined) {
+      assertGlobalAdmin(principal, `${what} for every clinic; a clinic admin gives its own clinicId`);
+    } else if (principal.clinicId !== null && principal.clinicId !== clinicId) {
+      throw new AppError('FORBIDDEN', `A clinic admin may ${what} only for its own clinic`);
+    }
+  }
+
   app.openapi(publishRoute, async (c) => {
     const { id, version } = c.req.valid('param');
-    const { clinicId } = c.req.valid('json');
+    const { clinicId } = c.req.valid('json') ?? {};
     const principal = c.get('principal');
-    if (clinicId !== undefined && principal.clinicId !== null && principal.clinicId !== clinicId) {
-      throw new AppError('NOT_FOUND', 'No such clinic');
-    }
+    assertMayRepoint(principal, clinicId, 'publish');
     await runnable(id, version); // never make a document live that the worker could not run
     const r = await store.protocols.publish({
       protocolId: id,
       version,
       by: principal.userId,
+      ...actor(principal, c.get('requestId')),
       ...(clinicId !== undefined && { clinicId }),
     });
     return c.json(publishView(id, r), 200);
@@ -963,13 +986,12 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const { id } = c.req.valid('param');
     const { toVersion, clinicId } = c.req.valid('json');
     const principal = c.get('principal');
-    if (clinicId !== undefined && principal.clinicId !== null && principal.clinicId !== clinicId) {
-      throw new AppError('NOT_FOUND', 'No such clinic');
-    }
+    assertMayRepoint(principal, clinicId, 'roll back');
     const r = await store.protocols.rollback({
       protocolId: id,
       toVersion,
       by: principal.userId,
+      ...actor(principal, c.get('requestId')),
       ...(clinicId !== undefined && { clinicId }),
     });
     return c.json(publishView(id, r), 200);

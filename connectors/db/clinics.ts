@@ -1,6 +1,10 @@
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { dbBool, isoUtc, mapDbErrors, nowIso, parseInput, toDbBool } from './dialect.ts';
+import { clinicWebhookSecretContext, isEncryptedSecret, type SecretBox } from '../secret-box.ts';
+import { insertAudit, type AuditInput } from './audit.ts';
+import { dbBool, isoUtc, mapDbErrors, needsRowLock, nowIso, parseInput, toDbBool } from './dialect.ts';
 import type { Db } from './open.ts';
+import type { Database } from './schema.ts';
 
 /** Stable ids that may appear in workflow ids, URLs and logs. */
 export const IdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (max 128)');
@@ -100,104 +104,212 @@ export type ClinicSettingsPatch = z.input<typeof ClinicSettingsPatchSchema>;
 export interface ClinicRepo {
   get(id: string): Promise<Clinic | null>;
   list(): Promise<Clinic[]>;
+  /** How many clinics exist (a doctor or nurse token bound to none is refused once there are several). */
+  count(): Promise<number>;
   /** Creates or replaces the clinic's settings; `createdAt` survives a replace. */
   upsert(input: ClinicInput): Promise<Clinic>;
-  /** Creates a clinic; `CONFLICT` when the id is taken (onboarding never overwrites a clinic). */
-  create(input: ClinicInput): Promise<Clinic>;
-  /** Changes only the given fields (absent: unchanged; null: cleared); null for an unknown clinic. */
-  updateSettings(id: string, patch: ClinicSettingsPatch): Promise<Clinic | null>;
+  /**
+   * Creates a clinic; `CONFLICT` when the id is taken (onboarding never overwrites a clinic). With `audit`, the entry
+   * commits in the same transaction: no clinic without its audit row, no audit row for a clinic that was not made.
+   */
+  create(input: ClinicInput, audit?: AuditInput): Promise<Clinic>;
+  /**
+   * Changes only the given fields (absent: unchanged; null: cleared); null for an unknown clinic. `audit` builds the
+   * entry from the row before and after, written in the same transaction (null: no entry).
+   */
+  updateSettings(
+    id: string,
+    patch: ClinicSettingsPatch,
+    audit?: (before: Clinic, after: Clinic) => AuditInput | null,
+  ): Promise<Clinic | null>;
   /**
    * Makes `webhookSecret` the secret and keeps the current one as the previous secret until `previousExpiresAt`, in
-   * one UPDATE (two concurrent rotations cannot both keep the same old secret). Null for an unknown clinic.
+   * one UPDATE (two concurrent rotations cannot both keep the same old secret). Null for an unknown clinic. With
+   * `audit`, the entry commits with the rotation.
    */
   rotateWebhookSecret(
     id: string,
     rotation: { webhookSecret: string; previousExpiresAt: string },
+    audit?: AuditInput,
   ): Promise<Clinic | null>;
 }
 
-/** Clinic settings: webhook secret, FHIR endpoint and credentials, protocol, SLA. */
-export function createClinicRepo({ kysely }: Db): ClinicRepo {
+/**
+ * Clinic settings: webhook secret, FHIR endpoint and credentials, protocol, SLA. With the database's secret box, the
+ * webhook secrets (current and previous) are stored as `enc:v1:` ciphertext bound to the clinic (AAD
+ * `clinic:<id>:webhookSecret`, so a value copied to another clinic's row does not decrypt) and returned decrypted.
+ */
+export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
+  const lock = needsRowLock(dialect);
+
+  /** A stored row as a Clinic, webhook secrets decrypted when the box is there. */
+  function fromRow(row: unknown): Clinic {
+    const c = ClinicSchema.parse(row);
+    if (!secrets) return c;
+    const open = (v: string | null) =>
+      v !== null && isEncryptedSecret(v) ? secrets.decrypt(v, clinicWebhookSecretContext(c.id)) : v;
+    return { ...c, webhookSecret: open(c.webhookSecret)!, previousWebhookSecret: open(c.previousWebhookSecret) };
+  }
+
+  /** A webhook secret as it is stored: ciphertext when the box is there. */
+  function seal<T extends string | null | undefined>(clinicId: string, v: T): T {
+    if (!secrets || v === null || v === undefined || isEncryptedSecret(v)) return v;
+    return secrets.encrypt(v, clinicWebhookSecretContext(clinicId)) as T;
+  }
+
+  async function read(trx: Kysely<Database>, id: string) {
+    const row = await trx
+      .selectFrom('clinics')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(lock, (q) => q.forUpdate())
+      .executeTakeFirst();
+    return row === undefined ? null : fromRow(row);
+  }
+
   return {
     async get(id) {
       const row = await kysely.selectFrom('clinics').selectAll().where('id', '=', id).executeTakeFirst();
-      return row === undefined ? null : ClinicSchema.parse(row);
+      return row === undefined ? null : fromRow(row);
     },
     async list() {
       const rows = await kysely.selectFrom('clinics').selectAll().orderBy('id').execute();
-      return rows.map((r) => ClinicSchema.parse(r));
+      return rows.map(fromRow);
+    },
+    async count() {
+      const { n } = await kysely
+        .selectFrom('clinics')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(n);
     },
     async upsert(input) {
       const c = parseInput(ClinicInputSchema, input, 'clinic');
       const now = nowIso();
       const values = {
         ...withoutUndefined(c),
+        webhookSecret: seal(c.id, c.webhookSecret),
+        previousWebhookSecret: seal(c.id, c.previousWebhookSecret),
         refillAutomationEnabled: toDbBool(c.refillAutomationEnabled),
         updatedAt: now,
       };
       const row = await mapDbErrors('clinic', () =>
         kysely
           .insertInto('clinics')
-          .values({ ...values, createdAt: now })
-          .onConflict((oc) => oc.column('id').doUpdateSet(values))
+          .values({ ...withoutUndefined(values), createdAt: now })
+          .onConflict((oc) => oc.column('id').doUpdateSet(withoutUndefined(values)))
           .returningAll()
           .executeTakeFirstOrThrow(),
       );
-      return ClinicSchema.parse(row);
+      return fromRow(row);
     },
-    async create(input) {
+    async create(input, audit) {
       const c = parseInput(ClinicInputSchema, input, 'clinic');
       const now = nowIso();
       const row = await mapDbErrors('clinic', () =>
-        kysely
-          .insertInto('clinics')
-          .values({
-            ...withoutUndefined(c),
-            refillAutomationEnabled: toDbBool(c.refillAutomationEnabled),
-            createdAt: now,
-            updatedAt: now,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow(),
+        kysely.transaction().execute(async (trx) => {
+          const inserted = await trx
+            .insertInto('clinics')
+            .values(
+              withoutUndefined({
+                ...c,
+                webhookSecret: seal(c.id, c.webhookSecret),
+                previousWebhookSecret: seal(c.id, c.previousWebhookSecret),
+                refillAutomationEnabled: toDbBool(c.refillAutomationEnabled),
+                createdAt: now,
+                updatedAt: now,
+              }),
+            )
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          if (audit) await insertAudit(trx, audit);
+          return inserted;
+        }),
       );
-      return ClinicSchema.parse(row);
+      return fromRow(row);
     },
-    async updateSettings(id, patch) {
+    async updateSettings(id, patch, audit) {
       const p = parseInput(ClinicSettingsPatchSchema, patch, 'clinic settings');
-      const row = await kysely
-        .updateTable('clinics')
-        .set({
-          ...withoutUndefined({ ...p, refillAutomationEnabled: undefined }),
-          ...(p.refillAutomationEnabled !== undefined
-            ? { refillAutomationEnabled: toDbBool(p.refillAutomationEnabled) }
-            : {}),
-          updatedAt: nowIso(),
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      return row === undefined ? null : ClinicSchema.parse(row);
+      return kysely.transaction().execute(async (trx) => {
+        const before = await read(trx, id);
+        if (!before) return null;
+        const row = await trx
+          .updateTable('clinics')
+          .set({
+            ...withoutUndefined({ ...p, refillAutomationEnabled: undefined }),
+            ...(p.refillAutomationEnabled !== undefined
+              ? { refillAutomationEnabled: toDbBool(p.refillAutomationEnabled) }
+              : {}),
+            updatedAt: nowIso(),
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const after = fromRow(row);
+        const entry = audit?.(before, after);
+        if (entry) await insertAudit(trx, entry);
+        return after;
+      });
     },
-    async rotateWebhookSecret(id, rotation) {
+    async rotateWebhookSecret(id, rotation, audit) {
       const r = parseInput(
         z.strictObject({ webhookSecret: z.string().min(16), previousExpiresAt: isoUtc }),
         rotation,
         'webhook secret rotation',
       );
-      const row = await kysely
-        .updateTable('clinics')
-        .set((eb) => ({
-          previousWebhookSecret: eb.ref('webhookSecret'),
-          previousWebhookSecretExpiresAt: r.previousExpiresAt,
-          webhookSecret: r.webhookSecret,
-          updatedAt: nowIso(),
-        }))
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      return row === undefined ? null : ClinicSchema.parse(row);
+      return kysely.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('clinics')
+          .set((eb) => ({
+            // Ciphertext moves as is: both fields share the clinic's webhook-secret context.
+            previousWebhookSecret: eb.ref('webhookSecret'),
+            previousWebhookSecretExpiresAt: r.previousExpiresAt,
+            webhookSecret: seal(id, r.webhookSecret),
+            updatedAt: nowIso(),
+          }))
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
+        if (row === undefined) return null;
+        if (audit) await insertAudit(trx, audit);
+        return fromRow(row);
+      });
     },
   };
+}
+
+/**
+ * Encrypts every webhook secret (current and previous) still stored in plain text, e.g. by a version before secrets
+ * were encrypted. Idempotent, and safe from several processes at once: each UPDATE applies only if the row still
+ * holds the plaintext it read.
+ */
+export async function sealPlaintextClinicSecrets(kysely: Kysely<Database>, secrets: SecretBox): Promise<number> {
+  const rows = await kysely
+    .selectFrom('clinics')
+    .select(['id', 'webhookSecret', 'previousWebhookSecret'])
+    .where((eb) =>
+      eb.or([
+        eb('webhookSecret', 'not like', 'enc:v1:%'),
+        eb.and([eb('previousWebhookSecret', 'is not', null), eb('previousWebhookSecret', 'not like', 'enc:v1:%')]),
+      ]),
+    )
+    .execute();
+  let sealed = 0;
+  for (const row of rows) {
+    const context = clinicWebhookSecretContext(row.id);
+    for (const field of ['webhookSecret', 'previousWebhookSecret'] as const) {
+      const value = row[field];
+      if (value === null || isEncryptedSecret(value)) continue;
+      const result = await kysely
+        .updateTable('clinics')
+        .set({ [field]: secrets.encrypt(value, context) })
+        .where('id', '=', row.id)
+        .where(field, '=', value)
+        .executeTakeFirst();
+      sealed += Number(result.numUpdatedRows);
+    }
+  }
+  return sealed;
 }
 
 /** Drops keys whose value is undefined, so an UPDATE leaves those columns as they are. */

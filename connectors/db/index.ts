@@ -7,7 +7,7 @@ export type { AuditEntry, AuditInput, AuditRepo, ListAuditOptions } from './audi
 export type { CaseEvent, CaseEventInput, CaseProjection, CaseRecord, CaseRepo, ListQueueOptions } from './cases.ts';
 export type { Clinic, ClinicInput, ClinicRepo } from './clinics.ts';
 export type { DeliveryInput, DeliveryRepo } from './deliveries.ts';
-export type { ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
+export type { ChangeActor, ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
 export type {
   CreateSimulationJobInput,
   SimulationJobRecord,
@@ -15,7 +15,18 @@ export type {
   SimulationPageUpdate,
 } from './simulations.ts';
 export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
-export { hashToken, type ApiToken, type CreateTokenInput, type TokenRepo } from './tokens.ts';
+export {
+  hashToken,
+  issueToken,
+  tokenView,
+  UserIdSchema,
+  type IssueContext,
+  type IssueTokenRequest,
+  type ApiToken,
+  type CreateTokenInput,
+  type ListTokensOptions,
+  type TokenRepo,
+} from './tokens.ts';
 export {
   createRateLimitRepo,
   DbRateLimitStore,

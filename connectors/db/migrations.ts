@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { DialectName } from './dialect.ts';
 
@@ -268,6 +269,36 @@ function simulationJobs(): Migration {
   };
 }
 
+/**
+ * Token lifecycle: a public id (what lists, audit rows and `tokens revoke` name; never the hash), an expiry, when the
+ * token was last used, and who issued it. Existing tokens get an id and keep no expiry (they were issued before
+ * expiry existed; revoke and reissue them).
+ */
+function tokenLifecycle(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('api_tokens').addColumn('id', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('expiresAt', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('lastUsedAt', 'text').execute();
+      await db.schema.alterTable('api_tokens').addColumn('createdBy', 'text').execute();
+      const rows = (await db.selectFrom('api_tokens').select('tokenHash').execute()) as { tokenHash: string }[];
+      for (const { tokenHash } of rows) {
+        await db
+          .updateTable('api_tokens')
+          .set({ id: `tok_${randomBytes(9).toString('base64url')}` })
+          .where('tokenHash', '=', tokenHash)
+          .execute();
+      }
+      await db.schema.createIndex('api_tokens_id_idx').on('api_tokens').column('id').unique().execute();
+      await db.schema
+        .createIndex('api_tokens_clinic_idx')
+        .on('api_tokens')
+        .columns(['clinicId', 'createdAt'])
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -277,7 +308,8 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0002_clinic_onboarding': clinicOnboarding(),
         '0003_clinic_protocol_version': clinicProtocolVersion(),
         '0004_rate_limits': rateLimits(),
-        '0007_simulation_jobs': simulationJobs(),
+        '0005_token_lifecycle': tokenLifecycle(),
+        '0006_simulation_jobs': simulationJobs(),
       }),
   };
 }

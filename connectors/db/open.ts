@@ -4,6 +4,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import type { SecretBox } from '../secret-box.ts';
+import { sealPlaintextClinicSecrets } from './clinics.ts';
 import { dialectFromUrl, type DialectName } from './dialect.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -12,6 +14,11 @@ import type { Database } from './schema.ts';
 export interface Db {
   kysely: Kysely<Database>;
   dialect: DialectName;
+  /**
+   * Encrypts clinic secrets (webhook secrets) on write and decrypts them on read. Absent (tests, the CLI): secrets
+   * are written as given and encrypted ones are read back as ciphertext. The API and the worker always set it.
+   */
+  secrets?: SecretBox;
   /** Resolves when the database answers a trivial query; rejects otherwise (used by GET /health). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -24,6 +31,8 @@ export interface OpenDatabaseOptions {
   /** PostgreSQL pool size per process (default 10). */
   poolSize?: number;
   logger?: Logger;
+  /** The deployment's secret box: clinic secrets are encrypted with it, and plaintext ones left by older versions are sealed at open. */
+  secrets?: SecretBox;
 }
 
 /**
@@ -57,6 +66,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   try {
     const { error } = await new Migrator({ db: kysely, provider: migrationProvider(dialect) }).migrateToLatest();
     if (error !== undefined) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    // The data half of the webhook-secret migration: it needs the deployment's key, which schema migrations never see.
+    if (opts.secrets) await sealPlaintextClinicSecrets(kysely, opts.secrets);
   } catch (err) {
     await kysely.destroy();
     throw err;
@@ -65,6 +76,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   return {
     kysely,
     dialect,
+    ...(opts.secrets ? { secrets: opts.secrets } : {}),
     async ping() {
       await sql`select 1`.execute(kysely);
     },

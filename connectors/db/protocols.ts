@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
-import { insertAudit } from './audit.ts';
+import { insertAudit, type AuditInput } from './audit.ts';
 import { IdSchema } from './clinics.ts';
 import { jsonText, mapDbErrors, needsRowLock, nowIso, parseInput, toJsonText } from './dialect.ts';
 import type { Db } from './open.ts';
@@ -32,11 +32,18 @@ export const ProtocolVersionSchema = z.object({
 export type ProtocolVersionRecord = z.output<typeof ProtocolVersionSchema>;
 
 const CreateProtocolSchema = z.strictObject({ id: IdSchema, title: z.string().min(1).max(200) });
+/** Who asked, for the audit row: the role, the API request id and the token's public id (absent: the system). */
+const ActorSchema = {
+  role: z.string().min(1).nullable().default(null),
+  requestId: z.string().min(1).nullable().default(null),
+  tokenId: z.string().min(1).nullable().default(null),
+};
 const DraftSchema = z.strictObject({
   protocolId: z.string(),
   definition: z.json(),
   by: z.string().min(1),
   note: z.string().max(2000).nullable().default(null),
+  ...ActorSchema,
 });
 const UpdateDraftSchema = DraftSchema.extend({ version: z.number().int().positive() });
 const PointerSchema = z.strictObject({
@@ -45,7 +52,16 @@ const PointerSchema = z.strictObject({
   by: z.string().min(1),
   /** Publish for this clinic only: the clinic is pinned to the version, the protocol's live pointer is unchanged. */
   clinicId: z.string().min(1).optional(),
+  ...ActorSchema,
 });
+type Pointer = z.output<typeof PointerSchema>;
+
+/** Who made a change, as the API knows it: written into the change's audit row. */
+export interface ChangeActor {
+  role?: string | null;
+  requestId?: string | null;
+  tokenId?: string | null;
+}
 
 export interface PublishResult {
   published: ProtocolVersionRecord;
@@ -61,35 +77,48 @@ export interface PublishResult {
 }
 
 export interface ProtocolRepo {
-  create(input: { id: string; title: string }): Promise<ProtocolRecord>;
+  /** Creates a protocol; CONFLICT if the id is taken. With `audit`, the entry commits in the same transaction. */
+  create(input: { id: string; title: string }, audit?: AuditInput): Promise<ProtocolRecord>;
   get(id: string): Promise<ProtocolRecord | null>;
   list(): Promise<ProtocolRecord[]>;
   /** Adds the next version as a draft. Version numbers are unique and gap-free per protocol, also under concurrency. */
-  createDraft(input: {
-    protocolId: string;
-    definition: unknown;
-    by: string;
-    note?: string | null;
-  }): Promise<ProtocolVersionRecord>;
-  /** Replaces a draft's definition; a published or retired version never changes (CONFLICT). */
-  updateDraft(input: {
-    protocolId: string;
-    version: number;
-    definition: unknown;
-    by: string;
-    note?: string | null;
-  }): Promise<ProtocolVersionRecord>;
+  createDraft(
+    input: {
+      protocolId: string;
+      definition: unknown;
+      by: string;
+      note?: string | null;
+    } & ChangeActor,
+  ): Promise<ProtocolVersionRecord>;
+  /**
+   * Replaces a draft's definition; a published or retired version never changes (CONFLICT). With `audit`, the entry
+   * (from the version before and after) commits in the same transaction.
+   */
+  updateDraft(
+    input: {
+      protocolId: string;
+      version: number;
+      definition: unknown;
+      by: string;
+      note?: string | null;
+    },
+    audit?: (before: ProtocolVersionRecord, after: ProtocolVersionRecord) => AuditInput,
+  ): Promise<ProtocolVersionRecord>;
   /**
    * Makes a draft the live version; the previous live version becomes 'retired'. With `clinicId`: the version becomes
    * immutable ('published') and is assigned to that clinic only (a version already published may be assigned too);
    * the live pointer is unchanged. One transaction, audited.
    */
-  publish(input: { protocolId: string; version: number; by: string; clinicId?: string }): Promise<PublishResult>;
+  publish(
+    input: { protocolId: string; version: number; by: string; clinicId?: string } & ChangeActor,
+  ): Promise<PublishResult>;
   /**
    * Publishes an earlier published version's content again as a NEW version N+1 (note "Rollback of vK"), globally or
    * for one clinic, so the history stays append-only. Every call creates a version. One transaction, audited.
    */
-  rollback(input: { protocolId: string; toVersion: number; by: string; clinicId?: string }): Promise<PublishResult>;
+  rollback(
+    input: { protocolId: string; toVersion: number; by: string; clinicId?: string } & ChangeActor,
+  ): Promise<PublishResult>;
   getVersion(protocolId: string, version: number): Promise<ProtocolVersionRecord | null>;
   getPublished(protocolId: string): Promise<ProtocolVersionRecord | null>;
   /** Newest version first. */
@@ -133,10 +162,11 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
     trx: Kysely<Database>,
     protocol: ProtocolRecord,
     target: ProtocolVersionRecord,
-    by: string,
+    p: Pointer,
     action: 'protocol.published' | 'protocol.rolled_back',
     detail: Record<string, string | number | null> = {},
   ): Promise<PublishResult> {
+    const { by } = p;
     const now = nowIso();
     const previousVersion = protocol.publishedVersion;
     if (previousVersion !== null) {
@@ -163,10 +193,12 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
       at: now,
       actorType: 'user',
       actorId: by,
+      actorRole: p.role,
+      requestId: p.requestId,
       action,
       protocolId: protocol.id,
       protocolVersion: target.version,
-      detail: { ...detail, previousVersion },
+      detail: { ...detail, scope: 'global', previousVersion, ...(p.tokenId ? { tokenId: p.tokenId } : {}) },
     });
     return { published: ProtocolVersionSchema.parse(published), previousVersion, clinicId: null, changed: true };
   }
@@ -176,11 +208,12 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
     trx: Kysely<Database>,
     protocol: ProtocolRecord,
     target: ProtocolVersionRecord,
-    by: string,
+    p: Pointer,
     clinicId: string,
     action: 'protocol.published' | 'protocol.rolled_back',
     detail: Record<string, string | number | null> = {},
   ): Promise<PublishResult> {
+    const { by } = p;
     const clinic = await trx
       .selectFrom('clinics')
       .select(['id', 'protocolId', 'protocolVersion'])
@@ -218,24 +251,35 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
       at: now,
       actorType: 'user',
       actorId: by,
+      actorRole: p.role,
+      requestId: p.requestId,
       action,
       clinicId,
       protocolId: protocol.id,
       protocolVersion: target.version,
-      detail: { ...detail, scope: 'clinic', previousClinicVersion: previousVersion },
+      detail: {
+        ...detail,
+        scope: 'clinic',
+        previousClinicVersion: previousVersion,
+        ...(p.tokenId ? { tokenId: p.tokenId } : {}),
+      },
     });
     return { published, previousVersion, clinicId, changed: true };
   }
 
   return {
-    async create(input) {
+    async create(input, audit) {
       const p = parseInput(CreateProtocolSchema, input, 'protocol');
       const row = await mapDbErrors('protocol', () =>
-        kysely
-          .insertInto('protocols')
-          .values({ ...p, publishedVersion: null, latestVersion: 0, createdAt: nowIso() })
-          .returningAll()
-          .executeTakeFirstOrThrow(),
+        kysely.transaction().execute(async (trx) => {
+          const inserted = await trx
+            .insertInto('protocols')
+            .values({ ...p, publishedVersion: null, latestVersion: 0, createdAt: nowIso() })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          if (audit) await insertAudit(trx, audit);
+          return inserted;
+        }),
       );
       return ProtocolSchema.parse(row);
     },
@@ -284,6 +328,8 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
           at: now,
           actorType: 'user',
           actorId: d.by,
+          actorRole: d.role,
+          requestId: d.requestId,
           action: 'protocol.draft_created',
           protocolId: d.protocolId,
           protocolVersion: bumped.latestVersion,
@@ -292,20 +338,27 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
       });
     },
 
-    async updateDraft(input) {
+    async updateDraft(input, audit) {
       const d = parseInput(UpdateDraftSchema, input, 'protocol draft');
-      const row = await kysely
-        .updateTable('protocol_versions')
-        .set({ definition: toJsonText(d.definition), note: d.note, updatedAt: nowIso() })
-        .where('protocolId', '=', d.protocolId)
-        .where('version', '=', d.version)
-        .where('status', '=', 'draft') // the guard and the write are one statement: no window for a publish
-        .returningAll()
-        .executeTakeFirst();
-      if (row !== undefined) return ProtocolVersionSchema.parse(row);
-      const existing = await readVersion(kysely, d.protocolId, d.version); // NOT_FOUND if absent
-      throw new AppError('CONFLICT', `Protocol version is ${existing.status}; only drafts can change`, {
-        context: { protocolId: d.protocolId, version: d.version },
+      return kysely.transaction().execute(async (trx) => {
+        const before = audit ? await readVersion(trx, d.protocolId, d.version) : undefined;
+        const row = await trx
+          .updateTable('protocol_versions')
+          .set({ definition: toJsonText(d.definition), note: d.note, updatedAt: nowIso() })
+          .where('protocolId', '=', d.protocolId)
+          .where('version', '=', d.version)
+          .where('status', '=', 'draft') // the guard and the write are one statement: no window for a publish
+          .returningAll()
+          .executeTakeFirst();
+        if (row !== undefined) {
+          const after = ProtocolVersionSchema.parse(row);
+          if (audit && before) await insertAudit(trx, audit(before, after));
+          return after;
+        }
+        const existing = await readVersion(trx, d.protocolId, d.version); // NOT_FOUND if absent
+        throw new AppError('CONFLICT', `Protocol version is ${existing.status}; only drafts can change`, {
+          context: { protocolId: d.protocolId, version: d.version },
+        });
       });
     },
 
@@ -315,7 +368,7 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
         const protocol = await lockProtocol(trx, p.protocolId);
         const target = await readVersion(trx, p.protocolId, p.version);
         if (p.clinicId !== undefined) {
-          return assignToClinic(trx, protocol, target, p.by, p.clinicId, 'protocol.published');
+          return assignToClinic(trx, protocol, target, p, p.clinicId, 'protocol.published');
         }
         if (protocol.publishedVersion === target.version) {
           return { published: target, previousVersion: null, clinicId: null, changed: false };
@@ -325,14 +378,22 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
             context: { protocolId: p.protocolId, version: p.version },
           });
         }
-        return repoint(trx, protocol, target, p.by, 'protocol.published');
+        return repoint(trx, protocol, target, p, 'protocol.published');
       });
     },
 
     async rollback(input) {
       const p = parseInput(
         PointerSchema,
-        { protocolId: input.protocolId, version: input.toVersion, by: input.by, clinicId: input.clinicId },
+        {
+          protocolId: input.protocolId,
+          version: input.toVersion,
+          by: input.by,
+          clinicId: input.clinicId,
+          role: input.role,
+          requestId: input.requestId,
+          tokenId: input.tokenId,
+        },
         'rollback',
       );
       return kysely.transaction().execute(async (trx) => {
@@ -367,8 +428,8 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
         const target = ProtocolVersionSchema.parse(row);
         const detail = { rollbackOf: source.version };
         return p.clinicId !== undefined
-          ? assignToClinic(trx, protocol, target, p.by, p.clinicId, 'protocol.rolled_back', detail)
-          : repoint(trx, protocol, target, p.by, 'protocol.rolled_back', detail);
+          ? assignToClinic(trx, protocol, target, p, p.clinicId, 'protocol.rolled_back', detail)
+          : repoint(trx, protocol, target, p, 'protocol.rolled_back', detail);
       });
     },
 

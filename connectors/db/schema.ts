@@ -120,6 +120,8 @@ export interface AuditLogTable {
 }
 
 export interface ApiTokensTable {
+  /** Public id (`tok_…`): what lists, audit rows and revocation name. Never the hash, never the token. */
+  id: string;
   tokenHash: string;
   name: string;
   role: TokenRole;
@@ -127,6 +129,12 @@ export interface ApiTokensTable {
   userId: string;
   createdAt: string;
   revokedAt: string | null;
+  /** Null: never expires (demo and test tokens only; issued tokens always expire). */
+  expiresAt: string | null;
+  /** Refreshed at most every few minutes, so a busy token does not write on every request. */
+  lastUsedAt: string | null;
+  /** Who issued it (user id, or `cli` / `system`); null for tokens from before issuing was recorded. */
+  createdBy: string | null;
 }
 
 export interface FactsSnapshotsTable {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
+import { createEgressFetch, sameOrigin, type EgressPolicy } from './egress.ts';
 import { toFhirError, type FhirOperation } from './errors.ts';
 
 /** SMART Backend Services client registration, as the clinic configured it. */
@@ -9,7 +10,10 @@ export interface SmartBackendAuthOptions {
   clientId: string;
   /** The private half of the key registered with the EHR (its public half is in the EHR's JWKS for this client). */
   privateKeyJwk: JWK;
-  /** Token endpoint; when absent it is discovered from `${baseUrl}/.well-known/smart-configuration`. */
+  /**
+   * Token endpoint pinned at onboarding (it may be on another origin, e.g. a separate authorization server); when
+   * absent it is discovered from `${baseUrl}/.well-known/smart-configuration` and must be on the base URL's origin.
+   */
   tokenUrl?: string;
   /** Requested scopes; defaults to {@link DEFAULT_SCOPE}. */
   scope?: string;
@@ -60,6 +64,25 @@ export interface AccessTokenSourceOptions extends SmartBackendAuthOptions {
   requestId?: () => string | undefined;
   /** Clock, injectable for tests. */
   now?: () => number;
+  /** Which addresses the discovery and token requests may reach; absent: any (trusted URLs only: scripts, tests). */
+  egress?: EgressPolicy;
+}
+
+/**
+ * A discovered token endpoint must be on the FHIR base URL's origin: otherwise whoever answers the discovery (or
+ * a moved base URL) chooses where our signed client assertion goes and which server hands us tokens.
+ *
+ * @throws AppError `EHR_REJECTED` (context `reason: token-origin`).
+ */
+export function assertDiscoveredTokenUrl(baseUrl: string, tokenEndpoint: string): string {
+  if (!sameOrigin(baseUrl, tokenEndpoint)) {
+    throw new AppError(
+      'EHR_REJECTED',
+      'SMART discovery: token_endpoint is on another origin than the FHIR base URL; pin the token URL at onboarding',
+      { context: { action: TOKEN_OP.action, step: 'discovery', reason: 'token-origin' } },
+    );
+  }
+  return tokenEndpoint;
 }
 
 function signingAlg(jwk: z.infer<typeof PrivateJwkSchema>): SigningAlg {
@@ -137,6 +160,10 @@ function authServerError(status: number, body: unknown, step: string): AppError 
 export function createAccessTokenSource(opts: AccessTokenSourceOptions): AccessTokenSource {
   const now = opts.now ?? Date.now;
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  // Redirects are refused even without an address policy: a 3xx could send the assertion or the token elsewhere.
+  const send = opts.egress
+    ? createEgressFetch(opts.egress)
+    : (url: string, init: RequestInit) => noRedirectFetch(url, init);
   let roundTrips = 0;
   let tokenUrl: Promise<string> | undefined = opts.tokenUrl ? Promise.resolve(opts.tokenUrl) : undefined;
   let cached: { token: string; refreshAt: number } | undefined;
@@ -151,7 +178,7 @@ export function createAccessTokenSource(opts: AccessTokenSourceOptions): AccessT
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(opts.timeoutMs) });
+      res = await send(url, { ...init, headers, signal: AbortSignal.timeout(opts.timeoutMs) });
       text = await res.text();
     } catch (err) {
       throw toFhirError(err, { action: TOKEN_OP.action, resourceType: step });
@@ -174,7 +201,7 @@ export function createAccessTokenSource(opts: AccessTokenSourceOptions): AccessT
         context: { action: TOKEN_OP.action, step: 'discovery' },
       });
     }
-    return parsed.data.token_endpoint;
+    return assertDiscoveredTokenUrl(baseUrl, parsed.data.token_endpoint);
   }
 
   async function fetchToken(): Promise<string> {
@@ -222,4 +249,20 @@ export function createAccessTokenSource(opts: AccessTokenSourceOptions): AccessT
       return roundTrips;
     },
   };
+}
+
+/** fetch that answers a 3xx with EHR_REJECTED instead of following it. */
+async function noRedirectFetch(url: string, init: RequestInit): Promise<Response> {
+  const res = await fetch(url, { ...init, redirect: 'manual' });
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new AppError(
+      'EHR_REJECTED',
+      `SMART: authorization server answered a redirect (${res.status}); not followed`,
+      {
+        context: { status: res.status, reason: 'redirect' },
+      },
+    );
+  }
+  return res;
 }

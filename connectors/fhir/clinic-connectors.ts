@@ -4,6 +4,7 @@ import { AppError } from '../../rules/index.ts';
 import type { Store } from '../db/index.ts';
 import { clinicKeyContext, isEncryptedSecret, type SecretBox } from '../secret-box.ts';
 import { createFhirConnector, type FhirConnector } from './connector.ts';
+import type { EgressPolicy } from './egress.ts';
 
 /** The FHIR connector of each clinic's EHR, built from the clinic's settings and kept (it caches token and capabilities). */
 export interface ClinicFhir {
@@ -38,14 +39,15 @@ export function clinicPrivateKeyJwk(clinicId: string, stored: string, secrets: S
 
 /**
  * Builds connectors lazily per clinic and rebuilds one when the clinic's settings change (its `updatedAt` moves).
- * `secrets` decrypts keys stored encrypted (connectors/secret-box.ts); plain JWK rows work without it.
+ * `secrets` decrypts keys stored encrypted (connectors/secret-box.ts); plain JWK rows work without it. `egress` limits
+ * where the clinic's (admin-entered, so untrusted) URLs may lead: see egress.ts.
  *
  * @throws AppError `NOT_FOUND` for an unknown clinic, `CONFIG_INVALID` for a stored key that is not a JWK or does
- * not decrypt.
+ * not decrypt, `EHR_REJECTED` for a base URL the egress policy refuses.
  */
 export function createClinicFhir(
   store: Pick<Store, 'clinics'>,
-  opts: { timeoutMs: number; secrets?: SecretBox },
+  opts: { timeoutMs: number; secrets?: SecretBox; egress: EgressPolicy },
 ): ClinicFhir {
   const requestIds = new AsyncLocalStorage<string>();
   const cache = new Map<string, { version: string; connector: FhirConnector }>();
@@ -63,6 +65,7 @@ export function createClinicFhir(
           connector: createFhirConnector({
             baseUrl: clinic.fhirBaseUrl,
             timeoutMs: opts.timeoutMs,
+            egress: opts.egress,
             requestId: () => requestIds.getStore(),
             ...(privateKeyJwk
               ? {

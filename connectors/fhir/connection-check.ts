@@ -3,8 +3,9 @@
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
-import { createAccessTokenSource } from './auth.ts';
+import { assertDiscoveredTokenUrl, createAccessTokenSource } from './auth.ts';
 import { createFhirConnector } from './connector.ts';
+import { assertEgressUrl, createEgressFetch, type EgressPolicy } from './egress.ts';
 
 export interface ConnectionCheckOptions {
   baseUrl: string;
@@ -12,6 +13,8 @@ export interface ConnectionCheckOptions {
   auth?: { clientId: string; privateKeyJwk: JWK; tokenUrl?: string };
   timeoutMs: number;
   requestId?: () => string | undefined;
+  /** Which addresses the check may reach: the URLs come from an admin, so they are untrusted. */
+  egress: EgressPolicy;
 }
 
 /** What the EHR supports, as far as ehr-autopilot cares; `problems` lists what failed, in plain words. */
@@ -36,14 +39,19 @@ async function discoverTokenEndpoint(opts: ConnectionCheckOptions): Promise<stri
   const url = `${opts.baseUrl.replace(/\/+$/, '')}/.well-known/smart-configuration`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(opts.timeoutMs) });
-  } catch {
+    res = await createEgressFetch(opts.egress)(url, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+  } catch (err) {
+    if (err instanceof AppError) throw err; // refused address or redirect
+    if (err instanceof Error && err.cause instanceof AppError) throw err.cause;
     throw new AppError('EHR_UNAVAILABLE', 'SMART discovery: the EHR did not answer');
   }
   if (!res.ok) throw new AppError('EHR_REJECTED', `SMART discovery: smart-configuration answered ${res.status}`);
   const parsed = SmartConfigurationSchema.safeParse(await res.json().catch(() => undefined));
   if (!parsed.success) throw new AppError('EHR_REJECTED', 'SMART discovery: smart-configuration has no token_endpoint');
-  return parsed.data.token_endpoint;
+  return assertDiscoveredTokenUrl(opts.baseUrl, parsed.data.token_endpoint);
 }
 
 /**
@@ -62,10 +70,19 @@ export async function checkFhirConnection(opts: ConnectionCheckOptions): Promise
     smart: { configured: opts.auth !== undefined, tokenEndpoint: null, tokenOk: false },
     problems: [],
   };
+  // Nothing is sent to a URL the policy refuses (loopback, metadata, http in production…).
+  try {
+    assertEgressUrl(opts.baseUrl, opts.egress, 'FHIR base URL');
+    if (opts.auth?.tokenUrl) assertEgressUrl(opts.auth.tokenUrl, opts.egress, 'Token URL');
+  } catch (err) {
+    report.problems.push(describe(err));
+    return report;
+  }
   // The CapabilityStatement is public in SMART: read it without a token so a key problem does not hide it.
   const connector = createFhirConnector({
     baseUrl: opts.baseUrl,
     timeoutMs: opts.timeoutMs,
+    egress: opts.egress,
     ...(opts.requestId ? { requestId: opts.requestId } : {}),
   });
   try {
@@ -90,6 +107,7 @@ export async function checkFhirConnection(opts: ConnectionCheckOptions): Promise
         tokenUrl,
         baseUrl: opts.baseUrl,
         timeoutMs: opts.timeoutMs,
+        egress: opts.egress,
         ...(opts.requestId ? { requestId: opts.requestId } : {}),
       });
       await tokens.token();

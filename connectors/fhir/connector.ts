@@ -11,6 +11,7 @@ import type { JWK } from 'jose';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { createAccessTokenSource, type AccessTokenSource } from './auth.ts';
+import { assertEgressUrl, egressRequestInit, type EgressPolicy } from './egress.ts';
 import { fhirStatusError, toFhirError, type FhirOperation } from './errors.ts';
 
 export interface FhirConnectorOptions {
@@ -22,6 +23,11 @@ export interface FhirConnectorOptions {
   timeoutMs: number;
   /** The current request id (API request or workflow run); sent as `X-Request-Id` so EHR logs correlate. */
   requestId?: () => string | undefined;
+  /**
+   * Which addresses this connector may reach (egress.ts); every clinic connector has one. Absent: any address (only
+   * for URLs from trusted configuration: scripts and tests). Redirects are never followed either way.
+   */
+  egress?: EgressPolicy;
 }
 
 /** Search parameters. An array repeats the parameter (AND); join values with commas for OR. */
@@ -191,8 +197,13 @@ interface Shared {
  */
 export function createFhirConnector(opts: FhirConnectorOptions): FhirConnector {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  if (opts.egress) assertEgressUrl(baseUrl, opts.egress, 'FHIR base URL');
+  // fhir-kit-client builds a Request from these options: the guarded dispatcher (egress.ts) and no redirects.
+  const requestOptions: Record<string, unknown> = opts.egress
+    ? { ...egressRequestInit(opts.egress) }
+    : { redirect: 'manual' };
   const shared: Shared = {
-    client: new Client({ baseUrl }),
+    client: new Client({ baseUrl, requestOptions }),
     baseUrl,
     baseOrigin: new URL(baseUrl).origin,
     opts,
@@ -203,6 +214,7 @@ export function createFhirConnector(opts: FhirConnectorOptions): FhirConnector {
             baseUrl,
             timeoutMs: opts.timeoutMs,
             ...(opts.requestId ? { requestId: opts.requestId } : {}),
+            ...(opts.egress ? { egress: opts.egress } : {}),
           }),
         }
       : {}),

@@ -37,8 +37,9 @@ function issueCode(data: unknown): string | undefined {
  * Maps an HTTP status the EHR answered to an AppError. Shared by fhir-kit-client rejections, batch entries
  * (`Bundle.entry.response.status`) and the token endpoint, so one status always means one code.
  *
- * 404/410 → EHR_NOT_FOUND (a retry cannot make it appear); 408/429/5xx → EHR_UNAVAILABLE (retryable); a 2xx or 3xx
- * that reached here had an unusable body (a proxy's HTML page, a truncated answer) → EHR_UNAVAILABLE (retryable);
+ * 404/410 → EHR_NOT_FOUND (a retry cannot make it appear); 408/429/5xx → EHR_UNAVAILABLE (retryable); 3xx →
+ * EHR_REJECTED (redirects are refused); a 2xx that reached here had an unusable body (a proxy's HTML page, a
+ * truncated answer) → EHR_UNAVAILABLE (retryable);
  * every other 4xx → EHR_REJECTED (our request or credentials are wrong; retrying the same request will not help).
  */
 export function fhirStatusError(status: number, op: FhirOperation, extra: Record<string, string> = {}): AppError {
@@ -49,6 +50,12 @@ export function fhirStatusError(status: number, op: FhirOperation, extra: Record
   }
   if (status === 408 || status === 429 || status >= 500) {
     return new AppError('EHR_UNAVAILABLE', `${what}: EHR answered ${status}`, { retryable: true, context });
+  }
+  if (status >= 300 && status < 400) {
+    // Redirects are never followed (egress.ts): one could carry our bearer token to another host.
+    return new AppError('EHR_REJECTED', `${what}: EHR answered a redirect (${status}); redirects are not followed`, {
+      context: { ...context, reason: 'redirect' },
+    });
   }
   if (status < 400) {
     return new AppError('EHR_UNAVAILABLE', `${what}: unusable response body (${status})`, {
@@ -76,6 +83,8 @@ function errorName(err: unknown): string | undefined {
  */
 export function toFhirError(err: unknown, op: FhirOperation): AppError {
   if (err instanceof AppError) return err;
+  // fetch wraps a refusal from the egress guard's DNS lookup (egress.ts) in TypeError('fetch failed'): keep the refusal.
+  if (err instanceof Error && err.cause instanceof AppError) return err.cause;
   if (isFhirKitRejection(err)) {
     const code = issueCode(err.response.data);
     return fhirStatusError(err.response.status, op, code ? { issue: code } : {});

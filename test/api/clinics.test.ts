@@ -23,6 +23,8 @@ const config = loadConfig({
   PAYLOAD_KEY_ID: 'clinics-k1',
 });
 const logger = createLogger(config, 'test');
+/** The sandbox EHR listens on loopback. */
+const LOOPBACK_OK = { allowPrivateNetworks: true, requireHttps: false };
 const TOKENS = {
   admin: 'clinics-admin-token-0123456789',
   boundAdmin: 'clinics-bound-admin-token-0123456789',
@@ -206,10 +208,10 @@ describe('onboarding a clinic', () => {
   });
 
   test('the worker’s connectors decrypt the stored key and read the EHR with a token', async () => {
-    const fhir = createClinicFhir(store, { timeoutMs: 5000, secrets: createSecretBox(config) });
+    const fhir = createClinicFhir(store, { timeoutMs: 5000, secrets: createSecretBox(config), egress: LOOPBACK_OK });
     const connector = await fhir.forClinic('north');
     await expect(connector.search('Patient', { _count: 1 })).resolves.toHaveProperty('matches');
-    const without = createClinicFhir(store, { timeoutMs: 5000 });
+    const without = createClinicFhir(store, { timeoutMs: 5000, egress: LOOPBACK_OK });
     await expect(without.forClinic('north')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 
@@ -380,6 +382,185 @@ describe('changing the EHR connection', () => {
       const err = (await res.json()) as { error: { issues: { path: string }[] } };
       expect(err.error.issues.map((i) => i.path)).toContain(path);
     }
+  });
+});
+
+describe('webhook secrets at rest', () => {
+  test('onboarding stores the webhook secret as ciphertext bound to the clinic, and webhooks still verify', async () => {
+    // The API's store, as api/main.ts builds it: the database opened with the deployment's secret box.
+    const box = createSecretBox(config);
+    const sealedStore = createStore({ ...testDb.db, secrets: box });
+    const sealed = createApp({
+      config,
+      db: testDb.db,
+      store: sealedStore,
+      workflows: gateway,
+      logger,
+      now: () => new Date(clock),
+    });
+    const res = await sealed.request('/v1/clinics', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(clinicBody('sealed')),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { webhookSecret } = (await res.json()) as Created;
+    const row = await testDb.db.kysely
+      .selectFrom('clinics')
+      .select('webhookSecret')
+      .where('id', '=', 'sealed')
+      .executeTakeFirstOrThrow();
+    expect(row.webhookSecret).toMatch(/^enc:v1:clinics-k1:/);
+    expect(row.webhookSecret).not.toContain(webhookSecret);
+    expect(box.decrypt(row.webhookSecret, 'clinic:sealed:webhookSecret')).toBe(webhookSecret);
+    expect(() => box.decrypt(row.webhookSecret, 'clinic:north:webhookSecret')).toThrow(/authentication/);
+
+    const raw = JSON.stringify({
+      type: 'refill.requested',
+      id: 'evt-sealed-1',
+      medicationRequest: 'MedicationRequest/mr-s1',
+    });
+    const ts = Math.floor(clock / 1000);
+    const hook = await sealed.request('/v1/webhooks/sealed/refill-requests', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-autopilot-timestamp': String(ts),
+        'x-autopilot-signature': signWebhook(webhookSecret, ts, raw),
+      },
+      body: raw,
+    });
+    expect(hook.status, await hook.clone().text()).toBe(202);
+    // Rotation keeps both secrets encrypted.
+    const rot = await sealed.request('/v1/clinics/sealed/webhook-secret/rotate', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.admin}` },
+    });
+    expect(rot.status).toBe(200);
+    const after = await testDb.db.kysely
+      .selectFrom('clinics')
+      .select(['webhookSecret', 'previousWebhookSecret'])
+      .where('id', '=', 'sealed')
+      .executeTakeFirstOrThrow();
+    expect(after.webhookSecret).toMatch(/^enc:v1:/);
+    expect(after.previousWebhookSecret).toMatch(/^enc:v1:/);
+  });
+});
+
+describe('where an EHR connection may point, and who may move it', () => {
+  test('only a global admin changes a connection; a clinic admin gets 403 and nothing changes', async () => {
+    await create('conn-bound');
+    await store.tokens.createToken({
+      name: 'cb',
+      role: 'admin',
+      userId: 'admin-conn-bound',
+      clinicId: 'conn-bound',
+      token: 'clinics-conn-bound-admin-token-0123456789',
+    });
+    const before = await store.clinics.get('conn-bound');
+    const res = await app.request('/v1/clinics/conn-bound/ehr-connection', {
+      method: 'PATCH',
+      headers: {
+        authorization: 'Bearer clinics-conn-bound-admin-token-0123456789',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ fhirBaseUrl: 'https://attacker.example.net/fhir' }),
+    });
+    expect(res.status, await res.clone().text()).toBe(403);
+    expect(await store.clinics.get('conn-bound')).toEqual(before);
+    const { items } = await store.audit.listAudit({ clinicId: 'conn-bound', action: 'clinic.ehr_connection_changed' });
+    expect(items).toEqual([]);
+  });
+
+  test('metadata, multicast and non-http URLs are refused at $.fhirBaseUrl / $.fhirTokenUrl, before anything is stored', async () => {
+    for (const [body, path] of [
+      [{ fhirBaseUrl: 'http://169.254.169.254/latest/meta-data' }, '$.fhirBaseUrl'],
+      [{ fhirTokenUrl: 'http://[fd00:ec2::254]/token' }, '$.fhirTokenUrl'],
+      [{ fhirBaseUrl: 'http://224.0.0.1/fhir' }, '$.fhirBaseUrl'],
+    ] as const) {
+      const res = await api('/v1/clinics/conn-bound/ehr-connection', { method: 'PATCH', as: 'admin', body });
+      expect(res.status, await res.clone().text()).toBe(400);
+      expect(((await res.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe(path);
+    }
+    const onboard = await api('/v1/clinics', {
+      method: 'POST',
+      as: 'admin',
+      body: clinicBody('meta', { fhirBaseUrl: 'http://169.254.169.254/fhir' }),
+    });
+    expect(onboard.status).toBe(400);
+    expect(await store.clinics.get('meta')).toBeNull();
+  });
+
+  test('moving the base URL away from a token URL pinned on another origin needs the token URL again', async () => {
+    await create('pinned-token', {
+      fhirBaseUrl: 'https://ehr.example.org/fhir/R4',
+      fhirTokenUrl: 'https://auth.example.org/oauth2/token',
+    });
+    const moved = await api('/v1/clinics/pinned-token/ehr-connection', {
+      method: 'PATCH',
+      as: 'admin',
+      body: { fhirBaseUrl: 'https://attacker.example.net/fhir' },
+    });
+    expect(moved.status, await moved.clone().text()).toBe(400);
+    expect(((await moved.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe(
+      '$.fhirTokenUrl',
+    );
+    expect((await store.clinics.get('pinned-token'))?.fhirBaseUrl).toBe('https://ehr.example.org/fhir/R4');
+    const both = await api('/v1/clinics/pinned-token/ehr-connection', {
+      method: 'PATCH',
+      as: 'admin',
+      body: { fhirBaseUrl: 'https://ehr2.example.org/fhir/R4', fhirTokenUrl: null },
+    });
+    expect(both.status, await both.clone().text()).toBe(200);
+    const { items } = await store.audit.listAudit({
+      clinicId: 'pinned-token',
+      action: 'clinic.ehr_connection_changed',
+    });
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      actorId: 'admin-1',
+      actorRole: 'admin',
+      detail: {
+        changes: {
+          fhirBaseUrl: { from: 'https://ehr.example.org/fhir/R4', to: 'https://ehr2.example.org/fhir/R4' },
+          fhirTokenUrl: { from: 'https://auth.example.org/oauth2/token', to: null },
+        },
+      },
+    });
+    expect(items[0]?.requestId).not.toBeNull();
+  });
+
+  test('outside development, loopback and private EHR URLs are refused, and https is required in production', async () => {
+    const strict = createApp({
+      config: { ...config, NODE_ENV: 'production' },
+      db: testDb.db,
+      store,
+      workflows: gateway,
+      logger,
+      now: () => new Date(clock),
+    });
+    const call = (path: string, method: string, body?: unknown) =>
+      strict.request(path, {
+        method,
+        headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    for (const fhirBaseUrl of [
+      sandbox.fhirBaseUrl,
+      'https://127.0.0.1:7233/',
+      'https://10.0.0.5/fhir',
+      'https://localhost/fhir',
+      'http://ehr.example.org/fhir',
+    ]) {
+      const res = await call('/v1/clinics', 'POST', clinicBody('strict-1', { fhirBaseUrl }));
+      expect(res.status, `${fhirBaseUrl}: ${await res.clone().text()}`).toBe(400);
+    }
+    expect(await store.clinics.get('strict-1')).toBeNull();
+    // A clinic already stored with a loopback URL: the connection check reports the refusal and contacts nothing.
+    const check = await call('/v1/clinics/north/connection-check', 'POST');
+    const report = (await check.json()) as { ok: boolean; problems: string[] };
+    expect(report.ok).toBe(false);
+    expect(report.problems.join(' ')).toMatch(/refused/);
   });
 });
 

@@ -692,3 +692,57 @@ describe('simulation over a date range, as a job with progress, and over uploade
     ).toBe(400);
   });
 });
+
+describe('a clinic-bound admin cannot change what other clinics run', () => {
+  test('publish or roll back without clinicId, or for another clinic: 403 and nothing moves', async () => {
+    const draft = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { body: { fromVersion: 1 } });
+    expect(draft.status, draft.text).toBe(201);
+    const version = draft.json.version as number;
+    const live = (await store.protocols.get(PROTOCOL))!.publishedVersion;
+    const pins = async () => (await store.clinics.list()).map((c) => [c.id, c.protocolVersion]);
+    const before = { versions: await store.protocols.listVersions(PROTOCOL), pins: await pins() };
+    for (const [path, body] of [
+      [`/v1/protocols/${PROTOCOL}/versions/${version}/publish`, undefined],
+      [`/v1/protocols/${PROTOCOL}/versions/${version}/publish`, { clinicId: CLINIC }],
+      [`/v1/protocols/${PROTOCOL}/rollback`, { toVersion: 1 }],
+      [`/v1/protocols/${PROTOCOL}/rollback`, { toVersion: 1, clinicId: CLINIC }],
+    ] as const) {
+      const res = await call('POST', path, { token: TOKENS.boundAdmin, body });
+      expect(res.status, `${path} ${JSON.stringify(body)}: ${res.text}`).toBe(403);
+      expect(res.json.error).toMatchObject({ code: 'FORBIDDEN' });
+    }
+    expect((await store.protocols.get(PROTOCOL))!.publishedVersion).toBe(live);
+    expect(await store.protocols.listVersions(PROTOCOL)).toEqual(before.versions);
+    expect(await pins()).toEqual(before.pins);
+
+    // Its own clinic it may publish for; the global admin publishes for everyone, audited with role and request id.
+    const own = await call('POST', `/v1/protocols/${PROTOCOL}/versions/${version}/publish`, {
+      token: TOKENS.boundAdmin,
+      body: { clinicId: 'other-clinic' },
+    });
+    expect(own.status, own.text).toBe(200);
+    expect(own.json).toMatchObject({ clinicId: 'other-clinic', publishedVersion: version });
+    expect((await store.protocols.get(PROTOCOL))!.publishedVersion).toBe(live);
+    const next = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { body: { fromVersion: 1 } });
+    const global = await app.request(`/v1/protocols/${PROTOCOL}/versions/${next.json.version as number}/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.admin}`, 'x-request-id': 'req-global-publish-1' },
+    });
+    expect(global.status, await global.clone().text()).toBe(200);
+    const { items } = await store.audit.listAudit({ action: 'protocol.published', limit: 500 });
+    const row = items.find((e) => e.protocolVersion === next.json.version && e.clinicId === null)!;
+    expect(row).toMatchObject({
+      actorId: 'admin-1',
+      actorRole: 'admin',
+      requestId: 'req-global-publish-1',
+      detail: { scope: 'global', previousVersion: live },
+    });
+    expect(row.detail.tokenId).toMatch(/^tok_/);
+    const clinicRow = items.find((e) => e.protocolVersion === version && e.clinicId === 'other-clinic')!;
+    expect(clinicRow).toMatchObject({ actorId: 'admin-2', actorRole: 'admin', detail: { scope: 'clinic' } });
+    expect(clinicRow.requestId).not.toBeNull();
+    // Leave the live version where the other tests expect it.
+    const back = await call('POST', `/v1/protocols/${PROTOCOL}/rollback`, { body: { toVersion: live } });
+    expect(back.status, back.text).toBe(200);
+  });
+});

@@ -499,8 +499,8 @@ describe.each(dialects)('app database on $dialect', ({ dialect, adminUrl, skip, 
         });
         expect(await store.tokens.findByToken(`${token}x`)).toBeNull();
 
-        expect(await store.tokens.revoke(record.tokenHash)).toBe(true);
-        expect(await store.tokens.revoke(record.tokenHash)).toBe(false);
+        expect(await store.tokens.revoke(record.id)).toBe(true);
+        expect(await store.tokens.revoke(record.id)).toBe(false);
         expect(await store.tokens.findByToken(token)).toBeNull();
       });
 

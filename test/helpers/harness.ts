@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
+import { egressPolicy } from '../../connectors/fhir/egress.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
 import { createActivities } from '../../activities/index.ts';
@@ -114,7 +115,8 @@ export async function startHarness(
   });
   const testDb: TestDatabase = await openTestDatabase('sqlite');
   const store = createStore(testDb.db);
-  const config: Config = testTemporalConfig({ DATA_DIR: testDb.options.dataDir });
+  // The sandbox EHR is on loopback: the egress policy must allow private networks here, explicitly.
+  const config: Config = testTemporalConfig({ DATA_DIR: testDb.options.dataDir, EHR_ALLOW_PRIVATE_NETWORKS: 'true' });
   const logger = createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test');
   await ensureBuiltinProtocols(store, logger);
   // Workflow ids are per clinic: a clinic id of its own keeps test files (sharing one Temporal server) apart.
@@ -135,7 +137,11 @@ export async function startHarness(
   for (const role of ['admin', 'doctor', 'nurse'] as const) {
     await store.tokens.createToken({ name: role, role, userId: `${role}-1`, clinicId: null, token: TOKENS[role] });
   }
-  const fhir = createClinicFhir(store, { timeoutMs: 5000, secrets: createSecretBox(config) });
+  const fhir = createClinicFhir(store, {
+    timeoutMs: 5000,
+    secrets: createSecretBox(config),
+    egress: egressPolicy(config),
+  });
   const worker: TestWorker = await createTestWorker({ activities: createActivities({ store, fhir, logger }), config });
   const running = worker.worker.run();
   const temporal = await createTestClient(config);

@@ -9,6 +9,7 @@ import { createApp } from '../../api/app.ts';
 import { createWorkflowGateway } from '../../api/workflow-gateway.ts';
 import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
 import { createLogger } from '../../connectors/logger.ts';
+import { egressPolicy } from '../../connectors/fhir/egress.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
 import type { TemporalClientHandle } from '../../connectors/temporal.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
@@ -180,7 +181,11 @@ describe('a simulation job', () => {
 
     // A worker comes up on that queue: the job runs to the end.
     const logger = createLogger(h.config, 'test');
-    const fhir = createClinicFhir(h.store, { timeoutMs: 5000, secrets: createSecretBox(h.config) });
+    const fhir = createClinicFhir(h.store, {
+      timeoutMs: 5000,
+      secrets: createSecretBox(h.config),
+      egress: egressPolicy(h.config),
+    });
     const worker = await createTestWorker({
       activities: createActivities({ store: h.store, fhir, logger }),
       config: h.config,
