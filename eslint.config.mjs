@@ -11,7 +11,18 @@ const layer = (files, patterns, extraRules = {}) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', '.temporal/**', 'data/**', 'node_modules/**', '**/*.mjs', '**/*.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'coverage/**',
+      '.temporal/**',
+      'data/**',
+      'node_modules/**',
+      '.venv-schemathesis/**',
+      '**/*.mjs',
+      '**/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },

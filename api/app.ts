@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { requestId } from 'hono/request-id';
 import { handleError } from './errors.ts';
+import { methodNotAllowed } from './method-not-allowed.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { caseRoutes } from './routes/cases.ts';
@@ -64,5 +65,6 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   app.route('/', consoleRoutes());
+  app.all('*', methodNotAllowed(app)); // last: 405 + Allow for undeclared methods on known paths, else 404
   return app;
 }

@@ -6,6 +6,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'PROTOCOL_INVALID'
+  /** Well-formed, but not usable: refers to something that does not exist, or a key that cannot be read. */
+  | 'UNPROCESSABLE'
   | 'REVIEW_REJECTED'
   | 'EHR_NOT_FOUND'
   | 'EHR_REJECTED'

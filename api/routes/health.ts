@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
+import { errorResponse } from '../errors.ts';
 
 const HealthSchema = z
   .object({
@@ -19,6 +20,8 @@ const route = createRoute({
       description: 'Temporal or the database does not answer',
       content: { 'application/json': { schema: HealthSchema } },
     },
+    413: errorResponse(413),
+    429: errorResponse(429),
   },
 });
 

@@ -9,6 +9,7 @@ import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
 import { createActivities } from '../../activities/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
@@ -144,6 +145,7 @@ export async function startHarness(
     logger,
     now: () => new Date(),
     workflowPolicy: TEST_POLICY,
+    bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }), // as api/main.ts
   });
 
   const h: Harness = {
