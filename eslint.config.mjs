@@ -11,18 +11,7 @@ const layer = (files, patterns, extraRules = {}) => ({
 });
 
 export default tseslint.config(
-  {
-    ignores: [
-      'dist/**',
-      'coverage/**',
-      '.temporal/**',
-      'data/**',
-      'node_modules/**',
-      '.venv-schemathesis/**',
-      '**/*.mjs',
-      '**/*.js',
-    ],
-  },
+  { ignores: ['dist/**', 'coverage/**', '.temporal/**', 'data/**', 'node_modules/**', '**/*.mjs', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },
