@@ -9,11 +9,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import { TIME_ZONES } from '../../api/schemas.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
+import { parseRefillWebhook } from '../../api/webhook-body.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
 import { loadConfig } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { subscriptionNotification } from '../helpers/harness.ts';
 
 const ADMIN = 'admin-token-openapi-exact-0123';
 const NURSE = 'nurse-token-openapi-exact-0123';
@@ -148,5 +150,40 @@ describe('constraints live in the schema', () => {
         }
       }
     }
+  });
+});
+
+describe('webhook bodies: what the document declares is what is parsed', () => {
+  type Notification = { entry: { resource: { parameter: { name: string; part?: unknown[] }[] } }[] };
+  const withParts = (parts: unknown[]) => {
+    const n = subscriptionNotification('mr-1') as Notification;
+    n.entry[0]!.resource.parameter = [{ name: 'notification-event', part: parts }];
+    return n;
+  };
+
+  test('the first focus that references a MedicationRequest is the request (the schema says "contains")', () => {
+    const n = withParts([
+      { name: 'focus', valueReference: { reference: 'Patient/p-1' } },
+      { name: 'focus', valueReference: { reference: 'https://ehr.example.org/fhir/MedicationRequest/mr-7' } },
+    ]);
+    expect(parseRefillWebhook(n).medicationRequestId).toBe('mr-7');
+  });
+
+  test('no MedicationRequest focus, or a first entry that is not the status, is 400 with a path', () => {
+    const paths = (body: unknown) => {
+      try {
+        parseRefillWebhook(body);
+        return null;
+      } catch (err) {
+        return (err as { issues: { path: string }[] }).issues.map((i) => i.path);
+      }
+    };
+    expect(paths(withParts([{ name: 'focus', valueReference: { reference: 'Patient/p-1' } }]))).toEqual([
+      '$.entry[0].resource.parameter',
+    ]);
+    const wrongFirst = subscriptionNotification('mr-1') as { entry: { resource: { resourceType: string } }[] };
+    wrongFirst.entry[0]!.resource.resourceType = 'Patient';
+    expect(paths(wrongFirst)).toEqual(['$.entry[0].resource.resourceType']);
+    expect(paths({ type: 'refill.requested', id: '', medicationRequest: 'MedicationRequest/x' })).toEqual(['$.id']);
   });
 });
