@@ -406,7 +406,8 @@ const jobRoute = createRoute({
   summary: 'An asynchronous simulation: status, progress and, when done, the report',
   description: 'Jobs are held in the memory of the API replica that started them, for an hour after they finish.',
   security: bearer,
-  request: { params: z.object({ jobId: z.string().uuid() }) },
+  // zod's RFC 9562 UUID, stricter than JSON Schema's `format: uuid`: the pattern declares exactly what is accepted.
+  request: { params: z.object({ jobId: z.uuid().openapi({ pattern: z.regexes.uuid().source }) }) },
   responses: {
     200: { description: 'The job', content: Json(JobView) },
     ...errorResponses(400, 401, 403, 404),
