@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { handleError } from './errors.ts';
+import { methodNotAllowed } from './method-not-allowed.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { limitBodies } from './middleware/body-limit.ts';
@@ -73,5 +74,6 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   });
   app.route('/', docsRoutes());
   app.route('/', consoleRoutes());
+  app.all('*', methodNotAllowed(app)); // last: 405 + Allow for undeclared methods on known paths, else 404
   return app;
 }

@@ -1,46 +1,123 @@
-import { z } from 'zod';
+import { z } from '@hono/zod-openapi';
 import { AppError, jsonPath } from '../rules/index.ts';
 import { invalidInput } from './errors.ts';
+import { IsoInstant } from './schemas.ts';
+
+// Both webhook body forms as zod schemas; the OpenAPI document is generated from these same schemas, so what it
+// declares is what `parseRefillWebhook` accepts. JSON Schema keywords zod has no method for (`contains`, `if`/`then`)
+// are declared next to the refine that enforces them (`declared`).
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
-const MedicationRequestRef = z
-  .string()
-  .regex(/^(?:.*\/)?MedicationRequest\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]+)?$/, {
-    message: 'must reference a MedicationRequest ("MedicationRequest/<id>")',
-  });
-
-/** The plain event form. */
-export const RefillRequestedEventSchema = z.strictObject({
-  type: z.literal('refill.requested'),
-  id: z.string().min(1).max(200),
-  medicationRequest: MedicationRequestRef,
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
+/** `[…/]MedicationRequest/<id>[/_history/<v>]`; the id is the last `MedicationRequest/` segment's. */
+const MR_REF = /^(?:.*\/)?MedicationRequest\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]+)?$/;
+const MedicationRequestRef = z.string().regex(MR_REF, {
+  message: 'must reference a MedicationRequest ("MedicationRequest/<id>")',
 });
 
-const ParameterSchema: z.ZodType<{ name: string; part?: unknown[]; [k: string]: unknown }> = z.looseObject({
-  name: z.string(),
-  part: z.array(z.lazy(() => ParameterSchema)).optional(),
+const EXTRA = new WeakMap<object, Record<string, unknown>>();
+
+/** `schema` (whose refine enforces `keywords`) with `keywords` declared in the document. */
+function declared<T extends z.ZodType>(schema: T, keywords: Record<string, unknown>): T {
+  const out = schema.openapi(keywords);
+  EXTRA.set(out, keywords);
+  return out;
+}
+
+/** The JSON Schema of a nested schema, for a keyword (`contains`, `items`) that takes one. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    override: (ctx) => Object.assign(ctx.jsonSchema, EXTRA.get(ctx.zodSchema)),
+  });
+  return rest;
+}
+
+/** An array with at least one item that is an `item` (other items may be anything). */
+function containing(item: z.ZodType, message: string) {
+  return declared(
+    z.array(z.unknown()).refine((xs) => xs.some((x) => item.safeParse(x).success), { message }),
+    { contains: jsonSchemaOf(item) },
+  );
+}
+
+/** The plain event form. */
+export const RefillRequestedEventSchema = z
+  .strictObject({
+    type: z.literal('refill.requested'),
+    id: z.string().min(1).max(200),
+    medicationRequest: MedicationRequestRef,
+    occurredAt: IsoInstant.optional(),
+  })
+  .openapi('RefillRequestedEvent');
+
+/** R4B/R5 `SubscriptionStatus.notificationEvent[]` whose focus is the refill request. */
+const StatusEvent = z.looseObject({ focus: z.looseObject({ reference: MedicationRequestRef }) });
+/** The R4 backport's (`Parameters`) `notification-event` part naming the focus. */
+const FocusPart = z.looseObject({
+  name: z.literal('focus'),
+  valueReference: z.looseObject({ reference: MedicationRequestRef }),
+});
+const EventParameter = z.looseObject({
+  name: z.literal('notification-event'),
+  part: containing(FocusPart, 'no focus part referencing a MedicationRequest'),
+});
+const NO_FOCUS = 'no notification-event with a focus reference to the refill MedicationRequest';
+const SubscriptionStatusResource = z.discriminatedUnion(
+  'resourceType',
+  [
+    z.looseObject({
+      resourceType: z.literal('Parameters'),
+      id: z.string().optional(),
+      parameter: containing(EventParameter, NO_FOCUS),
+    }),
+    z.looseObject({
+      resourceType: z.literal('SubscriptionStatus'),
+      id: z.string().optional(),
+      notificationEvent: containing(StatusEvent, NO_FOCUS),
+    }),
+  ],
+  { error: 'the first entry must be the SubscriptionStatus (Parameters in R4)' },
+);
+const FurtherEntry = z.looseObject({
+  fullUrl: z.string().optional(),
+  resource: declared(
+    z
+      .looseObject({ resourceType: z.string(), id: z.string().optional() })
+      .refine((r) => r.resourceType !== 'MedicationRequest' || r.id === undefined || FHIR_ID.test(r.id), {
+        message: 'not a valid FHIR id',
+        path: ['id'],
+      }),
+    {
+      if: { properties: { resourceType: { const: 'MedicationRequest' } } },
+      then: { properties: { id: { pattern: FHIR_ID.source } } },
+    },
+  ).optional(),
 });
 
 /**
  * The FHIR R4 backport topic-based Subscription notification: a `history` Bundle whose first entry is the
- * SubscriptionStatus (as `Parameters` in R4), with the refill MedicationRequest as the event's focus. `full-resource`
+ * SubscriptionStatus (as `Parameters` in R4), with the refill MedicationRequest as an event's focus. `full-resource`
  * payloads carry the resource as a further entry; `id-only` payloads carry only the reference.
  */
-export const NotificationBundleSchema = z.looseObject({
-  resourceType: z.literal('Bundle'),
-  id: z.string().optional(),
-  type: z.literal('history'),
-  timestamp: z.string().optional(),
-  entry: z
-    .array(
-      z.looseObject({
-        fullUrl: z.string().optional(),
-        resource: z.looseObject({ resourceType: z.string(), id: z.string().optional() }).optional(),
-      }),
-    )
-    .min(1),
-});
+export const NotificationBundleSchema = z
+  .looseObject({
+    resourceType: z.literal('Bundle'),
+    id: z.string().optional(),
+    type: z.literal('history'),
+    timestamp: z.string().optional(),
+    entry: declared(
+      z.tuple([z.looseObject({ fullUrl: z.string().optional(), resource: SubscriptionStatusResource })], FurtherEntry),
+      { minItems: 1, items: jsonSchemaOf(FurtherEntry) },
+    ),
+  })
+  .openapi('RefillSubscriptionNotification', {
+    description: 'FHIR R4 backport Subscription notification (id-only or full-resource)',
+  });
+
+/** The webhook body: either form (told apart by `resourceType`, which the event form never has). */
+export const RefillWebhookSchema = z
+  .union([RefillRequestedEventSchema, NotificationBundleSchema])
+  .openapi('RefillWebhook');
 
 export interface RefillIntake {
   medicationRequestId: string;
@@ -50,14 +127,33 @@ export interface RefillIntake {
 }
 
 function idOf(reference: string): string {
-  const m = /MedicationRequest\/([A-Za-z0-9\-.]{1,64})/.exec(reference);
-  return m![1]!;
+  return MR_REF.exec(reference)![1]!;
+}
+
+/** The first focus that references a MedicationRequest (the schema guarantees there is one). */
+function focusOf(status: z.infer<typeof SubscriptionStatusResource>): string {
+  if (status.resourceType === 'SubscriptionStatus') {
+    for (const ev of status.notificationEvent) {
+      const parsed = StatusEvent.safeParse(ev);
+      if (parsed.success) return parsed.data.focus.reference;
+    }
+  } else {
+    for (const p of status.parameter) {
+      const parsed = EventParameter.safeParse(p);
+      if (!parsed.success) continue;
+      for (const part of parsed.data.part) {
+        const focus = FocusPart.safeParse(part);
+        if (focus.success) return focus.data.valueReference.reference;
+      }
+    }
+  }
+  throw new Error('unreachable: the schema requires a focus');
 }
 
 /**
  * How deeply a webhook body may nest objects and arrays. A full-resource notification is about 10 levels deep, and
- * FHIR extensions add a few; the bound keeps every later walk of the body (zod's recursive Parameters.part schema
- * among them) far from the stack's limit, which about 1,000 levels of `part` used to overflow.
+ * FHIR extensions add a few; the bound keeps every later walk of the body (zod's recursive schemas among them) far
+ * from the stack's limit, which about 1,000 levels of `part` used to overflow.
  */
 export const MAX_WEBHOOK_DEPTH = 64;
 
@@ -96,61 +192,10 @@ export function parseRefillWebhook(body: unknown): RefillIntake {
   if ('resourceType' in body) {
     const parsed = NotificationBundleSchema.safeParse(body);
     if (!parsed.success) throw invalidInput(parsed.error, 'subscription notification');
-    const first = parsed.data.entry[0]!.resource;
-    if (!first || (first.resourceType !== 'Parameters' && first.resourceType !== 'SubscriptionStatus')) {
-      throw problem('$.entry[0].resource.resourceType', 'the first entry must be the SubscriptionStatus (Parameters)');
-    }
-    const focus = findFocus(first);
-    if (!focus) {
-      throw problem(
-        '$.entry[0].resource.parameter',
-        'no notification-event with a focus reference to the refill MedicationRequest',
-      );
-    }
-    if (!MedicationRequestRef.safeParse(focus.reference).success) {
-      throw problem(focus.path, 'focus must reference a MedicationRequest');
-    }
-    const medicationRequestId = idOf(focus.reference);
-    // full-resource: the entry carrying the resource must agree with the focus.
-    parsed.data.entry.slice(1).forEach((e, i) => {
-      const r = e.resource;
-      if (r?.resourceType === 'MedicationRequest' && r.id !== undefined && !FHIR_ID.test(r.id)) {
-        throw problem(`$.entry[${i + 1}].resource.id`, 'not a valid FHIR id');
-      }
-    });
+    const medicationRequestId = idOf(focusOf(parsed.data.entry[0].resource));
     return { medicationRequestId, eventId: parsed.data.id ?? null, form: 'subscription-notification' };
   }
   const parsed = RefillRequestedEventSchema.safeParse(body);
   if (!parsed.success) throw invalidInput(parsed.error, 'refill.requested event');
   return { medicationRequestId: idOf(parsed.data.medicationRequest), eventId: parsed.data.id, form: 'event' };
-}
-
-function problem(path: string, message: string): AppError {
-  return new AppError('INVALID_INPUT', `Invalid subscription notification at ${path}: ${message}`, {
-    issues: [{ path, message }],
-  });
-}
-
-/** Finds `notification-event.focus` in an R4 backport SubscriptionStatus (Parameters) or an R4B/R5 one. */
-function findFocus(status: Record<string, unknown>): { reference: string; path: string } | null {
-  if (status.resourceType === 'SubscriptionStatus') {
-    const events = Array.isArray(status.notificationEvent) ? (status.notificationEvent as unknown[]) : [];
-    for (const [i, ev] of events.entries()) {
-      const ref = (ev as { focus?: { reference?: unknown } })?.focus?.reference;
-      if (typeof ref === 'string') return { reference: ref, path: `$.entry[0].resource.notificationEvent[${i}].focus` };
-    }
-    return null;
-  }
-  const params = z.array(ParameterSchema).safeParse(status.parameter);
-  if (!params.success) return null;
-  for (const [i, p] of params.data.entries()) {
-    if (p.name !== 'notification-event' || !Array.isArray(p.part)) continue;
-    for (const [j, part] of (p.part as { name?: string; valueReference?: { reference?: unknown } }[]).entries()) {
-      const ref = part.valueReference?.reference;
-      if (part.name === 'focus' && typeof ref === 'string') {
-        return { reference: ref, path: `$.entry[0].resource.parameter[${i}].part[${j}].valueReference.reference` };
-      }
-    }
-  }
-  return null;
 }

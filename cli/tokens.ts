@@ -158,7 +158,7 @@ export async function runTokensCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr(`autopilot: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof AppError && (e.code === 'INVALID_INPUT' || e.code === 'CONFLICT')) {
+    if (e instanceof AppError && ['INVALID_INPUT', 'UNPROCESSABLE', 'CONFLICT'].includes(e.code)) {
       const issue = e.issues[0];
       io.stderr(`autopilot: ${issue ? `${optionOf(issue.path)}: ${issue.message}` : e.message}\n`);
       return 2;

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'RATE_LIMITED'
   | 'PROTOCOL_INVALID'
+  /** Well-formed, but not usable: refers to something that does not exist, or a key that cannot be read. */
+  | 'UNPROCESSABLE'
   | 'REVIEW_REJECTED'
   | 'EHR_NOT_FOUND'
   | 'EHR_REJECTED'

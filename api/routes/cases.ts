@@ -7,9 +7,10 @@ import { AppError } from '../../rules/index.ts';
 import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { openApiRouter } from '../errors.ts';
+import { errorResponses, openApiRouter } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
+import { CaseId, Id } from '../schemas.ts';
 import { caseLinks } from './links.ts';
 
 const Evidence = z.object({
@@ -118,26 +119,31 @@ async function visibleCase(deps: ApiDeps, principal: Principal, caseId: string):
 }
 
 const bearer = [{ bearer: [] }];
-const errors = { description: 'Error envelope { error: { code, message, requestId, issues? } }' };
+const CaseParams = z.object({ caseId: CaseId });
+/** Client-chosen id of a decision: a retry with the same id is deduplicated. */
+const DecisionId = z.string().regex(/^[A-Za-z0-9_-]{8,100}$/, '8–100 of A-Z a-z 0-9 _ -');
 
 const getCaseRoute = createRoute({
   method: 'get',
   path: '/v1/cases/{caseId}',
   summary: 'A case: status, disposition, queue, protocol, every criterion with its evidence, timeline',
   security: bearer,
-  request: { params: z.object({ caseId: z.string().max(300) }) },
+  request: { params: CaseParams },
   responses: {
     200: { description: 'The case', content: { 'application/json': { schema: CaseView } } },
-    401: errors,
-    404: errors,
+    ...errorResponses(400, 401, 404),
   },
 });
 
 const QueueQuery = z.object({
   pool: z.string().max(100).optional(),
-  clinicId: z.string().max(128).optional(),
+  clinicId: Id.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(1000).optional(),
+  /** `nextCursor` of the previous page (opaque; connectors/db/cases.ts). */
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{1,400}$/, 'not a cursor from nextCursor')
+    .optional(),
 });
 
 const listQueueRoute = createRoute({
@@ -160,8 +166,7 @@ const listQueueRoute = createRoute({
         },
       },
     },
-    400: errors,
-    401: errors,
+    ...errorResponses(400, 401),
   },
 });
 
@@ -170,10 +175,7 @@ export const DecisionBodySchema = z
     action: ClinicianActionSchema,
     note: z.string().max(2000).optional(),
     /** Client-chosen id of this decision (UUID); a retry with the same id is deduplicated. Or send Idempotency-Key. */
-    decisionId: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{8,100}$/)
-      .optional(),
+    decisionId: DecisionId.optional(),
   })
   .openapi('DecisionRequest');
 
@@ -186,7 +188,8 @@ const decisionRoute = createRoute({
     'retry with the same decisionId. 403 for a role the queue does not allow, 409 for a closed or already-decided case.',
   security: bearer,
   request: {
-    params: z.object({ caseId: z.string().max(300) }),
+    params: CaseParams,
+    headers: z.object({ 'idempotency-key': DecisionId.optional() }),
     body: { content: { 'application/json': { schema: DecisionBodySchema } }, required: true },
   },
   responses: {
@@ -203,12 +206,7 @@ const decisionRoute = createRoute({
         },
       },
     },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
-    409: errors,
-    503: errors,
+    ...errorResponses(400, 401, 403, 404, 409, 503),
   },
 });
 
@@ -217,15 +215,13 @@ const auditRoute = createRoute({
   path: '/v1/cases/{caseId}/audit',
   summary: 'The audit trail of a case (admin)',
   security: bearer,
-  request: { params: z.object({ caseId: z.string().max(300) }) },
+  request: { params: CaseParams },
   responses: {
     200: {
       description: 'Audit entries, newest first',
       content: { 'application/json': { schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) } },
     },
-    401: errors,
-    403: errors,
-    404: errors,
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
@@ -310,12 +306,7 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if (principal.role === 'admin') throw new AppError('FORBIDDEN', 'Admins configure; clinicians decide cases');
     const r = await visibleCase(deps, principal, c.req.valid('param').caseId);
     const body = c.req.valid('json');
-    const idem = c.req.header('idempotency-key');
-    if (idem !== undefined && !/^[A-Za-z0-9_-]{8,100}$/.test(idem)) {
-      throw new AppError('INVALID_INPUT', 'Invalid Idempotency-Key header', {
-        issues: [{ path: 'header.Idempotency-Key', message: '8–100 of A-Z a-z 0-9 _ -' }],
-      });
-    }
+    const idem = c.req.valid('header')['idempotency-key'];
     const decisionId = body.decisionId ?? idem ?? randomUUID();
     if (r.status === 'closed') throw new AppError('CONFLICT', 'The case is closed');
     if (r.status !== 'queued' || !r.queue) throw new AppError('CONFLICT', 'The case is not awaiting a decision yet');

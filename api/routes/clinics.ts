@@ -4,7 +4,6 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { AuditInput, Clinic } from '../../connectors/db/index.ts';
-import { IdSchema, TimezoneSchema } from '../../connectors/db/clinics.ts';
 import { clinicPrivateKeyJwk } from '../../connectors/fhir/clinic-connectors.ts';
 import { parseClientKey, publicJwkOf } from '../../connectors/fhir/client-key.ts';
 import { checkFhirConnection } from '../../connectors/fhir/connection-check.ts';
@@ -13,8 +12,9 @@ import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } 
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { openApiRouter } from '../errors.ts';
+import { errorResponses, openApiRouter } from '../errors.ts';
 import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { Id, keywords, TimeZone } from '../schemas.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 /** How long the previous webhook secret keeps verifying after a rotation, unless the admin says otherwise. */
@@ -63,7 +63,7 @@ type ClinicViewT = z.infer<typeof ClinicView>;
 
 const CreateClinicBody = z
   .strictObject({
-    id: IdSchema,
+    id: Id,
     name: z.string().min(1).max(200),
     fhirBaseUrl: AnyHttpUrl,
     /** Token endpoint; absent ⇒ discovered from the EHR's .well-known/smart-configuration. */
@@ -76,7 +76,7 @@ const CreateClinicBody = z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,128}$/)
       .optional(),
-    protocolId: IdSchema,
+    protocolId: Id,
     /** Off by default: a new clinic starts with every request going to a nurse until an admin switches it on. */
     refillAutomationEnabled: z.boolean().default(false),
     nurseSlaSeconds: z
@@ -85,14 +85,18 @@ const CreateClinicBody = z
       .min(60)
       .max(30 * 24 * 3600)
       .default(4 * 3600),
-    timezone: TimezoneSchema,
+    timezone: TimeZone,
   })
-  .openapi('ClinicCreate');
+  .refine((b) => b.keyId === undefined || b.privateKey !== undefined, {
+    message: 'keyId needs a privateKey',
+    path: ['keyId'],
+  })
+  .openapi('ClinicCreate', keywords({ dependentRequired: { keyId: ['privateKey'] } }));
 
 const SettingsBody = z
   .strictObject({
     name: z.string().min(1).max(200).optional(),
-    timezone: TimezoneSchema.optional(),
+    timezone: TimeZone.optional(),
     refillAutomationEnabled: z.boolean().optional(),
     nurseSlaSeconds: z
       .number()
@@ -100,15 +104,15 @@ const SettingsBody = z
       .min(60)
       .max(30 * 24 * 3600)
       .optional(),
-    protocolId: IdSchema.optional(),
+    protocolId: Id.optional(),
     /**
      * Pin a published (or retired) version of the clinic's protocol; null: follow its live version. Changing
      * `protocolId` without this clears the pin.
      */
-    protocolVersion: z.number().int().positive().nullable().optional(),
+    protocolVersion: z.number().int().min(1).max(1_000_000_000).nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
-  .openapi('ClinicSettings');
+  .openapi('ClinicSettings', { minProperties: 1 });
 
 const ConnectionBody = z
   .strictObject({
@@ -131,7 +135,13 @@ const ConnectionBody = z
     message: 'keyId needs a privateKey',
     path: ['keyId'],
   })
-  .openapi('ClinicEhrConnection');
+  .openapi(
+    'ClinicEhrConnection',
+    keywords({
+      minProperties: 1,
+      dependentSchemas: { keyId: { required: ['privateKey'], properties: { privateKey: { not: { type: 'null' } } } } },
+    }),
+  );
 
 const RotateBody = z
   .strictObject({ graceSeconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).optional() })
@@ -150,8 +160,7 @@ const ConnectionReportView = z
   .openapi('ConnectionReport');
 
 const bearer = [{ bearer: [] }];
-const errors = { description: 'Error envelope { error: { code, message, requestId, issues? } }' };
-const IdParam = z.object({ id: IdSchema });
+const IdParam = z.object({ id: Id.openapi({ example: 'demo-clinic' }) });
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },
@@ -162,7 +171,7 @@ const listRoute = createRoute({
   path: '/v1/clinics',
   summary: 'Clinics (admin); never secrets',
   security: bearer,
-  responses: { 200: json(z.object({ items: z.array(ClinicView) }), 'Clinics'), 401: errors, 403: errors },
+  responses: { 200: json(z.object({ items: z.array(ClinicView) }), 'Clinics'), ...errorResponses(401, 403) },
 });
 
 const getRoute = createRoute({
@@ -171,7 +180,7 @@ const getRoute = createRoute({
   summary: 'One clinic (admin): settings, key id and thumbprint, never secrets',
   security: bearer,
   request: { params: IdParam },
-  responses: { 200: json(ClinicView, 'The clinic'), 400: errors, 401: errors, 403: errors, 404: errors },
+  responses: { 200: json(ClinicView, 'The clinic'), ...errorResponses(400, 401, 403, 404) },
 });
 
 const Created = z
@@ -192,10 +201,7 @@ const createRouteDef = createRoute({
   request: { body: { content: { 'application/json': { schema: CreateClinicBody } }, required: true } },
   responses: {
     201: json(Created, 'Created'),
-    400: errors,
-    401: errors,
-    403: errors,
-    409: errors,
+    ...errorResponses(400, 401, 403, 409, 422),
   },
 });
 
@@ -208,7 +214,7 @@ const settingsRoute = createRoute({
     params: IdParam,
     body: { content: { 'application/json': { schema: SettingsBody } }, required: true },
   },
-  responses: { 200: json(ClinicView, 'Updated'), 400: errors, 401: errors, 403: errors, 404: errors },
+  responses: { 200: json(ClinicView, 'Updated'), ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 
 const connectionRoute = createRoute({
@@ -223,10 +229,7 @@ const connectionRoute = createRoute({
   },
   responses: {
     200: json(Created.omit({ webhookSecret: true }).openapi('ClinicEhrConnectionChanged'), 'Updated'),
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
+    ...errorResponses(400, 401, 403, 404, 422),
   },
 });
 
@@ -247,10 +250,7 @@ const rotateRoute = createRoute({
       z.object({ webhookSecret: z.string(), previousValidUntil: z.string() }).openapi('WebhookSecretRotated'),
       'Rotated',
     ),
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
@@ -261,8 +261,18 @@ const checkRoute = createRoute({
   description: 'Answers 200 with `ok: false` and `problems` when the EHR is down or refuses; never 5xx for EHR faults.',
   security: bearer,
   request: { params: IdParam },
-  responses: { 200: json(ConnectionReportView, 'The report'), 400: errors, 401: errors, 403: errors, 404: errors },
+  responses: { 200: json(ConnectionReportView, 'The report'), ...errorResponses(400, 401, 403, 404) },
 });
+
+/** A private key the schema admits but that is not a usable key (not PEM/JWK, too short, wrong curve) is 422. */
+async function clientKey(privateKey: string | Record<string, unknown>, keyId: string | undefined) {
+  try {
+    return await parseClientKey(privateKey, keyId);
+  } catch (err) {
+    if (!(err instanceof AppError && err.code === 'INVALID_INPUT')) throw err;
+    throw new AppError('UNPROCESSABLE', err.message, { issues: [...err.issues] });
+  }
+}
 
 function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
@@ -343,7 +353,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   async function assertPublishedProtocol(protocolId: string): Promise<void> {
     if (!(await store.protocols.getPublished(protocolId))) {
-      throw new AppError('INVALID_INPUT', 'Invalid request at $.protocolId: no published protocol with this id', {
+      throw new AppError('UNPROCESSABLE', 'No published protocol with this id', {
         issues: [{ path: '$.protocolId', message: 'no published protocol with this id' }],
       });
     }
@@ -417,7 +427,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const body = c.req.valid('json');
     assertEhrUrls(body);
     await assertPublishedProtocol(body.protocolId);
-    const key = body.privateKey === undefined ? undefined : await parseClientKey(body.privateKey, body.keyId);
+    const key = body.privateKey === undefined ? undefined : await clientKey(body.privateKey, body.keyId);
     const webhookSecret = newWebhookSecret();
     const clinic = await store.clinics.create(
       {
@@ -508,7 +518,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         },
       );
     }
-    const key = body.privateKey ? await parseClientKey(body.privateKey, body.keyId) : undefined;
+    const key = body.privateKey ? await clientKey(body.privateKey, body.keyId) : undefined;
     const was = await view(before);
     const keyBefore = was.fhirKey.set ? { keyId: was.fhirKey.keyId, thumbprint: was.fhirKey.thumbprint } : null;
     const after = await store.clinics.updateSettings(

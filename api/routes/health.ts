@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
+import { errorResponse } from '../errors.ts';
 
 const Part = z.enum(['ok', 'down']);
 const HealthSchema = z
@@ -35,6 +36,8 @@ const route = createRoute({
       description: 'Temporal or the database does not answer',
       content: { 'application/json': { schema: HealthSchema } },
     },
+    413: errorResponse(413),
+    429: errorResponse(429),
   },
 });
 
@@ -63,7 +66,11 @@ export function healthRoutes({ db, workflows, demoEhrReady }: ApiDeps): OpenAPIH
     ]);
     const parts = { database, temporal, ...(worker && { worker }), ...(ehr && { ehr }) };
     const answering = database === 'ok' && temporal === 'ok';
-    const status = !answering ? 'down' : Object.values(parts).every((p) => p === 'ok') ? 'ok' : 'degraded';
+    const status: 'ok' | 'degraded' | 'down' = !answering
+      ? 'down'
+      : Object.values(parts).every((p) => p === 'ok')
+        ? 'ok'
+        : 'degraded';
     return c.json({ status, parts }, answering ? 200 : 503);
   });
 }

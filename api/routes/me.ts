@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
+import { errorResponses } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 const MeSchema = z
@@ -19,7 +20,7 @@ const meRoute = createRoute({
   security: [{ bearer: [] }],
   responses: {
     200: { description: 'The caller', content: { 'application/json': { schema: MeSchema } } },
-    401: { description: 'Error envelope { error: { code, message, requestId } }' },
+    ...errorResponses(401),
   },
 });
 

@@ -3,7 +3,6 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuditInput, ProtocolVersionRecord, PublishResult } from '../../connectors/db/index.ts';
-import { IdSchema } from '../../connectors/db/clinics.ts';
 import { canonicalJson, diffProtocols } from '../../rules/engine/diff.ts';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -27,8 +26,9 @@ import {
 } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { openApiRouter } from '../errors.ts';
+import { errorResponses, openApiRouter } from '../errors.ts';
 import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { Id, IsoInstant, keywords } from '../schemas.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -37,18 +37,17 @@ const MAX_BODY_BYTES = 1024 * 1024;
 // ---------------------------------------------------------------------------------------------------------------
 
 const bearer = [{ bearer: [] }];
-const errors = { description: 'Error envelope { error: { code, message, requestId, issues? } }' };
-const invalid = {
-  description: 'PROTOCOL_INVALID: { error: { code, message, requestId, issues: [{ path, message }] } }',
-};
+const IdParam = z.object({ id: Id });
+/** A version number in a JSON body. */
+const VersionNumber = z.number().int().min(1).max(1_000_000_000);
+/** A version number in a path or query string. */
+const VersionText = z.coerce.number().int().min(1).max(1_000_000_000);
+const VersionParams = IdParam.extend({ version: VersionText.openapi({ example: 1 }) });
 
-const IdParam = z.object({ id: z.string().pipe(IdSchema).openapi({ example: 'family-medicine-2015' }) });
-const VersionNumber = z.coerce.number().int().min(1).max(1_000_000_000);
-const VersionParams = IdParam.extend({ version: VersionNumber.openapi({ example: 1 }) });
-
+/** A protocol document: any JSON object here; its rules are checked by the engine (422 with every issue). */
 const Definition = z
-  .unknown()
-  .openapi({ type: 'object', description: 'A protocol document (rules/README.md; schema: rules/schema/protocol.ts)' });
+  .record(z.string(), z.unknown())
+  .openapi({ description: 'A protocol document (rules/README.md; schema: rules/schema/protocol.ts)' });
 
 const Issue = z.object({ path: z.string(), message: z.string() }).openapi('ProtocolIssue');
 
@@ -89,7 +88,11 @@ const DraftBody = z
     fromVersion: VersionNumber.optional(),
     note: z.string().max(2000).optional(),
   })
-  .openapi('DraftRequest');
+  .refine((b) => (b.definition === undefined) !== (b.fromVersion === undefined), {
+    message: 'give exactly one of definition and fromVersion',
+    path: ['definition'],
+  })
+  .openapi('DraftRequest', keywords({ oneOf: [{ required: ['definition'] }, { required: ['fromVersion'] }] }));
 
 const EditBody = z.strictObject({ definition: Definition, note: z.string().max(2000).optional() }).openapi('DraftEdit');
 
@@ -179,12 +182,12 @@ const PublishView = z
   .openapi('PublishResult');
 
 /** A date (YYYY-MM-DD, UTC) or an ISO instant. */
-const DateOrInstant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+const DateOrInstant = z.union([z.iso.date(), IsoInstant]);
 
 const SimulateBody = z
   .strictObject({
     /** The clinic whose recorded cases (or whose baseline version, with `bundles`) the version is compared with. */
-    clinicId: IdSchema,
+    clinicId: Id,
     /** Recorded at or after (a date means its start, UTC). */
     from: DateOrInstant.optional(),
     /** Recorded before this instant, or up to and including this date (UTC). */
@@ -218,7 +221,23 @@ const SimulateBody = z
     message: 'uploaded bundles (at most 1,000) are simulated synchronously; a job simulates recorded cases',
     path: ['async'],
   })
-  .openapi('SimulationRequest');
+  .openapi(
+    'SimulationRequest',
+    keywords({
+      dependentSchemas: {
+        bundles: {
+          not: {
+            anyOf: [
+              { required: ['from'] },
+              { required: ['to'] },
+              { required: ['limit'] },
+              { required: ['async'], properties: { async: { const: true } } },
+            ],
+          },
+        },
+      },
+    }),
+  );
 
 const JobId = z
   .string()
@@ -263,8 +282,7 @@ const listRoute = createRoute({
       description: 'Protocols',
       content: Json(z.object({ items: z.array(ProtocolSummary.extend({ published: VersionSummary.nullable() })) })),
     },
-    401: errors,
-    403: errors,
+    ...errorResponses(401, 403),
   },
 });
 
@@ -277,9 +295,7 @@ const getRoute = createRoute({
   request: { params: IdParam },
   responses: {
     200: { description: 'The protocol', content: Json(ProtocolSummary.extend({ versions: z.array(VersionSummary) })) },
-    401: errors,
-    403: errors,
-    404: errors,
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
@@ -292,9 +308,7 @@ const getVersionRoute = createRoute({
   request: { params: VersionParams },
   responses: {
     200: { description: 'The version', content: Json(VersionView) },
-    401: errors,
-    403: errors,
-    404: errors,
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
@@ -311,9 +325,7 @@ const validateRoute = createRoute({
       description: 'The verdict',
       content: Json(z.object({ valid: z.boolean(), issues: z.array(Issue) })),
     },
-    400: errors,
-    401: errors,
-    403: errors,
+    ...errorResponses(400, 401, 403),
   },
 });
 
@@ -329,11 +341,7 @@ const createDraftRoute = createRoute({
   request: { params: IdParam, body: body(DraftBody) },
   responses: {
     201: { description: 'The new draft', content: Json(VersionView) },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
-    422: invalid,
+    ...errorResponses(400, 401, 403, 404, 409, 422),
   },
 });
 
@@ -346,12 +354,7 @@ const editDraftRoute = createRoute({
   request: { params: VersionParams, body: body(EditBody) },
   responses: {
     200: { description: 'The edited draft', content: Json(VersionView) },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
-    409: errors,
-    422: invalid,
+    ...errorResponses(400, 401, 403, 404, 409, 422),
   },
 });
 
@@ -364,7 +367,7 @@ const diffRoute = createRoute({
     'Routes, guards, categories, criteria, supply/action/bridge rules, shared conditions and outcomes, matched by ' +
     'id: added, removed, or changed with the before/after of every changed field.',
   security: bearer,
-  request: { params: IdParam, query: z.object({ from: VersionNumber, to: VersionNumber }) },
+  request: { params: IdParam, query: z.object({ from: VersionText, to: VersionText }) },
   responses: {
     200: {
       description: 'The changes',
@@ -378,11 +381,7 @@ const diffRoute = createRoute({
         }),
       ),
     },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
-    422: invalid,
+    ...errorResponses(400, 401, 403, 404, 422),
   },
 });
 
@@ -407,13 +406,7 @@ const simulateRoute = createRoute({
   responses: {
     200: { description: 'The simulation', content: Json(SimulationView) },
     202: { description: 'The job was started', content: Json(z.object({ jobId: z.string() })) },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
-    409: errors,
-    422: invalid,
-    503: errors,
+    ...errorResponses(400, 401, 403, 404, 409, 422, 503),
   },
 });
 
@@ -429,16 +422,11 @@ const publishRoute = createRoute({
   security: bearer,
   request: {
     params: VersionParams,
-    body: { content: Json(z.strictObject({ clinicId: IdSchema.optional() })), required: false },
+    body: { content: Json(z.strictObject({ clinicId: Id.optional() })), required: false },
   },
   responses: {
     200: { description: 'Published', content: Json(PublishView) },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
-    409: errors,
-    422: invalid,
+    ...errorResponses(400, 401, 403, 404, 409, 422),
   },
 });
 
@@ -453,15 +441,11 @@ const rollbackRoute = createRoute({
   security: bearer,
   request: {
     params: IdParam,
-    body: body(z.strictObject({ toVersion: VersionNumber, clinicId: IdSchema.optional() })),
+    body: body(z.strictObject({ toVersion: VersionNumber, clinicId: Id.optional() })),
   },
   responses: {
     200: { description: 'Rolled back', content: Json(PublishView) },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
-    409: errors,
+    ...errorResponses(400, 401, 403, 404, 409),
   },
 });
 
@@ -483,10 +467,7 @@ const jobRoute = createRoute({
   },
   responses: {
     200: { description: 'The job', content: Json(JobView) },
-    400: errors,
-    401: errors,
-    403: errors,
-    404: errors,
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
@@ -542,7 +523,7 @@ function versionSummary(v: ProtocolVersionRecord): z.infer<typeof VersionSummary
 const versionView = (v: ProtocolVersionRecord) => ({
   ...versionSummary(v),
   protocolId: v.protocolId,
-  definition: v.definition as unknown,
+  definition: v.definition as Record<string, unknown>,
 });
 
 /** Validates a document; problems are reported with paths relative to the document (`$.categories[0].id`). */
@@ -668,11 +649,6 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const { id } = c.req.valid('param');
     const req = c.req.valid('json');
     const principal = c.get('principal');
-    if ((req.definition === undefined) === (req.fromVersion === undefined)) {
-      throw new AppError('INVALID_INPUT', 'Give exactly one of definition and fromVersion', {
-        issues: [{ path: '$.definition', message: 'give exactly one of definition and fromVersion' }],
-      });
-    }
     let existing = await store.protocols.get(id);
     if (!existing && req.fromVersion !== undefined) {
       throw new AppError('NOT_FOUND', 'Protocol not found', { context: { protocolId: id } });
@@ -786,7 +762,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     asOf: string,
   ) {
     const toFacts = deps.bundleFacts;
-    if (!toFacts) throw new AppError('INVALID_INPUT', 'Simulating uploaded bundles is not available on this server');
+    if (!toFacts) throw new AppError('UNPROCESSABLE', 'Simulating uploaded bundles is not available on this server');
     const cases: SimulationCase[] = [];
     let skipped = 0;
     const recordedAt = deps.now().toISOString();

@@ -4,8 +4,9 @@ import { issueToken, tokenView, type ApiToken } from '../../connectors/db/index.
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { openApiRouter } from '../errors.ts';
+import { errorResponses, openApiRouter } from '../errors.ts';
 import { isGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { Id } from '../schemas.ts';
 
 const TokenView = z
   .object({
@@ -25,9 +26,12 @@ const TokenView = z
 const IssueBody = z
   .strictObject({
     role: z.enum(['admin', 'doctor', 'nurse']),
-    /** Checked in full by issueToken (a person's id: e-mail or staff id). */
-    userId: z.string().min(1).max(200).openapi({ example: 'ana.lopez@clinic.example' }),
-    clinicId: z.string().min(1).max(128).nullable().optional(),
+    /** A person's id: e-mail or staff id (the same pattern issueToken checks). */
+    userId: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$/, 'a person’s id: e-mail or staff id (letters, digits, . _ @ + -)')
+      .openapi({ example: 'ana.lopez@clinic.example' }),
+    clinicId: Id.nullable().optional(),
     name: z.string().min(1).max(200).optional(),
     expiresIn: z
       .string()
@@ -38,7 +42,6 @@ const IssueBody = z
   .openapi('TokenIssue');
 
 const bearer = [{ bearer: [] }];
-const errors = { description: 'Error envelope { error: { code, message, requestId, issues? } }' };
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },
@@ -55,9 +58,7 @@ const issueRoute = createRoute({
   request: { body: { content: { 'application/json': { schema: IssueBody } }, required: true } },
   responses: {
     201: json(z.object({ token: z.string(), record: TokenView }).openapi('TokenIssued'), 'Issued'),
-    400: errors,
-    401: errors,
-    403: errors,
+    ...errorResponses(400, 401, 403, 422),
   },
 });
 
@@ -68,11 +69,11 @@ const listRoute = createRoute({
   security: bearer,
   request: {
     query: z.object({
-      clinicId: z.string().min(1).max(128).optional(),
+      clinicId: Id.optional(),
       includeRevoked: z.enum(['true', 'false']).optional(),
     }),
   },
-  responses: { 200: json(z.object({ items: z.array(TokenView) }), 'Tokens'), 400: errors, 401: errors, 403: errors },
+  responses: { 200: json(z.object({ items: z.array(TokenView) }), 'Tokens'), ...errorResponses(400, 401, 403) },
 });
 
 const revokeRoute = createRoute({
@@ -81,7 +82,7 @@ const revokeRoute = createRoute({
   summary: 'Revoke an API token (admin); it stops working at once. Audited (`token.revoked`)',
   security: bearer,
   request: { params: z.object({ id: z.string().regex(/^tok_[A-Za-z0-9_-]{1,64}$/) }) },
-  responses: { 204: { description: 'Revoked' }, 400: errors, 401: errors, 403: errors, 404: errors },
+  responses: { 204: { description: 'Revoked' }, ...errorResponses(400, 401, 403, 404) },
 });
 
 /**

@@ -9,8 +9,10 @@ import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { clinicRateLimit } from '../middleware/rate-limit.ts';
 import { checkWebhookHeaders, checkWebhookSignature, signatureMismatch } from '../middleware/webhook-signature.ts';
-import { parseRefillWebhook } from '../webhook-body.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
+import { errorResponse, errorResponses } from '../errors.ts';
+import { Id } from '../schemas.ts';
+import { parseRefillWebhook, RefillWebhookSchema } from '../webhook-body.ts';
 import { caseLinks } from './links.ts';
 
 const AcceptedSchema = z
@@ -20,34 +22,6 @@ const AcceptedSchema = z
     links: z.object({ self: z.string(), timeline: z.string() }),
   })
   .openapi('WebhookAccepted');
-
-const ErrorSchema = z
-  .object({
-    error: z.object({
-      code: z.string(),
-      message: z.string(),
-      requestId: z.string(),
-      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    }),
-  })
-  .openapi('Error');
-
-const WebhookBodyDoc = z
-  .union([
-    z.object({
-      type: z.literal('refill.requested'),
-      id: z.string(),
-      medicationRequest: z.string().openapi({ example: 'MedicationRequest/mr-0001-req' }),
-    }),
-    z
-      .object({
-        resourceType: z.literal('Bundle'),
-        type: z.literal('history'),
-        entry: z.array(z.record(z.string(), z.unknown())),
-      })
-      .openapi({ description: 'FHIR R4 backport Subscription notification (id-only or full-resource)' }),
-  ])
-  .openapi('RefillWebhook');
 
 export const webhookRoute = createRoute({
   method: 'post',
@@ -59,24 +33,22 @@ export const webhookRoute = createRoute({
     'until its grace period ends). Answers fast: all FHIR reads happen in the workflow. ' +
     'A redelivery of the same refill request returns the same caseId and starts nothing new.',
   request: {
-    params: z.object({ clinicId: z.string() }),
-    headers: z.object({ 'x-autopilot-timestamp': z.string(), 'x-autopilot-signature': z.string() }),
-    body: { content: { 'application/json': { schema: WebhookBodyDoc } }, required: true },
+    params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
+    headers: z.object({
+      'x-autopilot-timestamp': z.string().openapi({ description: 'Unix seconds', example: '1767225600' }),
+      'x-autopilot-signature': z.string().openapi({ description: 'v1=<hex HMAC-SHA256>[,v1=…]' }),
+    }),
+    body: { content: { 'application/json': { schema: RefillWebhookSchema } }, required: true },
   },
   responses: {
     202: { description: 'Accepted: the case exists', content: { 'application/json': { schema: AcceptedSchema } } },
-    400: {
-      description: 'Malformed body (issues carry the JSON path)',
-      content: { 'application/json': { schema: ErrorSchema } },
-    },
-    401: {
-      description: 'Bad signature or timestamp, or an unknown clinic (answered exactly alike)',
-      content: { 'application/json': { schema: ErrorSchema } },
-    },
-    503: {
-      description: 'Temporal unreachable: retry (Retry-After)',
-      content: { 'application/json': { schema: ErrorSchema } },
-    },
+    ...errorResponses(400, 401, 503),
+    400: errorResponse(400, 'Malformed body (issues carry the JSON path)'),
+    401: errorResponse(
+      401,
+      'Missing or bad signature, a timestamp outside the replay window, or an unknown clinic (answered exactly alike)',
+    ),
+    503: errorResponse(503, 'Temporal unreachable: retry after Retry-After seconds'),
   },
 });
 

@@ -115,18 +115,22 @@ export interface CaseRepo {
   listCaseEvents(caseId: string): Promise<CaseEvent[]>;
 }
 
-const CursorSchema = z.tuple([z.string(), z.string()]);
+/**
+ * A keyset cursor: `<base64url createdAt>.<base64url id>`. Every string of that shape decodes (to a position that may
+ * match no case: the next page is then empty), so the API can declare exactly which cursors it accepts.
+ */
+const CURSOR = /^([A-Za-z0-9_-]{1,400})\.([A-Za-z0-9_-]{1,400})$/;
 
 function encodeCursor(c: CaseRecord): string {
-  return Buffer.from(JSON.stringify([c.createdAt, c.id])).toString('base64url');
+  const part = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+  return `${part(c.createdAt)}.${part(c.id)}`;
 }
 
 function decodeCursor(cursor: string): [string, string] {
-  try {
-    return CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw new AppError('INVALID_INPUT', 'Invalid cursor');
-  }
+  const m = CURSOR.exec(cursor);
+  if (!m) throw new AppError('INVALID_INPUT', 'Invalid cursor');
+  const part = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
+  return [part(m[1]!), part(m[2]!)];
 }
 
 /** The case projection that serves the queues, and each case's timeline. */

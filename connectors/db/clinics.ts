@@ -7,7 +7,9 @@ import type { Db } from './open.ts';
 import type { Database } from './schema.ts';
 
 /** Stable ids that may appear in workflow ids, URLs and logs. */
-export const IdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (max 128)');
+/** A clinic or protocol id. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const IdSchema = z.string().regex(ID_PATTERN, 'letters, digits, . _ - (max 128)');
 
 export const TimezoneSchema = z.string().refine((tz) => {
   try {

@@ -184,8 +184,9 @@ export interface IssueContext {
   maxTtlDays: number;
 }
 
-function invalid(path: string, message: string): AppError {
-  return new AppError('INVALID_INPUT', `Invalid token request at ${path}: ${message}`, { issues: [{ path, message }] });
+/** Well-formed but not usable here (an unknown clinic, a lifetime past this deployment's maximum): 422. */
+function unusable(path: string, message: string): AppError {
+  return new AppError('UNPROCESSABLE', `Token request at ${path}: ${message}`, { issues: [{ path, message }] });
 }
 
 /**
@@ -194,7 +195,8 @@ function invalid(path: string, message: string): AppError {
  * audit row (`token.issued`, never the raw token) in one transaction. Shared by `POST /v1/tokens` and
  * `autopilot tokens issue`; who may ask is the caller's decision.
  *
- * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
+ * @throws AppError `INVALID_INPUT` (malformed) or `UNPROCESSABLE` (unknown clinic, unbound doctor or nurse token
+ *   among several clinics, lifetime past the maximum), with the JSON path of the problem.
  */
 export async function issueToken(
   repos: { tokens: TokenRepo; clinics: { get(id: string): Promise<unknown>; count(): Promise<number> } },
@@ -203,13 +205,13 @@ export async function issueToken(
 ): Promise<{ token: string; record: ApiToken }> {
   const r = parseInput(IssueTokenSchema, request, 'token request');
   const clinicId = r.clinicId ?? null;
-  if (clinicId !== null && !(await repos.clinics.get(clinicId))) throw invalid('$.clinicId', 'no such clinic');
+  if (clinicId !== null && !(await repos.clinics.get(clinicId))) throw unusable('$.clinicId', 'no such clinic');
   if (clinicId === null && r.role !== 'admin' && (await repos.clinics.count()) > 1) {
-    throw invalid('$.clinicId', 'a doctor or nurse token must name its clinic when there are several clinics');
+    throw unusable('$.clinicId', 'a doctor or nurse token must name its clinic when there are several clinics');
   }
   const maxMs = ctx.maxTtlDays * 86_400_000;
   const lifetime = r.expiresIn ?? Math.min(ctx.defaultTtlDays * 86_400_000, maxMs);
-  if (lifetime > maxMs) throw invalid('$.expiresIn', `at most ${ctx.maxTtlDays}d`);
+  if (lifetime > maxMs) throw unusable('$.expiresIn', `at most ${ctx.maxTtlDays}d`);
   const expiresAt = new Date(ctx.now.getTime() + lifetime).toISOString();
   return repos.tokens.createToken(
     { name: r.name ?? r.userId, role: r.role, userId: r.userId, clinicId, expiresAt, createdBy: ctx.by },

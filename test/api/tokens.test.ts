@@ -142,17 +142,18 @@ describe('issuing, listing and revoking', () => {
     }
   });
 
-  test('bad requests are 400 with the path: no person, a shared name, too long a lifetime, an unknown clinic', async () => {
-    for (const [body, path] of [
-      [{ role: 'nurse', clinicId: 'tk-a' }, '$.userId'],
-      [{ role: 'nurse', userId: 'all nurses', clinicId: 'tk-a' }, '$.userId'],
-      [{ role: 'nurse', userId: 'rn.2', clinicId: 'tk-a', expiresIn: '366d' }, '$.expiresIn'],
-      [{ role: 'nurse', userId: 'rn.2', clinicId: 'tk-a', expiresIn: 'forever' }, '$.expiresIn'],
-      [{ role: 'nurse', userId: 'rn.2', clinicId: 'nope' }, '$.clinicId'],
-      [{ role: 'owner', userId: 'rn.2' }, '$.role'],
+  test('malformed requests are 400 and unusable ones 422, with the path', async () => {
+    for (const [body, path, status] of [
+      [{ role: 'nurse', clinicId: 'tk-a' }, '$.userId', 400],
+      [{ role: 'nurse', userId: 'all nurses', clinicId: 'tk-a' }, '$.userId', 400],
+      [{ role: 'nurse', userId: 'rn.2', clinicId: 'tk-a', expiresIn: 'forever' }, '$.expiresIn', 400],
+      [{ role: 'owner', userId: 'rn.2' }, '$.role', 400],
+      // Well-formed, but past this deployment's maximum lifetime, or naming a clinic that does not exist.
+      [{ role: 'nurse', userId: 'rn.2', clinicId: 'tk-a', expiresIn: '366d' }, '$.expiresIn', 422],
+      [{ role: 'nurse', userId: 'rn.2', clinicId: 'nope' }, '$.clinicId', 422],
     ] as const) {
       const res = await call('POST', '/v1/tokens', GLOBAL_ADMIN, body);
-      expect(res.status, `${JSON.stringify(body)}: ${res.text}`).toBe(400);
+      expect(res.status, `${JSON.stringify(body)}: ${res.text}`).toBe(status);
       expect((res.json.error as { issues: { path: string }[] }).issues[0]?.path).toBe(path);
     }
     expect((await call('POST', '/v1/tokens', UNBOUND_NURSE, { role: 'nurse', userId: 'x' })).status).toBe(403);

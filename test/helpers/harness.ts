@@ -10,6 +10,7 @@ import { egressPolicy } from '../../connectors/fhir/egress.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
 import { createActivities } from '../../activities/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
 import { createApp } from '../../api/app.ts';
 import type { ApiDeps } from '../../api/deps.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
@@ -153,6 +154,7 @@ export async function startHarness(
     logger,
     now: () => new Date(),
     workflowPolicy: TEST_POLICY,
+    bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }), // as api/main.ts
   };
   const app = createApp(deps);
 
