@@ -21,6 +21,8 @@ const config = loadConfig({
   LOG_LEVEL: 'silent',
   PAYLOAD_KEY: randomBytes(32).toString('base64'),
   PAYLOAD_KEY_ID: 'clinics-k1',
+  // The sandbox-style EHR URLs below are on loopback: allowed explicitly, as `npm start` allows them with DEMO=1.
+  EHR_ALLOW_PRIVATE_NETWORKS: 'true',
 });
 const logger = createLogger(config, 'test');
 /** The sandbox EHR listens on loopback. */
@@ -532,7 +534,7 @@ describe('where an EHR connection may point, and who may move it', () => {
 
   test('outside development, loopback and private EHR URLs are refused, and https is required in production', async () => {
     const strict = createApp({
-      config: { ...config, NODE_ENV: 'production' },
+      config: { ...config, NODE_ENV: 'production', EHR_ALLOW_PRIVATE_NETWORKS: undefined },
       db: testDb.db,
       store,
       workflows: gateway,

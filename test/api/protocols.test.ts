@@ -731,12 +731,15 @@ describe('a clinic-bound admin cannot change what other clinics run', () => {
       headers: { authorization: `Bearer ${TOKENS.admin}`, 'x-request-id': 'req-global-publish-1' },
     });
     expect(global.status, await global.clone().text()).toBe(200);
+    // The audit row carries the server's own request id (the one answered in X-Request-Id), never the caller's.
+    const serverRequestId = global.headers.get('x-request-id');
+    expect(serverRequestId).toMatch(/^[0-9a-f-]{36}$/);
     const { items } = await store.audit.listAudit({ action: 'protocol.published', limit: 500 });
     const row = items.find((e) => e.protocolVersion === next.json.version && e.clinicId === null)!;
     expect(row).toMatchObject({
       actorId: 'admin-1',
       actorRole: 'admin',
-      requestId: 'req-global-publish-1',
+      requestId: serverRequestId,
       detail: { scope: 'global', previousVersion: live },
     });
     expect(row.detail.tokenId).toMatch(/^tok_/);

@@ -200,7 +200,7 @@ describe('tokens bound to no clinic', () => {
     expect((await call('GET', '/v1/me', GLOBAL_ADMIN)).status).toBe(200);
     // Issuing one is refused too, with the path to fix.
     const issue = await call('POST', '/v1/tokens', GLOBAL_ADMIN, { role: 'doctor', userId: 'dr.any' });
-    expect(issue.status, issue.text).toBe(400);
+    expect(issue.status, issue.text).toBe(422);
     expect((issue.json.error as { issues: { path: string }[] }).issues[0]?.path).toBe('$.clinicId');
   });
 
