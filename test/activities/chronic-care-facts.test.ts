@@ -252,7 +252,7 @@ describe('kidney function: the newest result, as an eGFR (issue 13)', () => {
         code: { coding: [{ system: 'http://loinc.org', code: '2160-0' }] },
         effectiveDateTime: '2026-05-01',
         valueQuantity: { value: 88.42, unit: 'umol/L', code: 'umol/L' },
-      } as Observation,
+      },
     ]);
     const f = extractRefillFacts(patientRecordFromBundle(bundle), { asOf: '2026-06-15' });
     expect(f.labs.kidneyFunction).toMatchObject({ id: 'cr-si', value: 88 });
