@@ -80,6 +80,8 @@ export const DRUGS = {
   entresto: { text: 'Entresto 24/26 tablet', rxnorm: '69749' },
   estradiolDrospirenone: { text: 'Drospirenone 0.5 mg / estradiol 1 mg tablet', rxnorm: '4083' },
   norethindronePop: { text: 'Norethindrone 0.35 mg tablet', rxnorm: '7514' },
+  norethindrone5: { text: 'Norethindrone acetate 5 mg tablet', rxnorm: '7514' },
+  levonorgestrelEmergency: { text: 'Levonorgestrel 1.5 mg tablet', rxnorm: '6373' },
 } as const;
 export type DrugKey = keyof typeof DRUGS;
 
