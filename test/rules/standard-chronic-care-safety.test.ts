@@ -98,7 +98,11 @@ const BASES: { category: string; scenario: ScenarioSpec; safety: Safety[] }[] = 
     scenario: { drug: 'oralContraceptive', ...woman },
     safety: ['controlled'],
   },
-  { category: 'progestin_only_pill', scenario: { drug: 'norethindronePop', ...woman }, safety: ['controlled'] },
+  {
+    category: 'progestin_only_pill',
+    scenario: { drug: 'norethindronePop', ...woman },
+    safety: ['controlled', 'unknown_dose'],
+  },
 ];
 
 const daysAgo = (rng: Rng, max: number): string => format(subDays(parseISO(AS_OF), rng.int(0, max)), 'yyyy-MM-dd');
