@@ -153,7 +153,7 @@ function batchSlots(request: MedicationRequest, patientId: string, asOf: string)
     search('patient', 'Patient', { _id: patientId, _include: 'Patient:general-practitioner' }),
     search('medicationRequests', 'MedicationRequest', { ...patient, _include: 'MedicationRequest:medication' }),
     search('encounters', 'Encounter', { ...patient, _sort: '-date', _include: 'Encounter:participant' }),
-    search('observations', 'Observation', { ...patient, category: 'laboratory,vital-signs' }),
+    search('observations', 'Observation', { ...patient, category: 'laboratory,vital-signs,social-history' }),
     search('conditions', 'Condition', patient),
     search('allergies', 'AllergyIntolerance', patient),
     search('appointments', 'Appointment', { ...patient, date: `ge${asOf}` }),

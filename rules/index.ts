@@ -9,12 +9,16 @@ export {
   IsoDateSchema,
   PharmacyTypeSchema,
   PrescriptionStatusSchema,
+  ProblemSchema,
   RefillFactsSchema,
+  SexSchema,
+  SmokingStatusSchema,
   type BloodPressure,
   type DatedEvidence,
   type Evidence,
   type FactName,
   type PharmacyType,
+  type Problem,
   type RefillFacts,
 } from './schema/facts.ts';
 export {

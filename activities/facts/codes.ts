@@ -41,6 +41,8 @@ export const LAB_CODES = {
   creatinine: labs.creatinine.loinc,
   egfr: labs.egfr.loinc,
   tsh: labs.tsh.loinc,
+  sodium: labs.sodium.loinc,
+  hcg: labs.hcg.loinc,
 } as const;
 
 /** LOINC codes of the blood pressure panel and its two components (`rules/value-sets/lab-panels.json`). */
@@ -48,7 +50,11 @@ export const VITAL_CODES = {
   bloodPressurePanel: vitals.bloodPressurePanel.loinc,
   systolic: vitals.systolic.loinc,
   diastolic: vitals.diastolic.loinc,
+  bodyWeight: vitals.bodyWeight.loinc,
 } as const;
+
+/** LOINC of the smoking-status observation (`rules/value-sets/lab-panels.json` socialHistory). */
+export const SMOKING_STATUS_LOINC = LAB_PANELS_VALUE_SET.socialHistory.smokingStatus.loinc;
 
 /** LOINC codes of drug levels, by canonical ingredient (the clinic also codes `urn:family-clinic:lab#<drug>-level`). */
 export const DRUG_LEVEL_LOINC: Readonly<Record<string, string>> = Object.fromEntries(
@@ -60,3 +66,11 @@ export const ASTHMA: { readonly snomed: readonly string[]; readonly icd10Prefixe
   snomed: CONDITIONS_VALUE_SET.conditions.asthma.snomed,
   icd10Prefixes: CONDITIONS_VALUE_SET.conditions.asthma.icd10Prefixes,
 };
+
+/** Problem-list conditions by the name the facts give them (`rules/value-sets/conditions.json`). */
+export const PROBLEM_CODES = {
+  pregnancy: CONDITIONS_VALUE_SET.conditions.pregnancy,
+  venous_thromboembolism: CONDITIONS_VALUE_SET.conditions.venous_thromboembolism,
+  migraine_with_aura: CONDITIONS_VALUE_SET.conditions.migraine_with_aura,
+  hypertension: CONDITIONS_VALUE_SET.conditions.hypertension,
+} as const;

@@ -15,23 +15,28 @@ export interface LabFacts {
   lastCreatinine: DatedEvidence | null;
   lastEgfr: DatedEvidence | null;
   lastTsh: DatedEvidence | null;
+  lastSodium: DatedEvidence | null;
 }
 
-/** Single analytes that count only with a numeric result (a rule compares their value to a threshold). */
-const NUMERIC_ANALYTES = [
+/**
+ * Single analytes a rule compares to a threshold. Each counts with a value: a number, or the text the lab reported
+ * (`>60`, `<15`), kept as the evidence `value` so that no threshold passes on it and no older number stands in for it.
+ */
+const VALUED_ANALYTES = [
   ['lastPotassium', LAB_CODES.potassium],
   ['lastCreatinine', LAB_CODES.creatinine],
   ['lastEgfr', LAB_CODES.egfr],
   ['lastTsh', LAB_CODES.tsh],
+  ['lastSodium', LAB_CODES.sodium],
 ] as const;
 
 const FINAL = ['final', 'amended', 'corrected'];
 
-function isFinalLab(o: Observation): boolean {
+export function isFinalLab(o: Observation): boolean {
   return FINAL.includes(o.status) && hasCode(o.category, SYSTEMS.observationCategory, ['laboratory']);
 }
 
-function dateOfObservation(o: Observation): string | undefined {
+export function dateOfObservation(o: Observation): string | undefined {
   return dateOf(o.effectiveDateTime ?? o.effectivePeriod?.start ?? o.effectiveInstant ?? o.issued);
 }
 
@@ -53,24 +58,39 @@ function levelIngredients(o: Observation): string[] {
   return found;
 }
 
-function toEvidence(o: Observation, date: string): DatedEvidence {
+/** A result reported as text (`valueString` `>60`), trimmed; `undefined` when blank or absent. */
+export function textValue(o: Observation): string | undefined {
+  const text = typeof o.valueString === 'string' ? o.valueString.trim() : '';
+  return text ? text : undefined;
+}
+
+function toEvidence(o: Observation, date: string, withText = false): DatedEvidence {
   const q = o.valueQuantity;
   const label = o.code.text ?? codings(o.code)[0]?.display;
+  const text = withText && typeof q?.value !== 'number' ? textValue(o) : undefined;
   return {
     resourceType: 'Observation',
     id: o.id as string,
     date,
-    ...(typeof q?.value === 'number' ? { value: q.value } : {}),
+    ...(typeof q?.value === 'number' ? { value: q.value } : text !== undefined ? { value: text } : {}),
     ...(label
-      ? { display: typeof q?.value === 'number' ? `${label}: ${q.value}${q.unit ? ` ${q.unit}` : ''}` : label }
+      ? {
+          display:
+            typeof q?.value === 'number'
+              ? `${label}: ${q.value}${q.unit ? ` ${q.unit}` : ''}`
+              : text !== undefined
+                ? `${label}: ${text}`
+                : label,
+        }
       : {}),
   };
 }
 
 /**
  * The last final laboratory result of each kind on or before `asOf`, found by LOINC (panels by panel code), plus the
- * last drug level of one of the requested ingredients. An A1c, potassium, creatinine, eGFR or TSH counts only with a
- * numeric value: a panel (CMP) without its member results says nothing about potassium.
+ * last drug level of one of the requested ingredients. An A1c counts only with a numeric value; a potassium,
+ * creatinine, eGFR, TSH or sodium with a value, a number or the reported text: a panel (CMP) without its member
+ * results says nothing about potassium, and a newer `>60` is not passed over for an older number.
  */
 export function extractLabs(
   observations: readonly Observation[],
@@ -92,8 +112,10 @@ export function extractLabs(
     if (hasCode(o.code, SYSTEMS.loinc, LAB_CODES.urineMicroalbumin)) keep('lastUrineMicroalbumin', e);
     if (hasCode(o.code, SYSTEMS.loinc, LAB_CODES.a1c) && typeof e.value === 'number') keep('lastA1c', e);
     if (levelIngredients(o).some((i) => ingredients.includes(i))) keep('lastDrugLevel', e);
-    if (typeof e.value === 'number') {
-      for (const [kind, codes] of NUMERIC_ANALYTES) if (hasCode(o.code, SYSTEMS.loinc, codes)) keep(kind, e);
+    for (const [kind, codes] of VALUED_ANALYTES) {
+      if (!hasCode(o.code, SYSTEMS.loinc, codes)) continue;
+      const valued = toEvidence(o, date, true);
+      if (valued.value !== undefined) keep(kind, valued);
     }
   }
   return {
@@ -107,5 +129,6 @@ export function extractLabs(
     lastCreatinine: best.lastCreatinine ?? null,
     lastEgfr: best.lastEgfr ?? null,
     lastTsh: best.lastTsh ?? null,
+    lastSodium: best.lastSodium ?? null,
   };
 }

@@ -1,5 +1,5 @@
 import type { CodeableConcept, Medication, MedicationRequest } from '@medplum/fhirtypes';
-import { classifyDrug, type DrugClassification } from '../../rules/drugs/classify.ts';
+import { classifyDrug, strengthMg, type DrugClassification } from '../../rules/drugs/classify.ts';
 import { SYSTEMS } from './codes.ts';
 import { codings, keyOf, refKey, texts } from './fhir.ts';
 
@@ -7,6 +7,8 @@ import { codings, keyOf, refKey, texts } from './fhir.ts';
 export interface IdentifiedDrug extends DrugClassification {
   name: string;
   rxnormCodes: string[];
+  /** Strength in mg of a single-ingredient product (see `strengthMg`). */
+  strengthMg: number | null;
 }
 
 function conceptOf(mr: MedicationRequest, medications: readonly Medication[]): CodeableConcept[] {
@@ -30,7 +32,8 @@ export function identifyDrug(mr: MedicationRequest, medications: readonly Medica
   ];
   const allTexts = texts(concepts);
   const name = concepts[0]?.text ?? allTexts[0] ?? 'unnamed medication';
-  return { name, rxnormCodes, ...classifyDrug({ rxnormCodes, texts: allTexts }) };
+  const classified = classifyDrug({ rxnormCodes, texts: allTexts });
+  return { name, rxnormCodes, ...classified, strengthMg: strengthMg(allTexts, classified.ingredients) };
 }
 
 /** Whether two drugs share an ingredient (or, for drugs outside the table, an RxNorm code or the same name). */

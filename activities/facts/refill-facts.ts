@@ -11,7 +11,9 @@ import {
 import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { SYSTEMS } from './codes.ts';
 import { codings, dateOf, keyOf, refKey, texts } from './fhir.ts';
+import { creatinineClearance, kidneyFunction } from './kidney.ts';
 import { extractLabs } from './labs.ts';
+import { extractPatientStatus } from './patient-status.ts';
 import { identifyDrug, sameIngredient, type IdentifiedDrug } from './medication.ts';
 import type { PatientRecord } from './record.ts';
 import { extractVisits } from './visits.ts';
@@ -130,6 +132,13 @@ export function extractRefillFacts(record: PatientRecord, opts: { asOf: string }
     display: drug.name,
   };
 
+  const ageYears = ageAt(record.patient.birthDate, asOf);
+  const status = extractPatientStatus(record.patient, record.conditions, record.observations, asOf);
+  const labs = extractLabs(record.observations, drug.ingredients, asOf);
+  const creatinineObservation = record.observations.find(
+    (o) => labs.lastCreatinine !== null && o.id === labs.lastCreatinine.id,
+  );
+
   const facts = {
     asOf,
     drug: {
@@ -143,6 +152,7 @@ export function extractRefillFacts(record: PatientRecord, opts: { asOf: string }
       u500: drug.u500,
       antibioticIndication: indication(drug, [...(request.reasonCode ?? []), ...(prior?.reasonCode ?? [])]),
       evidence: requestEvidence,
+      strengthMg: drug.strengthMg,
     },
     request: {
       pharmacyType: pharmacy.type,
@@ -158,8 +168,9 @@ export function extractRefillFacts(record: PatientRecord, opts: { asOf: string }
       ],
     },
     patient: {
-      ageYears: ageAt(record.patient.birthDate, asOf),
+      ageYears,
       evidence: { resourceType: 'Patient', id: record.patient.id ?? 'unknown' },
+      ...status,
     },
     therapy: {
       startDate: start?.date ?? null,
@@ -185,7 +196,17 @@ export function extractRefillFacts(record: PatientRecord, opts: { asOf: string }
       })),
     },
     visits: extractVisits(record.encounters, record.practitioners, record.conditions, asOf),
-    labs: extractLabs(record.observations, drug.ingredients, asOf),
+    labs: {
+      ...labs,
+      kidneyFunction: kidneyFunction(labs.lastEgfr, labs.lastCreatinine, creatinineObservation, ageYears, status.sex),
+      creatinineClearance: creatinineClearance(
+        labs.lastCreatinine,
+        creatinineObservation,
+        ageYears,
+        status.sex,
+        status.weight,
+      ),
+    },
     vitals: extractVitals(record.observations, asOf),
   };
 

@@ -71,6 +71,65 @@ function matchAliases(text: string): { ingredients: string[]; forms: DoseForm[] 
   return { ingredients, forms };
 }
 
+// Words of a product text that name no ingredient: units, dose forms, release, salts, packaging.
+const NOT_AN_INGREDIENT = new Set(
+  (
+    'mg mcg ug µg g gm ml l unit units unt iu meq mmol actuat actuation actuations dose doses hr h day daily weekly ' +
+    'tablet tablets tab tabs capsule capsules cap caps oral film coated chewable disintegrating odt sublingual buccal ' +
+    'extended delayed release er xr xl sr dr ir la cr solution suspension syrup elixir liquid drops injection ' +
+    'injectable pen vial syringe patch transdermal cream gel ointment topical spray nasal inhaler inhalation hfa ' +
+    'metered powder dry kit pack ring vaginal ophthalmic sodium potassium calcium magnesium hydrochloride hcl ' +
+    'etexilate succinate tartrate maleate besylate mesylate acetate fumarate citrate sulfate mesilate free base and ' +
+    'with of per in the a an or each'
+  ).split(' '),
+);
+const UNIT_AFTER_SLASH = /^\s*(\d|mg\b|mcg\b|ml\b|l\b|g\b|actuat|dose|day|hr\b|h\b|kg\b|spray|vial|unit|unt\b|iu\b)/i;
+
+/**
+ * The parts of a combination product's text: split at " / " or "/" between names (not "mg/mL", "24/26 mg",
+ * "mcg/actuation"), at " and ", " with " and "+". One part for a single-ingredient text.
+ */
+function combinationParts(text: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (const m of text.matchAll(/\/|\+|\s(?:and|with)\s/gi)) {
+    if (m[0] === '/' && UNIT_AFTER_SLASH.test(text.slice(m.index + 1))) continue;
+    parts.push(text.slice(start, m.index));
+    start = m.index + m[0].length;
+  }
+  parts.push(text.slice(start));
+  return parts;
+}
+
+/** Whether a combination names a part the table does not know ("sacubitril 49 mg / valsartan 51 mg"). */
+function hasUnknownPart(text: string): boolean {
+  const parts = combinationParts(text);
+  if (parts.length < 2) return false;
+  return parts.some((part) => {
+    if (matchAliases(part).ingredients.length > 0) return false;
+    const words = part.toLowerCase().match(/[a-z][a-z-]*[a-z]/g) ?? [];
+    return words.some((w) => w.length >= 3 && !NOT_AN_INGREDIENT.has(w));
+  });
+}
+
+/**
+ * The strength in mg per unit of a single-ingredient product, from its texts ("Apixaban 5 mg tablet", the SCD display
+ * "apixaban 5 MG Oral Tablet"): `null` for a combination, a concentration ("mg/mL"), no mg strength, or texts that
+ * disagree. Dose checks read it; an unknown strength is never read as the usual one.
+ */
+export function strengthMg(texts: readonly string[], ingredients: readonly string[]): number | null {
+  if (ingredients.length !== 1) return null;
+  const found = new Set<number>();
+  for (const text of texts) {
+    for (const m of text.matchAll(/(\d+(?:\.\d+)?)\s*mg\b(\s*\/)?/gi)) {
+      if (m[2]) return null;
+      found.add(Number(m[1]));
+    }
+  }
+  const [only] = [...found];
+  return found.size === 1 && only !== undefined && only > 0 ? only : null;
+}
+
 function detectForm(texts: readonly string[], hinted: readonly DoseForm[]): DoseForm | null {
   if (hinted[0]) return hinted[0];
   const joined = texts.join(' ');
@@ -87,6 +146,11 @@ function classesOf(entry: IngredientEntry, form: DoseForm | null): DrugClass[] {
  *
  * Code and text results are united rather than one overriding the other: if a code and its text disagree, the drug
  * carries both ingredients, so a controlled ingredient named anywhere still makes the drug controlled.
+ *
+ * A combination with a part the classifier does not recognise (a co-ingredient missing from the table, or one the
+ * table lists without a class, such as sacubitril or estradiol) gets **no classes**: it must not fall silently into the
+ * class of its known part (sacubitril/valsartan is no plain ARB, estradiol/drospirenone HRT no contraceptive). Its
+ * ingredients and controlled schedule stay, so a controlled part is still seen; protocols find it in no category.
  */
 export function classifyDrug(drug: DrugDescription): DrugClassification {
   const names = new Set<string>();
@@ -110,7 +174,9 @@ export function classifyDrug(drug: DrugDescription): DrugClassification {
 
   const form = detectForm(drug.texts, hintedForms);
   const entries = [...names].sort().flatMap((n) => BY_NAME.get(n) ?? []);
-  const classes = [...new Set(entries.flatMap((e) => classesOf(e, form)))].sort();
+  const unrecognised =
+    (entries.length > 1 && entries.some((e) => classesOf(e, form).length === 0)) || drug.texts.some(hasUnknownPart);
+  const classes = unrecognised ? [] : [...new Set(entries.flatMap((e) => classesOf(e, form)))].sort();
   const schedules = entries.flatMap((e) => (e.schedule ? [e.schedule] : []));
   schedules.sort((a, b) => SCHEDULE_RANK[a] - SCHEDULE_RANK[b]);
   const joined = drug.texts.join(' ');

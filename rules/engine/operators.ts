@@ -24,7 +24,8 @@ const isDate = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d{
 const isMonths = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
 /** The custom operators' names, as protocol conditions use them. */
-export type CustomOperatorName = 'withinMonths' | 'onOrBeforeMonthsAgo' | 'beforeMonthsAgo' | 'containsAny';
+export type CustomOperatorName =
+  'withinMonths' | 'onOrBeforeMonthsAgo' | 'beforeMonthsAgo' | 'afterDate' | 'containsAny';
 
 /**
  * The custom operators as plain predicates `(factValue, ruleValue) => boolean`, bound to the day of evaluation. The
@@ -53,6 +54,8 @@ export function customOperatorPredicates(
       if (!isDate(fact) || !isMonths(months)) return false;
       return fact.slice(0, 10) < monthsBefore(day, months);
     },
+    // Strictly after another date (a lab drawn after the therapy started); either missing → false.
+    afterDate: (fact, other) => isDate(fact) && isDate(other) && fact.slice(0, 10) > other.slice(0, 10),
     containsAny: (fact, values) => {
       if (!Array.isArray(fact) || !Array.isArray(values)) return false;
       return values.some((v) => fact.includes(v));

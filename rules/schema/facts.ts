@@ -34,6 +34,19 @@ export const BloodPressureSchema = z.strictObject({
 });
 export type BloodPressure = z.infer<typeof BloodPressureSchema>;
 
+/** Administrative sex as the EHR records it (`Patient.gender`). */
+export const SexSchema = z.enum(['female', 'male', 'other', 'unknown']);
+
+/** Smoking status (LOINC 72166-2), read from its SNOMED answer: never, former or current. */
+export const SmokingStatusSchema = z.enum(['never', 'former', 'current']);
+
+/**
+ * Problems on the active problem list that some protocol rule must see (`rules/value-sets/conditions.json`): a venous
+ * thromboembolism, migraine with aura, hypertension (US MEC category 3/4 for combined hormonal contraception).
+ */
+export const ProblemSchema = z.enum(['venous_thromboembolism', 'migraine_with_aura', 'hypertension']);
+export type Problem = z.infer<typeof ProblemSchema>;
+
 export const IngredientNameSchema = z.enum(INGREDIENT_NAMES as [string, ...string[]]);
 
 export const PharmacyTypeSchema = z.enum(['retail', 'mail-order']);
@@ -77,6 +90,11 @@ export const RefillFactsSchema = z.strictObject({
     antibioticIndication: z.enum(['dental_prophylaxis', 'other']).nullable(),
     /** The refill request (MedicationRequest, intent proposal). */
     evidence: EvidenceSchema,
+    /**
+     * Strength per unit in mg of a single-ingredient product, read from the product text or the SCD display
+     * ("Apixaban 5 mg tablet" → 5); `null` for a combination, a strength in other units, or texts that disagree.
+     */
+    strengthMg: z.number().positive().nullable().default(null),
   }),
   request: z.strictObject({
     pharmacyType: PharmacyTypeSchema.nullable(),
@@ -91,6 +109,26 @@ export const RefillFactsSchema = z.strictObject({
     /** Whole years at `asOf`; `null` without a birth date. */
     ageYears: z.number().int().nonnegative().nullable(),
     evidence: EvidenceSchema,
+    // Added for standard-chronic-care v2; each defaults so facts recorded before them still parse.
+    /** `Patient.gender`; `null` when not recorded. */
+    sex: SexSchema.nullable().default(null),
+    /** Last body weight (LOINC 29463-7, `value` in kg), final, on or before asOf. */
+    weight: DatedEvidenceSchema.nullable().default(null),
+    /**
+     * Current pregnancy: an active Condition (ICD-10-CM Z33.* / O09.*, SNOMED 77386006) or a positive hCG (2106-3,
+     * 2118-8) within 9 months with no later negative. `pregnant` is `null` in facts recorded before it was read.
+     */
+    pregnancy: z
+      .strictObject({ pregnant: z.boolean().nullable(), evidence: z.array(EvidenceSchema) })
+      .default({ pregnant: null, evidence: [] }),
+    /** Last smoking status (LOINC 72166-2, social-history); `status` `null` when none on file or its answer is unknown. */
+    smoking: z
+      .strictObject({ status: SmokingStatusSchema.nullable(), evidence: DatedEvidenceSchema.nullable() })
+      .default({ status: null, evidence: null }),
+    /** Active problems a rule must see (see `ProblemSchema`), with their Conditions. */
+    problems: z
+      .strictObject({ codes: z.array(ProblemSchema), evidence: z.array(EvidenceSchema) })
+      .default({ codes: [], evidence: [] }),
   }),
   therapy: z.strictObject({
     /** Earliest `authoredOn` of any prescription of the same ingredient (a dose change is not a new start). */
@@ -124,15 +162,32 @@ export const RefillFactsSchema = z.strictObject({
     lastA1c: DatedEvidenceSchema.nullable(),
     lastLipidPanel: DatedEvidenceSchema.nullable(),
     lastUrineMicroalbumin: DatedEvidenceSchema.nullable(),
-    // Added for standard-chronic-care v1. Each defaults to null so facts recorded before they existed still parse.
-    /** Last serum/plasma potassium with a numeric result (`value`, mmol/L; LOINC 2823-3, 6298-4). */
+    // Added for standard-chronic-care. Each defaults to null so facts recorded before they existed still parse.
+    // Each is the newest final result that has a value: a number, or the reported text (`>60`, `<15`) kept as the
+    // `value` string, so a threshold never passes on an older number while a newer text result exists.
+    /** Last serum/plasma potassium (`value` mmol/L; LOINC 2823-3, 6298-4). */
     lastPotassium: DatedEvidenceSchema.nullable().default(null),
-    /** Last serum/plasma creatinine with a numeric result (`value`, mg/dL; LOINC 2160-0). */
+    /** Last serum/plasma creatinine (`value` mg/dL; LOINC 2160-0). */
     lastCreatinine: DatedEvidenceSchema.nullable().default(null),
-    /** Last eGFR with a numeric result (`value`, mL/min/1.73 m²; LOINC 33914-3, 48642-3, 62238-1, 98979-8). */
+    /** Last reported eGFR (`value` mL/min/1.73 m²; LOINC 33914-3, 48642-3, 62238-1, 98979-8). */
     lastEgfr: DatedEvidenceSchema.nullable().default(null),
-    /** Last TSH with a numeric result (`value`, mIU/L; LOINC 3016-3, 11580-8). */
+    /** Last TSH (`value` mIU/L; LOINC 3016-3, 11580-8). */
     lastTsh: DatedEvidenceSchema.nullable().default(null),
+    // Added for standard-chronic-care v2.
+    /** Last sodium (`value`, mmol/L; LOINC 2951-2); a text result keeps its text as `value`. */
+    lastSodium: DatedEvidenceSchema.nullable().default(null),
+    /**
+     * The current kidney function as an eGFR (mL/min/1.73 m²): the newest of a reported eGFR and an eGFR computed by
+     * CKD-EPI 2021 from a creatinine, age and sex (same day: a numeric report, then the computed value, then a text
+     * report). A newer result is never passed over for an older number: when the newest is text (`>60`) or a
+     * creatinine that cannot be converted (no age or sex), `value` is that text or absent, and no threshold passes.
+     */
+    kidneyFunction: DatedEvidenceSchema.nullable().default(null),
+    /**
+     * Creatinine clearance by Cockcroft–Gault (mL/min; actual body weight) from the newest creatinine, with age, sex
+     * and the last weight (within 12 months of the creatinine); `value` absent when one of them is missing.
+     */
+    creatinineClearance: DatedEvidenceSchema.nullable().default(null),
   }),
   /** Vital signs (vital-signs category). Defaults so facts recorded before it existed still parse. */
   vitals: z

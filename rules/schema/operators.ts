@@ -4,7 +4,8 @@
  *
  * - `accepts`: the kind of fact value the operator works on (`date` = an ISO date fact such as `$.lastCbc.date`).
  * - `value`: what the rule's `value` must be: the fact's own type (`leaf`), a list of those (`leafList`), an element
- *   of an array fact (`element`), a list of elements (`elementList`), or a number of calendar months (`months`).
+ *   of an array fact (`element`), a list of elements (`elementList`), a number of calendar months (`months`), or a
+ *   reference to another fact's date (`dateFact`: `{ "fact": "therapy", "path": "$.startDate" }`).
  */
 export const OPERATOR_SPECS = {
   equal: { accepts: 'any', value: 'leaf', description: 'fact equals value' },
@@ -38,11 +39,17 @@ export const OPERATOR_SPECS = {
     value: 'months',
     description: 'date < asOf − N calendar months (outside the window); missing → false',
   },
+  afterDate: {
+    accepts: 'date',
+    value: 'dateFact',
+    description:
+      'date > the date another fact holds (value `{ "fact": …, "path": … }`, e.g. therapy.startDate); either missing → false',
+  },
 } as const satisfies Record<
   string,
   {
     accepts: 'any' | 'number' | 'scalar' | 'array' | 'date';
-    value: 'leaf' | 'leafList' | 'element' | 'elementList' | 'months';
+    value: 'leaf' | 'leafList' | 'element' | 'elementList' | 'months' | 'dateFact';
     description: string;
   }
 >;

@@ -40,6 +40,13 @@ const ConditionNameSchema = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]*$/, 'use let
 
 const MONTHS = z.number().int().positive().max(600);
 
+/** A rule value that reads another fact's date (json-rules-engine fact reference), checked like a condition's path. */
+const DATE_FACT = z.strictObject({ fact: FactNameSchema, path: z.string() }).superRefine((ref, ctx) => {
+  const target = resolveFactPath(ref.fact, ref.path);
+  if ('error' in target) ctx.addIssue({ code: 'custom', path: ['path'], message: target.error });
+  else if (target.kind !== 'date') ctx.addIssue({ code: 'custom', path: ['path'], message: 'not a date' });
+});
+
 const FactConditionSchema = z
   .strictObject({
     fact: FactNameSchema,
@@ -85,6 +92,7 @@ const FactConditionSchema = z
       element,
       elementList: z.array(element).min(1),
       months: MONTHS,
+      dateFact: DATE_FACT,
     }[spec.value];
     const parsed = valueSchema.safeParse(c.value);
     if (!parsed.success) {

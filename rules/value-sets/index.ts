@@ -94,20 +94,28 @@ export const LabPanelsValueSetSchema = valueSetFile('lab-panels', {
     creatinine: Lab,
     egfr: Lab,
     tsh: Lab,
+    sodium: Lab,
+    hcg: Lab,
   }),
-  vitals: z.strictObject({ bloodPressurePanel: Lab, systolic: Lab, diastolic: Lab }),
+  vitals: z.strictObject({ bloodPressurePanel: Lab, systolic: Lab, diastolic: Lab, bodyWeight: Lab }),
+  socialHistory: z.strictObject({ smokingStatus: Lab }),
   drugLevels: z.array(z.strictObject({ loinc: LoincCode, ingredient: Text, source: Source })),
 });
 export type LabPanelsValueSet = z.infer<typeof LabPanelsValueSetSchema>;
 
+const ConditionCodes = z.strictObject({
+  description: Text,
+  snomed: z.array(z.string().regex(/^\d+$/)).min(1),
+  icd10Prefixes: z.array(z.string().regex(/^[A-Z][0-9A-Z.]*$/)).min(1),
+  source: Source,
+});
 export const ConditionsValueSetSchema = valueSetFile('conditions', {
   conditions: z.strictObject({
-    asthma: z.strictObject({
-      description: Text,
-      snomed: z.array(z.string().regex(/^\d+$/)).min(1),
-      icd10Prefixes: z.array(z.string().regex(/^[A-Z][0-9A-Z.]*$/)).min(1),
-      source: Source,
-    }),
+    asthma: ConditionCodes,
+    pregnancy: ConditionCodes,
+    venous_thromboembolism: ConditionCodes,
+    migraine_with_aura: ConditionCodes,
+    hypertension: ConditionCodes,
   }),
 });
 export type ConditionsValueSet = z.infer<typeof ConditionsValueSetSchema>;

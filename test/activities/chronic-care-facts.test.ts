@@ -3,6 +3,9 @@ import type { Bundle, Observation } from '@medplum/fhirtypes';
 import { describe, expect, test } from 'vitest';
 import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
 import { extractVitals } from '../../activities/facts/vitals.ts';
+import { ckdEpi2021, cockcroftGault } from '../../activities/facts/kidney.ts';
+import { strengthMg } from '../../rules/drugs/classify.ts';
+import { minimiseFacts } from '../../rules/schema/minimise-facts.ts';
 import { RefillFactsSchema } from '../../rules/index.ts';
 import { resolveFactPath } from '../../rules/schema/fact-paths.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
@@ -164,5 +167,191 @@ describe('the facts schema grows without breaking recorded facts', () => {
     expect(resolveFactPath('vitals', '$.lastBloodPressure.pulse')).toEqual({
       error: 'fact "vitals" has no field "pulse" at $.lastBloodPressure',
     });
+  });
+});
+
+describe('kidney function: the newest result, as an eGFR (issue 13)', () => {
+  const labs = (list: ScenarioSpec['labs'], more: Partial<ScenarioSpec> = {}) =>
+    factsOf({ drug: 'losartan', labs: list, ...more }).labs;
+
+  test('CKD-EPI 2021 from creatinine, age and sex (Inker et al. 2021), rounded as labs report it', () => {
+    expect(ckdEpi2021(0.7, 50, 'female')).toBe(105);
+    expect(ckdEpi2021(1.0, 56, 'male')).toBe(88);
+    expect(ckdEpi2021(2.4, 56, 'female')).toBe(23);
+    expect(ckdEpi2021(1.0, 56, 'other')).toBeUndefined();
+    expect(ckdEpi2021(1.0, 16, 'male')).toBeUndefined();
+  });
+
+  test('Cockcroft–Gault with actual weight, 0.85 for women', () => {
+    expect(cockcroftGault(1.0, 82, 'male', 58)).toBe(46.7);
+    expect(cockcroftGault(1.0, 72, 'female', 62)).toBe(49.8);
+    expect(cockcroftGault(1.0, 72, 'female', undefined)).toBeUndefined();
+  });
+
+  test('a creatinine newer than the last eGFR is the current kidney function', () => {
+    const l = labs(
+      [
+        { kind: 'egfr', date: '2025-09-01', value: 75 },
+        { kind: 'creatinine', date: '2026-05-01', value: 2.4 },
+      ],
+      { sex: 'female' },
+    );
+    expect(l.kidneyFunction).toMatchObject({ id: 'obs-2', date: '2026-05-01', value: 23 });
+    expect(l.lastEgfr).toMatchObject({ value: 75 });
+  });
+
+  test('without age or sex a newer creatinine is still current, with no value (no threshold passes)', () => {
+    const l = labs([
+      { kind: 'egfr', date: '2025-09-01', value: 75 },
+      { kind: 'creatinine', date: '2026-05-01', value: 2.4 },
+    ]);
+    expect(l.kidneyFunction).toMatchObject({ id: 'obs-2', date: '2026-05-01' });
+    expect(l.kidneyFunction).not.toHaveProperty('value');
+  });
+
+  test('the same day: a numeric report first, then the computed value, then a text report', () => {
+    const numeric = labs(
+      [
+        { kind: 'creatinine', date: '2026-05-01', value: 1.0 },
+        { kind: 'egfr', date: '2026-05-01', value: 70 },
+      ],
+      { sex: 'male' },
+    );
+    expect(numeric.kidneyFunction).toMatchObject({ id: 'obs-2', value: 70 });
+    const text = labs(
+      [
+        { kind: 'creatinine', date: '2026-05-01', value: 1.0 },
+        { kind: 'egfr', date: '2026-05-01', text: '>60' },
+      ],
+      { sex: 'male' },
+    );
+    expect(text.kidneyFunction).toMatchObject({ id: 'obs-1', value: 88 });
+  });
+
+  test('a newest text result is kept as text, never replaced by an older number', () => {
+    const l = labs([
+      { kind: 'egfr', date: '2026-01-10', value: 75 },
+      { kind: 'egfr', date: '2026-05-01', text: '<15' },
+      { kind: 'potassium', date: '2026-01-10', value: 4.2 },
+      { kind: 'potassium', date: '2026-05-01', text: 'hemolysed' },
+    ]);
+    expect(l.lastEgfr).toMatchObject({ id: 'obs-2', value: '<15' });
+    expect(l.kidneyFunction).toMatchObject({ id: 'obs-2', value: '<15' });
+    expect(l.lastPotassium).toMatchObject({ id: 'obs-4', value: 'hemolysed' });
+  });
+
+  test('a creatinine in µmol/L is converted; creatinine clearance needs a weight', () => {
+    const bundle = withObservations(aRefillBundle({ drug: 'apixaban', sex: 'male' }), [
+      {
+        resourceType: 'Observation',
+        id: 'cr-si',
+        status: 'final',
+        category: [
+          { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] },
+        ],
+        code: { coding: [{ system: 'http://loinc.org', code: '2160-0' }] },
+        effectiveDateTime: '2026-05-01',
+        valueQuantity: { value: 88.42, unit: 'umol/L', code: 'umol/L' },
+      },
+    ]);
+    const f = extractRefillFacts(patientRecordFromBundle(bundle), { asOf: '2026-06-15' });
+    expect(f.labs.kidneyFunction).toMatchObject({ id: 'cr-si', value: 88 });
+    expect(f.labs.creatinineClearance).toMatchObject({ id: 'cr-si' });
+    expect(f.labs.creatinineClearance).not.toHaveProperty('value');
+    const weighed = factsOf({
+      drug: 'apixaban',
+      sex: 'male',
+      weights: [{ date: '2026-05-01', kg: 80 }],
+      labs: [{ kind: 'creatinine', date: '2026-05-01', value: 1.0 }],
+    });
+    expect(weighed.labs.creatinineClearance).toMatchObject({ id: 'obs-1', date: '2026-05-01', value: 93.3 });
+    expect(weighed.patient.weight).toMatchObject({ id: 'weight-1', value: 80 });
+  });
+});
+
+describe('patient status (issue 13): sex, pregnancy, smoking, problems, strength', () => {
+  test('sex from Patient.gender; null when not recorded', () => {
+    expect(factsOf({ drug: 'losartan', sex: 'female' }).patient.sex).toBe('female');
+    expect(factsOf({ drug: 'losartan' }).patient.sex).toBeNull();
+  });
+
+  test('pregnancy: an active Z33/O09 or SNOMED Condition, or a positive hCG within 9 months with no later negative', () => {
+    const pregnant = (spec: Partial<ScenarioSpec>) => factsOf({ drug: 'losartan', ...spec }).patient.pregnancy.pregnant;
+    expect(pregnant({ conditions: [{ kind: 'pregnancy' }] })).toBe(true);
+    expect(pregnant({ conditions: [{ kind: 'pregnancy', coding: 'snomed' }] })).toBe(true);
+    expect(pregnant({ conditions: [{ kind: 'pregnancy', status: 'resolved' }] })).toBe(false);
+    expect(pregnant({ labs: [{ kind: 'hcg', date: '2026-05-20', result: 'positive' }] })).toBe(true);
+    expect(pregnant({ labs: [{ kind: 'hcg', date: '2025-09-14', result: 'positive' }] })).toBe(false);
+    expect(
+      pregnant({
+        labs: [
+          { kind: 'hcg', date: '2026-03-01', result: 'positive' },
+          { kind: 'hcg', date: '2026-05-01', result: 'negative' },
+        ],
+      }),
+    ).toBe(false);
+    expect(pregnant({})).toBe(false);
+  });
+
+  test('smoking status: the last 72166-2 answer; an unknown answer is no status', () => {
+    const smoking = (list: ScenarioSpec['smoking']) =>
+      factsOf({ drug: 'oralContraceptive', smoking: list }).patient.smoking;
+    expect(
+      smoking([
+        { date: '2025-01-01', status: 'current' },
+        { date: '2026-01-10', status: 'never' },
+      ]),
+    ).toMatchObject({ status: 'never', evidence: { id: 'smoking-2', date: '2026-01-10' } });
+    expect(smoking([{ date: '2026-01-10', status: 'former' }]).status).toBe('former');
+    expect(smoking([{ date: '2026-01-10', status: 'unknown' }]).status).toBeNull();
+    expect(smoking([])).toEqual({ status: null, evidence: null });
+  });
+
+  test('problems: VTE counts even resolved; hypertension and migraine with aura only while active', () => {
+    const codes = (conditions: ScenarioSpec['conditions']) =>
+      factsOf({ drug: 'oralContraceptive', conditions }).patient.problems.codes;
+    expect(codes([{ kind: 'vte', status: 'resolved' }])).toEqual(['venous_thromboembolism']);
+    expect(codes([{ kind: 'hypertension', status: 'resolved' }])).toEqual([]);
+    expect(codes([{ kind: 'migraine_with_aura' }, { kind: 'hypertension', coding: 'snomed' }])).toEqual([
+      'migraine_with_aura',
+      'hypertension',
+    ]);
+  });
+
+  test('strength in mg of a single-ingredient product; unknown for combinations, concentrations and disagreements', () => {
+    expect(strengthMg(['Apixaban 5 mg tablet', 'apixaban 5 MG Oral Tablet'], ['apixaban'])).toBe(5);
+    expect(strengthMg(['Apixaban 2.5 mg tablet'], ['apixaban'])).toBe(2.5);
+    expect(strengthMg(['Apixaban 5 mg tablet', 'apixaban 2.5 MG Oral Tablet'], ['apixaban'])).toBeNull();
+    expect(strengthMg(['Apixaban tablet'], ['apixaban'])).toBeNull();
+    expect(strengthMg(['Furosemide 10 mg/mL oral solution'], ['furosemide'])).toBeNull();
+    expect(
+      strengthMg(['Lisinopril 20 mg / hydrochlorothiazide 12.5 mg tablet'], ['hydrochlorothiazide', 'lisinopril']),
+    ).toBeNull();
+    expect(factsOf({ drug: 'apixaban' }).drug.strengthMg).toBe(5);
+  });
+
+  test('facts recorded before these fields existed parse, with "not read" defaults; snapshots drop their displays', () => {
+    const f = factsOf({
+      drug: 'losartan',
+      sex: 'female',
+      weights: [{ date: '2026-05-01', kg: 70 }],
+      smoking: [{ date: '2026-01-10', status: 'never' }],
+      conditions: [{ kind: 'pregnancy' }, { kind: 'hypertension' }],
+    });
+    const { sex: _s, weight: _w, pregnancy: _p, smoking: _k, problems: _r, ...oldPatient } = f.patient;
+    const { strengthMg: _m, ...oldDrug } = f.drug;
+    const { lastSodium: _n, kidneyFunction: _f, creatinineClearance: _c, ...oldLabs } = f.labs;
+    const parsed = RefillFactsSchema.parse({ ...f, patient: oldPatient, drug: oldDrug, labs: oldLabs });
+    expect(parsed.patient).toMatchObject({
+      sex: null,
+      weight: null,
+      pregnancy: { pregnant: null, evidence: [] },
+      smoking: { status: null, evidence: null },
+      problems: { codes: [], evidence: [] },
+    });
+    expect(parsed.drug.strengthMg).toBeNull();
+    const minimised = JSON.stringify(minimiseFacts(f));
+    expect(minimised).not.toMatch(/"display"/);
+    expect(minimiseFacts(f).patient.pregnancy.pregnant).toBe(true);
   });
 });

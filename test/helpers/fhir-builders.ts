@@ -70,6 +70,18 @@ export const DRUGS = {
   oralContraceptive: { text: 'Levonorgestrel 0.15 mg / ethinyl estradiol 0.03 mg tablet', rxnorm: '6373' },
   contraceptivePatch: { text: 'Ethinyl estradiol transdermal patch, weekly', rxnorm: '4124' },
   metoprolol: { text: 'Metoprolol succinate 50 mg extended-release tablet', rxnorm: '6918' },
+  // standard-chronic-care v2 (issue 13)
+  apixaban25: { text: 'Apixaban 2.5 mg tablet', rxnorm: '1364430' },
+  rivaroxaban20: { text: 'Rivaroxaban 20 mg tablet', rxnorm: '1114195' },
+  rivaroxaban15: { text: 'Rivaroxaban 15 mg tablet', rxnorm: '1114195' },
+  edoxaban60: { text: 'Edoxaban 60 mg tablet', rxnorm: '1599538' },
+  apixabanNoStrength: { text: 'Apixaban tablet', rxnorm: '1364430' },
+  sacubitrilValsartan: { text: 'Sacubitril 49 mg / valsartan 51 mg tablet', rxnorm: '69749' },
+  entresto: { text: 'Entresto 24/26 tablet', rxnorm: '69749' },
+  estradiolDrospirenone: { text: 'Drospirenone 0.5 mg / estradiol 1 mg tablet', rxnorm: '4083' },
+  norethindronePop: { text: 'Norethindrone 0.35 mg tablet', rxnorm: '7514' },
+  norethindrone5: { text: 'Norethindrone acetate 5 mg tablet', rxnorm: '7514' },
+  levonorgestrelEmergency: { text: 'Levonorgestrel 1.5 mg tablet', rxnorm: '6373' },
 } as const;
 export type DrugKey = keyof typeof DRUGS;
 
@@ -84,9 +96,25 @@ export interface VisitSpec {
 }
 
 export interface LabSpec {
-  kind: 'cbc' | 'cmp' | 'a1c' | 'lipid' | 'microalbumin' | 'level' | 'potassium' | 'creatinine' | 'egfr' | 'tsh';
+  kind:
+    | 'cbc'
+    | 'cmp'
+    | 'a1c'
+    | 'lipid'
+    | 'microalbumin'
+    | 'level'
+    | 'potassium'
+    | 'creatinine'
+    | 'egfr'
+    | 'tsh'
+    | 'sodium'
+    | 'hcg';
   date: string;
   value?: number;
+  /** A result reported as text (`valueString`, e.g. `>60`) instead of a number. */
+  text?: string;
+  /** For `hcg`: the qualitative result (SNOMED 10828004 positive, 260385009 negative). */
+  result?: 'positive' | 'negative';
   /** Another LOINC code for the same kind (e.g. potassium 6298-4 instead of 2823-3). */
   loinc?: string;
   /** For `level`: the clinic's `<drug>-level` code. */
@@ -100,6 +128,26 @@ export interface BloodPressureSpec {
   systolic?: number;
   diastolic?: number;
   status?: 'final' | 'preliminary';
+}
+
+/** A body weight (29463-7, vital-signs) in kg. */
+export interface WeightSpec {
+  date: string;
+  kg: number;
+}
+
+/** A smoking status (72166-2, social-history) with its SNOMED answer. */
+export interface SmokingSpec {
+  date: string;
+  status: 'never' | 'former' | 'current' | 'unknown';
+}
+
+/** A problem-list Condition, coded in ICD-10-CM (default) or SNOMED CT. */
+export interface ConditionSpec {
+  kind: 'pregnancy' | 'vte' | 'migraine_with_aura' | 'hypertension';
+  status?: 'active' | 'resolved';
+  coding?: 'icd10' | 'snomed';
+  recorded?: string;
 }
 
 export interface AllergySpec {
@@ -117,6 +165,11 @@ export interface ScenarioSpec {
   pharmacy?: 'retail' | 'mail-order' | 'none';
   supplyDays?: number;
   birthDate?: string;
+  /** `Patient.gender` (none by default). */
+  sex?: 'female' | 'male' | 'other';
+  weights?: WeightSpec[];
+  smoking?: SmokingSpec[];
+  conditions?: ConditionSpec[];
   /** First prescription of this ingredient (another strength: dose changes are not new starts). */
   therapyStart?: string;
   /** authoredOn of the prescription being renewed (default: therapyStart). */
@@ -151,6 +204,22 @@ const LABS: Record<Exclude<LabSpec['kind'], 'level'>, { loinc: string; display: 
     unit: 'mL/min/{1.73_m2}',
   },
   tsh: { loinc: '3016-3', display: 'Thyrotropin [Units/volume] in Serum or Plasma', unit: 'm[IU]/L' },
+  sodium: { loinc: '2951-2', display: 'Sodium [Moles/volume] in Serum or Plasma', unit: 'mmol/L' },
+  hcg: { loinc: '2106-3', display: 'Choriogonadotropin (pregnancy test) [Presence] in Urine' },
+};
+
+const SMOKING_ANSWERS: Record<SmokingSpec['status'], { code: string; display: string }> = {
+  never: { code: '266919005', display: 'Never smoked tobacco' },
+  former: { code: '8517006', display: 'Ex-smoker' },
+  current: { code: '449868002', display: 'Smokes tobacco daily' },
+  unknown: { code: '266927001', display: 'Tobacco smoking consumption unknown' },
+};
+
+const CONDITION_CODES: Record<ConditionSpec['kind'], { icd10: string; snomed: string; display: string }> = {
+  pregnancy: { icd10: 'Z33.1', snomed: '77386006', display: 'Pregnant state' },
+  vte: { icd10: 'Z86.718', snomed: '128053003', display: 'Deep venous thrombosis' },
+  migraine_with_aura: { icd10: 'G43.109', snomed: '4473006', display: 'Migraine with aura' },
+  hypertension: { icd10: 'I10', snomed: '38341003', display: 'Essential hypertension' },
 };
 
 function drugConcept(key: DrugKey, coding: ScenarioSpec['coding'] = 'in'): CodeableConcept {
@@ -180,6 +249,7 @@ export function aRefillBundle(spec: ScenarioSpec): Bundle {
     resourceType: 'Patient',
     id: 'pat-1',
     birthDate: spec.birthDate ?? '1970-05-05',
+    ...(spec.sex ? { gender: spec.sex } : {}),
     generalPractitioner: [{ reference: 'Practitioner/pcp-1' }],
   });
   resources.push(
@@ -312,6 +382,12 @@ export function aRefillBundle(spec: ScenarioSpec): Bundle {
         : { coding: [{ system: LOINC, code: l.loinc ?? LABS[l.kind].loinc, display: LABS[l.kind].display }] };
     if (l.kind === 'level' && l.drug && l.drug !== 'valproate') code.coding = code.coding?.slice(1);
     const unit = l.kind === 'level' ? 'ug/mL' : l.kind === 'a1c' ? '%' : LABS[l.kind].unit;
+    const answer =
+      l.result === 'positive'
+        ? { coding: [{ system: SNOMED, code: '10828004', display: 'Positive' }] }
+        : l.result === 'negative'
+          ? { coding: [{ system: SNOMED, code: '260385009', display: 'Negative' }] }
+          : undefined;
     resources.push({
       resourceType: 'Observation',
       id: `obs-${i + 1}`,
@@ -325,6 +401,62 @@ export function aRefillBundle(spec: ScenarioSpec): Bundle {
       subject: { reference: PATIENT },
       effectiveDateTime: `${l.date}T08:00:00-05:00`,
       ...(l.value !== undefined ? { valueQuantity: { value: l.value, ...(unit ? { unit } : {}) } } : {}),
+      ...(l.text !== undefined ? { valueString: l.text } : {}),
+      ...(answer ? { valueCodeableConcept: answer } : {}),
+    });
+  });
+
+  (spec.weights ?? []).forEach((w, i) =>
+    resources.push({
+      resourceType: 'Observation',
+      id: `weight-${i + 1}`,
+      status: 'final',
+      category: [
+        {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+        },
+      ],
+      code: { coding: [{ system: LOINC, code: '29463-7', display: 'Body weight' }] },
+      subject: { reference: PATIENT },
+      effectiveDateTime: `${w.date}T09:05:00-05:00`,
+      valueQuantity: { value: w.kg, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+    }),
+  );
+
+  (spec.smoking ?? []).forEach((sm, i) =>
+    resources.push({
+      resourceType: 'Observation',
+      id: `smoking-${i + 1}`,
+      status: 'final',
+      category: [
+        {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'social-history' }],
+        },
+      ],
+      code: { coding: [{ system: LOINC, code: '72166-2', display: 'Tobacco smoking status' }] },
+      subject: { reference: PATIENT },
+      effectiveDateTime: `${sm.date}T09:00:00-05:00`,
+      valueCodeableConcept: { coding: [{ system: SNOMED, ...SMOKING_ANSWERS[sm.status] }] },
+    }),
+  );
+
+  (spec.conditions ?? []).forEach((c, i) => {
+    const codes = CONDITION_CODES[c.kind];
+    resources.push({
+      resourceType: 'Condition',
+      id: `cond-${i + 1}`,
+      clinicalStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: c.status ?? 'active' }],
+      },
+      code: {
+        coding: [
+          c.coding === 'snomed'
+            ? { system: SNOMED, code: codes.snomed, display: codes.display }
+            : { system: 'http://hl7.org/fhir/sid/icd-10-cm', code: codes.icd10, display: codes.display },
+        ],
+      },
+      subject: { reference: PATIENT },
+      recordedDate: c.recorded ?? '2026-01-10',
     });
   });
 

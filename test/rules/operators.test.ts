@@ -69,3 +69,18 @@ describe('containsAny', () => {
     expect(any([], ['ssri'])).toBe(false);
   });
 });
+
+describe('afterDate (a lab drawn after the therapy started)', () => {
+  const after = op('2026-06-15', 'afterDate');
+  test('strictly after: the day of the start is a baseline, not a recheck', () => {
+    expect(after('2026-03-02', '2026-03-01')).toBe(true);
+    expect(after('2026-03-01', '2026-03-01')).toBe(false);
+    expect(after('2026-02-28', '2026-03-01')).toBe(false);
+    expect(after('2026-03-01T08:00:00-05:00', '2026-02-28')).toBe(true);
+  });
+  test('either date missing never passes', () => {
+    expect(after(null, '2026-03-01')).toBe(false);
+    expect(after('2026-03-02', null)).toBe(false);
+    expect(after(undefined, undefined)).toBe(false);
+  });
+});

@@ -62,6 +62,20 @@ describe('built-in protocols', () => {
 });
 
 describe('shape and vocabulary', () => {
+  test("afterDate compares with another fact's date, named by fact and path", () => {
+    const p = edit(fm);
+    const condition = p.categories[0].criteria[0].when.all[0];
+    condition.operator = 'afterDate';
+    condition.value = { fact: 'therapy', path: '$.startDate' };
+    expect(validateProtocol(p)).toEqual([]);
+    condition.value = { fact: 'therapy', path: '$.evidence' };
+    expect(at(validateProtocol(p), '$.categories[0].criteria[0].when.all[0].value')).toEqual([
+      'value does not fit visits.lastPcpRov.date with "afterDate" at $.path: not a date',
+    ]);
+    condition.value = '2026-01-01';
+    expect(at(validateProtocol(p), '$.categories[0].criteria[0].when.all[0].value').length).toBe(1);
+  });
+
   test('source is required on a criterion', () => {
     const p = edit(fm);
     delete p.categories[0].criteria[0].source;

@@ -1,13 +1,14 @@
 // Golden cases for the standard chronic-care protocol, written from its criteria and the sources they cite. Each case
 // is a FHIR scenario run end to end (bundle → record → facts → decision), so the table checks the new lab and vital
 // extraction as much as the rules.
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
 import { compileProtocol } from '../../rules/engine/compile.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
-import { forEachCondition, type ProtocolDefinition, type TriageDecision } from '../../rules/index.ts';
+import { forEachCondition, type ProtocolDefinition, type RefillFacts, type TriageDecision } from '../../rules/index.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
 import { loadGoldenCases } from '../helpers/golden.ts';
 
@@ -23,13 +24,16 @@ const DEFAULTS = {
 const protocol = findBuiltinProtocol(file.protocol, file.version) as ProtocolDefinition;
 const familyMedicine = findBuiltinProtocol('family-medicine-2015', 1) as ProtocolDefinition;
 const decisions = new Map<string, TriageDecision>();
+const factsByCase = new Map<string, RefillFacts>();
 
 const compiled = new Map([protocol, familyMedicine].map((p) => [p, compileProtocol(p)]));
 
+const factsOf = (scenario: ScenarioSpec): RefillFacts =>
+  extractRefillFacts(patientRecordFromBundle(aRefillBundle(scenario)), { asOf: scenario.asOf ?? '2026-06-15' });
+
 /** Bundle → facts → decision with json-rules-engine; the compiled evaluator must give the identical decision. */
 async function triage(scenario: ScenarioSpec, p: ProtocolDefinition = protocol): Promise<TriageDecision> {
-  const record = patientRecordFromBundle(aRefillBundle(scenario));
-  const facts = extractRefillFacts(record, { asOf: scenario.asOf ?? '2026-06-15' });
+  const facts = factsOf(scenario);
   const decision = await evaluateProtocol(p, facts);
   expect(compiled.get(p)?.(facts)).toEqual(decision);
   return decision;
@@ -45,7 +49,7 @@ function rules(p: ProtocolDefinition) {
   };
 }
 
-describe('standard-chronic-care v1 golden cases', () => {
+describe(`standard-chronic-care v${file.version} golden cases`, () => {
   test('is built in and registered next to the reference protocol', () => {
     expect(protocol).toBeDefined();
     expect(protocol.id).toBe('standard-chronic-care');
@@ -55,6 +59,7 @@ describe('standard-chronic-care v1 golden cases', () => {
   test.each(file.cases)('[$clause] $name', async ({ name, scenario, expected }) => {
     const decision = await triage(scenario as unknown as ScenarioSpec);
     decisions.set(name, decision);
+    factsByCase.set(name, factsOf(scenario as unknown as ScenarioSpec));
     expect({
       disposition: decision.disposition,
       failedCriteria: decision.failedCriteria,
@@ -64,33 +69,70 @@ describe('standard-chronic-care v1 golden cases', () => {
       actions: decision.actions,
     }).toEqual({ ...DEFAULTS[expected.disposition], actions: [], ...expected });
     expect(decision.criteria.filter((c) => !c.passed).map((c) => c.id)).toEqual(decision.failedCriteria);
-    expect(decision.protocol).toEqual({ id: 'standard-chronic-care', version: 1 });
+    expect(decision.protocol).toEqual({ id: 'standard-chronic-care', version: file.version });
     // Every placeholder was filled.
     for (const c of decision.criteria) expect(c.explanation).not.toMatch(/\{\{|\}\}/);
   });
 
-  test('every criterion passes in at least one case and fails in at least one; every route and supply rule is used', () => {
-    const all = [...decisions.values()].flatMap((d) => d.criteria);
-    const { criteria, routes, supplies, bridges } = rules(protocol);
-    for (const id of new Set(criteria.map((r) => r.id))) {
+  test('every criterion instance (category + id) passes in at least one case and fails in at least one', () => {
+    expect(decisions.size, 'the golden cases ran first').toBe(file.cases.length);
+    // A criterion result names its clause: clause + id identifies the instance (ids are shared between categories).
+    const instances = new Map<string, string>();
+    for (const g of protocol.guards) instances.set(`${g.clause}/${g.id}`, `guard ${g.id}`);
+    for (const c of protocol.categories)
+      for (const r of c.criteria) {
+        const key = `${r.clause}/${r.id}`;
+        expect(instances.has(key), `${key} is not unique`).toBe(false);
+        instances.set(key, `${c.id}/${r.id}`);
+      }
+    const results = [...decisions.values()].flatMap((d) => d.criteria);
+    for (const [key, instance] of instances) {
+      const seen = results.filter((r) => `${r.clause}/${r.id}` === key);
       expect(
-        all.some((c) => c.id === id && c.passed),
-        `${id} never passes`,
+        seen.some((r) => r.passed),
+        `${instance} never passes`,
       ).toBe(true);
       expect(
-        all.some((c) => c.id === id && !c.passed),
-        `${id} never fails`,
+        seen.some((r) => !r.passed),
+        `${instance} never fails`,
       ).toBe(true);
     }
-    for (const route of routes) expect(all.some((c) => c.id === route.id)).toBe(true);
-    expect(all.some((c) => c.id === 'medication_not_in_protocol')).toBe(true);
-    const given = [...decisions.values()].map((d) => JSON.stringify(d.approvedSupply ?? d.bridgeSupply));
-    for (const s of [...supplies, ...bridges]) {
-      expect(given, `${s.id} never decides a supply`).toContain(JSON.stringify(s.supply));
-    }
+    for (const route of protocol.routes)
+      expect(
+        results.some((c) => c.id === route.id),
+        route.id,
+      ).toBe(true);
+    expect(results.some((c) => c.id === 'medication_not_in_protocol')).toBe(true);
     // Every category is exercised by a case whose drug falls in it.
     const reached = new Set(file.cases.map((c) => c.clause.split('-')[0]));
     for (const c of protocol.categories) expect(reached, c.id).toContain(c.clause.split('-')[0]);
+  });
+
+  test('every supply and bridge rule decides the supply in at least one case, and every action is placed and not placed', () => {
+    // A rule is used when giving it a supply no other rule gives changes some case's decision to that supply.
+    const all = [...factsByCase.values()];
+    const sentinel = (p: ProtocolDefinition) => all.map((f) => compileProtocol(p)(f));
+    protocol.categories.forEach((c, i) =>
+      (c.supply ?? []).forEach((s, j) => {
+        const edited = structuredClone(protocol);
+        const rule = edited.categories[i]?.supply?.[j];
+        if (rule) rule.supply = { renewalMonths: 97 };
+        const used = sentinel(edited).some((d) => JSON.stringify(d.approvedSupply) === '{"renewalMonths":97}');
+        expect(used, `${c.id} supply ${s.id} never decides a supply`).toBe(true);
+      }),
+    );
+    protocol.bridgeSupply.forEach((b, i) => {
+      const edited = structuredClone(protocol);
+      const rule = edited.bridgeSupply[i];
+      if (rule) rule.supply = { quantity: 97, refills: 7 };
+      const used = sentinel(edited).some((d) => d.bridgeSupply?.quantity === 97);
+      expect(used, `bridge ${b.id} never decides a supply`).toBe(true);
+    });
+    const placed = [...decisions.values()].map((d) => d.actions);
+    for (const a of protocol.categories.flatMap((c) => c.actions ?? [])) {
+      expect(placed.some((list) => list.includes(a.action), `${a.action} never placed`)).toBe(true);
+      expect(placed.some((list) => !list.includes(a.action), `${a.action} always placed`)).toBe(true);
+    }
   });
 
   test('every criterion, route, supply and bridge rule cites a source from the landscape document', () => {
@@ -98,6 +140,25 @@ describe('standard-chronic-care v1 golden cases', () => {
     // Criteria, routes and categories carry their citations in `source`; supply and bridge rules in the description.
     for (const r of [...criteria, ...routes, ...protocol.categories]) expect(r.source, r.id).toMatch(/\[S\d+\]/);
     for (const r of [...supplies, ...bridges]) expect(r.description, r.id).toMatch(/\[S\d+\]/);
+  });
+
+  test('sources and citations point to the repository copy of the landscape (docs/domain/refill-landscape.md)', () => {
+    const protocolText = readFileSync(
+      new URL('../../rules/protocols/standard-chronic-care.json', import.meta.url),
+      'utf8',
+    );
+    const casesText = readFileSync(
+      new URL('../fixtures/protocols/standard-chronic-care.cases.json', import.meta.url),
+      'utf8',
+    );
+    for (const text of [protocolText, casesText]) {
+      expect(text).not.toMatch(/\/work\/shared|(?<![\w/])shared\//);
+    }
+    expect(protocol.source).toContain('docs/domain/refill-landscape.md');
+    const { criteria, routes } = rules(protocol);
+    for (const r of [...criteria, ...routes, ...protocol.categories]) {
+      if (/refill-landscape\.md/.test(r.source)) expect(r.source, r.id).toContain('docs/domain/refill-landscape.md');
+    }
   });
 
   test('no category lets a controlled substance in, and the controlled route outranks every other route', () => {
@@ -126,11 +187,26 @@ describe('standard-chronic-care v1 golden cases', () => {
     forEachCondition(protocol, (c) => {
       if ('fact' in c) paths.add(`${c.fact}${(c.path ?? '$').slice(1)}`);
     });
-    expect(paths).toContain('labs.lastPotassium.value');
-    expect(paths).toContain('labs.lastEgfr.value');
-    expect(paths).toContain('labs.lastTsh.value');
-    expect(paths).toContain('vitals.lastBloodPressure.systolic');
-    expect(paths).toContain('vitals.lastBloodPressure.diastolic');
+    for (const path of [
+      'labs.lastPotassium.value',
+      'labs.lastSodium.value',
+      'labs.kidneyFunction.value',
+      'labs.kidneyFunction.date',
+      'labs.creatinineClearance.value',
+      'labs.lastTsh.value',
+      'labs.lastCbc.date',
+      'vitals.lastBloodPressure.systolic',
+      'vitals.lastBloodPressure.diastolic',
+      'patient.pregnancy.pregnant',
+      'patient.weight.value',
+      'patient.smoking.status',
+      'patient.problems.codes',
+      'drug.strengthMg',
+      'therapy.startDate',
+    ])
+      expect(paths, path).toContain(path);
+    // Thresholds judge the current kidney function, never a reported eGFR that a newer creatinine may have superseded.
+    expect(paths).not.toContain('labs.lastEgfr.value');
   });
 });
 
@@ -199,6 +275,16 @@ describe('drug classes the protocol names', () => {
     ['Norethindrone 0.35 mg tablet', ['oral_contraceptive']],
     ['Drospirenone 3 mg / ethinyl estradiol 0.02 mg tablet', ['oral_contraceptive']],
     ['Ethinyl estradiol / norelgestromin transdermal patch', []],
+    ['Norethindrone 0.35 mg tablet', ['oral_contraceptive']],
+    // An unrecognised co-ingredient: no class, so no category takes it (→ unclear).
+    ['Sacubitril 49 mg / valsartan 51 mg tablet', []],
+    ['Sacubitril/valsartan 24/26 mg tablet', []],
+    ['Entresto 97/103 tablet', []],
+    ['Drospirenone 0.5 mg / estradiol 1 mg tablet', []],
+    ['Angeliq tablet', []],
+    ['Losartan potassium 50 mg and a new ingredient 10 mg tablet', []],
+    // Units after a slash are no co-ingredient.
+    ['Albuterol HFA 90 mcg/actuation inhaler', ['asthma_inhaler', 'short_acting_beta_agonist']],
   ])('%s → %j', (text, classes) => {
     expect(classifyDrug({ rxnormCodes: [], texts: [text] }).classes).toEqual(classes);
   });
@@ -224,6 +310,9 @@ describe('family-medicine-2015 is unchanged by the new drug classes and facts', 
     'levothyroxine',
     'apixaban',
     'oralContraceptive',
+    'norethindronePop',
+    'sacubitrilValsartan',
+    'rivaroxaban20',
   ] as const)('%s is still not in the reference protocol', async (drug) => {
     const d = await triage({ drug, ...everything }, familyMedicine);
     expect(d.disposition).toBe('doctor_review');
