@@ -6,21 +6,27 @@ import type { Config } from '../connectors/config.ts';
 import { generateClientKeyPair } from '../connectors/fhir/auth.ts';
 import type { Logger } from '../connectors/logger.ts';
 import { BUILTIN_PROTOCOLS } from '../rules/protocols/index.ts';
+import { canonicalJson } from '../rules/engine/diff.ts';
+import { parseProtocol, type ProtocolDefinition } from '../rules/schema/protocol.ts';
 
 /**
- * Makes sure every built-in protocol exists with a published version. Idempotent and safe from several replicas:
- * a protocol that already exists is left alone (admins own it from then on).
+ * Makes sure every built-in protocol exists with a published version, and that a newer built-in version shipped by
+ * this release reaches installations seeded earlier (see `offerBuiltinUpdate`). Idempotent; safe from several
+ * replicas (a race can at worst add one duplicate draft).
  */
 export async function ensureBuiltinProtocols(store: Store, logger: Logger): Promise<void> {
   for (const definition of BUILTIN_PROTOCOLS) {
-    if (await store.protocols.get(definition.id)) continue;
+    if (await store.protocols.get(definition.id)) {
+      await offerBuiltinUpdate(store, logger, definition);
+      continue;
+    }
     try {
       await store.protocols.create({ id: definition.id, title: definition.title });
       const draft = await store.protocols.createDraft({
         protocolId: definition.id,
         definition,
         by: 'system',
-        note: 'Built-in protocol',
+        note: BUILTIN_NOTE,
       });
       await store.protocols.publish({ protocolId: definition.id, version: draft.version, by: 'system' });
       logger.info({ protocolId: definition.id, version: draft.version }, 'built-in protocol published');
@@ -28,6 +34,50 @@ export async function ensureBuiltinProtocols(store: Store, logger: Logger): Prom
       // Another replica seeded it at the same moment.
       if (!(await store.protocols.getPublished(definition.id))) throw err;
     }
+  }
+}
+
+const BUILTIN_NOTE = 'Built-in protocol';
+
+/**
+ * A built-in protocol that exists already, and this release ships content no stored version has (for example
+ * standard-chronic-care v2, which closes unsafe auto-approvals): the new content is added as a version by `system`.
+ * It is published globally only when the live version is itself an unmodified built-in (seeded by `system`): a
+ * clinic that runs the library as shipped gets the fix. When an admin published their own version, it stays live and
+ * the update waits as a draft for them to review, simulate and publish. Clinics pinned to a version keep their pin
+ * either way (a pin is an admin's explicit choice); the log says so.
+ */
+async function offerBuiltinUpdate(store: Store, logger: Logger, definition: ProtocolDefinition): Promise<void> {
+  // Compared as parsed now, so that a field this release defaults does not make an unchanged built-in look new.
+  const parsedNow = (stored: unknown): string | null => {
+    try {
+      return canonicalJson(parseProtocol(stored));
+    } catch {
+      return null; // a stored version this release can no longer parse is not the built-in's content
+    }
+  };
+  const content = canonicalJson(definition);
+  const versions = await store.protocols.listVersions(definition.id);
+  if (versions.some((v) => parsedNow(v.definition) === content)) return;
+  const live = await store.protocols.getPublished(definition.id);
+  const draft = await store.protocols.createDraft({
+    protocolId: definition.id,
+    definition,
+    by: 'system',
+    note: `${BUILTIN_NOTE} (release version ${definition.version})`,
+  });
+  const ids = { protocolId: definition.id, version: draft.version, releaseVersion: definition.version };
+  if (live === null || (live.createdBy === 'system' && (live.note ?? '').startsWith(BUILTIN_NOTE))) {
+    await store.protocols.publish({ protocolId: definition.id, version: draft.version, by: 'system' });
+    logger.warn(
+      { ...ids, previousVersion: live?.version ?? null },
+      'built-in protocol updated: the new version is live (clinics pinned to an older version keep their pin)',
+    );
+  } else {
+    logger.warn(
+      { ...ids, liveVersion: live.version },
+      "built-in protocol update added as a draft: the live version is an admin's own; review and publish it",
+    );
   }
 }
 
