@@ -102,6 +102,8 @@ export async function startHarness(
   opts: {
     patients?: number;
     clinic?: { nurseSlaSeconds?: number; refillAutomationEnabled?: boolean; id?: string };
+    /** Environment overrides for the stack's configuration (e.g. rate limits). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<Harness> {
   const asOf = new Date().toISOString().slice(0, 10);
@@ -117,7 +119,11 @@ export async function startHarness(
   const testDb: TestDatabase = await openTestDatabase('sqlite');
   const store = createStore(testDb.db);
   // The sandbox EHR is on loopback: the egress policy must allow private networks here, explicitly.
-  const config: Config = testTemporalConfig({ DATA_DIR: testDb.options.dataDir, EHR_ALLOW_PRIVATE_NETWORKS: 'true' });
+  const config: Config = testTemporalConfig({
+    DATA_DIR: testDb.options.dataDir,
+    EHR_ALLOW_PRIVATE_NETWORKS: 'true',
+    ...opts.env,
+  });
   const logger = createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test');
   await ensureBuiltinProtocols(store, logger);
   // Workflow ids are per clinic: a clinic id of its own keeps test files (sharing one Temporal server) apart.
