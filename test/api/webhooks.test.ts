@@ -110,6 +110,10 @@ describe('when Temporal is unreachable', () => {
       status: 'down',
       parts: { temporal: 'down', database: 'ok', worker: 'down' },
     });
+    // /health answers after 2 s, but the probes' gRPC calls retry with the Temporal client's backoff until their own
+    // 2 s deadline and one last attempt (~3.5 s at most). A retry timer that fires into a closed channel throws an
+    // uncaught "Channel has been shut down", so let them end before closing.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
     await connection.close();
   });
 });
