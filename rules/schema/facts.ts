@@ -185,7 +185,7 @@ export const RefillFactsSchema = z.strictObject({
     kidneyFunction: DatedEvidenceSchema.nullable().default(null),
     /**
      * Creatinine clearance by Cockcroft–Gault (mL/min; actual body weight) from the newest creatinine, with age, sex
-     * and the last weight (within 12 months of the creatinine); `value` absent when one of them is missing.
+     * and the last weight (how recent it must be is a protocol rule); `value` absent when one of them is missing.
      */
     creatinineClearance: DatedEvidenceSchema.nullable().default(null),
   }),
