@@ -5,12 +5,12 @@
 // developer machine the PostgreSQL half is skipped with a loud line and the reason in the tests' titles.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { chromiumVersion, resolveChromium } from './helpers/chromium.ts';
+import { findFreePort } from '../scripts/temporal-cli.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -52,17 +52,6 @@ function canRun(bin: string, user: { uid: number; gid: number } | undefined): bo
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 async function waitUntilReady(url: string, server: ChildProcess, log: () => string, timeoutMs: number): Promise<void> {
@@ -117,7 +106,7 @@ async function startEmbeddedCluster(): Promise<Cluster> {
       cwd: tmpdir(),
       ...asUser,
     });
-    const port = await freePort();
+    const port = await findFreePort();
     let log = '';
     server = spawn(
       postgres,

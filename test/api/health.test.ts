@@ -1,7 +1,6 @@
 // GET /health shows each part of the product: 200 while the API, Temporal and the database answer (the contract),
 // `status: ok` only once a worker polls the task queue and, in the demo, the sandbox EHR knows the demo clinic.
 // Real parts: the run's Temporal dev server and a real worker, SQLite, the sandbox EHR on loopback.
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols, ensureDemoClinic } from '../../api/seed.ts';
@@ -13,6 +12,7 @@ import type { TemporalClientHandle } from '../../connectors/temporal.ts';
 import { startSandbox } from '../../sandbox/fhir-server.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestClient, createTestWorker, testTemporalConfig, uniqueTaskQueue } from '../helpers/temporal.ts';
+import { findFreePort } from '../../scripts/temporal-cli.ts';
 
 interface Health {
   status: string;
@@ -109,19 +109,8 @@ test('a database that does not answer: 503, status down', async () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 test('DEMO: the ehr part is down until the sandbox EHR listens and knows the demo client, then ok', async () => {
-  const sandboxPort = await freePort();
+  const sandboxPort = await findFreePort();
   const demoConfig = testTemporalConfig({ DATA_DIR: testDb.options.dataDir, SANDBOX_PORT: String(sandboxPort) });
   const store = createStore(testDb.db);
   await ensureBuiltinProtocols(store, logger);

@@ -2,13 +2,13 @@
 // variable, and the demo clinic is seeded only with DEMO=1, never because NODE_ENV is unset.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { createStore, openDatabase } from '../../connectors/db/index.ts';
 import { TEST_PAYLOAD_KEY, TEST_PAYLOAD_KEY_ID } from '../helpers/temporal.ts';
+import { findFreePort } from '../../scripts/temporal-cli.ts';
 
 const MAIN = fileURLToPath(new URL('../../api/main.ts', import.meta.url));
 const dirs: string[] = [];
@@ -23,17 +23,6 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /** The API's environment as a deploy would give it: no NODE_ENV (vitest's `test` is not passed on). */
 async function apiEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ehr-autopilot-main-'));
@@ -41,8 +30,8 @@ async function apiEnv(extra: Record<string, string> = {}): Promise<Record<string
   return {
     PATH: process.env.PATH ?? '',
     DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    SANDBOX_PORT: String(await freePort()),
+    PORT: String(await findFreePort()),
+    SANDBOX_PORT: String(await findFreePort()),
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     PAYLOAD_KEY: TEST_PAYLOAD_KEY,
     PAYLOAD_KEY_ID: TEST_PAYLOAD_KEY_ID,

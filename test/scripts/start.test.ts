@@ -2,25 +2,14 @@
 // before the worker polls and the sandbox EHR listens. The API child is a stand-in (test/fixtures/fake-api.ts); the
 // Temporal server is the run's own.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, inject, test } from 'vitest';
 import { start } from '../../scripts/start.ts';
+import { findFreePort } from '../../scripts/temporal-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ehr-autopilot-start-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function runStart(readyAt: number, healthTimeoutMs: number) {
   const lines: { at: number; text: string }[] = [];
@@ -28,8 +17,8 @@ async function runStart(readyAt: number, healthTimeoutMs: number) {
     env: {
       PATH: process.env.PATH,
       DATA_DIR: mkdtempSync(join(dir, 'data-')),
-      PORT: String(await freePort()),
-      SANDBOX_PORT: String(await freePort()),
+      PORT: String(await findFreePort()),
+      SANDBOX_PORT: String(await findFreePort()),
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       READY_AT: String(readyAt),
       LOG_LEVEL: 'warn',
