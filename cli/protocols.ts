@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { extractRefillFacts, patientRecordFromBundle } from '../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
 import { loadConfig } from '../connectors/config.ts';
 import type { FactsSnapshot, Store } from '../connectors/db/index.ts';
 import { diffProtocols, type ItemChange } from '../rules/engine/diff.ts';
