@@ -59,7 +59,15 @@ export default tseslint.config(
     ['rules/**/*.ts'],
     [
       {
-        group: ['**/workflows/**', '**/activities/**', '**/connectors/**', '**/api/**', '**/sandbox/**', ...NODE],
+        group: [
+          '**/workflows/**',
+          '**/activities/**',
+          '**/connectors/**',
+          '**/api/**',
+          '**/sandbox/**',
+          '**/facts/**',
+          ...NODE,
+        ],
         message: 'rules/ is the pure core; it imports nothing else in this repo.',
       },
     ],
@@ -83,13 +91,25 @@ export default tseslint.config(
     ['api/**/*.ts'],
     [{ group: ['**/activities/**'], message: 'The API asks a workflow to act; it never runs activities itself.' }],
   ),
-  // The API's composition root wires the pure FHIR→facts mappers in, for simulating uploaded bundles.
   layer(
-    ['api/main.ts'],
+    ['facts/**/*.ts'],
     [
       {
-        regex: '(^|/)activities/(?!facts/index\\.ts$)',
-        message: 'api/main.ts may take only the pure facts mappers from activities/.',
+        group: [
+          '**/workflows/**',
+          '**/activities/**',
+          '**/connectors/**',
+          '**/api/**',
+          '**/sandbox/**',
+          '**/cli/**',
+          '**/scripts/**',
+          ...NODE,
+        ],
+        message: 'facts/ is pure FHIR→facts code: it imports rules/ and libraries, and does no I/O.',
+      },
+      {
+        group: ['@temporalio/*', 'fhir-kit-client', 'kysely', 'hono', 'hono/*', '@hono/*', 'pg', 'better-sqlite3'],
+        message: 'facts/ does no I/O: the caller reads the record and hands it in.',
       },
     ],
   ),

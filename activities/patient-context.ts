@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { BatchRequest, FhirConnector, FhirSearchParams, SearchResult } from '../connectors/fhir/connector.ts';
 import { searchUrl } from '../connectors/fhir/connector.ts';
 import { AppError, jsonPath } from '../rules/index.ts';
-import type { PatientRecord } from './facts/record.ts';
+import type { PatientRecord } from '../facts/refill/record.ts';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 

@@ -8,7 +8,7 @@ import type { RefillFacts } from '../rules/schema/facts.ts';
 import { minimiseFacts } from '../rules/schema/minimise-facts.ts';
 import { parseProtocol } from '../rules/schema/protocol.ts';
 import type { TriageDecision } from '../rules/schema/decision.ts';
-import { extractRefillFacts } from './facts/index.ts';
+import { extractRefillFacts } from '../facts/refill/index.ts';
 import { fetchPatientRecord } from './patient-context.ts';
 
 export interface TriageDeps {

@@ -16,8 +16,8 @@ export interface ApiDeps {
   /** Overrides of activity timeouts/retries passed into new workflows (tests); production uses the defaults. */
   workflowPolicy?: ActivityPolicy;
   /**
-   * Reduces an uploaded FHIR Bundle to refill facts as of a date, for simulating over bundles (activities/facts'
-   * `patientRecordFromBundle` + `extractRefillFacts`, injected: api/ never imports activities/). Absent: refused.
+   * Reduces an uploaded FHIR Bundle to refill facts as of a date, for simulating over bundles (facts/refill's
+   * `patientRecordFromBundle` + `extractRefillFacts`, wired in by api/main.ts). Absent: refused.
    */
   bundleFacts?: (bundle: unknown, asOf: string) => RefillFacts;
   /** DEMO=1: whether the sandbox EHR answers and knows the demo clinic (a `/health` part). Absent: not reported. */

@@ -6,8 +6,8 @@ import { createLogger } from '../connectors/logger.ts';
 import { createSecretBox } from '../connectors/secret-box.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
 import { AppError } from '../rules/index.ts';
-// The composition root may wire the facts extraction into the API for simulating uploaded bundles (eslint exception).
-import { extractRefillFacts, patientRecordFromBundle } from '../activities/facts/index.ts';
+// The composition root wires the pure FHIR→facts extraction in, for simulating uploaded bundles.
+import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
 import { createApp } from './app.ts';
 import { ensureBuiltinProtocols, ensureDemoClinic } from './seed.ts';
 import { createWorkflowGateway } from './workflow-gateway.ts';

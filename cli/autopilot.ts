@@ -2,7 +2,7 @@
 // (patientRecordFromBundle → extractRefillFacts → evaluateProtocol), without any server.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { extractRefillFacts, patientRecordFromBundle } from '../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
 import { evaluateProtocol } from '../rules/engine/index.ts';
 import { AppError, IsoDateSchema } from '../rules/index.ts';
 import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';

@@ -1,24 +1,24 @@
 // `autopilot protocols validate|simulate|diff`: what a protocol author runs before asking for a publish. Same code as
-// the admin API: validateProtocol (rules/schema), simulateCompiled (rules/engine), diffProtocols (rules/engine), the
-// worker's fact extraction for FHIR Bundles, and the app database's facts snapshots for a clinic's recorded cases.
+// the admin API: validateProtocol (rules/schema), simulateRecorded for a clinic's recorded cases (the API's paging and
+// stepping over the app database's facts snapshots), simulateCompiled and diffProtocols (rules/engine), and the
+// worker's fact extraction (facts/) for FHIR Bundles.
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { extractRefillFacts, patientRecordFromBundle } from '../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
 import { loadConfig } from '../connectors/config.ts';
-import type { FactsSnapshot, Store } from '../connectors/db/index.ts';
+import type { Store } from '../connectors/db/index.ts';
 import { diffProtocols, type ItemChange } from '../rules/engine/diff.ts';
 import { evaluateProtocol } from '../rules/engine/index.ts';
-import type { DispositionSummary, RecordedCase, SimulationReport } from '../rules/engine/simulate.ts';
-import { simulateCompiled } from '../rules/engine/simulate-compiled.ts';
+import type { ChangedCase, DispositionSummary, RecordedCase, SimulationReport } from '../rules/engine/simulate.ts';
+import { simulateCompiled, type SimulationCase } from '../rules/engine/simulate-compiled.ts';
+import { simulateRecorded } from '../rules/engine/simulate-recorded.ts';
 import {
   AppError,
   DispositionSchema,
   IsoDateSchema,
   parseProtocol,
-  RefillFactsSchema,
-  TriageDecisionSchema,
   validateProtocol,
   type ProtocolDefinition,
   type ProtocolIssue,
@@ -49,9 +49,6 @@ export const PROTOCOLS_USAGE = `Usage: autopilot protocols validate <file.json>
   diff       criterion-by-criterion changes from <before.json> to <after.json>
 
 Exit codes: 0 done, 1 a protocol document is invalid (problems listed), 2 bad arguments or unreadable input.`;
-
-/** Snapshots read per database round trip (the repository's maximum). */
-const PAGE_SIZE = 5000;
 
 /** A document that did not validate: its problems are the command's output, exit code 1. */
 class InvalidProtocolError extends Error {
@@ -176,30 +173,6 @@ async function storedOrBuiltin(store: Store, ref: { id: string; version?: number
   return parseProtocol(doc);
 }
 
-/** Every snapshot of the clinic for `protocolId` recorded in [from, before), oldest first, paged by keyset. */
-async function allSnapshots(
-  store: Store,
-  q: { clinicId: string; protocolId: string; from?: string; before?: string },
-): Promise<FactsSnapshot[]> {
-  const out: FactsSnapshot[] = [];
-  let olderThan: { recordedAt: string; caseId: string } | undefined;
-  for (;;) {
-    const page = await store.snapshots.list({ ...q, limit: PAGE_SIZE, ...(olderThan ? { olderThan } : {}) });
-    out.push(...page);
-    const last = page.at(-1);
-    if (page.length < PAGE_SIZE || !last) break;
-    olderThan = { recordedAt: last.recordedAt, caseId: last.caseId };
-  }
-  return out.reverse();
-}
-
-/** Recorded cases with their decision replaced by `baseline` re-evaluated on the same facts. */
-async function rebase(cases: RecordedCase[], baseline: ProtocolDefinition): Promise<RecordedCase[]> {
-  const out: RecordedCase[] = [];
-  for (const c of cases) out.push({ ...c, decision: await evaluateProtocol(baseline, c.facts) });
-  return out;
-}
-
 /** Cases simulated per step: progress is reported between steps. */
 const STEP = 2000;
 
@@ -212,10 +185,34 @@ const addCounts = (a: Record<Disposition, number>, b: Record<Disposition, number
   Object.fromEntries(DispositionSchema.options.map((d) => [d, a[d] + b[d]])) as Record<Disposition, number>;
 
 /**
- * Runs the simulation in steps (reporting progress between them) and adds, to each criterion that flipped, the
- * sentence explaining it (from the candidate's decision where the criterion was evaluated, else from the baseline's):
- * simulateProtocol reports ids only.
+ * Adds, to each criterion that flipped, the sentence explaining it (from the candidate's decision where the criterion
+ * was evaluated, else from the baseline's): the simulation reports ids only.
  */
+async function explainFlips(
+  candidate: ProtocolDefinition,
+  cases: readonly SimulationCase[],
+  changed: readonly ChangedCase[],
+): Promise<CliSimulationReport['changed']> {
+  const sentence = (d: Pick<TriageDecision, 'criteria'> | undefined, id: string) =>
+    d?.criteria.find((x) => x.id === id)?.explanation;
+  // Parsed snapshots, rebased cases or bundles: full RecordedCases, whose criteria carry their sentences.
+  const byId = new Map(cases.map((c) => [c.caseId, c as RecordedCase]));
+  const out: CliSimulationReport['changed'] = [];
+  for (const ch of changed) {
+    const c = byId.get(ch.caseId);
+    const now = c ? await evaluateProtocol(candidate, c.facts) : undefined;
+    out.push({
+      ...ch,
+      criteria: ch.criteria.map((f) => ({
+        ...f,
+        explanation: (f.after !== null ? sentence(now, f.id) : sentence(c?.decision, f.id)) ?? '',
+      })),
+    });
+  }
+  return out;
+}
+
+/** Runs the simulation over in-memory cases in steps, reporting progress between them. */
 async function explainedSimulation(
   candidate: ProtocolDefinition,
   cases: RecordedCase[],
@@ -225,24 +222,12 @@ async function explainedSimulation(
   let before = zero;
   let after = zero;
   const changed: CliSimulationReport['changed'] = [];
-  const sentence = (d: TriageDecision | undefined, id: string) => d?.criteria.find((x) => x.id === id)?.explanation;
   for (let start = 0; start < cases.length; start += STEP) {
     const step = cases.slice(start, start + STEP);
     const report = simulateCompiled(candidate, step);
     before = addCounts(before, report.before.counts);
     after = addCounts(after, report.after.counts);
-    const byId = new Map(step.map((c) => [c.caseId, c]));
-    for (const ch of report.changed) {
-      const c = byId.get(ch.caseId);
-      const now = c ? await evaluateProtocol(candidate, c.facts) : undefined;
-      changed.push({
-        ...ch,
-        criteria: ch.criteria.map((f) => ({
-          ...f,
-          explanation: (f.after !== null ? sentence(now, f.id) : sentence(c?.decision, f.id)) ?? '',
-        })),
-      });
-    }
+    changed.push(...(await explainFlips(candidate, step, report.changed)));
     progress?.(`simulated ${start + step.length}/${cases.length} cases, ${changed.length} changed`);
   }
   progress?.('');
@@ -279,28 +264,32 @@ async function simulateClinic(
     const store = createStore(db);
     if (!(await store.clinics.get(o.clinic))) throw new UsageError(`no clinic "${o.clinic}" in the app database`);
     const baseline = o.against === undefined ? undefined : await storedOrBuiltin(store, parseProtocolRef(o.against));
-    const snapshots = await allSnapshots(store, {
+    const range = {
       clinicId: o.clinic,
       protocolId: baseline?.id ?? candidate.id,
       ...(o.from !== undefined ? { from: startOfDayUtc(o.from) } : {}),
       ...(o.to !== undefined ? { before: startOfNextDayUtc(o.to) } : {}),
+    };
+    const total = await store.snapshots.count(range);
+    // The API's simulation (rules/engine/simulate-recorded.ts), plus the sentence explaining each flipped criterion.
+    const explained: CliSimulationReport['changed'] = [];
+    const report = await simulateRecorded(store.snapshots, candidate, range, {
+      ...(baseline ? { baseline } : {}),
+      onPage: async ({ cases, changed, read }) => {
+        explained.push(...(await explainFlips(candidate, cases, changed)));
+        progress?.(`simulated ${read}/${total} cases, ${explained.length} changed`);
+      },
     });
-    let cases: RecordedCase[] = [];
-    for (const s of snapshots) {
-      const facts = RefillFactsSchema.safeParse(s.facts);
-      const decision = TriageDecisionSchema.safeParse(s.decision);
-      if (facts.success && decision.success) {
-        cases.push({ caseId: s.caseId, recordedAt: s.recordedAt, facts: facts.data, decision: decision.data });
-      }
-    }
-    const skipped = snapshots.length - cases.length;
-    if (baseline) cases = await rebase(cases, baseline);
+    progress?.('');
     return {
       protocol: { id: candidate.id, version: candidate.version, file: o.file },
       input: { kind: 'clinic', clinicId: o.clinic, from: o.from ?? null, to: o.to ?? null },
       baseline: baseline ? { kind: 'protocol', id: baseline.id, version: baseline.version } : { kind: 'recorded' },
-      skipped,
-      ...(await explainedSimulation(candidate, cases, progress)),
+      skipped: report.skipped,
+      evaluated: report.evaluated,
+      before: report.before,
+      after: report.after,
+      changed: explained.reverse(), // oldest first
     };
   } finally {
     await db.close();

@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChangedCase } from '../../rules/engine/simulate.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
+import { simulateRecorded } from '../../rules/engine/simulate-recorded.ts';
 import {
   addToTally,
   compileForSimulation,
   evaluateChunk,
-  snapshotCase,
   tallyFrom,
   tallySummary,
   type SimulationCase,
@@ -480,9 +480,6 @@ export function contentHash(definition: unknown): string {
   return createHash('sha256').update(canonicalJson(definition)).digest('hex');
 }
 
-/** Recorded cases read per page and evaluated per step (the snapshot repository's page maximum). */
-const PAGE = 5000;
-
 /** `from` as an inclusive instant: a date means its first instant (UTC). */
 function startOf(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
@@ -724,36 +721,6 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return c.json({ protocolId: id, from, to, ...diffProtocols(a, b) }, 200);
   });
 
-  /** Reads the clinic's recorded cases in pages (newest first) and evaluates each page as it arrives. */
-  async function simulateRecorded(
-    protocol: ProtocolDefinition,
-    q: { clinicId: string; protocolId: string; from?: string; before?: string; limit?: number },
-  ) {
-    const evaluate = compileForSimulation(protocol);
-    const tally = tallyFrom();
-    const changed: ChangedCase[] = [];
-    let changedTotal = 0;
-    let skipped = 0;
-    let olderThan: { recordedAt: string; caseId: string } | undefined;
-    for (;;) {
-      const read = tally.evaluated + skipped;
-      const want = Math.min(PAGE, q.limit === undefined ? PAGE : q.limit - read);
-      if (want <= 0) break;
-      const page = await store.snapshots.list({ ...q, limit: want, ...(olderThan !== undefined && { olderThan }) });
-      const cases = page.map(snapshotCase).filter((c): c is SimulationCase => c !== null);
-      skipped += page.length - cases.length;
-      const r = evaluateChunk(evaluate, cases);
-      addToTally(tally, r);
-      changedTotal += r.changed.length;
-      changed.push(...r.changed.slice(0, Math.max(0, MAX_SYNC_CHANGED - changed.length)));
-      const last = page.at(-1);
-      if (page.length < want || last === undefined) break;
-      olderThan = { recordedAt: last.recordedAt, caseId: last.caseId };
-      await yieldToLoop(); // other requests are served between pages
-    }
-    return { ...tallySummary(tally), skipped, changed, changedTotal };
-  }
-
   /** Uploaded bundles triaged now: the baseline decision is the clinic's version's (json-rules-engine). */
   async function simulateBundles(
     protocol: ProtocolDefinition,
@@ -874,7 +841,12 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         });
       }
       // The compiled evaluator: decisions identical to json-rules-engine (test/rules/compile.test.ts), ~70× faster.
-      report = await simulateRecorded(protocol, { ...query, ...(req.limit !== undefined && { limit: req.limit }) });
+      report = await simulateRecorded(
+        store.snapshots,
+        protocol,
+        { ...query, ...(req.limit !== undefined && { limit: req.limit }) },
+        { maxChanged: MAX_SYNC_CHANGED, onPage: () => yieldToLoop() }, // other requests are served between pages
+      );
     }
     await audit(principal, requestId, {
       action: 'protocol.simulated',

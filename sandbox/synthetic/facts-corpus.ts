@@ -3,7 +3,7 @@
 // care about (window edges and month-end clamping, missing data, A1c around thresholds, ages 17–19, every drug class,
 // controlled schedules, pharmacy types and supply days).
 import { addDays, format, lastDayOfMonth, parseISO } from 'date-fns';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { monthsBefore } from '../../rules/engine/operators.ts';
 import type { RefillFacts } from '../../rules/schema/facts.ts';
 import { toPatientBundle } from './bundle.ts';

@@ -3,7 +3,7 @@
 // it and rolls it back. Nurses and doctors may not; malformed documents are 4xx, never 500.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';

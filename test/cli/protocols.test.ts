@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { createStore } from '../../connectors/db/index.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { parseProtocol, type RefillFacts, type TriageDecision } from '../../rules/index.ts';

@@ -10,7 +10,7 @@ import { egressPolicy } from '../../connectors/fhir/egress.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
 import { createActivities } from '../../activities/index.ts';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { createApp } from '../../api/app.ts';
 import type { ApiDeps } from '../../api/deps.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';

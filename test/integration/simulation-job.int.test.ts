@@ -3,7 +3,7 @@
 // app (another replica: same database and Temporal, no memory shared) reports progress and pages through the result,
 // which matches the synchronous simulation of the same version.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { createActivities } from '../../activities/index.ts';
 import { createApp } from '../../api/app.ts';
 import { createWorkflowGateway } from '../../api/workflow-gateway.ts';

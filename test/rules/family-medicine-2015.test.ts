@@ -1,7 +1,7 @@
 // Golden cases for the reference protocol, written from its clauses. Each case is a FHIR scenario run end to end
 // (bundle → record → facts → decision), so the table checks the FHIR encoding as much as the rules.
 import { describe, expect, test } from 'vitest';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
 import type { ProtocolDefinition, TriageDecision } from '../../rules/index.ts';

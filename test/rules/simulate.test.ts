@@ -4,7 +4,7 @@ import { criteriaFlips, simulateProtocol, type RecordedCase } from '../../rules/
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import type { ProtocolDefinition, TriageDecision } from '../../rules/index.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { aRefillBundle } from '../helpers/fhir-builders.ts';
 
 const v1 = findBuiltinProtocol('family-medicine-2015')!;

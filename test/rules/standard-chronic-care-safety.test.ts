@@ -4,7 +4,7 @@
 // approves and are then scrambled at random (seeded), so every other criterion is passing or failing in any mix.
 import { format, parseISO, subDays } from 'date-fns';
 import { describe, expect, test } from 'vitest';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { compileProtocol } from '../../rules/engine/compile.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';

@@ -3,7 +3,7 @@
 // extraction as much as the rules.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { compileProtocol } from '../../rules/engine/compile.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { classifyDrug } from '../../rules/drugs/classify.ts';

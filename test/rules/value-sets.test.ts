@@ -20,7 +20,7 @@ import {
 import { classifyDrug, DRUG_CLASSES, type DoseForm, type DrugClass } from '../../rules/drugs/index.ts';
 import { BUILTIN_PROTOCOLS } from '../../rules/protocols/index.ts';
 import { AppError } from '../../rules/errors.ts';
-import { SYSTEMS } from '../../activities/facts/codes.ts';
+import { SYSTEMS } from '../../facts/refill/codes.ts';
 
 /** Values that occur more than once. */
 const duplicates = (values: readonly string[]): string[] => values.filter((v, i) => values.indexOf(v) !== i);

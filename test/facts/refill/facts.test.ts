@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { Bundle, MedicationRequest, Resource } from '@medplum/fhirtypes';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
-import { AppError } from '../../rules/index.ts';
-import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../../facts/refill/index.ts';
+import { AppError } from '../../../rules/index.ts';
+import { aRefillBundle, type ScenarioSpec } from '../../helpers/fhir-builders.ts';
 
 const factsOf = (spec: ScenarioSpec, asOf = '2026-06-15') =>
   extractRefillFacts(patientRecordFromBundle(aRefillBundle(spec)), { asOf });

@@ -12,7 +12,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import { AppError, jsonPath } from '../../rules/index.ts';
-import { refKey } from './fhir.ts';
+import { refKey } from '../fhir.ts';
 import type { PatientRecord } from './record.ts';
 
 const Id = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'a FHIR id (letters, digits, - and ., up to 64)');

@@ -1,6 +1,6 @@
 import type { Encounter, Practitioner } from '@medplum/fhirtypes';
 import { SYSTEMS } from './codes.ts';
-import { extensionValue, keyOf, refKey } from './fhir.ts';
+import { extensionValue, keyOf, refKey } from '../fhir.ts';
 
 /** Whether a practitioner holds a v2-0360 qualification (`MD`, `RN`) and this clinic's role extension. */
 export function hasRole(p: Practitioner, qualification: string, role: string): boolean {

@@ -1,14 +1,14 @@
 // Extraction of the facts standard-chronic-care reads: potassium, creatinine, eGFR, TSH and the last blood pressure.
 import type { Bundle, Observation } from '@medplum/fhirtypes';
 import { describe, expect, test } from 'vitest';
-import { extractRefillFacts, patientRecordFromBundle } from '../../activities/facts/index.ts';
-import { extractVitals } from '../../activities/facts/vitals.ts';
-import { ckdEpi2021, cockcroftGault } from '../../activities/facts/kidney.ts';
-import { strengthMg } from '../../rules/drugs/classify.ts';
-import { minimiseFacts } from '../../rules/schema/minimise-facts.ts';
-import { RefillFactsSchema } from '../../rules/index.ts';
-import { resolveFactPath } from '../../rules/schema/fact-paths.ts';
-import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
+import { extractRefillFacts, patientRecordFromBundle } from '../../../facts/refill/index.ts';
+import { extractVitals } from '../../../facts/refill/vitals.ts';
+import { ckdEpi2021, cockcroftGault } from '../../../facts/refill/kidney.ts';
+import { strengthMg } from '../../../rules/drugs/classify.ts';
+import { minimiseFacts } from '../../../rules/schema/minimise-facts.ts';
+import { RefillFactsSchema } from '../../../rules/index.ts';
+import { resolveFactPath } from '../../../rules/schema/fact-paths.ts';
+import { aRefillBundle, type ScenarioSpec } from '../../helpers/fhir-builders.ts';
 
 const factsOf = (spec: ScenarioSpec, asOf = '2026-06-15') =>
   extractRefillFacts(patientRecordFromBundle(aRefillBundle(spec)), { asOf });

@@ -2,7 +2,7 @@ import type { Observation } from '@medplum/fhirtypes';
 import type { DatedEvidence } from '../../rules/index.ts';
 import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { DRUG_LEVEL_LOINC, LAB_CODES, SYSTEMS } from './codes.ts';
-import { codings, dateOf, hasCode } from './fhir.ts';
+import { codings, dateOf, hasCode } from '../fhir.ts';
 
 export interface LabFacts {
   lastCbc: DatedEvidence | null;

@@ -10,7 +10,7 @@ import {
   ROV_TYPES,
   SYSTEMS,
 } from './codes.ts';
-import { codings, dateOf, keyOf, refKey, texts } from './fhir.ts';
+import { codings, dateOf, keyOf, refKey, texts } from '../fhir.ts';
 import { hasRole, participantsOf } from './people.ts';
 
 export interface VisitFacts {

@@ -1,7 +1,7 @@
 import type { Observation, ObservationComponent } from '@medplum/fhirtypes';
 import type { BloodPressure } from '../../rules/index.ts';
 import { SYSTEMS, VITAL_CODES } from './codes.ts';
-import { dateOf, hasCode } from './fhir.ts';
+import { dateOf, hasCode } from '../fhir.ts';
 
 export interface VitalFacts {
   lastBloodPressure: BloodPressure | null;

@@ -1,7 +1,7 @@
 import type { CodeableConcept, Medication, MedicationRequest } from '@medplum/fhirtypes';
 import { classifyDrug, strengthMg, type DrugClassification } from '../../rules/drugs/classify.ts';
 import { SYSTEMS } from './codes.ts';
-import { codings, keyOf, refKey, texts } from './fhir.ts';
+import { codings, keyOf, refKey, texts } from '../fhir.ts';
 
 /** A medication as a request names it, with the classifier's verdict. */
 export interface IdentifiedDrug extends DrugClassification {

@@ -10,7 +10,7 @@ import {
 } from '../../rules/index.ts';
 import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { SYSTEMS } from './codes.ts';
-import { codings, dateOf, keyOf, refKey, texts } from './fhir.ts';
+import { codings, dateOf, keyOf, refKey, texts } from '../fhir.ts';
 import { creatinineClearance, kidneyFunction } from './kidney.ts';
 import { extractLabs } from './labs.ts';
 import { extractPatientStatus } from './patient-status.ts';
