@@ -269,14 +269,15 @@ export function close<S extends QueuedState>(state: S, outcome: CaseOutcome): St
 // ---------------------------------------------------------------------------------------------------------------
 // The lifecycle as data, for the console (GET /v1/lifecycle)
 
+/** The lifecycle as plain JSON (fresh arrays: a caller may not edit the tables through it). */
 export interface LifecycleDescription {
-  statuses: readonly CaseStatus[];
+  statuses: CaseStatus[];
   /** Statuses in which a case awaits a clinician's decision. */
-  decidableStatuses: readonly CaseStatus[];
-  actions: readonly ClinicianAction[];
-  outcomes: readonly CaseOutcome[];
-  reasons: readonly RouteReason[];
-  queues: { queue: Queue; roles: readonly Role[]; actions: readonly ClinicianAction[] }[];
+  decidableStatuses: CaseStatus[];
+  actions: ClinicianAction[];
+  outcomes: CaseOutcome[];
+  reasons: RouteReason[];
+  queues: { queue: Queue; roles: Role[]; actions: ClinicianAction[] }[];
   escalation: { from: Queue; to: Queue };
   /** Per role: the queues whose cases it may decide (empty for admins). */
   roles: { role: Role; queues: Queue[] }[];
@@ -284,12 +285,12 @@ export interface LifecycleDescription {
 
 export function describeLifecycle(): LifecycleDescription {
   return {
-    statuses: CASE_STATUSES,
+    statuses: [...CASE_STATUSES],
     decidableStatuses: ['queued'],
-    actions: CLINICIAN_ACTIONS,
-    outcomes: CASE_OUTCOMES,
-    reasons: ROUTE_REASONS,
-    queues: QUEUES.map((queue) => ({ queue, roles: QUEUE_ROLES[queue], actions: QUEUE_ACTIONS[queue] })),
+    actions: [...CLINICIAN_ACTIONS],
+    outcomes: [...CASE_OUTCOMES],
+    reasons: [...ROUTE_REASONS],
+    queues: QUEUES.map((queue) => ({ queue, roles: [...QUEUE_ROLES[queue]], actions: [...QUEUE_ACTIONS[queue]] })),
     escalation: { from: ESCALATION.from, to: ESCALATION.to },
     roles: ROLES.map((role) => ({ role, queues: QUEUES.filter((q) => QUEUE_ROLES[q].includes(role)) })),
   };
