@@ -27,6 +27,9 @@ export type Queue = (typeof QUEUES)[number];
 export const CASE_STATUSES = ['received', 'triaging', 'queued', 'closed', 'failed'] as const;
 export type CaseStatus = (typeof CASE_STATUSES)[number];
 
+/** The status in which a case awaits a clinician's decision. */
+export const DECIDABLE_STATUS = 'queued' satisfies CaseStatus;
+
 /** What a clinician can do with a case. Denial is a clinician's act, never a protocol's. */
 export const CLINICIAN_ACTIONS = ['approve', 'deny', 'needs_visit', 'escalate'] as const;
 export type ClinicianAction = (typeof CLINICIAN_ACTIONS)[number];
@@ -136,7 +139,7 @@ export function canDecide(
   const decides = roleDecides(role);
   if (!decides.ok) return decides;
   if (state.status === 'closed') return refuse('CONFLICT', 'The case is closed');
-  if (state.status !== 'queued' || state.queue === null) {
+  if (state.status !== DECIDABLE_STATUS || state.queue === null) {
     return refuse('CONFLICT', 'The case is not awaiting a decision yet');
   }
   if (state.decisionPending === true) return refuse('CONFLICT', 'The case already has a decision');
@@ -286,7 +289,7 @@ export interface LifecycleDescription {
 export function describeLifecycle(): LifecycleDescription {
   return {
     statuses: [...CASE_STATUSES],
-    decidableStatuses: ['queued'],
+    decidableStatuses: [DECIDABLE_STATUS],
     actions: [...CLINICIAN_ACTIONS],
     outcomes: [...CASE_OUTCOMES],
     reasons: [...ROUTE_REASONS],
