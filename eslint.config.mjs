@@ -47,7 +47,8 @@ export default tseslint.config(
         message: 'Not sandbox code. Call an activity, or import a type.',
       },
       {
-        group: ['**/activities/**', '**/rules/**'],
+        // rules/lifecycle/ is the one pure module the sandbox runs (its own wall below keeps it import-free).
+        regex: '(^|/)(activities/|rules/(?!lifecycle/index\\.ts$))',
         allowTypeImports: true,
         message: 'workflows/ takes only types from activities/ and rules/ (use `import type`).',
       },
@@ -71,6 +72,10 @@ export default tseslint.config(
         message: 'rules/ is the pure core; it imports nothing else in this repo.',
       },
     ],
+  ),
+  layer(
+    ['rules/lifecycle/**/*.ts'],
+    [{ regex: '.', allowTypeImports: true, message: 'The workflow sandbox runs rules/lifecycle/: types only.' }],
   ),
   layer(
     ['connectors/**/*.ts'],

@@ -1,4 +1,5 @@
 import type { Store } from '../connectors/db/index.ts';
+import { auditActionOf } from '../rules/lifecycle/index.ts';
 import type { Actor } from '../rules/schema/case.ts';
 import type { CaseState } from '../workflows/messages.ts';
 
@@ -19,20 +20,6 @@ export interface ProjectCaseInput {
   /** PHI-free: ids, codes, the clinician's action (a `note` is dropped: see {@link phiFree}). */
   detail: Record<string, unknown>;
   state: CaseState & { slaDueAt: string | null };
-}
-
-/** Audit action of a timeline event, when it is one the audit log must hold. */
-function auditAction(input: ProjectCaseInput): string | null {
-  switch (input.event) {
-    case 'case.queued':
-      return input.state.reason?.startsWith('escalated') ? 'case.escalated' : 'case.routed';
-    case 'decision.received':
-      return 'decision.recorded';
-    case 'case.closed':
-      return 'case.closed';
-    default:
-      return null;
-  }
 }
 
 /**
@@ -91,7 +78,7 @@ export async function projectCase({ store }: { store: Store }, input: ProjectCas
       never
     >,
   });
-  const action = auditAction(input);
+  const action = auditActionOf(input.event, state.reason);
   if (action) {
     await store.audit.appendAudit({
       at: input.at,

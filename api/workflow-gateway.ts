@@ -100,10 +100,11 @@ export function createWorkflowGateway(
         return await client.withDeadline(Date.now() + timeoutMs, () => update.result());
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
-          const message =
-            err.cause instanceof ApplicationFailure || err.cause instanceof Error ? err.cause.message : '';
-          const m = /^(FORBIDDEN|CONFLICT): (.*)$/.exec(message);
-          if (m) throw new AppError(m[1] as 'FORBIDDEN' | 'CONFLICT', m[2]!);
+          // The validator (rules/lifecycle canDecide) refuses with an ApplicationFailure typed FORBIDDEN or CONFLICT.
+          const cause = err.cause;
+          const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+          const message = cause instanceof Error ? cause.message : '';
+          if (type === 'FORBIDDEN' || type === 'CONFLICT') throw new AppError(type, message);
           throw new AppError('REVIEW_REJECTED', message || 'The decision was rejected');
         }
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {

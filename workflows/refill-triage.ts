@@ -9,7 +9,19 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { CaseOutcome, ClinicianDecision, Queue, RouteReason } from '../rules/schema/case.ts';
+import {
+  canDecide,
+  close,
+  decisionEffect,
+  escalate,
+  recordDecision,
+  route,
+  routeDisposition,
+  slaRuns,
+  startTriage,
+  type StepResult,
+} from '../rules/lifecycle/index.ts';
+import type { CaseOutcome, ClinicianDecision, Queue } from '../rules/schema/case.ts';
 import type { TriageDecision } from '../rules/schema/decision.ts';
 import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './messages.ts';
@@ -42,27 +54,6 @@ export interface RefillTriageResult {
   protocol: { id: string; version: number } | null;
   disposition: TriageDecision['disposition'] | null;
 }
-
-/** Queue and pool a protocol disposition routes to. */
-function routeFor(decision: TriageDecision): { queue: Queue; pool: string | null } {
-  switch (decision.disposition) {
-    case 'approve':
-      return { queue: 'signature', pool: null };
-    case 'needs_visit':
-      return { queue: 'nurse', pool: null };
-    case 'nurse_review':
-      return { queue: 'nurse', pool: decision.routeTo };
-    case 'doctor_review':
-      return { queue: 'doctor', pool: decision.routeTo };
-  }
-}
-
-// A copy of rules/schema/case.ts QUEUE_ROLES: workflow code may import only types from rules/.
-const QUEUE_ROLES: Record<Queue, readonly string[]> = {
-  signature: ['doctor'],
-  nurse: ['nurse', 'doctor'],
-  doctor: ['doctor'],
-};
 
 function failureType(err: unknown): string | undefined {
   // A remote activity's failure arrives as ActivityFailure(cause: ApplicationFailure); a local activity's, here, as the
@@ -127,17 +118,15 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       return { caseId: input.caseId, decisionId: decision.decisionId, action: decision.action, queue: state.queue };
     },
     {
+      // rules/lifecycle decides (the API's precheck asks the same function); a refusal is typed, never retried.
       validator: (decision: ClinicianDecision) => {
-        if (state.status === 'closed') throw new Error('CONFLICT: the case is closed');
-        if (state.status !== 'queued' || state.queue === null)
-          throw new Error('CONFLICT: the case is not awaiting a decision yet');
-        if (pending !== undefined) throw new Error('CONFLICT: the case already has a decision');
-        if (!QUEUE_ROLES[state.queue].includes(decision.actor.role)) {
-          throw new Error(`FORBIDDEN: the ${state.queue} queue needs a ${QUEUE_ROLES[state.queue].join(' or ')}`);
-        }
-        if (decision.action === 'escalate' && state.queue !== 'nurse') {
-          throw new Error('CONFLICT: only a nurse-queue case can be escalated');
-        }
+        const check = canDecide(
+          decision.actor.role,
+          { ...state, decisionPending: pending !== undefined },
+          decision.action,
+        );
+        if (!check.ok)
+          throw ApplicationFailure.create({ type: check.code, message: check.message, nonRetryable: true });
       },
     },
   );
@@ -197,22 +186,23 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       }),
     );
 
-  const enqueue = async (queue: Queue, pool: string | null, reason: RouteReason, note?: string | null) => {
-    state.queue = queue;
-    state.pool = pool;
-    state.reason = reason;
-    state.status = 'queued';
-    slaDueAt = queue === 'nurse' ? new Date(Date.now() + input.nurseSlaSeconds * 1000).toISOString() : null;
+  /** Applies a lifecycle step that leaves the case in a queue (routed or escalated), in the EHR Task and the projection. */
+  const enter = async (step: StepResult<CaseState>, note?: string | null) => {
+    Object.assign(state, step.state);
+    const { queue, pool, reason } = state;
+    slaDueAt = slaRuns(state) ? new Date(Date.now() + input.nurseSlaSeconds * 1000).toISOString() : null;
     await syncTask(queue === 'signature' ? 'awaiting-signature' : `${queue}-review`, 'requested', note);
-    await project('case.queued', { queue, pool, reason, slaDueAt });
+    await project(step.event, { queue, pool, reason, slaDueAt });
   };
+  const enqueue = (queue: Queue, pool: string | null, reason: Parameters<typeof route>[1]['reason']) =>
+    enter(route(state, { queue, pool, reason }));
 
-  const close = async (outcome: CaseOutcome, decidedBy: RefillTriageResult['decidedBy']) => {
-    state.status = 'closed';
-    state.outcome = outcome;
+  const closeCase = async (outcome: CaseOutcome, decidedBy: RefillTriageResult['decidedBy']) => {
+    const step = close(state, outcome);
+    Object.assign(state, step.state);
     state.decidedBy = decidedBy;
     await syncTask(outcome, 'completed');
-    await project('case.closed', { outcome }, decidedBy === 'protocol' ? undefined : decidedBy);
+    await project(step.event, { outcome }, decidedBy === 'protocol' ? undefined : decidedBy);
     await condition(allHandlersFinished);
     return {
       caseId: input.caseId,
@@ -224,7 +214,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     };
   };
 
-  await project('case.triaging');
+  await project(startTriage(state).event);
 
   const triageWith = async (protocol: { id: string; version: number }): Promise<void> => {
     state.protocol = protocol;
@@ -265,7 +255,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         await enqueue('nurse', null, 'protocol_unavailable');
         return;
       }
-      const { queue, pool } = routeFor(state.decision);
+      const { queue, pool } = routeDisposition(state.decision.disposition, state.decision.routeTo);
       if (queue === 'signature') {
         // Approved per protocol: the order is pended in the EHR for one-click signing by a doctor.
         await tolerate('pend_order', () =>
@@ -307,11 +297,10 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
 
   // 2. Wait for a clinician; escalate a nurse-queue case left past the SLA. Nothing silently times out.
   for (;;) {
-    if (state.queue === 'nurse' && !state.escalated) {
+    if (slaRuns(state)) {
       const decided = await condition(() => pending !== undefined, input.nurseSlaSeconds * 1000);
       if (!decided) {
-        state.escalated = true;
-        await enqueue('doctor', null, 'escalated_sla');
+        await enter(escalate(state, 'escalated_sla'));
         continue;
       }
     } else {
@@ -322,39 +311,28 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     // never into the app database's timeline or the append-only audit log, which only learn that there was one.
     const note = decision.note !== undefined && decision.note.trim() !== '' ? decision.note : null;
     await project(
-      'decision.received',
+      recordDecision(state).event,
       { action: decision.action, decisionId: decision.decisionId, noteProvided: note !== null },
       decision.actor,
     );
-    if (decision.action === 'escalate') {
+    const effect = decisionEffect(state.queue!, decision.action);
+    if (effect.type === 'escalate') {
       pending = undefined;
-      state.escalated = true;
-      await enqueue('doctor', null, 'escalated_by_nurse', note); // the nurse's note rides on the EHR Task
+      await enter(escalate(state, effect.reason), note); // the nurse's note rides on the EHR Task
       continue;
     }
-    const common = {
-      caseId: input.caseId,
-      clinicId: input.clinicId,
-      requestId: input.requestId,
-      medicationRequestId: input.medicationRequestId,
-      decision: state.decision,
-      note,
-      decidedBy: { kind: 'clinician' as const, actor: decision.actor, decisionId: decision.decisionId },
-    };
-    switch (decision.action) {
-      case 'approve':
-        await tolerate(state.queue === 'signature' ? 'sign_order' : 'pend_order', () =>
-          ehrWrite.writeBackOutcome({ ...common, kind: state.queue === 'signature' ? 'sign_order' : 'pend_order' }),
-        );
-        return close('approved', decision.actor);
-      case 'deny':
-        await tolerate('record_denial', () => ehrWrite.writeBackOutcome({ ...common, kind: 'record_denial' }));
-        return close('denied', decision.actor);
-      case 'needs_visit':
-        await tolerate('record_needs_visit', () =>
-          ehrWrite.writeBackOutcome({ ...common, kind: 'record_needs_visit' }),
-        );
-        return close('needs_visit', decision.actor);
-    }
+    await tolerate(effect.writeBack, () =>
+      ehrWrite.writeBackOutcome({
+        caseId: input.caseId,
+        clinicId: input.clinicId,
+        requestId: input.requestId,
+        medicationRequestId: input.medicationRequestId,
+        kind: effect.writeBack,
+        decision: state.decision,
+        note,
+        decidedBy: { kind: 'clinician', actor: decision.actor, decisionId: decision.decisionId },
+      }),
+    );
+    return closeCase(effect.outcome, decision.actor);
   }
 }

@@ -10,13 +10,10 @@ const POLL_MS = 5000;
 /** @typedef {'admin' | 'doctor' | 'nurse'} Role */
 /** @typedef {'approve' | 'deny' | 'needs_visit' | 'escalate'} Action */
 /** @typedef {{ userId: string, role: Role, clinicId: string | null }} Me */
+/** @typedef {{ queues: { queue: Queue, roles: Role[], actions: Action[] }[] }} Lifecycle */
 
 /** @type {Queue[]} */
 const QUEUES = ['signature', 'nurse', 'doctor'];
-
-/** Mirrors rules/schema/case.ts QUEUE_ROLES; the server enforces it, the console only avoids offering dead buttons. */
-/** @type {Record<Queue, Role[]>} */
-const QUEUE_ROLES = { signature: ['doctor'], nurse: ['nurse', 'doctor'], doctor: ['doctor'] };
 
 /** @type {Record<Queue, { title: string, sub: string }>} */
 const QUEUE_TEXT = {
@@ -75,6 +72,9 @@ const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   /** @type {Me | null} */
   me: null,
+  /** Who may take which action in each queue: GET /v1/lifecycle (rules/lifecycle/), fetched at sign-in. */
+  /** @type {Lifecycle | null} */
+  lifecycle: null,
   /** @type {Queue} */
   queue: 'nurse',
   /** Cursors of the pages visited so far in this queue: cursors[i] opens page i (null = first page). */
@@ -295,9 +295,13 @@ function signOut(message) {
 
 /** @param {string} token */
 async function signIn(token) {
-  const me = /** @type {Me} */ (await api('/v1/me', { token }));
+  const [me, lifecycle] = await Promise.all([
+    /** @type {Promise<Me>} */ (api('/v1/me', { token })),
+    /** @type {Promise<Lifecycle>} */ (api('/v1/lifecycle', { token })),
+  ]);
   state.token = token;
   state.me = me;
+  state.lifecycle = lifecycle;
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
   $('workspace').hidden = false;
@@ -781,14 +785,13 @@ function allowedActions(me, c) {
       why: `Your decision (${actionLabel(mine.action, c).toLowerCase()}) was accepted; the case closes once it is written back to the EHR.`,
     };
   }
-  const roles = QUEUE_ROLES[/** @type {Queue} */ (c.queue)] ?? [];
-  if (!roles.includes(me.role)) {
-    return { actions: [], why: `Only a ${roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
+  // The server decides (rules/lifecycle/); its table only spares the viewer buttons it would refuse.
+  const rule = state.lifecycle?.queues.find((q) => q.queue === c.queue);
+  if (!rule) return { actions: [], why: '' };
+  if (!rule.roles.includes(me.role)) {
+    return { actions: [], why: `Only a ${rule.roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
   }
-  /** @type {Action[]} */
-  const actions = ['approve', 'needs_visit', 'deny'];
-  if (c.queue === 'nurse') actions.push('escalate');
-  return { actions, why: '' };
+  return { actions: [...rule.actions], why: '' };
 }
 
 /** @param {Action} a @param {any} c */

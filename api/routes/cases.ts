@@ -4,7 +4,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
-import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema } from '../../rules/schema/case.ts';
+import { canDecide, roleDecides } from '../../rules/lifecycle/index.ts';
+import { ClinicianActionSchema, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
@@ -303,16 +304,17 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.openapi(decisionRoute, async (c) => {
     const principal = c.get('principal');
-    if (principal.role === 'admin') throw new AppError('FORBIDDEN', 'Admins configure; clinicians decide cases');
+    // A role that never decides is refused before the case is looked up (so it learns nothing about it).
+    const decides = roleDecides(principal.role);
+    if (!decides.ok) throw new AppError(decides.code, decides.message);
     const r = await visibleCase(deps, principal, c.req.valid('param').caseId);
     const body = c.req.valid('json');
     const idem = c.req.valid('header')['idempotency-key'];
     const decisionId = body.decisionId ?? idem ?? randomUUID();
-    if (r.status === 'closed') throw new AppError('CONFLICT', 'The case is closed');
-    if (r.status !== 'queued' || !r.queue) throw new AppError('CONFLICT', 'The case is not awaiting a decision yet');
-    if (!QUEUE_ROLES[r.queue].includes(principal.role)) {
-      throw new AppError('FORBIDDEN', `The ${r.queue} queue needs a ${QUEUE_ROLES[r.queue].join(' or ')}`);
-    }
+    // The workflow's Update validator asks the same function; this precheck answers from the projection without a
+    // round trip. Only the validator knows whether a decision is already pending.
+    const check = canDecide(principal.role, { status: r.status, queue: r.queue }, body.action);
+    if (!check.ok) throw new AppError(check.code, check.message);
     const ack = await deps.workflows.submitDecision(r.id, {
       decisionId,
       action: body.action,

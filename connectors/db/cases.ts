@@ -1,12 +1,11 @@
 import type { Updateable } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
+import { CaseStatusSchema, QueueSchema } from '../../rules/schema/case.ts';
 import { dbBool, isoUtc, jsonText, mapDbErrors, nowIso, parseInput, toDbBool, toJsonText } from './dialect.ts';
 import type { Db } from './open.ts';
 import type { CasesTable, QueueName } from './schema.ts';
 
-const CaseStatusSchema = z.enum(['received', 'triaging', 'queued', 'closed', 'failed']);
-const QueueSchema = z.enum(['signature', 'nurse', 'doctor']);
 const Label = z.string().min(1).max(100);
 
 /**

@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
+import { RoleSchema } from '../../rules/schema/case.ts';
 import { insertAudit, type AuditInput } from './audit.ts';
 import { isoUtc, mapDbErrors, nowIso, parseInput } from './dialect.ts';
 import type { Db } from './open.ts';
-
-const RoleSchema = z.enum(['admin', 'doctor', 'nurse']);
 
 /**
  * Who a token belongs to: one person (HIPAA §164.312(a)(2)(i), unique user identification), named by a stable id

@@ -15,6 +15,7 @@ import { loadConfig } from '../../connectors/config.ts';
 import { createStore, type CaseEventInput, type CaseProjection, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { AppError } from '../../rules/index.ts';
+import { describeLifecycle } from '../../rules/lifecycle/index.ts';
 import type { ClinicianDecision } from '../../rules/schema/case.ts';
 import type { TriageDecision } from '../../rules/schema/decision.ts';
 import { launchChromium } from '../helpers/chromium.ts';
@@ -424,6 +425,28 @@ describe('console', () => {
     const anon = await fetch(`${baseUrl}/v1/me`);
     expect(anon.status).toBe(401);
     expect(((await anon.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+  });
+
+  test('GET /v1/lifecycle answers the case lifecycle of rules/lifecycle/, and 401 without a token', async () => {
+    const res = await fetch(`${baseUrl}/v1/lifecycle`, { headers: { authorization: `Bearer ${TOKENS.nurse}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(describeLifecycle());
+    expect((await fetch(`${baseUrl}/v1/lifecycle`)).status).toBe(401);
+  });
+
+  test("the console offers the buttons the API's lifecycle allows, not a copy of its own", async () => {
+    context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+    const page = await newPage(context);
+    // A lifecycle in which the nurse queue offers a nurse only "needs a visit" (the server would still decide).
+    const lifecycle = describeLifecycle();
+    const nurseQueue = lifecycle.queues.find((q) => q.queue === 'nurse')!;
+    nurseQueue.actions = ['needs_visit'];
+    await page.route('**/v1/lifecycle', (r) => r.fulfill({ json: lifecycle }));
+    await page.goto(`${baseUrl}/#/case/${encodeURIComponent(INSULIN)}`);
+    await page.getByLabel('API token').fill(TOKENS.nurse);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('role').filter({ hasText: 'nurse' }).waitFor();
+    await expect.poll(() => page.locator('.decision-buttons button').allTextContents()).toEqual(['Needs a visit']);
   });
 
   test('a wrong token is refused at sign-in; a good one survives a reload and sign-out forgets it', async () => {

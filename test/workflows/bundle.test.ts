@@ -16,6 +16,8 @@ test('workflow code bundles for the Temporal sandbox, with the encrypting failur
   });
   expect(code).toContain('emptyWorkflow');
   expect(code).toContain('encodeCommonAttributes');
+  // rules/lifecycle/ is the one pure module of rules/ the sandbox runs (the refill Update validator asks canDecide).
+  expect(code).toContain('Admins configure; clinicians decide cases');
 });
 
 describe('the bundler wall itself', () => {

@@ -1,0 +1,300 @@
+// The case lifecycle: one pure state machine for the life of a case, from intake to close. Statuses, queues,
+// routing, escalation, who may decide what, and the audit action each step records.
+//
+// Dependency-free on purpose (no zod, no Node, no other module of this repo at run time): the workflow sandbox imports
+// it (see eslint.config.mjs), the API's precheck calls the same `canDecide` as the workflow's Update validator, and
+// the console receives it from the API (`GET /v1/lifecycle`). rules/schema/case.ts builds its zod schemas from the
+// vocabularies declared here.
+import type { Disposition } from '../schema/decision.ts';
+
+/** Bearer tokens carry exactly one role. */
+export const ROLES = ['admin', 'doctor', 'nurse'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * The work queues clinics run: `signature` holds refills approved by protocol and pended for one-click signing by a
+ * doctor; `nurse` and `doctor` hold cases a human must triage.
+ */
+export const QUEUES = ['signature', 'nurse', 'doctor'] as const;
+export type Queue = (typeof QUEUES)[number];
+
+/**
+ * `received`: the webhook recorded the request (before the workflow runs); `triaging`: the workflow reads the EHR and
+ * evaluates the protocol; `queued`: waiting for a clinician; `closed`: decided and written back. `failed` is in the
+ * vocabulary (and the database's check constraint) but no step sets it today: a case that cannot be triaged is queued
+ * for a human instead.
+ */
+export const CASE_STATUSES = ['received', 'triaging', 'queued', 'closed', 'failed'] as const;
+export type CaseStatus = (typeof CASE_STATUSES)[number];
+
+/** The status in which a case awaits a clinician's decision. */
+export const DECIDABLE_STATUS = 'queued' satisfies CaseStatus;
+
+/** What a clinician can do with a case. Denial is a clinician's act, never a protocol's. */
+export const CLINICIAN_ACTIONS = ['approve', 'deny', 'needs_visit', 'escalate'] as const;
+export type ClinicianAction = (typeof CLINICIAN_ACTIONS)[number];
+
+/** The final outcome of a case, as written back to the EHR. */
+export const CASE_OUTCOMES = ['approved', 'denied', 'needs_visit'] as const;
+export type CaseOutcome = (typeof CASE_OUTCOMES)[number];
+
+/** Why a case reached a human without (or beyond) a protocol decision. PHI-free codes. */
+export const ROUTE_REASONS = [
+  'protocol',
+  'automation_disabled',
+  'ehr_record_not_found',
+  'escalated_sla',
+  'escalated_by_nurse',
+  'ehr_unavailable',
+  'protocol_unavailable',
+] as const;
+export type RouteReason = (typeof ROUTE_REASONS)[number];
+export type EscalationReason = Extract<RouteReason, 'escalated_sla' | 'escalated_by_nurse'>;
+
+/** Named pools a protocol routes to, and the queue each belongs to. */
+export const POOL_QUEUE: Readonly<Record<string, Queue>> = {
+  protime_nurse_pool: 'nurse',
+  endocrinology: 'doctor',
+  pcp_or_coverage: 'doctor',
+};
+
+/** Which roles may decide a case sitting in a queue. Admins configure; they do not practise. */
+export const QUEUE_ROLES: Readonly<Record<Queue, readonly Role[]>> = {
+  signature: ['doctor'],
+  nurse: ['nurse', 'doctor'],
+  doctor: ['doctor'],
+};
+
+/** The actions a case in each queue offers, in the order the console shows them. Only the nurse queue escalates. */
+export const QUEUE_ACTIONS: Readonly<Record<Queue, readonly ClinicianAction[]>> = {
+  signature: ['approve', 'needs_visit', 'deny'],
+  nurse: ['approve', 'needs_visit', 'deny', 'escalate'],
+  doctor: ['approve', 'needs_visit', 'deny'],
+};
+
+/** Roles that decide cases in some queue (derived: admins are in no queue). */
+export const DECIDING_ROLES: readonly Role[] = ROLES.filter((r) => QUEUES.some((q) => QUEUE_ROLES[q].includes(r)));
+
+/** Escalation, by the SLA timer or by a nurse, moves a case from this queue to that one, once. */
+export const ESCALATION = { from: 'nurse', to: 'doctor' } as const satisfies { from: Queue; to: Queue };
+
+/** The lifecycle state a decision is judged against: the workflow's own, or the projection the API reads. */
+export interface LifecycleState {
+  status: CaseStatus;
+  queue: Queue | null;
+  /** Whether the case was escalated once already (an escalated case has no SLA timer). */
+  escalated: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Routing
+
+/** Queue and pool a protocol disposition routes to. */
+export function routeDisposition(
+  disposition: Disposition,
+  routeTo: string | null,
+): { queue: Queue; pool: string | null } {
+  switch (disposition) {
+    case 'approve':
+      return { queue: 'signature', pool: null };
+    case 'needs_visit':
+      return { queue: 'nurse', pool: null };
+    case 'nurse_review':
+      return { queue: 'nurse', pool: routeTo };
+    case 'doctor_review':
+      return { queue: 'doctor', pool: routeTo };
+  }
+}
+
+/** Whether a queued case runs the clinic's SLA timer: a nurse-queue case not escalated yet. */
+export function slaRuns(state: LifecycleState): boolean {
+  return state.status === 'queued' && state.queue === ESCALATION.from && !state.escalated;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Who may decide what
+
+export type DecisionRefusal = { ok: false; code: 'FORBIDDEN' | 'CONFLICT'; message: string };
+export type DecisionCheck = { ok: true } | DecisionRefusal;
+
+const ALLOWED: DecisionCheck = { ok: true };
+const refuse = (code: DecisionRefusal['code'], message: string): DecisionRefusal => ({ ok: false, code, message });
+
+/** Refuses a role that decides no case at all (admins), whatever the case: the API asks this before it looks one up. */
+export function roleDecides(role: Role): DecisionCheck {
+  return DECIDING_ROLES.includes(role) ? ALLOWED : refuse('FORBIDDEN', 'Admins configure; clinicians decide cases');
+}
+
+/**
+ * May `role` take `action` on a case in this state? The one answer for the workflow's Update validator (which knows
+ * whether a decision is already pending) and the API's precheck (which reads the projection and cannot know that).
+ * Checks in order: a role that never decides (FORBIDDEN), a closed case, a case not queued (CONFLICT), a decision
+ * already taken (CONFLICT), a role the queue does not allow (FORBIDDEN), an action the queue does not offer (CONFLICT).
+ */
+export function canDecide(
+  role: Role,
+  state: Pick<LifecycleState, 'status' | 'queue'> & { decisionPending?: boolean },
+  action: ClinicianAction,
+): DecisionCheck {
+  const decides = roleDecides(role);
+  if (!decides.ok) return decides;
+  if (state.status === 'closed') return refuse('CONFLICT', 'The case is closed');
+  if (state.status !== DECIDABLE_STATUS || state.queue === null) {
+    return refuse('CONFLICT', 'The case is not awaiting a decision yet');
+  }
+  if (state.decisionPending === true) return refuse('CONFLICT', 'The case already has a decision');
+  const roles = QUEUE_ROLES[state.queue];
+  if (!roles.includes(role)) return refuse('FORBIDDEN', `The ${state.queue} queue needs a ${roles.join(' or ')}`);
+  if (!QUEUE_ACTIONS[state.queue].includes(action)) {
+    return action === 'escalate'
+      ? refuse('CONFLICT', `Only a ${ESCALATION.from}-queue case can be escalated`)
+      : refuse('CONFLICT', `The ${state.queue} queue does not offer ${action}`);
+  }
+  return ALLOWED;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Steps: what each one does to the state, and what it records
+
+/** Write-backs a clinician's decision makes in the EHR (activities/ehr-writeback.ts). */
+export type DecisionWriteBack = 'sign_order' | 'pend_order' | 'record_denial' | 'record_needs_visit';
+
+/** What an accepted decision does: close the case with an outcome and a write-back, or escalate it. */
+export type DecisionEffect =
+  | { type: 'close'; outcome: CaseOutcome; writeBack: DecisionWriteBack }
+  | { type: 'escalate'; to: Queue; reason: EscalationReason };
+
+export function decisionEffect(queue: Queue, action: ClinicianAction): DecisionEffect {
+  switch (action) {
+    case 'approve':
+      // The signature queue's order is already pended: approving signs it. Elsewhere approving pends it.
+      return { type: 'close', outcome: 'approved', writeBack: queue === 'signature' ? 'sign_order' : 'pend_order' };
+    case 'deny':
+      return { type: 'close', outcome: 'denied', writeBack: 'record_denial' };
+    case 'needs_visit':
+      return { type: 'close', outcome: 'needs_visit', writeBack: 'record_needs_visit' };
+    case 'escalate':
+      return { type: 'escalate', to: ESCALATION.to, reason: 'escalated_by_nurse' };
+  }
+}
+
+/** The case-timeline events the lifecycle writes (the webhook writes `case.received`). */
+export const CASE_EVENTS = [
+  'case.received',
+  'case.triaging',
+  'case.queued',
+  'decision.received',
+  'case.closed',
+  'ehr.write_failed',
+] as const;
+export type CaseEvent = (typeof CASE_EVENTS)[number];
+
+/** Audit actions of lifecycle steps (the audit log holds others too: reads, write-backs, protocol admin). */
+export const CASE_AUDIT_ACTIONS = ['case.routed', 'case.escalated', 'decision.recorded', 'case.closed'] as const;
+export type CaseAuditAction = (typeof CASE_AUDIT_ACTIONS)[number];
+
+/**
+ * The audit action a timeline event records, or null for one the audit log need not hold. A `case.queued` event is
+ * an escalation when the case's route reason is one.
+ */
+export function auditActionOf(event: string, reason: RouteReason | null): CaseAuditAction | null {
+  switch (event) {
+    case 'case.queued':
+      return reason === 'escalated_sla' || reason === 'escalated_by_nurse' ? 'case.escalated' : 'case.routed';
+    case 'decision.received':
+      return 'decision.recorded';
+    case 'case.closed':
+      return 'case.closed';
+    default:
+      return null;
+  }
+}
+
+/** A step's result: the state patch to apply, the timeline event it projects, and the audit action it records. */
+export interface StepResult<S> {
+  state: S;
+  event: CaseEvent;
+  audit: CaseAuditAction | null;
+}
+
+/** The lifecycle fields a step sets, beside the status. */
+export interface QueuedState extends LifecycleState {
+  pool: string | null;
+  reason: RouteReason | null;
+  outcome: CaseOutcome | null;
+}
+
+function stepError(step: string, state: LifecycleState): Error {
+  return new Error(`lifecycle: ${step} is not a step from ${state.status}${state.queue ? ` (${state.queue})` : ''}`);
+}
+
+/** Triage starts (the workflow's first step). */
+export function startTriage<S extends QueuedState>(state: S): StepResult<S> {
+  if (state.status !== 'received' && state.status !== 'triaging') throw stepError('triage', state);
+  return { state: { ...state, status: 'triaging' }, event: 'case.triaging', audit: null };
+}
+
+/** Triage ends in a queue: by protocol, or untriaged (automation off, EHR or protocol unavailable). */
+export function route<S extends QueuedState>(
+  state: S,
+  to: { queue: Queue; pool: string | null; reason: Exclude<RouteReason, EscalationReason> },
+): StepResult<S> {
+  if (state.status !== 'triaging') throw stepError('route', state);
+  const next = { ...state, status: 'queued' as const, queue: to.queue, pool: to.pool, reason: to.reason };
+  return { state: next, event: 'case.queued', audit: auditActionOf('case.queued', to.reason) };
+}
+
+/** Escalation: the SLA ran out, or a nurse escalated. Moves a nurse-queue case to the doctor queue, once. */
+export function escalate<S extends QueuedState>(state: S, reason: EscalationReason): StepResult<S> {
+  if (state.status !== 'queued' || state.queue !== ESCALATION.from || state.escalated) {
+    throw stepError('escalate', state);
+  }
+  const next = { ...state, escalated: true, queue: ESCALATION.to, pool: null, reason };
+  return { state: next, event: 'case.queued', audit: auditActionOf('case.queued', reason) };
+}
+
+/** A clinician's decision is recorded (accepted by the Update validator); the state does not change yet. */
+export function recordDecision<S extends QueuedState>(state: S): StepResult<S> {
+  if (state.status !== 'queued') throw stepError('decide', state);
+  return { state, event: 'decision.received', audit: auditActionOf('decision.received', state.reason) };
+}
+
+/** The case closes with an outcome, after its write-back. */
+export function close<S extends QueuedState>(state: S, outcome: CaseOutcome): StepResult<S> {
+  if (state.status !== 'queued') throw stepError('close', state);
+  return {
+    state: { ...state, status: 'closed', outcome },
+    event: 'case.closed',
+    audit: auditActionOf('case.closed', state.reason),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The lifecycle as data, for the console (GET /v1/lifecycle)
+
+/** The lifecycle as plain JSON (fresh arrays: a caller may not edit the tables through it). */
+export interface LifecycleDescription {
+  statuses: CaseStatus[];
+  /** Statuses in which a case awaits a clinician's decision. */
+  decidableStatuses: CaseStatus[];
+  actions: ClinicianAction[];
+  outcomes: CaseOutcome[];
+  reasons: RouteReason[];
+  queues: { queue: Queue; roles: Role[]; actions: ClinicianAction[] }[];
+  escalation: { from: Queue; to: Queue };
+  /** Per role: the queues whose cases it may decide (empty for admins). */
+  roles: { role: Role; queues: Queue[] }[];
+}
+
+export function describeLifecycle(): LifecycleDescription {
+  return {
+    statuses: [...CASE_STATUSES],
+    decidableStatuses: [DECIDABLE_STATUS],
+    actions: [...CLINICIAN_ACTIONS],
+    outcomes: [...CASE_OUTCOMES],
+    reasons: [...ROUTE_REASONS],
+    queues: QUEUES.map((queue) => ({ queue, roles: [...QUEUE_ROLES[queue]], actions: [...QUEUE_ACTIONS[queue]] })),
+    escalation: { from: ESCALATION.from, to: ESCALATION.to },
+    roles: ROLES.map((role) => ({ role, queues: QUEUES.filter((q) => QUEUE_ROLES[q].includes(role)) })),
+  };
+}

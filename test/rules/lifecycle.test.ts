@@ -1,0 +1,249 @@
+// The case lifecycle (rules/lifecycle/), without a server: every step, every refusal, the audit action of each step.
+import { describe, expect, test } from 'vitest';
+import {
+  auditActionOf,
+  canDecide,
+  CASE_STATUSES,
+  CLINICIAN_ACTIONS,
+  close,
+  decisionEffect,
+  describeLifecycle,
+  escalate,
+  QUEUES,
+  recordDecision,
+  roleDecides,
+  ROLES,
+  route,
+  routeDisposition,
+  slaRuns,
+  startTriage,
+  type CaseStatus,
+  type ClinicianAction,
+  type Queue,
+  type QueuedState,
+  type Role,
+} from '../../rules/lifecycle/index.ts';
+import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema, RoleSchema } from '../../rules/schema/case.ts';
+
+const fresh: QueuedState = {
+  status: 'triaging',
+  queue: null,
+  pool: null,
+  reason: null,
+  escalated: false,
+  outcome: null,
+};
+const queued = (queue: Queue, extra: Partial<QueuedState> = {}): QueuedState => ({
+  ...fresh,
+  status: 'queued',
+  queue,
+  reason: 'protocol',
+  ...extra,
+});
+
+describe('routing', () => {
+  test.each([
+    ['approve', 'anything', 'signature', null],
+    ['needs_visit', 'anything', 'nurse', null],
+    ['nurse_review', 'protime_nurse_pool', 'nurse', 'protime_nurse_pool'],
+    ['doctor_review', 'endocrinology', 'doctor', 'endocrinology'],
+  ] as const)('disposition %s routes to the %s queue', (disposition, routeTo, queue, pool) => {
+    expect(routeDisposition(disposition, routeTo)).toEqual({ queue, pool });
+  });
+});
+
+describe('steps', () => {
+  test('triage starts from received (or is already running), nowhere else', () => {
+    expect(startTriage({ ...fresh, status: 'received' })).toEqual({
+      state: { ...fresh, status: 'triaging' },
+      event: 'case.triaging',
+      audit: null,
+    });
+    expect(startTriage(fresh).state.status).toBe('triaging');
+    for (const status of ['queued', 'closed', 'failed'] as const) {
+      expect(() => startTriage({ ...fresh, status })).toThrow(/triage is not a step from/);
+    }
+  });
+
+  test.each([
+    'protocol',
+    'automation_disabled',
+    'ehr_record_not_found',
+    'ehr_unavailable',
+    'protocol_unavailable',
+  ] as const)('route (%s) queues a triaging case and records case.routed', (reason) => {
+    const step = route(fresh, { queue: 'nurse', pool: 'protime_nurse_pool', reason });
+    expect(step).toEqual({
+      state: { ...fresh, status: 'queued', queue: 'nurse', pool: 'protime_nurse_pool', reason },
+      event: 'case.queued',
+      audit: 'case.routed',
+    });
+  });
+
+  test('route is a step only from triaging', () => {
+    for (const status of ['received', 'queued', 'closed', 'failed'] as const) {
+      expect(() => route({ ...fresh, status }, { queue: 'nurse', pool: null, reason: 'protocol' })).toThrow(
+        /route is not a step/,
+      );
+    }
+  });
+
+  test.each(['escalated_sla', 'escalated_by_nurse'] as const)(
+    'escalation (%s) moves a nurse-queue case to the doctor queue once, drops the pool, records case.escalated',
+    (reason) => {
+      const step = escalate(queued('nurse', { pool: 'protime_nurse_pool' }), reason);
+      expect(step).toEqual({
+        state: { ...fresh, status: 'queued', queue: 'doctor', pool: null, reason, escalated: true },
+        event: 'case.queued',
+        audit: 'case.escalated',
+      });
+      expect(() => escalate(step.state, reason)).toThrow(/escalate is not a step from queued \(doctor\)/);
+    },
+  );
+
+  test('escalation is refused from any other queue or status', () => {
+    expect(() => escalate(queued('signature'), 'escalated_by_nurse')).toThrow(/escalate/);
+    expect(() => escalate(queued('doctor'), 'escalated_sla')).toThrow(/escalate/);
+    expect(() => escalate(queued('nurse', { escalated: true }), 'escalated_sla')).toThrow(/escalate/);
+    expect(() => escalate(fresh, 'escalated_sla')).toThrow(/escalate/);
+  });
+
+  test('a recorded decision changes no state and records decision.recorded', () => {
+    const s = queued('doctor');
+    expect(recordDecision(s)).toEqual({ state: s, event: 'decision.received', audit: 'decision.recorded' });
+    expect(() => recordDecision(fresh)).toThrow(/decide is not a step/);
+  });
+
+  test.each(['approved', 'denied', 'needs_visit'] as const)('close (%s) records case.closed', (outcome) => {
+    expect(close(queued('signature'), outcome)).toEqual({
+      state: { ...queued('signature'), status: 'closed', outcome },
+      event: 'case.closed',
+      audit: 'case.closed',
+    });
+  });
+
+  test('close is a step only from queued', () => {
+    for (const status of ['received', 'triaging', 'closed', 'failed'] as const) {
+      expect(() => close({ ...fresh, status }, 'approved')).toThrow(/close is not a step/);
+    }
+  });
+
+  test('the SLA timer runs only for a nurse-queue case not escalated yet', () => {
+    expect(slaRuns(queued('nurse'))).toBe(true);
+    expect(slaRuns(queued('nurse', { escalated: true }))).toBe(false);
+    expect(slaRuns(queued('doctor'))).toBe(false);
+    expect(slaRuns(queued('signature'))).toBe(false);
+    expect(slaRuns({ ...queued('nurse'), status: 'closed' })).toBe(false);
+  });
+
+  test('the audit action of each timeline event', () => {
+    expect(auditActionOf('case.queued', 'protocol')).toBe('case.routed');
+    expect(auditActionOf('case.queued', null)).toBe('case.routed');
+    expect(auditActionOf('case.queued', 'escalated_sla')).toBe('case.escalated');
+    expect(auditActionOf('case.queued', 'escalated_by_nurse')).toBe('case.escalated');
+    expect(auditActionOf('decision.received', 'protocol')).toBe('decision.recorded');
+    expect(auditActionOf('case.closed', 'escalated_sla')).toBe('case.closed');
+    for (const event of ['case.received', 'case.triaging', 'ehr.write_failed', 'anything.else']) {
+      expect(auditActionOf(event, null)).toBeNull();
+    }
+  });
+});
+
+describe('what an accepted decision does', () => {
+  test.each([
+    ['signature', 'approve', { type: 'close', outcome: 'approved', writeBack: 'sign_order' }],
+    ['nurse', 'approve', { type: 'close', outcome: 'approved', writeBack: 'pend_order' }],
+    ['doctor', 'approve', { type: 'close', outcome: 'approved', writeBack: 'pend_order' }],
+    ['doctor', 'deny', { type: 'close', outcome: 'denied', writeBack: 'record_denial' }],
+    ['nurse', 'needs_visit', { type: 'close', outcome: 'needs_visit', writeBack: 'record_needs_visit' }],
+    ['nurse', 'escalate', { type: 'escalate', to: 'doctor', reason: 'escalated_by_nurse' }],
+  ] as const)('%s queue, %s', (queue, action, effect) => {
+    expect(decisionEffect(queue, action)).toEqual(effect);
+  });
+});
+
+describe('who may decide what', () => {
+  test('admins decide nothing, whatever the case; clinicians pass the role gate', () => {
+    expect(roleDecides('admin')).toEqual({
+      ok: false,
+      code: 'FORBIDDEN',
+      message: 'Admins configure; clinicians decide cases',
+    });
+    expect(roleDecides('nurse')).toEqual({ ok: true });
+    expect(roleDecides('doctor')).toEqual({ ok: true });
+    for (const status of CASE_STATUSES) {
+      expect(canDecide('admin', { status, queue: 'nurse' }, 'approve')).toMatchObject({ code: 'FORBIDDEN' });
+    }
+  });
+
+  /** The whole table, written out by hand from the product rules (README "Case lifecycle"). */
+  function expected(role: Role, status: CaseStatus, queue: Queue | null, action: ClinicianAction, pending: boolean) {
+    if (role === 'admin') return 'FORBIDDEN: Admins configure; clinicians decide cases';
+    if (status === 'closed') return 'CONFLICT: The case is closed';
+    if (status !== 'queued' || queue === null) return 'CONFLICT: The case is not awaiting a decision yet';
+    if (pending) return 'CONFLICT: The case already has a decision';
+    if (queue === 'signature' && role !== 'doctor') return 'FORBIDDEN: The signature queue needs a doctor';
+    if (queue === 'doctor' && role !== 'doctor') return 'FORBIDDEN: The doctor queue needs a doctor';
+    if (action === 'escalate' && queue !== 'nurse') return 'CONFLICT: Only a nurse-queue case can be escalated';
+    return 'ok';
+  }
+
+  const rows = ROLES.flatMap((role) =>
+    CASE_STATUSES.flatMap((status) =>
+      [...QUEUES, null].flatMap((queue) =>
+        CLINICIAN_ACTIONS.flatMap((action) =>
+          [false, true].map((pending) => ({ role, status, queue, action, pending })),
+        ),
+      ),
+    ),
+  );
+
+  test(`every role × status × queue × action × pending (${rows.length} cases)`, () => {
+    for (const { role, status, queue, action, pending } of rows) {
+      const r = canDecide(role, { status, queue, decisionPending: pending }, action);
+      expect(r.ok ? 'ok' : `${r.code}: ${r.message}`, JSON.stringify({ role, status, queue, action, pending })).toBe(
+        expected(role, status, queue, action, pending),
+      );
+    }
+  });
+
+  test('a nurse may take every action on a nurse-queue case; a doctor everything but escalation elsewhere', () => {
+    for (const action of CLINICIAN_ACTIONS) {
+      expect(canDecide('nurse', { status: 'queued', queue: 'nurse' }, action).ok).toBe(true);
+      expect(canDecide('doctor', { status: 'queued', queue: 'nurse' }, action).ok).toBe(true);
+      expect(canDecide('doctor', { status: 'queued', queue: 'signature' }, action).ok).toBe(action !== 'escalate');
+    }
+  });
+});
+
+describe('one vocabulary', () => {
+  test('the zod schemas in rules/schema/case.ts are built from the lifecycle', () => {
+    expect(RoleSchema.options).toEqual([...ROLES]);
+    expect(QueueSchema.options).toEqual([...QUEUES]);
+    expect(ClinicianActionSchema.options).toEqual([...CLINICIAN_ACTIONS]);
+    expect(QUEUE_ROLES.nurse).toEqual(['nurse', 'doctor']);
+  });
+
+  test('the description the console receives is the same table canDecide reads', () => {
+    const d = describeLifecycle();
+    expect(d.statuses).toEqual(CASE_STATUSES);
+    expect(d.queues).toEqual([
+      { queue: 'signature', roles: ['doctor'], actions: ['approve', 'needs_visit', 'deny'] },
+      { queue: 'nurse', roles: ['nurse', 'doctor'], actions: ['approve', 'needs_visit', 'deny', 'escalate'] },
+      { queue: 'doctor', roles: ['doctor'], actions: ['approve', 'needs_visit', 'deny'] },
+    ]);
+    expect(d.roles).toEqual([
+      { role: 'admin', queues: [] },
+      { role: 'doctor', queues: ['signature', 'nurse', 'doctor'] },
+      { role: 'nurse', queues: ['nurse'] },
+    ]);
+    for (const { queue, roles, actions } of d.queues) {
+      for (const role of ROLES) {
+        for (const action of CLINICIAN_ACTIONS) {
+          const allowed = roles.includes(role) && actions.includes(action);
+          expect(canDecide(role, { status: 'queued', queue }, action).ok, `${role} ${queue} ${action}`).toBe(allowed);
+        }
+      }
+    }
+  });
+});
