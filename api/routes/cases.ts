@@ -332,6 +332,8 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const principal = c.get('principal');
     if (principal.role !== 'admin') throw new AppError('FORBIDDEN', 'The audit trail needs the role admin');
     const r = await visibleCase(deps, principal, c.req.valid('param').caseId);
+    // The trail names the case, its patient's request and who touched it: reading it is a read by a person too.
+    await audited(c, { action: 'case.audit_viewed', clinicId: r.clinicId, caseId: r.id, detail: {} });
     const { items } = await deps.store.audit.listAudit({ caseId: r.id, limit: 500 });
     return c.json({ items: items }, 200);
   });

@@ -400,6 +400,30 @@ describe('reads of patient data are audited', () => {
     expect(await store.audit.listAudit({ caseId: `rf_${CLINIC}_missing` })).toMatchObject({ items: [] });
   });
 
+  test('each read of a case’s audit trail writes one case.audit_viewed row, which the trail it returns includes', async () => {
+    const app = appWith();
+    const caseId = `rf_${CLINIC}_mr-1`;
+    const rows = async () => (await store.audit.listAudit({ caseId, action: 'case.audit_viewed', limit: 500 })).items;
+    const before = (await rows()).length;
+    const res = await get(app, `/v1/cases/${caseId}/audit`, 'admin');
+    expect(res.status).toBe(200);
+    const after = await rows();
+    expect(after).toHaveLength(before + 1);
+    expect(after[0]).toMatchObject({
+      actorType: 'user',
+      actorId: 'admin-1',
+      actorRole: 'admin',
+      clinicId: CLINIC,
+      caseId,
+      requestId: res.headers.get('x-request-id'),
+    });
+    const trail = (await res.json()) as { items: { action: string; requestId: string | null }[] };
+    expect(trail.items.some((e) => e.action === 'case.audit_viewed' && e.requestId === after[0]!.requestId)).toBe(true);
+    // A role that may not read the trail is refused and leaves no row.
+    expect((await get(app, `/v1/cases/${caseId}/audit`, 'nurse')).status).toBe(403);
+    expect(await rows()).toHaveLength(before + 1);
+  });
+
   test('each queue listing writes one queue.listed row with the case ids shown and their count', async () => {
     const app = appWith();
     const listed = async () => (await store.audit.listAudit({ action: 'queue.listed', limit: 500 })).items;
