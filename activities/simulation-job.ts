@@ -3,18 +3,10 @@
 // app database, where any API replica reads the job's progress and its paged result.
 import type { Store } from '../connectors/db/index.ts';
 import type { CompiledProtocol } from '../rules/engine/compile.ts';
-import {
-  addToTally,
-  compileForSimulation,
-  evaluateChunk,
-  snapshotCase,
-  tallyFrom,
-  type SimulationCase,
-} from '../rules/engine/simulate-compiled.ts';
+import { addToTally, compileForSimulation, tallyFrom } from '../rules/engine/simulate-compiled.ts';
+import { RECORDED_PAGE, simulateRecordedPage } from '../rules/engine/simulate-recorded.ts';
 import { AppError, parseProtocol } from '../rules/index.ts';
 
-/** Recorded cases read and evaluated per activity call (the snapshot repository's page maximum). */
-export const SIMULATION_PAGE = 5000;
 /** Changed cases stored per job; beyond it they are counted (`changedTotal`) but not kept. */
 export const MAX_STORED_CHANGED = 10_000;
 
@@ -70,34 +62,25 @@ export async function simulationPage(
   }
   const evaluate = evaluatorFor(job.id, job.definition);
   const read = job.evaluated + job.skipped;
-  const want = Math.min(SIMULATION_PAGE, job.caseLimit === null ? SIMULATION_PAGE : job.caseLimit - read);
-  const rows =
-    want > 0
-      ? await store.snapshots.list({
-          ...range,
-          limit: want,
-          ...(job.cursorRecordedAt !== null &&
-            job.cursorCaseId !== null && {
-              olderThan: { recordedAt: job.cursorRecordedAt, caseId: job.cursorCaseId },
-            }),
-        })
-      : [];
-  const cases = rows.map(snapshotCase).filter((c): c is SimulationCase => c !== null);
-  const result = evaluateChunk(evaluate, cases);
+  const want = Math.min(RECORDED_PAGE, job.caseLimit === null ? RECORDED_PAGE : job.caseLimit - read);
+  const cursor =
+    job.cursorRecordedAt !== null && job.cursorCaseId !== null
+      ? { recordedAt: job.cursorRecordedAt, caseId: job.cursorCaseId }
+      : undefined;
+  const step = await simulateRecordedPage(store.snapshots, evaluate, range, want, cursor);
   const tally = addToTally(
     tallyFrom({ evaluated: job.evaluated, before: job.countsBefore, after: job.countsAfter }),
-    result,
+    step.result,
   );
-  const last = rows.at(-1);
-  const exhausted = want <= 0 || rows.length < want || (job.caseLimit !== null && read + rows.length >= job.caseLimit);
+  const exhausted = want <= 0 || step.last || (job.caseLimit !== null && read + step.read >= job.caseLimit);
   await store.simulations.applyPage(job.id, input.page, {
     evaluated: tally.evaluated,
-    skipped: job.skipped + rows.length - cases.length,
+    skipped: job.skipped + step.skipped,
     countsBefore: tally.before,
     countsAfter: tally.after,
-    cursor: last ? { recordedAt: last.recordedAt, caseId: last.caseId } : null,
+    cursor: step.next ?? null,
     exhausted,
-    changed: result.changed,
+    changed: step.result.changed,
     maxStored: MAX_STORED_CHANGED,
   });
   const now = await store.simulations.get(job.id);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { AuditInput, Clinic } from '../../connectors/db/index.ts';
 import { clinicPrivateKeyJwk } from '../../connectors/fhir/clinic-connectors.ts';
@@ -16,7 +15,6 @@ import { errorResponses, openApiRouter } from '../errors.ts';
 import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id, keywords, TimeZone } from '../schemas.ts';
 
-const MAX_BODY_BYTES = 64 * 1024;
 /** How long the previous webhook secret keeps verifying after a rotation, unless the admin says otherwise. */
 export const DEFAULT_WEBHOOK_GRACE_SECONDS = 24 * 3600;
 const MAX_GRACE_SECONDS = 30 * 24 * 3600;
@@ -289,15 +287,6 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const app = openApiRouter();
   for (const path of ['/v1/clinics', '/v1/clinics/*']) {
     app.use(path, requireRole(lookup, 'admin'));
-    app.use(
-      path,
-      bodyLimit({
-        maxSize: MAX_BODY_BYTES,
-        onError: () => {
-          throw new AppError('INVALID_INPUT', `Request body larger than ${MAX_BODY_BYTES} bytes`);
-        },
-      }),
-    );
   }
 
   // Built on first use: a deployment without PAYLOAD_KEY still serves every route that handles no key.

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import type { AuditInput, ProtocolVersionRecord, PublishResult } from '../../connectors/db/index.ts';
 import { canonicalJson, diffProtocols } from '../../rules/engine/diff.ts';
 import { randomUUID } from 'node:crypto';
@@ -29,8 +28,6 @@ import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
 import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id, IsoInstant, keywords } from '../schemas.ts';
-
-const MAX_BODY_BYTES = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schemas
@@ -561,15 +558,6 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const app = openApiRouter();
   for (const path of ['/v1/protocols', '/v1/protocols/*', '/v1/simulations/*']) {
     app.use(path, requireRole(lookup, 'admin'));
-    app.use(
-      path,
-      bodyLimit({
-        maxSize: MAX_BODY_BYTES,
-        onError: () => {
-          throw new AppError('INVALID_INPUT', `Request body larger than ${MAX_BODY_BYTES} bytes`);
-        },
-      }),
-    );
   }
 
   const auditEntry = (

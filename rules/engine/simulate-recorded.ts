@@ -1,4 +1,5 @@
 import type { ProtocolDefinition } from '../schema/protocol.ts';
+import type { CompiledProtocol } from './compile.ts';
 import { evaluateProtocol } from './evaluate.ts';
 import type { ChangedCase, SimulationReport } from './simulate.ts';
 import {
@@ -8,6 +9,7 @@ import {
   snapshotCase,
   tallyFrom,
   tallySummary,
+  type ChunkResult,
   type SimulationCase,
 } from './simulate-compiled.ts';
 
@@ -66,6 +68,54 @@ export type RecordedSimulation = Pick<SimulationReport, 'evaluated' | 'before' |
   changedTotal: number;
 };
 
+/** Where the next page starts: the last snapshot read (keyset, newest first). */
+export type RecordedCursor = { recordedAt: string; caseId: string };
+
+/** One page read and evaluated: its parsed cases, the chunk's result, and where the next page starts. */
+export interface RecordedStep {
+  cases: SimulationCase[];
+  result: ChunkResult;
+  /** Snapshots read in this page, skipped ones included. */
+  read: number;
+  /** Snapshots whose facts or decision no longer parse. */
+  skipped: number;
+  /** The last snapshot read; undefined when the page was empty. */
+  next: RecordedCursor | undefined;
+  /** Fewer than `want` came back: the range is exhausted. */
+  last: boolean;
+}
+
+/**
+ * Reads up to `want` recorded cases after `olderThan` and evaluates them: the step every recorded-case simulation
+ * takes, whether it runs in one call (`simulateRecorded`) or one durable activity per page (the async job).
+ */
+export async function simulateRecordedPage(
+  snapshots: SnapshotSource,
+  evaluate: CompiledProtocol,
+  query: Omit<RecordedRange, 'limit'>,
+  want: number,
+  olderThan: RecordedCursor | undefined,
+  baseline?: ProtocolDefinition,
+): Promise<RecordedStep> {
+  const page =
+    want > 0 ? await snapshots.list({ ...query, limit: want, ...(olderThan !== undefined && { olderThan }) }) : [];
+  let cases = page.map(snapshotCase).filter((c): c is SimulationCase => c !== null);
+  if (baseline) {
+    const rebased: SimulationCase[] = [];
+    for (const c of cases) rebased.push({ ...c, decision: await evaluateProtocol(baseline, c.facts) });
+    cases = rebased;
+  }
+  const last = page.at(-1);
+  return {
+    cases,
+    result: evaluateChunk(evaluate, cases),
+    read: page.length,
+    skipped: page.length - cases.length,
+    next: last && { recordedAt: last.recordedAt, caseId: last.caseId },
+    last: page.length < want || last === undefined,
+  };
+}
+
 /**
  * The one simulation over recorded cases, for the API and the CLI: reads the range in pages (newest first, keyset)
  * and evaluates each page as it arrives with the compiled evaluator (decisions identical to `evaluateProtocol`), so
@@ -86,28 +136,24 @@ export async function simulateRecorded(
   const changed: ChangedCase[] = [];
   let changedTotal = 0;
   let skipped = 0;
-  let olderThan: { recordedAt: string; caseId: string } | undefined;
+  let olderThan: RecordedCursor | undefined;
   for (;;) {
     const read = tally.evaluated + skipped;
     const want = Math.min(RECORDED_PAGE, limit === undefined ? RECORDED_PAGE : limit - read);
     if (want <= 0) break;
-    const page = await snapshots.list({ ...query, limit: want, ...(olderThan !== undefined && { olderThan }) });
-    let cases = page.map(snapshotCase).filter((c): c is SimulationCase => c !== null);
-    skipped += page.length - cases.length;
-    if (opts.baseline) {
-      const baseline = opts.baseline;
-      const rebased: SimulationCase[] = [];
-      for (const c of cases) rebased.push({ ...c, decision: await evaluateProtocol(baseline, c.facts) });
-      cases = rebased;
-    }
-    const r = evaluateChunk(evaluate, cases);
-    addToTally(tally, r);
-    changedTotal += r.changed.length;
-    changed.push(...r.changed.slice(0, Math.max(0, maxChanged - changed.length)));
-    await opts.onPage?.({ cases, changed: r.changed, read: tally.evaluated + skipped, evaluated: tally.evaluated });
-    const last = page.at(-1);
-    if (page.length < want || last === undefined) break;
-    olderThan = { recordedAt: last.recordedAt, caseId: last.caseId };
+    const step = await simulateRecordedPage(snapshots, evaluate, query, want, olderThan, opts.baseline);
+    skipped += step.skipped;
+    addToTally(tally, step.result);
+    changedTotal += step.result.changed.length;
+    changed.push(...step.result.changed.slice(0, Math.max(0, maxChanged - changed.length)));
+    await opts.onPage?.({
+      cases: step.cases,
+      changed: step.result.changed,
+      read: tally.evaluated + skipped,
+      evaluated: tally.evaluated,
+    });
+    if (step.last) break;
+    olderThan = step.next;
   }
   return { ...tallySummary(tally), skipped, changed, changedTotal };
 }
