@@ -1,0 +1,67 @@
+/**
+ * What a protocol **kind** declares (refill triage, care gap, …). A kind owns its triggers, its subject, its facts
+ * schema and their extraction, its dispositions and routing, its write-backs, its clinician actions and how the console
+ * renders its case. Everything else is engine, written once. Pure: no I/O, no node built-ins (the workflow sandbox
+ * may import the types, the API and CLI the values).
+ *
+ * Layout of a kind `<k>` (one obvious place per layer):
+ * - `rules/kinds/<k>/`: this declaration (`index.ts`), its facts and decision schemas, its protocol definition schema,
+ *   its evaluator, built-in protocols and value sets (data files);
+ * - `facts/<k>/`: which FHIR reads the kind needs and the pure FHIR-to-facts extraction (worker, API, CLI, sandbox);
+ * - `activities/kinds/<k>/`: the kind's I/O (FHIR reads, write-backs), registered by `activities/kinds/index.ts`;
+ * - `workflows/<k>.ts`: its workflow, exported by `workflows/index.ts`;
+ * - `api/console/kinds/<k>.js`: how the console renders its case.
+ */
+import type { z } from 'zod';
+
+export type KindId = string;
+
+/** What a case of this kind is about. */
+export type KindSubject = 'prescription' | 'patient';
+
+/** A queue every kind may route to; `outreach` holds tracking items that need no decision yet. */
+export type KindQueue = 'signature' | 'nurse' | 'doctor' | 'outreach';
+
+export interface DispositionRoute {
+  /** Null: no work item (and no Task) is created. */
+  queue: KindQueue | null;
+  /** Whether the protocol's own decision closes the case (no clinician needed). */
+  closes: boolean;
+  description: string;
+}
+
+export interface KindAction {
+  id: string;
+  label: string;
+  /** Roles that may take it; the workflow's Update validator is the source of truth, the API prechecks the same. */
+  roles: readonly string[];
+  /** Queues whose items offer it. */
+  queues: readonly KindQueue[];
+}
+
+/** One finding for display and diff: a clause or criterion with pass/fail and its evidence. */
+export interface KindFinding {
+  id: string;
+  passed: boolean | null;
+}
+
+export interface KindDeclaration<Definition = unknown, Facts = unknown, Decision = unknown> {
+  id: KindId;
+  title: string;
+  subject: KindSubject;
+  /** Event types that start or touch a case of this kind (`refill.requested`, `appointment.booked`, `panel.sweep`, …). */
+  triggers: readonly string[];
+  dispositions: Readonly<Record<string, DispositionRoute>>;
+  actions: readonly KindAction[];
+  /** Workflow type (the function name exported by `workflows/index.ts`). */
+  workflowType: string;
+  /** The protocol definition schema of this kind (zod); `validate` reports issues by JSON path. */
+  definitionSchema: z.ZodType<Definition>;
+  factsSchema: z.ZodType<Facts>;
+  decisionSchema: z.ZodType<Decision>;
+  /** Whether a stored definition belongs to this kind (refill definitions predate `kind`). */
+  owns(definition: unknown): boolean;
+  evaluate(definition: Definition, facts: Facts): Promise<Decision>;
+  /** The disposition and the findings a simulation diff compares. */
+  summarize(decision: Decision): { disposition: string; clause: string | null; findings: KindFinding[] };
+}
