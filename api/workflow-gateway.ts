@@ -10,6 +10,15 @@ import proto from '@temporalio/proto';
 import { AppError } from '../rules/index.ts';
 import type { ClinicianDecision } from '../rules/schema/case.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState, type DecisionAck } from '../workflows/messages.ts';
+import { careGap } from '../workflows/care-gap.ts';
+import {
+  careGapActionUpdate,
+  careGapEventSignal,
+  type CareGapActionAck,
+  type CareGapActionRequest,
+  type CareGapEvent,
+  type CareGapInput,
+} from '../workflows/care-gap-messages.ts';
 import { refillTriage, type RefillTriageInput } from '../workflows/refill-triage.ts';
 import { simulationJob, type SimulationJobInput } from '../workflows/simulation.ts';
 
@@ -20,6 +29,17 @@ export interface WorkflowGateway {
   /** Sends a clinician decision as an Update and waits, bounded, until it is durable (accepted). */
   submitDecision(caseId: string, decision: ClinicianDecision, opts?: { timeoutMs?: number }): Promise<DecisionAck>;
   getCaseState(caseId: string): Promise<CaseState | null>;
+  /**
+   * Delivers a care-gap event to the patient's `careGap` workflow, starting it if none runs (signal-with-start: never
+   * two per patient). Optional so that gateways of tests that never touch care gaps need not have it.
+   */
+  signalCareGap?(input: CareGapInput, event: CareGapEvent): Promise<{ caseId: string; runId: string }>;
+  /** Sends a clinician's care-gap action as an Update and waits, bounded, until it is durable (accepted). */
+  submitCareGapAction?(
+    caseId: string,
+    action: CareGapActionRequest,
+    opts?: { timeoutMs?: number },
+  ): Promise<CareGapActionAck>;
   ping(): Promise<void>;
   /**
    * Starts an asynchronous protocol simulation (workflow `simulationJob`, workflow id = the job id). Optional so that
@@ -54,6 +74,29 @@ function unavailable(err: unknown): never {
     });
   }
   throw err;
+}
+
+/**
+ * Maps a failed Update to the API's vocabulary: the validator's typed refusal (rules/lifecycle, an ApplicationFailure
+ * typed FORBIDDEN or CONFLICT) keeps its type; a timeout is 503 (retry with the same id); a finished case is CONFLICT.
+ */
+function updateFailure(err: unknown, what: 'decision' | 'action'): never {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+    const message = cause instanceof Error ? cause.message : '';
+    if (type === 'FORBIDDEN' || type === 'CONFLICT') throw new AppError(type, message);
+    throw new AppError('REVIEW_REJECTED', message || `The ${what} was rejected`);
+  }
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    throw new AppError('TEMPORAL_UNAVAILABLE', `The ${what} was not confirmed in time; retry with the same ${what}Id`, {
+      retryable: true,
+    });
+  }
+  if (err instanceof WorkflowNotFoundError || (err instanceof Error && /completed|not found/i.test(err.message))) {
+    throw new AppError('CONFLICT', 'The case is closed');
+  }
+  return unavailable(err);
 }
 
 /** How long the API waits for Temporal to accept a start before answering 503 (the EHR retries). */
@@ -99,30 +142,7 @@ export function createWorkflowGateway(
         );
         return await client.withDeadline(Date.now() + timeoutMs, () => update.result());
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          // The validator (rules/lifecycle canDecide) refuses with an ApplicationFailure typed FORBIDDEN or CONFLICT.
-          const cause = err.cause;
-          const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-          const message = cause instanceof Error ? cause.message : '';
-          if (type === 'FORBIDDEN' || type === 'CONFLICT') throw new AppError(type, message);
-          throw new AppError('REVIEW_REJECTED', message || 'The decision was rejected');
-        }
-        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-          throw new AppError(
-            'TEMPORAL_UNAVAILABLE',
-            'The decision was not confirmed in time; retry with the same decisionId',
-            {
-              retryable: true,
-            },
-          );
-        }
-        if (
-          err instanceof WorkflowNotFoundError ||
-          (err instanceof Error && /completed|not found/i.test(err.message))
-        ) {
-          throw new AppError('CONFLICT', 'The case is closed');
-        }
-        return unavailable(err);
+        return updateFailure(err, 'decision');
       }
     },
 
@@ -132,6 +152,40 @@ export function createWorkflowGateway(
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return null;
         return unavailable(err);
+      }
+    },
+
+    async signalCareGap(input, event) {
+      try {
+        const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+          client.workflow.signalWithStart(careGap, {
+            taskQueue: opts.taskQueue,
+            workflowId: input.caseId,
+            args: [input],
+            signal: careGapEventSignal,
+            signalArgs: [event],
+            searchAttributes: { ClinicId: [input.clinicId], ProtocolId: [input.protocolId] },
+          }),
+        );
+        return { caseId: handle.workflowId, runId: handle.signaledRunId };
+      } catch (err) {
+        return unavailable(err);
+      }
+    },
+
+    async submitCareGapAction(caseId, action, { timeoutMs = 10_000 } = {}) {
+      const handle = client.workflow.getHandle(caseId);
+      try {
+        const update = await client.withDeadline(Date.now() + timeoutMs, () =>
+          handle.startUpdate(careGapActionUpdate, {
+            args: [action],
+            updateId: action.actionId,
+            waitForStage: 'ACCEPTED',
+          }),
+        );
+        return await client.withDeadline(Date.now() + timeoutMs, () => update.result());
+      } catch (err) {
+        return updateFailure(err, 'action');
       }
     },
 

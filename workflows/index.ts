@@ -1,4 +1,5 @@
 // workflowsPath entry: named re-exports of every workflow (the function name is the workflow type on the wire).
 export { echoWorkflow, emptyWorkflow } from './smoke.ts';
+export { careGap } from './care-gap.ts';
 export { refillTriage } from './refill-triage.ts';
 export { simulationJob } from './simulation.ts';

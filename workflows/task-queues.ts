@@ -9,3 +9,11 @@ export const TASK_QUEUE = { clinicalProtocols: 'ehr-autopilot' } as const;
 export function refillCaseId(clinicId: string, medicationRequestId: string): string {
   return `rf_${clinicId}_${medicationRequestId}`;
 }
+
+/**
+ * Workflow id (= case id) of a care gap: one per patient per protocol at a clinic. `subjectKey` is the opaque key of
+ * the patient (connectors/subject-key.ts), never the patient's id: workflow ids are not encrypted.
+ */
+export function careGapCaseId(clinicId: string, protocolId: string, subjectKey: string): string {
+  return `cg_${clinicId}_${protocolId}_${subjectKey}`;
+}
