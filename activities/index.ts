@@ -3,7 +3,14 @@ import type { Store } from '../connectors/db/index.ts';
 import type { Logger } from '../connectors/logger.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
+import {
+  resolveEventPatient,
+  startCareGapCases,
+  type StartCareGapCasesInput,
+  type TriggerDeps,
+} from './care-gap-triggers.ts';
 import { guard } from './errors.ts';
+import { panelPage, type PanelPageInput } from './panel-sweep.ts';
 import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
 import { evaluateProtocol, gatherPatientFacts, pinProtocol, type GatherPatientFactsInput } from './triage.ts';
 import type { RefillFacts } from '../rules/schema/facts.ts';
@@ -13,6 +20,8 @@ export interface ActivityDeps {
   fhir: ClinicFhir;
   logger: Logger;
   now?: () => Date;
+  /** Temporal client for the activities that signal-with-start cases (event intake, panel sweep). */
+  triggers?: TriggerDeps;
 }
 
 /**
@@ -35,6 +44,13 @@ export function createActivities(deps: ActivityDeps) {
       }) => evaluateProtocol(deps, input),
     ),
     projectCase: guard((input: ProjectCaseInput) => projectCase(deps, input)),
+    resolveEventPatient: guard((input: { intakeId: string; clinicId: string; requestId: string; resource: string }) =>
+      resolveEventPatient(deps, input),
+    ),
+    startCareGapCases: guard((input: StartCareGapCasesInput) =>
+      startCareGapCases({ store: deps.store, triggers: deps.triggers }, input),
+    ),
+    panelPage: guard((input: PanelPageInput) => panelPage(deps, input)),
     simulationPage: guard((input: SimulationPageInput) => simulationPage(deps, input)),
     finishSimulation: guard((input: { jobId: string }) => finishSimulation(deps, input)),
     failSimulation: guard((input: { jobId: string; code: string }) => failSimulation(deps, input)),

@@ -7,7 +7,8 @@ import { createClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import { egressPolicy } from '../connectors/fhir/egress.ts';
 import { createLogger } from '../connectors/logger.ts';
 import { createSecretBox } from '../connectors/secret-box.ts';
-import { createWorkerConnection, workerDataConverter } from '../connectors/temporal.ts';
+import { subjectKeyer } from '../connectors/subject-key.ts';
+import { createTemporalClient, createWorkerConnection, workerDataConverter } from '../connectors/temporal.ts';
 import { installTemporalRuntimeLogger } from '../connectors/temporal-runtime.ts';
 import { AppError } from '../rules/index.ts';
 import { createActivities } from './index.ts';
@@ -26,6 +27,8 @@ const secrets = createSecretBox(config);
 const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger, secrets });
 const store = createStore(db);
 const connection = await createWorkerConnection(config);
+// The event intake and the panel sweep signal-with-start care-gap cases from activities.
+const temporal = await createTemporalClient(config);
 try {
   const worker = await Worker.create({
     connection,
@@ -39,11 +42,13 @@ try {
       store,
       fhir: createClinicFhir(store, { timeoutMs: 20_000, secrets, egress: egressPolicy(config) }),
       logger,
+      triggers: { client: temporal.client, taskQueue: config.TEMPORAL_TASK_QUEUE, subjectKey: subjectKeyer(config) },
     }),
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
 } finally {
   await connection.close();
+  await temporal.close();
   await db.close();
 }

@@ -7,7 +7,7 @@ import { IsoInstant } from './schemas.ts';
 // declares is what `parseRefillWebhook` accepts. JSON Schema keywords zod has no method for (`contains`, `if`/`then`)
 // are declared next to the refine that enforces them (`declared`).
 
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 /** `[…/]MedicationRequest/<id>[/_history/<v>]`; the id is the last `MedicationRequest/` segment's. */
 const MR_REF = /^(?:.*\/)?MedicationRequest\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]+)?$/;
 const MedicationRequestRef = z.string().regex(MR_REF, {
@@ -17,14 +17,14 @@ const MedicationRequestRef = z.string().regex(MR_REF, {
 const EXTRA = new WeakMap<object, Record<string, unknown>>();
 
 /** `schema` (whose refine enforces `keywords`) with `keywords` declared in the document. */
-function declared<T extends z.ZodType>(schema: T, keywords: Record<string, unknown>): T {
+export function declared<T extends z.ZodType>(schema: T, keywords: Record<string, unknown>): T {
   const out = schema.openapi(keywords);
   EXTRA.set(out, keywords);
   return out;
 }
 
 /** The JSON Schema of a nested schema, for a keyword (`contains`, `items`) that takes one. */
-function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, {
     target: 'draft-2020-12',
     override: (ctx) => Object.assign(ctx.jsonSchema, EXTRA.get(ctx.zodSchema)),
@@ -33,7 +33,7 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
 }
 
 /** An array with at least one item that is an `item` (other items may be anything). */
-function containing(item: z.ZodType, message: string) {
+export function containing(item: z.ZodType, message: string) {
   return declared(
     z.array(z.unknown()).refine((xs) => xs.some((x) => item.safeParse(x).success), { message }),
     { contains: jsonSchemaOf(item) },
@@ -161,7 +161,7 @@ export const MAX_WEBHOOK_DEPTH = 64;
  * Refuses a body nested deeper than `max`, naming the first container too deep. Iterative, so the check itself
  * cannot overflow however deep the body is (JSON.parse builds 20,000 levels without complaint).
  */
-function checkDepth(body: unknown, max: number): void {
+export function checkDepth(body: unknown, max: number): void {
   const pending: { value: unknown; path: PropertyKey[] }[] = [{ value: body, path: [] }];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { value, path } = next;

@@ -3,3 +3,5 @@ export { echoWorkflow, emptyWorkflow } from './smoke.ts';
 export { careGap } from './care-gap.ts';
 export { refillTriage } from './refill-triage.ts';
 export { simulationJob } from './simulation.ts';
+export { eventIntake } from './event-intake.ts';
+export { panelSweep } from './panel-sweep.ts';

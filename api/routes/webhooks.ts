@@ -57,14 +57,14 @@ export const webhookRoute = createRoute({
 // with it.
 const DECOY_SECRET = randomBytes(32).toString('hex');
 
-type SignedEnv = { Variables: ApiEnv['Variables'] & { clinic: Clinic; rawBody: string } };
+export type SignedEnv = { Variables: ApiEnv['Variables'] & { clinic: Clinic; rawBody: string } };
 
 /**
  * Authenticates a webhook before anything is parsed or stored: the headers' shape and replay window first (no body
  * read), then the body (at most 64 KB, api/middleware/body-limit.ts), then the HMAC under the clinic's secret(s).
  * An unknown clinic is answered exactly like a bad signature (401, same body).
  */
-function signedWebhook({ store, now }: ApiDeps): MiddlewareHandler<SignedEnv> {
+export function signedWebhook({ store, now }: ApiDeps): MiddlewareHandler<SignedEnv> {
   return createMiddleware<SignedEnv>(async (c, next) => {
     const at = now();
     const headers = checkWebhookHeaders(

@@ -77,6 +77,14 @@ export interface FhirConnector {
   search<K extends ResourceType>(type: K, params?: FhirSearchParams): Promise<SearchResult<ExtractResource<K>>>;
   /** Collects a searchset Bundle you already hold (e.g. from a batch entry), following its `next` links. */
   searchPages(bundle: Bundle, type: string): Promise<SearchResult>;
+  /**
+   * One page of a search: the first (`params`) or the one a previous page's `next` link names (`next`, which must
+   * lead into this EHR). For walks too long to hold in memory (the panel sweep), one page per call.
+   */
+  searchPage<K extends ResourceType>(
+    type: K,
+    from: { params: FhirSearchParams } | { next: string },
+  ): Promise<SearchResult<ExtractResource<K>> & { next: string | null }>;
   /** One batch Bundle when the EHR offers `batch`; otherwise the same requests in parallel. Results keep order. */
   batch(requests: readonly BatchRequest[]): Promise<BatchEntryResult[]>;
   /** The CapabilityStatement, fetched once per connector. */
@@ -264,19 +272,24 @@ function view(shared: Shared, parents: { count: number }[]): FhirConnector {
     return url.href;
   }
 
+  /** Sorts a page's entries into `result`; returns the page's `next` link. */
+  function collect(page: z.infer<typeof BundleSchema>, type: string, result: SearchResult): string | undefined {
+    for (const entry of page.entry ?? []) {
+      const resource = entry.resource as Resource | undefined;
+      if (!resource) continue;
+      const mode = entry.search?.mode ?? (resource.resourceType === type ? 'match' : 'include');
+      if (mode === 'match') result.matches.push(resource);
+      else if (mode === 'include') result.included.push(resource);
+    }
+    return page.link?.find((l) => l.relation === 'next')?.url;
+  }
+
   async function searchPages(first: Bundle, type: string): Promise<SearchResult> {
     const op = { action: 'search', resourceType: type };
     const result: SearchResult = { matches: [], included: [] };
     let page: z.infer<typeof BundleSchema> = parseWith(BundleSchema, first, op, 'not-a-bundle');
     for (let pages = 1; ; pages += 1) {
-      for (const entry of page.entry ?? []) {
-        const resource = entry.resource as Resource | undefined;
-        if (!resource) continue;
-        const mode = entry.search?.mode ?? (resource.resourceType === type ? 'match' : 'include');
-        if (mode === 'match') result.matches.push(resource);
-        else if (mode === 'include') result.included.push(resource);
-      }
-      const next = page.link?.find((l) => l.relation === 'next')?.url;
+      const next = collect(page, type, result);
       if (!next) return result;
       // Never decide on a silently truncated record: fail (to a human) instead.
       if (pages >= MAX_PAGES) throw malformed(op, 'too-many-pages');
@@ -415,6 +428,17 @@ function view(shared: Shared, parents: { count: number }[]): FhirConnector {
     },
 
     searchPages,
+
+    async searchPage<K extends ResourceType>(type: K, from: { params: FhirSearchParams } | { next: string }) {
+      assertResourceType(type);
+      const op = { action: 'search', resourceType: type };
+      const url = 'next' in from ? ownUrl(from.next, op) : searchUrl(type, from.params);
+      const page = parseWith(BundleSchema, await get(url, op), op, 'not-a-bundle');
+      const result: SearchResult = { matches: [], included: [] };
+      const next = collect(page, type, result);
+      return { ...(result as SearchResult<ExtractResource<K>>), next: next ?? null };
+    },
+
     batch,
     capabilities,
 
