@@ -11,10 +11,12 @@ import { caseRoutes } from './routes/cases.ts';
 import { clinicRoutes } from './routes/clinics.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { docsRoutes } from './routes/docs.ts';
+import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
+import { sweepRoutes } from './routes/sweeps.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
@@ -59,11 +61,13 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.route('/', healthRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  app.route('/', eventRoutes(deps));
   app.route('/', caseRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', lifecycleRoutes(deps));
   app.route('/', protocolRoutes(deps));
   app.route('/', clinicRoutes(deps));
+  app.route('/', sweepRoutes(deps));
   app.route('/', tokenRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
 import { AppError } from '../rules/index.ts';
+import type { CareEvent } from '../workflows/event-intake.ts';
 import { invalidInput } from './errors.ts';
 import { IsoInstant } from './schemas.ts';
 import { checkDepth, containing, declared, FHIR_ID, jsonSchemaOf, MAX_WEBHOOK_DEPTH } from './webhook-body.ts';
@@ -10,7 +11,7 @@ import { checkDepth, containing, declared, FHIR_ID, jsonSchemaOf, MAX_WEBHOOK_DE
 // (api/webhook-body.ts), whose helpers it reuses.
 
 /** What an event is about: a booked visit, or a result that may close (or open) a gap. */
-export type CareEventType = 'appointment.booked' | 'result.available';
+export type CareEventType = CareEvent['type'];
 
 const ID = FHIR_ID.source.slice(1, -1); // `[A-Za-z0-9\-.]{1,64}`
 /** `[…/]<Type>/<id>[/_history/<v>]` for the given types; groups: type, id, version. */
@@ -130,13 +131,13 @@ export interface CareEventIntake {
   /** The EHR's id of this event: the dedupe key within the clinic (see `parseCareEvent` for notifications). */
   eventId: string;
   /** `Appointment/<id>`, `Observation/<id>`, `DiagnosticReport/<id>` or `Procedure/<id>` (no base, no version). */
-  resource: string;
+  resource: CareEvent['resource'];
   form: 'event' | 'subscription-notification';
 }
 
-function normalise(reference: string): { resource: string; version: string | undefined } {
+function normalise(reference: string): { resource: CareEvent['resource']; version: string | undefined } {
   const m = FOCUS_REF.exec(reference)!;
-  return { resource: `${m[1]}/${m[2]}`, version: m[3] };
+  return { resource: `${m[1] as (typeof FOCUS_TYPES)[number]}/${m[2]!}`, version: m[3] };
 }
 
 const typeOf = (resource: string): CareEventType =>

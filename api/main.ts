@@ -9,6 +9,7 @@ import { AppError } from '../rules/index.ts';
 // The composition root wires the pure FHIR→facts extraction in, for simulating uploaded bundles.
 import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
 import { createApp } from './app.ts';
+import { syncSweepSchedule } from './routes/sweeps.ts';
 import { ensureBuiltinProtocols, ensureDemoClinic } from './seed.ts';
 import { createWorkflowGateway } from './workflow-gateway.ts';
 
@@ -32,11 +33,14 @@ await ensureBuiltinProtocols(store, logger);
 // The demo clinic only when asked for (`npm start` sets DEMO=1), never because NODE_ENV was forgotten.
 const demo = config.DEMO ? await ensureDemoClinic(store, config, logger) : undefined;
 const temporal = await createTemporalClient(config);
+const workflows = createWorkflowGateway(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+// Every clinic's panel-sweep Schedule, created or brought up to date (the demo clinic's on its first start).
+for (const clinic of await store.clinics.list()) await syncSweepSchedule({ workflows, logger }, clinic);
 const app = createApp({
   config,
   db,
   store,
-  workflows: createWorkflowGateway(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE }),
+  workflows,
   logger,
   now: () => new Date(),
   bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }),

@@ -21,9 +21,13 @@ import {
 } from '../workflows/care-gap-messages.ts';
 import { refillTriage, type RefillTriageInput } from '../workflows/refill-triage.ts';
 import { simulationJob, type SimulationJobInput } from '../workflows/simulation.ts';
+import { createTriggerGateway, type TriggerGateway } from './trigger-gateway.ts';
 
-/** Our workflows, as the API sees them. The one place in api/ that touches @temporalio/client. */
-export interface WorkflowGateway {
+/**
+ * Our workflows, as the API sees them. The one place in api/ that touches @temporalio/client (with the care-gap
+ * triggers' part in trigger-gateway.ts, optional so that test gateways that never trigger need not have it).
+ */
+export interface WorkflowGateway extends Partial<TriggerGateway> {
   /** Starts (or finds) the refill case; `USE_EXISTING` makes a redelivery a no-op. */
   startRefillTriage(input: RefillTriageInput): Promise<{ caseId: string; runId: string }>;
   /** Sends a clinician decision as an Update and waits, bounded, until it is durable (accepted). */
@@ -107,6 +111,7 @@ export function createWorkflowGateway(
   opts: { taskQueue: string; namespace?: string },
 ): WorkflowGateway {
   return {
+    ...createTriggerGateway(client, opts),
     async startRefillTriage(input) {
       try {
         const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>

@@ -27,6 +27,7 @@ export type EventIntakeStatus = 'cases' | 'no_patient' | 'not_found' | 'no_kind'
 
 export interface EventIntakeResult {
   intakeId: string;
+  eventId: string;
   status: EventIntakeStatus;
   caseIds: string[];
 }
@@ -66,10 +67,11 @@ export async function eventIntake(input: EventIntakeInput): Promise<EventIntakeR
   try {
     ({ patientId } = await ehr.resolveEventPatient({ intakeId, clinicId, requestId, resource: event.resource }));
   } catch (err) {
-    if (failureType(err) === 'EHR_NOT_FOUND') return { intakeId, status: 'not_found', caseIds: [] };
+    if (failureType(err) === 'EHR_NOT_FOUND')
+      return { intakeId, eventId: event.eventId, status: 'not_found', caseIds: [] };
     throw err;
   }
-  if (patientId === null) return { intakeId, status: 'no_patient', caseIds: [] };
+  if (patientId === null) return { intakeId, eventId: event.eventId, status: 'no_patient', caseIds: [] };
   const { caseIds } = await local.startCareGapCases({ clinicId, requestId, patientIds: [patientId], event, ids: true });
-  return { intakeId, status: caseIds.length > 0 ? 'cases' : 'no_kind', caseIds };
+  return { intakeId, eventId: event.eventId, status: caseIds.length > 0 ? 'cases' : 'no_kind', caseIds };
 }

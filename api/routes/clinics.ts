@@ -14,6 +14,7 @@ import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
 import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id, keywords, TimeZone } from '../schemas.ts';
+import { syncSweepSchedule } from './sweeps.ts';
 
 /** How long the previous webhook secret keeps verifying after a rotation, unless the admin says otherwise. */
 export const DEFAULT_WEBHOOK_GRACE_SECONDS = 24 * 3600;
@@ -445,6 +446,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         timezone: body.timezone,
       }),
     );
+    await syncSweepSchedule(deps, clinic);
     return c.json(
       {
         clinic: await view(clinic),
@@ -479,6 +481,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       return auditEntry(principal, c.get('requestId'), 'clinic.settings_changed', now.id, { changes });
     });
     if (!after) throw new AppError('NOT_FOUND', 'No such clinic');
+    await syncSweepSchedule(deps, after);
     return c.json(await view(after), 200);
   });
 

@@ -1,0 +1,150 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { publicUrl } from '../../connectors/config.ts';
+import { AppError } from '../../rules/index.ts';
+import type { ApiDeps } from '../deps.ts';
+import type { ApiEnv } from '../env.ts';
+import { errorResponse, errorResponses } from '../errors.ts';
+import { CareEventWebhookSchema, eventIntakeId, parseCareEvent } from '../event-body.ts';
+import { clinicRateLimit } from '../middleware/rate-limit.ts';
+import { callerRequestIdOf } from '../middleware/request-id.ts';
+import { Id } from '../schemas.ts';
+import { caseLinks } from './links.ts';
+import { signedWebhook, type SignedEnv } from './webhooks.ts';
+
+/** How long the webhook waits for the intake (one FHIR read in the worker) before answering without the case ids. */
+export const EVENT_INTAKE_WAIT_MS = 2_000;
+
+export const EventAcceptedSchema = z
+  .object({
+    /** The event id as the EHR sent it (for a notification: `{subscription}#{event-number}`, else the Bundle id). */
+    eventId: z.string(),
+    /** The intake workflow's id: `ev_{clinicId}_{hash of the event id}`. */
+    intakeId: z.string(),
+    /**
+     * `cases`: the cases touched are in `caseIds`; `pending`: the intake has not resolved the patient yet (a
+     * redelivery, or `links.intake`, answers with the case ids once it has); `no_patient`, `not_found`: the focus
+     * names no patient, or the EHR does not have it; `no_kind`: no kind the clinic runs reacts to events; `failed`
+     * (reading an intake only): the intake gave up, and a redelivery runs it again.
+     */
+    status: z.enum(['cases', 'pending', 'no_patient', 'not_found', 'no_kind', 'failed']),
+    caseIds: z.array(z.string()),
+    links: z.object({ intake: z.string(), cases: z.array(z.string()) }),
+  })
+  .openapi('EventAccepted');
+export type EventAccepted = z.infer<typeof EventAcceptedSchema>;
+
+export const eventsWebhookRoute = createRoute({
+  method: 'post',
+  path: '/v1/webhooks/{clinicId}/events',
+  summary: 'An EHR announces a booked visit or an arriving result (signed)',
+  description:
+    'Signed exactly like the refill webhook: headers `X-Autopilot-Timestamp` (unix seconds, ±300 s) and ' +
+    '`X-Autopilot-Signature: v1=<hex HMAC-SHA256 of "{timestamp}.{raw body}" with the clinic webhook secret>`. ' +
+    'The API does no FHIR I/O: an intake workflow (one per clinic and event id) reads the focus resource, finds the ' +
+    'patient and signal-with-starts the patient’s case of each kind the clinic runs. The answer waits up to ' +
+    `${EVENT_INTAKE_WAIT_MS / 1000} s for that and then carries the case ids; when the EHR is slower it answers ` +
+    '`status: pending` with the intake’s id and link. A redelivery starts nothing new and answers the same ids.',
+  request: {
+    params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
+    headers: z.object({
+      'x-autopilot-timestamp': z.string().openapi({ description: 'Unix seconds', example: '1767225600' }),
+      'x-autopilot-signature': z.string().openapi({ description: 'v1=<hex HMAC-SHA256>[,v1=…]' }),
+    }),
+    body: { content: { 'application/json': { schema: CareEventWebhookSchema } }, required: true },
+  },
+  responses: {
+    202: {
+      description: 'Accepted: the cases touched (or the intake still resolving the patient)',
+      content: { 'application/json': { schema: EventAcceptedSchema } },
+    },
+    ...errorResponses(400, 401, 503),
+    400: errorResponse(400, 'Malformed body (issues carry the JSON path)'),
+    401: errorResponse(
+      401,
+      'Missing or bad signature, a timestamp outside the replay window, or an unknown clinic (answered exactly alike)',
+    ),
+    503: errorResponse(503, 'Temporal unreachable: retry after Retry-After seconds'),
+  },
+});
+
+/** Where a person (admin) reads an intake's outcome. */
+export function intakeLink(deps: Pick<ApiDeps, 'config'>, clinicId: string, intakeId: string): string {
+  return `${publicUrl(deps.config)}/v1/clinics/${encodeURIComponent(clinicId)}/events/${encodeURIComponent(intakeId)}`;
+}
+
+/**
+ * Events webhook intake. The delivery is recorded first (the durable dedupe key: clinic + intake id, which is a hash
+ * of the event id), with its audit row; then the intake workflow starts with its deterministic id (USE_EXISTING), and
+ * the answer waits, bounded, for the cases it touched. A retry after a 503 finds the delivery and starts what did not.
+ */
+export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
+  const { store, workflows, config, now, workflowPolicy } = deps;
+  const app = new OpenAPIHono<ApiEnv>();
+  app.openAPIRegistry.registerPath(eventsWebhookRoute);
+  const signed = signedWebhook(deps);
+  const perClinic = clinicRateLimit<SignedEnv>(deps, (c) => c.get('clinic').id);
+  app.post('/v1/webhooks/:clinicId/events', signed, perClinic, async (c) => {
+    const clinicId = c.get('clinic').id;
+    let body: unknown;
+    try {
+      body = JSON.parse(c.get('rawBody'));
+    } catch {
+      throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: not JSON', {
+        issues: [{ path: '$', message: 'not JSON' }],
+      });
+    }
+    const event = parseCareEvent(body);
+    const requestId = c.get('requestId');
+    const intakeId = eventIntakeId(clinicId, event.eventId);
+    const receivedAt = now().toISOString();
+    const delivery = await store.deliveries.recordDelivery({
+      clinicId,
+      ehrRequestId: intakeId,
+      caseId: intakeId,
+      requestId,
+      receivedAt,
+    });
+    if (delivery.created) {
+      await store.audit.appendAudit({
+        at: receivedAt,
+        actorType: 'ehr',
+        actorId: clinicId,
+        action: 'event.received',
+        clinicId,
+        requestId,
+        idempotencyKey: `${intakeId}:received`,
+        detail: {
+          intakeId,
+          form: event.form,
+          type: event.type,
+          eventId: event.eventId,
+          resource: event.resource,
+          ...callerRequestIdOf(c),
+        },
+      });
+    }
+    if (!workflows.startEventIntake) {
+      throw new AppError('TEMPORAL_UNAVAILABLE', 'Event intake is not available on this server', { retryable: true });
+    }
+    const result = await workflows.startEventIntake(
+      {
+        intakeId,
+        clinicId,
+        requestId,
+        event: { type: event.type, eventId: event.eventId, resource: event.resource, at: receivedAt },
+        ...(workflowPolicy ? { policy: workflowPolicy } : {}),
+      },
+      { waitMs: EVENT_INTAKE_WAIT_MS },
+    );
+    const caseIds = result?.caseIds ?? [];
+    const accepted: EventAccepted = {
+      eventId: event.eventId,
+      intakeId,
+      status: result?.status ?? 'pending',
+      caseIds,
+      links: { intake: intakeLink(deps, clinicId, intakeId), cases: caseIds.map((id) => caseLinks(config, id).self) },
+    };
+    return c.json(accepted, 202);
+  });
+  return app;
+}

@@ -1,0 +1,217 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  WorkflowNotFoundError,
+  type Client,
+  type ScheduleOptionsAction,
+  type ScheduleSpec,
+} from '@temporalio/client';
+import { AppError } from '../rules/index.ts';
+import type { ActivityPolicy } from '../workflows/activity-policy.ts';
+import { eventIntake, type EventIntakeInput, type EventIntakeResult } from '../workflows/event-intake.ts';
+import { panelSweep, panelSweepProgressQuery, type PanelSweepProgress } from '../workflows/panel-sweep.ts';
+
+/** The care-gap triggers as the API sees them: event intakes and per-clinic panel sweeps (a Temporal Schedule each). */
+export interface TriggerGateway {
+  /**
+   * Starts (or finds) the intake of an event (workflow id = `input.intakeId`) and waits at most `waitMs` for its
+   * result. Null: still running (the EHR is slow); the intake goes on and a redelivery will find its result.
+   */
+  startEventIntake(input: EventIntakeInput, opts: { waitMs: number }): Promise<EventIntakeResult | null>;
+  /**
+   * An intake's outcome: its result once done, `pending` while it runs, `failed` when it gave up (a redelivery runs
+   * it again), null for an unknown intake.
+   */
+  getEventIntake(intakeId: string): Promise<EventIntakeResult | { status: 'pending' | 'failed' } | null>;
+  /** Creates or updates the clinic's sweep Schedule (idempotent). */
+  ensureSweepSchedule(clinic: SweepScheduleClinic): Promise<void>;
+  /**
+   * Starts a sweep by hand, through the clinic's Schedule (so the Schedule's overlap policy covers hand starts too).
+   *
+   * @throws AppError `CONFLICT` while a sweep of the clinic runs.
+   */
+  startSweep(clinic: SweepScheduleClinic): Promise<{ sweepId: string }>;
+  /** A sweep's progress; null for an unknown sweep. */
+  getSweep(clinicId: string, sweepId: string): Promise<PanelSweepProgress | null>;
+}
+
+/** What a clinic's sweep Schedule depends on. */
+export interface SweepScheduleClinic {
+  id: string;
+  timezone: string;
+  /** Days between sweeps; null: no scheduled sweeps (hand starts still work). Default 7 (weekly). */
+  sweepCadenceDays?: number | null;
+}
+
+/** The Schedule id of a clinic's sweep; the sweeps it starts are `ps_{clinicId}-{start time}`. */
+export const sweepScheduleId = (clinicId: string): string => `ps_${clinicId}`;
+
+/** Weekly by default (Sunday 02:00 in the clinic's time zone); another cadence runs every N days. */
+export function sweepSpec(clinic: SweepScheduleClinic): ScheduleSpec {
+  const days = clinic.sweepCadenceDays === undefined ? 7 : clinic.sweepCadenceDays;
+  if (days === 7) return { calendars: [{ dayOfWeek: 'SUNDAY', hour: 2, minute: 0 }], timezone: clinic.timezone };
+  return { intervals: [{ every: `${days ?? 7} days` }] };
+}
+
+/** How long a hand start waits for the Schedule to report the run it started. */
+const TRIGGER_WAIT_MS = 5_000;
+
+/** gRPC unreachable codes (DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE), as in workflow-gateway.ts. */
+function unavailable(err: unknown): never {
+  const chain: unknown[] = [err, (err as { cause?: unknown } | undefined)?.cause];
+  const unreachable = chain.some((e) => {
+    if (!(e instanceof Error)) return false;
+    const code = (e as { code?: unknown }).code;
+    return (
+      (typeof code === 'number' && [4, 8, 14].includes(code)) ||
+      /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|Failed to connect|timed out/i.test(e.message)
+    );
+  });
+  if (unreachable) {
+    throw new AppError('TEMPORAL_UNAVAILABLE', 'The workflow service is unreachable; retry later', {
+      retryable: true,
+      cause: err,
+    });
+  }
+  throw err;
+}
+
+const isDeadline = (err: unknown): boolean =>
+  err instanceof Error &&
+  ((err as { code?: unknown }).code === 4 || /DEADLINE_EXCEEDED|deadline/i.test(`${err.name} ${err.message}`));
+
+export function createTriggerGateway(
+  client: Client,
+  opts: { taskQueue: string; policy?: ActivityPolicy },
+): TriggerGateway {
+  const action = (clinicId: string): ScheduleOptionsAction => ({
+    type: 'startWorkflow',
+    workflowType: panelSweep,
+    workflowId: sweepScheduleId(clinicId),
+    taskQueue: opts.taskQueue,
+    args: [{ clinicId, ...(opts.policy ? { policy: opts.policy } : {}) }],
+    searchAttributes: { ClinicId: [clinicId] },
+  });
+  const policies = { overlap: 'SKIP', catchupWindow: '1 hour' } as const;
+
+  async function ensureSweepSchedule(clinic: SweepScheduleClinic): Promise<void> {
+    const spec = sweepSpec(clinic);
+    const paused = clinic.sweepCadenceDays === null;
+    const deadline = () => Date.now() + 5_000;
+    try {
+      await client.withDeadline(deadline(), () =>
+        client.schedule.create({
+          scheduleId: sweepScheduleId(clinic.id),
+          spec,
+          action: action(clinic.id),
+          policies,
+          state: { paused, note: paused ? 'no scheduled sweeps for this clinic' : 'panel sweep' },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) return unavailable(err);
+      await client.withDeadline(deadline(), () =>
+        client.schedule.getHandle(sweepScheduleId(clinic.id)).update((prev) => ({
+          ...prev,
+          spec,
+          action: action(clinic.id),
+          policies: { ...prev.policies, ...policies },
+          state: { ...prev.state, paused },
+        })),
+      );
+    }
+  }
+
+  return {
+    async startEventIntake(input, { waitMs }) {
+      let handle;
+      try {
+        handle = await client.withDeadline(Date.now() + 5_000, () =>
+          client.workflow.start(eventIntake, {
+            taskQueue: opts.taskQueue,
+            workflowId: input.intakeId,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            // A redelivery after a failed intake (the EHR kept failing) runs it again; a completed one is answered.
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+            searchAttributes: { ClinicId: [input.clinicId] },
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) return unavailable(err);
+        handle = client.workflow.getHandle<typeof eventIntake>(input.intakeId);
+      }
+      if (waitMs <= 0) return null;
+      try {
+        return await client.withDeadline(Date.now() + waitMs, () => handle.result());
+      } catch (err) {
+        if (isDeadline(err)) return null;
+        if (err instanceof WorkflowNotFoundError) return null;
+        return unavailable(err);
+      }
+    },
+
+    async getEventIntake(intakeId) {
+      const handle = client.workflow.getHandle<typeof eventIntake>(intakeId);
+      try {
+        const d = await handle.describe();
+        if (d.status.name === 'COMPLETED') return await handle.result();
+        return { status: d.status.name === 'RUNNING' ? 'pending' : 'failed' };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return null;
+        return unavailable(err);
+      }
+    },
+
+    ensureSweepSchedule,
+
+    async startSweep(clinic) {
+      const handle = client.schedule.getHandle(sweepScheduleId(clinic.id));
+      let before;
+      try {
+        before = await handle.describe();
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) return unavailable(err);
+        await ensureSweepSchedule(clinic);
+        before = await handle.describe();
+      }
+      const running = before.info.runningActions[0];
+      if (running) {
+        throw new AppError('CONFLICT', 'A sweep of this clinic is running', {
+          context: { sweepId: running.workflow.workflowId },
+        });
+      }
+      const known = new Set(before.info.recentActions.map((a) => a.action.workflow.workflowId));
+      // SKIP: should a scheduled run have started since the check above, the Schedule drops this trigger.
+      await handle.trigger('SKIP');
+      for (const deadline = Date.now() + TRIGGER_WAIT_MS; Date.now() < deadline;) {
+        const now = await handle.describe();
+        const started = now.info.recentActions.find((a) => !known.has(a.action.workflow.workflowId));
+        if (started) return { sweepId: started.action.workflow.workflowId };
+        if (now.info.numActionsSkippedOverlap > before.info.numActionsSkippedOverlap) {
+          const other = now.info.runningActions[0]?.workflow.workflowId;
+          throw new AppError('CONFLICT', 'A sweep of this clinic is running', {
+            context: other ? { sweepId: other } : {},
+          });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new AppError('TEMPORAL_UNAVAILABLE', 'The sweep Schedule did not start the sweep in time; retry', {
+        retryable: true,
+      });
+    },
+
+    async getSweep(clinicId, sweepId) {
+      if (!sweepId.startsWith(`${sweepScheduleId(clinicId)}-`)) return null;
+      const handle = client.workflow.getHandle<typeof panelSweep>(sweepId);
+      try {
+        const d = await handle.describe();
+        if (d.status.name === 'COMPLETED') return await handle.result();
+        return await handle.query(panelSweepProgressQuery);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return null;
+        return unavailable(err);
+      }
+    },
+  };
+}
