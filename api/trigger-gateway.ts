@@ -1,6 +1,7 @@
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type ScheduleOptionsAction,
@@ -9,15 +10,24 @@ import {
 import { AppError } from '../rules/index.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
 import { eventIntake, type EventIntakeInput, type EventIntakeResult } from '../workflows/event-intake.ts';
-import { panelSweep, panelSweepProgressQuery, type PanelSweepProgress } from '../workflows/panel-sweep.ts';
+import {
+  panelSweep,
+  panelSweepProgressQuery,
+  type PanelSweepInput,
+  type PanelSweepProgress,
+} from '../workflows/panel-sweep.ts';
 
 /** The care-gap triggers as the API sees them: event intakes and per-clinic panel sweeps (a Temporal Schedule each). */
 export interface TriggerGateway {
   /**
    * Starts (or finds) the intake of an event (workflow id = `input.intakeId`) and waits at most `waitMs` for its
    * result. Null: still running (the EHR is slow); the intake goes on and a redelivery will find its result.
+   * `failed`: the intake gave up (a redelivery runs it again).
    */
-  startEventIntake(input: EventIntakeInput, opts: { waitMs: number }): Promise<EventIntakeResult | null>;
+  startEventIntake(
+    input: EventIntakeInput,
+    opts: { waitMs: number },
+  ): Promise<EventIntakeResult | { status: 'failed' } | null>;
   /**
    * An intake's outcome: its result once done, `pending` while it runs, `failed` when it gave up (a redelivery runs
    * it again), null for an unknown intake.
@@ -76,20 +86,30 @@ function unavailable(err: unknown): never {
   throw err;
 }
 
-const isDeadline = (err: unknown): boolean =>
-  err instanceof Error &&
-  ((err as { code?: unknown }).code === 4 || /DEADLINE_EXCEEDED|deadline/i.test(`${err.name} ${err.message}`));
+/** Whether our own deadline ended a long poll (the gRPC DEADLINE_EXCEEDED, possibly wrapped in a ServiceError). */
+function isDeadline(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth += 1) {
+    if ((e as { code?: unknown }).code === 4 || /DEADLINE_EXCEEDED|deadline/i.test(`${e.name} ${e.message}`))
+      return true;
+  }
+  return false;
+}
 
 export function createTriggerGateway(
   client: Client,
-  opts: { taskQueue: string; policy?: ActivityPolicy },
+  opts: {
+    taskQueue: string;
+    policy?: ActivityPolicy;
+    /** Paging and concurrency of the sweeps the Schedules start (tests shrink them); defaults in panel-sweep.ts. */
+    sweep?: Pick<PanelSweepInput, 'pageSize' | 'concurrency' | 'pagesPerRun'>;
+  },
 ): TriggerGateway {
   const action = (clinicId: string): ScheduleOptionsAction => ({
     type: 'startWorkflow',
     workflowType: panelSweep,
     workflowId: sweepScheduleId(clinicId),
     taskQueue: opts.taskQueue,
-    args: [{ clinicId, ...(opts.policy ? { policy: opts.policy } : {}) }],
+    args: [{ clinicId, ...opts.sweep, ...(opts.policy ? { policy: opts.policy } : {}) }],
     searchAttributes: { ClinicId: [clinicId] },
   });
   const policies = { overlap: 'SKIP', catchupWindow: '1 hour' } as const;
@@ -147,6 +167,7 @@ export function createTriggerGateway(
       } catch (err) {
         if (isDeadline(err)) return null;
         if (err instanceof WorkflowNotFoundError) return null;
+        if (err instanceof WorkflowFailedError) return { status: 'failed' };
         return unavailable(err);
       }
     },

@@ -49,7 +49,7 @@ export async function eventIntake(input: EventIntakeInput): Promise<EventIntakeR
     retry: {
       initialInterval: p.ehr.initialInterval,
       maximumInterval: p.ehr.maximumInterval,
-      maximumAttempts: p.ehr.maximumAttempts,
+      ...(p.ehr.maximumAttempts > 0 ? { maximumAttempts: p.ehr.maximumAttempts } : {}), // 0 = unlimited
       nonRetryableErrorTypes: ['EHR_NOT_FOUND', 'NOT_FOUND', 'INVALID_INPUT'],
     },
   });
@@ -58,7 +58,7 @@ export async function eventIntake(input: EventIntakeInput): Promise<EventIntakeR
     retry: {
       initialInterval: p.local.initialInterval,
       maximumInterval: p.local.maximumInterval,
-      maximumAttempts: p.local.maximumAttempts,
+      ...(p.local.maximumAttempts > 0 ? { maximumAttempts: p.local.maximumAttempts } : {}), // 0 = unlimited
       nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
     },
   });

@@ -55,7 +55,7 @@ export async function panelSweep(input: PanelSweepInput): Promise<PanelSweepProg
     retry: {
       initialInterval: p.ehr.initialInterval,
       maximumInterval: p.ehr.maximumInterval,
-      maximumAttempts: p.ehr.maximumAttempts,
+      ...(p.ehr.maximumAttempts > 0 ? { maximumAttempts: p.ehr.maximumAttempts } : {}), // 0 = unlimited
       nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
     },
   });
@@ -64,7 +64,7 @@ export async function panelSweep(input: PanelSweepInput): Promise<PanelSweepProg
     retry: {
       initialInterval: p.local.initialInterval,
       maximumInterval: p.local.maximumInterval,
-      maximumAttempts: p.local.maximumAttempts,
+      ...(p.local.maximumAttempts > 0 ? { maximumAttempts: p.local.maximumAttempts } : {}), // 0 = unlimited
       nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
     },
   });

@@ -136,7 +136,7 @@ export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       },
       { waitMs: EVENT_INTAKE_WAIT_MS },
     );
-    const caseIds = result?.caseIds ?? [];
+    const caseIds = result && 'caseIds' in result ? result.caseIds : [];
     const accepted: EventAccepted = {
       eventId: event.eventId,
       intakeId,
