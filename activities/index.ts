@@ -1,7 +1,7 @@
 import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import type { Store } from '../connectors/db/index.ts';
 import type { Logger } from '../connectors/logger.ts';
-import { projectCase, type ProjectCaseInput } from './case-projection.ts';
+import { projectCase, recordCaseStep, type ProjectCaseInput, type RecordCaseStepInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import { guard } from './errors.ts';
 import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
@@ -35,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
       }) => evaluateProtocol(deps, input),
     ),
     projectCase: guard((input: ProjectCaseInput) => projectCase(deps, input)),
+    recordCaseStep: guard((input: RecordCaseStepInput) => recordCaseStep(deps, input)),
     simulationPage: guard((input: SimulationPageInput) => simulationPage(deps, input)),
     finishSimulation: guard((input: { jobId: string }) => finishSimulation(deps, input)),
     failSimulation: guard((input: { jobId: string; code: string }) => failSimulation(deps, input)),
