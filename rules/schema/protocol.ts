@@ -30,10 +30,7 @@ export interface ConditionReference {
   condition: string;
 }
 export type TopLevelCondition<F extends string = FactName> =
-  | { all: Condition<F>[] }
-  | { any: Condition<F>[] }
-  | { not: Condition<F> }
-  | ConditionReference;
+  { all: Condition<F>[] } | { any: Condition<F>[] } | { not: Condition<F> } | ConditionReference;
 export type Condition<F extends string = FactName> = FactCondition<F> | TopLevelCondition<F>;
 
 const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
@@ -178,9 +175,9 @@ export function createConditionSchemas<S extends z.ZodObject>(
   }
 
   const ConditionSchema = z.unknown().superRefine(checkBranch(true)) as unknown as z.ZodType<Condition<F>>;
-  const TopLevelConditionSchema = z
-    .unknown()
-    .superRefine(checkBranch(false)) as unknown as z.ZodType<TopLevelCondition<F>>;
+  const TopLevelConditionSchema = z.unknown().superRefine(checkBranch(false)) as unknown as z.ZodType<
+    TopLevelCondition<F>
+  >;
   return { ConditionSchema, TopLevelConditionSchema, resolveFactPath: resolve };
 }
 
@@ -423,7 +420,9 @@ export function forEachCondition(p: ProtocolShape, visit: (c: Condition, path: P
 }
 
 /** A cycle among shared conditions (`a → b → a`), or `null`. Any kind's conditions. */
-export function findConditionCycle<F extends string>(conditions: Record<string, TopLevelCondition<F>>): string[] | null {
+export function findConditionCycle<F extends string>(
+  conditions: Record<string, TopLevelCondition<F>>,
+): string[] | null {
   const refs = (c: Condition<F>, out: string[]): string[] => {
     if ('condition' in c) out.push(c.condition);
     else if ('all' in c) c.all.forEach((x) => refs(x, out));
