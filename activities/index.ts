@@ -4,6 +4,7 @@ import type { Logger } from '../connectors/logger.ts';
 import { projectCase, recordCaseStep, type ProjectCaseInput, type RecordCaseStepInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import { guard } from './errors.ts';
+import { createKindActivities } from './kinds/index.ts';
 import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
 import { evaluateProtocol, gatherPatientFacts, pinProtocol, type GatherPatientFactsInput } from './triage.ts';
 import type { RefillFacts } from '../rules/schema/facts.ts';
@@ -23,6 +24,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
+    ...createKindActivities(deps),
     pinProtocol: guard((input: { clinicId: string }) => pinProtocol(deps, input)),
     gatherPatientFacts: guard((input: GatherPatientFactsInput) => gatherPatientFacts(deps, input)),
     evaluateProtocol: guard(

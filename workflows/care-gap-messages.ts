@@ -86,7 +86,7 @@ export const CARE_GAP_ACTIONS: readonly KindActionRule<CareGapActionId>[] = [
   {
     id: 'escalate',
     label: 'Escalating',
-    roles: ['nurse', 'doctor'],
+    roles: ['nurse'],
     queues: ['outreach', 'nurse'],
     effect: { type: 'move', to: { outreach: 'nurse', nurse: 'doctor' }, reason: 'escalated_by_nurse' },
   },

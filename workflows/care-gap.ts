@@ -256,17 +256,24 @@ export async function careGap(input: CareGapInput): Promise<void> {
     episode: s.episode,
     at: nowIso(),
   });
-  const pend = async (order: CareGapOrder, reasonReferences?: string[]) =>
-    (
-      await tolerate(`pend_${order}`, () =>
+  const pend = async (order: CareGapOrder, reasonReferences?: string[]): Promise<string | null> => {
+    const once = () =>
+      tolerate(`pend_${order}`, () =>
         ehrWrite.careGapWrite({
           ...base(),
           op: 'pend_order',
           order,
           ...(reasonReferences ? { reasonReferences } : {}),
         }),
-      )
-    )?.resourceId ?? null;
+      );
+    let r = await once();
+    if (r?.status === 'revoked' || r?.status === 'completed') {
+      // This episode's order of that kind is spent (a snoozed or finished outreach): a new episode, a new order.
+      s.episode += 1;
+      r = await once();
+    }
+    return r?.resourceId ?? null;
+  };
   const setOrder = (order: CareGapOrder, status: 'active' | 'revoked' | 'completed', by: string) =>
     tolerate(`${order}_${status}`, () =>
       ehrWrite.careGapWrite({ ...base(), op: 'set_order_status', order, status, by }),
@@ -425,7 +432,7 @@ export async function careGap(input: CareGapInput): Promise<void> {
     if (dueStep === 'reminder') {
       // Day 28 without a result: a reminder.
       await communicate('reminder');
-      s.wake = { atMs: o.startedAtMs + plan.callDay * dayMs, why: 'call' };
+      s.wake = { atMs: o.startedAtMs + plan.nurseCallDay * dayMs, why: 'call' };
       await project({ event: 'outreach.reminder_sent', audit: null }, { step: 'reminder' });
       return;
     }
@@ -531,7 +538,7 @@ export async function careGap(input: CareGapInput): Promise<void> {
           // A doctor decides to screen (e.g. a shared decision at 76–85): the FIT is ordered signed, outreach starts.
           s.priority = 'routine';
           await startOutreach(
-            s.plan ?? { reminderDay: 28, callDay: 56, closeDay: 90, restartAfterMonths: 6 },
+            s.plan ?? { reminderDay: 28, nurseCallDay: 56, closeDay: 90, restartAfterMonths: 6 },
             null,
             by,
           );

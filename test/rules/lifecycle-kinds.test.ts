@@ -15,6 +15,7 @@ import {
   routeKind,
   type KindState,
 } from '../../rules/lifecycle/index.ts';
+import { careGapKind } from '../../rules/kinds/care-gap/index.ts';
 import { CARE_GAP_ACTIONS } from '../../workflows/care-gap-messages.ts';
 
 const base: KindState = { status: 'triaging', queue: null, pool: null, reason: null, outcome: null, escalated: false };
@@ -78,7 +79,6 @@ describe('care-gap actions, judged by the lifecycle', () => {
       'record_decline',
       'done_elsewhere',
       'snooze',
-      'escalate',
     ]);
     expect(actionsOffered('nurse', 'outreach', CARE_GAP_ACTIONS)).toEqual([
       'record_decline',
@@ -90,6 +90,12 @@ describe('care-gap actions, judged by the lifecycle', () => {
     expect(actionsOffered('admin', 'outreach', CARE_GAP_ACTIONS)).toEqual([]);
     expect(actionsOffered('doctor', null, CARE_GAP_ACTIONS)).toEqual([]);
   });
+});
+
+test('the table the workflow and the API judge by is the one the kind declares', () => {
+  expect(CARE_GAP_ACTIONS.map(({ id, roles, queues }) => ({ id, roles, queues }))).toEqual(
+    careGapKind.actions.map(({ id, roles, queues }) => ({ id, roles, queues })),
+  );
 });
 
 describe('steps of cases that live on', () => {
