@@ -1,4 +1,4 @@
-import type { Store } from '../connectors/db/index.ts';
+import type { CaseProjection, Store } from '../connectors/db/index.ts';
 import { auditActionOf } from '../rules/lifecycle/index.ts';
 import type { Actor } from '../rules/schema/case.ts';
 import type { CaseState } from '../workflows/messages.ts';
@@ -33,20 +33,103 @@ function phiFree(detail: Record<string, unknown>): Record<string, unknown> {
   return { ...rest, noteProvided: typeof note === 'string' && note.trim() !== '' };
 }
 
+export interface RecordCaseStepInput {
+  caseId: string;
+  /** The protocol kind (set when the case row is created). */
+  kind: string;
+  clinicId: string;
+  requestId: string;
+  /** Monotonic per case: a stale or repeated step is a no-op. */
+  seq: number;
+  /** Workflow time of the step. */
+  at: string;
+  /** Timeline event kind (rules/lifecycle CASE_EVENTS, or a kind's own: outreach.letter_sent, …). */
+  event: string;
+  actor: Actor | null;
+  /** PHI-free: ids, codes, dates of tests (a `note` is dropped: see {@link phiFree}). */
+  detail: Record<string, unknown>;
+  /** The case's projection after the step (identity fields aside). */
+  projection: Omit<CaseProjection, 'id' | 'kind' | 'clinicId' | 'requestId' | 'at'>;
+  /** The audit action the lifecycle step records (StepResult.audit), or null. */
+  audit: string | null;
+  protocol: { id: string; version: number } | null;
+}
+
+const json = (v: unknown) => JSON.parse(JSON.stringify(v)) as Record<string, never>;
+
 /**
- * Projects a case into the app database, which serves the queues and the case view (Temporal visibility is eventually
- * consistent and unencrypted). Idempotent: the projection is monotonic by `seq`, the timeline row and the audit row
- * are keyed by (case, seq), so a retried activity never writes twice.
+ * Records one lifecycle step of a case of any kind: the projection that serves the queues and the case view, the
+ * timeline event and the audit row, in ONE transaction (connectors/db CaseRepo.recordStep). Idempotent: the
+ * projection is monotonic by `seq`, the event is keyed by (case, seq) and the audit row by (case, seq, action), so a
+ * retried activity never writes twice and a failed one leaves nothing half-written.
  */
-export async function projectCase({ store }: { store: Store }, input: ProjectCaseInput): Promise<{ applied: boolean }> {
-  const { state } = input;
+export async function recordCaseStep(
+  { store }: { store: Store },
+  input: RecordCaseStepInput,
+): Promise<{ applied: boolean }> {
   const detail = phiFree(input.detail);
-  const closed = state.status === 'closed';
-  const { applied } = await store.cases.upsertCaseProjection(
-    {
+  const actor = input.actor ? input.actor.userId : 'system';
+  const p = input.projection;
+  const { applied } = await store.cases.recordStep({
+    projection: {
+      ...p,
       id: input.caseId,
+      kind: input.kind,
       clinicId: input.clinicId,
       requestId: input.requestId,
+      at: input.at,
+    },
+    seq: input.seq,
+    event: {
+      at: input.at,
+      kind: input.event,
+      actor,
+      detail: json({ ...detail, ...(input.actor ? { role: input.actor.role } : {}) }),
+    },
+    audit: input.audit
+      ? {
+          at: input.at,
+          actorType: input.actor ? 'user' : 'system',
+          actorId: actor,
+          actorRole: input.actor?.role ?? null,
+          action: input.audit,
+          clinicId: input.clinicId,
+          caseId: input.caseId,
+          protocolId: input.protocol?.id ?? null,
+          protocolVersion: input.protocol?.version ?? null,
+          requestId: input.requestId,
+          idempotencyKey: `${input.caseId}:${input.seq}:${input.audit}`,
+          detail: json({
+            ...detail,
+            queue: p.queue ?? null,
+            pool: p.pool ?? null,
+            disposition: p.disposition ?? null,
+            outcome: p.outcome ?? null,
+          }),
+        }
+      : null,
+  });
+  return { applied };
+}
+
+/**
+ * Projects a refill case step (the refill workflow's activity, by its registered name): the same one-transaction
+ * writer as {@link recordCaseStep}, with the audit action the lifecycle gives the step.
+ */
+export async function projectCase(deps: { store: Store }, input: ProjectCaseInput): Promise<{ applied: boolean }> {
+  const { state } = input;
+  const closed = state.status === 'closed';
+  return recordCaseStep(deps, {
+    caseId: input.caseId,
+    kind: 'refill',
+    clinicId: input.clinicId,
+    requestId: input.requestId,
+    seq: input.seq,
+    at: input.at,
+    event: input.event,
+    actor: input.actor,
+    detail: input.detail,
+    projection: {
       patientId: input.patientId,
       medicationRequestId: input.medicationRequestId,
       status: state.status,
@@ -62,46 +145,8 @@ export async function projectCase({ store }: { store: Store }, input: ProjectCas
       slaDueAt: closed ? null : state.slaDueAt,
       escalated: state.escalated,
       closedAt: closed ? input.at : null,
-      at: input.at,
     },
-    input.seq,
-  );
-  const actor = input.actor ? input.actor.userId : 'system';
-  await store.cases.appendCaseEvent({
-    caseId: input.caseId,
-    seq: input.seq,
-    at: input.at,
-    kind: input.event,
-    actor,
-    detail: JSON.parse(JSON.stringify({ ...detail, ...(input.actor ? { role: input.actor.role } : {}) })) as Record<
-      string,
-      never
-    >,
+    audit: auditActionOf(input.event, state.reason),
+    protocol: state.protocol,
   });
-  const action = auditActionOf(input.event, state.reason);
-  if (action) {
-    await store.audit.appendAudit({
-      at: input.at,
-      actorType: input.actor ? 'user' : 'system',
-      actorId: actor,
-      actorRole: input.actor?.role ?? null,
-      action,
-      clinicId: input.clinicId,
-      caseId: input.caseId,
-      protocolId: state.protocol?.id ?? null,
-      protocolVersion: state.protocol?.version ?? null,
-      requestId: input.requestId,
-      idempotencyKey: `${input.caseId}:${input.seq}:${action}`,
-      detail: JSON.parse(
-        JSON.stringify({
-          ...detail,
-          queue: state.queue,
-          pool: state.pool,
-          disposition: state.decision?.disposition ?? null,
-          outcome: state.outcome,
-        }),
-      ) as Record<string, never>,
-    });
-  }
-  return { applied };
 }

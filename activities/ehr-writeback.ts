@@ -210,6 +210,7 @@ const PERFORMER: Record<Queue, { code: string; display: string }> = {
   signature: { code: '158965000', display: 'Medical practitioner' },
   doctor: { code: '158965000', display: 'Medical practitioner' },
   nurse: { code: '224535009', display: 'Registered nurse' },
+  outreach: { code: '224535009', display: 'Registered nurse' },
 };
 
 /**

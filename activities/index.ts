@@ -1,7 +1,7 @@
 import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import type { Store } from '../connectors/db/index.ts';
 import type { Logger } from '../connectors/logger.ts';
-import { projectCase, type ProjectCaseInput } from './case-projection.ts';
+import { projectCase, recordCaseStep, type ProjectCaseInput, type RecordCaseStepInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import {
   resolveEventPatient,
@@ -10,6 +10,7 @@ import {
   type TriggerDeps,
 } from './care-gap-triggers.ts';
 import { guard } from './errors.ts';
+import { createKindActivities } from './kinds/index.ts';
 import { panelPage, type PanelPageInput } from './panel-sweep.ts';
 import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
 import { evaluateProtocol, gatherPatientFacts, pinProtocol, type GatherPatientFactsInput } from './triage.ts';
@@ -32,6 +33,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
+    ...createKindActivities(deps),
     pinProtocol: guard((input: { clinicId: string }) => pinProtocol(deps, input)),
     gatherPatientFacts: guard((input: GatherPatientFactsInput) => gatherPatientFacts(deps, input)),
     evaluateProtocol: guard(
@@ -44,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
       }) => evaluateProtocol(deps, input),
     ),
     projectCase: guard((input: ProjectCaseInput) => projectCase(deps, input)),
+    recordCaseStep: guard((input: RecordCaseStepInput) => recordCaseStep(deps, input)),
     resolveEventPatient: guard((input: { intakeId: string; clinicId: string; requestId: string; resource: string }) =>
       resolveEventPatient(deps, input),
     ),

@@ -7,6 +7,7 @@ import { limitBodies } from './middleware/body-limit.ts';
 import { ipRateLimit } from './middleware/rate-limit.ts';
 import { assignRequestId } from './middleware/request-id.ts';
 import { noStore, securityHeaders } from './middleware/security-headers.ts';
+import { caseActionRoutes } from './routes/case-actions.ts';
 import { caseRoutes } from './routes/cases.ts';
 import { clinicRoutes } from './routes/clinics.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -63,6 +64,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', webhookRoutes(deps));
   app.route('/', eventRoutes(deps));
   app.route('/', caseRoutes(deps));
+  app.route('/', caseActionRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', lifecycleRoutes(deps));
   app.route('/', protocolRoutes(deps));

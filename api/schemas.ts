@@ -30,10 +30,16 @@ export const IsoInstant = z.iso.datetime({ offset: true }).openapi({
   example: '2026-01-31T09:30:00Z',
 });
 
-/** A case id: `rf_<clinic id>_<MedicationRequest id>` (workflows/task-queues.ts `refillCaseId`). */
+/**
+ * A case id: `rf_<clinic id>_<MedicationRequest id>` (a refill, workflows/task-queues.ts `refillCaseId`) or
+ * `cg_<clinic id>_<protocol id>_<32 hex subject key>` (a care gap, `careGapCaseId`).
+ */
 export const CaseId = z
   .string()
-  .regex(/^rf_[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[A-Za-z0-9.-]{1,64}$/, 'not a case id (rf_<clinic>_<request>)')
+  .regex(
+    /^(?:rf_[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[A-Za-z0-9.-]{1,64}|cg_[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[0-9a-f]{32})$/,
+    'not a case id (rf_<clinic>_<request> or cg_<clinic>_<protocol>_<subject key>)',
+  )
   .openapi({ example: 'rf_demo-clinic_mr-0001-req' });
 
 /**

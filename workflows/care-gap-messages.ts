@@ -1,5 +1,6 @@
 // Messages of the care-gap workflow (`careGap`), shared with the API (events webhook, panel sweep, clinician actions).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { KindActionRule } from '../rules/lifecycle/index.ts';
 import type { Actor } from '../rules/schema/case.ts';
 import type { ActivityPolicy } from './activity-policy.ts';
 
@@ -41,6 +42,55 @@ export interface CareGapInput {
 
 /** The clinician actions on a care gap (rules/lifecycle `CARE_GAP_ACTIONS`). */
 export type CareGapActionId = 'sign_order' | 'record_decline' | 'done_elsewhere' | 'snooze' | 'escalate';
+
+/**
+ * Who may take each care-gap action, on items of which queues, and what it does to the case (rules/lifecycle
+ * `canTakeAction` judges it: the workflow's Update validator and the API's precheck read this one table).
+ * - `sign_order`: a doctor signs the pended draft (the FIT order on an outreach item, which mails the kit; the GI
+ *   referral of a positive stool test; elsewhere it orders a FIT kit and starts the outreach);
+ * - `record_decline`: the patient declined screening (recorded in the EHR as a refused procedure; the gap is
+ *   suppressed for 12 months by CRC-15);
+ * - `done_elsewhere`: a qualifying test was done elsewhere (recorded in the EHR; closes the gap by CRC-10);
+ * - `snooze`: the item leaves its queue until a date, then the protocol re-evaluates it;
+ * - `escalate`: an outreach item goes to the nurse queue, a nurse item to the doctor queue.
+ */
+export const CARE_GAP_ACTIONS: readonly KindActionRule<CareGapActionId>[] = [
+  {
+    id: 'sign_order',
+    label: 'Signing the order',
+    roles: ['doctor'],
+    queues: ['outreach', 'doctor'],
+    effect: { type: 'stay' },
+  },
+  {
+    id: 'record_decline',
+    label: 'Recording a decline',
+    roles: ['nurse', 'doctor'],
+    queues: ['outreach', 'nurse', 'doctor'],
+    effect: { type: 'close', outcome: 'declined' },
+  },
+  {
+    id: 'done_elsewhere',
+    label: 'Recording a test done elsewhere',
+    roles: ['nurse', 'doctor'],
+    queues: ['outreach', 'nurse', 'doctor'],
+    effect: { type: 'close', outcome: 'done_elsewhere' },
+  },
+  {
+    id: 'snooze',
+    label: 'Snoozing',
+    roles: ['nurse', 'doctor'],
+    queues: ['outreach', 'nurse', 'doctor'],
+    effect: { type: 'defer' },
+  },
+  {
+    id: 'escalate',
+    label: 'Escalating',
+    roles: ['nurse'],
+    queues: ['outreach', 'nurse'],
+    effect: { type: 'move', to: { outreach: 'nurse', nurse: 'doctor' }, reason: 'escalated_by_nurse' },
+  },
+];
 
 /** The qualifying tests a "done elsewhere" can name (crc-screening-2021, qualifying tests table). */
 export type ScreeningTest = 'fit' | 'sdna_fit' | 'ct_colonography' | 'flexible_sigmoidoscopy' | 'colonoscopy';

@@ -32,9 +32,25 @@ const CriterionView = z
   })
   .openapi('Criterion');
 
+/** A reason of a kind that reports them (a care gap's `screening_due`), with its evidence. */
+const ReasonView = z.object({ id: z.string(), evidence: z.array(Evidence) }).openapi('CaseReason');
+
+/** Every clause of a kind's protocol in order, passed / failed / not reached (null), with its evidence. */
+const ClauseView = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    source: z.string(),
+    passed: z.boolean().nullable(),
+    evidence: z.array(Evidence),
+  })
+  .openapi('CaseClause');
+
 const CaseView = z
   .object({
     caseId: z.string(),
+    /** The protocol kind: `refill`, `care-gap`, … */
+    kind: z.string(),
     clinicId: z.string(),
     status: z.string(),
     disposition: z.string().nullable(),
@@ -45,11 +61,21 @@ const CaseView = z
     escalated: z.boolean(),
     slaDueAt: z.string().nullable(),
     drugName: z.string().nullable(),
-    medicationRequestId: z.string(),
+    /** The refill request of a refill case; null for a case about a patient (a care gap). */
+    medicationRequestId: z.string().nullable(),
     patientId: z.string().nullable(),
+    /** The deciding clause of a kind that reports one (`CRC-17`); null otherwise. */
+    clause: z.string().nullable(),
+    priority: z.enum(['routine', 'urgent']).nullable(),
+    /** A closed gap's next due date (YYYY-MM-DD), when the protocol re-evaluates it. */
+    nextDueDate: z.string().nullable(),
+    /** When the case's next timer fires (an outreach step, a re-evaluation, the end of a snooze). */
+    dueAt: z.string().nullable(),
+    reasons: z.array(ReasonView),
     protocol: z.object({ id: z.string(), version: z.number() }).nullable(),
     failedCriteria: z.array(z.string()),
     criteria: z.array(CriterionView),
+    clauses: z.array(ClauseView),
     approvedSupply: z.unknown().nullable(),
     bridgeSupply: z.unknown().nullable(),
     routeTo: z.string().nullable(),
@@ -70,9 +96,11 @@ const CaseView = z
   })
   .openapi('Case');
 
-const CaseSummary = CaseView.omit({ timeline: true, criteria: true }).openapi('CaseSummary');
+const CaseSummary = CaseView.omit({ timeline: true, criteria: true, clauses: true }).openapi('CaseSummary');
 
 interface DecisionShape {
+  reasons?: z.infer<typeof ReasonView>[];
+  clauses?: z.infer<typeof ClauseView>[];
   failedCriteria?: string[];
   criteria?: z.infer<typeof CriterionView>[];
   approvedSupply?: unknown;
@@ -85,6 +113,7 @@ function summary(deps: ApiDeps, r: CaseRecord): z.infer<typeof CaseSummary> {
   const d = (r.decision ?? {}) as DecisionShape;
   return {
     caseId: r.id,
+    kind: r.kind,
     clinicId: r.clinicId,
     status: r.status,
     disposition: r.disposition,
@@ -97,6 +126,11 @@ function summary(deps: ApiDeps, r: CaseRecord): z.infer<typeof CaseSummary> {
     drugName: r.drugName,
     medicationRequestId: r.medicationRequestId,
     patientId: r.patientId,
+    clause: r.clause,
+    priority: r.priority === 'routine' || r.priority === 'urgent' ? r.priority : null,
+    nextDueDate: r.nextDueDate,
+    dueAt: r.dueAt,
+    reasons: d.reasons ?? [],
     protocol: r.protocolId && r.protocolVersion ? { id: r.protocolId, version: r.protocolVersion } : null,
     failedCriteria: d.failedCriteria ?? [],
     approvedSupply: d.approvedSupply ?? null,
@@ -267,6 +301,7 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       {
         ...summary(deps, r),
         criteria: d.criteria ?? [],
+        clauses: d.clauses ?? [],
         timeline: events.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, actor: e.actor, detail: e.detail })),
       },
       200,

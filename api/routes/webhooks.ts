@@ -129,9 +129,12 @@ export function webhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       return c.json({ caseId: existing.id, status: existing.status, links: caseLinks(config, existing.id) }, 202);
     }
     if (!existing) {
-      await store.cases.upsertCaseProjection(
-        {
+      // The case's first step: its row, its `case.received` event and its `case.created` audit row, in one
+      // transaction (a retry after a failure here finds the delivery and writes the step again, idempotently).
+      await store.cases.recordStep({
+        projection: {
           id: caseId,
+          kind: 'refill',
           clinicId,
           requestId,
           patientId: null,
@@ -140,30 +143,28 @@ export function webhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
           reason: clinic.refillAutomationEnabled ? null : 'automation_disabled',
           at: receivedAt,
         },
-        0,
-      );
-      await store.cases.appendCaseEvent({
-        caseId,
         seq: 0,
-        at: receivedAt,
-        kind: 'case.received',
-        actor: 'ehr',
-        detail: { form: intake.form, eventId: intake.eventId, medicationRequestId: intake.medicationRequestId },
-      });
-      await store.audit.appendAudit({
-        at: receivedAt,
-        actorType: 'ehr',
-        actorId: clinicId,
-        action: 'case.created',
-        clinicId,
-        caseId,
-        requestId,
-        idempotencyKey: `${caseId}:created`,
-        detail: {
-          form: intake.form,
-          eventId: intake.eventId,
-          medicationRequestId: intake.medicationRequestId,
-          ...callerRequestIdOf(c),
+        event: {
+          at: receivedAt,
+          kind: 'case.received',
+          actor: 'ehr',
+          detail: { form: intake.form, eventId: intake.eventId, medicationRequestId: intake.medicationRequestId },
+        },
+        audit: {
+          at: receivedAt,
+          actorType: 'ehr',
+          actorId: clinicId,
+          action: 'case.created',
+          clinicId,
+          caseId,
+          requestId,
+          idempotencyKey: `${caseId}:created`,
+          detail: {
+            form: intake.form,
+            eventId: intake.eventId,
+            medicationRequestId: intake.medicationRequestId,
+            ...callerRequestIdOf(c),
+          },
         },
       });
     }

@@ -1,10 +1,11 @@
-import type { Updateable } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { CaseStatusSchema, QueueSchema } from '../../rules/schema/case.ts';
 import { dbBool, isoUtc, jsonText, mapDbErrors, nowIso, parseInput, toDbBool, toJsonText } from './dialect.ts';
+import { insertAudit, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
-import type { CasesTable, QueueName } from './schema.ts';
+import type { CasesTable, Database, QueueName } from './schema.ts';
 
 const Label = z.string().min(1).max(100);
 
@@ -15,11 +16,17 @@ const Label = z.string().min(1).max(100);
  */
 export const CaseProjectionSchema = z.strictObject({
   id: z.string().min(1),
+  /** The protocol kind; set on insert only (default `refill`). */
+  kind: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/)
+    .optional(),
   clinicId: z.string().min(1),
   requestId: z.string().min(1),
   /** FHIR id of the patient; unknown (null) until the patient context has been read. */
   patientId: z.string().min(1).nullable(),
-  medicationRequestId: z.string().min(1),
+  /** The refill request of a refill case; null for a case about a patient. */
+  medicationRequestId: z.string().min(1).nullable(),
   status: CaseStatusSchema,
   drugName: z.string().max(500).nullable().optional(),
   disposition: Label.nullable().optional(),
@@ -33,6 +40,10 @@ export const CaseProjectionSchema = z.strictObject({
   slaDueAt: isoUtc.nullable().optional(),
   escalated: z.boolean().optional(),
   closedAt: isoUtc.nullable().optional(),
+  clause: Label.nullable().optional(),
+  priority: z.enum(['routine', 'urgent']).nullable().optional(),
+  nextDueDate: z.iso.date().nullable().optional(),
+  dueAt: isoUtc.nullable().optional(),
   /** When this projection was made (pass the workflow's time); becomes updatedAt, and createdAt on first insert. */
   at: isoUtc.optional(),
 });
@@ -40,10 +51,11 @@ export type CaseProjection = z.input<typeof CaseProjectionSchema>;
 
 export const CaseSchema = z.object({
   id: z.string(),
+  kind: z.string(),
   clinicId: z.string(),
   requestId: z.string(),
   patientId: z.string().nullable(),
-  medicationRequestId: z.string(),
+  medicationRequestId: z.string().nullable(),
   drugName: z.string().nullable(),
   status: CaseStatusSchema,
   disposition: z.string().nullable(),
@@ -60,6 +72,10 @@ export const CaseSchema = z.object({
   updatedAt: z.string(),
   closedAt: z.string().nullable(),
   seq: z.number().int(),
+  clause: z.string().nullable(),
+  priority: z.string().nullable(),
+  nextDueDate: z.string().nullable(),
+  dueAt: z.string().nullable(),
 });
 export type CaseRecord = z.output<typeof CaseSchema>;
 
@@ -97,7 +113,23 @@ export interface ListQueueOptions {
   cursor?: string | null;
 }
 
+/**
+ * One lifecycle step of a case: its projection, its timeline event and (when the step records one) its audit row,
+ * written together or not at all.
+ */
+export interface CaseStep {
+  projection: CaseProjection;
+  seq: number;
+  event: Omit<CaseEventInput, 'caseId' | 'seq'>;
+  audit: AuditInput | null;
+}
+
 export interface CaseRepo {
+  /**
+   * Writes a step in ONE transaction: the projection (monotonic by `seq`), the timeline event (once per seq) and the
+   * audit row (once per idempotency key). A retried step rewrites nothing; a failed one leaves nothing half-written.
+   */
+  recordStep(step: CaseStep): Promise<{ applied: boolean; eventCreated: boolean }>;
   /**
    * Applies a projection if `seq` is newer than the stored one (or the case is new). Activities run at least once
    * and may be retried or reordered; a stale or repeated projection is a no-op (`applied: false`).
@@ -135,60 +167,22 @@ function decodeCursor(cursor: string): [string, string] {
 /** The case projection that serves the queues, and each case's timeline. */
 export function createCaseRepo({ kysely }: Db): CaseRepo {
   return {
-    async upsertCaseProjection(patch, seq) {
-      const p = parseInput(CaseProjectionSchema, patch, 'case projection');
-      const s = parseInput(z.number().int().nonnegative(), seq, 'seq');
-      const at = p.at ?? nowIso();
-      const update: Updateable<CasesTable> = {
-        status: p.status,
-        ...(p.patientId !== null && { patientId: p.patientId }),
-        ...(p.drugName !== undefined && { drugName: p.drugName }),
-        ...(p.disposition !== undefined && { disposition: p.disposition }),
-        ...(p.queue !== undefined && { queue: p.queue }),
-        ...(p.pool !== undefined && { pool: p.pool }),
-        ...(p.reason !== undefined && { reason: p.reason }),
-        ...(p.protocolId !== undefined && { protocolId: p.protocolId }),
-        ...(p.protocolVersion !== undefined && { protocolVersion: p.protocolVersion }),
-        ...(p.decision !== undefined && { decision: p.decision === null ? null : toJsonText(p.decision) }),
-        ...(p.outcome !== undefined && { outcome: p.outcome }),
-        ...(p.slaDueAt !== undefined && { slaDueAt: p.slaDueAt }),
-        ...(p.escalated !== undefined && { escalated: toDbBool(p.escalated) }),
-        ...(p.closedAt !== undefined && { closedAt: p.closedAt }),
-        updatedAt: at,
-        seq: s,
-      };
-      const row = await mapDbErrors('case', () =>
-        kysely
-          .insertInto('cases')
-          .values({
-            id: p.id,
-            clinicId: p.clinicId,
-            requestId: p.requestId,
-            patientId: p.patientId,
-            medicationRequestId: p.medicationRequestId,
-            status: p.status,
-            drugName: p.drugName ?? null,
-            disposition: p.disposition ?? null,
-            queue: p.queue ?? null,
-            pool: p.pool ?? null,
-            reason: p.reason ?? null,
-            protocolId: p.protocolId ?? null,
-            protocolVersion: p.protocolVersion ?? null,
-            decision: p.decision == null ? null : toJsonText(p.decision),
-            outcome: p.outcome ?? null,
-            slaDueAt: p.slaDueAt ?? null,
-            escalated: toDbBool(p.escalated ?? false),
-            createdAt: at,
-            updatedAt: at,
-            closedAt: p.closedAt ?? null,
-            seq: s,
-          })
-          // Monotonic: the conditional DO UPDATE leaves newer rows alone and then returns nothing.
-          .onConflict((oc) => oc.column('id').doUpdateSet(update).where('cases.seq', '<', s))
-          .returning('id')
-          .executeTakeFirst(),
+    upsertCaseProjection: (patch, seq) => upsertProjection(kysely, patch, seq),
+
+    async recordStep(step) {
+      const event = parseInput(
+        CaseEventInputSchema,
+        { ...step.event, caseId: step.projection.id, seq: step.seq },
+        'case event',
       );
-      return { applied: row !== undefined };
+      return mapDbErrors('case', () =>
+        kysely.transaction().execute(async (trx) => {
+          const { applied } = await upsertProjection(trx, step.projection, step.seq);
+          const { created } = await insertEvent(trx, event);
+          if (step.audit) await insertAudit(trx, step.audit);
+          return { applied, eventCreated: created };
+        }),
+      );
     },
 
     async getCase(id) {
@@ -231,20 +225,13 @@ export function createCaseRepo({ kysely }: Db): CaseRepo {
         .$if(clinicId !== undefined, (q) => q.where('clinicId', '=', clinicId ?? ''))
         .groupBy('queue')
         .execute();
-      const counts: Record<QueueName, number> = { signature: 0, nurse: 0, doctor: 0 };
+      const counts: Record<QueueName, number> = { signature: 0, nurse: 0, doctor: 0, outreach: 0 };
       for (const r of rows) if (r.queue !== null) counts[r.queue] = Number(r.n);
       return counts;
     },
 
     async appendCaseEvent(event) {
-      const e = parseInput(CaseEventInputSchema, event, 'case event');
-      const row = await kysely
-        .insertInto('case_events')
-        .values({ ...e, detail: toJsonText(e.detail) })
-        .onConflict((oc) => oc.columns(['caseId', 'seq']).doNothing())
-        .returning('seq')
-        .executeTakeFirst();
-      return { created: row !== undefined };
+      return insertEvent(kysely, parseInput(CaseEventInputSchema, event, 'case event'));
     },
 
     async listCaseEvents(caseId) {
@@ -257,4 +244,87 @@ export function createCaseRepo({ kysely }: Db): CaseRepo {
       return rows.map((r) => CaseEventSchema.parse(r));
     },
   };
+}
+
+/** Applies a projection through `kysely` (the database or an open transaction); see CaseRepo.upsertCaseProjection. */
+async function upsertProjection(
+  kysely: Kysely<Database>,
+  patch: CaseProjection,
+  seq: number,
+): Promise<{ applied: boolean }> {
+  const p = parseInput(CaseProjectionSchema, patch, 'case projection');
+  const s = parseInput(z.number().int().nonnegative(), seq, 'seq');
+  const at = p.at ?? nowIso();
+  const update: Updateable<CasesTable> = {
+    status: p.status,
+    ...(p.patientId !== null && { patientId: p.patientId }),
+    ...(p.drugName !== undefined && { drugName: p.drugName }),
+    ...(p.disposition !== undefined && { disposition: p.disposition }),
+    ...(p.queue !== undefined && { queue: p.queue }),
+    ...(p.pool !== undefined && { pool: p.pool }),
+    ...(p.reason !== undefined && { reason: p.reason }),
+    ...(p.protocolId !== undefined && { protocolId: p.protocolId }),
+    ...(p.protocolVersion !== undefined && { protocolVersion: p.protocolVersion }),
+    ...(p.decision !== undefined && { decision: p.decision === null ? null : toJsonText(p.decision) }),
+    ...(p.outcome !== undefined && { outcome: p.outcome }),
+    ...(p.slaDueAt !== undefined && { slaDueAt: p.slaDueAt }),
+    ...(p.escalated !== undefined && { escalated: toDbBool(p.escalated) }),
+    ...(p.closedAt !== undefined && { closedAt: p.closedAt }),
+    ...(p.clause !== undefined && { clause: p.clause }),
+    ...(p.priority !== undefined && { priority: p.priority }),
+    ...(p.nextDueDate !== undefined && { nextDueDate: p.nextDueDate }),
+    ...(p.dueAt !== undefined && { dueAt: p.dueAt }),
+    updatedAt: at,
+    seq: s,
+  };
+  const row = await mapDbErrors('case', () =>
+    kysely
+      .insertInto('cases')
+      .values({
+        id: p.id,
+        kind: p.kind ?? 'refill',
+        clinicId: p.clinicId,
+        requestId: p.requestId,
+        patientId: p.patientId,
+        medicationRequestId: p.medicationRequestId,
+        status: p.status,
+        drugName: p.drugName ?? null,
+        disposition: p.disposition ?? null,
+        queue: p.queue ?? null,
+        pool: p.pool ?? null,
+        reason: p.reason ?? null,
+        protocolId: p.protocolId ?? null,
+        protocolVersion: p.protocolVersion ?? null,
+        decision: p.decision == null ? null : toJsonText(p.decision),
+        outcome: p.outcome ?? null,
+        slaDueAt: p.slaDueAt ?? null,
+        escalated: toDbBool(p.escalated ?? false),
+        createdAt: at,
+        updatedAt: at,
+        closedAt: p.closedAt ?? null,
+        seq: s,
+        clause: p.clause ?? null,
+        priority: p.priority ?? null,
+        nextDueDate: p.nextDueDate ?? null,
+        dueAt: p.dueAt ?? null,
+      })
+      // Monotonic: the conditional DO UPDATE leaves newer rows alone and then returns nothing.
+      .onConflict((oc) => oc.column('id').doUpdateSet(update).where('cases.seq', '<', s))
+      .returning('id')
+      .executeTakeFirst(),
+  );
+  return { applied: row !== undefined };
+}
+
+async function insertEvent(
+  kysely: Kysely<Database>,
+  e: z.output<typeof CaseEventInputSchema>,
+): Promise<{ created: boolean }> {
+  const row = await kysely
+    .insertInto('case_events')
+    .values({ ...e, detail: toJsonText(e.detail) })
+    .onConflict((oc) => oc.columns(['caseId', 'seq']).doNothing())
+    .returning('seq')
+    .executeTakeFirst();
+  return { created: row !== undefined };
 }

@@ -299,6 +299,75 @@ function tokenLifecycle(): Migration {
   };
 }
 
+/**
+ * Protocol kinds on cases (issue 8): every case has a `kind` (existing rows are refills), a case about a patient has
+ * no MedicationRequest, and a kind may carry a deciding clause, a priority, the date its gap is next due and when its
+ * next timer fires. The queue check admits the `outreach` queue. On SQLite a CHECK cannot be altered, so the table is
+ * rebuilt (same columns and indexes, rows copied); PostgreSQL alters in place.
+ */
+function caseKinds(dialect: DialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      const queueCheck = sql`queue in ('signature', 'nurse', 'doctor', 'outreach')`;
+      if (dialect === 'postgres') {
+        await sql`alter table cases drop constraint if exists cases_queue_check`.execute(db);
+        await sql`alter table cases add constraint cases_queue_check check (${queueCheck})`.execute(db);
+        await sql`alter table cases alter column medication_request_id drop not null`.execute(db);
+      } else {
+        await db.schema
+          .createTable('cases_0007')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+          .addColumn('requestId', 'text', (c) => c.notNull())
+          .addColumn('patientId', 'text')
+          .addColumn('medicationRequestId', 'text')
+          .addColumn('drugName', 'text')
+          .addColumn('status', 'text', (c) =>
+            c.notNull().check(sql`status in ('received', 'triaging', 'queued', 'closed', 'failed')`),
+          )
+          .addColumn('disposition', 'text')
+          .addColumn('queue', 'text', (c) => c.check(queueCheck))
+          .addColumn('pool', 'text')
+          .addColumn('reason', 'text')
+          .addColumn('protocolId', 'text')
+          .addColumn('protocolVersion', 'integer')
+          .addColumn('decision', 'text')
+          .addColumn('outcome', 'text')
+          .addColumn('slaDueAt', 'text')
+          .addColumn('escalated', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('createdAt', 'text', (c) => c.notNull())
+          .addColumn('updatedAt', 'text', (c) => c.notNull())
+          .addColumn('closedAt', 'text')
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .execute();
+        await sql`insert into cases_0007 select id, clinic_id, request_id, patient_id, medication_request_id, drug_name,
+          status, disposition, queue, pool, reason, protocol_id, protocol_version, decision, outcome, sla_due_at,
+          escalated, created_at, updated_at, closed_at, seq from cases`.execute(db);
+        await db.schema.dropTable('cases').execute();
+        await sql`alter table cases_0007 rename to cases`.execute(db);
+        await db.schema
+          .createIndex('cases_queue_idx')
+          .on('cases')
+          .columns(['queue', 'status', 'createdAt', 'id'])
+          .execute();
+        await db.schema
+          .createIndex('cases_clinic_queue_idx')
+          .on('cases')
+          .columns(['clinicId', 'queue', 'status', 'createdAt', 'id'])
+          .execute();
+      }
+      await db.schema
+        .alterTable('cases')
+        .addColumn('kind', 'text', (c) => c.notNull().defaultTo('refill'))
+        .execute();
+      await db.schema.alterTable('cases').addColumn('clause', 'text').execute();
+      await db.schema.alterTable('cases').addColumn('priority', 'text').execute();
+      await db.schema.alterTable('cases').addColumn('nextDueDate', 'text').execute();
+      await db.schema.alterTable('cases').addColumn('dueAt', 'text').execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -310,6 +379,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0004_rate_limits': rateLimits(),
         '0005_token_lifecycle': tokenLifecycle(),
         '0006_simulation_jobs': simulationJobs(),
+        '0007_case_kinds': caseKinds(dialect),
       }),
   };
 }

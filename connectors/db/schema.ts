@@ -6,7 +6,7 @@ import type { Generated } from 'kysely';
 
 export type ProtocolVersionStatus = 'draft' | 'published' | 'retired';
 export type CaseStatus = 'received' | 'triaging' | 'queued' | 'closed' | 'failed';
-export type QueueName = 'signature' | 'nurse' | 'doctor';
+export type QueueName = 'signature' | 'nurse' | 'doctor' | 'outreach';
 export type ActorType = 'system' | 'user' | 'ehr' | 'protocol';
 export type TokenRole = 'admin' | 'doctor' | 'nurse';
 
@@ -70,10 +70,13 @@ export interface WebhookDeliveriesTable {
 
 export interface CasesTable {
   id: string;
+  /** The protocol kind (`refill`, `care-gap`, …); rows from before kinds are refills. */
+  kind: Generated<string>;
   clinicId: string;
   requestId: string;
   patientId: string | null;
-  medicationRequestId: string;
+  /** The refill request a refill case is about; null for a case about a patient. */
+  medicationRequestId: string | null;
   drugName: string | null;
   status: CaseStatus;
   disposition: string | null;
@@ -91,6 +94,14 @@ export interface CasesTable {
   updatedAt: string;
   closedAt: string | null;
   seq: number;
+  /** The deciding clause of a kind that reports one (`CRC-10`). */
+  clause: string | null;
+  /** `routine` | `urgent`, for kinds that prioritise. */
+  priority: string | null;
+  /** YYYY-MM-DD: when a closed gap is next due (re-evaluated then). */
+  nextDueDate: string | null;
+  /** When the case's next timer fires (an outreach step, a re-evaluation, the end of a snooze). */
+  dueAt: string | null;
 }
 
 export interface CaseEventsTable {

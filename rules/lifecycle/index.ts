@@ -13,9 +13,10 @@ export type Role = (typeof ROLES)[number];
 
 /**
  * The work queues clinics run: `signature` holds refills approved by protocol and pended for one-click signing by a
- * doctor; `nurse` and `doctor` hold cases a human must triage.
+ * doctor; `nurse` and `doctor` hold cases a human must triage; `outreach` holds tracking items of work the protocol
+ * started by itself (a mailed stool-test kit), which need no decision unless someone wants to act on them.
  */
-export const QUEUES = ['signature', 'nurse', 'doctor'] as const;
+export const QUEUES = ['signature', 'nurse', 'doctor', 'outreach'] as const;
 export type Queue = (typeof QUEUES)[number];
 
 /**
@@ -41,6 +42,7 @@ export type CaseOutcome = (typeof CASE_OUTCOMES)[number];
 /** Why a case reached a human without (or beyond) a protocol decision. PHI-free codes. */
 export const ROUTE_REASONS = [
   'protocol',
+  'follow_up_due',
   'automation_disabled',
   'ehr_record_not_found',
   'escalated_sla',
@@ -56,6 +58,8 @@ export const POOL_QUEUE: Readonly<Record<string, Queue>> = {
   protime_nurse_pool: 'nurse',
   endocrinology: 'doctor',
   pcp_or_coverage: 'doctor',
+  screening_outreach: 'nurse',
+  gi_followup: 'doctor',
 };
 
 /** Which roles may decide a case sitting in a queue. Admins configure; they do not practise. */
@@ -63,6 +67,7 @@ export const QUEUE_ROLES: Readonly<Record<Queue, readonly Role[]>> = {
   signature: ['doctor'],
   nurse: ['nurse', 'doctor'],
   doctor: ['doctor'],
+  outreach: ['nurse', 'doctor'],
 };
 
 /** The actions a case in each queue offers, in the order the console shows them. Only the nurse queue escalates. */
@@ -70,6 +75,8 @@ export const QUEUE_ACTIONS: Readonly<Record<Queue, readonly ClinicianAction[]>> 
   signature: ['approve', 'needs_visit', 'deny'],
   nurse: ['approve', 'needs_visit', 'deny', 'escalate'],
   doctor: ['approve', 'needs_visit', 'deny'],
+  // Refill decisions never apply to a tracking item; a kind that uses the outreach queue supplies its own actions.
+  outreach: [],
 };
 
 /** Roles that decide cases in some queue (derived: admins are in no queue). */
@@ -120,6 +127,28 @@ export type DecisionCheck = { ok: true } | DecisionRefusal;
 const ALLOWED: DecisionCheck = { ok: true };
 const refuse = (code: DecisionRefusal['code'], message: string): DecisionRefusal => ({ ok: false, code, message });
 
+/**
+ * Whether an action's lifecycle preconditions hold. The checks both {@link canDecide} (refill decisions) and
+ * {@link canTakeAction} (a kind's own actions) make, in this order: a role that never decides (FORBIDDEN), a closed
+ * case, a case not queued (CONFLICT), an action already pending (CONFLICT), a role the queue does not allow
+ * (FORBIDDEN); then the queue's offer of the action, from the caller's table (CONFLICT).
+ */
+function checkQueued(
+  role: Role,
+  state: Pick<LifecycleState, 'status' | 'queue'> & { decisionPending?: boolean },
+): DecisionCheck & { queue?: Queue } {
+  const decides = roleDecides(role);
+  if (!decides.ok) return decides;
+  if (state.status === 'closed') return refuse('CONFLICT', 'The case is closed');
+  if (state.status !== DECIDABLE_STATUS || state.queue === null) {
+    return refuse('CONFLICT', 'The case is not awaiting a decision yet');
+  }
+  if (state.decisionPending === true) return refuse('CONFLICT', 'The case already has a decision');
+  const roles = QUEUE_ROLES[state.queue];
+  if (!roles.includes(role)) return refuse('FORBIDDEN', `The ${state.queue} queue needs a ${roles.join(' or ')}`);
+  return { ok: true, queue: state.queue };
+}
+
 /** Refuses a role that decides no case at all (admins), whatever the case: the API asks this before it looks one up. */
 export function roleDecides(role: Role): DecisionCheck {
   return DECIDING_ROLES.includes(role) ? ALLOWED : refuse('FORBIDDEN', 'Admins configure; clinicians decide cases');
@@ -136,21 +165,71 @@ export function canDecide(
   state: Pick<LifecycleState, 'status' | 'queue'> & { decisionPending?: boolean },
   action: ClinicianAction,
 ): DecisionCheck {
-  const decides = roleDecides(role);
-  if (!decides.ok) return decides;
-  if (state.status === 'closed') return refuse('CONFLICT', 'The case is closed');
-  if (state.status !== DECIDABLE_STATUS || state.queue === null) {
-    return refuse('CONFLICT', 'The case is not awaiting a decision yet');
-  }
-  if (state.decisionPending === true) return refuse('CONFLICT', 'The case already has a decision');
-  const roles = QUEUE_ROLES[state.queue];
-  if (!roles.includes(role)) return refuse('FORBIDDEN', `The ${state.queue} queue needs a ${roles.join(' or ')}`);
-  if (!QUEUE_ACTIONS[state.queue].includes(action)) {
+  const queued = checkQueued(role, state);
+  if (!queued.ok || queued.queue === undefined) return queued.ok ? ALLOWED : queued;
+  if (!QUEUE_ACTIONS[queued.queue].includes(action)) {
     return action === 'escalate'
       ? refuse('CONFLICT', `Only a ${ESCALATION.from}-queue case can be escalated`)
-      : refuse('CONFLICT', `The ${state.queue} queue does not offer ${action}`);
+      : refuse('CONFLICT', `The ${queued.queue} queue does not offer ${action}`);
   }
   return ALLOWED;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A kind's own clinician actions (a kind supplies the table; the lifecycle judges and applies it)
+
+/** What an accepted kind action does to the case's place in the lifecycle; the kind's workflow does the rest. */
+export type KindActionEffect =
+  /** The case closes with this outcome (after the kind's write-back). */
+  | { type: 'close'; outcome: string }
+  /** The case moves to another queue (from the queue it is in; a queue missing from the map cannot move). */
+  | { type: 'move'; to: Partial<Record<Queue, Queue>>; reason: EscalationReason }
+  /** The case leaves its queue until a date, then the protocol re-evaluates it. */
+  | { type: 'defer' }
+  /** The kind acts (e.g. signs an order) and the case stays where it is until the protocol or data moves it. */
+  | { type: 'stay' };
+
+/** One clinician action a kind offers: who may take it, on items of which queues, and its lifecycle effect. */
+export interface KindActionRule<A extends string = string> {
+  id: A;
+  label: string;
+  roles: readonly Role[];
+  queues: readonly Queue[];
+  effect: KindActionEffect;
+}
+
+/**
+ * May `role` take the kind action `action` on a case in this state? The same checks and order as {@link canDecide}
+ * (the kind's Update validator and the API's precheck both ask this), over the kind's own table: a role the action
+ * does not allow is FORBIDDEN, an action the case's queue does not offer (or one the kind does not have) CONFLICT.
+ */
+export function canTakeAction<A extends string>(
+  role: Role,
+  state: Pick<LifecycleState, 'status' | 'queue'> & { decisionPending?: boolean },
+  action: string,
+  rules: readonly KindActionRule<A>[],
+): DecisionCheck {
+  const queued = checkQueued(role, state);
+  if (!queued.ok || queued.queue === undefined) return queued.ok ? ALLOWED : queued;
+  const rule = rules.find((r) => r.id === action);
+  if (!rule || !rule.queues.includes(queued.queue)) {
+    return refuse('CONFLICT', `The ${queued.queue} queue does not offer ${action}`);
+  }
+  if (!rule.roles.includes(role)) return refuse('FORBIDDEN', `${rule.label} needs a ${rule.roles.join(' or ')}`);
+  if (rule.effect.type === 'move' && rule.effect.to[queued.queue] === undefined) {
+    return refuse('CONFLICT', `A ${queued.queue}-queue case cannot be moved by ${action}`);
+  }
+  return ALLOWED;
+}
+
+/** The actions of a kind's table a case in `queue` offers to `role`, in table order (for the console). */
+export function actionsOffered<A extends string>(
+  role: Role,
+  queue: Queue | null,
+  rules: readonly KindActionRule<A>[],
+): A[] {
+  if (queue === null || !QUEUE_ROLES[queue].includes(role)) return [];
+  return rules.filter((r) => r.queues.includes(queue) && r.roles.includes(role)).map((r) => r.id);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -186,11 +265,20 @@ export const CASE_EVENTS = [
   'decision.received',
   'case.closed',
   'ehr.write_failed',
+  'case.reevaluating',
+  'case.deferred',
 ] as const;
 export type CaseEvent = (typeof CASE_EVENTS)[number];
 
 /** Audit actions of lifecycle steps (the audit log holds others too: reads, write-backs, protocol admin). */
-export const CASE_AUDIT_ACTIONS = ['case.routed', 'case.escalated', 'decision.recorded', 'case.closed'] as const;
+export const CASE_AUDIT_ACTIONS = [
+  'case.routed',
+  'case.escalated',
+  'decision.recorded',
+  'case.closed',
+  'case.reopened',
+  'case.deferred',
+] as const;
 export type CaseAuditAction = (typeof CASE_AUDIT_ACTIONS)[number];
 
 /**
@@ -205,6 +293,8 @@ export function auditActionOf(event: string, reason: RouteReason | null): CaseAu
       return 'decision.recorded';
     case 'case.closed':
       return 'case.closed';
+    case 'case.deferred':
+      return 'case.deferred';
     default:
       return null;
   }
@@ -266,6 +356,72 @@ export function close<S extends QueuedState>(state: S, outcome: CaseOutcome): St
     state: { ...state, status: 'closed', outcome },
     event: 'case.closed',
     audit: auditActionOf('case.closed', state.reason),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Steps of kinds whose cases live on (a care gap is re-evaluated on every event and may close and re-open)
+
+/** The lifecycle fields of a case of any kind: like {@link QueuedState}, with the kind's own outcome vocabulary. */
+export interface KindState extends LifecycleState {
+  pool: string | null;
+  reason: string | null;
+  outcome: string | null;
+}
+
+/**
+ * The protocol is evaluated again (an event or a timer): from a queue, a closed or a deferred case back to triaging.
+ * Re-opening a closed case is audited (`case.reopened`); the timeline keeps the history.
+ */
+export function reevaluate<S extends KindState>(state: S): StepResult<S> {
+  if (state.status !== 'queued' && state.status !== 'closed' && state.status !== 'triaging') {
+    throw stepError('re-evaluate', state);
+  }
+  const next = { ...state, status: 'triaging' as const };
+  return { state: next, event: 'case.reevaluating', audit: state.status === 'closed' ? 'case.reopened' : null };
+}
+
+/** Triage of a kind ends in a queue (from triaging) or moves to another queue (a re-evaluation or a timer). */
+export function routeKind<S extends KindState>(
+  state: S,
+  to: { queue: Queue; pool: string | null; reason: string },
+): StepResult<S> {
+  if (state.status !== 'triaging' && state.status !== 'queued') throw stepError('route', state);
+  const next = { ...state, status: 'queued' as const, queue: to.queue, pool: to.pool, reason: to.reason };
+  return { state: next, event: 'case.queued', audit: 'case.routed' };
+}
+
+/** A kind action moved the case (an escalation): the effect's target for the case's queue. */
+export function moveKind<S extends KindState>(
+  state: S,
+  effect: Extract<KindActionEffect, { type: 'move' }>,
+): StepResult<S> {
+  const to = state.queue === null ? undefined : effect.to[state.queue];
+  if (state.status !== 'queued' || to === undefined) throw stepError('move', state);
+  const next = { ...state, escalated: true, queue: to, pool: null, reason: effect.reason };
+  return { state: next, event: 'case.queued', audit: 'case.escalated' };
+}
+
+/**
+ * The case closes with the kind's outcome: by the protocol (from triaging: nothing to do, or data closed the gap)
+ * or after a clinician's action (from a queue). No work item remains.
+ */
+export function closeKind<S extends KindState>(state: S, outcome: string): StepResult<S> {
+  if (state.status !== 'triaging' && state.status !== 'queued') throw stepError('close', state);
+  return {
+    state: { ...state, status: 'closed', queue: null, pool: null, outcome },
+    event: 'case.closed',
+    audit: 'case.closed',
+  };
+}
+
+/** A clinician deferred the case (snooze): it leaves its queue and waits, closed for now, for its re-evaluation. */
+export function deferKind<S extends KindState>(state: S, outcome: string): StepResult<S> {
+  if (state.status !== 'queued') throw stepError('defer', state);
+  return {
+    state: { ...state, status: 'closed', queue: null, pool: null, outcome },
+    event: 'case.deferred',
+    audit: 'case.deferred',
   };
 }
 

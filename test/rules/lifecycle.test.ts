@@ -185,6 +185,8 @@ describe('who may decide what', () => {
     if (queue === 'signature' && role !== 'doctor') return 'FORBIDDEN: The signature queue needs a doctor';
     if (queue === 'doctor' && role !== 'doctor') return 'FORBIDDEN: The doctor queue needs a doctor';
     if (action === 'escalate' && queue !== 'nurse') return 'CONFLICT: Only a nurse-queue case can be escalated';
+    // The outreach queue holds tracking items of other kinds: no refill decision applies there.
+    if (queue === 'outreach') return `CONFLICT: The outreach queue does not offer ${action}`;
     return 'ok';
   }
 
@@ -231,11 +233,12 @@ describe('one vocabulary', () => {
       { queue: 'signature', roles: ['doctor'], actions: ['approve', 'needs_visit', 'deny'] },
       { queue: 'nurse', roles: ['nurse', 'doctor'], actions: ['approve', 'needs_visit', 'deny', 'escalate'] },
       { queue: 'doctor', roles: ['doctor'], actions: ['approve', 'needs_visit', 'deny'] },
+      { queue: 'outreach', roles: ['nurse', 'doctor'], actions: [] },
     ]);
     expect(d.roles).toEqual([
       { role: 'admin', queues: [] },
-      { role: 'doctor', queues: ['signature', 'nurse', 'doctor'] },
-      { role: 'nurse', queues: ['nurse'] },
+      { role: 'doctor', queues: ['signature', 'nurse', 'doctor', 'outreach'] },
+      { role: 'nurse', queues: ['nurse', 'outreach'] },
     ]);
     for (const { queue, roles, actions } of d.queues) {
       for (const role of ROLES) {

@@ -26,7 +26,13 @@ const TOKEN: Record<Role, string> = {
   doctor: 'lifecycle-doctor-token-012345678',
   nurse: 'lifecycle-nurse-token-0123456789',
 };
-const DISPOSITION: Record<Queue, string> = { signature: 'approve', nurse: 'needs_visit', doctor: 'doctor_review' };
+// (No refill disposition routes to the outreach queue; the entry only completes the record.)
+const DISPOSITION: Record<Queue, string> = {
+  signature: 'approve',
+  nurse: 'needs_visit',
+  doctor: 'doctor_review',
+  outreach: 'none',
+};
 
 let tdb: TestDatabase;
 let store: Store;

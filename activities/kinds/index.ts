@@ -1,0 +1,14 @@
+// The activities of every protocol kind, merged into the worker's registry (activities/index.ts). A new kind adds its
+// factory to this list; no other worker file changes.
+import type { ActivityDeps } from '../index.ts';
+import { careGapActivities } from './care-gap/index.ts';
+
+const KIND_ACTIVITIES = [careGapActivities] as const;
+
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+export type KindActivities = UnionToIntersection<ReturnType<(typeof KIND_ACTIVITIES)[number]>>;
+
+/** Every kind's activities, by registered name. */
+export function createKindActivities(deps: ActivityDeps): KindActivities {
+  return Object.assign({}, ...KIND_ACTIVITIES.map((factory) => factory(deps))) as KindActivities;
+}

@@ -1,0 +1,306 @@
+// Care gaps end to end: events signalled to the patient's careGap workflow on the real Temporal dev server, the
+// worker's activities reading and writing the sandbox EHR (SMART auth on), the case served by the API. Outreach timers
+// run on short protocol "days" (daySeconds), the day counts coming from the protocol's outreach section.
+import type { CommunicationRequest, Observation, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  CARE_GAP_COMMUNICATION_SYSTEM,
+  CARE_GAP_ORDER_SYSTEM,
+  CARE_GAP_TASK_SYSTEM,
+} from '../../activities/kinds/care-gap/writeback.ts';
+import { subjectKey } from '../../connectors/subject-key.ts';
+import { CARE_GAP_BUILTINS } from '../../rules/kinds/care-gap/index.ts';
+import type { CareGapEvent, CareGapInput } from '../../workflows/care-gap-messages.ts';
+import { careGapCaseId } from '../../workflows/task-queues.ts';
+import { startHarness, TEST_POLICY, type CaseBody, type Harness } from '../helpers/harness.ts';
+import { createTestClient } from '../helpers/temporal.ts';
+
+const PROTOCOL = 'crc-screening-2021';
+const today = new Date().toISOString().slice(0, 10);
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ patients: 4 });
+  // The built-in care-gap protocol, published as `npm start` publishes it (if the seed did not already).
+  if (!(await h.store.protocols.getPublished(PROTOCOL))) {
+    const builtin = CARE_GAP_BUILTINS.find((p) => p.id === PROTOCOL)!;
+    await h.store.protocols.create({ id: PROTOCOL, title: builtin.title });
+    const draft = await h.store.protocols.createDraft({ protocolId: PROTOCOL, definition: builtin, by: 'system' });
+    await h.store.protocols.publish({ protocolId: PROTOCOL, version: draft.version, by: 'system' });
+  }
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+function yearsAgo(n: number, days = 0): string {
+  const d = new Date();
+  d.setUTCFullYear(d.getUTCFullYear() - n);
+  d.setUTCDate(d.getUTCDate() - days);
+  return d.toISOString().slice(0, 10);
+}
+function daysAgo(n: number): string {
+  return new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+}
+
+let patients = 0;
+/** A reachable patient of `age` in the sandbox EHR, with `extra` resources of their record. */
+function aPatient(age: number, extra: (id: string) => Resource[] = () => []): string {
+  patients += 1;
+  const id = `cg-pat-${patients}-${Math.random().toString(36).slice(2, 8)}`;
+  const patient: Patient = {
+    resourceType: 'Patient',
+    id,
+    birthDate: yearsAgo(age, 30),
+    address: [{ line: ['1 Main St'], city: 'Springfield', postalCode: '12345' }],
+    telecom: [{ system: 'phone', value: '555-0100' }],
+  };
+  for (const r of [patient, ...extra(id)]) h.sandbox.repo.update(r);
+  return id;
+}
+let results = 0;
+function fitResult(patientId: string, result: 'NEG' | 'POS', date = today): Observation {
+  results += 1;
+  return {
+    resourceType: 'Observation',
+    id: `fit-${results}-${result}`,
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '29771-3' }] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: date,
+    interpretation: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: result }] },
+    ],
+  };
+}
+
+function caseIdOf(patientId: string): string {
+  return careGapCaseId(h.clinicId, PROTOCOL, subjectKey(h.config, h.clinicId, patientId));
+}
+function inputFor(patientId: string, extra: Partial<CareGapInput> = {}): CareGapInput {
+  return {
+    caseId: caseIdOf(patientId),
+    clinicId: h.clinicId,
+    protocolId: PROTOCOL,
+    patientId,
+    requestId: `req-${patientId}`,
+    policy: TEST_POLICY,
+    ...extra,
+  };
+}
+let events = 0;
+async function signal(input: CareGapInput, type: CareGapEvent['type'], extra: Partial<CareGapEvent> = {}) {
+  events += 1;
+  const event: CareGapEvent = { type, eventId: `evt-${events}`, at: new Date().toISOString(), ...extra };
+  const r = await h.deps.workflows.signalCareGap!(input, event);
+  expect(r.caseId).toBe(input.caseId);
+  return event;
+}
+const act = (caseId: string, as: 'nurse' | 'doctor', body: Record<string, unknown>) =>
+  h.api(`/v1/cases/${caseId}/actions`, { method: 'POST', as, body: JSON.stringify(body) });
+
+function byIdentifier<T extends Resource>(type: T['resourceType'], system: string, value: string): T[] {
+  return (h.sandbox.repo.search(type, new URLSearchParams({ identifier: `${system}|${value}` })).entry ?? []).map(
+    (e) => e.resource as T,
+  );
+}
+function ordersOf(caseId: string): ServiceRequest[] {
+  return (h.sandbox.repo.search('ServiceRequest', new URLSearchParams({ _count: '1000' })).entry ?? [])
+    .map((e) => e.resource as ServiceRequest)
+    .filter((r) => r.identifier?.some((i) => i.system === CARE_GAP_ORDER_SYSTEM && i.value?.startsWith(caseId)));
+}
+function communicationsOf(caseId: string): CommunicationRequest[] {
+  return (h.sandbox.repo.search('CommunicationRequest', new URLSearchParams({ _count: '1000' })).entry ?? [])
+    .map((e) => e.resource as CommunicationRequest)
+    .filter((r) =>
+      r.identifier?.some((i) => i.system === CARE_GAP_COMMUNICATION_SYSTEM && i.value?.startsWith(caseId)),
+    );
+}
+const taskOf = (caseId: string) => byIdentifier<Task>('Task', CARE_GAP_TASK_SYSTEM, caseId)[0];
+
+describe('a due patient books a visit', () => {
+  test('outreach (draft FIT order, letter, outreach item + Task) → a doctor signs → a negative FIT closes the gap', async () => {
+    const patientId = aPatient(55);
+    const input = inputFor(patientId);
+    // First, the EHR says a visit was booked: the patient's care gap starts by signal-with-start…
+    await signal(input, 'appointment.booked', { resource: 'Appointment/appt-1' });
+    const c = await h.waitForCase(input.caseId, (x) => x.status === 'queued');
+    // …the protocol finds screening due (CRC-17): the outreach queue tracks it.
+    expect(c).toMatchObject({ kind: 'care-gap', disposition: 'outreach', clause: 'CRC-17', queue: 'outreach' });
+    expect(c.protocol).toEqual({ id: PROTOCOL, version: expect.any(Number) as number });
+    expect(c.medicationRequestId).toBeNull();
+    expect(input.caseId).not.toContain(patientId);
+    expect((c.reasons as { id: string }[]).map((r) => r.id)).toEqual(['screening_due']);
+    expect((c.clauses as unknown[]).length).toBe(18);
+
+    // The FIT order is pended as a draft, never active by the protocol alone.
+    const [order] = ordersOf(input.caseId);
+    expect(order).toMatchObject({
+      status: 'draft',
+      intent: 'order',
+      subject: { reference: `Patient/${patientId}` },
+      code: { coding: [{ system: 'http://loinc.org', code: '29771-3' }] },
+      reasonCode: [{ coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'Z12.11' }] }],
+    });
+    // Day 0: the introductory letter, a CommunicationRequest (category reminder) about the patient and the order.
+    const [letter] = communicationsOf(input.caseId);
+    expect(letter?.category?.[0]?.coding?.[0]?.code).toBe('reminder');
+    expect(letter?.subject?.reference).toBe(`Patient/${patientId}`);
+    expect(letter?.about?.[0]?.reference).toBe(`ServiceRequest/${order!.id}`);
+    // The item is mirrored as a Task; the outreach queue lists it, as a care gap.
+    expect(taskOf(input.caseId)).toMatchObject({ status: 'requested', businessStatus: { text: 'outreach' } });
+    const list = (await (await h.api('/v1/queues/outreach/cases', { as: 'nurse' })).json()) as {
+      items: { caseId: string; kind: string; priority: string }[];
+    };
+    expect(list.items.find((i) => i.caseId === input.caseId)).toMatchObject({ kind: 'care-gap', priority: 'routine' });
+
+    // A nurse cannot sign; a doctor signs: the order goes active and the kit is mailed.
+    expect((await act(input.caseId, 'nurse', { action: 'sign_order' })).status).toBe(403);
+    const signed = await act(input.caseId, 'doctor', { action: 'sign_order', actionId: 'sign-0001' });
+    expect(signed.status, await signed.clone().text()).toBe(200);
+    await h.waitForCase(input.caseId, (x) => x.timeline.some((e) => e.kind === 'outreach.kit_mailed'));
+    expect(ordersOf(input.caseId)[0]?.status).toBe('active');
+    expect(communicationsOf(input.caseId)).toHaveLength(2);
+
+    // Then the lab posts a negative FIT: the result closes the gap, due again in 12 months.
+    const negative = h.sandbox.repo.update(fitResult(patientId, 'NEG')).resource;
+    const resultEvent = await signal(input, 'result.available', { resource: `Observation/${negative.id}` });
+    const closed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    const inAYear = new Date();
+    inAYear.setUTCFullYear(inAYear.getUTCFullYear() + 1);
+    expect(closed).toMatchObject({
+      disposition: 'gap_closed',
+      clause: 'CRC-10',
+      queue: null,
+      outcome: 'gap_closed',
+      nextDueDate: inAYear.toISOString().slice(0, 10),
+    });
+    expect(closed.dueAt).toBe(`${inAYear.toISOString().slice(0, 10)}T00:00:00.000Z`);
+    expect(ordersOf(input.caseId)[0]?.status).toBe('completed');
+    expect(taskOf(input.caseId)).toMatchObject({ status: 'completed' });
+
+    // A redelivered event is handled once; a new event re-evaluates but writes nothing twice.
+    const before = closed.timeline.length;
+    await h.deps.workflows.signalCareGap!(input, resultEvent);
+    await signal(input, 'panel.sweep');
+    const again = await h.waitForCase(input.caseId, (x) => x.timeline.length > before && x.status === 'closed');
+    expect(again.timeline.filter((e) => e.detail.eventId === resultEvent.eventId)).toHaveLength(1);
+    expect(again.timeline.filter((e) => e.detail.trigger === 'panel.sweep')).toHaveLength(1);
+    expect(ordersOf(input.caseId)).toHaveLength(1);
+    expect(communicationsOf(input.caseId)).toHaveLength(2);
+    expect(
+      h.sandbox.repo.search('Task', new URLSearchParams({ identifier: `${CARE_GAP_TASK_SYSTEM}|${input.caseId}` }))
+        .entry,
+    ).toHaveLength(1);
+
+    // Every read of the patient's record by the worker was audited; the timeline carries no patient id.
+    const audit = await h.store.audit.listAudit({ caseId: input.caseId, limit: 500 });
+    expect(audit.items.filter((a) => a.action === 'patient_context.read').length).toBeGreaterThanOrEqual(3);
+    expect(audit.items.filter((a) => a.action === 'ehr.write_back').length).toBeGreaterThanOrEqual(4);
+    expect(JSON.stringify(again.timeline)).not.toContain(patientId);
+  });
+});
+
+describe('a positive stool test', () => {
+  test('is CRC-8: an urgent doctor item in gi_followup with a draft GI referral, signed by the doctor', async () => {
+    let positive: Observation | undefined;
+    const patientId = aPatient(60, (id) => [(positive = fitResult(id, 'POS', daysAgo(20)))]);
+    const input = inputFor(patientId);
+    await signal(input, 'result.available', { resource: `Observation/${positive!.id}` });
+    const c = await h.waitForCase(input.caseId, (x) => x.status === 'queued');
+    expect(c).toMatchObject({
+      kind: 'care-gap',
+      disposition: 'doctor_review',
+      clause: 'CRC-8',
+      queue: 'doctor',
+      pool: 'gi_followup',
+      priority: 'urgent',
+    });
+    const [referral] = ordersOf(input.caseId);
+    expect(referral).toMatchObject({
+      status: 'draft',
+      intent: 'order',
+      code: { coding: [{ system: 'http://snomed.info/sct', code: '306182006' }] },
+      reasonReference: [{ reference: `Observation/${positive!.id}` }],
+    });
+    expect(taskOf(input.caseId)).toMatchObject({
+      status: 'requested',
+      priority: 'urgent',
+      focus: { reference: `ServiceRequest/${referral!.id}` },
+    });
+    // No FIT outreach for a positive test: nothing mailed.
+    expect(communicationsOf(input.caseId)).toEqual([]);
+    // Doctor-queue items are the doctor's; a nurse is refused, a doctor signs the referral.
+    expect((await act(input.caseId, 'nurse', { action: 'escalate' })).status).toBe(403);
+    expect((await act(input.caseId, 'doctor', { action: 'sign_order' })).status).toBe(200);
+    const closed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(closed.outcome).toBe('referred');
+    expect(ordersOf(input.caseId)[0]?.status).toBe('active');
+    expect(taskOf(input.caseId)?.status).toBe('completed');
+  });
+});
+
+describe('the outreach sequence on durable timers', () => {
+  test('day 28 reminder, day 56 nurse call, day 90 closed as not returned (order revoked)', async () => {
+    const patientId = aPatient(50);
+    // One protocol "day" is 0.1 s here: reminder at 2.8 s, call at 5.6 s, close at 9 s.
+    const input = inputFor(patientId, { daySeconds: 0.1 });
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    const reminded = await h.waitForCase(
+      input.caseId,
+      (x) => x.timeline.some((e) => e.kind === 'outreach.reminder_sent'),
+      20_000,
+    );
+    expect(reminded.queue).toBe('outreach');
+    expect(communicationsOf(input.caseId).map((r) => r.identifier?.[0]?.value?.split(':').at(-1))).toEqual([
+      'letter',
+      'reminder',
+    ]);
+    const call = await h.waitForCase(input.caseId, (x) => x.queue === 'nurse', 20_000);
+    expect(call).toMatchObject({ pool: 'screening_outreach', reason: 'follow_up_due', status: 'queued' });
+    expect(taskOf(input.caseId)?.businessStatus?.text).toBe('kit-not-returned-call');
+    const closed = await h.waitForCase(input.caseId, (x) => x.status === 'closed', 20_000);
+    expect(closed.outcome).toBe('not_returned');
+    expect(ordersOf(input.caseId)[0]?.status).toBe('revoked');
+    expect(taskOf(input.caseId)?.status).toBe('cancelled');
+    // The next sweep does not restart the outreach before restartAfterMonths: no new order, still closed.
+    const before = closed.timeline.length;
+    await signal(input, 'panel.sweep');
+    const swept = await h.waitForCase(input.caseId, (x) => x.timeline.length > before && x.status === 'closed');
+    expect(swept.outcome).toBe('outreach_not_returned');
+    expect(ordersOf(input.caseId)).toHaveLength(1);
+  });
+});
+
+describe('history stays bounded', () => {
+  test('continue-as-new keeps the same case (same workflow id, state carried, timeline continuous)', async () => {
+    const patientId = aPatient(52);
+    const input = inputFor(patientId, { maxStepsPerRun: 2 });
+    const temporal = await createTestClient(h.config);
+    try {
+      await signal(input, 'appointment.booked');
+      await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+      const first = await temporal.client.workflow.getHandle(input.caseId).describe();
+      await signal(input, 'panel.sweep');
+      await signal(input, 'panel.sweep');
+      await signal(input, 'panel.sweep');
+      const c: CaseBody = await h.waitForCase(
+        input.caseId,
+        (x) => x.timeline.filter((e) => e.detail.trigger === 'panel.sweep').length === 3,
+      );
+      const now = await temporal.client.workflow.getHandle(input.caseId).describe();
+      // A new run of the same workflow id: continue-as-new happened, the case is the same one.
+      expect(now.runId).not.toBe(first.runId);
+      expect(now.status.name).toBe('RUNNING');
+      expect(c.caseId).toBe(input.caseId);
+      expect(c.queue).toBe('outreach');
+      expect(c.timeline.map((e) => e.seq)).toEqual(c.timeline.map((_, i) => i + 1));
+      // The outreach carried over: still one order, one letter.
+      expect(ordersOf(input.caseId)).toHaveLength(1);
+      expect(communicationsOf(input.caseId)).toHaveLength(1);
+    } finally {
+      await temporal.close();
+    }
+  });
+});
