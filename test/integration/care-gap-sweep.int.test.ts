@@ -22,6 +22,7 @@ import { subjectKeyer } from '../../connectors/subject-key.ts';
 import type { TemporalClientHandle } from '../../connectors/temporal.ts';
 import { IndexedRepository, loadResources } from '../../sandbox/indexed-repository.ts';
 import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
+import { CARE_GAP_BUILTINS } from '../../rules/kinds/care-gap/index.ts';
 import { careGapCaseId } from '../../workflows/task-queues.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { TEST_POLICY } from '../helpers/harness.ts';
@@ -127,6 +128,13 @@ beforeAll(async () => {
   config = testTemporalConfig({ DATA_DIR: testDb.options.dataDir, EHR_ALLOW_PRIVATE_NETWORKS: 'true' });
   const logger = createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test');
   await ensureBuiltinProtocols(store, logger);
+  // The built-in care-gap protocol, published as `npm start` publishes it (if the seed did not already).
+  if (!(await store.protocols.getPublished(PROTOCOL))) {
+    const builtin = CARE_GAP_BUILTINS.find((p) => p.id === PROTOCOL)!;
+    await store.protocols.create({ id: PROTOCOL, title: builtin.title });
+    const draft = await store.protocols.createDraft({ protocolId: PROTOCOL, definition: builtin, by: 'system' });
+    await store.protocols.publish({ protocolId: PROTOCOL, version: draft.version, by: 'system' });
+  }
   clinicId = `sweep-${randomBytes(4).toString('hex')}`;
   await store.clinics.upsert({
     id: clinicId,
@@ -348,6 +356,14 @@ describe('events webhook → careGap', () => {
     expect(res.status, await res.clone().text()).toBe(202);
     expect((await res.json()) as unknown).toMatchObject({ status: 'cases', caseIds: [caseOf('pt-new')] });
     expect(await runOf(caseOf('pt-new'))).not.toBeNull();
+    // The case runs: its first step puts it in the case projection, served as a care-gap case.
+    let shown: { kind?: string } | undefined;
+    for (const until = Date.now() + 30_000; Date.now() < until && !shown;) {
+      const c = await api(`/v1/cases/${caseOf('pt-new')}`);
+      if (c.status === 200) shown = (await c.json()) as typeof shown;
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(shown).toMatchObject({ kind: 'care-gap' });
 
     const missing = await postEvent({ type: 'result.available', id: 'evt-missing', resource: 'Observation/nope' });
     expect(missing.status).toBe(202);
