@@ -56,6 +56,15 @@ export interface SweepScheduleClinic {
 /** The Schedule id of a clinic's sweep; the sweeps it starts are `ps_{clinicId}-{start time}`. */
 export const sweepScheduleId = (clinicId: string): string => `ps_${clinicId}`;
 
+/**
+ * Whether `sweepId` is a run of `clinicId`'s Schedule: exactly `ps_{clinicId}-{YYYY-MM-DDTHH:MM:SSZ}` (a prefix test
+ * would let clinic `a` read the sweeps of clinic `a-b`).
+ */
+export function isSweepOf(clinicId: string, sweepId: string): boolean {
+  const prefix = `${sweepScheduleId(clinicId)}-`;
+  return sweepId.startsWith(prefix) && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(sweepId.slice(prefix.length));
+}
+
 /** Weekly by default (Sunday 02:00 in the clinic's time zone); another cadence runs every N days. */
 export function sweepSpec(clinic: SweepScheduleClinic): ScheduleSpec {
   const days = clinic.sweepCadenceDays === undefined ? 7 : clinic.sweepCadenceDays;
@@ -223,7 +232,7 @@ export function createTriggerGateway(
     },
 
     async getSweep(clinicId, sweepId) {
-      if (!sweepId.startsWith(`${sweepScheduleId(clinicId)}-`)) return null;
+      if (!isSweepOf(clinicId, sweepId)) return null;
       const handle = client.workflow.getHandle<typeof panelSweep>(sweepId);
       try {
         const d = await handle.describe();

@@ -8,6 +8,7 @@ import { AppError, IsoDateSchema } from '../rules/index.ts';
 import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';
 import { UsageError, type CliIo } from './io.ts';
 import { PROTOCOLS_USAGE, runProtocolsCli } from './protocols.ts';
+import { runSweepCli, SWEEP_USAGE } from './sweep.ts';
 import { runTokensCli, TOKENS_USAGE } from './tokens.ts';
 
 export type { CliIo } from './io.ts';
@@ -27,12 +28,15 @@ Exit codes: 0 decided, 2 bad input (message on stderr).
 
 ${PROTOCOLS_USAGE}
 
-${TOKENS_USAGE}`;
+${TOKENS_USAGE}
+
+${SWEEP_USAGE}`;
 
 /** Runs the CLI; returns the exit code. Never throws for bad input: it says what is wrong on one stderr line. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'protocols') return runProtocolsCli(argv.slice(1), io);
   if (argv[0] === 'tokens') return runTokensCli(argv.slice(1), io);
+  if (argv[0] === 'sweep') return runSweepCli(argv.slice(1), io);
   try {
     let parsed;
     try {

@@ -7,7 +7,7 @@ import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id } from '../schemas.ts';
-import type { TriggerGateway } from '../trigger-gateway.ts';
+import { isSweepOf, type TriggerGateway } from '../trigger-gateway.ts';
 import { EventAcceptedSchema, intakeLink } from './events.ts';
 import { caseLinks } from './links.ts';
 
@@ -152,7 +152,8 @@ export function sweepRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.openapi(getRoute, async (c) => {
     const { clinicId, sweepId } = c.req.valid('param');
     const clinic = await visibleClinic(c.get('principal'), clinicId);
-    const progress = await triggersOf(deps).getSweep(clinic.id, sweepId);
+    // The gateway checks this too; the route does not rely on it.
+    const progress = isSweepOf(clinic.id, sweepId) ? await triggersOf(deps).getSweep(clinic.id, sweepId) : null;
     if (!progress) throw new AppError('NOT_FOUND', 'No such sweep');
     return c.json(progress, 200);
   });
