@@ -23,7 +23,7 @@ import requests
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
-WEBHOOK_PATH = "/v1/webhooks/{clinicId}/refill-requests"
+WEBHOOK_PATHS = ("/v1/webhooks/{clinicId}/refill-requests", "/v1/webhooks/{clinicId}/events")
 URL_FIELDS = ("fhirBaseUrl", "fhirTokenUrl")
 # Port 9 (discard) on loopback: nothing listens there, a connection is refused at once.
 LOOPBACK_EHR = "http://127.0.0.1:9/fhir/R4"
@@ -42,7 +42,7 @@ def before_call(context, case, kwargs):
             value = case.body.get(field)
             if isinstance(value, str) and value.lower().startswith(("http://", "https://")):
                 case.body[field] = LOOPBACK_EHR
-    if case.operation.path == WEBHOOK_PATH and case.method.upper() == "POST":
+    if case.operation.path in WEBHOOK_PATHS and case.method.upper() == "POST":
         sign(case)
 
 

@@ -9,6 +9,7 @@ import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
 import { egressPolicy } from '../../connectors/fhir/egress.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
+import { subjectKeyer } from '../../connectors/subject-key.ts';
 import { createActivities } from '../../activities/index.ts';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { createApp } from '../../api/app.ts';
@@ -21,7 +22,13 @@ import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
 import { generateClinic, type RefillScenario } from '../../sandbox/synthetic/index.ts';
 import type { ActivityPolicy } from '../../workflows/activity-policy.ts';
 import { openTestDatabase, type TestDatabase } from './db.ts';
-import { createTestClient, createTestWorker, testTemporalConfig, type TestWorker } from './temporal.ts';
+import {
+  createTestClient,
+  createTestWorker,
+  testTemporalConfig,
+  uniqueTaskQueue,
+  type TestWorker,
+} from './temporal.ts';
 
 /** Short retries so fault tests finish in seconds; the shape is the production one. */
 export const TEST_POLICY: ActivityPolicy = {
@@ -149,9 +156,13 @@ export async function startHarness(
     secrets: createSecretBox(config),
     egress: egressPolicy(config),
   });
-  const worker: TestWorker = await createTestWorker({ activities: createActivities({ store, fhir, logger }), config });
-  const running = worker.worker.run();
   const temporal = await createTestClient(config);
+  // The event intake and the panel sweep signal-with-start care-gap cases from activities, as activities/worker.ts.
+  const taskQueue = uniqueTaskQueue();
+  const triggers = { client: temporal.client, taskQueue, subjectKey: subjectKeyer(config), policy: TEST_POLICY };
+  const activities = createActivities({ store, fhir, logger, triggers });
+  const worker: TestWorker = await createTestWorker({ activities, config, taskQueue });
+  const running = worker.worker.run();
   const deps: ApiDeps = {
     config,
     db: testDb.db,
