@@ -589,6 +589,10 @@ export async function careGap(input: CareGapInput): Promise<void> {
     if (s.seen.length > SEEN_KEEP) s.seen.splice(0, s.seen.length - SEEN_KEEP);
   };
 
+  // A first run (not a continuation) picks the case's timeline up where it stands: a case row may exist already (the
+  // events webhook's first row, or an earlier workflow of this case that ended).
+  if (input.carried === undefined) s.seq = Math.max(s.seq, (await db.careGapProgress({ caseId: input.caseId })).seq);
+
   for (;;) {
     if ((steps >= maxSteps || workflowInfo().continueAsNewSuggested) && pending === undefined) {
       await condition(allHandlersFinished);

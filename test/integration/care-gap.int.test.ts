@@ -304,3 +304,109 @@ describe('history stays bounded', () => {
     }
   });
 });
+
+describe('clinician actions (Temporal Updates with validators)', () => {
+  test('escalate, snooze, re-open, decline: each moves the case and the EHR as the lifecycle says', async () => {
+    const patientId = aPatient(58);
+    const input = inputFor(patientId);
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+
+    // The workflow's own validator refuses what the lifecycle forbids, typed (the API precheck is bypassed here).
+    await expect(
+      h.deps.workflows.submitCareGapAction!(input.caseId, {
+        actionId: 'direct-0001',
+        action: 'sign_order',
+        actor: { userId: 'nurse-1', role: 'nurse' },
+        at: new Date().toISOString(),
+      }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+    // A nurse escalates the outreach item to her queue, then to the doctor queue.
+    expect((await act(input.caseId, 'nurse', { action: 'escalate' })).status).toBe(200);
+    await h.waitForCase(input.caseId, (x) => x.queue === 'nurse');
+    expect((await act(input.caseId, 'nurse', { action: 'escalate' })).status).toBe(200);
+    const atDoctor = await h.waitForCase(input.caseId, (x) => x.queue === 'doctor');
+    expect(atDoctor.escalated).toBe(true);
+    expect(taskOf(input.caseId)?.businessStatus?.text).toBe('doctor-review');
+
+    // The doctor snoozes it until tomorrow: it leaves the queue, the outreach stops (its draft revoked).
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    expect((await act(input.caseId, 'doctor', { action: 'snooze', until: tomorrow })).status).toBe(200);
+    const snoozed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(snoozed).toMatchObject({ outcome: 'snoozed', queue: null, dueAt: `${tomorrow}T00:00:00.000Z` });
+    expect(ordersOf(input.caseId).map((o) => o.status)).toEqual(['revoked']);
+    expect(taskOf(input.caseId)?.status).toBe('cancelled');
+    // A closed case takes no action.
+    expect((await act(input.caseId, 'doctor', { action: 'escalate' })).status).toBe(409);
+
+    // The next event re-opens it: a new gap episode, a new draft order (the revoked one stays revoked).
+    await signal(input, 'panel.sweep');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    expect(
+      ordersOf(input.caseId)
+        .map((o) => o.status)
+        .sort(),
+    ).toEqual(['draft', 'revoked']);
+
+    // The patient declines: recorded in the EHR as a refused procedure, which the protocol then reads (CRC-15).
+    expect((await act(input.caseId, 'nurse', { action: 'record_decline' })).status).toBe(200);
+    const declined = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(declined.outcome).toBe('declined');
+    const refusals = (h.sandbox.repo.search('Procedure', new URLSearchParams({ patient: patientId })).entry ?? []).map(
+      (e) => e.resource as { status: string; statusReason?: { coding?: { code?: string }[] } },
+    );
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        status: 'not-done',
+        statusReason: { coding: [expect.objectContaining({ code: '183944003' })] },
+      }),
+    ]);
+    await signal(input, 'panel.sweep');
+    const suppressed = await h.waitForCase(input.caseId, (x) => x.disposition === 'suppressed');
+    expect(suppressed).toMatchObject({ status: 'closed', clause: 'CRC-15' });
+    expect(
+      ordersOf(input.caseId)
+        .map((o) => o.status)
+        .sort(),
+    ).toEqual(['revoked', 'revoked']);
+  });
+
+  test('done elsewhere: the test is recorded, the outreach cancelled, and data closes the gap', async () => {
+    const patientId = aPatient(62);
+    const input = inputFor(patientId);
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    // Bad input is a 400 naming the field; the case is untouched.
+    const bad = await act(input.caseId, 'nurse', { action: 'done_elsewhere', test: 'colonoscopy' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('date');
+    const when = yearsAgo(2);
+    const ok = await act(input.caseId, 'nurse', { action: 'done_elsewhere', date: when, test: 'colonoscopy' });
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    const closed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    const due = new Date(`${when}T00:00:00Z`);
+    due.setUTCFullYear(due.getUTCFullYear() + 10);
+    expect(closed).toMatchObject({
+      disposition: 'gap_closed',
+      clause: 'CRC-10',
+      nextDueDate: due.toISOString().slice(0, 10),
+    });
+    expect(ordersOf(input.caseId).map((o) => o.status)).toEqual(['revoked']);
+    const colonoscopies = h.sandbox.repo.search('Procedure', new URLSearchParams({ patient: patientId })).entry ?? [];
+    expect(colonoscopies.map((e) => (e.resource as { status: string }).status)).toEqual(['completed']);
+  });
+
+  test('a refill case takes decisions, not actions', async () => {
+    const s = h.scenarios[0]!;
+    const res = await h.webhook(h.clinicId, {
+      type: 'refill.requested',
+      id: 'evt-rf-1',
+      medicationRequest: `MedicationRequest/${s.medicationRequestId}`,
+    });
+    const { caseId } = (await res.json()) as { caseId: string };
+    const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
+    expect(c.kind).toBe('refill');
+    expect((await act(caseId, 'doctor', { action: 'escalate' })).status).toBe(409);
+  });
+});

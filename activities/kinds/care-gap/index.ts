@@ -230,10 +230,20 @@ async function write(
   });
 }
 
+/**
+ * Where a case's projection stands (its last step's `seq`), for a workflow run that starts without carried state: a
+ * care gap whose earlier workflow ended (terminated, or failed) continues its timeline instead of rewriting it.
+ */
+async function progress({ store }: Pick<ActivityDeps, 'store'>, input: { caseId: string }): Promise<{ seq: number }> {
+  const row = await store.cases.getCase(input.caseId);
+  return { seq: row?.seq ?? 0 };
+}
+
 /** The care-gap activities, by registered name (renaming one breaks running workflows: add, don't rename). */
 export function careGapActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
+    careGapProgress: guard((input: { caseId: string }) => progress(deps, input)),
     careGapPin: guard((input: { clinicId: string; protocolId: string }) => pin(deps, input)),
     careGapGather: guard((input: CaseRef & { patientId: string; asOf: string }) => gather(deps, input)),
     careGapEvaluate: guard(
