@@ -268,7 +268,7 @@ const createRouteDef = createRoute({
 const settingsRoute = createRoute({
   method: 'patch',
   path: '/v1/clinics/{id}/settings',
-  summary: 'Change refill automation, nurse SLA or protocol (admin)',
+  summary: 'Change refill automation, nurse SLA, protocol or the protocol kinds the clinic runs (admin)',
   security: bearer,
   request: {
     params: IdParam,

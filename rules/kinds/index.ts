@@ -4,6 +4,7 @@
 import { diffDefinitions, type ProtocolDiff } from '../engine/diff.ts';
 import { AppError, jsonPath } from '../errors.ts';
 import { MAX_PROTOCOL_DEPTH, nestedDeeperThan, type ProtocolIssue } from '../schema/protocol.ts';
+import { CARE_GAP_BUILTINS, careGapKind } from './care-gap/index.ts';
 import { REFILL_BUILTINS, refillKind } from './refill/index.ts';
 import type { KindDeclaration, KindId } from './types.ts';
 
@@ -14,13 +15,16 @@ export type { DispositionRoute, KindAction, KindDeclaration, KindFinding, KindId
 export type AnyKind = KindDeclaration<any, any, any>;
 
 /** Every kind this build knows, in display order. The first is the kind of a definition without `kind`. */
-export const KINDS: readonly AnyKind[] = [refillKind];
+export const KINDS: readonly AnyKind[] = [refillKind, careGapKind];
 
 /** Every built-in protocol version of every kind, published at first start (api/seed.ts). */
 export const BUILTIN_DEFINITIONS: readonly {
   kind: KindId;
   definition: { id: string; version: number; title: string };
-}[] = [...REFILL_BUILTINS.map((definition) => ({ kind: refillKind.id, definition }))];
+}[] = [
+  ...REFILL_BUILTINS.map((definition) => ({ kind: refillKind.id, definition })),
+  ...CARE_GAP_BUILTINS.map((definition) => ({ kind: careGapKind.id, definition })),
+];
 
 export const KIND_IDS: readonly KindId[] = KINDS.map((k) => k.id);
 
