@@ -410,3 +410,37 @@ describe('clinician actions (Temporal Updates with validators)', () => {
     expect((await act(caseId, 'doctor', { action: 'escalate' })).status).toBe(409);
   });
 });
+
+describe('protocol versions (runs last: it publishes a new version)', () => {
+  test("an open gap episode keeps its version; a new case takes the clinic's pin, else the live version", async () => {
+    const a = inputFor(aPatient(56));
+    await signal(a, 'appointment.booked');
+    const open = await h.waitForCase(a.caseId, (x) => x.queue === 'outreach');
+    const v1 = open.protocol!.version;
+
+    // An admin publishes a new version (same rules): the open episode is not affected…
+    const live = (await h.store.protocols.getPublished(PROTOCOL))!;
+    const draft = await h.store.protocols.createDraft({
+      protocolId: PROTOCOL,
+      definition: live.definition,
+      by: 'admin-1',
+    });
+    await h.store.protocols.publish({ protocolId: PROTOCOL, version: draft.version, by: 'admin-1' });
+    await signal(a, 'panel.sweep');
+    const again = await h.waitForCase(a.caseId, (x) => x.timeline.some((e) => e.detail.trigger === 'panel.sweep'));
+    expect(again.protocol?.version).toBe(v1);
+
+    // …a new case runs the live version…
+    const b = inputFor(aPatient(57));
+    await signal(b, 'appointment.booked');
+    expect((await h.waitForCase(b.caseId, (x) => x.status === 'queued')).protocol?.version).toBe(draft.version);
+
+    // …unless the clinic pins a version for the kind.
+    await h.store.clinics.updateSettings(h.clinicId, {
+      kinds: [{ kind: 'care-gap', enabled: true, protocolId: PROTOCOL, protocolVersion: v1 }],
+    });
+    const c = inputFor(aPatient(58));
+    await signal(c, 'appointment.booked');
+    expect((await h.waitForCase(c.caseId, (x) => x.status === 'queued')).protocol?.version).toBe(v1);
+  });
+});
