@@ -613,6 +613,12 @@ export async function careGap(input: CareGapInput): Promise<void> {
     } else if (events.length > 0) {
       const e = events.shift()!;
       remember(e.eventId);
+      // A snoozed case is left alone by the weekly sweep until its date; a booked visit or a result still counts.
+      const snoozed = s.lc.outcome === 'snoozed' && s.wake !== null && Date.now() < s.wake.atMs;
+      if (snoozed && e.type === 'panel.sweep') {
+        steps += 1;
+        continue;
+      }
       await evaluateNow(e.type, { eventId: e.eventId, ...(e.resource ? { resource: e.resource } : {}) });
     } else if (!woke && wake) {
       s.wake = null;

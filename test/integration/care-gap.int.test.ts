@@ -340,8 +340,13 @@ describe('clinician actions (Temporal Updates with validators)', () => {
     // A closed case takes no action.
     expect((await act(input.caseId, 'doctor', { action: 'escalate' })).status).toBe(409);
 
-    // The next event re-opens it: a new gap episode, a new draft order (the revoked one stays revoked).
-    await signal(input, 'panel.sweep');
+    // The weekly sweep leaves a snoozed case alone until its date…
+    const sweep = await signal(input, 'panel.sweep');
+    await new Promise((r) => setTimeout(r, 500));
+    const still = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(still.timeline.some((e) => e.detail.eventId === sweep.eventId)).toBe(false);
+    // …a booked visit re-opens it: a new gap episode, a new draft order (the revoked one stays revoked).
+    await signal(input, 'appointment.booked');
     await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
     expect(
       ordersOf(input.caseId)
