@@ -10,7 +10,8 @@ import {
 } from '../../activities/kinds/care-gap/writeback.ts';
 import { subjectKey } from '../../connectors/subject-key.ts';
 import { CARE_GAP_BUILTINS } from '../../rules/kinds/care-gap/index.ts';
-import type { CareGapEvent, CareGapInput } from '../../workflows/care-gap-messages.ts';
+import { canTakeAction } from '../../rules/lifecycle/index.ts';
+import { CARE_GAP_ACTIONS, type CareGapEvent, type CareGapInput } from '../../workflows/care-gap-messages.ts';
 import { careGapCaseId } from '../../workflows/task-queues.ts';
 import { startHarness, TEST_POLICY, type CaseBody, type Harness } from '../helpers/harness.ts';
 import { createTestClient } from '../helpers/temporal.ts';
@@ -375,6 +376,54 @@ describe('clinician actions (Temporal Updates with validators)', () => {
         .map((o) => o.status)
         .sort(),
     ).toEqual(['revoked', 'revoked']);
+  });
+
+  test('the API precheck and the workflow validator refuse alike, role × action, on an outreach and a doctor item', async () => {
+    const out = inputFor(aPatient(54));
+    await signal(out, 'appointment.booked');
+    await h.waitForCase(out.caseId, (x) => x.queue === 'outreach');
+    const doc = inputFor(aPatient(61, (id) => [fitResult(id, 'POS', daysAgo(10))]));
+    await signal(doc, 'result.available');
+    await h.waitForCase(doc.caseId, (x) => x.queue === 'doctor');
+    const bodies: Record<string, Record<string, unknown>> = {
+      sign_order: {},
+      record_decline: {},
+      done_elsewhere: { date: yearsAgo(1), test: 'colonoscopy' },
+      snooze: { until: today },
+      escalate: {},
+    };
+    const STATUS: Record<string, number> = { FORBIDDEN: 403, CONFLICT: 409 };
+    let compared = 0;
+    for (const [caseId, queue] of [
+      [out.caseId, 'outreach'],
+      [doc.caseId, 'doctor'],
+    ] as const) {
+      for (const role of ['admin', 'nurse', 'doctor'] as const) {
+        for (const [action, extra] of Object.entries(bodies)) {
+          // Only refusals are probed: an accepted action would change the case under the next probe.
+          if (canTakeAction(role, { status: 'queued', queue }, action, CARE_GAP_ACTIONS).ok) continue;
+          const viaApi = await h.api(`/v1/cases/${caseId}/actions`, {
+            method: 'POST',
+            as: role,
+            body: JSON.stringify({ action, ...extra, actionId: `probe-${compared}-api` }),
+          });
+          expect([403, 409], `${role} ${action}`).toContain(viaApi.status);
+          const viaUpdate = await h.deps.workflows.submitCareGapAction!(caseId, {
+            actionId: `probe-${compared}-upd`,
+            action: action as never,
+            ...(extra as object),
+            actor: { userId: `${role}-1`, role },
+            at: new Date().toISOString(),
+          }).then(
+            () => 200,
+            (err: { code?: string }) => STATUS[err.code ?? ''] ?? 500,
+          );
+          expect(viaUpdate, `${caseId.slice(0, 20)} ${role} ${action}`).toBe(viaApi.status);
+          compared += 1;
+        }
+      }
+    }
+    expect(compared).toBe(18);
   });
 
   test('done elsewhere: the test is recorded, the outreach cancelled, and data closes the gap', async () => {
