@@ -451,6 +451,29 @@ describe('clinician actions (Temporal Updates with validators)', () => {
     expect(colonoscopies.map((e) => (e.resource as { status: string }).status)).toEqual(['completed']);
   });
 
+  test('a colonoscopy done elsewhere arriving as data cancels the outreach and closes the gap', async () => {
+    const patientId = aPatient(64);
+    const input = inputFor(patientId);
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    // The outside report reaches the EHR and the EHR says so: no clinician involved.
+    const when = daysAgo(30);
+    h.sandbox.repo.update({
+      resourceType: 'Procedure',
+      id: `colo-${patientId.slice(-6)}`,
+      status: 'completed',
+      code: { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '45378' }] },
+      subject: { reference: `Patient/${patientId}` },
+      performedDateTime: when,
+    });
+    await signal(input, 'result.available', { resource: `Procedure/colo-${patientId.slice(-6)}` });
+    const closed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(closed).toMatchObject({ disposition: 'gap_closed', clause: 'CRC-10', outcome: 'gap_closed' });
+    // The unsigned FIT draft is revoked (no kit went out), the tracking item's Task is completed.
+    expect(ordersOf(input.caseId).map((o) => o.status)).toEqual(['revoked']);
+    expect(taskOf(input.caseId)?.status).toBe('completed');
+  });
+
   test('a refill case takes decisions, not actions', async () => {
     const s = h.scenarios[0]!;
     const res = await h.webhook(h.clinicId, {
