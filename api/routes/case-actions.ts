@@ -23,7 +23,7 @@ const IsoDate = z.iso.date().openapi({ example: '2026-03-01' });
 const common = { note: Note, actionId: ActionId.optional() };
 
 /** One body per action (a discriminated union, so /openapi.json states exactly which fields each action needs). */
-export const CaseActionBodySchema = z
+const CaseActionBodySchema = z
   .discriminatedUnion('action', [
     z.strictObject({ action: z.literal('sign_order'), ...common }),
     z.strictObject({ action: z.literal('record_decline'), ...common }),
