@@ -489,6 +489,11 @@ const CASES: [string, Resource[], Expected][] = [
     },
   ],
   [
+    'CRC-14 an active order exactly 90 days old is still "already ordered" (CRC-13)',
+    [aScreeningOrder('active', '2026-03-17')],
+    { disposition: 'suppressed', clause: 'CRC-13', reasons: ['screening_already_ordered'] },
+  ],
+  [
     'CRC-14 a result on or after the order date answers it',
     [aScreeningOrder('active', '2016-01-01', { system: 'cpt', code: '45378' }), aColonoscopy('2016-01-01')],
     OUTREACH,
