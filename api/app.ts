@@ -75,7 +75,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       title: 'ehr-autopilot API',
       version: '1',
       description:
-        'Refill triage for EHRs: signed webhooks start cases; clinicians work the signature, nurse and doctor queues.',
+        'A workflow-automation rules engine for EHRs: signed webhooks start cases of each protocol kind (GET ' +
+        '/v1/kinds); clinicians work the queues.',
     },
   });
   app.route('/', docsRoutes());

@@ -48,7 +48,7 @@ const VersionParams = IdParam.extend({ version: VersionText.openapi({ example: 1
 /** A protocol document: any JSON object here; its rules are checked by the engine (422 with every issue). */
 const Definition = z.record(z.string(), z.unknown()).openapi({
   description:
-    'A protocol document of any kind: `kind` names it (absent: refill triage, rules/schema/protocol.ts); see ' +
+    'A protocol document of any kind (GET /v1/kinds): `kind` names it (absent: the first kind listed); see ' +
     'rules/README.md and rules/kinds/<kind>/',
 });
 

@@ -300,18 +300,16 @@ export const careGap = {
     if (a === 'done_elsewhere') {
       const select = h(
         'select',
-        { id: 'action-test', name: 'test', required: true },
+        { id: 'action-test', name: 'test' },
         TESTS.map(([id, label]) => h('option', { value: id }, label)),
       );
       return [
         field('Test', select, ui),
-        field('Date of the test', h('input', { id: 'action-date', name: 'date', type: 'date', required: true }), ui),
+        field('Date of the test', h('input', { id: 'action-date', name: 'date', type: 'date' }), ui),
       ];
     }
     if (a === 'snooze') {
-      return [
-        field('Snooze until', h('input', { id: 'action-until', name: 'until', type: 'date', required: true }), ui),
-      ];
+      return [field('Snooze until', h('input', { id: 'action-until', name: 'until', type: 'date' }), ui)];
     }
     return [];
   },
