@@ -315,7 +315,7 @@ describe('clinician actions (Temporal Updates with validators)', () => {
 
     // The workflow's own validator refuses what the lifecycle forbids, typed (the API precheck is bypassed here).
     await expect(
-      h.deps.workflows.submitCareGapAction!(input.caseId, {
+      h.deps.workflows.submitKindAction!(input.caseId, 'careGap', {
         actionId: 'direct-0001',
         action: 'sign_order',
         actor: { userId: 'nurse-1', role: 'nurse' },
@@ -408,7 +408,7 @@ describe('clinician actions (Temporal Updates with validators)', () => {
             body: JSON.stringify({ action, ...extra, actionId: `probe-${compared}-api` }),
           });
           expect([403, 409], `${role} ${action}`).toContain(viaApi.status);
-          const viaUpdate = await h.deps.workflows.submitCareGapAction!(caseId, {
+          const viaUpdate = await h.deps.workflows.submitKindAction!(caseId, 'careGap', {
             actionId: `probe-${compared}-upd`,
             action: action as never,
             ...(extra as object),
