@@ -1,4 +1,5 @@
 import type { CaseProjection, Store } from '../connectors/db/index.ts';
+import { DEFAULT_KIND } from '../rules/kinds/index.ts';
 import { auditActionOf } from '../rules/lifecycle/index.ts';
 import type { Actor } from '../rules/schema/case.ts';
 import type { CaseState } from '../workflows/messages.ts';
@@ -113,7 +114,7 @@ export async function recordCaseStep(
 }
 
 /**
- * Projects a refill case step (the refill workflow's activity, by its registered name): the same one-transaction
+ * Projects a step of the default kind's workflow (refill triage: its activity, by its registered name): the same one-transaction
  * writer as {@link recordCaseStep}, with the audit action the lifecycle gives the step.
  */
 export async function projectCase(deps: { store: Store }, input: ProjectCaseInput): Promise<{ applied: boolean }> {
@@ -121,7 +122,7 @@ export async function projectCase(deps: { store: Store }, input: ProjectCaseInpu
   const closed = state.status === 'closed';
   return recordCaseStep(deps, {
     caseId: input.caseId,
-    kind: 'refill',
+    kind: DEFAULT_KIND.id,
     clinicId: input.clinicId,
     requestId: input.requestId,
     seq: input.seq,

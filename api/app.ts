@@ -14,6 +14,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { kindRoutes } from './routes/kinds.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
@@ -67,6 +68,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', caseActionRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', lifecycleRoutes(deps));
+  app.route('/', kindRoutes(deps));
   app.route('/', protocolRoutes(deps));
   app.route('/', clinicRoutes(deps));
   app.route('/', sweepRoutes(deps));
@@ -77,7 +79,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       title: 'ehr-autopilot API',
       version: '1',
       description:
-        'Refill triage for EHRs: signed webhooks start cases; clinicians work the signature, nurse and doctor queues.',
+        'A workflow-automation rules engine for EHRs: signed webhooks start cases of each protocol kind (GET ' +
+        '/v1/kinds); clinicians work the queues.',
     },
   });
   app.route('/', docsRoutes());

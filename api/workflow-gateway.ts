@@ -38,9 +38,15 @@ export interface WorkflowGateway extends Partial<TriggerGateway> {
    * two per patient). Optional so that gateways of tests that never touch care gaps need not have it.
    */
   signalCareGap?(input: CareGapInput, event: CareGapEvent): Promise<{ caseId: string; runId: string }>;
-  /** Sends a clinician's care-gap action as an Update and waits, bounded, until it is durable (accepted). */
-  submitCareGapAction?(
+  /**
+   * Sends a clinician's action on a case of a kind with its own actions to the kind's workflow (`workflowType`, from
+   * the kind registry) as an Update, and waits, bounded, until it is durable (accepted).
+   *
+   * @throws AppError `CONFLICT` when the kind's workflow takes no actions (a refill case takes decisions).
+   */
+  submitKindAction?(
     caseId: string,
+    workflowType: string,
     action: CareGapActionRequest,
     opts?: { timeoutMs?: number },
   ): Promise<CareGapActionAck>;
@@ -178,17 +184,20 @@ export function createWorkflowGateway(
       }
     },
 
-    async submitCareGapAction(caseId, action, { timeoutMs = 10_000 } = {}) {
+    async submitKindAction(caseId, workflowType, action, { timeoutMs = 10_000 } = {}) {
+      // The kinds whose workflows take actions, by workflow type, and the Update each takes them with.
+      const update = new Map([['careGap', careGapActionUpdate]]).get(workflowType);
+      if (!update) throw new AppError('CONFLICT', 'This case takes decisions, not actions');
       const handle = client.workflow.getHandle(caseId);
       try {
-        const update = await client.withDeadline(Date.now() + timeoutMs, () =>
-          handle.startUpdate(careGapActionUpdate, {
+        const accepted = await client.withDeadline(Date.now() + timeoutMs, () =>
+          handle.startUpdate(update, {
             args: [action],
             updateId: action.actionId,
             waitForStage: 'ACCEPTED',
           }),
         );
-        return await client.withDeadline(Date.now() + timeoutMs, () => update.result());
+        return await client.withDeadline(Date.now() + timeoutMs, () => accepted.result());
       } catch (err) {
         return updateFailure(err, 'action');
       }

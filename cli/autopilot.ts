@@ -6,6 +6,7 @@ import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/ind
 import { evaluateProtocol } from '../rules/engine/index.ts';
 import { AppError, IsoDateSchema } from '../rules/index.ts';
 import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';
+import { EVALUATE_USAGE, refillDecisionOutput, runEvaluateCli } from './evaluate.ts';
 import { UsageError, type CliIo } from './io.ts';
 import { PROTOCOLS_USAGE, runProtocolsCli } from './protocols.ts';
 import { runSweepCli, SWEEP_USAGE } from './sweep.ts';
@@ -26,6 +27,8 @@ Triage one refill request with a built-in protocol and print the decision as JSO
 
 Exit codes: 0 decided, 2 bad input (message on stderr).
 
+${EVALUATE_USAGE}
+
 ${PROTOCOLS_USAGE}
 
 ${TOKENS_USAGE}
@@ -38,6 +41,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'tokens') return runTokensCli(argv.slice(1), io);
   if (argv[0] === 'sweep') return runSweepCli(argv.slice(1), io);
   try {
+    if (argv[0] === 'evaluate') return await runEvaluateCli(argv.slice(1), io);
     let parsed;
     try {
       parsed = parseArgs({
@@ -93,15 +97,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
     const facts = extractRefillFacts(patientRecordFromBundle(json), { asOf });
     const d = await evaluateProtocol(protocol, facts);
-    const out = {
-      disposition: d.disposition,
-      failedCriteria: d.failedCriteria,
-      approvedSupply: d.approvedSupply,
-      bridgeSupply: d.bridgeSupply,
-      routeTo: d.routeTo,
-      actions: d.actions,
-      protocol: d.protocol,
-    };
+    const out = refillDecisionOutput(d);
     io.stdout(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   } catch (e) {

@@ -589,6 +589,10 @@ export async function careGap(input: CareGapInput): Promise<void> {
     if (s.seen.length > SEEN_KEEP) s.seen.splice(0, s.seen.length - SEEN_KEEP);
   };
 
+  // A first run (not a continuation) picks the case's timeline up where it stands: a case row may exist already (the
+  // events webhook's first row, or an earlier workflow of this case that ended).
+  if (input.carried === undefined) s.seq = Math.max(s.seq, (await db.careGapProgress({ caseId: input.caseId })).seq);
+
   for (;;) {
     if ((steps >= maxSteps || workflowInfo().continueAsNewSuggested) && pending === undefined) {
       await condition(allHandlersFinished);
@@ -609,6 +613,12 @@ export async function careGap(input: CareGapInput): Promise<void> {
     } else if (events.length > 0) {
       const e = events.shift()!;
       remember(e.eventId);
+      // A snoozed case is left alone by the weekly sweep until its date; a booked visit or a result still counts.
+      const snoozed = s.lc.outcome === 'snoozed' && s.wake !== null && Date.now() < s.wake.atMs;
+      if (snoozed && e.type === 'panel.sweep') {
+        steps += 1;
+        continue;
+      }
       await evaluateNow(e.type, { eventId: e.eventId, ...(e.resource ? { resource: e.resource } : {}) });
     } else if (!woke && wake) {
       s.wake = null;

@@ -2,19 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../../rules/index.ts';
-import { canTakeAction, roleDecides, type KindActionRule } from '../../rules/lifecycle/index.ts';
-import { CARE_GAP_ACTIONS } from '../../workflows/care-gap-messages.ts';
+import { kindById } from '../../rules/kinds/index.ts';
+import { canTakeAction, roleDecides } from '../../rules/lifecycle/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { CaseId } from '../schemas.ts';
-
-/**
- * The action tables of the kinds whose cases take actions through this route (refill cases keep their decision route,
- * `POST /v1/cases/{caseId}/decision`). To move to the kind registry (rules/kinds/index.ts) once it lands.
- */
-const KIND_ACTIONS: Readonly<Record<string, readonly KindActionRule[]>> = { 'care-gap': CARE_GAP_ACTIONS };
 
 /** Client-chosen id of an action: a retry with the same id is deduplicated (the Update id). */
 const ActionId = z.string().regex(/^[A-Za-z0-9_-]{8,100}$/, '8–100 of A-Z a-z 0-9 _ -');
@@ -23,7 +17,7 @@ const IsoDate = z.iso.date().openapi({ example: '2026-03-01' });
 const common = { note: Note, actionId: ActionId.optional() };
 
 /** One body per action (a discriminated union, so /openapi.json states exactly which fields each action needs). */
-export const CaseActionBodySchema = z
+const CaseActionBodySchema = z
   .discriminatedUnion('action', [
     z.strictObject({ action: z.literal('sign_order'), ...common }),
     z.strictObject({ action: z.literal('record_decline'), ...common }),
@@ -42,12 +36,13 @@ export const CaseActionBodySchema = z
 const actionRoute = createRoute({
   method: 'post',
   path: '/v1/cases/{caseId}/actions',
-  summary: 'A clinician acts on a care gap (sign_order | record_decline | done_elsewhere | snooze | escalate)',
+  summary:
+    'A clinician acts on a case of a kind with its own actions (sign_order | record_decline | done_elsewhere | snooze | escalate)',
   description:
-    'For cases of kinds with their own actions (a care gap); refill cases take POST /v1/cases/{caseId}/decision. ' +
+    'For cases of kinds whose workflows take actions; the others take POST /v1/cases/{caseId}/decision. ' +
     'Answers 200 only once the action is durable in the workflow (Temporal Update accepted); 503 otherwise — retry ' +
     'with the same actionId. 403 for a role the action or queue does not allow, 409 for an action the case does not ' +
-    'offer now (closed, not in a queue, another action pending, not offered in its queue, or a refill case).',
+    'offer now (closed, not in a queue, another action pending, not offered in its queue, or a case that takes decisions).',
   security: [{ bearer: [] }],
   request: {
     params: z.object({ caseId: CaseId }),
@@ -85,17 +80,14 @@ export function caseActionRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if (!r || (principal.clinicId !== null && principal.clinicId !== r.clinicId)) {
       throw new AppError('NOT_FOUND', 'No such case');
     }
-    const table = KIND_ACTIONS[r.kind];
-    if (!table) throw new AppError('CONFLICT', `A ${r.kind} case takes decisions, not actions`);
+    // The kind's declared actions (the registry); the workflow's Update validator judges by the same table.
+    const kind = kindById(r.kind);
+    if (!kind || !deps.workflows.submitKindAction) throw new AppError('CONFLICT', 'This case takes no actions');
     const body = c.req.valid('json');
-    // The workflow's Update validator asks the same function over the same table; this answers from the projection.
-    const check = canTakeAction(principal.role, { status: r.status, queue: r.queue }, body.action, table);
+    const check = canTakeAction(principal.role, { status: r.status, queue: r.queue }, body.action, kind.actions);
     if (!check.ok) throw new AppError(check.code, check.message);
-    if (!deps.workflows.submitCareGapAction) {
-      throw new AppError('TEMPORAL_UNAVAILABLE', 'Actions are not available', { retryable: true });
-    }
     const actionId = body.actionId ?? c.req.valid('header')['idempotency-key'] ?? randomUUID();
-    const ack = await deps.workflows.submitCareGapAction(r.id, {
+    const ack = await deps.workflows.submitKindAction(r.id, kind.workflowType, {
       actionId,
       action: body.action,
       ...(body.action === 'done_elsewhere' ? { date: body.date, test: body.test } : {}),

@@ -16,7 +16,7 @@ const Label = z.string().min(1).max(100);
  */
 export const CaseProjectionSchema = z.strictObject({
   id: z.string().min(1),
-  /** The protocol kind; set on insert only (default `refill`). */
+  /** The protocol kind; set on insert only (absent: the column's default, the kind of cases from before kinds). */
   kind: z
     .string()
     .regex(/^[a-z][a-z0-9-]{0,39}$/)
@@ -282,7 +282,8 @@ async function upsertProjection(
       .insertInto('cases')
       .values({
         id: p.id,
-        kind: p.kind ?? 'refill',
+        // Absent: the column's default, the kind of every case from before kinds.
+        ...(p.kind !== undefined && { kind: p.kind }),
         clinicId: p.clinicId,
         requestId: p.requestId,
         patientId: p.patientId,

@@ -312,7 +312,6 @@ export function careGapFactsFromResources(
   return CareGapFactsSchema.parse({
     asOf,
     patient: {
-      birthDate,
       ageYears: birthDate ? ageAt(birthDate, asOf) : null,
       postalAddress,
       phone,

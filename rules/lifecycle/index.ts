@@ -199,15 +199,27 @@ export interface KindActionRule<A extends string = string> {
 }
 
 /**
+ * A kind action as the lifecycle needs it to judge one: a full {@link KindActionRule}, or an action as a kind declares
+ * it (rules/kinds/types.ts `KindAction`: no effect; a `move` is then judged by its roles and queues alone).
+ */
+export interface ActionRuleLike {
+  id: string;
+  label: string;
+  roles: readonly string[];
+  queues: readonly string[];
+  effect?: KindActionEffect;
+}
+
+/**
  * May `role` take the kind action `action` on a case in this state? The same checks and order as {@link canDecide}
  * (the kind's Update validator and the API's precheck both ask this), over the kind's own table: a role the action
  * does not allow is FORBIDDEN, an action the case's queue does not offer (or one the kind does not have) CONFLICT.
  */
-export function canTakeAction<A extends string>(
+export function canTakeAction(
   role: Role,
   state: Pick<LifecycleState, 'status' | 'queue'> & { decisionPending?: boolean },
   action: string,
-  rules: readonly KindActionRule<A>[],
+  rules: readonly ActionRuleLike[],
 ): DecisionCheck {
   const queued = checkQueued(role, state);
   if (!queued.ok || queued.queue === undefined) return queued.ok ? ALLOWED : queued;
@@ -216,7 +228,7 @@ export function canTakeAction<A extends string>(
     return refuse('CONFLICT', `The ${queued.queue} queue does not offer ${action}`);
   }
   if (!rule.roles.includes(role)) return refuse('FORBIDDEN', `${rule.label} needs a ${rule.roles.join(' or ')}`);
-  if (rule.effect.type === 'move' && rule.effect.to[queued.queue] === undefined) {
+  if (rule.effect?.type === 'move' && rule.effect.to[queued.queue] === undefined) {
     return refuse('CONFLICT', `A ${queued.queue}-queue case cannot be moved by ${action}`);
   }
   return ALLOWED;

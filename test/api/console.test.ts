@@ -698,6 +698,148 @@ describe('console', () => {
     expect(gateway.decisions.some((d) => d.caseId === UNTRIAGED)).toBe(false);
   });
 
+  test('a care-gap case beside refills: its clauses with pass/fail and evidence, the test that left the gap open, its actions', async () => {
+    // The care-gap case as GET /v1/cases/{id} carries it (kind, clause, priority, nextDueDate, reasons, clauses): served
+    // by the page's network layer here, since this app database has no care-gap cases; the refills are real.
+    const caseId = `cg_${CLINIC}_crc-screening-2021_${'0a1b2c3d'.repeat(4)}`;
+    const colonoscopy = {
+      resourceType: 'Procedure',
+      id: 'proc-0412-01',
+      date: '2014-03-01',
+      display: 'Colonoscopy (CPT 45378)',
+    };
+    const clause = (id: string, title: string, passed: boolean | null, evidence: unknown[] = []) => ({
+      id,
+      title,
+      source: `docs/protocols/crc-screening-2021.md ${id}`,
+      passed,
+      evidence,
+    });
+    const summary = {
+      caseId,
+      kind: 'care-gap',
+      clinicId: CLINIC,
+      status: 'queued',
+      disposition: 'outreach',
+      outcome: null,
+      queue: 'outreach',
+      pool: null,
+      reason: 'protocol',
+      escalated: false,
+      slaDueAt: null,
+      drugName: null,
+      medicationRequestId: null,
+      patientId: 'pat-0412',
+      clause: 'CRC-17',
+      priority: 'routine',
+      nextDueDate: null,
+      dueAt: iso(28 * 24 * 60),
+      reasons: [{ id: 'screening_due', evidence: [{ resourceType: 'Patient', id: 'pat-0412' }] }],
+      protocol: { id: 'crc-screening-2021', version: 1 },
+      failedCriteria: [],
+      approvedSupply: null,
+      bridgeSupply: null,
+      routeTo: null,
+      actions: ['pend_fit_order', 'mail_fit_outreach'],
+      createdAt: iso(-30),
+      updatedAt: iso(-30),
+      closedAt: null,
+    };
+    const full = {
+      ...summary,
+      criteria: [],
+      clauses: [
+        clause('CRC-0', 'The birth date is known', true, [{ resourceType: 'Patient', id: 'pat-0412' }]),
+        clause('CRC-1', 'Age 45 through 85', true, [{ resourceType: 'Patient', id: 'pat-0412', value: 61 }]),
+        clause('CRC-10', 'Up to date: a qualifying test within its window', false, [colonoscopy]),
+        clause('CRC-16', 'Reachable by mail or phone', true),
+        clause('CRC-17', 'Otherwise: close the gap automatically', true),
+      ],
+      timeline: [],
+    };
+    const lifecycle = describeLifecycle() as { queues: { queue: string; roles: string[]; actions: string[] }[] };
+    if (!lifecycle.queues.some((q) => q.queue === 'outreach')) {
+      lifecycle.queues.push({ queue: 'outreach', roles: ['nurse', 'doctor'], actions: [] });
+    }
+    const posted: unknown[] = [];
+
+    context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+    const page = await newPage(context);
+    await page.route('**/v1/lifecycle', (r) => r.fulfill({ json: lifecycle }));
+    await page.route('**/v1/queues/outreach/cases*', (r) =>
+      r.fulfill({ json: { queue: 'outreach', items: [summary], nextCursor: null, counts: { outreach: 1 } } }),
+    );
+    // The doctor queue: the real refill items, and the care-gap item beside them.
+    await page.route('**/v1/queues/doctor/cases*', async (r) => {
+      const res = await r.fetch();
+      const json = (await res.json()) as { items: unknown[] };
+      await r.fulfill({ response: res, json: { ...json, items: [...json.items, { ...summary, queue: 'doctor' }] } });
+    });
+    await page.route(`**/v1/cases/${caseId}`, (r) => r.fulfill({ json: full }));
+    await page.route(`**/v1/cases/${caseId}/actions`, (r) => {
+      posted.push(r.request().postDataJSON());
+      return r.fulfill({ status: 200, json: { caseId, action: 'done_elsewhere' } });
+    });
+    await page.goto(baseUrl);
+    await page.getByLabel('API token').fill(TOKENS.doctor);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('role').filter({ hasText: 'doctor' }).waitFor();
+
+    const rows = page.locator('#queue-body tr');
+    const refills = (await store.cases.listQueue({ clinicId: CLINIC, queue: 'doctor', limit: 100 })).items.length;
+    await expect.poll(() => rows.count()).toBe(refills + 1);
+    expect(await page.locator('#queue-body').textContent()).toContain('Clopidogrel');
+    const cgRow = rows.last();
+    expect(await cgRow.getAttribute('data-case-id')).toBe(caseId);
+    expect(await cgRow.textContent()).toContain('Screening gap · crc-screening-2021');
+    expect(await cgRow.textContent()).toContain('Outreach');
+    expect(await cgRow.textContent()).toContain('CRC-17');
+
+    await page.getByRole('tab', { name: /Outreach/ }).click();
+    await expect.poll(() => page.url()).toMatch(/#\/queue\/outreach$/);
+    await expect.poll(() => rows.first().getAttribute('data-case-id')).toBe(caseId);
+    await page.getByRole('link', { name: /Screening gap/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'Screening due: outreach under way' }).waitFor();
+
+    const gap = page.locator('[data-gap]');
+    expect(await gap.getAttribute('data-gap')).toBe('open');
+    expect(await gap.textContent()).toContain('Screening due');
+    expect(await gap.textContent()).toContain('Colonoscopy (CPT 45378)');
+    expect(await gap.textContent()).toMatch(/2014/);
+    expect(await page.locator('li[data-clause]').count()).toBe(5);
+    const c10 = page.locator('li[data-clause="CRC-10"]');
+    expect(await c10.locator('.verdict').textContent()).toBe('✗ Failed');
+    expect(await c10.locator('table.evidence tbody tr').textContent()).toContain('Procedure/proc-0412-01');
+    const c17 = page.locator('li[data-clause="CRC-17"]');
+    expect(await c17.locator('.verdict').textContent()).toBe('✓ Passed');
+    expect(await c17.textContent()).toContain('Decided here');
+    const details = (await page.locator('dl.details').textContent()) ?? '';
+    expect(details).toContain('crc-screening-2021 v1');
+    expect(details).toContain('Pend a FIT kit order');
+
+    // A doctor on an outreach item: the care-gap actions GET /v1/kinds lists for doctors there.
+    expect(await page.locator('.decision-buttons button').allTextContents()).toEqual([
+      'Sign the order',
+      'Record a decline',
+      'Done elsewhere',
+      'Snooze',
+    ]);
+    await page.screenshot({ path: 'test/artifacts/console-care-gap.png', fullPage: true });
+    await page.getByRole('button', { name: 'Done elsewhere' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Confirm: Done elsewhere' }).click();
+    expect(await dialog.locator('#confirm-error').textContent()).toBe('Give the date of the test.');
+    expect(posted).toEqual([]);
+    await dialog.getByLabel('Test', { exact: true }).selectOption('colonoscopy');
+    await dialog.getByLabel('Date of the test').fill('2026-05-02');
+    await dialog.getByLabel(/Note/).fill('Done at the county hospital.');
+    await dialog.getByRole('button', { name: 'Confirm: Done elsewhere' }).click();
+    await expect.poll(() => page.locator('#decision-message').textContent()).toContain('Decision recorded');
+    expect(posted).toEqual([
+      { action: 'done_elsewhere', note: 'Done at the county hospital.', date: '2026-05-02', test: 'colonoscopy' },
+    ]);
+  });
+
   test('an admin reads the case and its audit trail but is offered no decisions', async () => {
     const page = await signedIn('admin');
     await page.goto(`${baseUrl}/#/case/${encodeURIComponent(INSULIN)}`);

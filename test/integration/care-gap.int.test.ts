@@ -10,7 +10,8 @@ import {
 } from '../../activities/kinds/care-gap/writeback.ts';
 import { subjectKey } from '../../connectors/subject-key.ts';
 import { CARE_GAP_BUILTINS } from '../../rules/kinds/care-gap/index.ts';
-import type { CareGapEvent, CareGapInput } from '../../workflows/care-gap-messages.ts';
+import { canTakeAction } from '../../rules/lifecycle/index.ts';
+import { CARE_GAP_ACTIONS, type CareGapEvent, type CareGapInput } from '../../workflows/care-gap-messages.ts';
 import { careGapCaseId } from '../../workflows/task-queues.ts';
 import { startHarness, TEST_POLICY, type CaseBody, type Harness } from '../helpers/harness.ts';
 import { createTestClient } from '../helpers/temporal.ts';
@@ -302,5 +303,221 @@ describe('history stays bounded', () => {
     } finally {
       await temporal.close();
     }
+  });
+});
+
+describe('clinician actions (Temporal Updates with validators)', () => {
+  test('escalate, snooze, re-open, decline: each moves the case and the EHR as the lifecycle says', async () => {
+    const patientId = aPatient(58);
+    const input = inputFor(patientId);
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+
+    // The workflow's own validator refuses what the lifecycle forbids, typed (the API precheck is bypassed here).
+    await expect(
+      h.deps.workflows.submitKindAction!(input.caseId, 'careGap', {
+        actionId: 'direct-0001',
+        action: 'sign_order',
+        actor: { userId: 'nurse-1', role: 'nurse' },
+        at: new Date().toISOString(),
+      }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+    // A nurse escalates the outreach item to her queue, then to the doctor queue.
+    expect((await act(input.caseId, 'nurse', { action: 'escalate' })).status).toBe(200);
+    await h.waitForCase(input.caseId, (x) => x.queue === 'nurse');
+    expect((await act(input.caseId, 'nurse', { action: 'escalate' })).status).toBe(200);
+    const atDoctor = await h.waitForCase(input.caseId, (x) => x.queue === 'doctor');
+    expect(atDoctor.escalated).toBe(true);
+    expect(taskOf(input.caseId)?.businessStatus?.text).toBe('doctor-review');
+
+    // The doctor snoozes it until tomorrow: it leaves the queue, the outreach stops (its draft revoked).
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    expect((await act(input.caseId, 'doctor', { action: 'snooze', until: tomorrow })).status).toBe(200);
+    const snoozed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(snoozed).toMatchObject({ outcome: 'snoozed', queue: null, dueAt: `${tomorrow}T00:00:00.000Z` });
+    expect(ordersOf(input.caseId).map((o) => o.status)).toEqual(['revoked']);
+    expect(taskOf(input.caseId)?.status).toBe('cancelled');
+    // A closed case takes no action.
+    expect((await act(input.caseId, 'doctor', { action: 'escalate' })).status).toBe(409);
+
+    // The weekly sweep leaves a snoozed case alone until its date…
+    const sweep = await signal(input, 'panel.sweep');
+    await new Promise((r) => setTimeout(r, 500));
+    const still = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(still.timeline.some((e) => e.detail.eventId === sweep.eventId)).toBe(false);
+    // …a booked visit re-opens it: a new gap episode, a new draft order (the revoked one stays revoked).
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    expect(
+      ordersOf(input.caseId)
+        .map((o) => o.status)
+        .sort(),
+    ).toEqual(['draft', 'revoked']);
+
+    // The patient declines: recorded in the EHR as a refused procedure, which the protocol then reads (CRC-15).
+    expect((await act(input.caseId, 'nurse', { action: 'record_decline' })).status).toBe(200);
+    const declined = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(declined.outcome).toBe('declined');
+    const refusals = (h.sandbox.repo.search('Procedure', new URLSearchParams({ patient: patientId })).entry ?? []).map(
+      (e) => e.resource as { status: string; statusReason?: { coding?: { code?: string }[] } },
+    );
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        status: 'not-done',
+        statusReason: { coding: [expect.objectContaining({ code: '183944003' })] },
+      }),
+    ]);
+    await signal(input, 'panel.sweep');
+    const suppressed = await h.waitForCase(input.caseId, (x) => x.disposition === 'suppressed');
+    expect(suppressed).toMatchObject({ status: 'closed', clause: 'CRC-15' });
+    expect(
+      ordersOf(input.caseId)
+        .map((o) => o.status)
+        .sort(),
+    ).toEqual(['revoked', 'revoked']);
+  });
+
+  test('the API precheck and the workflow validator refuse alike, role × action, on an outreach and a doctor item', async () => {
+    const out = inputFor(aPatient(54));
+    await signal(out, 'appointment.booked');
+    await h.waitForCase(out.caseId, (x) => x.queue === 'outreach');
+    const doc = inputFor(aPatient(61, (id) => [fitResult(id, 'POS', daysAgo(10))]));
+    await signal(doc, 'result.available');
+    await h.waitForCase(doc.caseId, (x) => x.queue === 'doctor');
+    const bodies: Record<string, Record<string, unknown>> = {
+      sign_order: {},
+      record_decline: {},
+      done_elsewhere: { date: yearsAgo(1), test: 'colonoscopy' },
+      snooze: { until: today },
+      escalate: {},
+    };
+    const STATUS: Record<string, number> = { FORBIDDEN: 403, CONFLICT: 409 };
+    let compared = 0;
+    for (const [caseId, queue] of [
+      [out.caseId, 'outreach'],
+      [doc.caseId, 'doctor'],
+    ] as const) {
+      for (const role of ['admin', 'nurse', 'doctor'] as const) {
+        for (const [action, extra] of Object.entries(bodies)) {
+          // Only refusals are probed: an accepted action would change the case under the next probe.
+          if (canTakeAction(role, { status: 'queued', queue }, action, CARE_GAP_ACTIONS).ok) continue;
+          const viaApi = await h.api(`/v1/cases/${caseId}/actions`, {
+            method: 'POST',
+            as: role,
+            body: JSON.stringify({ action, ...extra, actionId: `probe-${compared}-api` }),
+          });
+          expect([403, 409], `${role} ${action}`).toContain(viaApi.status);
+          const viaUpdate = await h.deps.workflows.submitKindAction!(caseId, 'careGap', {
+            actionId: `probe-${compared}-upd`,
+            action: action as never,
+            ...(extra as object),
+            actor: { userId: `${role}-1`, role },
+            at: new Date().toISOString(),
+          }).then(
+            () => 200,
+            (err: { code?: string }) => STATUS[err.code ?? ''] ?? 500,
+          );
+          expect(viaUpdate, `${caseId.slice(0, 20)} ${role} ${action}`).toBe(viaApi.status);
+          compared += 1;
+        }
+      }
+    }
+    expect(compared).toBe(18);
+  });
+
+  test('done elsewhere: the test is recorded, the outreach cancelled, and data closes the gap', async () => {
+    const patientId = aPatient(62);
+    const input = inputFor(patientId);
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    // Bad input is a 400 naming the field; the case is untouched.
+    const bad = await act(input.caseId, 'nurse', { action: 'done_elsewhere', test: 'colonoscopy' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('date');
+    const when = yearsAgo(2);
+    const ok = await act(input.caseId, 'nurse', { action: 'done_elsewhere', date: when, test: 'colonoscopy' });
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    const closed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    const due = new Date(`${when}T00:00:00Z`);
+    due.setUTCFullYear(due.getUTCFullYear() + 10);
+    expect(closed).toMatchObject({
+      disposition: 'gap_closed',
+      clause: 'CRC-10',
+      nextDueDate: due.toISOString().slice(0, 10),
+    });
+    expect(ordersOf(input.caseId).map((o) => o.status)).toEqual(['revoked']);
+    const colonoscopies = h.sandbox.repo.search('Procedure', new URLSearchParams({ patient: patientId })).entry ?? [];
+    expect(colonoscopies.map((e) => (e.resource as { status: string }).status)).toEqual(['completed']);
+  });
+
+  test('a colonoscopy done elsewhere arriving as data cancels the outreach and closes the gap', async () => {
+    const patientId = aPatient(64);
+    const input = inputFor(patientId);
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    // The outside report reaches the EHR and the EHR says so: no clinician involved.
+    const when = daysAgo(30);
+    h.sandbox.repo.update({
+      resourceType: 'Procedure',
+      id: `colo-${patientId.slice(-6)}`,
+      status: 'completed',
+      code: { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '45378' }] },
+      subject: { reference: `Patient/${patientId}` },
+      performedDateTime: when,
+    });
+    await signal(input, 'result.available', { resource: `Procedure/colo-${patientId.slice(-6)}` });
+    const closed = await h.waitForCase(input.caseId, (x) => x.status === 'closed');
+    expect(closed).toMatchObject({ disposition: 'gap_closed', clause: 'CRC-10', outcome: 'gap_closed' });
+    // The unsigned FIT draft is revoked (no kit went out), the tracking item's Task is completed.
+    expect(ordersOf(input.caseId).map((o) => o.status)).toEqual(['revoked']);
+    expect(taskOf(input.caseId)?.status).toBe('completed');
+  });
+
+  test('a refill case takes decisions, not actions', async () => {
+    const s = h.scenarios[0]!;
+    const res = await h.webhook(h.clinicId, {
+      type: 'refill.requested',
+      id: 'evt-rf-1',
+      medicationRequest: `MedicationRequest/${s.medicationRequestId}`,
+    });
+    const { caseId } = (await res.json()) as { caseId: string };
+    const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
+    expect(c.kind).toBe('refill');
+    expect((await act(caseId, 'doctor', { action: 'escalate' })).status).toBe(409);
+  });
+});
+
+describe('protocol versions (runs last: it publishes a new version)', () => {
+  test("an open gap episode keeps its version; a new case takes the clinic's pin, else the live version", async () => {
+    const a = inputFor(aPatient(56));
+    await signal(a, 'appointment.booked');
+    const open = await h.waitForCase(a.caseId, (x) => x.queue === 'outreach');
+    const v1 = open.protocol!.version;
+
+    // An admin publishes a new version (same rules): the open episode is not affected…
+    const live = (await h.store.protocols.getPublished(PROTOCOL))!;
+    const draft = await h.store.protocols.createDraft({
+      protocolId: PROTOCOL,
+      definition: live.definition,
+      by: 'admin-1',
+    });
+    await h.store.protocols.publish({ protocolId: PROTOCOL, version: draft.version, by: 'admin-1' });
+    await signal(a, 'panel.sweep');
+    const again = await h.waitForCase(a.caseId, (x) => x.timeline.some((e) => e.detail.trigger === 'panel.sweep'));
+    expect(again.protocol?.version).toBe(v1);
+
+    // …a new case runs the live version…
+    const b = inputFor(aPatient(57));
+    await signal(b, 'appointment.booked');
+    expect((await h.waitForCase(b.caseId, (x) => x.status === 'queued')).protocol?.version).toBe(draft.version);
+
+    // …unless the clinic pins a version for the kind.
+    await h.store.clinics.updateSettings(h.clinicId, {
+      kinds: [{ kind: 'care-gap', enabled: true, protocolId: PROTOCOL, protocolVersion: v1 }],
+    });
+    const c = inputFor(aPatient(58));
+    await signal(c, 'appointment.booked');
+    expect((await h.waitForCase(c.caseId, (x) => x.status === 'queued')).protocol?.version).toBe(v1);
   });
 });

@@ -86,6 +86,36 @@ function withWindows(p: ProtocolDefinition, f: (months: number) => number): Prot
   return parseProtocol(copy);
 }
 
+/**
+ * A copy of the protocol on the day operators: `withinMonths N` → `withinDays 30·N`, `beforeMonthsAgo N` →
+ * `beforeDaysAgo 30·N`, `afterDate` → `onOrAfterDate` (so both evaluators run the operators care gaps use).
+ */
+function withDayOperators(p: ProtocolDefinition): ProtocolDefinition {
+  const copy = structuredClone(p);
+  const walk = (c: Condition): void => {
+    if ('all' in c) c.all.forEach(walk);
+    else if ('any' in c) c.any.forEach(walk);
+    else if ('not' in c) walk(c.not);
+    else if ('fact' in c && c.operator === 'withinMonths')
+      Object.assign(c, { operator: 'withinDays', value: 30 * (c.value as number) });
+    else if ('fact' in c && c.operator === 'beforeMonthsAgo')
+      Object.assign(c, { operator: 'beforeDaysAgo', value: 30 * (c.value as number) });
+    else if ('fact' in c && c.operator === 'afterDate') c.operator = 'onOrAfterDate';
+  };
+  Object.values(copy.conditions ?? {}).forEach(walk);
+  for (const r of [...copy.routes, ...copy.guards, ...copy.bridgeSupply]) walk(r.when);
+  for (const cat of copy.categories) {
+    walk(cat.when);
+    for (const r of cat.criteria) {
+      walk(r.when);
+      if (r.appliesWhen) walk(r.appliesWhen);
+    }
+    cat.supply?.forEach((s) => walk(s.when));
+    cat.actions?.forEach((a) => walk(a.when));
+  }
+  return parseProtocol(copy);
+}
+
 describe('compileProtocol gives the decisions json-rules-engine gives', () => {
   test('corpus: real extracted facts and mutations on the edges, every drug class, all dispositions', () => {
     expect(base.length).toBe(CLINICS.length * PATIENTS);
@@ -127,6 +157,7 @@ describe('compileProtocol gives the decisions json-rules-engine gives', () => {
         }),
     ],
     ['bridge rules reversed', (p) => parseProtocol({ ...p, bridgeSupply: [...p.bridgeSupply].reverse() })],
+    ['day operators (withinDays, beforeDaysAgo, onOrAfterDate)', withDayOperators],
   ];
   test.each(variants)('edited protocol (%s): identical decisions on 2,100 cases', async (_, edit) => {
     const edited = edit(reference);

@@ -33,8 +33,9 @@ interface CaseRef {
 }
 
 /**
- * Pins the published version of the care-gap protocol the clinic runs (called once per gap episode; recorded in
- * history, so a later publish never changes an open episode) and returns its outreach sequence.
+ * Pins the care-gap protocol version this clinic runs (called once per gap episode; recorded in history, so a later
+ * publish never changes an open episode): the clinic's kind assignment when it names this protocol (its pinned
+ * version, else the live one), else the protocol's live version. Returns the version's outreach sequence.
  *
  * @throws AppError `NOT_FOUND` (no published version), `PROTOCOL_INVALID` (the stored version is not a care-gap
  * protocol that validates): not retried.
@@ -43,14 +44,18 @@ async function pin(
   { store }: Pick<ActivityDeps, 'store'>,
   input: { clinicId: string; protocolId: string },
 ): Promise<{ protocol: { id: string; version: number }; outreach: CareGapOutreach }> {
-  const published = await store.protocols.getPublished(input.protocolId);
-  if (!published) {
-    throw new AppError('NOT_FOUND', 'The care-gap protocol has no published version', {
+  const assigned = await store.clinics.protocolForKind(input.clinicId, 'care-gap');
+  const version =
+    assigned?.protocolId === input.protocolId && assigned.version !== null
+      ? await store.protocols.getVersion(input.protocolId, assigned.version)
+      : await store.protocols.getPublished(input.protocolId);
+  if (!version || version.status === 'draft') {
+    throw new AppError('NOT_FOUND', 'The care-gap protocol has no published version for this clinic', {
       context: { clinicId: input.clinicId, protocolId: input.protocolId },
     });
   }
-  const definition = parse(published.definition, published.protocolId, published.version);
-  return { protocol: { id: published.protocolId, version: published.version }, outreach: definition.outreach };
+  const definition = parse(version.definition, version.protocolId, version.version);
+  return { protocol: { id: version.protocolId, version: version.version }, outreach: definition.outreach };
 }
 
 function parse(stored: unknown, id: string, version: number) {
@@ -230,10 +235,20 @@ async function write(
   });
 }
 
+/**
+ * Where a case's projection stands (its last step's `seq`), for a workflow run that starts without carried state: a
+ * care gap whose earlier workflow ended (terminated, or failed) continues its timeline instead of rewriting it.
+ */
+async function progress({ store }: Pick<ActivityDeps, 'store'>, input: { caseId: string }): Promise<{ seq: number }> {
+  const row = await store.cases.getCase(input.caseId);
+  return { seq: row?.seq ?? 0 };
+}
+
 /** The care-gap activities, by registered name (renaming one breaks running workflows: add, don't rename). */
 export function careGapActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
+    careGapProgress: guard((input: { caseId: string }) => progress(deps, input)),
     careGapPin: guard((input: { clinicId: string; protocolId: string }) => pin(deps, input)),
     careGapGather: guard((input: CaseRef & { patientId: string; asOf: string }) => gather(deps, input)),
     careGapEvaluate: guard(

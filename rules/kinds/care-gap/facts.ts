@@ -35,9 +35,10 @@ export const CareGapFactsSchema = z.strictObject({
   /** The day of evaluation; every window is measured back from here. */
   asOf: IsoDateSchema,
   patient: z.strictObject({
-    /** `Patient.birthDate` (a full date); `null` when missing or partial. */
-    birthDate: IsoDateSchema.nullable(),
-    /** Whole years at `asOf`; `null` without a birth date. */
+    /**
+     * Whole years at `asOf`; `null` when `Patient.birthDate` is missing or partial (the age boundaries cannot be
+     * decided). The birth date itself is not a fact: no rule needs more than the age, and facts are stored per case.
+     */
     ageYears: z.number().int().nonnegative().nullable(),
     /** A postal address with a line and a city (reachable by mail). */
     postalAddress: z.boolean(),

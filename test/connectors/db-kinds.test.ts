@@ -1,0 +1,168 @@
+// Migration 0008 (protocol kinds) on both dialects: a database from before kinds keeps every protocol as a refill
+// protocol and every clinic running it as before; per-kind clinic settings store, merge and answer protocolForKind;
+// a publish for one clinic pins the slot of the protocol's kind.
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import BetterSqlite3 from 'better-sqlite3';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { createStore, type Database, type Db, type Store } from '../../connectors/db/index.ts';
+import { DEFAULT_SWEEP_CRON } from '../../connectors/db/clinics.ts';
+import { migrationProvider } from '../../connectors/db/migrations.ts';
+import { openDatabase } from '../../connectors/db/open.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const postgresUrl = inject('postgresUrl');
+const dialects = [
+  { dialect: 'sqlite' as const, adminUrl: undefined, skip: false },
+  { dialect: 'postgres' as const, adminUrl: postgresUrl, skip: postgresUrl === undefined },
+];
+
+const CLINIC = {
+  id: 'clinic-k',
+  name: 'Kinds clinic',
+  webhookSecret: 'whsec_0123456789abcdef',
+  fhirBaseUrl: 'http://127.0.0.1:3001/fhir/R4',
+  fhirClientId: 'autopilot',
+  protocolId: 'family-medicine-2015',
+  refillAutomationEnabled: true,
+  nurseSlaSeconds: 14_400,
+  timezone: 'America/Chicago',
+};
+
+describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dialect, adminUrl, skip }) => {
+  let tdb: TestDatabase;
+  let store: Store;
+
+  beforeAll(async () => {
+    if (skip) return;
+    tdb = await openTestDatabase(dialect, adminUrl);
+    store = createStore(tdb.db);
+  });
+  afterAll(async () => {
+    await tdb?.cleanup();
+  });
+
+  test.skipIf(skip)(
+    'a database from before kinds: its protocols become refill, its clinics run them as before',
+    async () => {
+      // The same database opened fresh, migrated only up to 0006, with a protocol and a clinic; then opened normally.
+      await tdb.db.close();
+      const kysely = rawKysely(dialect, tdb.options);
+      try {
+        const provider = migrationProvider(dialect);
+        const names = Object.keys(await provider.getMigrations()).sort();
+        expect(names).toContain('0008_protocol_kinds');
+        await kysely.schema.dropTable('clinic_kinds').ifExists().execute();
+        await kysely
+          .deleteFrom('kysely_migration' as never)
+          .where('name' as never, '=', '0008_protocol_kinds' as never)
+          .execute();
+        await kysely.schema.alterTable('protocols').dropColumn('kind').execute();
+        await kysely
+          .insertInto('protocols')
+          .values({
+            id: 'family-medicine-2015',
+            title: 'FM',
+            publishedVersion: 1,
+            latestVersion: 1,
+            createdAt: 'x',
+          })
+          .execute();
+        await kysely
+          .insertInto('clinics')
+          .values({ ...CLINIC, refillAutomationEnabled: 1, createdAt: 'x', updatedAt: 'x' })
+          .execute();
+      } finally {
+        await kysely.destroy();
+      }
+      const db: Db = await openDatabase(tdb.options);
+      tdb.db = db;
+      store = createStore(db);
+      expect((await store.protocols.get('family-medicine-2015'))?.kind).toBe('refill');
+      expect(await store.clinics.protocolForKind(CLINIC.id, 'refill')).toEqual({
+        clinicId: CLINIC.id,
+        kind: 'refill',
+        protocolId: 'family-medicine-2015',
+        pinnedVersion: null,
+        version: 1,
+        sweepCron: DEFAULT_SWEEP_CRON,
+      });
+      expect(await store.clinics.protocolForKind(CLINIC.id, 'care-gap')).toBeNull();
+      expect(await store.clinics.kinds(CLINIC.id)).toEqual([]);
+    },
+  );
+
+  test.skipIf(skip)(
+    'kind settings merge field by field; a new protocol clears the pin; disabled is not run',
+    async () => {
+      await store.protocols.create({ id: 'crc-a', title: 'CRC A', kind: 'care-gap' });
+      await store.protocols.create({ id: 'crc-b', title: 'CRC B', kind: 'care-gap' });
+      for (const id of ['crc-a', 'crc-b']) {
+        const d = await store.protocols.createDraft({ protocolId: id, definition: { kind: 'care-gap' }, by: 't' });
+        await store.protocols.publish({ protocolId: id, version: d.version, by: 't' });
+      }
+      await store.clinics.updateSettings(CLINIC.id, {
+        kinds: [{ kind: 'care-gap', enabled: true, protocolId: 'crc-a', protocolVersion: 1, sweepCron: '0 5 * * 2' }],
+      });
+      expect(await store.clinics.protocolForKind(CLINIC.id, 'care-gap')).toMatchObject({
+        protocolId: 'crc-a',
+        pinnedVersion: 1,
+        version: 1,
+        sweepCron: '0 5 * * 2',
+      });
+      await store.clinics.updateSettings(CLINIC.id, { kinds: [{ kind: 'care-gap', protocolId: 'crc-b' }] });
+      expect(await store.clinics.kinds(CLINIC.id)).toEqual([
+        expect.objectContaining({
+          kind: 'care-gap',
+          enabled: true,
+          protocolId: 'crc-b',
+          protocolVersion: null,
+          sweepCron: '0 5 * * 2',
+        }),
+      ]);
+      // Publish for this clinic: the care-gap slot is pinned, the clinic's refill protocol is untouched.
+      const d2 = await store.protocols.createDraft({
+        protocolId: 'crc-b',
+        definition: { kind: 'care-gap', v: 2 },
+        by: 't',
+      });
+      const r = await store.protocols.publish({
+        protocolId: 'crc-b',
+        version: d2.version,
+        by: 't',
+        clinicId: CLINIC.id,
+      });
+      expect(r).toMatchObject({ clinicId: CLINIC.id, previousVersion: null, changed: true });
+      expect(await store.clinics.protocolForKind(CLINIC.id, 'care-gap')).toMatchObject({
+        pinnedVersion: 2,
+        version: 2,
+      });
+      expect((await store.clinics.get(CLINIC.id))?.protocolVersion).toBeNull();
+      await expect(
+        store.protocols.publish({ protocolId: 'crc-a', version: 1, by: 't', clinicId: CLINIC.id }),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+      expect((await store.clinics.listRunning('care-gap')).map((a) => a.clinicId)).toEqual([CLINIC.id]);
+      await store.clinics.updateSettings(CLINIC.id, { kinds: [{ kind: 'care-gap', enabled: false }] });
+      expect(await store.clinics.protocolForKind(CLINIC.id, 'care-gap')).toBeNull();
+      expect(await store.clinics.listRunning('care-gap')).toEqual([]);
+    },
+  );
+});
+
+/** A kysely over the test database without running migrations (to rewind one). */
+function rawKysely(
+  dialect: 'sqlite' | 'postgres',
+  options: { databaseUrl?: string; dataDir: string },
+): Kysely<Database> {
+  const plugins = [new CamelCasePlugin()];
+  return dialect === 'postgres'
+    ? new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.databaseUrl }) }),
+        plugins,
+      })
+    : new Kysely<Database>({
+        dialect: new SqliteDialect({ database: new BetterSqlite3(join(options.dataDir, 'app.db')) }),
+        plugins,
+      });
+}

@@ -1,0 +1,160 @@
+// "No engine file mentions a kind by name, except the registry that lists the kinds" (issue 8), as a test: every
+// code file outside a kind's own places is searched for the names of the registry's kinds (`refill`, `care-gap`,
+// also spelt `careGap` / `care_gap`), in its identifiers and string literals; comments are prose and not searched.
+// Today's refill code predates kinds and still lives in engine folders: those files are listed in ALLOWED below, each
+// with where it should go. The list may only shrink: a listed file that no longer names a kind fails the test too.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, test } from 'vitest';
+import { KIND_IDS } from '../../rules/kinds/index.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Folders holding engine code (tests, docs and the sandbox EHR are not engine). */
+const ENGINE_DIRS = ['rules', 'facts', 'connectors', 'activities', 'workflows', 'api', 'cli', 'scripts', 'bin'];
+const CODE = /\.(ts|js|mjs|cjs)$/;
+
+/** Where a kind's own files live (rules/kinds/types.ts): files there may name their kind. */
+function ownedByAKind(file: string): boolean {
+  return KIND_IDS.some(
+    (k) =>
+      file.startsWith(`rules/kinds/${k}/`) ||
+      file.startsWith(`facts/${k}/`) ||
+      file.startsWith(`activities/kinds/${k}/`) ||
+      file === `workflows/${k}.ts` ||
+      file.startsWith(`workflows/${k}-`) ||
+      file === `api/console/kinds/${k}.js`,
+  );
+}
+
+/** The registries: the one list of kinds per layer. */
+const REGISTRIES = new Set([
+  'rules/kinds/index.ts', // the kinds (declarations, built-ins)
+  'api/console/kinds/index.js', // the console's renderer per kind
+  'activities/kinds/index.ts', // each kind's activities for the worker
+  'workflows/index.ts', // the workflow functions the worker bundles (one per kind)
+]);
+
+/**
+ * Engine files that still name a kind today, and where each should go. Every entry is refill code from before kinds
+ * (or a place where the engine still falls back to refill); the lead moves files at the end of issue 8, so this list
+ * shrinks then. Do not add to it: put kind code in the kind's own places instead.
+ */
+const ALLOWED: Record<string, string> = {
+  // rules/: the refill kind's schemas, evaluator and simulation (move under rules/kinds/refill/).
+  'rules/schema/facts.ts': 'RefillFactsSchema → rules/kinds/refill/facts.ts (Evidence stays engine)',
+  'rules/schema/decision.ts': 'TriageDecisionSchema → rules/kinds/refill/decision.ts',
+  'rules/schema/protocol.ts': 'refill ProtocolDefinitionSchema → rules/kinds/refill/protocol.ts (conditions stay)',
+  'rules/schema/fact-paths.ts': 'the refill facts schema as the default → take the kind’s schema only',
+  'rules/schema/minimise-facts.ts': 'refill facts minimisation → rules/kinds/refill/',
+  'rules/engine/compile.ts': 'the refill compiled evaluator → rules/kinds/refill/compile.ts',
+  'rules/engine/evaluate.ts': 'evaluateProtocol (refill) → rules/kinds/refill/evaluate.ts',
+  'rules/engine/outcome.ts': 'refill outcome rules → rules/kinds/refill/',
+  'rules/engine/simulate.ts': 'refill RecordedCase/ChangedCase → rules/kinds/refill/ (simulate-kind.ts is the engine)',
+  'rules/engine/simulate-compiled.ts': 'the refill compiled simulation → rules/kinds/refill/',
+  'rules/index.ts': 're-exports RefillFactsSchema → drop once rules/kinds/refill/ owns it',
+  // activities/: the refill workflow's activities (move under activities/kinds/refill/).
+  'activities/ehr-writeback.ts': 'refill write-backs → activities/kinds/refill/',
+  'activities/index.ts': 'registers refill activities by name → activities/kinds/index.ts',
+  'activities/patient-context.ts': 'refill FHIR reads → activities/kinds/refill/',
+  'activities/triage.ts': 'refill triage activities → activities/kinds/refill/',
+  // workflows/: the refill workflow's ids (workflows/refill-triage.ts itself is the kind's: `workflows/<k>-*.ts`).
+  'workflows/task-queues.ts': 'refillCaseId → workflows/refill.ts (or the kind’s messages file)',
+  // api/: the refill webhook and fallbacks to the default kind.
+  'api/routes/webhooks.ts': 'the refill-requests webhook (a kind trigger) → api/kinds/refill/ or a trigger registry',
+  'api/webhook-body.ts': 'refill webhook bodies → with the refill trigger',
+  'api/workflow-gateway.ts': 'startRefillTriage → a per-kind start through the registry',
+  'api/deps.ts': 'bundleFacts typed as RefillFacts → a per-kind bundle extractor',
+  'api/main.ts': 'wires the refill bundle extraction → facts registry',
+  'api/routes/clinics.ts': 'refillAutomationEnabled (a refill setting; kept: its contract is relied on)',
+  'api/console/app.js': 'refill texts for queues and timeline events → api/console/kinds/refill.js',
+  'api/seed.ts': 'the demo clinic’s refill automation switch',
+  // connectors/: refill columns kept for compatibility.
+  'connectors/db/clinics.ts': 'refillAutomationEnabled column (kept: existing clinics rely on it)',
+  'connectors/db/migrations.ts': 'migrations are history: 0008 gives every earlier protocol kind refill',
+  'connectors/db/schema.ts': 'the refillAutomationEnabled column (kept, as above)',
+  // cli/ and scripts/: refill commands and tooling.
+  'cli/protocols.ts': '--bundles extracts refill facts → a per-kind bundle extractor (facts registry)',
+  'cli/autopilot.ts': '`autopilot triage` (the refill CLI contract) → cli/kinds/refill or the evaluate command',
+  'scripts/bench.ts': 'refill throughput benchmark (tooling)',
+  'scripts/bench-simulation.ts': 'refill simulation benchmark (tooling)',
+  'scripts/demo-traffic.ts': 'posts refill webhooks (tooling)',
+  'scripts/start.ts': 'prints how to send refill webhooks (tooling)',
+};
+
+/** The names of a kind as code spells them: `care-gap`, `careGap`, `care_gap`, `CareGap`, `CARE_GAP`. */
+function kindPattern(ids: readonly string[]): RegExp {
+  return new RegExp(ids.map((id) => id.split('-').join('[-_]?')).join('|'), 'i');
+}
+
+/** The identifiers and string literals of a source file (its code, not its comments), one per line. */
+export function codeNames(source: string, fileName: string): string[] {
+  const sf = ts.createSourceFile(fileName, source, ts.ScriptTarget.Latest, false);
+  const out: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isIdentifier(node) ||
+      ts.isPrivateIdentifier(node) ||
+      ts.isStringLiteralLike(node) ||
+      ts.isTemplateHead(node) ||
+      ts.isTemplateMiddle(node) ||
+      ts.isTemplateTail(node) ||
+      ts.isRegularExpressionLiteral(node) ||
+      ts.isJsxText(node)
+    ) {
+      out.push(node.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return out;
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(join(ROOT, path)).isDirectory() ? walk(path) : [path];
+  });
+}
+
+function engineFilesNamingAKind(): Map<string, string[]> {
+  const pattern = kindPattern(KIND_IDS);
+  const found = new Map<string, string[]>();
+  for (const dir of ENGINE_DIRS) {
+    for (const file of walk(dir).map((f) => relative(ROOT, join(ROOT, f)).split('\\').join('/'))) {
+      if (!CODE.test(file) || ownedByAKind(file) || REGISTRIES.has(file)) continue;
+      const hits = codeNames(readFileSync(join(ROOT, file), 'utf8'), file).filter((n) => pattern.test(n));
+      if (hits.length) found.set(file, [...new Set(hits)]);
+    }
+  }
+  return found;
+}
+
+describe('kind names in engine files', () => {
+  test('the search finds a kind named in code and ignores comments', () => {
+    const pattern = kindPattern(['refill', 'care-gap']);
+    const names = (src: string) => codeNames(src, 'probe.ts').filter((n) => pattern.test(n));
+    expect(names("const k = 'care-gap';")).toEqual(['care-gap']);
+    expect(names('export function startCareGap() {}')).toEqual(['startCareGap']);
+    expect(names('const x = `${a}_care_gap_${b}`;')).toEqual(['_care_gap_']);
+    expect(names('const refillAutomationEnabled = true;')).toEqual(['refillAutomationEnabled']);
+    expect(names('// a refill, a care gap\n/** careGap */\nconst y = 1;')).toEqual([]);
+  });
+
+  test('no engine file outside the kinds’ own places and the registries names a kind, but the listed ones', () => {
+    const found = engineFilesNamingAKind();
+    const unexpected = [...found].filter(([file]) => !(file in ALLOWED));
+    expect(
+      unexpected.map(([file, names]) => `${file}: ${names.slice(0, 5).join(', ')}`),
+      'engine files naming a kind: move the kind code to rules/kinds/<k>/, facts/<k>/, activities/kinds/<k>/, ' +
+        'workflows/<k>.ts or api/console/kinds/<k>.js, or ask the registry (rules/kinds/index.ts)',
+    ).toEqual([]);
+  });
+
+  test('the allow-list only shrinks: every listed file exists and still names a kind', () => {
+    const found = engineFilesNamingAKind();
+    const stale = Object.keys(ALLOWED).filter((file) => !found.has(file));
+    expect(stale, 'remove these from ALLOWED: they no longer name a kind (or are gone)').toEqual([]);
+  });
+});
