@@ -65,7 +65,6 @@ function facts(colonoscopy: string | null): CareGapFacts {
   return {
     asOf: '2026-06-01',
     patient: {
-      birthDate: '1965-06-01',
       ageYears: 61,
       postalAddress: true,
       phone: true,
