@@ -6,7 +6,7 @@ import type { Config } from '../connectors/config.ts';
 import { generateClientKeyPair } from '../connectors/fhir/auth.ts';
 import type { Logger } from '../connectors/logger.ts';
 import { canonicalJson } from '../rules/engine/diff.ts';
-import { BUILTIN_DEFINITIONS, parseAnyProtocol } from '../rules/kinds/index.ts';
+import { BUILTIN_DEFINITIONS, KINDS, parseAnyProtocol } from '../rules/kinds/index.ts';
 
 /** A built-in protocol version of some kind, as the registry lists it. */
 type Builtin = (typeof BUILTIN_DEFINITIONS)[number];
@@ -142,6 +142,7 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
     nurseSlaSeconds: existing?.nurseSlaSeconds ?? 4 * 3600,
     timezone: existing?.timezone ?? 'America/Chicago',
   });
+  await enableDemoKinds(store);
   for (const role of ['admin', 'doctor', 'nurse'] as const) {
     if (!(await store.tokens.findByToken(creds.tokens[role]))) {
       await store.tokens.createToken({
@@ -168,6 +169,20 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
       return res.ok;
     },
   };
+}
+
+/**
+ * The demo clinic runs every kind: each kind besides the one of its own protocolId is enabled with that kind's first
+ * built-in protocol, once (a setting an admin changed afterwards, enabled or not, is kept).
+ */
+async function enableDemoKinds(store: Store): Promise<void> {
+  const own = (await store.clinics.protocolForKind(DEMO_CLINIC, KINDS[0]!.id))?.kind;
+  const stored = new Set((await store.clinics.kinds(DEMO_CLINIC)).map((k) => k.kind));
+  const kinds = KINDS.filter((k) => k.id !== own && !stored.has(k.id)).flatMap((k) => {
+    const builtin = BUILTIN_DEFINITIONS.find((b) => b.kind === k.id);
+    return builtin ? [{ kind: k.id, enabled: true, protocolId: builtin.definition.id }] : [];
+  });
+  if (kinds.length) await store.clinics.updateSettings(DEMO_CLINIC, { kinds });
 }
 
 async function registerWithSandbox(url: string, clientId: string, jwks: unknown, logger: Logger): Promise<boolean> {

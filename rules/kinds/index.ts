@@ -17,6 +17,12 @@ export type AnyKind = KindDeclaration<any, any, any>;
 /** Every kind this build knows, in display order. The first is the kind of a definition without `kind`. */
 export const KINDS: readonly AnyKind[] = [refillKind, careGapKind];
 
+/**
+ * The kind of a definition without `kind` (every protocol before kinds). Simulation jobs and uploaded bundles still
+ * run for this kind only.
+ */
+export const DEFAULT_KIND: AnyKind = KINDS[0]!;
+
 /** Every built-in protocol version of every kind, published at first start (api/seed.ts). */
 export const BUILTIN_DEFINITIONS: readonly {
   kind: KindId;
@@ -109,6 +115,3 @@ export function protocolInvalid(issues: readonly ProtocolIssue[]): AppError {
 export function diffByKind(kind: AnyKind, before: unknown, after: unknown): ProtocolDiff {
   return kind.diff ? kind.diff(before, after) : diffDefinitions(before, after);
 }
-
-/** The kind of a definition without `kind` (every protocol before kinds), and of the built-in jobs that predate kinds. */
-export const DEFAULT_KIND: AnyKind = KINDS[0]!;

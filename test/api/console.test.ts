@@ -836,7 +836,14 @@ describe('console', () => {
     await dialog.getByRole('button', { name: 'Confirm: Done elsewhere' }).click();
     await expect.poll(() => page.locator('#decision-message').textContent()).toContain('Decision recorded');
     expect(posted).toEqual([
-      { action: 'done_elsewhere', note: 'Done at the county hospital.', date: '2026-05-02', test: 'colonoscopy' },
+      {
+        action: 'done_elsewhere',
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- an asymmetric matcher
+        actionId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+        note: 'Done at the county hospital.',
+        date: '2026-05-02',
+        test: 'colonoscopy',
+      },
     ]);
   });
 

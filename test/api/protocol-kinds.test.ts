@@ -5,7 +5,7 @@
 // and a sweep cadence, and `protocolForKind` answers what the worker runs. Existing clinics keep refill as it was.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
-import { ensureBuiltinProtocols } from '../../api/seed.ts';
+import { ensureBuiltinProtocols, ensureDemoClinic } from '../../api/seed.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
 import { loadConfig } from '../../connectors/config.ts';
 import { DEFAULT_SWEEP_CRON } from '../../connectors/db/clinics.ts';
@@ -13,6 +13,8 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { CARE_GAP_BUILTINS, evaluateCareGap, type CareGapFacts } from '../../rules/kinds/care-gap/index.ts';
 import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { startSandbox } from '../../sandbox/fhir-server.ts';
+import { findFreePort } from '../../scripts/temporal-cli.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const CRC = 'crc-screening-2021';
@@ -65,7 +67,6 @@ function facts(colonoscopy: string | null): CareGapFacts {
   return {
     asOf: '2026-06-01',
     patient: {
-      birthDate: '1965-06-01',
       ageYears: 61,
       postalAddress: true,
       phone: true,
@@ -412,5 +413,25 @@ describe('per-clinic kind settings', () => {
       'needs_visit',
       'escalate',
     ]);
+  });
+
+  test('the demo clinic runs every kind: care gaps with the built-in, once (an admin’s later choice is kept)', async () => {
+    const port = await findFreePort();
+    const sandbox = await startSandbox({ port, validate: false });
+    try {
+      const demoConfig = loadConfig({
+        LOG_LEVEL: 'silent',
+        DATA_DIR: testDb.options.dataDir,
+        SANDBOX_PORT: String(port),
+      });
+      await ensureDemoClinic(store, demoConfig, logger);
+      expect(await store.clinics.protocolForKind('demo', 'care-gap')).toMatchObject({ protocolId: CRC });
+      expect((await store.clinics.protocolForKind('demo', 'refill'))?.protocolId).toBe(REFILL);
+      await store.clinics.updateSettings('demo', { kinds: [{ kind: 'care-gap', enabled: false }] });
+      await ensureDemoClinic(store, demoConfig, logger);
+      expect(await store.clinics.protocolForKind('demo', 'care-gap')).toBeNull();
+    } finally {
+      await sandbox.close();
+    }
   });
 });

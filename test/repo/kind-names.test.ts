@@ -76,6 +76,7 @@ const ALLOWED: Record<string, string> = {
   'connectors/db/schema.ts': 'the refillAutomationEnabled column (kept, as above)',
   // cli/ and scripts/: refill commands and tooling.
   'cli/protocols.ts': '--bundles extracts refill facts → a per-kind bundle extractor (facts registry)',
+  'cli/evaluate.ts': 'picks each kind’s bundle extraction and built-ins by name → a per-kind facts/CLI registry',
   'cli/autopilot.ts': '`autopilot triage` (the refill CLI contract) → cli/kinds/refill or the evaluate command',
   'scripts/bench.ts': 'refill throughput benchmark (tooling)',
   'scripts/bench-simulation.ts': 'refill simulation benchmark (tooling)',

@@ -2,7 +2,7 @@
 // How the console shows a care-gap case (one patient, one screening protocol such as crc-screening-2021): the gap
 // (which test on which date closed it, or why it is open), every clause of the protocol in order with pass / fail /
 // not reached and its evidence, and the care-gap actions (sign the order, record a decline, done elsewhere, snooze,
-// escalate) sent to POST /v1/cases/{caseId}/actions.
+// escalate) sent to POST /v1/cases/{caseId}/actions ({ action, actionId, note?, date?, test?, until? }).
 import { evidenceTable } from './refill.js';
 
 /** @typedef {import('./index.js').KindRenderer} KindRenderer */
@@ -314,11 +314,12 @@ export const careGap = {
     return [];
   },
 
-  request(c, a, { note, form }) {
+  // actionId: the Update id, so a retry after a 503 cannot act twice (as a refill decision's decisionId).
+  request(c, a, { requestId, note, form }) {
     const value = (/** @type {string} */ name) =>
       /** @type {HTMLInputElement | HTMLSelectElement | null} */ (form.querySelector(`[name="${name}"]`))?.value ?? '';
     /** @type {Record<string, unknown>} */
-    const body = { action: a, ...(note ? { note } : {}) };
+    const body = { action: a, actionId: requestId, ...(note ? { note } : {}) };
     if (a === 'done_elsewhere') {
       if (!value('date')) return { error: 'Give the date of the test.' };
       body.date = value('date');

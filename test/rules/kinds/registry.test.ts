@@ -29,7 +29,6 @@ function facts(asOf: string, colonoscopy: string | null): CareGapFacts {
   return {
     asOf,
     patient: {
-      birthDate: '1965-06-01',
       ageYears: 60,
       postalAddress: true,
       phone: true,
