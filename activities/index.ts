@@ -3,15 +3,10 @@ import type { Store } from '../connectors/db/index.ts';
 import type { Logger } from '../connectors/logger.ts';
 import { projectCase, recordCaseStep, type ProjectCaseInput, type RecordCaseStepInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
-import {
-  resolveEventPatient,
-  startCareGapCases,
-  type StartCareGapCasesInput,
-  type TriggerDeps,
-} from './care-gap-triggers.ts';
 import { guard } from './errors.ts';
 import { createKindActivities } from './kinds/index.ts';
 import { panelPage, type PanelPageInput } from './panel-sweep.ts';
+import { resolveEventPatient, startPatientCases, type StartPatientCasesInput, type TriggerDeps } from './triggers.ts';
 import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
 import { evaluateProtocol, gatherPatientFacts, pinProtocol, type GatherPatientFactsInput } from './triage.ts';
 import type { RefillFacts } from '../rules/schema/facts.ts';
@@ -50,8 +45,8 @@ export function createActivities(deps: ActivityDeps) {
     resolveEventPatient: guard((input: { intakeId: string; clinicId: string; requestId: string; resource: string }) =>
       resolveEventPatient(deps, input),
     ),
-    startCareGapCases: guard((input: StartCareGapCasesInput) =>
-      startCareGapCases({ store: deps.store, triggers: deps.triggers }, input),
+    startPatientCases: guard((input: StartPatientCasesInput) =>
+      startPatientCases({ store: deps.store, triggers: deps.triggers }, input),
     ),
     panelPage: guard((input: PanelPageInput) => panelPage(deps, input)),
     simulationPage: guard((input: SimulationPageInput) => simulationPage(deps, input)),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { formatISO, parseISO, subMonths } from 'date-fns';
 import type { Store } from '../connectors/db/index.ts';
 import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
-import { patientOfFocus } from './care-gap-triggers.ts';
+import { patientOfFocus } from './triggers.ts';
 
 /** How far back a finished Encounter attributes a patient to the clinic's panel. */
 export const ATTRIBUTION_MONTHS = 24;

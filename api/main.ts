@@ -35,7 +35,7 @@ const demo = config.DEMO ? await ensureDemoClinic(store, config, logger) : undef
 const temporal = await createTemporalClient(config);
 const workflows = createWorkflowGateway(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
 // Every clinic's panel-sweep Schedule, created or brought up to date (the demo clinic's on its first start).
-for (const clinic of await store.clinics.list()) await syncSweepSchedule({ workflows, logger }, clinic);
+for (const clinic of await store.clinics.list()) await syncSweepSchedule({ workflows, logger, store }, clinic);
 const app = createApp({
   config,
   db,

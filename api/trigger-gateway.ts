@@ -7,6 +7,7 @@ import {
   type ScheduleOptionsAction,
   type ScheduleSpec,
 } from '@temporalio/client';
+import { DEFAULT_SWEEP_CRON } from '../connectors/db/clinics.ts';
 import { AppError } from '../rules/index.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
 import { eventIntake, type EventIntakeInput, type EventIntakeResult } from '../workflows/event-intake.ts';
@@ -49,8 +50,11 @@ export interface TriggerGateway {
 export interface SweepScheduleClinic {
   id: string;
   timezone: string;
-  /** Days between sweeps; null: no scheduled sweeps (hand starts still work). Default 7 (weekly). */
-  sweepCadenceDays?: number | null;
+  /**
+   * The sweep cadence (five-field cron, in the clinic's time zone) of the patient-level kinds the clinic runs; null:
+   * it runs none, and the Schedule is paused (hand starts still work).
+   */
+  sweepCron: string | null;
 }
 
 /** The Schedule id of a clinic's sweep; the sweeps it starts are `ps_{clinicId}-{start time}`. */
@@ -65,11 +69,9 @@ export function isSweepOf(clinicId: string, sweepId: string): boolean {
   return sweepId.startsWith(prefix) && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(sweepId.slice(prefix.length));
 }
 
-/** Weekly by default (Sunday 02:00 in the clinic's time zone); another cadence runs every N days. */
+/** The Schedule's times: the clinic's cron in its time zone (weekly by default: Monday 06:00). */
 export function sweepSpec(clinic: SweepScheduleClinic): ScheduleSpec {
-  const days = clinic.sweepCadenceDays === undefined ? 7 : clinic.sweepCadenceDays;
-  if (days === 7) return { calendars: [{ dayOfWeek: 'SUNDAY', hour: 2, minute: 0 }], timezone: clinic.timezone };
-  return { intervals: [{ every: `${days ?? 7} days` }] };
+  return { cronExpressions: [clinic.sweepCron ?? DEFAULT_SWEEP_CRON], timezone: clinic.timezone };
 }
 
 /** How long a hand start waits for the Schedule to report the run it started. */
@@ -125,7 +127,7 @@ export function createTriggerGateway(
 
   async function ensureSweepSchedule(clinic: SweepScheduleClinic): Promise<void> {
     const spec = sweepSpec(clinic);
-    const paused = clinic.sweepCadenceDays === null;
+    const paused = clinic.sweepCron === null;
     const deadline = () => Date.now() + 5_000;
     try {
       await client.withDeadline(deadline(), () =>

@@ -8,8 +8,8 @@ import { UsageError, type CliIo } from './io.ts';
 export const SWEEP_USAGE = `Usage: autopilot sweep start --clinic <id> [--wait] [--api <url>] [--token <admin token>]
        autopilot sweep status --clinic <id> --sweep <sweep id> [--wait] [--api <url>] [--token <admin token>]
 
-Panel sweeps (every patient with a finished Encounter in the last 24 months gets their care-gap case started or
-re-evaluated; the clinic's weekly Schedule runs the same sweep):
+Panel sweeps (every patient with a finished Encounter in the last 24 months gets their case of each patient-level
+kind the clinic runs started or re-evaluated; the clinic's weekly Schedule runs the same sweep):
   start    starts a sweep now and prints { sweepId, status, links }; refused (exit 1) while one runs
   status   prints the sweep's progress { status, pages, encounters, patients, cases, … }
   --wait   polls until the sweep is done, then prints its progress

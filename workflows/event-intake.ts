@@ -1,12 +1,21 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
-import type { CareGapEvent } from './care-gap-messages.ts';
+
+/** What touched a patient's case (the signal payload of every patient-level kind). Ids and references only. */
+export interface PatientCaseEvent {
+  type: 'appointment.booked' | 'result.available' | 'panel.sweep' | 'timer';
+  /** The EHR's event id (or the sweep's id): redeliveries carry the same id and are handled once. */
+  eventId: string;
+  resource?: `${'Observation' | 'DiagnosticReport' | 'Procedure' | 'Appointment'}/${string}`;
+  /** When the event happened (ISO instant). */
+  at: string;
+}
 
 /** An event the events webhook accepted: a booked visit or an arriving result (never a sweep or a timer). */
-export type CareEvent = Omit<CareGapEvent, 'type' | 'resource'> & {
-  type: Extract<CareGapEvent['type'], 'appointment.booked' | 'result.available'>;
-  resource: NonNullable<CareGapEvent['resource']>;
+export type CareEvent = Omit<PatientCaseEvent, 'type' | 'resource'> & {
+  type: Extract<PatientCaseEvent['type'], 'appointment.booked' | 'result.available'>;
+  resource: NonNullable<PatientCaseEvent['resource']>;
 };
 
 export interface EventIntakeInput {
@@ -39,8 +48,8 @@ function failureType(err: unknown): string | undefined {
 
 /**
  * The intake of one care event (started by the events webhook, one per clinic and event id): reads the focus resource
- * to find the patient (the API does no FHIR I/O), then signal-with-starts the patient's case of every event kind the
- * clinic runs. Short-lived; its result (the case ids) answers the webhook and its redeliveries.
+ * to find the patient (the API does no FHIR I/O), then signal-with-starts the patient's case of every kind the clinic
+ * runs that the event triggers. Short-lived; its result (the case ids) answers the webhook and its redeliveries.
  */
 export async function eventIntake(input: EventIntakeInput): Promise<EventIntakeResult> {
   const p = input.policy ?? DEFAULT_ACTIVITY_POLICY;
@@ -72,6 +81,6 @@ export async function eventIntake(input: EventIntakeInput): Promise<EventIntakeR
     throw err;
   }
   if (patientId === null) return { intakeId, eventId: event.eventId, status: 'no_patient', caseIds: [] };
-  const { caseIds } = await local.startCareGapCases({ clinicId, requestId, patientIds: [patientId], event, ids: true });
+  const { caseIds } = await local.startPatientCases({ clinicId, requestId, patientIds: [patientId], event, ids: true });
   return { intakeId, eventId: event.eventId, status: caseIds.length > 0 ? 'cases' : 'no_kind', caseIds };
 }

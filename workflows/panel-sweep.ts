@@ -111,7 +111,7 @@ export async function panelSweep(input: PanelSweepInput): Promise<PanelSweepProg
     for (const pt of fresh) seen.add(pt.key);
     progress.patients = seen.size;
     if (fresh.length > 0) {
-      const r = await local.startCareGapCases({
+      const r = await local.startPatientCases({
         clinicId: input.clinicId,
         requestId,
         patientIds: fresh.map((pt) => pt.id),

@@ -2,8 +2,12 @@
 // factory to this list; no other worker file changes.
 import type { ActivityDeps } from '../index.ts';
 import { careGapActivities } from './care-gap/index.ts';
+import { careGapCaseStarter } from './care-gap/triggers.ts';
 
 const KIND_ACTIVITIES = [careGapActivities] as const;
+
+/** Each patient-level kind's case starter, for the event intake and the panel sweep (activities/triggers.ts). */
+export const PATIENT_CASE_STARTERS = [careGapCaseStarter] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 export type KindActivities = UnionToIntersection<ReturnType<(typeof KIND_ACTIVITIES)[number]>>;

@@ -38,7 +38,7 @@ export const eventsWebhookRoute = createRoute({
   path: '/v1/webhooks/{clinicId}/events',
   summary: 'An EHR announces a booked visit or an arriving result (signed)',
   description:
-    'Signed exactly like the refill webhook: headers `X-Autopilot-Timestamp` (unix seconds, ±300 s) and ' +
+    'Signed exactly like every webhook of this API: headers `X-Autopilot-Timestamp` (unix seconds, ±300 s) and ' +
     '`X-Autopilot-Signature: v1=<hex HMAC-SHA256 of "{timestamp}.{raw body}" with the clinic webhook secret>`. ' +
     'The API does no FHIR I/O: an intake workflow (one per clinic and event id) reads the focus resource, finds the ' +
     'patient and signal-with-starts the patient’s case of each kind the clinic runs. The answer waits up to ' +

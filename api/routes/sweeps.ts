@@ -7,7 +7,8 @@ import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id } from '../schemas.ts';
-import { isSweepOf, type TriggerGateway } from '../trigger-gateway.ts';
+import { KINDS } from '../../rules/kinds/index.ts';
+import { isSweepOf, type SweepScheduleClinic, type TriggerGateway } from '../trigger-gateway.ts';
 import { EventAcceptedSchema, intakeLink } from './events.ts';
 import { caseLinks } from './links.ts';
 
@@ -53,8 +54,8 @@ const startRoute = createRoute({
   summary: 'Start a panel sweep of the clinic by hand (admin)',
   description:
     'Runs the clinic’s sweep Schedule now (the weekly run is the same workflow): every patient with a finished ' +
-    'Encounter in the last 24 months gets their care-gap case started or re-evaluated. One sweep per clinic at a ' +
-    'time: 409 while one runs. Audited.',
+    'Encounter in the last 24 months gets their case of each patient-level kind the clinic runs started or ' +
+    're-evaluated. One sweep per clinic at a time: 409 while one runs. Audited.',
   security: [{ bearer: [] }],
   request: { params: clinicParam },
   responses: {
@@ -97,12 +98,32 @@ function triggersOf(deps: ApiDeps): TriggerGateway {
 }
 
 /**
+ * The sweep Schedule's settings of a clinic: the cadence of the first patient-level kind it runs that sweeps (a kind
+ * whose triggers include `panel.sweep`, with the protocol `protocolForKind` assigns); null when it runs none.
+ */
+export async function sweepScheduleOf(
+  store: Pick<ApiDeps['store'], 'clinics'>,
+  clinic: Clinic,
+): Promise<SweepScheduleClinic> {
+  for (const kind of KINDS.filter((k) => k.triggers.includes('panel.sweep'))) {
+    const assignment = await store.clinics.protocolForKind(clinic.id, kind.id);
+    if (assignment) return { id: clinic.id, timezone: clinic.timezone, sweepCron: assignment.sweepCron };
+  }
+  return { id: clinic.id, timezone: clinic.timezone, sweepCron: null };
+}
+
+/**
  * Creates or updates the clinic's sweep Schedule; a failure is logged, never fails the caller (clinic create and
  * update, API start): the next call, or a hand start, creates it.
  */
-export async function syncSweepSchedule(deps: Pick<ApiDeps, 'workflows' | 'logger'>, clinic: Clinic): Promise<void> {
+export async function syncSweepSchedule(
+  deps: Pick<ApiDeps, 'workflows' | 'logger' | 'store'>,
+  clinic: Clinic,
+): Promise<void> {
   try {
-    await deps.workflows.ensureSweepSchedule?.(clinic);
+    if (deps.workflows.ensureSweepSchedule) {
+      await deps.workflows.ensureSweepSchedule(await sweepScheduleOf(deps.store, clinic));
+    }
   } catch (err) {
     deps.logger.warn(
       { clinicId: clinic.id, err: { message: err instanceof Error ? err.message : 'unknown' } },
@@ -134,7 +155,7 @@ export function sweepRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.openapi(startRoute, async (c) => {
     const principal = c.get('principal');
     const clinic = await visibleClinic(principal, c.req.valid('param').clinicId);
-    const { sweepId } = await triggersOf(deps).startSweep(clinic);
+    const { sweepId } = await triggersOf(deps).startSweep(await sweepScheduleOf(store, clinic));
     await store.audit.appendAudit({
       at: deps.now().toISOString(),
       actorType: 'user',

@@ -148,6 +148,8 @@ beforeAll(async () => {
     refillAutomationEnabled: true,
     nurseSlaSeconds: 3600,
     timezone: 'UTC',
+    // The clinic's own protocol is a refill one; it runs care gaps besides (its per-kind settings).
+    kinds: [{ kind: 'care-gap', enabled: true, protocolId: PROTOCOL }],
   });
   await store.tokens.createToken({ name: 'admin', role: 'admin', userId: 'admin-1', clinicId: null, token: ADMIN });
   temporal = await createTestClient(config);
@@ -256,11 +258,11 @@ async function executionsOf(caseId: string): Promise<number> {
   return n;
 }
 
-function postEvent(body: unknown) {
+function postEvent(body: unknown, clinic = clinicId) {
   const raw = JSON.stringify(body);
   const ts = Math.floor(Date.now() / 1000);
   return Promise.resolve(
-    app.request(`/v1/webhooks/${clinicId}/events`, {
+    app.request(`/v1/webhooks/${clinic}/events`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -328,7 +330,12 @@ describe('panel sweep', () => {
     expect(res.status).toBe(404);
     const schedule = await temporal.client.schedule.getHandle(sweepScheduleId(clinicId)).describe();
     expect(schedule.policies.overlap).toBe('SKIP');
-    expect(schedule.spec.calendars?.[0]).toMatchObject({ dayOfWeek: [{ start: 'SUNDAY', end: 'SUNDAY' }] });
+    // The clinic's care-gap sweep cadence (default Monday 06:00), in its time zone.
+    expect(schedule.spec.calendars?.[0]).toMatchObject({
+      dayOfWeek: [{ start: 'MONDAY', end: 'MONDAY' }],
+      hour: [{ start: 6, end: 6 }],
+    });
+    expect(schedule.spec.timezone).toBe('UTC');
   });
 });
 
@@ -401,5 +408,27 @@ describe('events webhook → careGap', () => {
       out = (await (await postEvent(body)).json()) as typeof out;
     }
     expect(out).toMatchObject({ status: 'cases', caseIds: [caseOf('pt-b')] });
+  });
+
+  test('the kinds a clinic runs decide what starts: a clinic without care gaps starts nothing', async () => {
+    const clinic = (await store.clinics.get(clinicId))!;
+    const off = `${clinicId}-off`;
+    await store.clinics.upsert({
+      id: off,
+      name: 'No care gaps',
+      webhookSecret: SECRET,
+      fhirBaseUrl: clinic.fhirBaseUrl,
+      fhirClientId: clinic.fhirClientId,
+      fhirPrivateKeyJwk: clinic.fhirPrivateKeyJwk,
+      fhirTokenUrl: null,
+      protocolId: 'family-medicine-2015',
+      refillAutomationEnabled: true,
+      nurseSlaSeconds: 3600,
+      timezone: 'UTC',
+    });
+    const res = await postEvent({ type: 'result.available', id: 'evt-off', resource: 'Observation/obs-fit-a' }, off);
+    expect(res.status, await res.clone().text()).toBe(202);
+    expect((await res.json()) as unknown).toMatchObject({ status: 'no_kind', caseIds: [] });
+    expect(await runOf(careGapCaseId(off, PROTOCOL, subjectKeyer(config)(off, 'pt-a')))).toBeNull();
   });
 });
