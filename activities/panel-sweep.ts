@@ -5,7 +5,7 @@ import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import { patientOfFocus } from './triggers.ts';
 
 /** How far back a finished Encounter attributes a patient to the clinic's panel. */
-export const ATTRIBUTION_MONTHS = 24;
+const ATTRIBUTION_MONTHS = 24;
 
 export interface PanelPageInput {
   clinicId: string;
@@ -18,7 +18,7 @@ export interface PanelPageInput {
   pageSize: number;
 }
 
-export interface PanelPage {
+interface PanelPage {
   /** The attribution window's first day (asOf − 24 calendar months, day clamped). */
   since: string;
   encounters: number;

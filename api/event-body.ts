@@ -11,7 +11,7 @@ import { checkDepth, containing, declared, FHIR_ID, jsonSchemaOf, MAX_WEBHOOK_DE
 // (api/webhook-body.ts), whose helpers it reuses.
 
 /** What an event is about: a booked visit, or a result that may close (or open) a gap. */
-export type CareEventType = CareEvent['type'];
+type CareEventType = CareEvent['type'];
 
 const ID = FHIR_ID.source.slice(1, -1); // `[A-Za-z0-9\-.]{1,64}`
 /** `[…/]<Type>/<id>[/_history/<v>]` for the given types; groups: type, id, version. */
@@ -36,7 +36,7 @@ const FocusRef = z.string().regex(FOCUS_REF, {
 });
 const EventId = z.string().min(1).max(200);
 
-export const AppointmentBookedEventSchema = z
+const AppointmentBookedEventSchema = z
   .strictObject({
     type: z.literal('appointment.booked'),
     id: EventId,
@@ -45,7 +45,7 @@ export const AppointmentBookedEventSchema = z
   })
   .openapi('AppointmentBookedEvent');
 
-export const ResultAvailableEventSchema = z
+const ResultAvailableEventSchema = z
   .strictObject({
     type: z.literal('result.available'),
     id: EventId,
@@ -106,7 +106,7 @@ const FurtherEntry = z.looseObject({
  * SubscriptionStatus, as `Parameters` in R4) whose event focus is an Appointment (a booked visit) or an Observation,
  * DiagnosticReport or Procedure (a result).
  */
-export const CareEventNotificationSchema = z
+const CareEventNotificationSchema = z
   .looseObject({
     resourceType: z.literal('Bundle'),
     id: z.string().optional(),
@@ -126,7 +126,7 @@ export const CareEventWebhookSchema = z
   .union([AppointmentBookedEventSchema, ResultAvailableEventSchema, CareEventNotificationSchema])
   .openapi('CareEventWebhook');
 
-export interface CareEventIntake {
+interface CareEventIntake {
   type: CareEventType;
   /** The EHR's id of this event: the dedupe key within the clinic (see `parseCareEvent` for notifications). */
   eventId: string;

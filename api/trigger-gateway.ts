@@ -70,7 +70,7 @@ export function isSweepOf(clinicId: string, sweepId: string): boolean {
 }
 
 /** The Schedule's times: the clinic's cron in its time zone (weekly by default: Monday 06:00). */
-export function sweepSpec(clinic: SweepScheduleClinic): ScheduleSpec {
+function sweepSpec(clinic: SweepScheduleClinic): ScheduleSpec {
   return { cronExpressions: [clinic.sweepCron ?? DEFAULT_SWEEP_CRON], timezone: clinic.timezone };
 }
 

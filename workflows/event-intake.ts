@@ -32,7 +32,7 @@ export interface EventIntakeInput {
  * `cases`: every case the event touched (started or signalled); `no_patient`: the focus names no patient;
  * `not_found`: the EHR does not have the focus resource; `no_kind`: no kind the clinic runs reacts to events.
  */
-export type EventIntakeStatus = 'cases' | 'no_patient' | 'not_found' | 'no_kind';
+type EventIntakeStatus = 'cases' | 'no_patient' | 'not_found' | 'no_kind';
 
 export interface EventIntakeResult {
   intakeId: string;

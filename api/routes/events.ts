@@ -12,7 +12,7 @@ import { caseLinks } from './links.ts';
 import { signedWebhook, type SignedEnv } from './webhooks.ts';
 
 /** How long the webhook waits for the intake (one FHIR read in the worker) before answering without the case ids. */
-export const EVENT_INTAKE_WAIT_MS = 2_000;
+const EVENT_INTAKE_WAIT_MS = 2_000;
 
 export const EventAcceptedSchema = z
   .object({
@@ -31,9 +31,9 @@ export const EventAcceptedSchema = z
     links: z.object({ intake: z.string(), cases: z.array(z.string()) }),
   })
   .openapi('EventAccepted');
-export type EventAccepted = z.infer<typeof EventAcceptedSchema>;
+type EventAccepted = z.infer<typeof EventAcceptedSchema>;
 
-export const eventsWebhookRoute = createRoute({
+const eventsWebhookRoute = createRoute({
   method: 'post',
   path: '/v1/webhooks/{clinicId}/events',
   summary: 'An EHR announces a booked visit or an arriving result (signed)',

@@ -101,10 +101,7 @@ function triggersOf(deps: ApiDeps): TriggerGateway {
  * The sweep Schedule's settings of a clinic: the cadence of the first patient-level kind it runs that sweeps (a kind
  * whose triggers include `panel.sweep`, with the protocol `protocolForKind` assigns); null when it runs none.
  */
-export async function sweepScheduleOf(
-  store: Pick<ApiDeps['store'], 'clinics'>,
-  clinic: Clinic,
-): Promise<SweepScheduleClinic> {
+async function sweepScheduleOf(store: Pick<ApiDeps['store'], 'clinics'>, clinic: Clinic): Promise<SweepScheduleClinic> {
   for (const kind of KINDS.filter((k) => k.triggers.includes('panel.sweep'))) {
     const assignment = await store.clinics.protocolForKind(clinic.id, kind.id);
     if (assignment) return { id: clinic.id, timezone: clinic.timezone, sweepCron: assignment.sweepCron };
