@@ -25,7 +25,7 @@ export async function evaluateProtocol(protocol: ProtocolDefinition, facts: Refi
  * schema admits only `$`, `.field` and `[index]` steps; this walks own keys of objects and arrays, and returns a
  * non-object fact as is (as the default resolver does). `compileProtocol` reads paths the same way.
  */
-function restrictedPathResolver(value: unknown, path: string): unknown {
+export function restrictedPathResolver(value: unknown, path: string): unknown {
   if (value === null || typeof value !== 'object') return value;
   let current: unknown = value;
   for (const step of pathSteps(path)) {

@@ -33,12 +33,24 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return s;
 }
 
+/** Resolves a rule's `fact` + `path` against one kind's facts schema. */
+export type FactPathResolver = (fact: string, path: string | undefined) => FactPathTarget | { error: string };
+
 /**
- * Resolves `fact` + `path` against RefillFactsSchema, so a rule naming a fact or a field that does not exist is
- * rejected when the protocol is saved rather than silently evaluating to "missing" forever.
+ * A resolver of `fact` + `path` against a kind's facts schema (a zod object whose keys are the facts), so a rule
+ * naming a fact or a field that does not exist is rejected when the protocol is saved rather than silently evaluating
+ * to "missing" forever.
  */
-export function resolveFactPath(fact: string, path: string | undefined): FactPathTarget | { error: string } {
-  const shape = RefillFactsSchema.shape as Record<string, z.ZodType>;
+export function createFactPathResolver(factsSchema: z.ZodObject): FactPathResolver {
+  const shape = factsSchema.shape as Record<string, z.ZodType>;
+  return (fact, path) => resolveIn(shape, fact, path);
+}
+
+function resolveIn(
+  shape: Record<string, z.ZodType>,
+  fact: string,
+  path: string | undefined,
+): FactPathTarget | { error: string } {
   // Own keys only: `{{constructor}}` or `{{toString}}` must not reach Object.prototype (it used to throw: a 500).
   let schema = Object.hasOwn(shape, fact) ? shape[fact] : undefined;
   if (!schema) return { error: `unknown fact "${fact}"` };
@@ -67,6 +79,9 @@ export function resolveFactPath(fact: string, path: string | undefined): FactPat
   if (leaf.type === 'string' && leaf.format === 'date') return { schema, kind: 'date' };
   return { schema, kind: 'scalar' };
 }
+
+/** Resolves `fact` + `path` against RefillFactsSchema (the refill kind's facts). */
+export const resolveFactPath: FactPathResolver = createFactPathResolver(RefillFactsSchema);
 
 /** Splits a template placeholder (`visits.lastPcpRov.date`) into a fact and a path. */
 export function placeholderToFactPath(ref: string): { fact: string; path: string } {

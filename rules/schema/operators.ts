@@ -4,8 +4,8 @@
  *
  * - `accepts`: the kind of fact value the operator works on (`date` = an ISO date fact such as `$.lastCbc.date`).
  * - `value`: what the rule's `value` must be: the fact's own type (`leaf`), a list of those (`leafList`), an element
- *   of an array fact (`element`), a list of elements (`elementList`), a number of calendar months (`months`), or a
- *   reference to another fact's date (`dateFact`: `{ "fact": "therapy", "path": "$.startDate" }`).
+ *   of an array fact (`element`), a list of elements (`elementList`), a number of calendar months (`months`), a number
+ *   of days (`days`), or a reference to another fact's date (`dateFact`: `{ "fact": "therapy", "path": "$.startDate" }`).
  */
 export const OPERATOR_SPECS = {
   equal: { accepts: 'any', value: 'leaf', description: 'fact equals value' },
@@ -45,11 +45,27 @@ export const OPERATOR_SPECS = {
     description:
       'date > the date another fact holds (value `{ "fact": …, "path": … }`, e.g. therapy.startDate); either missing → false',
   },
+  onOrAfterDate: {
+    accepts: 'date',
+    value: 'dateFact',
+    description:
+      'date ≥ the date another fact holds (a colonoscopy on or after a positive stool test); either missing → false',
+  },
+  withinDays: {
+    accepts: 'date',
+    value: 'days',
+    description: 'date ≥ asOf − N days (inclusive) and not after asOf; missing → false',
+  },
+  beforeDaysAgo: {
+    accepts: 'date',
+    value: 'days',
+    description: 'date < asOf − N days ("more than N days ago", the complement of withinDays); missing → false',
+  },
 } as const satisfies Record<
   string,
   {
     accepts: 'any' | 'number' | 'scalar' | 'array' | 'date';
-    value: 'leaf' | 'leafList' | 'element' | 'elementList' | 'months' | 'dateFact';
+    value: 'leaf' | 'leafList' | 'element' | 'elementList' | 'months' | 'days' | 'dateFact';
     description: string;
   }
 >;

@@ -1,20 +1,27 @@
 import { z } from 'zod';
 import { AppError, jsonPath } from '../errors.ts';
 import { DispositionSchema, QuantitySupplySchema, SupplySchema } from './decision.ts';
-import { FactNameSchema, type FactName } from './facts.ts';
-import { PLACEHOLDER_PATTERN, placeholderToFactPath, resolveFactPath } from './fact-paths.ts';
+import { RefillFactsSchema, type FactName } from './facts.ts';
+import {
+  createFactPathResolver,
+  PLACEHOLDER_PATTERN,
+  placeholderToFactPath,
+  resolveFactPath,
+  type FactPathResolver,
+} from './fact-paths.ts';
 import { OPERATOR_NAMES, OPERATOR_SPECS, type OperatorName } from './operators.ts';
 import { checkProtocolSemantics } from './protocol-semantics.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Conditions: json-rules-engine syntax (all / any / not / shared condition reference / fact condition), restricted to
-// the facts RefillFactsSchema declares and the operators OPERATOR_SPECS lists.
+// the facts a kind's facts schema declares and the operators OPERATOR_SPECS lists (`createConditionSchemas`); the
+// refill schemas below are built from RefillFactsSchema.
 // ---------------------------------------------------------------------------------------------------------------
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-export interface FactCondition {
-  fact: FactName;
+export interface FactCondition<F extends string = FactName> {
+  fact: F;
   path?: string;
   operator: OperatorName;
   value: JsonValue;
@@ -22,8 +29,9 @@ export interface FactCondition {
 export interface ConditionReference {
   condition: string;
 }
-export type TopLevelCondition = { all: Condition[] } | { any: Condition[] } | { not: Condition } | ConditionReference;
-export type Condition = FactCondition | TopLevelCondition;
+export type TopLevelCondition<F extends string = FactName> =
+  { all: Condition<F>[] } | { any: Condition<F>[] } | { not: Condition<F> } | ConditionReference;
+export type Condition<F extends string = FactName> = FactCondition<F> | TopLevelCondition<F>;
 
 const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([
@@ -36,115 +44,150 @@ const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
   ]),
 );
 
-const ConditionNameSchema = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]*$/, 'use letters, digits and _');
+export const ConditionNameSchema = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]*$/, 'use letters, digits and _');
 
 const MONTHS = z.number().int().positive().max(600);
+const DAYS = z.number().int().positive().max(36_600);
 
-/** A rule value that reads another fact's date (json-rules-engine fact reference), checked like a condition's path. */
-const DATE_FACT = z.strictObject({ fact: FactNameSchema, path: z.string() }).superRefine((ref, ctx) => {
-  const target = resolveFactPath(ref.fact, ref.path);
-  if ('error' in target) ctx.addIssue({ code: 'custom', path: ['path'], message: target.error });
-  else if (target.kind !== 'date') ctx.addIssue({ code: 'custom', path: ['path'], message: 'not a date' });
-});
-
-const FactConditionSchema = z
-  .strictObject({
-    fact: FactNameSchema,
-    path: z.string().optional(),
-    operator: z.enum(OPERATOR_NAMES),
-    value: JsonValueSchema,
-  })
-  .superRefine((c, ctx) => {
-    const target = resolveFactPath(c.fact, c.path);
-    if ('error' in target) {
-      ctx.addIssue({ code: 'custom', path: [c.path === undefined ? 'fact' : 'path'], message: target.error });
-      return;
-    }
-    const last = (c.path ?? '$').split('.').pop() ?? '';
-    if ((c.fact === 'drug' && c.path === '$.name') || last === 'display') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['path'],
-        message: `${c.fact}${(c.path ?? '$').slice(1)} is free text, which recorded snapshots do not keep (no PHI); test codes, classes or values instead`,
-      });
-      return;
-    }
-    const spec = OPERATOR_SPECS[c.operator];
-    const where = `${c.fact}${c.path && c.path !== '$' ? c.path.slice(1) : ''}`;
-    // An evidence `value` is number | string | boolean: numeric operators may use it.
-    const kindOk =
-      spec.accepts === 'any' ||
-      spec.accepts === target.kind ||
-      (spec.accepts === 'scalar' && (target.kind === 'date' || target.kind === 'number')) ||
-      (spec.accepts === 'number' && target.kind === 'scalar' && target.schema.safeParse(0).success);
-    if (!kindOk) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['operator'],
-        message: `operator "${c.operator}" needs a ${spec.accepts} fact, but ${where} is ${target.kind}`,
-      });
-      return;
-    }
-    const element = target.element ?? z.never();
-    const valueSchema = {
-      leaf: target.schema,
-      leafList: z.array(target.schema).min(1),
-      element,
-      elementList: z.array(element).min(1),
-      months: MONTHS,
-      dateFact: DATE_FACT,
-    }[spec.value];
-    const parsed = valueSchema.safeParse(c.value);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      const at = first && first.path.length ? ` at ${jsonPath(first.path)}` : '';
-      ctx.addIssue({
-        code: 'custom',
-        path: ['value'],
-        message: `value does not fit ${where} with "${c.operator}"${at}: ${first?.message ?? 'invalid'}`,
-      });
-    }
-  });
-
-const BRANCHES = {
-  all: z.strictObject({ all: z.array(z.lazy(() => ConditionSchema)).min(1) }),
-  any: z.strictObject({ any: z.array(z.lazy(() => ConditionSchema)).min(1) }),
-  not: z.strictObject({ not: z.lazy(() => ConditionSchema) }),
-  condition: z.strictObject({ condition: ConditionNameSchema }),
-  fact: FactConditionSchema,
-} as const;
-
-function checkBranch(allowFact: boolean) {
-  return (value: unknown, ctx: z.RefinementCtx): void => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      ctx.addIssue({ code: 'custom', message: 'expected a condition object' });
-      return;
-    }
-    const key = (['all', 'any', 'not', 'condition', 'fact'] as const).find((k) => k in value);
-    if (!key || (key === 'fact' && !allowFact)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: allowFact
-          ? 'expected one of: all, any, not, condition, or a fact condition {fact, path?, operator, value}'
-          : 'expected a top-level condition: all, any, not or condition',
-      });
-      return;
-    }
-    const result = BRANCHES[key].safeParse(value);
-    if (!result.success) {
-      for (const issue of result.error.issues) {
-        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-      }
-    }
-  };
+/** The condition schemas of one kind: conditions may name only the facts its facts schema declares. */
+export interface ConditionSchemas<F extends string> {
+  /** Any condition (nested inside all/any/not). */
+  ConditionSchema: z.ZodType<Condition<F>>;
+  /** A rule's root condition, as json-rules-engine requires: all, any, not, or a shared-condition reference. */
+  TopLevelConditionSchema: z.ZodType<TopLevelCondition<F>>;
+  resolveFactPath: FactPathResolver;
 }
 
-/** Any condition (nested inside all/any/not). */
-export const ConditionSchema = z.unknown().superRefine(checkBranch(true)) as unknown as z.ZodType<Condition>;
-/** A rule's root condition, as json-rules-engine requires: all, any, not, or a shared-condition reference. */
-export const TopLevelConditionSchema = z
-  .unknown()
-  .superRefine(checkBranch(false)) as unknown as z.ZodType<TopLevelCondition>;
+/**
+ * Builds the json-rules-engine condition schemas (all / any / not / shared condition reference / fact condition) for
+ * one kind's facts schema (a zod object whose keys are the facts): a fact condition must name a declared fact and
+ * path, use an operator of OPERATOR_SPECS that fits the fact's type, and give a value of the right shape.
+ * `freeText(fact, path)` names the fact paths rules may not test (free text that recorded snapshots do not keep);
+ * any `display` field always is.
+ */
+export function createConditionSchemas<S extends z.ZodObject>(
+  factsSchema: S,
+  opts: { freeText?: (fact: string, path: string | undefined) => boolean } = {},
+): ConditionSchemas<Extract<keyof z.infer<S>, string>> {
+  type F = Extract<keyof z.infer<S>, string>;
+  const FactName = factsSchema.keyof();
+  const resolve = createFactPathResolver(factsSchema);
+
+  /** A rule value that reads another fact's date (json-rules-engine fact reference), checked like a condition's path. */
+  const DATE_FACT = z.strictObject({ fact: FactName, path: z.string() }).superRefine((ref, ctx) => {
+    const target = resolve(ref.fact, ref.path);
+    if ('error' in target) ctx.addIssue({ code: 'custom', path: ['path'], message: target.error });
+    else if (target.kind !== 'date') ctx.addIssue({ code: 'custom', path: ['path'], message: 'not a date' });
+  });
+
+  const FactConditionSchema = z
+    .strictObject({
+      fact: FactName,
+      path: z.string().optional(),
+      operator: z.enum(OPERATOR_NAMES),
+      value: JsonValueSchema,
+    })
+    .superRefine((c, ctx) => {
+      const fact = c.fact;
+      const target = resolve(fact, c.path);
+      if ('error' in target) {
+        ctx.addIssue({ code: 'custom', path: [c.path === undefined ? 'fact' : 'path'], message: target.error });
+        return;
+      }
+      const last = (c.path ?? '$').split('.').pop() ?? '';
+      if (opts.freeText?.(fact, c.path) || last === 'display') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['path'],
+          message: `${fact}${(c.path ?? '$').slice(1)} is free text, which recorded snapshots do not keep (no PHI); test codes, classes or values instead`,
+        });
+        return;
+      }
+      const spec = OPERATOR_SPECS[c.operator];
+      const where = `${fact}${c.path && c.path !== '$' ? c.path.slice(1) : ''}`;
+      // An evidence `value` is number | string | boolean: numeric operators may use it.
+      const kindOk =
+        spec.accepts === 'any' ||
+        spec.accepts === target.kind ||
+        (spec.accepts === 'scalar' && (target.kind === 'date' || target.kind === 'number')) ||
+        (spec.accepts === 'number' && target.kind === 'scalar' && target.schema.safeParse(0).success);
+      if (!kindOk) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['operator'],
+          message: `operator "${c.operator}" needs a ${spec.accepts} fact, but ${where} is ${target.kind}`,
+        });
+        return;
+      }
+      const element = target.element ?? z.never();
+      const valueSchema = {
+        leaf: target.schema,
+        leafList: z.array(target.schema).min(1),
+        element,
+        elementList: z.array(element).min(1),
+        months: MONTHS,
+        days: DAYS,
+        dateFact: DATE_FACT,
+      }[spec.value];
+      const parsed = valueSchema.safeParse(c.value);
+      if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        const at = first && first.path.length ? ` at ${jsonPath(first.path)}` : '';
+        ctx.addIssue({
+          code: 'custom',
+          path: ['value'],
+          message: `value does not fit ${where} with "${c.operator}"${at}: ${first?.message ?? 'invalid'}`,
+        });
+      }
+    });
+
+  const BRANCHES: Record<'all' | 'any' | 'not' | 'condition' | 'fact', z.ZodType> = {
+    all: z.strictObject({ all: z.array(z.lazy(() => ConditionSchema)).min(1) }),
+    any: z.strictObject({ any: z.array(z.lazy(() => ConditionSchema)).min(1) }),
+    not: z.strictObject({ not: z.lazy(() => ConditionSchema) }),
+    condition: z.strictObject({ condition: ConditionNameSchema }),
+    fact: FactConditionSchema,
+  };
+
+  function checkBranch(allowFact: boolean) {
+    return (value: unknown, ctx: z.RefinementCtx): void => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        ctx.addIssue({ code: 'custom', message: 'expected a condition object' });
+        return;
+      }
+      const key = (['all', 'any', 'not', 'condition', 'fact'] as const).find((k) => k in value);
+      if (!key || (key === 'fact' && !allowFact)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: allowFact
+            ? 'expected one of: all, any, not, condition, or a fact condition {fact, path?, operator, value}'
+            : 'expected a top-level condition: all, any, not or condition',
+        });
+        return;
+      }
+      const result = BRANCHES[key].safeParse(value);
+      if (!result.success) {
+        for (const issue of result.error.issues) {
+          ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+        }
+      }
+    };
+  }
+
+  const ConditionSchema = z.unknown().superRefine(checkBranch(true)) as unknown as z.ZodType<Condition<F>>;
+  const TopLevelConditionSchema = z.unknown().superRefine(checkBranch(false)) as unknown as z.ZodType<
+    TopLevelCondition<F>
+  >;
+  return { ConditionSchema, TopLevelConditionSchema, resolveFactPath: resolve };
+}
+
+const REFILL_CONDITIONS = createConditionSchemas(RefillFactsSchema, {
+  freeText: (fact, path) => fact === 'drug' && path === '$.name',
+});
+/** Any refill condition (nested inside all/any/not). */
+export const ConditionSchema: z.ZodType<Condition> = REFILL_CONDITIONS.ConditionSchema;
+/** A refill rule's root condition, as json-rules-engine requires: all, any, not, or a shared-condition reference. */
+export const TopLevelConditionSchema: z.ZodType<TopLevelCondition> = REFILL_CONDITIONS.TopLevelConditionSchema;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rules and the protocol
@@ -376,8 +419,11 @@ export function forEachCondition(p: ProtocolShape, visit: (c: Condition, path: P
   p.bridgeSupply.forEach((b, i) => walk(b.when, ['bridgeSupply', i, 'when']));
 }
 
-function findConditionCycle(conditions: Record<string, TopLevelCondition>): string[] | null {
-  const refs = (c: Condition, out: string[]): string[] => {
+/** A cycle among shared conditions (`a → b → a`), or `null`. Any kind's conditions. */
+export function findConditionCycle<F extends string>(
+  conditions: Record<string, TopLevelCondition<F>>,
+): string[] | null {
+  const refs = (c: Condition<F>, out: string[]): string[] => {
     if ('condition' in c) out.push(c.condition);
     else if ('all' in c) c.all.forEach((x) => refs(x, out));
     else if ('any' in c) c.any.forEach((x) => refs(x, out));

@@ -84,3 +84,28 @@ describe('afterDate (a lab drawn after the therapy started)', () => {
     expect(after(undefined, undefined)).toBe(false);
   });
 });
+
+describe('day and fact-date operators (care gaps: CRC-8, CRC-9, CRC-13, CRC-14)', () => {
+  test('withinDays is inclusive at asOf − N days and rejects dates after asOf', () => {
+    const within = op('2026-06-15', 'withinDays');
+    expect(within('2026-03-17', 90)).toBe(true);
+    expect(within('2026-03-16', 90)).toBe(false);
+    expect(within('2026-06-15T08:00:00Z', 90)).toBe(true);
+    expect(within('2026-06-16', 90)).toBe(false);
+    expect(within(null, 90)).toBe(false);
+  });
+  test('beforeDaysAgo is the complement of withinDays for past dates ("more than 90 days ago")', () => {
+    const before = op('2026-06-15', 'beforeDaysAgo');
+    expect(before('2026-03-16', 90)).toBe(true);
+    expect(before('2026-03-17', 90)).toBe(false);
+    expect(before(undefined, 90)).toBe(false);
+  });
+  test('onOrAfterDate includes the same day; either date missing → false', () => {
+    const onOrAfter = op('2026-06-15', 'onOrAfterDate');
+    expect(onOrAfter('2026-03-01', '2026-03-01')).toBe(true);
+    expect(onOrAfter('2026-03-02', '2026-03-01')).toBe(true);
+    expect(onOrAfter('2026-02-28', '2026-03-01')).toBe(false);
+    expect(onOrAfter(null, '2026-03-01')).toBe(false);
+    expect(onOrAfter('2026-03-01', null)).toBe(false);
+  });
+});
