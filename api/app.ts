@@ -12,6 +12,7 @@ import { clinicRoutes } from './routes/clinics.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
+import { kindRoutes } from './routes/kinds.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', caseRoutes(deps));
   app.route('/', meRoutes(deps));
   app.route('/', lifecycleRoutes(deps));
+  app.route('/', kindRoutes(deps));
   app.route('/', protocolRoutes(deps));
   app.route('/', clinicRoutes(deps));
   app.route('/', tokenRoutes(deps));

@@ -5,9 +5,11 @@ import type { Store } from '../connectors/db/index.ts';
 import type { Config } from '../connectors/config.ts';
 import { generateClientKeyPair } from '../connectors/fhir/auth.ts';
 import type { Logger } from '../connectors/logger.ts';
-import { BUILTIN_PROTOCOLS } from '../rules/protocols/index.ts';
 import { canonicalJson } from '../rules/engine/diff.ts';
-import { parseProtocol, type ProtocolDefinition } from '../rules/schema/protocol.ts';
+import { BUILTIN_DEFINITIONS, parseAnyProtocol } from '../rules/kinds/index.ts';
+
+/** A built-in protocol version of some kind, as the registry lists it. */
+type Builtin = (typeof BUILTIN_DEFINITIONS)[number];
 
 /**
  * Makes sure every built-in protocol exists with a published version, and that a newer built-in version shipped by
@@ -15,13 +17,14 @@ import { parseProtocol, type ProtocolDefinition } from '../rules/schema/protocol
  * replicas (a race can at worst add one duplicate draft).
  */
 export async function ensureBuiltinProtocols(store: Store, logger: Logger): Promise<void> {
-  for (const definition of BUILTIN_PROTOCOLS) {
+  for (const builtin of BUILTIN_DEFINITIONS) {
+    const { definition, kind } = builtin;
     if (await store.protocols.get(definition.id)) {
-      await offerBuiltinUpdate(store, logger, definition);
+      await offerBuiltinUpdate(store, logger, builtin);
       continue;
     }
     try {
-      await store.protocols.create({ id: definition.id, title: definition.title });
+      await store.protocols.create({ id: definition.id, title: definition.title, kind });
       const draft = await store.protocols.createDraft({
         protocolId: definition.id,
         definition,
@@ -47,11 +50,11 @@ const BUILTIN_NOTE = 'Built-in protocol';
  * the update waits as a draft for them to review, simulate and publish. Clinics pinned to a version keep their pin
  * either way (a pin is an admin's explicit choice); the log says so.
  */
-async function offerBuiltinUpdate(store: Store, logger: Logger, definition: ProtocolDefinition): Promise<void> {
+async function offerBuiltinUpdate(store: Store, logger: Logger, { definition, kind }: Builtin): Promise<void> {
   // Compared as parsed now, so that a field this release defaults does not make an unchanged built-in look new.
   const parsedNow = (stored: unknown): string | null => {
     try {
-      return canonicalJson(parseProtocol(stored));
+      return canonicalJson(parseAnyProtocol(stored, kind).definition);
     } catch {
       return null; // a stored version this release can no longer parse is not the built-in's content
     }

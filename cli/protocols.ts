@@ -1,6 +1,7 @@
-// `autopilot protocols validate|simulate|diff`: what a protocol author runs before asking for a publish. Same code as
-// the admin API: validateProtocol (rules/schema), simulateRecorded for a clinic's recorded cases (the API's paging and
-// stepping over the app database's facts snapshots), simulateCompiled and diffProtocols (rules/engine), and the
+// `autopilot protocols validate|simulate|diff`: what a protocol author runs before asking for a publish, for a protocol
+// of any kind. Same code as the admin API: the kinds registry (rules/kinds/: validateAnyProtocol, diffByKind),
+// simulateRecorded for a clinic's recorded cases (the API's paging and stepping over the app database's facts
+// snapshots; simulateKindRecorded for kinds without a compiled path), simulateCompiled (rules/engine), and the
 // worker's fact extraction (facts/) for FHIR Bundles.
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -9,17 +10,22 @@ import { parseArgs } from 'node:util';
 import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
 import { loadConfig } from '../connectors/config.ts';
 import type { Store } from '../connectors/db/index.ts';
-import { diffProtocols, type ItemChange } from '../rules/engine/diff.ts';
+import type { ItemChange } from '../rules/engine/diff.ts';
 import { evaluateProtocol } from '../rules/engine/index.ts';
-import type { ChangedCase, DispositionSummary, RecordedCase, SimulationReport } from '../rules/engine/simulate.ts';
+import type { ChangedCase, DispositionSummary, RecordedCase } from '../rules/engine/simulate.ts';
 import { simulateCompiled, type SimulationCase } from '../rules/engine/simulate-compiled.ts';
 import { simulateRecorded } from '../rules/engine/simulate-recorded.ts';
+import {
+  simulateKindRecorded,
+  type KindChangedCase,
+  type KindDispositionSummary,
+} from '../rules/engine/simulate-kind.ts';
+import { DEFAULT_KIND, diffByKind, kindOf, parseAnyProtocol, validateAnyProtocol } from '../rules/kinds/index.ts';
 import {
   AppError,
   DispositionSchema,
   IsoDateSchema,
   parseProtocol,
-  validateProtocol,
   type ProtocolDefinition,
   type ProtocolIssue,
   type Disposition,
@@ -80,9 +86,9 @@ export interface CliSimulationReport {
   evaluated: number;
   /** Snapshots whose facts or decision no longer parse (recorded under an older schema). */
   skipped: number;
-  before: SimulationReport['before'];
-  after: SimulationReport['after'];
-  changed: (Omit<SimulationReport['changed'][number], 'criteria'> & { criteria: ExplainedFlip[] })[];
+  before: KindDispositionSummary;
+  after: KindDispositionSummary;
+  changed: (Omit<KindChangedCase, 'criteria'> & { criteria: ExplainedFlip[] })[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -106,17 +112,24 @@ async function readJson(file: string, what = ''): Promise<unknown> {
   }
 }
 
-/** Every problem of a document, `[]` when it is a valid protocol. */
+/** Every problem of a document of any kind, `[]` when it is a valid protocol. */
 function checkDocument(doc: unknown): ProtocolIssue[] {
-  return validateProtocol(doc);
+  return validateAnyProtocol(doc);
 }
 
-/** Reads and validates a protocol file. @throws UsageError (unreadable, not JSON), InvalidProtocolError. */
-async function loadProtocolFile(file: string): Promise<ProtocolDefinition> {
+/** A protocol document of a kind other than the default one: its kind and parsed definition. */
+interface KindDocument {
+  kind: ReturnType<typeof parseAnyProtocol>['kind'];
+  definition: { id: string; version: number };
+}
+
+/** Reads and validates a protocol file of any kind. @throws UsageError, InvalidProtocolError. */
+async function loadAnyProtocolFile(file: string): Promise<KindDocument> {
   const doc = await readJson(file);
   const issues = checkDocument(doc);
   if (issues.length) throw new InvalidProtocolError(file, issues);
-  return parseProtocol(doc);
+  const { kind, definition } = parseAnyProtocol(doc);
+  return { kind, definition: definition as KindDocument['definition'] };
 }
 
 const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
@@ -296,6 +309,58 @@ async function simulateClinic(
   }
 }
 
+/** `simulate --clinic` for a protocol of another kind than the default: its recorded cases, with its evaluator. */
+async function simulateClinicKind(
+  candidate: KindDocument,
+  o: SimulateOptions & { clinic: string },
+  progress?: (text: string) => void,
+): Promise<CliSimulationReport> {
+  if (o.against !== undefined) {
+    throw new UsageError(
+      `--against is for ${DEFAULT_KIND.id} protocols; a ${candidate.kind.id} protocol is compared with the recorded decisions`,
+    );
+  }
+  const config = loadConfig();
+  if (config.DATABASE_URL === undefined && !existsSync(join(config.DATA_DIR, 'app.db'))) {
+    throw new UsageError(`no app database at ${join(config.DATA_DIR, 'app.db')} (set DATA_DIR, or DATABASE_URL)`);
+  }
+  const { createStore, openDatabase } = await import('../connectors/db/index.ts');
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR }).catch((e: unknown) => {
+    const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
+    throw new UsageError(`cannot open the app database${code ? ` (${code})` : ''}`);
+  });
+  try {
+    const store = createStore(db);
+    if (!(await store.clinics.get(o.clinic))) throw new UsageError(`no clinic "${o.clinic}" in the app database`);
+    const { id, version } = candidate.definition;
+    const range = {
+      clinicId: o.clinic,
+      protocolId: id,
+      ...(o.from !== undefined ? { from: startOfDayUtc(o.from) } : {}),
+      ...(o.to !== undefined ? { before: startOfNextDayUtc(o.to) } : {}),
+    };
+    let pages = 0;
+    const report = await simulateKindRecorded(candidate.kind, store.snapshots, candidate.definition, range, {
+      onPage: () => progress?.(`simulated ${++pages} page(s)`),
+    });
+    progress?.('');
+    return {
+      protocol: { id, version, file: o.file },
+      input: { kind: 'clinic', clinicId: o.clinic, from: o.from ?? null, to: o.to ?? null },
+      baseline: { kind: 'recorded' },
+      skipped: report.skipped,
+      evaluated: report.evaluated,
+      before: report.before,
+      after: report.after,
+      changed: report.changed
+        .map((c) => ({ ...c, criteria: c.criteria.map((f) => ({ ...f, explanation: '' })) }))
+        .reverse(),
+    };
+  } finally {
+    await db.close();
+  }
+}
+
 async function simulateBundles(
   candidate: ProtocolDefinition,
   o: SimulateOptions & { bundles: string; asOf: string },
@@ -356,15 +421,17 @@ export function formatSimulation(r: CliSimulationReport): string {
     `Cases: ${r.evaluated}${r.skipped ? ` (${plural(r.skipped, 'snapshot', 'snapshots')} skipped: recorded under an older schema)` : ''}`,
   );
   lines.push('');
-  const width = Math.max(...DispositionSchema.options.map((d) => d.length), 'automation rate'.length);
+  // The dispositions of the protocol's kind, in its order (the counts list every one of them).
+  const dispositions = [...new Set([...Object.keys(r.before.counts), ...Object.keys(r.after.counts)])];
+  const width = Math.max(...dispositions.map((d) => d.length), 'automation rate'.length);
   const numWidth = Math.max(
     6,
-    ...DispositionSchema.options.map((d) => String(Math.max(r.before.counts[d], r.after.counts[d])).length),
+    ...dispositions.map((d) => String(Math.max(r.before.counts[d] ?? 0, r.after.counts[d] ?? 0)).length),
   );
   lines.push(`${'disposition'.padEnd(width)}  ${'before'.padStart(numWidth)} → after`);
-  for (const d of DispositionSchema.options) {
-    const b = r.before.counts[d];
-    const a = r.after.counts[d];
+  for (const d of dispositions) {
+    const b = r.before.counts[d] ?? 0;
+    const a = r.after.counts[d] ?? 0;
     const delta = a === b ? '' : `  (${a > b ? '+' : ''}${a - b})`;
     lines.push(`${d.padEnd(width)}  ${String(b).padStart(numWidth)} → ${a}${delta}`);
   }
@@ -377,7 +444,10 @@ export function formatSimulation(r: CliSimulationReport): string {
   } else {
     lines.push(`${r.changed.length === 1 ? '1 case changes' : `${r.changed.length} cases change`} disposition:`);
     for (const c of r.changed) {
-      lines.push(`  ${c.caseId}: ${c.before.disposition} → ${c.after.disposition}`);
+      const clause = (x: { clause?: string | null }) => (x.clause ? ` (${x.clause})` : '');
+      lines.push(
+        `  ${c.caseId}: ${c.before.disposition}${clause(c.before)} → ${c.after.disposition}${clause(c.after)}`,
+      );
       for (const f of c.criteria) {
         lines.push(`    ${f.id} (${f.clause}): ${verdict(f.before)} → ${verdict(f.after)}`);
         if (f.explanation) lines.push(`      ${f.explanation}`);
@@ -390,11 +460,16 @@ export function formatSimulation(r: CliSimulationReport): string {
 const show = (v: unknown): string => (v === undefined ? '(absent)' : JSON.stringify(v));
 
 function itemName(c: ItemChange): string {
-  return `${c.kind} ${c.category ? `${c.category}/` : ''}${c.id}`;
+  const within = c.category ?? c.collection;
+  return `${c.kind} ${within ? `${within}/` : ''}${c.id}`;
 }
 
 /** The human-readable protocol diff: one block per added, removed or changed item, one line per changed field. */
-export function formatDiff(a: ProtocolDefinition, b: ProtocolDefinition, changes: readonly ItemChange[]): string {
+export function formatDiff(
+  a: { id: string; version: number },
+  b: { id: string; version: number },
+  changes: readonly ItemChange[],
+): string {
   const lines = [`${a.id} v${a.version} → ${b.id} v${b.version}`];
   if (!changes.length) return `${lines[0]}: no differences\n`;
   const count = (k: ItemChange['change']) => changes.filter((c) => c.change === k).length;
@@ -468,6 +543,14 @@ export async function runProtocolsCli(argv: string[], io: CliIo): Promise<number
           io.stdout(formatIssues(issues));
           return 1;
         }
+        if (kindOf(doc) !== DEFAULT_KIND) {
+          const { kind, definition } = parseAnyProtocol(doc) as {
+            kind: KindDocument['kind'];
+            definition: KindDocument['definition'];
+          };
+          io.stdout(`valid: ${definition.id} v${definition.version} (kind ${kind.id})\n`);
+          return 0;
+        }
         const p = parseProtocol(doc);
         io.stdout(
           `valid: ${p.id} v${p.version} (${plural(criteriaCount(p), 'criterion', 'criteria')}, ${plural(p.routes.length, 'route', 'routes')})\n`,
@@ -479,9 +562,12 @@ export async function runProtocolsCli(argv: string[], io: CliIo): Promise<number
         if (files.length !== 2 || !files[0] || !files[1]) {
           throw new UsageError('usage: autopilot protocols diff <before.json> <after.json>');
         }
-        const a = await loadProtocolFile(files[0]);
-        const b = await loadProtocolFile(files[1]);
-        const diff = diffProtocols(a, b);
+        const [{ kind, definition: a }, { kind: kindB, definition: b }] = [
+          await loadAnyProtocolFile(files[0]),
+          await loadAnyProtocolFile(files[1]),
+        ];
+        if (kind !== kindB) throw new UsageError(`cannot diff a ${kind.id} protocol with a ${kindB.id} protocol`);
+        const diff = diffByKind(kind, a, b);
         io.stdout(
           values.json
             ? `${JSON.stringify({ before: { id: a.id, version: a.version }, after: { id: b.id, version: b.version }, ...diff }, null, 2)}\n`
@@ -512,11 +598,20 @@ export async function runProtocolsCli(argv: string[], io: CliIo): Promise<number
           if (o.from !== undefined && o.to !== undefined && o.from > o.to) {
             throw new UsageError(`--from ${o.from} is after --to ${o.to}`);
           }
-          const candidate = await loadProtocolFile(file);
-          report = await simulateClinic(candidate, { ...o, clinic: o.clinic }, io.progress);
+          const any = await loadAnyProtocolFile(file);
+          report =
+            any.kind === DEFAULT_KIND
+              ? await simulateClinic(any.definition as ProtocolDefinition, { ...o, clinic: o.clinic }, io.progress)
+              : await simulateClinicKind(any, { ...o, clinic: o.clinic }, io.progress);
         } else {
           onlyOptions(values, ['bundles', 'as-of', 'against', 'json'], 'simulate --bundles');
-          const candidate = await loadProtocolFile(file);
+          const any = await loadAnyProtocolFile(file);
+          if (any.kind !== DEFAULT_KIND) {
+            throw new UsageError(
+              `--bundles simulates ${DEFAULT_KIND.id} protocols; simulate a ${any.kind.id} protocol with --clinic`,
+            );
+          }
+          const candidate = any.definition as ProtocolDefinition;
           report = await simulateBundles(
             candidate,
             { ...o, bundles: o.bundles!, asOf: o.asOf ?? io.today() },

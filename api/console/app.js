@@ -1,34 +1,32 @@
 // @ts-check
-// The refill console: a dependency-free ES module over the public API (/v1/me, /v1/queues, /v1/cases).
-// Every value from the server is put into the page as text (never as HTML). URLs carry case ids only.
+// The console: a dependency-free ES module over the public API (/v1/me, /v1/lifecycle, /v1/kinds, /v1/queues,
+// /v1/cases). Every value from the server is put into the page as text (never as HTML). URLs carry case ids only.
+// What differs by protocol kind (a refill, a care gap) is rendered by the kind's module in ./kinds/ (rendererFor).
+import { rendererFor } from './kinds/index.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
 const PAGE_SIZE = 25;
 const POLL_MS = 5000;
 
-/** @typedef {'signature' | 'nurse' | 'doctor'} Queue */
+/** @typedef {string} Queue */
 /** @typedef {'admin' | 'doctor' | 'nurse'} Role */
-/** @typedef {'approve' | 'deny' | 'needs_visit' | 'escalate'} Action */
+/** @typedef {string} Action */
 /** @typedef {{ userId: string, role: Role, clinicId: string | null }} Me */
 /** @typedef {{ queues: { queue: Queue, roles: Role[], actions: Action[] }[] }} Lifecycle */
 
-/** @type {Queue[]} */
-const QUEUES = ['signature', 'nurse', 'doctor'];
+/** The queues, in tab order: the lifecycle's (GET /v1/lifecycle) once signed in. @type {Queue[]} */
+let QUEUES = ['signature', 'nurse', 'doctor'];
 
 /** @type {Record<Queue, { title: string, sub: string }>} */
 const QUEUE_TEXT = {
   signature: { title: 'Signature', sub: 'Refills approved by protocol, pended in the EHR for a doctor to sign.' },
   nurse: { title: 'Nurse', sub: 'Refills a nurse reviews: needs a visit, nurse review, or not triaged automatically.' },
   doctor: { title: 'Doctor', sub: 'Refills the protocol leaves to a doctor, and escalated cases.' },
+  outreach: { title: 'Outreach', sub: 'Care gaps being closed by outreach: tracking items, no decision needed yet.' },
 };
 
-/** @type {Record<string, string>} */
-const DISPOSITION_TEXT = {
-  approve: 'Meets protocol',
-  needs_visit: 'Needs a visit',
-  nurse_review: 'Nurse review',
-  doctor_review: 'Doctor review',
-};
+/** @param {Queue} q */
+const queueText = (q) => QUEUE_TEXT[q] ?? { title: q, sub: '' };
 
 /** @type {Record<string, string>} */
 const REASON_TEXT = {
@@ -46,13 +44,8 @@ const POOL_TEXT = {
   protime_nurse_pool: 'Protime nurse pool',
   endocrinology: 'Endocrinology',
   pcp_or_coverage: 'PCP or coverage',
-};
-
-/** @type {Record<string, string>} */
-const ACTION_ORDER_TEXT = {
-  order_hba1c: 'Order HbA1c',
-  order_lipid_panel: 'Order lipid panel',
-  order_urine_microalbumin: 'Order urine microalbumin',
+  screening_outreach: 'Screening outreach',
+  gi_followup: 'GI follow-up',
 };
 
 /** @type {Record<string, string>} */
@@ -75,6 +68,9 @@ const state = {
   /** Who may take which action in each queue: GET /v1/lifecycle (rules/lifecycle/), fetched at sign-in. */
   /** @type {Lifecycle | null} */
   lifecycle: null,
+  /** The protocol kinds with their actions: GET /v1/kinds (rules/kinds/), fetched at sign-in. */
+  /** @type {import('./kinds/index.js').ActionContext['kinds']} */
+  kinds: null,
   /** @type {Queue} */
   queue: 'nurse',
   /** Cursors of the pages visited so far in this queue: cursors[i] opens page i (null = first page). */
@@ -201,11 +197,14 @@ function slaCell(slaDueAt) {
   );
 }
 
-/** @param {string | null | undefined} d */
-function dispositionBadge(d) {
+/** @param {string | null | undefined} d @param {string | undefined} [kind] */
+function dispositionBadge(d, kind) {
   if (!d) return h('span', { class: 'badge badge-none' }, 'Not triaged');
-  return h('span', { class: `badge badge-${d}` }, DISPOSITION_TEXT[d] ?? d);
+  return h('span', { class: `badge badge-${d}` }, rendererFor(kind).dispositionText[d] ?? d);
 }
+
+/** What the kinds' renderers may use. @type {import('./kinds/index.js').KindUi} */
+const ui = { h, fmtDate, fmtDateTime, fmtSupply, poolText: (p) => POOL_TEXT[p] ?? p };
 
 /** @param {string} text @param {'info' | 'ok' | 'error'} [kind] */
 function setStatus(text, kind = 'info') {
@@ -295,13 +294,17 @@ function signOut(message) {
 
 /** @param {string} token */
 async function signIn(token) {
-  const [me, lifecycle] = await Promise.all([
+  const [me, lifecycle, kinds] = await Promise.all([
     /** @type {Promise<Me>} */ (api('/v1/me', { token })),
     /** @type {Promise<Lifecycle>} */ (api('/v1/lifecycle', { token })),
+    api('/v1/kinds', { token }),
   ]);
   state.token = token;
   state.me = me;
   state.lifecycle = lifecycle;
+  state.kinds = kinds.items;
+  QUEUES = lifecycle.queues.map((q) => q.queue);
+  buildTabs();
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
   $('workspace').hidden = false;
@@ -344,16 +347,17 @@ function buildTabs() {
         },
         onkeydown: (/** @type {KeyboardEvent} */ e) => {
           const i = QUEUES.indexOf(q);
-          const keys = { ArrowRight: i + 1, ArrowLeft: i + 2, Home: 0, End: 2 };
+          const n = QUEUES.length;
+          const keys = { ArrowRight: i + 1, ArrowLeft: i + n - 1, Home: 0, End: n - 1 };
           const to = keys[/** @type {keyof typeof keys} */ (e.key)];
           if (to === undefined) return;
           e.preventDefault();
-          const next = QUEUES[to % 3] ?? q;
+          const next = QUEUES[to % n] ?? q;
           document.getElementById(`tab-${next}`)?.focus();
           location.hash = `#/queue/${next}`;
         },
       },
-      QUEUE_TEXT[q].title,
+      queueText(q).title,
       ' ',
       h('span', { class: 'count' }, '…'),
     ),
@@ -387,9 +391,9 @@ function openQueue(queue) {
   $('case-view').hidden = true;
   $('case-view').replaceChildren();
   $('queue-view').hidden = false;
-  $('queue-title').textContent = `${QUEUE_TEXT[queue].title} queue`;
-  $('queue-sub').textContent = QUEUE_TEXT[queue].sub;
-  document.title = `${QUEUE_TEXT[queue].title} queue · Refill console`;
+  $('queue-title').textContent = `${queueText(queue).title} queue`;
+  $('queue-sub').textContent = queueText(queue).sub;
+  document.title = `${queueText(queue).title} queue · Console`;
   renderTabs();
   return loadQueue();
 }
@@ -430,28 +434,17 @@ function renderQueue(items) {
           if (!(e.target instanceof HTMLAnchorElement)) location.hash = href;
         },
       },
+      h('td', null, rendererFor(c.kind).queueCell(c, ui)),
       h(
         'td',
         null,
-        h('a', { href, class: 'drug' }, c.drugName ?? 'Medication not identified yet'),
-        h('div', { class: 'sub muted' }, `MedicationRequest/${c.medicationRequestId}`),
-      ),
-      h(
-        'td',
-        null,
-        dispositionBadge(c.disposition),
+        dispositionBadge(c.disposition, c.kind),
         c.escalated ? h('span', { class: 'badge badge-escalated' }, 'Escalated') : null,
       ),
       h('td', null, c.pool ? (POOL_TEXT[c.pool] ?? c.pool) : h('span', { class: 'muted' }, '—')),
       h('td', null, c.reason ? (REASON_TEXT[c.reason] ?? c.reason) : h('span', { class: 'muted' }, '—')),
       h('td', null, slaCell(c.slaDueAt)),
-      h(
-        'td',
-        { class: 'failed' },
-        c.failedCriteria.length
-          ? c.failedCriteria.map((/** @type {string} */ f) => h('code', { class: 'chip' }, f))
-          : h('span', { class: 'muted' }, 'none'),
-      ),
+      h('td', { class: 'failed' }, rendererFor(c.kind).findingsCell(c, ui)),
       h('td', { title: fmtDateTime(c.createdAt) }, ago(c.createdAt)),
     );
   });
@@ -507,26 +500,8 @@ function headline(c) {
   }
   if (c.status === 'failed')
     return { title: 'Triage failed', lede: 'The case could not be triaged; see the timeline.' };
-  switch (c.disposition) {
-    case 'approve':
-      return {
-        title: 'Meets protocol: ready to sign',
-        lede: 'Every criterion passed. The refill is pended in the EHR for a doctor to sign.',
-      };
-    case 'needs_visit':
-      return {
-        title: 'Patient needs a visit before a full renewal',
-        lede: c.bridgeSupply
-          ? `The protocol suggests a bridge supply (${fmtSupply(c.bridgeSupply)}) until the visit.`
-          : 'The protocol criteria for a renewal without a visit are not met.',
-      };
-    case 'nurse_review':
-      return { title: 'A nurse reviews this refill', lede: 'The protocol routes this medication to nurse review.' };
-    case 'doctor_review':
-      return { title: 'A doctor reviews this refill', lede: 'The protocol leaves this refill to a doctor.' };
-    default:
-      break;
-  }
+  const byKind = rendererFor(c.kind).headline(c, ui);
+  if (byKind.title) return byKind;
   switch (c.reason) {
     case 'automation_disabled':
       return {
@@ -577,14 +552,14 @@ async function openCase(caseId) {
 }
 
 function backLink() {
-  return h('a', { href: `#/queue/${state.queue}`, class: 'back' }, `← ${QUEUE_TEXT[state.queue].title} queue`);
+  return h('a', { href: `#/queue/${state.queue}`, class: 'back' }, `← ${queueText(state.queue).title} queue`);
 }
 
 /** @param {any} c */
 function renderCase(c) {
   const { title, lede } = headline(c);
-  document.title = `${c.drugName ?? 'Case'} · Refill console`;
-  const failed = c.criteria.filter((/** @type {any} */ k) => !k.passed).length;
+  const kind = rendererFor(c.kind);
+  document.title = `${kind.pageTitle(c)} · Console`;
   const view = $('case-view');
   view.replaceChildren(
     backLink(),
@@ -597,15 +572,9 @@ function renderCase(c) {
       h(
         'div',
         { class: 'badges' },
-        dispositionBadge(c.disposition),
+        dispositionBadge(c.disposition, c.kind),
         h('span', { class: `badge badge-status-${c.status}` }, `Status: ${c.status}`),
-        c.queue
-          ? h(
-              'span',
-              { class: 'badge badge-plain' },
-              `${QUEUE_TEXT[/** @type {Queue} */ (c.queue)]?.title ?? c.queue} queue`,
-            )
-          : null,
+        c.queue ? h('span', { class: 'badge badge-plain' }, `${queueText(c.queue).title} queue`) : null,
         c.pool ? h('span', { class: 'badge badge-plain' }, POOL_TEXT[c.pool] ?? c.pool) : null,
         c.reason ? h('span', { class: 'badge badge-plain' }, REASON_TEXT[c.reason] ?? c.reason) : null,
         c.escalated ? h('span', { class: 'badge badge-escalated' }, 'Escalated') : null,
@@ -618,22 +587,7 @@ function renderCase(c) {
       h(
         'div',
         { class: 'col-main' },
-        h(
-          'section',
-          { class: 'card', 'aria-labelledby': 'criteria-title' },
-          h('h2', { id: 'criteria-title' }, 'Protocol criteria'),
-          c.criteria.length
-            ? h(
-                'p',
-                { class: 'muted' },
-                `${c.criteria.length} evaluated, ${failed} not met` +
-                  (c.protocol ? ` · ${c.protocol.id} v${c.protocol.version}` : ''),
-              )
-            : null,
-          c.criteria.length
-            ? h('ol', { class: 'criteria' }, c.criteria.map(renderCriterion))
-            : h('p', { class: 'muted' }, 'The protocol did not run for this case, so there are no criteria to show.'),
-        ),
+        kind.evidence(c, ui),
         h(
           'section',
           { class: 'card', 'aria-labelledby': 'timeline-title', id: 'timeline' },
@@ -653,55 +607,6 @@ function renderCase(c) {
       ),
       h('aside', { class: 'col-side' }, renderDecisionPanel(c), renderDetails(c)),
     ),
-  );
-}
-
-/** @param {any} k */
-function renderCriterion(k) {
-  return h(
-    'li',
-    { class: `criterion ${k.passed ? 'pass' : 'fail'}`, 'data-criterion': k.id },
-    h(
-      'div',
-      { class: 'criterion-head' },
-      h('span', { class: `verdict ${k.passed ? 'verdict-pass' : 'verdict-fail'}` }, k.passed ? '✓ Met' : '✗ Not met'),
-      h('code', { class: 'crit-id' }, k.id),
-      h('span', { class: 'clause' }, `Clause ${k.clause}`),
-    ),
-    h('p', { class: 'explanation' }, k.explanation),
-    k.evidence.length
-      ? h(
-          'table',
-          { class: 'evidence' },
-          h('caption', { class: 'visually-hidden' }, `Evidence for ${k.id}`),
-          h(
-            'thead',
-            null,
-            h(
-              'tr',
-              null,
-              h('th', { scope: 'col' }, 'Evidence'),
-              h('th', { scope: 'col' }, 'Date'),
-              h('th', { scope: 'col' }, 'Value'),
-              h('th', { scope: 'col' }, 'Description'),
-            ),
-          ),
-          h(
-            'tbody',
-            null,
-            k.evidence.map((/** @type {any} */ e) =>
-              h(
-                'tr',
-                null,
-                h('td', null, h('code', null, `${e.resourceType}/${e.id}`)),
-                h('td', null, fmtDate(e.date)),
-                h('td', null, e.value === undefined ? '—' : String(e.value)),
-                h('td', null, e.display ?? '—'),
-              ),
-            ),
-          ),
-        )
-      : h('p', { class: 'no-evidence muted' }, 'No matching record on file.'),
   );
 }
 
@@ -737,22 +642,7 @@ function renderEvent(e) {
 function renderDetails(c) {
   /** @type {[string, any][]} */
   const rows = [
-    ['Medication', c.drugName ?? '—'],
-    ['Request', h('code', null, `MedicationRequest/${c.medicationRequestId}`)],
-    ['Patient', c.patientId ? h('code', null, `Patient/${c.patientId}`) : '—'],
-    ['Protocol', c.protocol ? `${c.protocol.id} v${c.protocol.version}` : '—'],
-    ['Approved supply', fmtSupply(c.approvedSupply) ?? '—'],
-    ['Bridge supply', fmtSupply(c.bridgeSupply) ?? '—'],
-    [
-      'Lab orders',
-      c.actions.length
-        ? h(
-            'ul',
-            { class: 'plain' },
-            c.actions.map((/** @type {string} */ a) => h('li', null, ACTION_ORDER_TEXT[a] ?? a)),
-          )
-        : 'none',
-    ],
+    ...rendererFor(c.kind).details(c, ui),
     ['Received', fmtDateTime(c.createdAt)],
     ['Updated', fmtDateTime(c.updatedAt)],
   ];
@@ -785,44 +675,18 @@ function allowedActions(me, c) {
       why: `Your decision (${actionLabel(mine.action, c).toLowerCase()}) was accepted; the case closes once it is written back to the EHR.`,
     };
   }
-  // The server decides (rules/lifecycle/); its table only spares the viewer buttons it would refuse.
-  const rule = state.lifecycle?.queues.find((q) => q.queue === c.queue);
-  if (!rule) return { actions: [], why: '' };
-  if (!rule.roles.includes(me.role)) {
-    return { actions: [], why: `Only a ${rule.roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
-  }
-  return { actions: [...rule.actions], why: '' };
+  // The kind's table (the lifecycle's, or its declared actions) only spares the viewer buttons the server would refuse.
+  return rendererFor(c.kind).offered(c, { me, lifecycle: state.lifecycle, kinds: state.kinds });
 }
 
 /** @param {Action} a @param {any} c */
 function actionLabel(a, c) {
-  switch (a) {
-    case 'approve':
-      return c.queue === 'signature' ? 'Sign and approve' : 'Approve refill';
-    case 'deny':
-      return 'Deny refill';
-    case 'needs_visit':
-      return 'Needs a visit';
-    case 'escalate':
-      return 'Escalate to doctor';
-  }
+  return rendererFor(c.kind).actionLabel(a, c);
 }
 
 /** @param {Action} a @param {any} c */
 function actionDescription(a, c) {
-  const drug = c.drugName ?? 'this medication';
-  switch (a) {
-    case 'approve':
-      return c.queue === 'signature'
-        ? `Sign the pended refill of ${drug}. The signed order is written to the EHR.`
-        : `Approve the refill of ${drug}. The order is written to the EHR.`;
-    case 'deny':
-      return `Deny the refill of ${drug}. The denial is recorded in the EHR.`;
-    case 'needs_visit':
-      return `Record that the patient needs a visit before ${drug} is renewed.`;
-    case 'escalate':
-      return 'Send this case to the doctor queue.';
-  }
+  return rendererFor(c.kind).actionDescription(a, c);
 }
 
 /** @param {any} c */
@@ -842,7 +706,7 @@ function renderDecisionPanel(c) {
               'button',
               {
                 type: 'button',
-                class: `btn ${a === 'approve' ? 'btn-primary' : a === 'deny' ? 'btn-danger' : ''}`,
+                class: `btn ${rendererFor(c.kind).buttonClass(a)}`,
                 'data-action': a,
                 onclick: () => askDecision(c, a),
               },
@@ -871,9 +735,10 @@ function askDecision(c, action) {
   $('confirm-title').textContent = `${actionLabel(action, c)}?`;
   $('confirm-desc').textContent = actionDescription(action, c);
   $('confirm-error').textContent = '';
+  if (!reuse) $('confirm-fields').replaceChildren(...rendererFor(c.kind).actionFields(action, ui));
   const ok = /** @type {HTMLButtonElement} */ ($('confirm-ok'));
   ok.textContent = reuse ? `Retry: ${actionLabel(action, c)}` : `Confirm: ${actionLabel(action, c)}`;
-  ok.className = `btn ${action === 'deny' ? 'btn-danger' : 'btn-primary'}`;
+  ok.className = `btn ${rendererFor(c.kind).buttonClass(action) || 'btn-primary'}`;
   ok.disabled = false;
   if (!reuse) /** @type {HTMLTextAreaElement} */ ($('confirm-note')).value = '';
   dialog.showModal();
@@ -886,13 +751,16 @@ async function submitDecision() {
   const dialog = /** @type {HTMLDialogElement} */ ($('confirm'));
   const ok = /** @type {HTMLButtonElement} */ ($('confirm-ok'));
   const note = /** @type {HTMLTextAreaElement} */ ($('confirm-note')).value.trim();
+  const c = state.current ?? { caseId: p.caseId };
+  const req = rendererFor(c.kind).request(c, p.action, { requestId: p.decisionId, note, form: $('confirm-form') });
+  if ('error' in req) {
+    $('confirm-error').textContent = req.error;
+    return;
+  }
   ok.disabled = true;
   $('confirm-error').textContent = 'Sending…';
   try {
-    await api(`/v1/cases/${encodeURIComponent(p.caseId)}/decision`, {
-      method: 'POST',
-      body: { action: p.action, decisionId: p.decisionId, ...(note ? { note } : {}) },
-    });
+    await api(req.path, { method: 'POST', body: req.body });
     state.unconfirmed = null;
     state.pending = null;
     state.decided.set(p.caseId, { action: p.action, queue: state.current?.queue ?? '' });
@@ -1030,8 +898,8 @@ async function route() {
       await openCase(decodeURIComponent(caseMatch[1]));
       return;
     }
-    const q = /^\/queue\/(signature|nurse|doctor)$/.exec(hash)?.[1];
-    await openQueue(/** @type {Queue} */ (q ?? state.queue));
+    const q = /^\/queue\/([a-z_]+)$/.exec(hash)?.[1];
+    await openQueue(q && QUEUES.includes(q) ? q : state.queue);
     setStatus('');
   } catch (err) {
     if (handleAuthError(err)) return;

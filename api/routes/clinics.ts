@@ -8,7 +8,9 @@ import { parseClientKey, publicJwkOf } from '../../connectors/fhir/client-key.ts
 import { checkFhirConnection } from '../../connectors/fhir/connection-check.ts';
 import { assertEgressUrl, egressPolicy, sameOrigin } from '../../connectors/fhir/egress.ts';
 import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } from '../../connectors/secret-box.ts';
+import { DEFAULT_SWEEP_CRON } from '../../connectors/db/clinics.ts';
 import { AppError } from '../../rules/index.ts';
+import { KIND_IDS } from '../../rules/kinds/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
@@ -25,6 +27,60 @@ const AnyHttpUrl = z
   .url({ protocol: /^https?$/ })
   .max(2000)
   .openapi({ example: 'https://ehr.example.org/fhir/R4' });
+
+// A cron expression in five fields, each value within its field's bounds: the pattern is the whole check (the API
+// accepts exactly what it declares). Values, `*`, `a-b`, each with an optional `/step`, comma-separated.
+const cronField = (value: string) => {
+  const item = `(?:\\*|${value}(?:-${value})?)(?:/[1-9][0-9]?)?`;
+  return `${item}(?:,${item})*`;
+};
+const CRON_PATTERN = new RegExp(
+  `^${[
+    '[0-5]?[0-9]', // minute
+    '(?:[01]?[0-9]|2[0-3])', // hour
+    '(?:0?[1-9]|[12][0-9]|3[01])', // day of month
+    '(?:0?[1-9]|1[0-2])', // month
+    '[0-7]', // day of week (0 and 7: Sunday)
+  ]
+    .map(cronField)
+    .join(' ')}$`,
+);
+const Cron = z
+  .string()
+  .max(100)
+  .regex(CRON_PATTERN, 'a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1"')
+  .openapi({ example: DEFAULT_SWEEP_CRON });
+
+const KindId = z.enum(KIND_IDS as [string, ...string[]]);
+
+/** One protocol kind as a clinic runs it. */
+const KindSettingView = z
+  .object({
+    kind: z.string(),
+    /** Whether the clinic runs this kind (the kind of the clinic's own protocolId always runs). */
+    enabled: z.boolean(),
+    /** The protocol it runs for this kind; null: none chosen yet. */
+    protocolId: z.string().nullable(),
+    /** The published version pinned for this clinic; null: the protocol's live version. */
+    protocolVersion: z.number().int().nullable(),
+    /** When the kind's panel sweep runs (cron, five fields; default weekly). */
+    sweepCron: z.string(),
+  })
+  .openapi('ClinicKind');
+
+/** Per-kind settings to change: absent fields stay as they are. */
+const KindSettingBody = z
+  .strictObject({
+    kind: KindId,
+    enabled: z.boolean().optional(),
+    protocolId: Id.nullable().optional(),
+    /** Pin a published version of the kind's protocol; null: its live version. A new protocolId clears the pin. */
+    protocolVersion: z.number().int().min(1).max(1_000_000_000).nullable().optional(),
+    /** null: the default cadence (weekly). */
+    sweepCron: Cron.nullable().optional(),
+  })
+  .openapi('ClinicKindSettings');
+const KindSettingsBody = z.array(KindSettingBody).min(1).max(KIND_IDS.length);
 
 const ClinicView = z
   .object({
@@ -53,6 +109,8 @@ const ClinicView = z
     refillAutomationEnabled: z.boolean(),
     nurseSlaSeconds: z.number().int(),
     timezone: z.string(),
+    /** Every protocol kind, in the registry's order: whether the clinic runs it, with which protocol and cadence. */
+    kinds: z.array(KindSettingView),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -84,6 +142,8 @@ const CreateClinicBody = z
       .max(30 * 24 * 3600)
       .default(4 * 3600),
     timezone: TimeZone,
+    /** Further protocol kinds to run (each kind at most once; the kind of protocolId always runs). */
+    kinds: KindSettingsBody.optional(),
   })
   .refine((b) => b.keyId === undefined || b.privateKey !== undefined, {
     message: 'keyId needs a privateKey',
@@ -108,6 +168,8 @@ const SettingsBody = z
      * `protocolId` without this clears the pin.
      */
     protocolVersion: z.number().int().min(1).max(1_000_000_000).nullable().optional(),
+    /** Per-kind settings to change (each kind at most once). */
+    kinds: KindSettingsBody.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
   .openapi('ClinicSettings', { minProperties: 1 });
@@ -206,7 +268,7 @@ const createRouteDef = createRoute({
 const settingsRoute = createRoute({
   method: 'patch',
   path: '/v1/clinics/{id}/settings',
-  summary: 'Change refill automation, nurse SLA or protocol (admin)',
+  summary: 'Change refill automation, nurse SLA, protocol or the protocol kinds the clinic runs (admin)',
   security: bearer,
   request: {
     params: IdParam,
@@ -363,6 +425,89 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     }
   }
 
+  type KindSettings = z.infer<typeof KindSettingBody>;
+  const unprocessable = (path: string, message: string) =>
+    new AppError('UNPROCESSABLE', `Invalid request at ${path}: ${message}`, { issues: [{ path, message }] });
+
+  /** The kind of the clinic's own protocolId (its kind settings live in the clinic row). */
+  async function ownKind(protocolId: string): Promise<string | null> {
+    return (await store.protocols.get(protocolId))?.kind ?? null;
+  }
+
+  /** Every kind as the clinic runs it, in the registry's order. */
+  async function kindViews(clinic: Clinic): Promise<z.infer<typeof KindSettingView>[]> {
+    const own = await ownKind(clinic.protocolId);
+    const stored = new Map((await store.clinics.kinds(clinic.id)).map((k) => [k.kind, k]));
+    return KIND_IDS.map((kind) => {
+      const row = stored.get(kind);
+      const sweepCron = row?.sweepCron ?? DEFAULT_SWEEP_CRON;
+      return own === kind
+        ? { kind, enabled: true, protocolId: clinic.protocolId, protocolVersion: clinic.protocolVersion, sweepCron }
+        : {
+            kind,
+            enabled: row?.enabled ?? false,
+            protocolId: row?.protocolId ?? null,
+            protocolVersion: row?.protocolVersion ?? null,
+            sweepCron,
+          };
+    });
+  }
+
+  /**
+   * Checks per-kind settings against the protocols they name (422 with the JSON path; 409 for a draft version): each
+   * kind once, the own kind's protocol changed through protocolId only, a protocol of the entry's kind, a version of
+   * that protocol, and an enabled kind with a protocol.
+   */
+  async function checkKinds(clinicId: string | null, own: string | null, entries: readonly KindSettings[]) {
+    const stored = new Map(clinicId ? (await store.clinics.kinds(clinicId)).map((k) => [k.kind, k]) : []);
+    const seen = new Set<string>();
+    for (const [i, k] of entries.entries()) {
+      const at = `$.kinds[${i}]`;
+      if (seen.has(k.kind)) throw unprocessable(`${at}.kind`, `kind ${k.kind} is given twice`);
+      seen.add(k.kind);
+      if (k.kind === own) {
+        if (k.enabled === false || k.protocolId !== undefined || k.protocolVersion !== undefined) {
+          throw unprocessable(
+            `${at}.kind`,
+            `the clinic's protocolId runs kind ${k.kind}: change protocolId / protocolVersion instead (only sweepCron here)`,
+          );
+        }
+        continue;
+      }
+      const before = stored.get(k.kind);
+      const protocolId = k.protocolId !== undefined ? k.protocolId : (before?.protocolId ?? null);
+      if (k.protocolId !== undefined && k.protocolId !== null) {
+        const p = await store.protocols.get(k.protocolId);
+        if (!p || p.publishedVersion === null) {
+          throw unprocessable(`${at}.protocolId`, 'no published protocol with this id');
+        }
+        if (p.kind !== k.kind) {
+          throw unprocessable(`${at}.protocolId`, `protocol ${p.id} is of kind ${p.kind}, not ${k.kind}`);
+        }
+      }
+      const protocolChanged = k.protocolId !== undefined && k.protocolId !== (before?.protocolId ?? null);
+      const version =
+        k.protocolVersion !== undefined
+          ? k.protocolVersion
+          : protocolChanged
+            ? null
+            : (before?.protocolVersion ?? null);
+      if (version !== null) {
+        if (protocolId === null) throw unprocessable(`${at}.protocolVersion`, 'a version needs a protocolId');
+        const v = await store.protocols.getVersion(protocolId, version);
+        if (!v) throw unprocessable(`${at}.protocolVersion`, `protocol ${protocolId} has no version ${version}`);
+        if (v.status === 'draft') {
+          throw new AppError('CONFLICT', 'A draft cannot be assigned to a clinic; publish it first', {
+            context: { protocolId, version },
+          });
+        }
+      }
+      if ((k.enabled ?? before?.enabled ?? false) && protocolId === null) {
+        throw unprocessable(`${at}.protocolId`, `kind ${k.kind} is enabled without a protocol: give its protocolId`);
+      }
+    }
+  }
+
   async function view(clinic: Clinic): Promise<ClinicViewT> {
     let publicJwk: JWK | null = null;
     if (clinic.fhirPublicJwk) publicJwk = JSON.parse(clinic.fhirPublicJwk) as JWK;
@@ -390,6 +535,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       refillAutomationEnabled: clinic.refillAutomationEnabled,
       nurseSlaSeconds: clinic.nurseSlaSeconds,
       timezone: clinic.timezone,
+      kinds: await kindViews(clinic),
       createdAt: clinic.createdAt,
       updatedAt: clinic.updatedAt,
     };
@@ -416,6 +562,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const body = c.req.valid('json');
     assertEhrUrls(body);
     await assertPublishedProtocol(body.protocolId);
+    if (body.kinds) await checkKinds(null, await ownKind(body.protocolId), body.kinds);
     const key = body.privateKey === undefined ? undefined : await clientKey(body.privateKey, body.keyId);
     const webhookSecret = newWebhookSecret();
     const clinic = await store.clinics.create(
@@ -432,6 +579,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         refillAutomationEnabled: body.refillAutomationEnabled,
         nurseSlaSeconds: body.nurseSlaSeconds,
         timezone: body.timezone,
+        ...(body.kinds && { kinds: body.kinds }),
       },
       auditEntry(principal, c.get('requestId'), 'clinic.created', body.id, {
         fhirBaseUrl: body.fhirBaseUrl,
@@ -443,6 +591,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         refillAutomationEnabled: body.refillAutomationEnabled,
         nurseSlaSeconds: body.nurseSlaSeconds,
         timezone: body.timezone,
+        ...(body.kinds && { kinds: body.kinds }),
       }),
     );
     return c.json(
@@ -459,7 +608,18 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const principal = c.get('principal');
     const before = await visibleClinic(principal, c.req.valid('param').id);
     const patch = c.req.valid('json');
-    if (patch.protocolId !== undefined) await assertPublishedProtocol(patch.protocolId);
+    if (patch.protocolId !== undefined) {
+      await assertPublishedProtocol(patch.protocolId);
+      const [was, now] = [await ownKind(before.protocolId), await ownKind(patch.protocolId)];
+      if (was !== null && now !== was) {
+        throw unprocessable(
+          '$.protocolId',
+          `protocol ${patch.protocolId} is of kind ${now}; this clinic's protocolId runs kind ${was}`,
+        );
+      }
+    }
+    if (patch.kinds) await checkKinds(before.id, await ownKind(patch.protocolId ?? before.protocolId), patch.kinds);
+    const kindsBefore = patch.kinds ? await kindViews(before) : null;
     if (
       patch.protocolId !== undefined &&
       patch.protocolId !== before.protocolId &&
@@ -476,6 +636,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       for (const k of keys as (keyof typeof patch & keyof Clinic)[]) {
         if (patch[k] !== undefined) changes[k] = { from: was[k], to: now[k] };
       }
+      if (patch.kinds) changes.kinds = { from: kindsBefore, to: patch.kinds };
       return auditEntry(principal, c.get('requestId'), 'clinic.settings_changed', now.id, { changes });
     });
     if (!after) throw new AppError('NOT_FOUND', 'No such clinic');

@@ -1,13 +1,23 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { ApiEnv } from '../env.ts';
 
-/** The console's files: plain HTML, CSS and one ES module, served as they are (no build step, no CDN). */
-const ASSETS = {
+const JS = 'text/javascript; charset=utf-8';
+
+/**
+ * The console's files: plain HTML, CSS and ES modules (app.js, and one module per protocol kind in kinds/), served as
+ * they are (no build step, no CDN).
+ */
+const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/console/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/console/app.js': { file: 'app.js', type: JS },
   '/console/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
-} as const;
+  ...Object.fromEntries(
+    readdirSync(new URL('../console/kinds/', import.meta.url))
+      .filter((f) => /^[a-z0-9-]+\.js$/.test(f))
+      .map((f) => [`/console/kinds/${f}`, { file: `kinds/${f}`, type: JS }]),
+  ),
+};
 
 /**
  * The web console for nurses, doctors and admins: sign in with a bearer token, work the signature / nurse / doctor

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AuditInput, ProtocolVersionRecord, PublishResult } from '../../connectors/db/index.ts';
-import { canonicalJson, diffProtocols } from '../../rules/engine/diff.ts';
+import { canonicalJson } from '../../rules/engine/diff.ts';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChangedCase } from '../../rules/engine/simulate.ts';
 import { evaluateProtocol } from '../../rules/engine/index.ts';
-import { simulateRecorded } from '../../rules/engine/simulate-recorded.ts';
+import { simulateKindRecorded } from '../../rules/engine/simulate-kind.ts';
 import {
   addToTally,
   compileForSimulation,
@@ -16,13 +16,17 @@ import {
   tallySummary,
   type SimulationCase,
 } from '../../rules/engine/simulate-compiled.ts';
+import { AppError, type ProtocolDefinition } from '../../rules/index.ts';
 import {
-  AppError,
-  parseProtocol,
-  validateProtocol,
-  type ProtocolDefinition,
-  type ProtocolIssue,
-} from '../../rules/index.ts';
+  DEFAULT_KIND,
+  diffByKind,
+  kindOf,
+  KINDS,
+  parseAnyProtocol,
+  protocolInvalid,
+  validateAnyProtocol,
+  type AnyKind,
+} from '../../rules/kinds/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
@@ -42,9 +46,11 @@ const VersionText = z.coerce.number().int().min(1).max(1_000_000_000);
 const VersionParams = IdParam.extend({ version: VersionText.openapi({ example: 1 }) });
 
 /** A protocol document: any JSON object here; its rules are checked by the engine (422 with every issue). */
-const Definition = z
-  .record(z.string(), z.unknown())
-  .openapi({ description: 'A protocol document (rules/README.md; schema: rules/schema/protocol.ts)' });
+const Definition = z.record(z.string(), z.unknown()).openapi({
+  description:
+    'A protocol document of any kind: `kind` names it (absent: refill triage, rules/schema/protocol.ts); see ' +
+    'rules/README.md and rules/kinds/<kind>/',
+});
 
 const Issue = z.object({ path: z.string(), message: z.string() }).openapi('ProtocolIssue');
 
@@ -71,6 +77,8 @@ const ProtocolSummary = z
   .object({
     id: z.string(),
     title: z.string(),
+    /** The protocol kind (GET /v1/protocols lists it), fixed when the protocol is created. */
+    kind: z.string(),
     publishedVersion: z.number().nullable(),
     latestVersion: z.number(),
     createdAt: z.string(),
@@ -110,9 +118,12 @@ const ItemChange = z
       'supply',
       'action',
       'bridgeSupply',
+      'item',
     ]),
     id: z.string(),
     category: z.string().optional(),
+    /** For an `item` of a kind without its own diff: the list it sits in (`clauses`). */
+    collection: z.string().optional(),
     change: z.enum(['added', 'removed', 'changed']),
     before: z.unknown().optional(),
     after: z.unknown().optional(),
@@ -129,8 +140,14 @@ const MAX_RUNNING_JOBS = 2;
 /** A running job with no progress for this long no longer counts against its admin (its worker is presumed gone). */
 const JOB_ACTIVE_WINDOW_MS = 15 * 60 * 1000;
 
-const Disposition = z.enum(['approve', 'needs_visit', 'nurse_review', 'doctor_review']);
-const Summary = z.object({ counts: z.record(Disposition, z.number()), automationRate: z.number().nullable() });
+/** The dispositions of every kind (a simulation reports those of the protocol's kind). */
+const Disposition = z.enum([...new Set(KINDS.flatMap((k) => Object.keys(k.dispositions)))] as [string, ...string[]]);
+const Summary = z.object({
+  /** Cases per disposition of the protocol's kind. */
+  counts: z.partialRecord(Disposition, z.number()),
+  /** Share of cases that need no clinician triage; null without cases. */
+  automationRate: z.number().nullable(),
+});
 const SimulationView = z
   .object({
     protocolId: z.string(),
@@ -151,8 +168,14 @@ const SimulationView = z
           disposition: Disposition,
           protocolVersion: z.number(),
           failedCriteria: z.array(z.string()),
+          /** The clause that decided (kinds that decide by one clause, e.g. care gaps). */
+          clause: z.string().nullable().optional(),
         }),
-        after: z.object({ disposition: Disposition, failedCriteria: z.array(z.string()) }),
+        after: z.object({
+          disposition: Disposition,
+          failedCriteria: z.array(z.string()),
+          clause: z.string().nullable().optional(),
+        }),
         criteria: z.array(
           z.object({
             id: z.string(),
@@ -520,18 +543,10 @@ const versionView = (v: ProtocolVersionRecord) => ({
   definition: v.definition as Record<string, unknown>,
 });
 
-/** Validates a document; problems are reported with paths relative to the document (`$.categories[0].id`). */
-function checkDefinition(definition: unknown): ProtocolIssue[] {
-  return validateProtocol(definition);
-}
-
-function protocolInvalid(issues: ProtocolIssue[]): AppError {
-  const first = issues[0];
-  return new AppError(
-    'PROTOCOL_INVALID',
-    `protocol is invalid: ${first ? `${first.path}: ${first.message}` : 'unknown problem'}`,
-    { issues },
-  );
+/** A definition's `title` (every kind's documents have one; validated before this is read). */
+function titleOf(definition: unknown): string {
+  const title = (definition as { title?: unknown }).title;
+  return typeof title === 'string' ? title : '';
 }
 
 /** The server owns a version's `id` and `version`: the document takes them from the path and the store. */
@@ -595,10 +610,17 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return v;
   }
 
-  /** A stored version as a protocol the engine can run (422 if it somehow does not validate). */
-  async function runnable(id: string, version: number): Promise<ProtocolDefinition> {
+  /** The kind a stored protocol was created with. */
+  async function kindOfProtocol(id: string): Promise<string> {
+    const p = await store.protocols.get(id);
+    if (!p) throw new AppError('NOT_FOUND', 'Protocol not found', { context: { protocolId: id } });
+    return p.kind;
+  }
+
+  /** A stored version as a protocol its kind can run (422 if it somehow does not validate). */
+  async function runnable(id: string, version: number): Promise<{ kind: AnyKind; definition: unknown }> {
     const v = await mustGetVersion(id, version);
-    return parseProtocol(stamped(v.definition, id, version));
+    return parseAnyProtocol(stamped(v.definition, id, version), await kindOfProtocol(id));
   }
 
   app.openapi(listRoute, async (c) => {
@@ -626,7 +648,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   });
 
   app.openapi(validateRoute, (c) => {
-    const issues = checkDefinition(c.req.valid('json').definition);
+    const issues = validateAnyProtocol(c.req.valid('json').definition);
     return c.json({ valid: issues.length === 0, issues }, 200);
   });
 
@@ -643,19 +665,27 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     // Validate with the version number this draft will most likely get; a concurrent draft is corrected below.
     const expected = (existing?.latestVersion ?? 0) + 1;
     const definition = stamped(source, id, expected);
-    const issues = checkDefinition(definition);
+    // A new protocol takes the kind of its first document; an existing one keeps the kind it was created with.
+    const issues = validateAnyProtocol(definition, existing?.kind);
     if (issues.length) throw protocolInvalid(issues);
-    const title = (definition as ProtocolDefinition).title;
+    const title = titleOf(definition);
+    const kind = kindOf(definition)!.id;
 
     if (!existing) {
       try {
         existing = await store.protocols.create(
-          { id, title },
-          auditEntry(principal, c.get('requestId'), { action: 'protocol.created', protocolId: id, detail: { title } }),
+          { id, title, kind },
+          auditEntry(principal, c.get('requestId'), {
+            action: 'protocol.created',
+            protocolId: id,
+            detail: { title, kind },
+          }),
         );
       } catch (err) {
-        // Another admin created it at the same moment: draft into it.
+        // Another admin created it at the same moment: draft into it, if it is of the same kind.
         if (!(err instanceof AppError && err.code === 'CONFLICT')) throw err;
+        const raced = validateAnyProtocol(definition, await kindOfProtocol(id));
+        if (raced.length) throw protocolInvalid(raced);
       }
     }
     const note = req.note ?? (req.fromVersion !== undefined ? `From version ${req.fromVersion}` : null);
@@ -687,7 +717,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       throw new AppError('CONFLICT', `Protocol version is ${current.status}; only drafts can change`);
     }
     const definition = stamped(req.definition, id, version);
-    const issues = checkDefinition(definition);
+    const issues = validateAnyProtocol(definition, await kindOfProtocol(id));
     if (issues.length) throw protocolInvalid(issues);
     const draft = await store.protocols.updateDraft(
       { protocolId: id, version, definition, by: principal.userId, note: req.note ?? current.note },
@@ -706,7 +736,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const { id } = c.req.valid('param');
     const { from, to } = c.req.valid('query');
     const [a, b] = await Promise.all([runnable(id, from), runnable(id, to)]);
-    return c.json({ protocolId: id, from, to, ...diffProtocols(a, b) }, 200);
+    return c.json({ protocolId: id, from, to, ...diffByKind(a.kind, a.definition, b.definition) }, 200);
   });
 
   /** Uploaded bundles triaged now: the baseline decision is the clinic's version's (json-rules-engine). */
@@ -753,7 +783,13 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     }
     const clinic = await store.clinics.get(clinicId);
     if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
-    const protocol = await runnable(id, version);
+    const { kind, definition: runnableDefinition } = await runnable(id, version);
+    if (kind !== DEFAULT_KIND && (req.async === true || req.bundles !== undefined)) {
+      const path = req.bundles !== undefined ? '$.bundles' : '$.async';
+      const message = `simulation jobs and uploaded bundles are available for ${DEFAULT_KIND.id} protocols; this is a ${kind.id} protocol: simulate its recorded cases synchronously`;
+      throw new AppError('UNPROCESSABLE', message, { issues: [{ path, message }] });
+    }
+    const protocol = runnableDefinition as ProtocolDefinition; // the default kind's document (jobs and bundles)
     const range = { from: startOf(req.from), before: endOf(req.to) };
     const requestId = c.get('requestId');
     const query = {
@@ -810,7 +846,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       if (baseVersion === null || baseVersion === undefined) {
         throw new AppError('CONFLICT', 'The protocol has no published version to compare with');
       }
-      const baseline = await runnable(id, baseVersion);
+      const baseline = (await runnable(id, baseVersion)).definition as ProtocolDefinition;
       report = await simulateBundles(
         protocol,
         req.bundles,
@@ -828,10 +864,11 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
           ],
         });
       }
-      // The compiled evaluator: decisions identical to json-rules-engine (test/rules/compile.test.ts), ~70× faster.
-      report = await simulateRecorded(
+      // The kind's evaluator, or its accelerator (refill: compiled, decisions identical to json-rules-engine).
+      report = await simulateKindRecorded(
+        kind,
         store.snapshots,
-        protocol,
+        runnableDefinition,
         { ...query, ...(req.limit !== undefined && { limit: req.limit }) },
         { maxChanged: MAX_SYNC_CHANGED, onPage: () => yieldToLoop() }, // other requests are served between pages
       );

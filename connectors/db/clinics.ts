@@ -36,6 +36,75 @@ const PrivateKeyTextSchema = z
     message: 'must be a JWK as JSON text or enc:v1 ciphertext',
   });
 
+/** The panel sweep's default cadence: weekly, Mondays 06:00 (in the Schedule's time zone). */
+export const DEFAULT_SWEEP_CRON = '0 6 * * 1';
+
+const CRON_FIELDS: readonly [number, number][] = [
+  [0, 59], // minute
+  [0, 23], // hour
+  [1, 31], // day of month
+  [1, 12], // month
+  [0, 7], // day of week (0 and 7: Sunday)
+];
+
+/** A five-field cron expression (numbers, `*`, ranges, lists, steps), each value within its field's bounds. */
+function isCron(text: string): boolean {
+  const fields = text.trim().split(/\s+/);
+  if (fields.length !== CRON_FIELDS.length) return false;
+  return fields.every((field, i) => {
+    const [min, max] = CRON_FIELDS[i]!;
+    return field.split(',').every((part) => {
+      const m = /^(\*|(\d{1,2})(?:-(\d{1,2}))?)(?:\/(\d{1,2}))?$/.exec(part);
+      if (!m) return false;
+      const [, , lo, hi, step] = m;
+      const inRange = (v: string | undefined) => v === undefined || (Number(v) >= min && Number(v) <= max);
+      if (!inRange(lo) || !inRange(hi)) return false;
+      if (lo !== undefined && hi !== undefined && Number(lo) > Number(hi)) return false;
+      return step === undefined || Number(step) >= 1;
+    });
+  });
+}
+export const CronSchema = z
+  .string()
+  .max(100)
+  .refine(isCron, 'a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 6 * * 1"');
+
+/** A protocol kind a clinic runs besides the kind of its own protocolId (absent fields: unchanged, or the default). */
+export const ClinicKindInputSchema = z.strictObject({
+  kind: z.string().min(1).max(64),
+  enabled: z.boolean().optional(),
+  protocolId: IdSchema.nullable().optional(),
+  /** A published version of `protocolId` pinned for this clinic; null: the live version. */
+  protocolVersion: z.number().int().positive().nullable().optional(),
+  /** The kind's panel sweep cadence; null: `DEFAULT_SWEEP_CRON`. */
+  sweepCron: CronSchema.nullable().optional(),
+});
+export type ClinicKindInput = z.input<typeof ClinicKindInputSchema>;
+
+export const ClinicKindSchema = z.object({
+  kind: z.string(),
+  enabled: dbBool,
+  protocolId: z.string().nullable(),
+  protocolVersion: z.number().int().nullable(),
+  sweepCron: z.string().nullable(),
+  updatedAt: z.string(),
+});
+/** A kind's settings as stored for one clinic. */
+export type ClinicKind = z.output<typeof ClinicKindSchema>;
+
+/** Which protocol a clinic runs for one kind: the answer the worker, the triggers and the API share. */
+export interface KindAssignment {
+  clinicId: string;
+  kind: string;
+  protocolId: string;
+  /** The version pinned for this clinic; null: it follows the protocol's live version. */
+  pinnedVersion: number | null;
+  /** The version to run now: the pin, else the live version (null: nothing published yet). */
+  version: number | null;
+  /** The kind's panel sweep cadence (cron, five fields). */
+  sweepCron: string;
+}
+
 /** What an admin (or the demo seed) writes for a clinic. */
 export const ClinicInputSchema = z.strictObject({
   id: IdSchema,
@@ -57,6 +126,8 @@ export const ClinicInputSchema = z.strictObject({
   refillAutomationEnabled: z.boolean(),
   nurseSlaSeconds: z.number().int().positive(),
   timezone: TimezoneSchema,
+  /** Further kinds this clinic runs (stored in clinic_kinds, in the same transaction as the clinic). */
+  kinds: z.array(ClinicKindInputSchema).max(32).optional(),
 });
 export type ClinicInput = z.input<typeof ClinicInputSchema>;
 
@@ -100,6 +171,8 @@ export const ClinicSettingsPatchSchema = z.strictObject({
   fhirTokenUrl: z.url().nullable().optional(),
   fhirPrivateKeyJwk: PrivateKeyTextSchema.nullable().optional(),
   fhirPublicJwk: JwkTextSchema.nullable().optional(),
+  /** Per-kind settings to change, merged field by field into what is stored. */
+  kinds: z.array(ClinicKindInputSchema).max(32).optional(),
 });
 export type ClinicSettingsPatch = z.input<typeof ClinicSettingsPatchSchema>;
 
@@ -134,6 +207,15 @@ export interface ClinicRepo {
     rotation: { webhookSecret: string; previousExpiresAt: string },
     audit?: AuditInput,
   ): Promise<Clinic | null>;
+  /** The per-kind settings stored for a clinic (kinds besides the one of its own protocolId), by kind id. */
+  kinds(clinicId: string): Promise<ClinicKind[]>;
+  /**
+   * Which protocol the clinic runs for `kind`, and which version: its own `protocolId` when that protocol is of this
+   * kind (as every clinic ran before kinds), else its enabled clinic_kinds entry. Null: the clinic does not run it.
+   */
+  protocolForKind(clinicId: string, kind: string): Promise<KindAssignment | null>;
+  /** Every clinic that runs `kind`, with its assignment (for the kind's schedules). */
+  listRunning(kind: string): Promise<KindAssignment[]>;
 }
 
 /**
@@ -157,6 +239,89 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
   function seal<T extends string | null | undefined>(clinicId: string, v: T): T {
     if (!secrets || v === null || v === undefined || isEncryptedSecret(v)) return v;
     return secrets.encrypt(v, clinicWebhookSecretContext(clinicId)) as T;
+  }
+
+  /** Merges per-kind settings into clinic_kinds inside an open transaction. */
+  async function writeKinds(trx: Kysely<Database>, clinicId: string, kinds: readonly ClinicKindInput[]) {
+    const now = nowIso();
+    for (const k of kinds) {
+      const current = await trx
+        .selectFrom('clinic_kinds')
+        .selectAll()
+        .where('clinicId', '=', clinicId)
+        .where('kind', '=', k.kind)
+        .executeTakeFirst();
+      // A pin belongs to its protocol: a new protocolId without a version follows the new protocol's live version.
+      const protocolChanged = k.protocolId !== undefined && k.protocolId !== (current?.protocolId ?? null);
+      const row = {
+        enabled: toDbBool(k.enabled ?? (current ? current.enabled === 1 : false)),
+        protocolId: k.protocolId !== undefined ? k.protocolId : (current?.protocolId ?? null),
+        protocolVersion:
+          k.protocolVersion !== undefined
+            ? k.protocolVersion
+            : protocolChanged
+              ? null
+              : (current?.protocolVersion ?? null),
+        sweepCron: k.sweepCron !== undefined ? k.sweepCron : (current?.sweepCron ?? null),
+        updatedAt: now,
+      };
+      if (current) {
+        await trx
+          .updateTable('clinic_kinds')
+          .set(row)
+          .where('clinicId', '=', clinicId)
+          .where('kind', '=', k.kind)
+          .execute();
+      } else {
+        await trx
+          .insertInto('clinic_kinds')
+          .values({ clinicId, kind: k.kind, ...row })
+          .execute();
+      }
+    }
+  }
+
+  async function assignment(clinicId: string, kind: string): Promise<KindAssignment | null> {
+    const own = await kysely
+      .selectFrom('clinics')
+      .innerJoin('protocols', 'protocols.id', 'clinics.protocolId')
+      .select(['clinics.protocolId', 'clinics.protocolVersion', 'protocols.kind', 'protocols.publishedVersion'])
+      .where('clinics.id', '=', clinicId)
+      .executeTakeFirst();
+    const entry = await kysely
+      .selectFrom('clinic_kinds')
+      .innerJoin('protocols', 'protocols.id', 'clinic_kinds.protocolId')
+      .select([
+        'clinic_kinds.protocolId',
+        'clinic_kinds.protocolVersion',
+        'clinic_kinds.enabled',
+        'clinic_kinds.sweepCron',
+        'protocols.kind as protocolKind',
+        'protocols.publishedVersion',
+      ])
+      .where('clinic_kinds.clinicId', '=', clinicId)
+      .where('clinic_kinds.kind', '=', kind)
+      .executeTakeFirst();
+    const sweepCron = entry?.sweepCron ?? DEFAULT_SWEEP_CRON;
+    if (own && own.kind === kind) {
+      return {
+        clinicId,
+        kind,
+        protocolId: own.protocolId,
+        pinnedVersion: own.protocolVersion,
+        version: own.protocolVersion ?? own.publishedVersion,
+        sweepCron,
+      };
+    }
+    if (!entry || entry.enabled !== 1 || entry.protocolId === null || entry.protocolKind !== kind) return null;
+    return {
+      clinicId,
+      kind,
+      protocolId: entry.protocolId,
+      pinnedVersion: entry.protocolVersion,
+      version: entry.protocolVersion ?? entry.publishedVersion,
+      sweepCron,
+    };
   }
 
   async function read(trx: Kysely<Database>, id: string) {
@@ -186,7 +351,7 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
       return Number(n);
     },
     async upsert(input) {
-      const c = parseInput(ClinicInputSchema, input, 'clinic');
+      const { kinds, ...c } = parseInput(ClinicInputSchema, input, 'clinic');
       const now = nowIso();
       const values = {
         ...withoutUndefined(c),
@@ -196,17 +361,21 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
         updatedAt: now,
       };
       const row = await mapDbErrors('clinic', () =>
-        kysely
-          .insertInto('clinics')
-          .values({ ...withoutUndefined(values), createdAt: now })
-          .onConflict((oc) => oc.column('id').doUpdateSet(withoutUndefined(values)))
-          .returningAll()
-          .executeTakeFirstOrThrow(),
+        kysely.transaction().execute(async (trx) => {
+          const upserted = await trx
+            .insertInto('clinics')
+            .values({ ...withoutUndefined(values), createdAt: now })
+            .onConflict((oc) => oc.column('id').doUpdateSet(withoutUndefined(values)))
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          if (kinds) await writeKinds(trx, c.id, kinds);
+          return upserted;
+        }),
       );
       return fromRow(row);
     },
     async create(input, audit) {
-      const c = parseInput(ClinicInputSchema, input, 'clinic');
+      const { kinds, ...c } = parseInput(ClinicInputSchema, input, 'clinic');
       const now = nowIso();
       const row = await mapDbErrors('clinic', () =>
         kysely.transaction().execute(async (trx) => {
@@ -224,6 +393,7 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
             )
             .returningAll()
             .executeTakeFirstOrThrow();
+          if (kinds) await writeKinds(trx, c.id, kinds);
           if (audit) await insertAudit(trx, audit);
           return inserted;
         }),
@@ -231,10 +401,11 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
       return fromRow(row);
     },
     async updateSettings(id, patch, audit) {
-      const p = parseInput(ClinicSettingsPatchSchema, patch, 'clinic settings');
+      const { kinds, ...p } = parseInput(ClinicSettingsPatchSchema, patch, 'clinic settings');
       return kysely.transaction().execute(async (trx) => {
         const before = await read(trx, id);
         if (!before) return null;
+        if (kinds) await writeKinds(trx, id, kinds);
         const row = await trx
           .updateTable('clinics')
           .set({
@@ -276,6 +447,33 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
         if (audit) await insertAudit(trx, audit);
         return fromRow(row);
       });
+    },
+    async kinds(clinicId) {
+      const rows = await kysely
+        .selectFrom('clinic_kinds')
+        .select(['kind', 'enabled', 'protocolId', 'protocolVersion', 'sweepCron', 'updatedAt'])
+        .where('clinicId', '=', clinicId)
+        .orderBy('kind')
+        .execute();
+      return rows.map((r) => ClinicKindSchema.parse(r));
+    },
+    protocolForKind: assignment,
+    async listRunning(kind) {
+      const own = await kysely
+        .selectFrom('clinics')
+        .innerJoin('protocols', 'protocols.id', 'clinics.protocolId')
+        .select('clinics.id')
+        .where('protocols.kind', '=', kind)
+        .execute();
+      const entries = await kysely
+        .selectFrom('clinic_kinds')
+        .select('clinicId as id')
+        .where('kind', '=', kind)
+        .where('enabled', '=', 1)
+        .execute();
+      const ids = [...new Set([...own, ...entries].map((r) => r.id))].sort();
+      const found = await Promise.all(ids.map((id) => assignment(id, kind)));
+      return found.filter((a): a is KindAssignment => a !== null);
     },
   };
 }

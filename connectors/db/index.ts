@@ -5,7 +5,7 @@ export type { Database, ActorType, CaseStatus, ProtocolVersionStatus, QueueName,
 export type { DialectName } from './dialect.ts';
 export type { AuditEntry, AuditInput, AuditRepo, ListAuditOptions } from './audit.ts';
 export type { CaseEvent, CaseEventInput, CaseProjection, CaseRecord, CaseRepo, ListQueueOptions } from './cases.ts';
-export type { Clinic, ClinicInput, ClinicRepo } from './clinics.ts';
+export type { Clinic, ClinicInput, ClinicKind, ClinicRepo, KindAssignment } from './clinics.ts';
 export type { DeliveryInput, DeliveryRepo } from './deliveries.ts';
 export type { ChangeActor, ProtocolRecord, ProtocolRepo, ProtocolVersionRecord, PublishResult } from './protocols.ts';
 export type {

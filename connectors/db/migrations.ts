@@ -299,6 +299,35 @@ function tokenLifecycle(): Migration {
   };
 }
 
+/**
+ * Protocol kinds (issue 8): a protocol's kind, fixed at creation (every protocol before kinds was a refill protocol),
+ * and per clinic which further kinds run, with which protocol (and pinned version) and how often the kind's panel
+ * sweep runs. The clinic's own `protocolId` / `protocolVersion` keep serving the kind of that protocol, as before.
+ */
+function protocolKinds(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .alterTable('protocols')
+        .addColumn('kind', 'text', (c) => c.notNull().defaultTo('refill'))
+        .execute();
+      await db.schema
+        .createTable('clinic_kinds')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('protocolId', 'text', (c) => c.references('protocols.id'))
+        .addColumn('protocolVersion', 'integer')
+        .addColumn('sweepCron', 'text')
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('clinic_kinds_pk', ['clinicId', 'kind'])
+        .execute();
+      // Which clinics a publish for one clinic may pin: those running the protocol.
+      await db.schema.createIndex('clinic_kinds_protocol_idx').on('clinic_kinds').column('protocolId').execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -310,6 +339,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0004_rate_limits': rateLimits(),
         '0005_token_lifecycle': tokenLifecycle(),
         '0006_simulation_jobs': simulationJobs(),
+        '0008_protocol_kinds': protocolKinds(),
       }),
   };
 }

@@ -10,6 +10,8 @@ import type { Database } from './schema.ts';
 export const ProtocolSchema = z.object({
   id: z.string(),
   title: z.string(),
+  /** The protocol kind (rules/kinds/), fixed at creation. */
+  kind: z.string(),
   publishedVersion: z.number().int().nullable(),
   latestVersion: z.number().int(),
   createdAt: z.string(),
@@ -31,7 +33,12 @@ export const ProtocolVersionSchema = z.object({
 });
 export type ProtocolVersionRecord = z.output<typeof ProtocolVersionSchema>;
 
-const CreateProtocolSchema = z.strictObject({ id: IdSchema, title: z.string().min(1).max(200) });
+const CreateProtocolSchema = z.strictObject({
+  id: IdSchema,
+  title: z.string().min(1).max(200),
+  /** The protocol kind, fixed from now on; absent: the kind every protocol had before kinds (the column default). */
+  kind: z.string().min(1).max(64).optional(),
+});
 /** Who asked, for the audit row: the role, the API request id and the token's public id (absent: the system). */
 const ActorSchema = {
   role: z.string().min(1).nullable().default(null),
@@ -78,7 +85,7 @@ export interface PublishResult {
 
 export interface ProtocolRepo {
   /** Creates a protocol; CONFLICT if the id is taken. With `audit`, the entry commits in the same transaction. */
-  create(input: { id: string; title: string }, audit?: AuditInput): Promise<ProtocolRecord>;
+  create(input: { id: string; title: string; kind?: string }, audit?: AuditInput): Promise<ProtocolRecord>;
   get(id: string): Promise<ProtocolRecord | null>;
   list(): Promise<ProtocolRecord[]>;
   /** Adds the next version as a draft. Version numbers are unique and gap-free per protocol, also under concurrency. */
@@ -221,7 +228,20 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
       .$if(lock, (q) => q.forUpdate())
       .executeTakeFirst();
     if (clinic === undefined) throw new AppError('NOT_FOUND', 'No such clinic', { context: { clinicId } });
-    if (clinic.protocolId !== protocol.id) {
+    // The clinic runs this protocol as its own protocolId, or for the protocol's kind (clinic_kinds).
+    const slot =
+      clinic.protocolId === protocol.id
+        ? { table: 'clinics' as const, protocolVersion: clinic.protocolVersion }
+        : await trx
+            .selectFrom('clinic_kinds')
+            .select(['protocolVersion'])
+            .where('clinicId', '=', clinicId)
+            .where('kind', '=', protocol.kind)
+            .where('protocolId', '=', protocol.id)
+            .$if(lock, (q) => q.forUpdate())
+            .executeTakeFirst()
+            .then((row) => row && { table: 'clinic_kinds' as const, protocolVersion: row.protocolVersion });
+    if (slot === undefined) {
       throw new AppError('CONFLICT', 'The clinic runs another protocol', {
         context: { clinicId, protocolId: protocol.id },
       });
@@ -238,15 +258,25 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
         .executeTakeFirstOrThrow();
       published = ProtocolVersionSchema.parse(row);
     }
-    const previousVersion = clinic.protocolVersion;
+    const previousVersion = slot.protocolVersion;
     if (previousVersion === target.version && target.status !== 'draft') {
       return { published, previousVersion: null, clinicId, changed: false };
     }
-    await trx
-      .updateTable('clinics')
-      .set({ protocolVersion: target.version, updatedAt: now })
-      .where('id', '=', clinicId)
-      .execute();
+    if (slot.table === 'clinics') {
+      await trx
+        .updateTable('clinics')
+        .set({ protocolVersion: target.version, updatedAt: now })
+        .where('id', '=', clinicId)
+        .execute();
+    } else {
+      await trx
+        .updateTable('clinic_kinds')
+        .set({ protocolVersion: target.version, updatedAt: now })
+        .where('clinicId', '=', clinicId)
+        .where('kind', '=', protocol.kind)
+        .execute();
+      await trx.updateTable('clinics').set({ updatedAt: now }).where('id', '=', clinicId).execute();
+    }
     await insertAudit(trx, {
       at: now,
       actorType: 'user',
@@ -274,7 +304,14 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
         kysely.transaction().execute(async (trx) => {
           const inserted = await trx
             .insertInto('protocols')
-            .values({ ...p, publishedVersion: null, latestVersion: 0, createdAt: nowIso() })
+            .values({
+              id: p.id,
+              title: p.title,
+              ...(p.kind !== undefined && { kind: p.kind }),
+              publishedVersion: null,
+              latestVersion: 0,
+              createdAt: nowIso(),
+            })
             .returningAll()
             .executeTakeFirstOrThrow();
           if (audit) await insertAudit(trx, audit);

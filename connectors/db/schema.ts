@@ -40,10 +40,26 @@ export interface ClinicsTable {
 export interface ProtocolsTable {
   id: string;
   title: string;
+  /** The protocol kind (rules/kinds/), fixed at creation; every protocol of a kind's definition schema. */
+  kind: Generated<string>;
   publishedVersion: number | null;
   /** Highest version number handed out; bumped with an UPDATE so concurrent drafts serialise on this row. */
   latestVersion: number;
   createdAt: string;
+}
+
+/**
+ * A protocol kind a clinic runs besides the kind of its own `protocolId`: whether it is enabled, which protocol it
+ * runs (null version: the live one) and the cron of its panel sweep (null: the default, weekly).
+ */
+export interface ClinicKindsTable {
+  clinicId: string;
+  kind: string;
+  enabled: number;
+  protocolId: string | null;
+  protocolVersion: number | null;
+  sweepCron: string | null;
+  updatedAt: string;
 }
 
 export interface ProtocolVersionsTable {
@@ -158,6 +174,7 @@ export interface RateLimitsTable {
 export interface Database {
   clinics: ClinicsTable;
   protocols: ProtocolsTable;
+  clinic_kinds: ClinicKindsTable;
   protocol_versions: ProtocolVersionsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   cases: CasesTable;

@@ -24,7 +24,8 @@ export type DiffItemKind =
   | 'criterion'
   | 'supply'
   | 'action'
-  | 'bridgeSupply';
+  | 'bridgeSupply'
+  | 'item';
 
 /** One changed leaf inside an item, at a JSON path relative to the item (`$.when.all[0].value`). */
 export interface FieldChange {
@@ -41,6 +42,8 @@ export interface ItemChange {
   id: string;
   /** The category a criterion, supply or action rule belongs to. */
   category?: string;
+  /** For an `item` (generic diff): the list it sits in (`clauses`). */
+  collection?: string;
   change: 'added' | 'removed' | 'changed';
   /** The whole item, for a removed one. */
   before?: JsonValue;
@@ -55,7 +58,14 @@ export interface ProtocolDiff {
   counts: { added: number; removed: number; changed: number };
 }
 
-type Keyed = { key: string; id: string; category?: string; kind: DiffItemKind; value: JsonValue };
+type Keyed = {
+  key: string;
+  id: string;
+  category?: string;
+  collection?: string;
+  kind: DiffItemKind;
+  value: JsonValue;
+};
 
 const json = (v: unknown): JsonValue => v as JsonValue;
 
@@ -113,11 +123,54 @@ export function leafChanges(a: JsonValue | undefined, b: JsonValue | undefined, 
  * reported.
  */
 export function diffProtocols(before: ProtocolDefinition, after: ProtocolDefinition): ProtocolDiff {
-  const a = items(before);
-  const b = items(after);
+  return diffItems(items(before), items(after));
+}
+
+/** Items with an `id`: what a list is made of for the generic diff to match by id. */
+function isIdList(v: unknown): v is { id: string }[] {
+  return (
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((x) => typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string') &&
+    new Set(v.map((x: { id: string }) => x.id)).size === v.length
+  );
+}
+
+/** Splits any protocol document into items: each top-level list of id'd objects by id, every other field whole. */
+function genericItems(p: unknown): Keyed[] {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return [];
+  const out: Keyed[] = [];
+  for (const [field, value] of Object.entries(p as Record<string, unknown>)) {
+    if (field === 'id' || field === 'version' || value === undefined) continue;
+    if (isIdList(value)) {
+      for (const item of value) {
+        out.push({ key: `item:${field}:${item.id}`, id: item.id, kind: 'item', collection: field, value: json(item) });
+      }
+    } else {
+      out.push({ key: `protocol::${field}`, id: field, kind: 'protocol', value: json(value) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The diff for a protocol kind that brings none of its own: every top-level list whose entries carry unique ids
+ * (a care-gap protocol's `clauses`) is compared entry by entry, matched by id; every other top-level field (title,
+ * windows, value sets) as one item. `id` and `version` are not compared; the order of entries is not reported.
+ */
+export function diffDefinitions(before: unknown, after: unknown): ProtocolDiff {
+  return diffItems(genericItems(before), genericItems(after));
+}
+
+function diffItems(a: Keyed[], b: Keyed[]): ProtocolDiff {
   const bByKey = new Map(b.map((i) => [i.key, i]));
   const aKeys = new Set(a.map((i) => i.key));
-  const head = (i: Keyed) => ({ kind: i.kind, id: i.id, ...(i.category ? { category: i.category } : {}) });
+  const head = (i: Keyed) => ({
+    kind: i.kind,
+    id: i.id,
+    ...(i.category ? { category: i.category } : {}),
+    ...(i.collection ? { collection: i.collection } : {}),
+  });
   const changes: ItemChange[] = [];
   for (const old of a) {
     const now = bByKey.get(old.key);

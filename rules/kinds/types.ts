@@ -13,6 +13,8 @@
  * - `api/console/kinds/<k>.js`: how the console renders its case.
  */
 import type { z } from 'zod';
+import type { ProtocolDiff } from '../engine/diff.ts';
+import type { KindSimulation, KindSimulationOptions, RecordedRange, SnapshotSource } from '../engine/simulate-kind.ts';
 
 export type KindId = string;
 
@@ -64,4 +66,16 @@ export interface KindDeclaration<Definition = unknown, Facts = unknown, Decision
   evaluate(definition: Definition, facts: Facts): Promise<Decision>;
   /** The disposition and the findings a simulation diff compares. */
   summarize(decision: Decision): { disposition: string; clause: string | null; findings: KindFinding[] };
+  /** Optional: how two versions differ, item by item. Absent: the engine's generic diff (`diffDefinitions`). */
+  diff?(before: Definition, after: Definition): ProtocolDiff;
+  /**
+   * Optional accelerator: the simulation over recorded cases with a faster evaluator whose decisions equal
+   * `evaluate`'s (tested). Absent: the engine replays with `evaluate` and compares with `summarize`.
+   */
+  simulateRecorded?(
+    snapshots: SnapshotSource,
+    definition: Definition,
+    range: RecordedRange,
+    opts: KindSimulationOptions,
+  ): Promise<KindSimulation>;
 }

@@ -1,0 +1,230 @@
+// @ts-check
+// How the console shows a refill case: the medication, the protocol's criteria with their evidence, supplies and lab
+// orders, and the refill decisions (approve, deny, needs a visit, escalate) the lifecycle allows in its queue.
+
+/** @typedef {import('./index.js').KindRenderer} KindRenderer */
+/** @typedef {import('./index.js').KindUi} KindUi */
+
+/** @type {Record<string, string>} */
+const DISPOSITION_TEXT = {
+  approve: 'Meets protocol',
+  needs_visit: 'Needs a visit',
+  nurse_review: 'Nurse review',
+  doctor_review: 'Doctor review',
+};
+
+/** @type {Record<string, string>} */
+const ACTION_ORDER_TEXT = {
+  order_hba1c: 'Order HbA1c',
+  order_lipid_panel: 'Order lipid panel',
+  order_urine_microalbumin: 'Order urine microalbumin',
+};
+
+/** @param {any} k @param {KindUi} ui */
+function renderCriterion(k, { h, fmtDate }) {
+  return h(
+    'li',
+    { class: `criterion ${k.passed ? 'pass' : 'fail'}`, 'data-criterion': k.id },
+    h(
+      'div',
+      { class: 'criterion-head' },
+      h('span', { class: `verdict ${k.passed ? 'verdict-pass' : 'verdict-fail'}` }, k.passed ? '✓ Met' : '✗ Not met'),
+      h('code', { class: 'crit-id' }, k.id),
+      h('span', { class: 'clause' }, `Clause ${k.clause}`),
+    ),
+    h('p', { class: 'explanation' }, k.explanation),
+    evidenceTable(k.id, k.evidence, { h, fmtDate }),
+  );
+}
+
+/**
+ * The evidence of one criterion or clause as a table (shared with the other kinds' renderers).
+ * @param {string} id @param {any[]} evidence @param {Pick<KindUi, 'h' | 'fmtDate'>} ui
+ */
+export function evidenceTable(id, evidence, { h, fmtDate }) {
+  return evidence.length
+    ? h(
+        'table',
+        { class: 'evidence' },
+        h('caption', { class: 'visually-hidden' }, `Evidence for ${id}`),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            h('th', { scope: 'col' }, 'Evidence'),
+            h('th', { scope: 'col' }, 'Date'),
+            h('th', { scope: 'col' }, 'Value'),
+            h('th', { scope: 'col' }, 'Description'),
+          ),
+        ),
+        h(
+          'tbody',
+          null,
+          evidence.map((/** @type {any} */ e) =>
+            h(
+              'tr',
+              null,
+              h('td', null, h('code', null, `${e.resourceType}/${e.id}`)),
+              h('td', null, fmtDate(e.date)),
+              h('td', null, e.value === undefined ? '—' : String(e.value)),
+              h('td', null, e.display ?? '—'),
+            ),
+          ),
+        ),
+      )
+    : h('p', { class: 'no-evidence muted' }, 'No matching record on file.');
+}
+
+/** @type {KindRenderer} */
+export const refill = {
+  id: 'refill',
+  label: 'Refill',
+  dispositionText: DISPOSITION_TEXT,
+
+  queueCell(c, { h }) {
+    const href = `#/case/${encodeURIComponent(c.caseId)}`;
+    return [
+      h('a', { href, class: 'drug' }, c.drugName ?? 'Medication not identified yet'),
+      h('div', { class: 'sub muted' }, `MedicationRequest/${c.medicationRequestId}`),
+    ];
+  },
+
+  findingsCell(c, { h }) {
+    return c.failedCriteria.length
+      ? c.failedCriteria.map((/** @type {string} */ f) => h('code', { class: 'chip' }, f))
+      : h('span', { class: 'muted' }, 'none');
+  },
+
+  headline(c, { fmtSupply }) {
+    switch (c.disposition) {
+      case 'approve':
+        return {
+          title: 'Meets protocol: ready to sign',
+          lede: 'Every criterion passed. The refill is pended in the EHR for a doctor to sign.',
+        };
+      case 'needs_visit':
+        return {
+          title: 'Patient needs a visit before a full renewal',
+          lede: c.bridgeSupply
+            ? `The protocol suggests a bridge supply (${fmtSupply(c.bridgeSupply)}) until the visit.`
+            : 'The protocol criteria for a renewal without a visit are not met.',
+        };
+      case 'nurse_review':
+        return { title: 'A nurse reviews this refill', lede: 'The protocol routes this medication to nurse review.' };
+      case 'doctor_review':
+        return { title: 'A doctor reviews this refill', lede: 'The protocol leaves this refill to a doctor.' };
+      default:
+        return { title: '', lede: '' };
+    }
+  },
+
+  pageTitle(c) {
+    return c.drugName ?? 'Case';
+  },
+
+  evidence(c, ui) {
+    const { h } = ui;
+    const failed = c.criteria.filter((/** @type {any} */ k) => !k.passed).length;
+    return h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'criteria-title' },
+      h('h2', { id: 'criteria-title' }, 'Protocol criteria'),
+      c.criteria.length
+        ? h(
+            'p',
+            { class: 'muted' },
+            `${c.criteria.length} evaluated, ${failed} not met` +
+              (c.protocol ? ` · ${c.protocol.id} v${c.protocol.version}` : ''),
+          )
+        : null,
+      c.criteria.length
+        ? h(
+            'ol',
+            { class: 'criteria' },
+            c.criteria.map((/** @type {any} */ k) => renderCriterion(k, ui)),
+          )
+        : h('p', { class: 'muted' }, 'The protocol did not run for this case, so there are no criteria to show.'),
+    );
+  },
+
+  details(c, { h, fmtSupply }) {
+    return [
+      ['Medication', c.drugName ?? '—'],
+      ['Request', h('code', null, `MedicationRequest/${c.medicationRequestId}`)],
+      ['Patient', c.patientId ? h('code', null, `Patient/${c.patientId}`) : '—'],
+      ['Protocol', c.protocol ? `${c.protocol.id} v${c.protocol.version}` : '—'],
+      ['Approved supply', fmtSupply(c.approvedSupply) ?? '—'],
+      ['Bridge supply', fmtSupply(c.bridgeSupply) ?? '—'],
+      [
+        'Lab orders',
+        c.actions.length
+          ? h(
+              'ul',
+              { class: 'plain' },
+              c.actions.map((/** @type {string} */ a) => h('li', null, ACTION_ORDER_TEXT[a] ?? a)),
+            )
+          : 'none',
+      ],
+    ];
+  },
+
+  // The server decides (rules/lifecycle/); its table only spares the viewer buttons it would refuse.
+  offered(c, { me, lifecycle }) {
+    const rule = lifecycle?.queues.find((q) => q.queue === c.queue);
+    if (!rule) return { actions: [], why: '' };
+    if (!rule.roles.includes(me.role)) {
+      return { actions: [], why: `Only a ${rule.roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
+    }
+    return { actions: [...rule.actions], why: '' };
+  },
+
+  actionLabel(a, c) {
+    switch (a) {
+      case 'approve':
+        return c.queue === 'signature' ? 'Sign and approve' : 'Approve refill';
+      case 'deny':
+        return 'Deny refill';
+      case 'needs_visit':
+        return 'Needs a visit';
+      case 'escalate':
+        return 'Escalate to doctor';
+      default:
+        return a;
+    }
+  },
+
+  actionDescription(a, c) {
+    const drug = c.drugName ?? 'this medication';
+    switch (a) {
+      case 'approve':
+        return c.queue === 'signature'
+          ? `Sign the pended refill of ${drug}. The signed order is written to the EHR.`
+          : `Approve the refill of ${drug}. The order is written to the EHR.`;
+      case 'deny':
+        return `Deny the refill of ${drug}. The denial is recorded in the EHR.`;
+      case 'needs_visit':
+        return `Record that the patient needs a visit before ${drug} is renewed.`;
+      case 'escalate':
+        return 'Send this case to the doctor queue.';
+      default:
+        return '';
+    }
+  },
+
+  buttonClass(a) {
+    return a === 'approve' ? 'btn-primary' : a === 'deny' ? 'btn-danger' : '';
+  },
+
+  actionFields() {
+    return [];
+  },
+
+  request(c, a, { requestId, note }) {
+    return {
+      path: `/v1/cases/${encodeURIComponent(c.caseId)}/decision`,
+      body: { action: a, decisionId: requestId, ...(note ? { note } : {}) },
+    };
+  },
+};

@@ -1,0 +1,101 @@
+// Refill triage declared as a protocol kind: a declaration over the refill code that predates kinds (its schemas in
+// rules/schema/, its evaluator in rules/engine/, its routing in rules/lifecycle/). Nothing here re-implements them.
+import { z } from 'zod';
+import { diffProtocols } from '../../engine/diff.ts';
+import { evaluateProtocol } from '../../engine/evaluate.ts';
+import { simulateRecorded } from '../../engine/simulate-recorded.ts';
+import { TriageDecisionSchema, type TriageDecision } from '../../schema/decision.ts';
+import { RefillFactsSchema, type RefillFacts } from '../../schema/facts.ts';
+import { ProtocolDefinitionSchema, type ProtocolDefinition } from '../../schema/protocol.ts';
+import { BUILTIN_PROTOCOLS } from '../../protocols/index.ts';
+import { CLINICIAN_ACTIONS, QUEUE_ACTIONS, QUEUE_ROLES, QUEUES, routeDisposition } from '../../lifecycle/index.ts';
+import type { DispositionRoute, KindAction, KindDeclaration } from '../types.ts';
+
+const KIND = 'refill';
+
+/** A refill definition carries no `kind` (it predates kinds) or `"kind": "refill"`. */
+function ownsRefill(definition: unknown): boolean {
+  if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) return false;
+  const kind = (definition as { kind?: unknown }).kind;
+  return kind === undefined || kind === KIND;
+}
+
+/** The stored document without its optional `kind` marker, which the (strict) refill schema does not list. */
+function withoutKind(definition: unknown): unknown {
+  if (!ownsRefill(definition) || !('kind' in (definition as object))) return definition;
+  const { kind: _kind, ...rest } = definition as Record<string, unknown>;
+  return rest;
+}
+
+const RefillDefinitionSchema = z.preprocess(withoutKind, ProtocolDefinitionSchema) as unknown as z.ZodType<
+  ProtocolDefinition,
+  unknown
+>;
+
+/** Where each refill disposition goes, as rules/lifecycle routes it (the pool comes from the protocol's `routeTo`). */
+const dispositions: Record<TriageDecision['disposition'], DispositionRoute> = {
+  approve: {
+    queue: routeDisposition('approve', null).queue,
+    closes: false,
+    description: 'Approved per protocol: pended in the EHR for one-click signing by a doctor',
+  },
+  needs_visit: {
+    queue: routeDisposition('needs_visit', null).queue,
+    closes: false,
+    description: 'The patient needs a visit before a refill: the nurse queue',
+  },
+  nurse_review: {
+    queue: routeDisposition('nurse_review', null).queue,
+    closes: false,
+    description: 'A nurse reviews it (pool from the protocol)',
+  },
+  doctor_review: {
+    queue: routeDisposition('doctor_review', null).queue,
+    closes: false,
+    description: 'A doctor reviews it (pool from the protocol); also where "unclear" goes',
+  },
+};
+
+const LABELS: Record<(typeof CLINICIAN_ACTIONS)[number], string> = {
+  approve: 'Approve',
+  deny: 'Deny',
+  needs_visit: 'Needs visit',
+  escalate: 'Escalate to doctor',
+};
+
+/** The clinician actions, with the queues that offer each and the roles those queues allow (rules/lifecycle). */
+const actions: KindAction[] = CLINICIAN_ACTIONS.map((id) => {
+  const queues = QUEUES.filter((q) => QUEUE_ACTIONS[q].includes(id));
+  const roles = [...new Set(queues.flatMap((q) => QUEUE_ROLES[q]))];
+  return { id, label: LABELS[id], roles, queues: queues };
+});
+
+export const refillKind: KindDeclaration<ProtocolDefinition, RefillFacts, TriageDecision> = {
+  id: KIND,
+  title: 'Refill triage',
+  subject: 'prescription',
+  triggers: ['refill.requested'],
+  dispositions,
+  actions,
+  workflowType: 'refillTriage',
+  definitionSchema: RefillDefinitionSchema,
+  factsSchema: RefillFactsSchema,
+  decisionSchema: TriageDecisionSchema,
+  owns: ownsRefill,
+  evaluate: evaluateProtocol,
+  summarize: (d) => ({
+    disposition: d.disposition,
+    clause: null,
+    findings: d.criteria.map((c) => ({ id: c.id, passed: c.passed })),
+  }),
+  diff: diffProtocols,
+  // The compiled evaluator (decisions identical to json-rules-engine: test/rules/compile.test.ts), ~70× faster.
+  simulateRecorded: (snapshots, definition, range, opts) =>
+    simulateRecorded(snapshots, definition, range, {
+      ...(opts.maxChanged !== undefined && { maxChanged: opts.maxChanged }),
+      ...(opts.onPage && { onPage: opts.onPage }),
+    }),
+};
+
+/** The built-in refill protocols (rules/protocols/), published at first start. */
+export const REFILL_BUILTINS: readonly ProtocolDefinition[] = BUILTIN_PROTOCOLS;
