@@ -124,6 +124,14 @@ test('day 28 reminder, day 56 nurse call, day 90 closed as not returned, no rest
     asOf: '2026-06-15',
   };
   const realStart = Date.now();
+  /** Waits in real time (the test server's clock stands still meanwhile) for the worker to finish a step. */
+  const until = async (pred: () => boolean | Promise<boolean>, what: string) => {
+    for (let i = 0; i < 400; i++) {
+      if (await pred()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
   const stepAt = (pred: (s: (typeof steps)[number]) => boolean) => {
     const s = steps.find(pred);
     return s ? Date.parse(s.at) : NaN;
@@ -145,14 +153,18 @@ test('day 28 reminder, day 56 nurse call, day 90 closed as not returned, no rest
     await env.sleep(27 * DAY);
     expect(writes.filter((w) => w.op === 'outreach').map((w) => w.step)).toEqual(['letter']);
     await env.sleep(2 * DAY);
+    await until(() => steps.some((x) => x.event === 'outreach.reminder_sent'), 'the reminder');
     expect(writes.filter((w) => w.op === 'outreach').map((w) => w.step)).toEqual(['letter', 'reminder']);
     expect(stepAt((s) => s.event === 'outreach.reminder_sent') - day0).toBeGreaterThanOrEqual(28 * DAY);
 
     await env.sleep(28 * DAY); // day 57
+    await until(async () => (await state()).queue === 'nurse', 'the nurse call');
     expect(await state()).toMatchObject({ status: 'queued', queue: 'nurse' });
     expect(stepAt((s) => s.queue === 'nurse') - day0).toBeGreaterThanOrEqual(56 * DAY);
 
     await env.sleep(34 * DAY); // day 91
+    await until(() => writes.some((w) => w.op === 'set_order_status'), 'the close');
+    await until(async () => (await state()).status === 'closed', 'the closed case');
     expect(await state()).toMatchObject({ status: 'closed', queue: null, outcome: 'not_returned' });
     expect(stepAt((s) => s.outcome === 'not_returned') - day0).toBeGreaterThanOrEqual(90 * DAY);
     expect(writes.find((w) => w.op === 'set_order_status')).toMatchObject({ order: 'fit', status: 'revoked' });
