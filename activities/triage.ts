@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import type { Logger } from '../connectors/logger.ts';
 import type { Store } from '../connectors/db/index.ts';
@@ -96,14 +95,6 @@ export async function gatherPatientFacts(
     return { facts, patientId, drugName: facts.drug.name, roundTrips };
   });
 }
-
-export const EvaluateInputSchema = z.object({
-  caseId: z.string(),
-  clinicId: z.string(),
-  requestId: z.string(),
-  protocol: z.object({ id: z.string(), version: z.number().int().positive() }),
-  facts: z.unknown(),
-});
 
 /**
  * Evaluates the pinned protocol version against the facts, records the facts snapshot (for simulating protocol

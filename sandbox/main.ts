@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../connectors/config.ts';
 import { createLogger, type Logger } from '../connectors/logger.ts';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from './fhir-server.ts';
 import { IndexedRepository, loadResources } from './indexed-repository.ts';
-import { generateClinic, type RefillScenario } from './synthetic/index.ts';
+import { CARE_GAP_SCENARIOS, generateClinic, type CareGapScenario, type RefillScenario } from './synthetic/index.ts';
 
 export { loadResources };
 
@@ -15,10 +15,17 @@ export interface SeededSandbox {
   handle: SandboxHandle;
   /** The refill requests the synthetic clinic holds (ids and scenario names only; no PHI). */
   refillRequests: RefillScenario[];
+  /** The care-gap patients (ids, scenario names and expected clauses only; no PHI). */
+  careGaps: CareGapScenario[];
 }
 
+/** Care-gap patients seeded beside `patients` refill patients: half as many, and never fewer than one per scenario. */
+export const careGapPatientsFor = (patients: number): number =>
+  Math.max(CARE_GAP_SCENARIOS.length, Math.round(patients / 2));
+
 /**
- * Starts the sandbox EHR seeded with `SANDBOX_PATIENTS` synthetic patients (seed `SANDBOX_SEED`, as of `asOf`),
+ * Starts the sandbox EHR seeded with `SANDBOX_PATIENTS` synthetic refill patients and `careGapPatientsFor(…)`
+ * colorectal-screening patients (seed `SANDBOX_SEED`, as of `asOf`),
  * with the configured latency and fault rate. Logs counts and URLs only.
  * Why exported: `npm start` runs it in-process next to the API and the worker.
  */
@@ -30,7 +37,12 @@ export async function startSeededSandbox(
   const { asOf: asOfOption, ...overrides } = options;
   const asOf = asOfOption ?? new Date().toISOString().slice(0, 10);
   const started = performance.now();
-  const clinic = generateClinic({ seed: config.SANDBOX_SEED, patients: config.SANDBOX_PATIENTS, asOf });
+  const clinic = generateClinic({
+    seed: config.SANDBOX_SEED,
+    patients: config.SANDBOX_PATIENTS,
+    careGapPatients: careGapPatientsFor(config.SANDBOX_PATIENTS),
+    asOf,
+  });
   const repo = overrides.repo ?? new IndexedRepository();
   const counts = loadResources(repo, clinic.resources);
   const handle = await startSandbox({
@@ -51,13 +63,14 @@ export async function startSeededSandbox(
       resources: clinic.resources.length,
       counts,
       refillRequests: clinic.refillRequests.length,
+      careGapPatients: clinic.careGaps.length,
       latencyMs: config.SANDBOX_LATENCY_MS,
       faultRate: config.SANDBOX_FAULT_RATE,
       startMs: Math.round(performance.now() - started),
     },
     'sandbox EHR listening',
   );
-  return { handle, refillRequests: clinic.refillRequests };
+  return { handle, refillRequests: clinic.refillRequests, careGaps: clinic.careGaps };
 }
 
 /**

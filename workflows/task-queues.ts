@@ -1,6 +1,3 @@
-/** Default task queue of the worker; deployments override it with TEMPORAL_TASK_QUEUE. */
-export const TASK_QUEUE = { clinicalProtocols: 'ehr-autopilot' } as const;
-
 /**
  * Workflow id (= case id) of a refill request: a business key of the clinic and the EHR's id of the refill request,
  * so a redelivered webhook finds the same case. `_` cannot occur in a FHIR id or a clinic id, so the key is

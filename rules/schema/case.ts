@@ -8,7 +8,6 @@ import {
   ROUTE_REASONS,
   type CaseOutcome,
   type CaseStatus,
-  type ClinicianAction,
   type Queue,
   type Role,
   type RouteReason,
@@ -16,8 +15,8 @@ import {
 
 // The vocabularies and the rules over them live in rules/lifecycle/ (zod-free, so the workflow sandbox can run them);
 // these are their schemas.
-export { POOL_QUEUE, QUEUE_ROLES } from '../lifecycle/index.ts';
-export type { CaseOutcome, CaseStatus, ClinicianAction, Queue, Role, RouteReason };
+export { QUEUE_ROLES } from '../lifecycle/index.ts';
+export type { CaseOutcome, CaseStatus, Queue, Role, RouteReason };
 
 /** Who may do what: bearer tokens carry exactly one role. */
 export const RoleSchema = z.enum(ROLES);

@@ -3,9 +3,6 @@ import type { Evidence, RefillFacts } from './facts.ts';
 /** Evidence string values kept: numbers and blood-pressure pairs ("7.0", "<5", "128/82"), never words. */
 const MEASUREMENT = /^[<>=≤≥]?\s*-?\d+(\.\d+)?(\s*\/\s*\d+(\.\d+)?)?$/;
 
-/** Fact fields that hold free text: `minimiseFacts` drops them, so a protocol rule may not test them. */
-export const FREE_TEXT_FIELDS = { drug: ['name'], evidence: ['display'] } as const;
-
 /** The label a minimised snapshot carries instead of the product text: its canonical ingredients. */
 export function canonicalDrugLabel(drug: Pick<RefillFacts['drug'], 'ingredients'>): string {
   return drug.ingredients.length ? [...drug.ingredients].sort().join(' / ') : 'drug not in the drug table';
@@ -24,7 +21,7 @@ const maybe = <E extends Evidence>(e: E | null): E | null => (e ? evidence(e) : 
  * PHI-minimised). Drops every evidence `display` (patient, pharmacy, allergy and product texts) and any evidence
  * `value` that is not a number, a boolean or a measurement, and replaces `drug.name` with the canonical ingredient
  * label. Every other field (dates, codes, classes, numbers, flags, resource ids) is kept as is, so a protocol decides
- * the same on the minimised facts: rules cannot test the dropped fields (see `FREE_TEXT_FIELDS` and the schema).
+ * the same on the minimised facts: rules cannot test the dropped fields (`drug.name`, evidence `display`; see the schema).
  */
 export function minimiseFacts(facts: RefillFacts): RefillFacts {
   const { drug, request, patient, therapy, priorPrescription, allergy, visits, labs, vitals } = facts;

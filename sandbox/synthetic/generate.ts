@@ -68,12 +68,19 @@ import {
   type PatientPlan,
   type ScenarioDef,
 } from './plan.ts';
+import { buildCareGapPatient, contactDetails, type CareGapScenario } from './care-gap.ts';
+import { CARE_GAP_SCENARIOS } from './care-gap-scenarios.ts';
 import { createRng, type Rng } from './prng.ts';
 import { SCENARIOS } from './scenarios.ts';
 
 export interface GenerateOptions {
   seed: number;
   patients: number;
+  /**
+   * Extra patients with colorectal-screening scenarios (crc-screening-2021), numbered `pat-cg-0001`…, after the refill
+   * patients. Default 0. With at least as many as there are care-gap scenarios, every scenario appears.
+   */
+  careGapPatients?: number;
   /** YYYY-MM-DD: "today" of the data. Nothing but Appointments is dated after it. */
   asOf: string;
 }
@@ -91,18 +98,23 @@ export interface RefillScenario {
 export interface SyntheticClinic {
   resources: Resource[];
   refillRequests: RefillScenario[];
+  /** The care-gap patients and the clause the reference protocol decides by for each. */
+  careGaps: CareGapScenario[];
 }
 
 const GenerateOptionsSchema = z.strictObject({
   seed: z.number().int(),
   patients: z.number().int().min(1).max(100_000),
+  careGapPatients: z.number().int().min(0).max(100_000).optional(),
   asOf: z.iso.date(),
 });
 
 /**
  * Generates a deterministic synthetic family-medicine clinic: shared resources (clinic, PCPs, the Collaborative Care
  * Nurse, pharmacies, Medications) and, per patient, a record with exactly one pharmacy refill request whose expected
- * triage outcome under family-medicine-2015 is known. Same options ⇒ byte-identical JSON, so demos, tests and
+ * triage outcome under family-medicine-2015 is known; then `careGapPatients` patients whose colorectal-screening record
+ * makes a known clause of crc-screening-2021 decide. Every patient has a postal address and a phone unless a care-gap
+ * scenario is about reachability. Same options ⇒ byte-identical JSON, so demos, tests and
  * benchmarks can share data without shipping any.
  *
  * @throws AppError `INVALID_INPUT` when the options are malformed.
@@ -113,7 +125,7 @@ export function generateClinic(opts: GenerateOptions): SyntheticClinic {
     const issues = parsed.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message }));
     throw new AppError('INVALID_INPUT', 'Invalid synthetic clinic options', { issues });
   }
-  const { seed, patients, asOf: asOfText } = parsed.data;
+  const { seed, patients, careGapPatients = 0, asOf: asOfText } = parsed.data;
   const asOf = parseISO(asOfText);
   if (!isValid(asOf)) throw new AppError('INVALID_INPUT', 'asOf is not a calendar date');
 
@@ -121,30 +133,44 @@ export function generateClinic(opts: GenerateOptions): SyntheticClinic {
   const width = Math.max(4, String(patients).length);
   const resources: Resource[] = [...sharedResources()];
   const refillRequests: RefillScenario[] = [];
-  const assignment = assignScenarios(master, patients);
+  const assignment = assignScenarios(master, SCENARIOS, patients);
 
   assignment.forEach((scenario, i) => {
     const rng = createRng((Math.imul(seed ^ 0x5bd1e995, 0x01000193) + Math.imul(i + 1, 0x9e3779b1)) >>> 0);
+    // Contact details draw from their own stream, so the refill record (and its expected outcome) is as before.
+    const contactRng = createRng((Math.imul(seed ^ 0x2c1b3c6d, 0x01000193) + Math.imul(i + 1, 0x85ebca6b)) >>> 0);
     const built = buildPatient(String(i + 1).padStart(width, '0'), scenario, rng, asOf);
+    const [patient] = built.resources;
+    if (patient?.resourceType === 'Patient') Object.assign(patient, contactDetails(contactRng, 'mail-and-phone'));
     resources.push(...built.resources);
     refillRequests.push(built.refill);
   });
-  return { resources, refillRequests };
+
+  const careGaps: CareGapScenario[] = [];
+  const cgWidth = Math.max(4, String(careGapPatients).length);
+  const cgMaster = createRng((seed ^ 0x6a09e667) >>> 0);
+  assignScenarios(cgMaster, CARE_GAP_SCENARIOS, careGapPatients).forEach((scenario, i) => {
+    const rng = createRng((Math.imul(seed ^ 0x3c6ef372, 0x01000193) + Math.imul(i + 1, 0x9e3779b1)) >>> 0);
+    const built = buildCareGapPatient(`cg-${String(i + 1).padStart(cgWidth, '0')}`, scenario, rng, asOf);
+    resources.push(...built.resources);
+    careGaps.push(built.scenario);
+  });
+  return { resources, refillRequests, careGaps };
 }
 
 /**
  * How many patients get each scenario: proportional to the weights (largest remainder), at least one of each when the
  * population allows it, so even a small demo clinic covers every case; then a seeded shuffle.
  */
-function assignScenarios(rng: Rng, patients: number): ScenarioDef[] {
-  const total = SCENARIOS.reduce((sum, s) => sum + s.weight, 0);
-  if (patients < SCENARIOS.length) {
+function assignScenarios<T extends { weight: number }>(rng: Rng, scenarios: readonly T[], patients: number): T[] {
+  const total = scenarios.reduce((sum, s) => sum + s.weight, 0);
+  if (patients < scenarios.length) {
     return Array.from({ length: patients }, () => {
       let r = rng.next() * total;
-      return SCENARIOS.find((s) => (r -= s.weight) < 0) ?? (SCENARIOS[0] as ScenarioDef);
+      return scenarios.find((s) => (r -= s.weight) < 0) ?? (scenarios[0] as T);
     });
   }
-  const exact = SCENARIOS.map((s) => (s.weight * patients) / total);
+  const exact = scenarios.map((s) => (s.weight * patients) / total);
   const quota = exact.map((e) => Math.max(1, Math.floor(e)));
   let left = patients - quota.reduce((a, b) => a + b, 0);
   while (left < 0) {
@@ -157,7 +183,7 @@ function assignScenarios(rng: Rng, patients: number): ScenarioDef[] {
     const { i } = byRemainder[k % byRemainder.length] as { i: number };
     quota[i] = (quota[i] ?? 0) + 1;
   }
-  return rng.shuffle(SCENARIOS.flatMap((s, i) => Array.from({ length: quota[i] ?? 0 }, () => s)));
+  return rng.shuffle(scenarios.flatMap((s, i) => Array.from({ length: quota[i] ?? 0 }, () => s)));
 }
 
 function sharedResources(): Resource[] {

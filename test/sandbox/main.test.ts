@@ -3,7 +3,8 @@ import type { Bundle, MedicationRequest } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../connectors/config.ts';
 import { createLogger } from '../../connectors/logger.ts';
-import { startSeededSandbox, type SeededSandbox } from '../../sandbox/main.ts';
+import { careGapPatientsFor, startSeededSandbox, type SeededSandbox } from '../../sandbox/main.ts';
+import { CARE_GAP_SCENARIOS } from '../../sandbox/synthetic/index.ts';
 
 let seeded: SeededSandbox;
 
@@ -31,4 +32,13 @@ test('serves every generated refill request and its patient over HTTP', async ()
     expect(ids).toContain(medicationRequestId);
   }
   expect(handle.requests.filter((r) => r.status === 200)).toHaveLength(10);
+});
+
+test('also seeds the care-gap patients, one or more per scenario', async () => {
+  const { handle, careGaps } = seeded;
+  expect(careGaps.length).toBe(careGapPatientsFor(25));
+  expect(new Set(careGaps.map((s) => s.scenario)).size).toBe(CARE_GAP_SCENARIOS.length);
+  const first = careGaps[0];
+  const res = await fetch(`${handle.fhirBaseUrl}/Patient/${first?.patientId ?? ''}`);
+  expect(res.status).toBe(200);
 });
