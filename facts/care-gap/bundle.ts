@@ -5,6 +5,71 @@ import { refKey } from '../fhir.ts';
 import { careGapFactsFromResources, type CareGapExtractOptions, type FhirResource } from './extract.ts';
 
 const Id = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'a FHIR id (letters, digits, - and ., up to 64)');
+const Str = z.string();
+const Ref = z.looseObject({ reference: Str.optional(), display: Str.optional() });
+const Concept = z.looseObject({
+  text: Str.optional(),
+  coding: z.array(z.looseObject({ system: Str.optional(), code: Str.optional(), display: Str.optional() })).optional(),
+});
+const DateTime = Str.regex(/^\d{4}(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$/, 'a FHIR date or dateTime');
+const Subject = { subject: Ref.optional(), patient: Ref.optional() };
+
+// The fields the care-gap extraction reads, per resource type (anything else passes through untouched), so a
+// malformed record is refused with its JSON path instead of being misread.
+const SHAPES: Record<string, z.ZodType> = {
+  Patient: z.looseObject({
+    birthDate: Str.optional(),
+    address: z
+      .array(z.looseObject({ line: z.array(Str).optional(), city: Str.optional(), use: Str.optional() }))
+      .optional(),
+    telecom: z.array(z.looseObject({ system: Str.optional(), value: Str.optional(), use: Str.optional() })).optional(),
+  }),
+  Condition: z.looseObject({
+    ...Subject,
+    code: Concept.optional(),
+    clinicalStatus: Concept.optional(),
+    verificationStatus: Concept.optional(),
+    onsetDateTime: DateTime.optional(),
+    recordedDate: DateTime.optional(),
+  }),
+  Procedure: z.looseObject({
+    ...Subject,
+    status: Str,
+    code: Concept.optional(),
+    statusReason: Concept.optional(),
+    performedDateTime: DateTime.optional(),
+    performedPeriod: z.looseObject({ end: DateTime.optional() }).optional(),
+  }),
+  Observation: z.looseObject({
+    ...Subject,
+    status: Str,
+    code: Concept,
+    effectiveDateTime: DateTime.optional(),
+    interpretation: z.array(Concept).optional(),
+    valueCodeableConcept: Concept.optional(),
+  }),
+  DiagnosticReport: z.looseObject({ ...Subject, status: Str, code: Concept, effectiveDateTime: DateTime.optional() }),
+  Encounter: z.looseObject({
+    ...Subject,
+    status: Str,
+    type: z.array(Concept).optional(),
+    period: z.looseObject({ start: DateTime.optional() }).optional(),
+    hospitalization: z.looseObject({ dischargeDisposition: Concept.optional() }).optional(),
+  }),
+  MedicationRequest: z.looseObject({
+    ...Subject,
+    status: Str,
+    authoredOn: DateTime.optional(),
+    medicationCodeableConcept: Concept.optional(),
+    medicationReference: Ref.optional(),
+  }),
+  Medication: z.looseObject({
+    code: Concept.optional(),
+    ingredient: z.array(z.looseObject({ itemCodeableConcept: Concept.optional() })).optional(),
+  }),
+  ServiceRequest: z.looseObject({ ...Subject, status: Str, code: Concept.optional(), authoredOn: DateTime.optional() }),
+};
+
 const BundleSchema = z.looseObject({
   resourceType: z.literal('Bundle'),
   type: z.string(),
@@ -42,7 +107,8 @@ function normaliseReferences(value: unknown, byFullUrl: ReadonlyMap<string, stri
  * care-gap facts: how the CLI (and tests) feed the code the worker runs. With several patients in the bundle,
  * `patientId` says which; resources about another patient are left out. `asOf` defaults to today (UTC).
  *
- * @throws AppError `INVALID_INPUT` with the JSON path of the first problem: not a Bundle, an entry without an id,
+ * @throws AppError `INVALID_INPUT` with the JSON path of the first problem: not a Bundle, an entry without an id, a
+ *   field the extraction reads that is not of its FHIR type (`$.entry[3].resource.code.coding`),
  *   no Patient, several patients and no `patientId`, a `patientId` the bundle does not hold, a bad `asOf`.
  */
 export function careGapFactsFromBundle(
@@ -64,6 +130,13 @@ export function careGapFactsFromBundle(
     if (!id) fail(['entry', i, 'resource', 'id'], `${r.resourceType} has no id`);
     if (e.fullUrl) byFullUrl.set(e.fullUrl, `${r.resourceType}/${id}`);
     return { ...r, id };
+  });
+  withIds.forEach((r, i) => {
+    const result = SHAPES[r.resourceType]?.safeParse(r);
+    if (result && !result.success) {
+      const issue = result.error.issues[0];
+      fail(['entry', i, 'resource', ...(issue?.path ?? [])], issue?.message ?? `invalid ${r.resourceType}`);
+    }
   });
   const resources = withIds.map((r) => normaliseReferences(r, byFullUrl) as FhirResource);
 

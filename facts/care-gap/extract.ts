@@ -20,7 +20,7 @@ import {
   type CareGapValueSetId,
   type CareGapValueSets,
 } from '../../rules/kinds/care-gap/value-sets.ts';
-import type { DatedEvidence, Evidence } from '../../rules/index.ts';
+import { IsoDateSchema, type DatedEvidence, type Evidence } from '../../rules/index.ts';
 import { codings, dateOf, keyOf, refKey, texts } from '../fhir.ts';
 
 /** A FHIR R4 resource as read from the EHR (or a bundle entry). */
@@ -111,7 +111,11 @@ export function careGapFactsFromResources(
 
   // Patient: birth date, reachability.
   const patient = ofType<Patient>('Patient').find((p) => p.id === patientId);
-  const birthDate = patient?.birthDate && /^\d{4}-\d{2}-\d{2}$/.test(patient.birthDate) ? patient.birthDate : null;
+  // A full, real calendar date on or before asOf; anything else (partial, impossible, future) is not a known birth date.
+  const birthDate =
+    patient?.birthDate && IsoDateSchema.safeParse(patient.birthDate).success && patient.birthDate <= asOf
+      ? patient.birthDate
+      : null;
   const current = <T extends { use?: string }>(list: T[] | undefined): T[] =>
     (list ?? []).filter((x) => x.use !== 'old');
   const postalAddress = current(patient?.address).some(

@@ -169,11 +169,13 @@ describe('reachability', () => {
 });
 
 describe('age and the patient', () => {
-  test('whole years at asOf; a partial or missing birth date gives null', () => {
+  test('whole years at asOf; a partial, impossible, future or missing birth date gives null', () => {
     expect(facts(aPatient({ birthDate: '1981-06-15' })).patient.ageYears).toBe(45);
     expect(facts(aPatient({ birthDate: '1981-06-16' })).patient.ageYears).toBe(44);
     expect(facts(aPatient({ birthDate: '1981-06' })).patient).toMatchObject({ ageYears: null });
     expect(facts(aPatient({ birthDate: null })).patient.ageYears).toBeNull();
+    expect(facts(aPatient({ birthDate: '1966-02-30' })).patient.ageYears).toBeNull();
+    expect(facts(aPatient({ birthDate: '2030-01-01' })).patient.ageYears).toBeNull();
   });
 });
 
@@ -231,6 +233,45 @@ describe('careGapFactsFromBundle', () => {
     );
     expect(code(() => careGapFactsFromBundle(careGapBundle(), { asOf: '2026-13-01' }))).toMatch(/asOf must be a date/);
   });
+  test('a field the extraction reads, of the wrong FHIR type, is refused with its JSON path', () => {
+    const bad = careGapBundle(aColonoscopy('2024-01-01'));
+    (bad.entry![1]!.resource as unknown as { code: unknown }).code = { coding: 'CPT 45378' };
+    expect(code(() => careGapFactsFromBundle(bad, { asOf: AS_OF }))).toMatch(
+      /^INVALID_INPUT \$\.entry\[1\]\.resource\.code\.coding: /,
+    );
+  });
+
+  test('junk in any field never crashes: facts or INVALID_INPUT', () => {
+    const junk: unknown[] = [42, 'x', null, true, [], {}, [1], { coding: 7 }, '2026-13-45', { reference: 3 }];
+    const record = careGapBundle(
+      aPatient(),
+      aCondition('C18.7', { onset: '2020-01-01' }),
+      aColonoscopy('2024-01-01'),
+      aStoolTest('fit', '2026-01-01', { result: 'positive', via: 'value' }),
+      aHousingObservation('2026-01-01', true),
+      aMedicationRequest({ rxnorm: '135447' }),
+      aScreeningOrder('active', '2026-01-01'),
+    );
+    let outcomes = 0;
+    record.entry!.forEach((entry, i) => {
+      for (const field of Object.keys(entry.resource!)) {
+        if (field === 'resourceType' || field === 'id') continue;
+        for (const value of junk) {
+          const copy = structuredClone(record);
+          (copy.entry![i]!.resource as unknown as Record<string, unknown>)[field] = value;
+          try {
+            careGapFactsFromBundle(copy, { asOf: AS_OF });
+          } catch (e) {
+            expect(e).toBeInstanceOf(AppError);
+            expect((e as AppError).code).toBe('INVALID_INPUT');
+          }
+          outcomes++;
+        }
+      }
+    });
+    expect(outcomes).toBeGreaterThan(300);
+  });
+
   test('with several patients, the chosen one', () => {
     expect(careGapFactsFromBundle(two, { asOf: AS_OF, patientId: 'b' }).patient.evidence).toEqual({
       resourceType: 'Patient',
