@@ -53,15 +53,6 @@ export const ROUTE_REASONS = [
 export type RouteReason = (typeof ROUTE_REASONS)[number];
 export type EscalationReason = Extract<RouteReason, 'escalated_sla' | 'escalated_by_nurse'>;
 
-/** Named pools a protocol routes to, and the queue each belongs to. */
-export const POOL_QUEUE: Readonly<Record<string, Queue>> = {
-  protime_nurse_pool: 'nurse',
-  endocrinology: 'doctor',
-  pcp_or_coverage: 'doctor',
-  screening_outreach: 'nurse',
-  gi_followup: 'doctor',
-};
-
 /** Which roles may decide a case sitting in a queue. Admins configure; they do not practise. */
 export const QUEUE_ROLES: Readonly<Record<Queue, readonly Role[]>> = {
   signature: ['doctor'],
