@@ -36,6 +36,22 @@ export interface OpenDatabaseOptions {
 }
 
 /**
+ * Runs the pending migrations. On PostgreSQL kysely's advisory lock serialises processes. On SQLite its lock is
+ * per connection only, so the API and the worker opening one fresh file at the same moment could both run a
+ * migration; the loser's transaction (all pending migrations, rolled back as one) fails ("table … already exists" or
+ * a busy snapshot), and a retry then finds them applied.
+ */
+async function migrate(kysely: Kysely<Database>, dialect: DialectName): Promise<void> {
+  const attempts = dialect === 'sqlite' ? 5 : 1;
+  for (let attempt = 1; ; attempt++) {
+    const { error } = await new Migrator({ db: kysely, provider: migrationProvider(dialect) }).migrateToLatest();
+    if (error === undefined) return;
+    if (attempt >= attempts) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+  }
+}
+
+/**
  * Opens the app database and brings its schema up to date before returning.
  *
  * SQLite is the embedded default (WAL, busy timeout, foreign keys on); PostgreSQL is for several API/worker replicas.
@@ -64,8 +80,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   }
 
   try {
-    const { error } = await new Migrator({ db: kysely, provider: migrationProvider(dialect) }).migrateToLatest();
-    if (error !== undefined) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    await migrate(kysely, dialect);
     // The data half of the webhook-secret migration: it needs the deployment's key, which schema migrations never see.
     if (opts.secrets) await sealPlaintextClinicSecrets(kysely, opts.secrets);
   } catch (err) {
