@@ -471,14 +471,38 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-function issuesOf(input: unknown): { issues: ProtocolIssue[]; data?: ProtocolDefinition } {
-  if (nestedDeeperThan(input, MAX_PROTOCOL_DEPTH))
-    return { issues: [{ path: '$', message: `nested deeper than ${MAX_PROTOCOL_DEPTH} levels` }] };
-  const result = ProtocolDefinitionSchema.safeParse(input);
-  return result.success
-    ? { issues: [], data: result.data }
-    : { issues: result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message })) };
+/**
+ * Validation and parsing of one kind's protocol documents by its schema, the same for every kind: the nesting limit
+ * first (the schemas are recursive), then every issue with its JSON path; `parse` throws the first of them.
+ */
+export function protocolValidator<T>(schema: z.ZodType<T>): {
+  validate(input: unknown): ProtocolIssue[];
+  parse(input: unknown): T;
+} {
+  const issuesOf = (input: unknown): { issues: ProtocolIssue[]; data?: T } => {
+    if (nestedDeeperThan(input, MAX_PROTOCOL_DEPTH))
+      return { issues: [{ path: '$', message: `nested deeper than ${MAX_PROTOCOL_DEPTH} levels` }] };
+    const result = schema.safeParse(input);
+    return result.success
+      ? { issues: [], data: result.data }
+      : { issues: result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message })) };
+  };
+  return {
+    validate: (input) => issuesOf(input).issues,
+    parse(input) {
+      const { issues, data } = issuesOf(input);
+      if (data !== undefined) return data;
+      const first = issues[0];
+      throw new AppError(
+        'PROTOCOL_INVALID',
+        `protocol is invalid: ${first ? `${first.path}: ${first.message}` : 'unknown problem'}`,
+        { issues },
+      );
+    },
+  };
 }
+
+const REFILL_PROTOCOLS = protocolValidator(ProtocolDefinitionSchema);
 
 /**
  * Validates a protocol document and lists every problem with its JSON path; `[]` means valid. This is what the admin
@@ -487,7 +511,7 @@ function issuesOf(input: unknown): { issues: ProtocolIssue[]; data?: ProtocolDef
  * `checkProtocolSemantics` (unreachable rules, categories without criteria, overlapping categories).
  */
 export function validateProtocol(input: unknown): ProtocolIssue[] {
-  return issuesOf(input).issues;
+  return REFILL_PROTOCOLS.validate(input);
 }
 
 /**
@@ -496,14 +520,5 @@ export function validateProtocol(input: unknown): ProtocolIssue[] {
  * @throws AppError `PROTOCOL_INVALID` with `issues` (path + message) when the document does not validate.
  */
 export function parseProtocol(input: unknown): ProtocolDefinition {
-  const { issues, data } = issuesOf(input);
-  if (data) return data;
-  const first = issues[0];
-  throw new AppError(
-    'PROTOCOL_INVALID',
-    `protocol is invalid: ${first ? `${first.path}: ${first.message}` : 'unknown problem'}`,
-    {
-      issues,
-    },
-  );
+  return REFILL_PROTOCOLS.parse(input);
 }

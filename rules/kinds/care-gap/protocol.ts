@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { AppError, jsonPath } from '../../errors.ts';
 import {
   ConditionNameSchema,
   createConditionSchemas,
   findConditionCycle,
-  MAX_PROTOCOL_DEPTH,
-  nestedDeeperThan,
+  protocolValidator,
   type Condition,
   type ProtocolIssue,
   type TopLevelCondition,
@@ -237,14 +235,7 @@ function checkCareGapProtocol(p: CareGapProtocol): { path: PropertyKey[]; messag
   return issues;
 }
 
-function issuesOf(input: unknown): { issues: ProtocolIssue[]; data?: CareGapProtocol } {
-  if (nestedDeeperThan(input, MAX_PROTOCOL_DEPTH))
-    return { issues: [{ path: '$', message: `nested deeper than ${MAX_PROTOCOL_DEPTH} levels` }] };
-  const result = CareGapProtocolSchema.safeParse(input);
-  return result.success
-    ? { issues: [], data: result.data }
-    : { issues: result.error.issues.map((i) => ({ path: jsonPath(i.path), message: i.message })) };
-}
+const CARE_GAP_PROTOCOLS = protocolValidator(CareGapProtocolSchema);
 
 /**
  * Validates a care-gap protocol document and lists every problem with its JSON path; `[]` means valid. Covers shape,
@@ -252,7 +243,7 @@ function issuesOf(input: unknown): { issues: ProtocolIssue[]; data?: CareGapProt
  * (actions only `pend_*` drafts or `mail_*` letters, none on a disposition that writes nothing) and the windows.
  */
 export function validateCareGapProtocol(input: unknown): ProtocolIssue[] {
-  return issuesOf(input).issues;
+  return CARE_GAP_PROTOCOLS.validate(input);
 }
 
 /**
@@ -261,12 +252,5 @@ export function validateCareGapProtocol(input: unknown): ProtocolIssue[] {
  * @throws AppError `PROTOCOL_INVALID` with `issues` (path + message) when the document does not validate.
  */
 export function parseCareGapProtocol(input: unknown): CareGapProtocol {
-  const { issues, data } = issuesOf(input);
-  if (data) return data;
-  const first = issues[0];
-  throw new AppError(
-    'PROTOCOL_INVALID',
-    `protocol is invalid: ${first ? `${first.path}: ${first.message}` : 'unknown problem'}`,
-    { issues },
-  );
+  return CARE_GAP_PROTOCOLS.parse(input);
 }
