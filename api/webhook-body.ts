@@ -151,6 +151,21 @@ function focusOf(status: z.infer<typeof SubscriptionStatusResource>): string {
 }
 
 /**
+ * The signed raw body as JSON, for every webhook.
+ *
+ * @throws AppError `INVALID_INPUT` at `$` when it is not JSON.
+ */
+export function parseWebhookJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: not JSON', {
+      issues: [{ path: '$', message: 'not JSON' }],
+    });
+  }
+}
+
+/**
  * How deeply a webhook body may nest objects and arrays. A full-resource notification is about 10 levels deep, and
  * FHIR extensions add a few; the bound keeps every later walk of the body (zod's recursive schemas among them) far
  * from the stack's limit, which about 1,000 levels of `part` used to overflow.

@@ -5,6 +5,7 @@ import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { errorResponse, errorResponses } from '../errors.ts';
 import { CareEventWebhookSchema, eventIntakeId, parseCareEvent } from '../event-body.ts';
+import { parseWebhookJson } from '../webhook-body.ts';
 import { clinicRateLimit } from '../middleware/rate-limit.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { Id } from '../schemas.ts';
@@ -85,14 +86,7 @@ export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const perClinic = clinicRateLimit<SignedEnv>(deps, (c) => c.get('clinic').id);
   app.post('/v1/webhooks/:clinicId/events', signed, perClinic, async (c) => {
     const clinicId = c.get('clinic').id;
-    let body: unknown;
-    try {
-      body = JSON.parse(c.get('rawBody'));
-    } catch {
-      throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: not JSON', {
-        issues: [{ path: '$', message: 'not JSON' }],
-      });
-    }
+    const body = parseWebhookJson(c.get('rawBody'));
     const event = parseCareEvent(body);
     const requestId = c.get('requestId');
     const intakeId = eventIntakeId(clinicId, event.eventId);

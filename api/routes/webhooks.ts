@@ -3,7 +3,6 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Clinic } from '../../connectors/db/index.ts';
-import { AppError } from '../../rules/index.ts';
 import { refillCaseId } from '../../workflows/task-queues.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
@@ -12,7 +11,7 @@ import { checkWebhookHeaders, checkWebhookSignature, signatureMismatch } from '.
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { errorResponse, errorResponses } from '../errors.ts';
 import { Id } from '../schemas.ts';
-import { parseRefillWebhook, RefillWebhookSchema } from '../webhook-body.ts';
+import { parseRefillWebhook, parseWebhookJson, RefillWebhookSchema } from '../webhook-body.ts';
 import { caseLinks } from './links.ts';
 
 const AcceptedSchema = z
@@ -103,14 +102,7 @@ export function webhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.post('/v1/webhooks/:clinicId/refill-requests', signed, perClinic, async (c) => {
     const clinic = c.get('clinic');
     const clinicId = clinic.id;
-    let body: unknown;
-    try {
-      body = JSON.parse(c.get('rawBody'));
-    } catch {
-      throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: not JSON', {
-        issues: [{ path: '$', message: 'not JSON' }],
-      });
-    }
+    const body = parseWebhookJson(c.get('rawBody'));
     const intake = parseRefillWebhook(body);
     const requestId = c.get('requestId');
     const caseId = refillCaseId(clinicId, intake.medicationRequestId);
