@@ -147,6 +147,8 @@ test('day 28 reminder, day 56 nurse call, day 90 closed as not returned, no rest
     });
     const state = () => handle.query(getCareGapStateQuery) as Promise<{ status: string; queue: string | null }>;
     for (let i = 0; i < 200 && (await state()).queue !== 'outreach'; i++) await new Promise((r) => setTimeout(r, 50));
+    // The workflow's state moves before its recording activity has run: wait for the recorded step too.
+    await until(() => steps.some((s) => s.event === 'case.queued' && s.queue === 'outreach'), 'the outreach item');
     const day0 = stepAt((s) => s.event === 'case.queued' && s.queue === 'outreach');
 
     // One day before the reminder: nothing but the letter went out.
@@ -160,12 +162,14 @@ test('day 28 reminder, day 56 nurse call, day 90 closed as not returned, no rest
     await env.sleep(28 * DAY); // day 57
     await until(async () => (await state()).queue === 'nurse', 'the nurse call');
     expect(await state()).toMatchObject({ status: 'queued', queue: 'nurse' });
+    await until(() => steps.some((s) => s.queue === 'nurse'), 'the recorded nurse step');
     expect(stepAt((s) => s.queue === 'nurse') - day0).toBeGreaterThanOrEqual(56 * DAY);
 
     await env.sleep(34 * DAY); // day 91
     await until(() => writes.some((w) => w.op === 'set_order_status'), 'the close');
     await until(async () => (await state()).status === 'closed', 'the closed case');
     expect(await state()).toMatchObject({ status: 'closed', queue: null, outcome: 'not_returned' });
+    await until(() => steps.some((s) => s.outcome === 'not_returned'), 'the recorded close');
     expect(stepAt((s) => s.outcome === 'not_returned') - day0).toBeGreaterThanOrEqual(90 * DAY);
     expect(writes.find((w) => w.op === 'set_order_status')).toMatchObject({ order: 'fit', status: 'revoked' });
 
