@@ -16,7 +16,7 @@ import { generateClinic, toPatientBundle } from '../../sandbox/synthetic/index.t
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const REFERENCE_FILE = 'rules/protocols/family-medicine-2015.json';
+const REFERENCE_FILE = 'rules/kinds/refill/protocols/family-medicine-2015.json';
 const AS_OF = '2026-06-15';
 
 function autopilot(

@@ -104,5 +104,5 @@ export const refillKind: KindDeclaration<ProtocolDefinition, RefillFacts, Triage
     }),
 };
 
-/** The built-in refill protocols (rules/protocols/), published at first start. */
+/** The built-in refill protocols (rules/kinds/refill/protocols/), published at first start. */
 export const REFILL_BUILTINS: readonly ProtocolDefinition[] = BUILTIN_PROTOCOLS;
