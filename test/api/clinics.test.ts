@@ -43,9 +43,9 @@ let clock = Date.now();
 const started: string[] = [];
 
 const gateway: WorkflowGateway = {
-  startRefillTriage: (input) => {
-    started.push(input.caseId);
-    return Promise.resolve({ caseId: input.caseId, runId: 'r1' });
+  startCase: (start) => {
+    started.push(start.caseId);
+    return Promise.resolve({ caseId: start.caseId, runId: 'r1' });
   },
   submitDecision: () => Promise.reject(new Error('unused')),
   getCaseState: () => Promise.resolve(null),

@@ -33,7 +33,7 @@ class RecordingGateway implements WorkflowGateway {
   readonly decisions: { caseId: string; decision: ClinicianDecision }[] = [];
   readonly script = new Map<string, AppError[]>();
 
-  startRefillTriage(): Promise<{ caseId: string; runId: string }> {
+  startCase(): Promise<{ caseId: string; runId: string }> {
     return Promise.reject(new Error('not used by the console'));
   }
   submitDecision(

@@ -56,7 +56,7 @@ function recordingGateway(
   const runs = new Map<string, EventIntakeInput>();
   const starts: EventIntakeInput[] = [];
   const gateway: WorkflowGateway = {
-    startRefillTriage: () => Promise.reject(new Error('unused')),
+    startCase: () => Promise.reject(new Error('unused')),
     submitDecision: () => Promise.reject(new Error('unused')),
     getCaseState: () => Promise.resolve(null),
     ping: () => Promise.resolve(),

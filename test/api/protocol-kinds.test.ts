@@ -30,7 +30,7 @@ let app: ReturnType<typeof createApp>;
 
 const unused = () => Promise.reject(new Error('not used'));
 const gateway: WorkflowGateway = {
-  startRefillTriage: unused,
+  startCase: unused,
   submitDecision: unused,
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),

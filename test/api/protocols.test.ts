@@ -38,7 +38,7 @@ const recorded: { caseId: string; facts: RefillFacts; decision: TriageDecision }
 
 const unused = () => Promise.reject(new Error('the protocol API never calls Temporal'));
 const gateway: WorkflowGateway = {
-  startRefillTriage: unused,
+  startCase: unused,
   submitDecision: unused,
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),

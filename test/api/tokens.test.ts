@@ -23,7 +23,7 @@ let app: ReturnType<typeof createApp>;
 let clock = Date.now();
 
 const gateway: WorkflowGateway = {
-  startRefillTriage: () => Promise.reject(new Error('unused')),
+  startCase: () => Promise.reject(new Error('unused')),
   submitDecision: () => Promise.reject(new Error('unused')),
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),

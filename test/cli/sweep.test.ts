@@ -44,7 +44,7 @@ const progress = (sweepId: string, status: 'running' | 'done'): PanelSweepProgre
 });
 
 const gateway: WorkflowGateway = {
-  startRefillTriage: () => Promise.reject(new Error('unused')),
+  startCase: () => Promise.reject(new Error('unused')),
   submitDecision: () => Promise.reject(new Error('unused')),
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),
