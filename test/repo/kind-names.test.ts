@@ -67,7 +67,6 @@ const ALLOWED: Record<string, string> = {
   'api/deps.ts': 'bundleFacts typed as RefillFacts → a per-kind bundle extractor',
   'api/main.ts': 'wires the refill bundle extraction → facts registry',
   'api/routes/clinics.ts': 'refillAutomationEnabled (a refill setting; kept: its contract is relied on)',
-  'api/console/app.js': 'refill texts for queues and timeline events → api/console/kinds/refill.js',
   'api/seed.ts': 'the demo clinic’s refill automation switch',
   // connectors/: refill columns kept for compatibility.
   'connectors/db/clinics.ts': 'refillAutomationEnabled column (kept: existing clinics rely on it)',
