@@ -34,4 +34,6 @@ export interface KindApi {
    * `clinic_kinds`): the clinic routes compose them into the clinic's view, creation (default false) and settings.
    */
   clinicSwitchAliases?: readonly string[];
+  /** What the switch is, as the clinic settings route's summary names it (`refill automation`). */
+  clinicSwitchLabel?: string;
 }

@@ -259,7 +259,6 @@ async function seed(): Promise<void> {
     fhirBaseUrl: 'http://127.0.0.1:3001/fhir/R4',
     fhirClientId: 'autopilot',
     protocolId: PROTOCOL.id,
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 4 * 3600,
     timezone: 'America/Chicago',
   });

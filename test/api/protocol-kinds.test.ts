@@ -131,7 +131,6 @@ beforeAll(async () => {
     fhirBaseUrl: 'http://127.0.0.1:9/fhir/R4',
     fhirClientId: 'x',
     protocolId: REFILL,
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });

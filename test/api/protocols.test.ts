@@ -58,7 +58,6 @@ beforeAll(async () => {
       fhirPrivateKeyJwk: null,
       fhirTokenUrl: null,
       protocolId: PROTOCOL,
-      refillAutomationEnabled: true,
       nurseSlaSeconds: 60,
       timezone: 'UTC',
     });

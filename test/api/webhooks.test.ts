@@ -33,7 +33,7 @@ beforeAll(async () => {
     fhirPrivateKeyJwk: null,
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
+    kinds: [{ kind: 'refill', enabled: true }],
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });

@@ -80,7 +80,6 @@ beforeAll(async () => {
       fhirBaseUrl: 'https://ehr.example.org/fhir/R4',
       fhirClientId: 'x',
       protocolId: 'family-medicine-2015',
-      refillAutomationEnabled: true,
       nurseSlaSeconds: 3600,
       timezone: 'UTC',
     });

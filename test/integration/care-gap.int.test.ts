@@ -410,7 +410,7 @@ describe('clinician actions (Temporal Updates with validators)', () => {
           expect([403, 409], `${role} ${action}`).toContain(viaApi.status);
           const viaUpdate = await h.deps.workflows.submitKindAction!(caseId, 'careGap', {
             actionId: `probe-${compared}-upd`,
-            action: action as never,
+            action,
             ...(extra as object),
             actor: { userId: `${role}-1`, role },
             at: new Date().toISOString(),

@@ -63,14 +63,9 @@ const ALLOWED: Record<string, string> = {
   'activities/triage.ts': 'refill triage activities → activities/kinds/refill/',
   // workflows/: the refill workflow's ids (workflows/refill-triage.ts itself is the kind's: `workflows/<k>-*.ts`).
   'workflows/task-queues.ts': 'refillCaseId → workflows/refill.ts (or the kind’s messages file)',
-  // api/: the refill webhook and fallbacks to the default kind.
+  // api/: the refill bundle extraction (mv-cli's files).
   'api/deps.ts': 'bundleFacts typed as RefillFacts → a per-kind bundle extractor',
   'api/main.ts': 'wires the refill bundle extraction → facts registry',
-  'api/routes/clinics.ts': 'refillAutomationEnabled (a refill setting; kept: its contract is relied on)',
-  'api/seed.ts': 'the demo clinic’s refill automation switch',
-  // connectors/: refill columns kept for compatibility.
-  'connectors/db/clinics.ts': 'refillAutomationEnabled column (kept: existing clinics rely on it)',
-  'connectors/db/schema.ts': 'the refillAutomationEnabled column (kept, as above)',
   // cli/: refill commands.
   'cli/protocols.ts': '--bundles extracts refill facts → a per-kind bundle extractor (facts registry)',
   'cli/evaluate.ts': 'picks each kind’s bundle extraction and built-ins by name → a per-kind facts/CLI registry',

@@ -9,4 +9,5 @@ export const refillApi: KindApi = {
   triggers: [{ method: 'post', path: webhookRoute.path, summary: webhookRoute.summary ?? '' }],
   routes: refillWebhookRoutes,
   clinicSwitchAliases: ['refillAutomationEnabled'],
+  clinicSwitchLabel: 'refill automation',
 };

@@ -83,7 +83,9 @@ export function refillWebhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         // A redelivery of a case already under way (or long closed): same case, nothing new starts.
         return c.json({ caseId: existing.id, status: existing.status, links: caseLinks(config, existing.id) }, 202);
       }
-      const automationEnabled = clinic.refillAutomationEnabled;
+      // The refill kind's switch (`refillAutomationEnabled` in the clinic API): off ⇒ the case goes to a nurse.
+      const automationEnabled =
+        (await store.clinics.kinds(clinicId)).find((k) => k.kind === refillKind.id)?.enabled ?? false;
       if (!existing) {
         // The case's first step: its row, its `case.received` event and its `case.created` audit row, in one
         // transaction (a retry after a failure here finds the delivery and writes the step again, idempotently).
