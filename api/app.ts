@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { handleError } from './errors.ts';
+import { KIND_APIS } from './kinds/index.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiEnv } from './env.ts';
@@ -20,7 +21,6 @@ import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import { tokenRoutes } from './routes/tokens.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
 
 /**
  * The HTTP API: webhooks, cases, queues, decisions, health, the OpenAPI document and the console. Stateless: every
@@ -62,7 +62,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.route('/', healthRoutes(deps));
-  app.route('/', webhookRoutes(deps));
+  // Each kind's own triggers (its webhooks), as the API's kind registry lists them.
+  for (const kind of KIND_APIS) if (kind.routes) app.route('/', kind.routes(deps));
   app.route('/', eventRoutes(deps));
   app.route('/', caseRoutes(deps));
   app.route('/', caseActionRoutes(deps));

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
-import { AppError } from '../rules/index.ts';
 import type { CareEvent } from '../workflows/event-intake.ts';
 import { invalidInput } from './errors.ts';
 import { IsoInstant } from './schemas.ts';
-import { checkDepth, containing, declared, FHIR_ID, jsonSchemaOf, MAX_WEBHOOK_DEPTH } from './webhook-body.ts';
+import { FHIR_ID, subscriptionNotificationSchema, webhookObject } from './notification-body.ts';
 
 // The events webhook's body forms (`POST /v1/webhooks/{clinicId}/events`) as zod schemas; the OpenAPI document is
-// generated from these, so it declares exactly what `parseCareEvent` accepts. Built like the refill forms
-// (api/webhook-body.ts), whose helpers it reuses.
+// generated from these, so it declares exactly what `parseCareEvent` accepts. The notification is the engine's
+// (api/notification-body.ts), built for this webhook's focus types.
 
 /** What an event is about: a booked visit, or a result that may close (or open) a gap. */
 type CareEventType = CareEvent['type'];
@@ -59,71 +58,23 @@ const PlainEventSchema = z.discriminatedUnion('type', [AppointmentBookedEventSch
   error: 'type must be "appointment.booked" or "result.available"',
 });
 
-/** R4B/R5 `SubscriptionStatus.notificationEvent[]` whose focus is the event's resource. */
-const StatusEvent = z.looseObject({ focus: z.looseObject({ reference: FocusRef }) });
-/** The R4 backport's (`Parameters`) `notification-event` part naming the focus. */
-const FocusPart = z.looseObject({ name: z.literal('focus'), valueReference: z.looseObject({ reference: FocusRef }) });
-const EventParameter = z.looseObject({
-  name: z.literal('notification-event'),
-  part: containing(FocusPart, 'no focus part referencing an Appointment, Observation, DiagnosticReport or Procedure'),
-});
-const NO_FOCUS =
-  'no notification-event with a focus reference to an Appointment, Observation, DiagnosticReport or Procedure';
-const SubscriptionStatusResource = z.discriminatedUnion(
-  'resourceType',
-  [
-    z.looseObject({
-      resourceType: z.literal('Parameters'),
-      id: z.string().optional(),
-      parameter: containing(EventParameter, NO_FOCUS),
-    }),
-    z.looseObject({
-      resourceType: z.literal('SubscriptionStatus'),
-      id: z.string().optional(),
-      notificationEvent: containing(StatusEvent, NO_FOCUS),
-    }),
-  ],
-  { error: 'the first entry must be the SubscriptionStatus (Parameters in R4)' },
-);
-const FurtherEntry = z.looseObject({
-  fullUrl: z.string().optional(),
-  resource: declared(
-    z
-      .looseObject({ resourceType: z.string(), id: z.string().optional() })
-      .refine(
-        (r) => !(FOCUS_TYPES as readonly string[]).includes(r.resourceType) || r.id === undefined || FHIR_ID.test(r.id),
-        { message: 'not a valid FHIR id', path: ['id'] },
-      ),
-    {
-      if: { properties: { resourceType: { enum: [...FOCUS_TYPES] } } },
-      then: { properties: { id: { pattern: FHIR_ID.source } } },
-    },
-  ).optional(),
-});
-
 /**
  * The FHIR R4 backport topic-based Subscription notification (a `history` Bundle whose first entry is the
  * SubscriptionStatus, as `Parameters` in R4) whose event focus is an Appointment (a booked visit) or an Observation,
  * DiagnosticReport or Procedure (a result).
  */
-const CareEventNotificationSchema = z
-  .looseObject({
-    resourceType: z.literal('Bundle'),
-    id: z.string().optional(),
-    type: z.literal('history'),
-    timestamp: z.string().optional(),
-    entry: declared(
-      z.tuple([z.looseObject({ fullUrl: z.string().optional(), resource: SubscriptionStatusResource })], FurtherEntry),
-      { minItems: 1, items: jsonSchemaOf(FurtherEntry) },
-    ),
-  })
-  .openapi('CareEventSubscriptionNotification', {
-    description: 'FHIR R4 backport Subscription notification (id-only or full-resource)',
-  });
+const Notification = subscriptionNotificationSchema({
+  types: FOCUS_TYPES,
+  reference: FocusRef,
+  noFocusPart: 'no focus part referencing an Appointment, Observation, DiagnosticReport or Procedure',
+  noFocus: 'no notification-event with a focus reference to an Appointment, Observation, DiagnosticReport or Procedure',
+  component: 'CareEventSubscriptionNotification',
+  description: 'FHIR R4 backport Subscription notification (id-only or full-resource)',
+});
 
 /** The events webhook body: a plain event or a notification (told apart by `resourceType`). */
 export const CareEventWebhookSchema = z
-  .union([AppointmentBookedEventSchema, ResultAvailableEventSchema, CareEventNotificationSchema])
+  .union([AppointmentBookedEventSchema, ResultAvailableEventSchema, Notification.schema])
   .openapi('CareEventWebhook');
 
 interface CareEventIntake {
@@ -143,58 +94,6 @@ function normalise(reference: string): { resource: CareEvent['resource']; versio
 const typeOf = (resource: string): CareEventType =>
   resource.startsWith('Appointment/') ? 'appointment.booked' : 'result.available';
 
-/** A primitive `value[x]` of a Parameters part, as text. */
-function valueText(part: Record<string, unknown>): string | undefined {
-  for (const [k, v] of Object.entries(part)) {
-    if (k.startsWith('value') && (typeof v === 'string' || typeof v === 'number')) return String(v);
-  }
-  return undefined;
-}
-
-/** The focus, the subscription and the event number of the first event with a usable focus. */
-function notificationEvent(status: z.infer<typeof SubscriptionStatusResource>): {
-  focus: string;
-  subscription: string | undefined;
-  eventNumber: string | undefined;
-} {
-  if (status.resourceType === 'SubscriptionStatus') {
-    const subscription = (status.subscription as { reference?: unknown } | undefined)?.reference;
-    for (const ev of status.notificationEvent) {
-      const parsed = StatusEvent.safeParse(ev);
-      if (!parsed.success) continue;
-      const n = (ev as { eventNumber?: unknown }).eventNumber;
-      return {
-        focus: parsed.data.focus.reference,
-        subscription: typeof subscription === 'string' ? subscription : undefined,
-        eventNumber: typeof n === 'string' || typeof n === 'number' ? String(n) : undefined,
-      };
-    }
-  } else {
-    const sub = status.parameter.find(
-      (p): p is { name: string; valueReference: { reference: string } } =>
-        typeof p === 'object' &&
-        p !== null &&
-        (p as { name?: unknown }).name === 'subscription' &&
-        typeof (p as { valueReference?: { reference?: unknown } }).valueReference?.reference === 'string',
-    );
-    for (const p of status.parameter) {
-      const parsed = EventParameter.safeParse(p);
-      if (!parsed.success) continue;
-      let focus: string | undefined;
-      let eventNumber: string | undefined;
-      for (const part of parsed.data.part) {
-        const f = FocusPart.safeParse(part);
-        if (f.success) focus ??= f.data.valueReference.reference;
-        else if (typeof part === 'object' && part !== null && (part as { name?: unknown }).name === 'event-number') {
-          eventNumber = valueText(part as Record<string, unknown>);
-        }
-      }
-      if (focus) return { focus, subscription: sub?.valueReference.reference, eventNumber };
-    }
-  }
-  throw new Error('unreachable: the schema requires a focus');
-}
-
 /**
  * Reads an events webhook body in any contract form.
  *
@@ -205,16 +104,11 @@ function notificationEvent(status: z.infer<typeof SubscriptionStatusResource>): 
  * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
  */
 export function parseCareEvent(body: unknown): CareEventIntake {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new AppError('INVALID_INPUT', 'Invalid webhook body at $: expected a JSON object', {
-      issues: [{ path: '$', message: 'expected a JSON object' }],
-    });
-  }
-  checkDepth(body, MAX_WEBHOOK_DEPTH);
-  if ('resourceType' in body) {
-    const parsed = CareEventNotificationSchema.safeParse(body);
+  const object = webhookObject(body);
+  if ('resourceType' in object) {
+    const parsed = Notification.schema.safeParse(object);
     if (!parsed.success) throw invalidInput(parsed.error, 'subscription notification');
-    const ev = notificationEvent(parsed.data.entry[0].resource);
+    const ev = Notification.eventOf(parsed.data);
     const { resource, version } = normalise(ev.focus);
     const eventId =
       ev.subscription !== undefined && ev.eventNumber !== undefined
@@ -222,7 +116,7 @@ export function parseCareEvent(body: unknown): CareEventIntake {
         : (parsed.data.id ?? (version === undefined ? resource : `${resource}/_history/${version}`));
     return { type: typeOf(resource), eventId, resource, form: 'subscription-notification' };
   }
-  const parsed = PlainEventSchema.safeParse(body);
+  const parsed = PlainEventSchema.safeParse(object);
   if (!parsed.success) throw invalidInput(parsed.error, 'event');
   const e = parsed.data;
   const { resource } = normalise(e.type === 'appointment.booked' ? e.appointment : e.resource);

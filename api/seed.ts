@@ -138,11 +138,10 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
     fhirPrivateKeyJwk: JSON.stringify(keys.privateJwk),
     fhirTokenUrl: null,
     protocolId: existing?.protocolId ?? 'family-medicine-2015',
-    refillAutomationEnabled: existing?.refillAutomationEnabled ?? true,
     nurseSlaSeconds: existing?.nurseSlaSeconds ?? 4 * 3600,
     timezone: existing?.timezone ?? 'America/Chicago',
   });
-  await enableDemoKinds(store);
+  await enableDemoKinds(store, existing?.protocolId ?? 'family-medicine-2015');
   for (const role of ['admin', 'doctor', 'nurse'] as const) {
     if (!(await store.tokens.findByToken(creds.tokens[role]))) {
       await store.tokens.createToken({
@@ -172,13 +171,15 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
 }
 
 /**
- * The demo clinic runs every kind: each kind besides the one of its own protocolId is enabled with that kind's first
- * built-in protocol, once (a setting an admin changed afterwards, enabled or not, is kept).
+ * The demo clinic runs every kind, each enabled once (a setting an admin changed afterwards, enabled or not, is kept):
+ * the kind of its own protocolId with its switch on (its automation), every other kind with that kind's first
+ * built-in protocol.
  */
-async function enableDemoKinds(store: Store): Promise<void> {
-  const own = (await store.clinics.protocolForKind(DEMO_CLINIC, KINDS[0]!.id))?.kind;
+async function enableDemoKinds(store: Store, protocolId: string): Promise<void> {
+  const own = (await store.protocols.get(protocolId))?.kind;
   const stored = new Set((await store.clinics.kinds(DEMO_CLINIC)).map((k) => k.kind));
-  const kinds = KINDS.filter((k) => k.id !== own && !stored.has(k.id)).flatMap((k) => {
+  const kinds = KINDS.filter((k) => !stored.has(k.id)).flatMap((k) => {
+    if (k.id === own) return [{ kind: k.id, enabled: true }];
     const builtin = BUILTIN_DEFINITIONS.find((b) => b.kind === k.id);
     return builtin ? [{ kind: k.id, enabled: true, protocolId: builtin.definition.id }] : [];
   });

@@ -8,53 +8,87 @@ import {
 import { tsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import { AppError } from '../rules/index.ts';
+import { KINDS } from '../rules/kinds/index.ts';
 import type { ClinicianDecision } from '../rules/schema/case.ts';
-import {
-  getCaseStateQuery,
-  submitDecisionUpdate,
-  type CaseState,
-  type DecisionAck,
-} from '../workflows/refill-triage-messages.ts';
-import { careGap } from '../workflows/care-gap.ts';
-import {
-  careGapActionUpdate,
-  careGapEventSignal,
-  type CareGapActionAck,
-  type CareGapActionRequest,
-  type CareGapEvent,
-  type CareGapInput,
-} from '../workflows/care-gap-messages.ts';
-import { refillTriage, type RefillTriageInput } from '../workflows/refill-triage.ts';
+import { getCaseStateQuery, submitDecisionUpdate, type CaseState, type DecisionAck } from '../workflows/refill-triage-messages.ts';
 import { simulationJob, type SimulationJobInput } from '../workflows/simulation.ts';
+import { KIND_APIS, type KindApi } from './kinds/index.ts';
 import { createTriggerGateway, type TriggerGateway } from './trigger-gateway.ts';
 
+/** What a kind's trigger starts (api/kinds/<k>/): its workflow, by type, with its input. */
+export interface CaseStart {
+  /** The kind's workflow type (rules/kinds: `workflowType`). */
+  workflowType: string;
+  /** The workflow id. */
+  caseId: string;
+  clinicId: string;
+  /** The workflow's one argument. */
+  input: unknown;
+  /** The `CaseStatus` search attribute at start. */
+  status: string;
+}
+
+/** The part of a patient case's input the gateway reads (the workflow id, its clinic and protocol). */
+export interface PatientCaseInput {
+  caseId: string;
+  clinicId: string;
+  protocolId: string;
+}
+
+/** A clinician's action on a case of a kind with its own actions (the kind's workflow validates it). */
+export interface KindActionRequest {
+  actionId: string;
+  action: string;
+  [field: string]: unknown;
+}
+
+export interface KindActionAck {
+  caseId: string;
+  actionId: string;
+  action: string;
+}
+
+/** The API part of the kind whose workflow is `workflowType` (the kind registries), if any. */
+function kindApiOf(workflowType: string): KindApi | undefined {
+  const kind = KINDS.find((k) => k.workflowType === workflowType);
+  return kind && KIND_APIS.find((k) => k.kind === kind.id);
+}
+
 /**
- * Our workflows, as the API sees them. The one place in api/ that touches @temporalio/client (with the care-gap
- * triggers' part in trigger-gateway.ts, optional so that test gateways that never trigger need not have it).
+ * Our workflows, as the API sees them. The one place in api/ that touches @temporalio/client (with the event and
+ * sweep triggers' part in trigger-gateway.ts, optional so that test gateways that never trigger need not have it).
+ * Kind-specific workflows are reached through the kind registries (their workflow type, api/kinds/ for messages).
  */
 export interface WorkflowGateway extends Partial<TriggerGateway> {
-  /** Starts (or finds) the refill case; `USE_EXISTING` makes a redelivery a no-op. */
-  startRefillTriage(input: RefillTriageInput): Promise<{ caseId: string; runId: string }>;
+  /** Starts (or finds) a case's workflow, as a kind's trigger says; `USE_EXISTING` makes a redelivery a no-op. */
+  startCase(start: CaseStart): Promise<{ caseId: string; runId: string }>;
   /** Sends a clinician decision as an Update and waits, bounded, until it is durable (accepted). */
   submitDecision(caseId: string, decision: ClinicianDecision, opts?: { timeoutMs?: number }): Promise<DecisionAck>;
   getCaseState(caseId: string): Promise<CaseState | null>;
   /**
-   * Delivers a care-gap event to the patient's `careGap` workflow, starting it if none runs (signal-with-start: never
-   * two per patient). Optional so that gateways of tests that never touch care gaps need not have it.
+   * Delivers an event to a patient's case of the kind whose workflow is `workflowType` (with the Signal the kind
+   * declares, api/kinds/), starting the case if none runs (signal-with-start: never two per patient). Optional so that
+   * gateways of tests that never touch patient cases need not have it.
+   *
+   * @throws AppError `CONFLICT` when that kind's cases take no events.
    */
-  signalCareGap?(input: CareGapInput, event: CareGapEvent): Promise<{ caseId: string; runId: string }>;
+  signalPatientCase?(
+    workflowType: string,
+    input: PatientCaseInput,
+    event: unknown,
+  ): Promise<{ caseId: string; runId: string }>;
   /**
    * Sends a clinician's action on a case of a kind with its own actions to the kind's workflow (`workflowType`, from
    * the kind registry) as an Update, and waits, bounded, until it is durable (accepted).
    *
-   * @throws AppError `CONFLICT` when the kind's workflow takes no actions (a refill case takes decisions).
+   * @throws AppError `CONFLICT` when the kind's workflow takes no actions (its cases take decisions).
    */
   submitKindAction?(
     caseId: string,
     workflowType: string,
-    action: CareGapActionRequest,
+    action: KindActionRequest,
     opts?: { timeoutMs?: number },
-  ): Promise<CareGapActionAck>;
+  ): Promise<KindActionAck>;
   ping(): Promise<void>;
   /**
    * Starts an asynchronous protocol simulation (workflow `simulationJob`, workflow id = the job id). Optional so that
@@ -123,24 +157,24 @@ export function createWorkflowGateway(
 ): WorkflowGateway {
   return {
     ...createTriggerGateway(client, opts),
-    async startRefillTriage(input) {
+    async startCase(start) {
       try {
         const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-          client.workflow.start(refillTriage, {
+          client.workflow.start(start.workflowType, {
             taskQueue: opts.taskQueue,
-            workflowId: input.caseId,
-            args: [input],
+            workflowId: start.caseId,
+            args: [start.input],
             workflowIdConflictPolicy: 'USE_EXISTING',
             // A case closed and purged by retention must not be re-triaged by a late redelivery; the app database's
             // delivery record answers those before we get here.
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            searchAttributes: { ClinicId: [input.clinicId], CaseStatus: ['triaging'] },
+            searchAttributes: { ClinicId: [start.clinicId], CaseStatus: [start.status] },
           }),
         );
         return { caseId: handle.workflowId, runId: handle.firstExecutionRunId };
       } catch (err) {
         if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') {
-          return { caseId: input.caseId, runId: '' };
+          return { caseId: start.caseId, runId: '' };
         }
         return unavailable(err);
       }
@@ -171,15 +205,17 @@ export function createWorkflowGateway(
       }
     },
 
-    async signalCareGap(input, event) {
+    async signalPatientCase(workflowType, input, event) {
+      const signal = kindApiOf(workflowType)?.caseSignal;
+      if (!signal) throw new AppError('CONFLICT', 'This kind of case takes no events');
       try {
         const handle = await client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-          client.workflow.signalWithStart(careGap, {
+          client.workflow.signalWithStart(workflowType, {
             taskQueue: opts.taskQueue,
             workflowId: input.caseId,
             args: [input],
-            signal: careGapEventSignal,
-            signalArgs: [event],
+            signal,
+            signalArgs: [event as never],
             searchAttributes: { ClinicId: [input.clinicId], ProtocolId: [input.protocolId] },
           }),
         );
@@ -190,14 +226,14 @@ export function createWorkflowGateway(
     },
 
     async submitKindAction(caseId, workflowType, action, { timeoutMs = 10_000 } = {}) {
-      // The kinds whose workflows take actions, by workflow type, and the Update each takes them with.
-      const update = new Map([['careGap', careGapActionUpdate]]).get(workflowType);
+      // The Update the kind's workflow takes actions with (api/kinds/), if it takes any.
+      const update = kindApiOf(workflowType)?.actionUpdate;
       if (!update) throw new AppError('CONFLICT', 'This case takes decisions, not actions');
       const handle = client.workflow.getHandle(caseId);
       try {
         const accepted = await client.withDeadline(Date.now() + timeoutMs, () =>
           handle.startUpdate(update, {
-            args: [action],
+            args: [action as never],
             updateId: action.actionId,
             waitForStage: 'ACCEPTED',
           }),

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { KIND_APIS } from '../api/kinds/index.ts';
 import { loadConfig, type Config } from '../connectors/config.ts';
 import { createTemporalClient, ensureSearchAttributes } from '../connectors/temporal.ts';
 import { answers, isPortFree, startDevServer, type DevServer } from './temporal-cli.ts';
@@ -97,11 +98,19 @@ function describeDemoCredentials(file: string): string[] {
       `clinic          ${c.clinicId ?? '?'}`,
       `webhook secret  ${c.webhookSecret ?? '?'}`,
       ...Object.entries(c.tokens ?? {}).map(([role, token]) => `${`${role} token`.padEnd(15)} ${token}`),
-      `(kept in ${file}; \`npm run demo:traffic\` sends signed refill webhooks)`,
+      `(kept in ${file}; \`npm run demo:traffic\` sends signed webhooks)`,
     ];
   } catch {
     return [`(${file} is not valid JSON)`];
   }
+}
+
+/** Each kind's own HTTP triggers (api/kinds/), signed like every webhook: where an EHR sends what. */
+function describeKindTriggers(apiBase: string): string[] {
+  const lines = KIND_APIS.flatMap((k) =>
+    k.triggers.map((t) => `    ${k.kind}: ${t.method.toUpperCase()} ${apiBase}${t.path}  (${t.summary})`),
+  );
+  return lines.length ? ['  Kind triggers:', ...lines] : [];
 }
 
 /**
@@ -322,6 +331,7 @@ export async function start(options: StartOptions = {}): Promise<number> {
       `  Temporal UI   ${temporalUi}`,
       `  Sandbox FHIR  ${sandbox}`,
       `  Data dir      ${dataDir}`,
+      ...describeKindTriggers(apiBase),
       ...(config.DEMO
         ? [
             '  Demo credentials:',

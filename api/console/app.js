@@ -2,7 +2,7 @@
 // The console: a dependency-free ES module over the public API (/v1/me, /v1/lifecycle, /v1/kinds, /v1/queues,
 // /v1/cases). Every value from the server is put into the page as text (never as HTML). URLs carry case ids only.
 // What differs by protocol kind (a refill, a care gap) is rendered by the kind's module in ./kinds/ (rendererFor).
-import { rendererFor } from './kinds/index.js';
+import { RENDERERS, rendererFor } from './kinds/index.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
 const PAGE_SIZE = 25;
@@ -17,16 +17,20 @@ const POLL_MS = 5000;
 /** The queues, in tab order: the lifecycle's (GET /v1/lifecycle) once signed in. @type {Queue[]} */
 let QUEUES = ['signature', 'nurse', 'doctor'];
 
-/** @type {Record<Queue, { title: string, sub: string }>} */
-const QUEUE_TEXT = {
-  signature: { title: 'Signature', sub: 'Refills approved by protocol, pended in the EHR for a doctor to sign.' },
-  nurse: { title: 'Nurse', sub: 'Refills a nurse reviews: needs a visit, nurse review, or not triaged automatically.' },
-  doctor: { title: 'Doctor', sub: 'Refills the protocol leaves to a doctor, and escalated cases.' },
-  outreach: { title: 'Outreach', sub: 'Care gaps being closed by outreach: tracking items, no decision needed yet.' },
-};
+/** @type {Record<Queue, string>} */
+const QUEUE_TITLE = { signature: 'Signature', nurse: 'Nurse', doctor: 'Doctor', outreach: 'Outreach' };
 
-/** @param {Queue} q */
-const queueText = (q) => QUEUE_TEXT[q] ?? { title: q, sub: '' };
+/**
+ * A queue's title, and what it holds: each kind's own sentence about the queue (its renderer's `queueText`), in the
+ * registry's order.
+ * @param {Queue} q
+ */
+const queueText = (q) => ({
+  title: QUEUE_TITLE[q] ?? q,
+  sub: RENDERERS.map((r) => r.queueText?.[q])
+    .filter(Boolean)
+    .join(' '),
+});
 
 /** @type {Record<string, string>} */
 const REASON_TEXT = {
@@ -53,7 +57,7 @@ const OUTCOME_TEXT = { approved: 'approved', denied: 'denied', needs_visit: 'nee
 
 /** @type {Record<string, string>} */
 const EVENT_TEXT = {
-  'case.received': 'Refill request received from the EHR',
+  'case.received': 'Case received from the EHR',
   'case.triaging': 'Triage started',
   'case.queued': 'Placed in a queue',
   'decision.received': 'Clinician decision',
@@ -171,17 +175,6 @@ function ago(iso) {
   return Number.isNaN(ms) ? iso : ms < 60000 ? 'just now' : `${span(ms)} ago`;
 }
 
-/** @param {any} s */
-function fmtSupply(s) {
-  if (!s || typeof s !== 'object') return null;
-  if (typeof s.renewalMonths === 'number') return `${s.renewalMonths} months`;
-  if (typeof s.quantity === 'number') {
-    const r = Number(s.refills ?? 0);
-    return `#${s.quantity} with ${r} refill${r === 1 ? '' : 's'}`;
-  }
-  return JSON.stringify(s);
-}
-
 /** @param {string | null | undefined} slaDueAt */
 function slaCell(slaDueAt) {
   if (!slaDueAt) return h('span', { class: 'muted' }, '—');
@@ -204,7 +197,7 @@ function dispositionBadge(d, kind) {
 }
 
 /** What the kinds' renderers may use. @type {import('./kinds/index.js').KindUi} */
-const ui = { h, fmtDate, fmtDateTime, fmtSupply, poolText: (p) => POOL_TEXT[p] ?? p };
+const ui = { h, fmtDate, fmtDateTime, poolText: (p) => POOL_TEXT[p] ?? p };
 
 /** @param {string} text @param {'info' | 'ok' | 'error'} [kind] */
 function setStatus(text, kind = 'info') {
@@ -506,12 +499,12 @@ function headline(c) {
     case 'automation_disabled':
       return {
         title: 'Not triaged: automation is off',
-        lede: 'Refill automation is disabled for this clinic; review by hand.',
+        lede: 'Automation is disabled for this clinic; review by hand.',
       };
     case 'ehr_record_not_found':
       return {
         title: 'Not triaged: EHR record not found',
-        lede: 'The refill request or the patient record could not be read.',
+        lede: 'The record the case is about or the patient record could not be read.',
       };
     case 'ehr_unavailable':
       return {
@@ -593,7 +586,11 @@ function renderCase(c) {
           { class: 'card', 'aria-labelledby': 'timeline-title', id: 'timeline' },
           h('h2', { id: 'timeline-title' }, 'Timeline'),
           c.timeline.length
-            ? h('ol', { class: 'timeline' }, c.timeline.map(renderEvent))
+            ? h(
+                'ol',
+                { class: 'timeline' },
+                c.timeline.map((/** @type {any} */ e) => renderEvent(e, c.kind)),
+              )
             : h('p', { class: 'muted' }, 'No events yet.'),
         ),
         state.me?.role === 'admin'
@@ -610,8 +607,9 @@ function renderCase(c) {
   );
 }
 
-/** @param {any} e */
-function renderEvent(e) {
+/** A timeline event; its title in the case kind's words when the kind has its own (`eventText`).
+ * @param {any} e @param {string | undefined} kind */
+function renderEvent(e, kind) {
   const d = e.detail ?? {};
   /** @type {string[]} */
   const facts = [];
@@ -629,7 +627,7 @@ function renderEvent(e) {
     h(
       'div',
       null,
-      h('strong', null, EVENT_TEXT[e.kind] ?? e.kind),
+      h('strong', null, rendererFor(kind).eventText?.[e.kind] ?? EVENT_TEXT[e.kind] ?? e.kind),
       ' ',
       h('span', { class: 'muted' }, `by ${e.actor}`),
     ),

@@ -11,6 +11,7 @@ import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } 
 import { DEFAULT_SWEEP_CRON } from '../../connectors/db/clinics.ts';
 import { AppError } from '../../rules/index.ts';
 import { KIND_IDS } from '../../rules/kinds/index.ts';
+import { KIND_APIS } from '../kinds/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
@@ -53,6 +54,30 @@ const Cron = z
   .openapi({ example: DEFAULT_SWEEP_CRON });
 
 const KindId = z.enum(KIND_IDS as [string, ...string[]]);
+
+/**
+ * Clinic fields from before kinds that clients rely on, each an alias of one kind's switch (`enabled` in
+ * clinic_kinds), as the kinds declare them (api/kinds/<k>/: `clinicSwitchAliases`).
+ */
+const SWITCH_ALIASES: readonly { field: string; kind: string }[] = KIND_APIS.flatMap((k) =>
+  (k.clinicSwitchAliases ?? []).map((field) => ({ field, kind: k.kind })),
+);
+
+/**
+ * One schema field per alias, spread where these fields have always stood (the contract's property order). Typed
+ * empty: handlers read them through `switchesOf`.
+ */
+function aliasFields(field: () => z.ZodType): Record<never, never> {
+  return Object.fromEntries(SWITCH_ALIASES.map((a) => [a.field, field()]));
+}
+
+/** The kind switches a body sets through the aliases, with the JSON path of each. */
+function switchesOf(body: object): { kind: string; enabled: boolean; path: string }[] {
+  return SWITCH_ALIASES.flatMap(({ field, kind }) => {
+    const v = (body as Record<string, unknown>)[field];
+    return typeof v === 'boolean' ? [{ kind, enabled: v, path: `$.${field}` }] : [];
+  });
+}
 
 /** One protocol kind as a clinic runs it. */
 const KindSettingView = z
@@ -107,7 +132,7 @@ const ClinicView = z
     protocolId: z.string(),
     /** The published version assigned to this clinic; null: the protocol's live version. */
     protocolVersion: z.number().int().nullable(),
-    refillAutomationEnabled: z.boolean(),
+    ...aliasFields(() => z.boolean()),
     nurseSlaSeconds: z.number().int(),
     timezone: z.string(),
     /** Every protocol kind, in the registry's order: whether the clinic runs it, with which protocol and cadence. */
@@ -135,7 +160,7 @@ const CreateClinicBody = z
       .optional(),
     protocolId: Id,
     /** Off by default: a new clinic starts with every request going to a nurse until an admin switches it on. */
-    refillAutomationEnabled: z.boolean().default(false),
+    ...aliasFields(() => z.boolean().default(false)),
     nurseSlaSeconds: z
       .number()
       .int()
@@ -156,7 +181,7 @@ const SettingsBody = z
   .strictObject({
     name: z.string().min(1).max(200).optional(),
     timezone: TimeZone.optional(),
-    refillAutomationEnabled: z.boolean().optional(),
+    ...aliasFields(() => z.boolean().optional()),
     nurseSlaSeconds: z
       .number()
       .int()
@@ -269,7 +294,7 @@ const createRouteDef = createRoute({
 const settingsRoute = createRoute({
   method: 'patch',
   path: '/v1/clinics/{id}/settings',
-  summary: 'Change refill automation, nurse SLA, protocol or the protocol kinds the clinic runs (admin)',
+  summary: `Change ${[...KIND_APIS.flatMap((k) => k.clinicSwitchLabel ?? []), 'nurse SLA', 'protocol'].join(', ')} or the protocol kinds the clinic runs (admin)`,
   security: bearer,
   request: {
     params: IdParam,
@@ -509,6 +534,38 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     }
   }
 
+  /**
+   * The per-kind settings to store: the body's `kinds` (for the clinic's own kind without `enabled`: that kind always
+   * runs, and its stored `enabled` is its switch) and the switches set through aliases, merged per kind.
+   *
+   * @throws AppError `UNPROCESSABLE` when an alias and a `kinds` entry set the same kind's switch differently.
+   */
+  function kindsToStore(
+    entries: readonly KindSettings[] | undefined,
+    own: string | null,
+    switches: readonly { kind: string; enabled: boolean; path: string }[],
+  ): KindSettings[] | undefined {
+    const merged = new Map<string, KindSettings>();
+    for (const e of entries ?? []) {
+      const { enabled: _enabled, ...rest } = e;
+      merged.set(e.kind, e.kind === own ? rest : e);
+    }
+    for (const sw of switches) {
+      const entry = merged.get(sw.kind);
+      if (entry?.enabled !== undefined && entry.enabled !== sw.enabled) {
+        throw unprocessable(sw.path, `kinds sets kind ${sw.kind} ${entry.enabled ? 'on' : 'off'}; give one of the two`);
+      }
+      merged.set(sw.kind, { ...entry, kind: sw.kind, enabled: sw.enabled });
+    }
+    return merged.size ? [...merged.values()] : undefined;
+  }
+
+  /** The aliased switches' values for a clinic, by field (a kind without a stored entry is off). */
+  async function switchValues(clinic: Clinic): Promise<Record<string, boolean>> {
+    const stored = new Map((await store.clinics.kinds(clinic.id)).map((k) => [k.kind, k.enabled]));
+    return Object.fromEntries(SWITCH_ALIASES.map((a) => [a.field, stored.get(a.kind) ?? false]));
+  }
+
   async function view(clinic: Clinic): Promise<ClinicViewT> {
     let publicJwk: JWK | null = null;
     if (clinic.fhirPublicJwk) publicJwk = JSON.parse(clinic.fhirPublicJwk) as JWK;
@@ -533,7 +590,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       webhookSecret: { set: clinic.webhookSecret.length > 0, previousValidUntil: previousValid ? until : null },
       protocolId: clinic.protocolId,
       protocolVersion: clinic.protocolVersion,
-      refillAutomationEnabled: clinic.refillAutomationEnabled,
+      ...(await switchValues(clinic)),
       nurseSlaSeconds: clinic.nurseSlaSeconds,
       timezone: clinic.timezone,
       kinds: await kindViews(clinic),
@@ -563,7 +620,9 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const body = c.req.valid('json');
     assertEhrUrls(body);
     await assertPublishedProtocol(body.protocolId);
-    if (body.kinds) await checkKinds(null, await ownKind(body.protocolId), body.kinds);
+    const own = await ownKind(body.protocolId);
+    if (body.kinds) await checkKinds(null, own, body.kinds);
+    const kinds = kindsToStore(body.kinds, own, switchesOf(body));
     const key = body.privateKey === undefined ? undefined : await clientKey(body.privateKey, body.keyId);
     const webhookSecret = newWebhookSecret();
     const clinic = await store.clinics.create(
@@ -577,10 +636,9 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         fhirPrivateKeyJwk: key ? secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(body.id)) : null,
         fhirPublicJwk: key ? JSON.stringify(key.publicJwk) : null,
         protocolId: body.protocolId,
-        refillAutomationEnabled: body.refillAutomationEnabled,
         nurseSlaSeconds: body.nurseSlaSeconds,
         timezone: body.timezone,
-        ...(body.kinds && { kinds: body.kinds }),
+        ...(kinds && { kinds }),
       },
       auditEntry(principal, c.get('requestId'), 'clinic.created', body.id, {
         fhirBaseUrl: body.fhirBaseUrl,
@@ -589,7 +647,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         keyId: key?.kid ?? null,
         keyThumbprint: key?.thumbprint ?? null,
         protocolId: body.protocolId,
-        refillAutomationEnabled: body.refillAutomationEnabled,
+        ...Object.fromEntries(switchesOf(body).map((sw) => [sw.path.slice(2), sw.enabled])),
         nurseSlaSeconds: body.nurseSlaSeconds,
         timezone: body.timezone,
         ...(body.kinds && { kinds: body.kinds }),
@@ -620,8 +678,12 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         );
       }
     }
-    if (patch.kinds) await checkKinds(before.id, await ownKind(patch.protocolId ?? before.protocolId), patch.kinds);
+    const own = await ownKind(patch.protocolId ?? before.protocolId);
+    if (patch.kinds) await checkKinds(before.id, own, patch.kinds);
     const kindsBefore = patch.kinds ? await kindViews(before) : null;
+    const switches = switchesOf(patch);
+    const switchesBefore = switches.length ? await switchValues(before) : {};
+    const kinds = kindsToStore(patch.kinds, own, switches);
     if (
       patch.protocolId !== undefined &&
       patch.protocolId !== before.protocolId &&
@@ -632,10 +694,16 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if (patch.protocolVersion !== undefined && patch.protocolVersion !== null) {
       await assertAssignableVersion(patch.protocolId ?? before.protocolId, patch.protocolVersion);
     }
-    const after = await store.clinics.updateSettings(before.id, patch, (was, now) => {
+    // The store takes the aliased switches as per-kind settings (`kinds`), never as clinic fields.
+    const { name, timezone, nurseSlaSeconds, protocolId, protocolVersion } = patch;
+    const storePatch = { name, timezone, nurseSlaSeconds, protocolId, protocolVersion, ...(kinds && { kinds }) };
+    const after = await store.clinics.updateSettings(before.id, storePatch, (was, now) => {
       const changes: Record<string, { from: unknown; to: unknown }> = {};
-      const keys = ['name', 'timezone', 'refillAutomationEnabled', 'nurseSlaSeconds', 'protocolId', 'protocolVersion'];
-      for (const k of keys as (keyof typeof patch & keyof Clinic)[]) {
+      for (const k of ['name', 'timezone'] as const) {
+        if (patch[k] !== undefined) changes[k] = { from: was[k], to: now[k] };
+      }
+      for (const sw of switches) changes[sw.path.slice(2)] = { from: switchesBefore[sw.path.slice(2)], to: sw.enabled };
+      for (const k of ['nurseSlaSeconds', 'protocolId', 'protocolVersion'] as const) {
         if (patch[k] !== undefined) changes[k] = { from: was[k], to: now[k] };
       }
       if (patch.kinds) changes.kinds = { from: kindsBefore, to: patch.kinds };

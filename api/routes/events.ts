@@ -1,16 +1,14 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { publicUrl } from '../../connectors/config.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { errorResponse, errorResponses } from '../errors.ts';
 import { CareEventWebhookSchema, eventIntakeId, parseCareEvent } from '../event-body.ts';
-import { parseWebhookJson } from '../webhook-body.ts';
-import { clinicRateLimit } from '../middleware/rate-limit.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { Id } from '../schemas.ts';
 import { caseLinks } from './links.ts';
-import { signedWebhook, type SignedEnv } from './webhooks.ts';
+import { signedWebhookRoutes } from '../webhook-intake.ts';
 
 /** How long the webhook waits for the intake (one FHIR read in the worker) before answering without the case ids. */
 const EVENT_INTAKE_WAIT_MS = 2_000;
@@ -74,71 +72,69 @@ export function intakeLink(deps: Pick<ApiDeps, 'config'>, clinicId: string, inta
 }
 
 /**
- * Events webhook intake. The delivery is recorded first (the durable dedupe key: clinic + intake id, which is a hash
- * of the event id), with its audit row; then the intake workflow starts with its deterministic id (USE_EXISTING), and
- * the answer waits, bounded, for the cases it touched. A retry after a 503 finds the delivery and starts what did not.
+ * Events webhook intake, through the signed-webhook pipeline (api/webhook-intake.ts). The delivery is recorded first
+ * (the durable dedupe key: clinic + intake id, which is a hash of the event id), with its audit row; then the intake
+ * workflow starts with its deterministic id (USE_EXISTING), and the answer waits, bounded, for the cases it touched.
+ * A retry after a 503 finds the delivery and starts what did not.
  */
 export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
-  const { store, workflows, config, now, workflowPolicy } = deps;
-  const app = new OpenAPIHono<ApiEnv>();
-  app.openAPIRegistry.registerPath(eventsWebhookRoute);
-  const signed = signedWebhook(deps);
-  const perClinic = clinicRateLimit<SignedEnv>(deps, (c) => c.get('clinic').id);
-  app.post('/v1/webhooks/:clinicId/events', signed, perClinic, async (c) => {
-    const clinicId = c.get('clinic').id;
-    const body = parseWebhookJson(c.get('rawBody'));
-    const event = parseCareEvent(body);
-    const requestId = c.get('requestId');
-    const intakeId = eventIntakeId(clinicId, event.eventId);
-    const receivedAt = now().toISOString();
-    const delivery = await store.deliveries.recordDelivery({
-      clinicId,
-      ehrRequestId: intakeId,
-      caseId: intakeId,
-      requestId,
-      receivedAt,
-    });
-    if (delivery.created) {
-      await store.audit.appendAudit({
-        at: receivedAt,
-        actorType: 'ehr',
-        actorId: clinicId,
-        action: 'event.received',
-        clinicId,
-        requestId,
-        idempotencyKey: `${intakeId}:received`,
-        detail: {
+  const { store, workflows, config, workflowPolicy } = deps;
+  return signedWebhookRoutes(deps, {
+    route: eventsWebhookRoute,
+    parse: parseCareEvent,
+    deliveryKey: (clinicId, event) => {
+      const intakeId = eventIntakeId(clinicId, event.eventId);
+      return { ehrRequestId: intakeId, caseId: intakeId };
+    },
+    async start(c, { clinic, body: event, requestId, receivedAt, delivery }) {
+      const clinicId = clinic.id;
+      const intakeId = delivery.caseId;
+      if (delivery.created) {
+        await store.audit.appendAudit({
+          at: receivedAt,
+          actorType: 'ehr',
+          actorId: clinicId,
+          action: 'event.received',
+          clinicId,
+          requestId,
+          idempotencyKey: `${intakeId}:received`,
+          detail: {
+            intakeId,
+            form: event.form,
+            type: event.type,
+            eventId: event.eventId,
+            resource: event.resource,
+            ...callerRequestIdOf(c),
+          },
+        });
+      }
+      if (!workflows.startEventIntake) {
+        throw new AppError('TEMPORAL_UNAVAILABLE', 'Event intake is not available on this server', {
+          retryable: true,
+        });
+      }
+      const result = await workflows.startEventIntake(
+        {
           intakeId,
-          form: event.form,
-          type: event.type,
-          eventId: event.eventId,
-          resource: event.resource,
-          ...callerRequestIdOf(c),
+          clinicId,
+          requestId,
+          event: { type: event.type, eventId: event.eventId, resource: event.resource, at: receivedAt },
+          ...(workflowPolicy ? { policy: workflowPolicy } : {}),
         },
-      });
-    }
-    if (!workflows.startEventIntake) {
-      throw new AppError('TEMPORAL_UNAVAILABLE', 'Event intake is not available on this server', { retryable: true });
-    }
-    const result = await workflows.startEventIntake(
-      {
+        { waitMs: EVENT_INTAKE_WAIT_MS },
+      );
+      const caseIds = result && 'caseIds' in result ? result.caseIds : [];
+      const accepted: EventAccepted = {
+        eventId: event.eventId,
         intakeId,
-        clinicId,
-        requestId,
-        event: { type: event.type, eventId: event.eventId, resource: event.resource, at: receivedAt },
-        ...(workflowPolicy ? { policy: workflowPolicy } : {}),
-      },
-      { waitMs: EVENT_INTAKE_WAIT_MS },
-    );
-    const caseIds = result && 'caseIds' in result ? result.caseIds : [];
-    const accepted: EventAccepted = {
-      eventId: event.eventId,
-      intakeId,
-      status: result?.status ?? 'pending',
-      caseIds,
-      links: { intake: intakeLink(deps, clinicId, intakeId), cases: caseIds.map((id) => caseLinks(config, id).self) },
-    };
-    return c.json(accepted, 202);
+        status: result?.status ?? 'pending',
+        caseIds,
+        links: {
+          intake: intakeLink(deps, clinicId, intakeId),
+          cases: caseIds.map((id) => caseLinks(config, id).self),
+        },
+      };
+      return c.json(accepted, 202);
+    },
   });
-  return app;
 }

@@ -123,10 +123,12 @@ export const ClinicInputSchema = z.strictObject({
   protocolId: IdSchema,
   /** A published version of the protocol pinned for this clinic; absent: unchanged on replace (null on insert). */
   protocolVersion: z.number().int().positive().nullable().optional(),
-  refillAutomationEnabled: z.boolean(),
   nurseSlaSeconds: z.number().int().positive(),
   timezone: TimezoneSchema,
-  /** Further kinds this clinic runs (stored in clinic_kinds, in the same transaction as the clinic). */
+  /**
+   * Per-kind settings (stored in clinic_kinds, in the same transaction as the clinic): further kinds this clinic runs,
+   * and for the kind of its own protocolId the kind's switch (`enabled`, e.g. whether its automation is on).
+   */
   kinds: z.array(ClinicKindInputSchema).max(32).optional(),
 });
 export type ClinicInput = z.input<typeof ClinicInputSchema>;
@@ -145,7 +147,6 @@ export const ClinicSchema = z.object({
   protocolId: z.string(),
   /** Null: follow the protocol's live (globally published) version. */
   protocolVersion: z.number().int().nullable(),
-  refillAutomationEnabled: dbBool,
   nurseSlaSeconds: z.number().int(),
   timezone: z.string(),
   createdAt: z.string(),
@@ -161,7 +162,6 @@ export type Clinic = z.output<typeof ClinicSchema>;
 export const ClinicSettingsPatchSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
   timezone: TimezoneSchema.optional(),
-  refillAutomationEnabled: z.boolean().optional(),
   nurseSlaSeconds: z.number().int().positive().optional(),
   protocolId: IdSchema.optional(),
   /** null: follow the protocol's live version. The caller checks it is a published version of the protocol. */
@@ -357,7 +357,6 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
         ...withoutUndefined(c),
         webhookSecret: seal(c.id, c.webhookSecret),
         previousWebhookSecret: seal(c.id, c.previousWebhookSecret),
-        refillAutomationEnabled: toDbBool(c.refillAutomationEnabled),
         updatedAt: now,
       };
       const row = await mapDbErrors('clinic', () =>
@@ -386,7 +385,6 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
                 ...c,
                 webhookSecret: seal(c.id, c.webhookSecret),
                 previousWebhookSecret: seal(c.id, c.previousWebhookSecret),
-                refillAutomationEnabled: toDbBool(c.refillAutomationEnabled),
                 createdAt: now,
                 updatedAt: now,
               }),
@@ -408,13 +406,7 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
         if (kinds) await writeKinds(trx, id, kinds);
         const row = await trx
           .updateTable('clinics')
-          .set({
-            ...withoutUndefined({ ...p, refillAutomationEnabled: undefined }),
-            ...(p.refillAutomationEnabled !== undefined
-              ? { refillAutomationEnabled: toDbBool(p.refillAutomationEnabled) }
-              : {}),
-            updatedAt: nowIso(),
-          })
+          .set({ ...withoutUndefined(p), updatedAt: nowIso() })
           .where('id', '=', id)
           .returningAll()
           .executeTakeFirstOrThrow();

@@ -397,6 +397,36 @@ function protocolKinds(): Migration {
   };
 }
 
+/**
+ * A kind's switch moves into clinic_kinds (issue 8): `clinics.refill_automation_enabled` predates kinds; it becomes
+ * `clinic_kinds.enabled` of the refill kind for every clinic whose own protocol is a refill protocol (or predates
+ * protocol kinds), created or overwritten (`enabled` of a clinic's own kind meant nothing before). For a clinic whose
+ * own protocol is of another kind the column meant nothing either (no refill triage of its own) and its refill row,
+ * if any, keeps saying whether it runs refill. Then the column goes: nothing reads it any more.
+ */
+function kindSwitches(): Migration {
+  return {
+    async up(db: AnyDb) {
+      const now = new Date().toISOString();
+      const rows = (await db
+        .selectFrom('clinics')
+        .select(['id', 'refillAutomationEnabled'])
+        .where('protocolId', 'not in', db.selectFrom('protocols').select('id').where('kind', '<>', 'refill'))
+        .execute()) as { id: string; refillAutomationEnabled: number }[];
+      for (const row of rows) {
+        await db
+          .insertInto('clinic_kinds')
+          .values({ clinicId: row.id, kind: 'refill', enabled: row.refillAutomationEnabled, updatedAt: now })
+          .onConflict((oc) =>
+            oc.columns(['clinicId', 'kind']).doUpdateSet({ enabled: row.refillAutomationEnabled, updatedAt: now }),
+          )
+          .execute();
+      }
+      await db.schema.alterTable('clinics').dropColumn('refillAutomationEnabled').execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -410,6 +440,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0006_simulation_jobs': simulationJobs(),
         '0007_case_kinds': caseKinds(dialect),
         '0008_protocol_kinds': protocolKinds(),
+        '0010_kind_switches': kindSwitches(),
       }),
   };
 }

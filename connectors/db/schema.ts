@@ -30,7 +30,6 @@ export interface ClinicsTable {
   protocolId: string;
   /** A published version of `protocolId` assigned to this clinic; null: the protocol's live version. */
   protocolVersion: number | null;
-  refillAutomationEnabled: number;
   nurseSlaSeconds: number;
   timezone: string;
   createdAt: string;
@@ -50,7 +49,8 @@ export interface ProtocolsTable {
 
 /**
  * A protocol kind a clinic runs besides the kind of its own `protocolId`: whether it is enabled, which protocol it
- * runs (null version: the live one) and the cron of its panel sweep (null: the default, weekly).
+ * runs (null version: the live one) and the cron of its panel sweep (null: the default, weekly). For the kind of the
+ * clinic's own `protocolId` (which always runs), `enabled` is that kind's switch (its automation: migration 0010).
  */
 export interface ClinicKindsTable {
   clinicId: string;

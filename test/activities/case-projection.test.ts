@@ -19,7 +19,6 @@ beforeAll(async () => {
     fhirPrivateKeyJwk: null,
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });

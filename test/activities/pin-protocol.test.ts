@@ -21,7 +21,6 @@ beforeAll(async () => {
     fhirBaseUrl: 'http://127.0.0.1:9/fhir',
     fhirClientId: 'x',
     protocolId: 'p',
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });

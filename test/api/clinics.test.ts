@@ -43,9 +43,9 @@ let clock = Date.now();
 const started: string[] = [];
 
 const gateway: WorkflowGateway = {
-  startRefillTriage: (input) => {
-    started.push(input.caseId);
-    return Promise.resolve({ caseId: input.caseId, runId: 'r1' });
+  startCase: (start) => {
+    started.push(start.caseId);
+    return Promise.resolve({ caseId: start.caseId, runId: 'r1' });
   },
   submitDecision: () => Promise.reject(new Error('unused')),
   getCaseState: () => Promise.resolve(null),
@@ -273,11 +273,9 @@ describe('settings', () => {
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.json()).toMatchObject({ refillAutomationEnabled: false, nurseSlaSeconds: 7200 });
     const stored = await store.clinics.get('set-1');
-    expect(stored).toMatchObject({
-      refillAutomationEnabled: false,
-      nurseSlaSeconds: 7200,
-      timezone: 'America/Chicago',
-    });
+    expect(stored).toMatchObject({ nurseSlaSeconds: 7200, timezone: 'America/Chicago' });
+    // The field is the refill kind's switch, stored as its clinic_kinds entry (migration 0010).
+    expect((await store.clinics.kinds('set-1')).find((k) => k.kind === 'refill')?.enabled).toBe(false);
     const { items } = await store.audit.listAudit({ clinicId: 'set-1', action: 'clinic.settings_changed' });
     expect(items[0]?.detail).toEqual({
       changes: {
@@ -286,6 +284,25 @@ describe('settings', () => {
         nurseSlaSeconds: { from: 3600, to: 7200 },
       },
     });
+  });
+
+  test('refillAutomationEnabled is the refill switch: a kinds entry for the own kind changes its cadence, never the switch', async () => {
+    await create('sw-1');
+    const patch = (body: unknown) => api('/v1/clinics/sw-1/settings', { method: 'PATCH', as: 'admin', body });
+    expect((await patch({ refillAutomationEnabled: false })).status).toBe(200);
+    const res = await patch({ kinds: [{ kind: 'refill', enabled: true, sweepCron: '0 7 * * 2' }] });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const view = (await res.json()) as { refillAutomationEnabled: boolean; kinds: { kind: string }[] };
+    expect(view.refillAutomationEnabled).toBe(false);
+    expect(view.kinds.find((k) => k.kind === 'refill')).toMatchObject({ enabled: true, sweepCron: '0 7 * * 2' });
+    expect((await store.clinics.kinds('sw-1')).find((k) => k.kind === 'refill')).toMatchObject({
+      enabled: false,
+      sweepCron: '0 7 * * 2',
+    });
+    const on = await patch({ refillAutomationEnabled: true });
+    expect(((await on.json()) as { refillAutomationEnabled: boolean }).refillAutomationEnabled).toBe(true);
+    const read = await api('/v1/clinics/sw-1', { as: 'admin' });
+    expect(await read.json()).toMatchObject({ refillAutomationEnabled: true });
   });
 
   test('a clinic is pinned to a published version of its protocol and unpinned; drafts and unknown versions are refused', async () => {

@@ -33,7 +33,7 @@ class RecordingGateway implements WorkflowGateway {
   readonly decisions: { caseId: string; decision: ClinicianDecision }[] = [];
   readonly script = new Map<string, AppError[]>();
 
-  startRefillTriage(): Promise<{ caseId: string; runId: string }> {
+  startCase(): Promise<{ caseId: string; runId: string }> {
     return Promise.reject(new Error('not used by the console'));
   }
   submitDecision(
@@ -259,7 +259,6 @@ async function seed(): Promise<void> {
     fhirBaseUrl: 'http://127.0.0.1:3001/fhir/R4',
     fhirClientId: 'autopilot',
     protocolId: PROTOCOL.id,
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 4 * 3600,
     timezone: 'America/Chicago',
   });
@@ -476,6 +475,9 @@ describe('console', () => {
     expect(await page.getByRole('tab', { name: /Nurse/ }).textContent()).toContain('4');
     expect(await page.getByRole('tab', { name: /Signature/ }).textContent()).toContain('27');
     expect(await page.getByRole('tab', { name: /Doctor/ }).textContent()).toContain('1');
+    await expect
+      .poll(() => page.locator('#queue-sub').textContent())
+      .toBe('Refills a nurse reviews: needs a visit, nurse review, or not triaged automatically.');
 
     const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-case-id')));
     expect(ids).toEqual([UNTRIAGED, INSULIN, WARFARIN_503, WARFARIN_409]);
@@ -561,6 +563,10 @@ describe('console', () => {
     expect(details).toContain('Order HbA1c');
     expect(details).toContain('Order urine microalbumin');
     expect(await page.locator('ol.timeline li').count()).toBe(3);
+    // The refill's own words for its first event (api/console/kinds/refill.js), not the console's generic ones.
+    expect(await page.locator('ol.timeline li strong').first().textContent()).toBe(
+      'Refill request received from the EHR',
+    );
 
     // A nurse on a nurse-queue case may approve, deny, ask for a visit or escalate.
     const buttons = await page.locator('.decision-buttons button').allTextContents();
@@ -797,6 +803,10 @@ describe('console', () => {
 
     await page.getByRole('tab', { name: /Outreach/ }).click();
     await expect.poll(() => page.url()).toMatch(/#\/queue\/outreach$/);
+    // Each queue's subtitle is what the kinds say about it: the outreach queue holds care gaps only.
+    await expect
+      .poll(() => page.locator('#queue-sub').textContent())
+      .toBe('Care gaps being closed by outreach: tracking items, no decision needed yet.');
     await expect.poll(() => rows.first().getAttribute('data-case-id')).toBe(caseId);
     await page.getByRole('link', { name: /Screening gap/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Screening due: outreach under way' }).waitFor();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { createApp } from '../../api/app.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
-import { parseRefillWebhook } from '../../api/webhook-body.ts';
+import { parseRefillWebhook } from '../../api/kinds/refill/webhook-body.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
 import { loadConfig } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
@@ -31,9 +31,9 @@ let store: Store;
 let clinicLookups = 0;
 const started: string[] = [];
 const gateway: WorkflowGateway = {
-  startRefillTriage: (input) => {
-    started.push(input.caseId);
-    return Promise.resolve({ caseId: input.caseId, runId: 'r1' });
+  startCase: (start) => {
+    started.push(start.caseId);
+    return Promise.resolve({ caseId: start.caseId, runId: 'r1' });
   },
   submitDecision: () => Promise.reject(new AppError('TEMPORAL_UNAVAILABLE', 'unused', { retryable: true })),
   getCaseState: () => Promise.resolve(null),
@@ -63,7 +63,7 @@ beforeAll(async () => {
     fhirPrivateKeyJwk: null,
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
+    kinds: [{ kind: 'refill', enabled: true }],
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });

@@ -37,7 +37,6 @@ beforeAll(async () => {
     fhirPrivateKeyJwk: null,
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });
@@ -56,7 +55,7 @@ function recordingGateway(
   const runs = new Map<string, EventIntakeInput>();
   const starts: EventIntakeInput[] = [];
   const gateway: WorkflowGateway = {
-    startRefillTriage: () => Promise.reject(new Error('unused')),
+    startCase: () => Promise.reject(new Error('unused')),
     submitDecision: () => Promise.reject(new Error('unused')),
     getCaseState: () => Promise.resolve(null),
     ping: () => Promise.resolve(),

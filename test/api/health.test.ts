@@ -53,7 +53,7 @@ async function until(app: ReturnType<typeof appWith>, pred: (h: Health) => boole
 }
 
 const answering: WorkflowGateway = {
-  startRefillTriage: () => Promise.reject(new Error('unused')),
+  startCase: () => Promise.reject(new Error('unused')),
   submitDecision: () => Promise.reject(new Error('unused')),
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),

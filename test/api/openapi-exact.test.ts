@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import { TIME_ZONES } from '../../api/schemas.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
-import { parseRefillWebhook } from '../../api/webhook-body.ts';
+import { parseRefillWebhook } from '../../api/kinds/refill/webhook-body.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
 import { loadConfig } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';

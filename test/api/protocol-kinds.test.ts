@@ -30,7 +30,7 @@ let app: ReturnType<typeof createApp>;
 
 const unused = () => Promise.reject(new Error('not used'));
 const gateway: WorkflowGateway = {
-  startRefillTriage: unused,
+  startCase: unused,
   submitDecision: unused,
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),
@@ -131,7 +131,6 @@ beforeAll(async () => {
     fhirBaseUrl: 'http://127.0.0.1:9/fhir/R4',
     fhirClientId: 'x',
     protocolId: REFILL,
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });

@@ -40,7 +40,7 @@ const recorded: { caseId: string; facts: RefillFacts; decision: TriageDecision }
 
 const unused = () => Promise.reject(new Error('the protocol API never calls Temporal'));
 const gateway: WorkflowGateway = {
-  startRefillTriage: unused,
+  startCase: unused,
   submitDecision: unused,
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),
@@ -60,7 +60,6 @@ beforeAll(async () => {
       fhirPrivateKeyJwk: null,
       fhirTokenUrl: null,
       protocolId: PROTOCOL,
-      refillAutomationEnabled: true,
       nurseSlaSeconds: 60,
       timezone: 'UTC',
     });

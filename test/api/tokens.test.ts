@@ -23,7 +23,7 @@ let app: ReturnType<typeof createApp>;
 let clock = Date.now();
 
 const gateway: WorkflowGateway = {
-  startRefillTriage: () => Promise.reject(new Error('unused')),
+  startCase: () => Promise.reject(new Error('unused')),
   submitDecision: () => Promise.reject(new Error('unused')),
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),
@@ -36,7 +36,6 @@ const clinic = (id: string) => ({
   fhirBaseUrl: 'https://ehr.example.org/fhir/R4',
   fhirClientId: 'x',
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 3600,
   timezone: 'UTC',
 });

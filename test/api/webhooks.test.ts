@@ -33,7 +33,7 @@ beforeAll(async () => {
     fhirPrivateKeyJwk: null,
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
+    kinds: [{ kind: 'refill', enabled: true }],
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });
@@ -66,7 +66,8 @@ describe('when Temporal is unreachable', () => {
     const started: RefillTriageInput[] = [];
     let down = true;
     const gateway: WorkflowGateway = {
-      startRefillTriage: (input) => {
+      startCase: (start) => {
+        const input = start.input as RefillTriageInput;
         if (down)
           return Promise.reject(
             new AppError('TEMPORAL_UNAVAILABLE', 'The workflow service is unreachable; retry later', {
@@ -121,7 +122,7 @@ describe('when Temporal is unreachable', () => {
 describe('bad requests get a 4xx with the path of the problem', () => {
   const app = () =>
     appWith({
-      startRefillTriage: (i) => Promise.resolve({ caseId: i.caseId, runId: 'r' }),
+      startCase: (s) => Promise.resolve({ caseId: s.caseId, runId: 'r' }),
       submitDecision: () =>
         Promise.reject(new AppError('TEMPORAL_UNAVAILABLE', 'not confirmed in time', { retryable: true })),
       getCaseState: () => Promise.resolve(null),

@@ -78,7 +78,6 @@ beforeAll(async () => {
     fhirBaseUrl: 'http://127.0.0.1:9/fhir/R4',
     fhirClientId: 'x',
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 60,
     timezone: 'UTC',
   });

@@ -306,7 +306,6 @@ describe.each(dialects)('autopilot protocols simulate --clinic on $dialect', ({ 
       fhirBaseUrl: 'http://127.0.0.1:3001/fhir/R4',
       fhirClientId: 'autopilot',
       protocolId: 'family-medicine-2015',
-      refillAutomationEnabled: true,
       nurseSlaSeconds: 14_400,
       timezone: 'UTC',
     };

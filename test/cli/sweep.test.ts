@@ -44,7 +44,7 @@ const progress = (sweepId: string, status: 'running' | 'done'): PanelSweepProgre
 });
 
 const gateway: WorkflowGateway = {
-  startRefillTriage: () => Promise.reject(new Error('unused')),
+  startCase: () => Promise.reject(new Error('unused')),
   submitDecision: () => Promise.reject(new Error('unused')),
   getCaseState: () => Promise.resolve(null),
   ping: () => Promise.resolve(),
@@ -80,7 +80,6 @@ beforeAll(async () => {
       fhirBaseUrl: 'https://ehr.example.org/fhir/R4',
       fhirClientId: 'x',
       protocolId: 'family-medicine-2015',
-      refillAutomationEnabled: true,
       nurseSlaSeconds: 3600,
       timezone: 'UTC',
     });

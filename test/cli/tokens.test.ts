@@ -28,7 +28,6 @@ const clinic = (id: string) => ({
   fhirBaseUrl: 'https://ehr.example.org/fhir/R4',
   fhirClientId: 'x',
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 3600,
   timezone: 'UTC',
 });

@@ -17,7 +17,6 @@ const CLINIC = {
   fhirBaseUrl: 'http://127.0.0.1:3001/fhir/R4',
   fhirClientId: 'autopilot',
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 3600,
   timezone: 'UTC',
 };
@@ -46,9 +45,9 @@ describe.each(dialects)('clinic repository on $dialect', ({ dialect, adminUrl, s
     });
 
     test('updateSettings changes only the given fields; unknown clinic → null', async () => {
-      const after = await store.clinics.updateSettings(CLINIC.id, { refillAutomationEnabled: false });
+      const after = await store.clinics.updateSettings(CLINIC.id, { timezone: 'Europe/Paris' });
       expect(after).toMatchObject({
-        refillAutomationEnabled: false,
+        timezone: 'Europe/Paris',
         nurseSlaSeconds: 3600,
         protocolId: CLINIC.protocolId,
       });

@@ -25,7 +25,6 @@ const CLINIC = {
   fhirPrivateKeyJwk: null,
   fhirTokenUrl: null,
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 60,
   timezone: 'UTC',
 };

@@ -1,6 +1,7 @@
-// Migration 0008 (protocol kinds) on both dialects: a database from before kinds keeps every protocol as a refill
-// protocol and every clinic running it as before; per-kind clinic settings store, merge and answer protocolForKind;
-// a publish for one clinic pins the slot of the protocol's kind.
+// Migrations 0008 (protocol kinds) and 0010 (kind switches) on both dialects: a database from before kinds keeps every
+// protocol as a refill protocol and every clinic running it as before, its refill automation switch moved into
+// clinic_kinds; per-kind clinic settings store, merge and answer protocolForKind; a publish for one clinic pins the
+// slot of the protocol's kind.
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
@@ -25,7 +26,6 @@ const CLINIC = {
   fhirBaseUrl: 'http://127.0.0.1:3001/fhir/R4',
   fhirClientId: 'autopilot',
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 14_400,
   timezone: 'America/Chicago',
 };
@@ -46,13 +46,15 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
   test.skipIf(skip)(
     'a database from before kinds: its protocols become refill, its clinics run them as before',
     async () => {
-      // The same database opened fresh, migrated only up to 0006, with a protocol and a clinic; then opened normally.
+      // The same database opened fresh, migrated only up to 0007, with a protocol and a clinic; then opened normally.
       await tdb.db.close();
       const kysely = rawKysely(dialect, tdb.options);
       try {
         const provider = migrationProvider(dialect);
         const names = Object.keys(await provider.getMigrations()).sort();
         expect(names).toContain('0008_protocol_kinds');
+        expect(names).toContain('0010_kind_switches');
+        await rewindKindSwitches(kysely);
         await kysely.schema.dropTable('clinic_kinds').ifExists().execute();
         await kysely
           .deleteFrom('kysely_migration' as never)
@@ -71,7 +73,7 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
           .execute();
         await kysely
           .insertInto('clinics')
-          .values({ ...CLINIC, refillAutomationEnabled: 1, createdAt: 'x', updatedAt: 'x' })
+          .values({ ...CLINIC, refillAutomationEnabled: 1, createdAt: 'x', updatedAt: 'x' } as never)
           .execute();
       } finally {
         await kysely.destroy();
@@ -89,7 +91,58 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
         sweepCron: DEFAULT_SWEEP_CRON,
       });
       expect(await store.clinics.protocolForKind(CLINIC.id, 'care-gap')).toBeNull();
-      expect(await store.clinics.kinds(CLINIC.id)).toEqual([]);
+      // Its refill automation switch (on) is now the refill kind's `enabled`.
+      expect(await store.clinics.kinds(CLINIC.id)).toEqual([
+        {
+          kind: 'refill',
+          enabled: true,
+          protocolId: null,
+          protocolVersion: null,
+          sweepCron: null,
+          updatedAt: expect.any(String) as string,
+        },
+      ]);
+    },
+  );
+
+  test.skipIf(skip)(
+    '0010: the switch of a refill clinic moves into clinic_kinds (off stays off); another kind’s clinic gets no row',
+    async () => {
+      await store.protocols.create({ id: 'crc-0010', title: 'CRC', kind: 'care-gap' });
+      const base = { ...CLINIC, webhookSecret: 'whsec_0123456789abcdef' };
+      await store.clinics.upsert({ ...base, id: 'refill-off' });
+      await store.clinics.upsert({ ...base, id: 'refill-on', kinds: [{ kind: 'refill', sweepCron: '0 1 * * 1' }] });
+      await store.clinics.upsert({ ...base, id: 'gap-own', protocolId: 'crc-0010' });
+      await tdb.db.close();
+      const kysely = rawKysely(dialect, tdb.options);
+      try {
+        await rewindKindSwitches(kysely);
+        for (const [id, on] of [
+          ['refill-off', 0],
+          ['refill-on', 1],
+          ['gap-own', 1],
+        ] as const) {
+          await kysely
+            .updateTable('clinics')
+            .set({ refillAutomationEnabled: on } as never)
+            .where('id', '=', id)
+            .execute();
+        }
+      } finally {
+        await kysely.destroy();
+      }
+      const db: Db = await openDatabase(tdb.options);
+      tdb.db = db;
+      store = createStore(db);
+      const refillRow = async (id: string) => (await store.clinics.kinds(id)).find((k) => k.kind === 'refill');
+      expect(await refillRow('refill-off')).toMatchObject({ enabled: false, protocolId: null });
+      // An existing row keeps its other settings; only `enabled` takes the switch.
+      expect(await refillRow('refill-on')).toMatchObject({ enabled: true, sweepCron: '0 1 * * 1' });
+      expect(await refillRow('gap-own')).toBeUndefined();
+      const columns = await db.kysely.introspection.getTables();
+      const clinics = columns.find((t) => t.name === 'clinics')!;
+      expect(clinics.columns.map((c) => c.name)).not.toContain('refill_automation_enabled');
+      expect(clinics.columns.map((c) => c.name)).not.toContain('refillAutomationEnabled');
     },
   );
 
@@ -112,7 +165,7 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
         sweepCron: '0 5 * * 2',
       });
       await store.clinics.updateSettings(CLINIC.id, { kinds: [{ kind: 'care-gap', protocolId: 'crc-b' }] });
-      expect(await store.clinics.kinds(CLINIC.id)).toEqual([
+      expect((await store.clinics.kinds(CLINIC.id)).filter((k) => k.kind === 'care-gap')).toEqual([
         expect.objectContaining({
           kind: 'care-gap',
           enabled: true,
@@ -142,13 +195,28 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
       await expect(
         store.protocols.publish({ protocolId: 'crc-a', version: 1, by: 't', clinicId: CLINIC.id }),
       ).rejects.toMatchObject({ code: 'CONFLICT' });
-      expect((await store.clinics.listRunning('care-gap')).map((a) => a.clinicId)).toEqual([CLINIC.id]);
+      // (`gap-own`, of the 0010 test above, runs care gaps as its own kind.)
+      const running = async () =>
+        (await store.clinics.listRunning('care-gap')).map((a) => a.clinicId).filter((id) => id !== 'gap-own');
+      expect(await running()).toEqual([CLINIC.id]);
       await store.clinics.updateSettings(CLINIC.id, { kinds: [{ kind: 'care-gap', enabled: false }] });
       expect(await store.clinics.protocolForKind(CLINIC.id, 'care-gap')).toBeNull();
-      expect(await store.clinics.listRunning('care-gap')).toEqual([]);
+      expect(await running()).toEqual([]);
     },
   );
 });
+
+/** Undoes 0010 on an open raw kysely: the column comes back (every clinic off) and 0010 is unrun. */
+async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
+  await kysely.schema
+    .alterTable('clinics')
+    .addColumn('refillAutomationEnabled', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0010_kind_switches' as never)
+    .execute();
+}
 
 /** A kysely over the test database without running migrations (to rewind one). */
 function rawKysely(

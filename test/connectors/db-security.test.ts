@@ -25,7 +25,6 @@ const clinic = (id: string, webhookSecret = `whsec_${id}_plaintext_0123456789`) 
   fhirBaseUrl: 'https://ehr.example.org/fhir/R4',
   fhirClientId: 'autopilot',
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 3600,
   timezone: 'UTC',
 });

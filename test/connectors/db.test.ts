@@ -26,7 +26,6 @@ const CLINIC = {
   fhirBaseUrl: 'http://127.0.0.1:3001/fhir/R4',
   fhirClientId: 'autopilot',
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 14_400,
   timezone: 'America/Chicago',
 };
@@ -98,15 +97,17 @@ describe.each(dialects)('app database on $dialect', ({ dialect, adminUrl, skip, 
       test('round-trips settings, booleans included, and keeps createdAt on replace', async () => {
         const first = await store.clinics.get(CLINIC.id);
         expect(first).toMatchObject({ ...CLINIC, fhirPrivateKeyJwk: null, fhirTokenUrl: null });
-        expect(first?.refillAutomationEnabled).toBe(true);
+        const refillSwitch = async () =>
+          (await store.clinics.kinds(CLINIC.id)).find((k) => k.kind === 'refill')?.enabled;
+        expect(await refillSwitch()).toBeUndefined(); // no kind settings stored: the switch is off
 
         const jwk = JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' });
         const replaced = await store.clinics.upsert({
           ...CLINIC,
-          refillAutomationEnabled: false,
+          kinds: [{ kind: 'refill', enabled: true }],
           fhirPrivateKeyJwk: jwk,
         });
-        expect(replaced.refillAutomationEnabled).toBe(false);
+        expect(await refillSwitch()).toBe(true); // stored with the clinic, in its transaction
         expect(replaced.fhirPrivateKeyJwk).toBe(jwk);
         expect(replaced.createdAt).toBe(first?.createdAt);
         expect(replaced.updatedAt >= replaced.createdAt).toBe(true);
@@ -417,7 +418,6 @@ describe.each(dialects)('app database on $dialect', ({ dialect, adminUrl, skip, 
           webhookSecret: 'per-clinic-secret-0123456789',
           fhirBaseUrl: 'http://127.0.0.1:9/fhir',
           fhirClientId: 'x',
-          refillAutomationEnabled: true,
           nurseSlaSeconds: 60,
           timezone: 'UTC',
         };

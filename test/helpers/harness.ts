@@ -144,7 +144,8 @@ export async function startHarness(
     fhirPrivateKeyJwk: JSON.stringify(keys.privateJwk),
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: opts.clinic?.refillAutomationEnabled ?? true,
+    // The refill kind's switch (the clinic API's `refillAutomationEnabled`): on unless the test says otherwise.
+    kinds: [{ kind: 'refill', enabled: opts.clinic?.refillAutomationEnabled ?? true }],
     nurseSlaSeconds: opts.clinic?.nurseSlaSeconds ?? 3600,
     timezone: 'UTC',
   });

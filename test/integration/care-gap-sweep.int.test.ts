@@ -145,7 +145,6 @@ beforeAll(async () => {
     fhirPrivateKeyJwk: JSON.stringify(keys.privateJwk),
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 3600,
     timezone: 'UTC',
     // The clinic's own protocol is a refill one; it runs care gaps besides (its per-kind settings).
@@ -422,7 +421,6 @@ describe('events webhook → careGap', () => {
       fhirPrivateKeyJwk: clinic.fhirPrivateKeyJwk,
       fhirTokenUrl: null,
       protocolId: 'family-medicine-2015',
-      refillAutomationEnabled: true,
       nurseSlaSeconds: 3600,
       timezone: 'UTC',
     });

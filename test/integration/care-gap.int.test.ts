@@ -93,7 +93,7 @@ let events = 0;
 async function signal(input: CareGapInput, type: CareGapEvent['type'], extra: Partial<CareGapEvent> = {}) {
   events += 1;
   const event: CareGapEvent = { type, eventId: `evt-${events}`, at: new Date().toISOString(), ...extra };
-  const r = await h.deps.workflows.signalCareGap!(input, event);
+  const r = await h.deps.workflows.signalPatientCase!('careGap', input, event);
   expect(r.caseId).toBe(input.caseId);
   return event;
 }
@@ -182,7 +182,7 @@ describe('a due patient books a visit', () => {
 
     // A redelivered event is handled once; a new event re-evaluates but writes nothing twice.
     const before = closed.timeline.length;
-    await h.deps.workflows.signalCareGap!(input, resultEvent);
+    await h.deps.workflows.signalPatientCase!('careGap', input, resultEvent);
     await signal(input, 'panel.sweep');
     const again = await h.waitForCase(input.caseId, (x) => x.timeline.length > before && x.status === 'closed');
     expect(again.timeline.filter((e) => e.detail.eventId === resultEvent.eventId)).toHaveLength(1);
@@ -410,7 +410,7 @@ describe('clinician actions (Temporal Updates with validators)', () => {
           expect([403, 409], `${role} ${action}`).toContain(viaApi.status);
           const viaUpdate = await h.deps.workflows.submitKindAction!(caseId, 'careGap', {
             actionId: `probe-${compared}-upd`,
-            action: action as never,
+            action,
             ...(extra as object),
             actor: { userId: `${role}-1`, role },
             at: new Date().toISOString(),

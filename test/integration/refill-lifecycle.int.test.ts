@@ -76,7 +76,7 @@ describe('clinic settings and protocol versions', () => {
   test('with refill automation switched off, a request goes to the nurse queue untriaged and says so', async () => {
     const clinic = (await h.store.clinics.get(h.clinicId))!;
     const { createdAt: _c, updatedAt: _u, ...settings } = clinic;
-    await h.store.clinics.upsert({ ...settings, refillAutomationEnabled: false, nurseSlaSeconds: 3600 });
+    await h.store.clinics.upsert({ ...settings, kinds: [{ kind: 'refill', enabled: false }], nurseSlaSeconds: 3600 });
     try {
       const s = h.scenario((x) => x.scenario === 'ppi-rov-within-18mo');
       const caseId = await start(s.medicationRequestId);
@@ -87,7 +87,7 @@ describe('clinic settings and protocol versions', () => {
       expect(c.protocol).toBeNull();
       expect(c.criteria).toEqual([]);
     } finally {
-      await h.store.clinics.upsert({ ...settings });
+      await h.store.clinics.upsert({ ...settings, kinds: [{ kind: 'refill', enabled: true }] });
     }
   });
 

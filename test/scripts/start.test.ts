@@ -48,6 +48,13 @@ test('says "up" only once every part is ready, naming what it waits for meanwhil
   expect(texts.indexOf('[start] waiting for: worker, ehr')).toBeLessThan(texts.indexOf(up!.text));
   // npm start seeds the demo clinic: DEMO=1 unless set otherwise.
   expect(texts).toContain('  Demo credentials:');
+  // Each kind's own triggers, from the API's kind registry (api/kinds/): the refill webhook, with its path.
+  expect(texts).toContain('  Kind triggers:');
+  expect(texts).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^ {4}refill: POST http:\/\/\S+\/v1\/webhooks\/\{clinicId\}\/refill-requests {2}\(An EHR/),
+    ]),
+  );
 });
 
 test('a part that never gets ready: stops everything and names it', async () => {

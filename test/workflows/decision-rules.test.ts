@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { projectCase, type ProjectCaseInput } from '../../activities/kinds/refill/case-projection.ts';
 import { createApp } from '../../api/app.ts';
+import { refillStart } from '../../api/kinds/refill/webhook.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import { createWorkflowGateway, type WorkflowGateway } from '../../api/workflow-gateway.ts';
 import { loadConfig } from '../../connectors/config.ts';
@@ -68,7 +69,6 @@ beforeAll(async () => {
     fhirPrivateKeyJwk: null,
     fhirTokenUrl: null,
     protocolId: 'family-medicine-2015',
-    refillAutomationEnabled: true,
     nurseSlaSeconds: 3600,
     timezone: 'UTC',
   });
@@ -134,17 +134,19 @@ let n = 0;
 async function startCase(tag: string): Promise<string> {
   n += 1;
   const caseId = `rf_${CLINIC}_${tag}-${n}`;
-  await gateway.startRefillTriage({
-    caseId,
-    clinicId: CLINIC,
-    medicationRequestId: `mr-${n}`,
-    ehrRequestId: `req-${n}`,
-    requestId: `request-${n}`,
-    receivedAt: new Date().toISOString(),
-    automationEnabled: true,
-    nurseSlaSeconds: 3600,
-    policy: TEST_POLICY,
-  });
+  await gateway.startCase(
+    refillStart({
+      caseId,
+      clinicId: CLINIC,
+      medicationRequestId: `mr-${n}`,
+      ehrRequestId: `req-${n}`,
+      requestId: `request-${n}`,
+      receivedAt: new Date().toISOString(),
+      automationEnabled: true,
+      nurseSlaSeconds: 3600,
+      policy: TEST_POLICY,
+    }),
+  );
   started.push(caseId);
   return caseId;
 }

@@ -153,6 +153,7 @@ export const careGap = {
   id: 'care-gap',
   label: 'Care gap',
   dispositionText: DISPOSITION_TEXT,
+  queueText: { outreach: 'Care gaps being closed by outreach: tracking items, no decision needed yet.' },
 
   queueCell(c, { h }) {
     const href = `#/case/${encodeURIComponent(c.caseId)}`;

@@ -10,7 +10,6 @@ import { refill } from './refill.js';
  * @property {(tag: string, attrs?: Record<string, any> | null, ...children: any[]) => HTMLElement} h
  * @property {(s: string | undefined) => string} fmtDate
  * @property {(iso: string | null | undefined) => string} fmtDateTime
- * @property {(s: any) => string | null} fmtSupply
  * @property {(text: string) => string} poolText
  */
 
@@ -28,6 +27,8 @@ import { refill } from './refill.js';
  * @property {string} id
  * @property {string} label
  * @property {Record<string, string>} dispositionText
+ * @property {Record<string, string>} [queueText] what this kind's cases in each queue are (the queue's subtitle)
+ * @property {Record<string, string>} [eventText] timeline titles of this kind's own events (else the console's)
  * @property {(c: any, ui: KindUi) => any} queueCell the first column of a queue row: what the case is about
  * @property {(c: any, ui: KindUi) => any} findingsCell the last-but-one column: what did not pass
  * @property {(c: any, ui: KindUi) => { title: string, lede: string }} headline the case's title once it is triaged
@@ -43,13 +44,16 @@ import { refill } from './refill.js';
  *   { path: string, body: Record<string, unknown> } | { error: string }} request what the action sends
  */
 
+/** Every kind's renderer, in the kind registry's order. @type {readonly KindRenderer[]} */
+export const RENDERERS = [refill, careGap];
+
 /** @type {Record<string, KindRenderer>} */
-const RENDERERS = { [refill.id]: refill, [careGap.id]: careGap };
+const BY_KIND = Object.fromEntries(RENDERERS.map((r) => [r.id, r]));
 
 /** The kind of a case without `kind` (every case before kinds). */
 const DEFAULT_RENDERER = refill;
 
 /** @param {string | null | undefined} kind @returns {KindRenderer} */
 export function rendererFor(kind) {
-  return (kind && RENDERERS[kind]) || DEFAULT_RENDERER;
+  return (kind && BY_KIND[kind]) || DEFAULT_RENDERER;
 }

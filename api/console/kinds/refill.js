@@ -13,6 +13,17 @@ const DISPOSITION_TEXT = {
   doctor_review: 'Doctor review',
 };
 
+/** A supply (approved or bridge) as a person reads it. @param {any} s */
+function fmtSupply(s) {
+  if (!s || typeof s !== 'object') return null;
+  if (typeof s.renewalMonths === 'number') return `${s.renewalMonths} months`;
+  if (typeof s.quantity === 'number') {
+    const r = Number(s.refills ?? 0);
+    return `#${s.quantity} with ${r} refill${r === 1 ? '' : 's'}`;
+  }
+  return JSON.stringify(s);
+}
+
 /** @type {Record<string, string>} */
 const ACTION_ORDER_TEXT = {
   order_hba1c: 'Order HbA1c',
@@ -97,7 +108,15 @@ export const refill = {
       : h('span', { class: 'muted' }, 'none');
   },
 
-  headline(c, { fmtSupply }) {
+  queueText: {
+    signature: 'Refills approved by protocol, pended in the EHR for a doctor to sign.',
+    nurse: 'Refills a nurse reviews: needs a visit, nurse review, or not triaged automatically.',
+    doctor: 'Refills the protocol leaves to a doctor, and escalated cases.',
+  },
+
+  eventText: { 'case.received': 'Refill request received from the EHR' },
+
+  headline(c) {
     switch (c.disposition) {
       case 'approve':
         return {
@@ -115,6 +134,21 @@ export const refill = {
         return { title: 'A nurse reviews this refill', lede: 'The protocol routes this medication to nurse review.' };
       case 'doctor_review':
         return { title: 'A doctor reviews this refill', lede: 'The protocol leaves this refill to a doctor.' };
+      default:
+        break;
+    }
+    // Not triaged: in the refill's words where they differ from the console's (app.js says the rest).
+    switch (c.reason) {
+      case 'automation_disabled':
+        return {
+          title: 'Not triaged: automation is off',
+          lede: 'Refill automation is disabled for this clinic; review by hand.',
+        };
+      case 'ehr_record_not_found':
+        return {
+          title: 'Not triaged: EHR record not found',
+          lede: 'The refill request or the patient record could not be read.',
+        };
       default:
         return { title: '', lede: '' };
     }
@@ -149,7 +183,7 @@ export const refill = {
     );
   },
 
-  details(c, { h, fmtSupply }) {
+  details(c, { h }) {
     return [
       ['Medication', c.drugName ?? '—'],
       ['Request', h('code', null, `MedicationRequest/${c.medicationRequestId}`)],

@@ -1,0 +1,12 @@
+// The care-gap kind's part of the API: no webhook of its own (events and sweeps are engine triggers that ask the
+// kind registry), but the Signal its patient cases take events with and the Update its clinician actions go through.
+import { careGapKind } from '../../../rules/kinds/care-gap/index.ts';
+import { careGapActionUpdate, careGapEventSignal } from '../../../workflows/care-gap-messages.ts';
+import type { KindApi } from '../types.ts';
+
+export const careGapApi: KindApi = {
+  kind: careGapKind.id,
+  triggers: [],
+  caseSignal: careGapEventSignal as KindApi['caseSignal'],
+  actionUpdate: careGapActionUpdate as KindApi['actionUpdate'],
+};

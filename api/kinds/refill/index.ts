@@ -1,0 +1,13 @@
+// The refill kind's part of the API: its own webhook (`POST /v1/webhooks/{clinicId}/refill-requests`, the refill
+// contract), and `refillAutomationEnabled`, the clinic field from before kinds that is its switch.
+import { refillKind } from '../../../rules/kinds/refill/index.ts';
+import type { KindApi } from '../types.ts';
+import { refillWebhookRoutes, webhookRoute } from './webhook.ts';
+
+export const refillApi: KindApi = {
+  kind: refillKind.id,
+  triggers: [{ method: 'post', path: webhookRoute.path, summary: webhookRoute.summary ?? '' }],
+  routes: refillWebhookRoutes,
+  clinicSwitchAliases: ['refillAutomationEnabled'],
+  clinicSwitchLabel: 'refill automation',
+};

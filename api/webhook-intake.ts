@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import type { Clinic } from '../connectors/db/index.ts';
+import type { ApiDeps } from './deps.ts';
+import type { ApiEnv } from './env.ts';
+import { clinicRateLimit } from './middleware/rate-limit.ts';
+import { checkWebhookHeaders, checkWebhookSignature, signatureMismatch } from './middleware/webhook-signature.ts';
+import { parseWebhookJson } from './notification-body.ts';
+
+// Every signed webhook of this API (a kind's own, api/kinds/<k>/, and the engine's events webhook) runs the same
+// pipeline: signature → the clinic's rate limit → the durable delivery record (the dedupe key) → the webhook's own
+// start. `signedWebhookRoutes` is that pipeline, written once.
+
+// Checked instead of a secret when the clinic does not exist, so that an unknown clinic costs the same HMAC and
+// fails with the same 401 as a bad signature: clinic ids cannot be enumerated. Random per process: nobody can sign
+// with it.
+const DECOY_SECRET = randomBytes(32).toString('hex');
+
+export type SignedEnv = { Variables: ApiEnv['Variables'] & { clinic: Clinic; rawBody: string } };
+
+/**
+ * Authenticates a webhook before anything is parsed or stored: the headers' shape and replay window first (no body
+ * read), then the body (at most 64 KB, api/middleware/body-limit.ts), then the HMAC under the clinic's secret(s).
+ * An unknown clinic is answered exactly like a bad signature (401, same body).
+ */
+function signedWebhook({ store, now }: ApiDeps): MiddlewareHandler<SignedEnv> {
+  return createMiddleware<SignedEnv>(async (c, next) => {
+    const at = now();
+    const headers = checkWebhookHeaders(
+      { timestamp: c.req.header('x-autopilot-timestamp'), signature: c.req.header('x-autopilot-signature') },
+      Math.floor(at.getTime() / 1000),
+    );
+    const raw = await c.req.text();
+    const clinic = await store.clinics.get(c.req.param('clinicId') ?? '');
+    if (!clinic) {
+      checkWebhookSignature(DECOY_SECRET, headers, raw);
+      throw signatureMismatch();
+    }
+    // After a rotation the previous secret keeps working until its grace period ends, then only the new one does.
+    const secrets = [clinic.webhookSecret];
+    const { previousWebhookSecret: previous, previousWebhookSecretExpiresAt: until } = clinic;
+    if (previous !== null && until !== null && Date.parse(until) > at.getTime()) secrets.push(previous);
+    checkWebhookSignature(secrets, headers, raw);
+    c.set('clinic', clinic);
+    c.set('rawBody', raw);
+    await next();
+  });
+}
+
+/** One delivery after the pipeline: who sent it, what it says, and whether it is the first of its key. */
+export interface WebhookDelivery<Body> {
+  clinic: Clinic;
+  body: Body;
+  requestId: string;
+  receivedAt: string;
+  /** `created`: the first delivery of this key; else `caseId` is what the first one recorded. */
+  delivery: { created: boolean; caseId: string };
+}
+
+/** What one signed webhook declares: its route, how it reads the body, its dedupe key and what it starts. */
+export interface SignedWebhook<Body> {
+  /** Its OpenAPI declaration (`POST`, a path with `{clinicId}`), registered as is. */
+  route: RouteConfig;
+  /**
+   * Reads the signed body, already parsed as JSON.
+   *
+   * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
+   */
+  parse(body: unknown): Body;
+  /** The dedupe key within the clinic (`ehrRequestId`) and the id the delivery records (a case or an intake). */
+  deliveryKey(clinicId: string, body: Body): { ehrRequestId: string; caseId: string };
+  /**
+   * After the delivery is recorded: writes what a first delivery writes and starts the workflow (idempotently, so a
+   * retry after a 503 starts what did not start), then answers.
+   */
+  start(c: Context<SignedEnv>, delivery: WebhookDelivery<Body>): Promise<Response>;
+}
+
+/**
+ * A signed webhook's routes. Order matters for faults: the signature and the clinic's rate limit before the body is
+ * parsed; the delivery recorded in the app database (the durable dedupe key) before anything else is written or
+ * started; the answer only after `start` succeeded.
+ */
+export function signedWebhookRoutes<Body>(deps: ApiDeps, webhook: SignedWebhook<Body>): OpenAPIHono<ApiEnv> {
+  const { store, now } = deps;
+  const app = new OpenAPIHono<ApiEnv>();
+  app.openAPIRegistry.registerPath(webhook.route);
+  const signed = signedWebhook(deps);
+  // After the signature: only the clinic's own EHR spends the clinic's allowance.
+  const perClinic = clinicRateLimit<SignedEnv>(deps, (c) => c.get('clinic').id);
+  const path = webhook.route.path.replace(/\{(\w+)\}/g, ':$1');
+  app.post(path, signed, perClinic, async (c) => {
+    const clinic = c.get('clinic');
+    const body = webhook.parse(parseWebhookJson(c.get('rawBody')));
+    const requestId = c.get('requestId');
+    const receivedAt = now().toISOString();
+    const key = webhook.deliveryKey(clinic.id, body);
+    const delivery = await store.deliveries.recordDelivery({ clinicId: clinic.id, ...key, requestId, receivedAt });
+    return webhook.start(c, { clinic, body, requestId, receivedAt, delivery });
+  });
+  return app;
+}
