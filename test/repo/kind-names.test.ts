@@ -34,6 +34,7 @@ const REGISTRIES = new Set([
   'api/console/kinds/index.js', // the console's renderer per kind
   'activities/kinds/index.ts', // each kind's activities for the worker
   'workflows/index.ts', // the workflow functions the worker bundles (one per kind)
+  'facts/index.ts', // each kind's facts extraction from an uploaded FHIR Bundle
 ]);
 
 /**
@@ -65,8 +66,6 @@ const ALLOWED: Record<string, string> = {
   'api/routes/webhooks.ts': 'the refill-requests webhook (a kind trigger) → api/kinds/refill/ or a trigger registry',
   'api/webhook-body.ts': 'refill webhook bodies → with the refill trigger',
   'api/workflow-gateway.ts': 'startRefillTriage → a per-kind start through the registry',
-  'api/deps.ts': 'bundleFacts typed as RefillFacts → a per-kind bundle extractor',
-  'api/main.ts': 'wires the refill bundle extraction → facts registry',
   'api/routes/clinics.ts': 'refillAutomationEnabled (a refill setting; kept: its contract is relied on)',
   'api/console/app.js': 'refill texts for queues and timeline events → api/console/kinds/refill.js',
   'api/seed.ts': 'the demo clinic’s refill automation switch',

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { diffProtocols } from '../../engine/diff.ts';
 import { evaluateProtocol } from '../../engine/evaluate.ts';
+import { compileForSimulation } from '../../engine/simulate-compiled.ts';
 import { simulateRecorded } from '../../engine/simulate-recorded.ts';
 import { TriageDecisionSchema, type TriageDecision } from '../../schema/decision.ts';
 import { RefillFactsSchema, type RefillFacts } from '../../schema/facts.ts';
@@ -86,9 +87,13 @@ export const refillKind: KindDeclaration<ProtocolDefinition, RefillFacts, Triage
   summarize: (d) => ({
     disposition: d.disposition,
     clause: null,
-    findings: d.criteria.map((c) => ({ id: c.id, passed: c.passed })),
+    findings: d.criteria.map((c) => ({ id: c.id, passed: c.passed, clause: c.clause })),
   }),
   diff: diffProtocols,
+  // An approved refill is pended for signing: no clinician triage, which is what its automation rate counts.
+  automated: ['approve'],
+  // The compiled evaluator for jobs and uploaded bundles (decisions identical: test/rules/compile.test.ts).
+  simulationEvaluator: compileForSimulation,
   // The compiled evaluator (decisions identical to json-rules-engine: test/rules/compile.test.ts), ~70× faster.
   simulateRecorded: (snapshots, definition, range, opts) =>
     simulateRecorded(snapshots, definition, range, {
