@@ -17,10 +17,7 @@ export type AnyKind = KindDeclaration<any, any, any>;
 /** Every kind this build knows, in display order. The first is the kind of a definition without `kind`. */
 export const KINDS: readonly AnyKind[] = [refillKind, careGapKind];
 
-/**
- * The kind of a definition without `kind` (every protocol before kinds). Simulation jobs and uploaded bundles still
- * run for this kind only.
- */
+/** The kind of a definition without `kind` (every protocol before kinds). */
 export const DEFAULT_KIND: AnyKind = KINDS[0]!;
 
 /** Every built-in protocol version of every kind, published at first start (api/seed.ts). */
