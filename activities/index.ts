@@ -5,6 +5,7 @@ import { recordCaseStep, type RecordCaseStepInput } from './case-projection.ts';
 import { guard } from './errors.ts';
 import { createKindActivities } from './kinds/index.ts';
 import { panelPage, type PanelPageInput } from './panel-sweep.ts';
+import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
 import { resolveEventPatient, startPatientCases, type StartPatientCasesInput, type TriggerDeps } from './triggers.ts';
 
 export interface ActivityDeps {
@@ -32,6 +33,9 @@ export function createActivities(deps: ActivityDeps) {
       startPatientCases({ store: deps.store, triggers: deps.triggers }, input),
     ),
     panelPage: guard((input: PanelPageInput) => panelPage(deps, input)),
+    simulationPage: guard((input: SimulationPageInput) => simulationPage(deps, input)),
+    finishSimulation: guard((input: { jobId: string }) => finishSimulation(deps, input)),
+    failSimulation: guard((input: { jobId: string; code: string }) => failSimulation(deps, input)),
   };
 }
 

@@ -2,7 +2,7 @@ import type { Db, Store } from '../connectors/db/index.ts';
 import type { Config } from '../connectors/config.ts';
 import type { Logger } from '../connectors/logger.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
-import type { RefillFacts } from '../rules/kinds/refill/facts.ts';
+import type { KindId } from '../rules/kinds/index.ts';
 import type { WorkflowGateway } from './workflow-gateway.ts';
 
 /** Everything the API needs, injected so tests can pass their own. */
@@ -16,10 +16,11 @@ export interface ApiDeps {
   /** Overrides of activity timeouts/retries passed into new workflows (tests); production uses the defaults. */
   workflowPolicy?: ActivityPolicy;
   /**
-   * Reduces an uploaded FHIR Bundle to refill facts as of a date, for simulating over bundles (facts/refill's
-   * `patientRecordFromBundle` + `extractRefillFacts`, wired in by api/main.ts). Absent: refused.
+   * Reduces an uploaded FHIR Bundle to a kind's facts as of a date, for simulating over bundles (the facts registry's
+   * `factsFromBundle`, facts/index.ts, wired in by api/main.ts). Throws AppError `INVALID_INPUT` for a bundle that is
+   * not the kind's input. Absent: refused.
    */
-  bundleFacts?: (bundle: unknown, asOf: string) => RefillFacts;
+  bundleFacts?: (kind: KindId, bundle: unknown, asOf: string) => unknown;
   /** DEMO=1: whether the sandbox EHR answers and knows the demo clinic (a `/health` part). Absent: not reported. */
   demoEhrReady?: () => Promise<boolean>;
 }

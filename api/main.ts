@@ -6,8 +6,8 @@ import { createLogger } from '../connectors/logger.ts';
 import { createSecretBox } from '../connectors/secret-box.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
 import { AppError } from '../rules/index.ts';
-// The composition root wires the pure FHIR→facts extraction in, for simulating uploaded bundles.
-import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
+// The composition root wires each kind's pure FHIR→facts extraction in (the facts registry), for uploaded bundles.
+import { factsFromBundle } from '../facts/index.ts';
 import { createApp } from './app.ts';
 import { syncSweepSchedule } from './routes/sweeps.ts';
 import { ensureBuiltinProtocols, ensureDemoClinic } from './seed.ts';
@@ -43,7 +43,7 @@ const app = createApp({
   workflows,
   logger,
   now: () => new Date(),
-  bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }),
+  bundleFacts: (kind, bundle, asOf) => factsFromBundle(kind, bundle, { asOf }),
   ...(demo && { demoEhrReady: () => demo.ehrReady() }),
 });
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {

@@ -10,7 +10,12 @@ import proto from '@temporalio/proto';
 import { AppError } from '../rules/index.ts';
 import { KINDS } from '../rules/kinds/index.ts';
 import type { ClinicianDecision } from '../rules/schema/case.ts';
-import { getCaseStateQuery, submitDecisionUpdate, type CaseState, type DecisionAck } from '../workflows/refill-triage-messages.ts';
+import {
+  getCaseStateQuery,
+  submitDecisionUpdate,
+  type CaseState,
+  type DecisionAck,
+} from '../workflows/refill-triage-messages.ts';
 import { simulationJob, type SimulationJobInput } from '../workflows/simulation.ts';
 import { KIND_APIS, type KindApi } from './kinds/index.ts';
 import { createTriggerGateway, type TriggerGateway } from './trigger-gateway.ts';

@@ -5,20 +5,17 @@ import type { AuditInput, ProtocolVersionRecord, PublishResult } from '../../con
 import { canonicalJson } from '../../rules/engine/diff.ts';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { simulateKindRecorded } from '../../rules/engine/simulate-kind.ts';
+import {
+  compareKindCases,
+  kindEvaluator,
+  kindSummary,
+  simulateKindRecorded,
+  type KindCase,
+  type KindChangedCase,
+} from '../../rules/engine/simulate-kind.ts';
 import { AppError } from '../../rules/index.ts';
 import {
-  addToTally,
-  compileForSimulation,
-  DEFAULT_KIND,
   diffByKind,
-  evaluateChunk,
-  evaluateDefaultKind as evaluateProtocol,
-  tallyFrom,
-  tallySummary,
-  type ChangedCase,
-  type DefaultKindDefinition as ProtocolDefinition,
-  type SimulationCase,
   kindOf,
   KINDS,
   parseAnyProtocol,
@@ -738,33 +735,37 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return c.json({ protocolId: id, from, to, ...diffByKind(a.kind, a.definition, b.definition) }, 200);
   });
 
-  /** Uploaded bundles triaged now: the baseline decision is the clinic's version's (json-rules-engine). */
+  /** Uploaded bundles evaluated now: the baseline decision is the clinic's version's (the kind's evaluator). */
   async function simulateBundles(
-    protocol: ProtocolDefinition,
+    kind: AnyKind,
+    definition: unknown,
     bundles: unknown[],
-    baseline: ProtocolDefinition,
+    baseline: unknown,
     asOf: string,
   ) {
     const toFacts = deps.bundleFacts;
     if (!toFacts) throw new AppError('UNPROCESSABLE', 'Simulating uploaded bundles is not available on this server');
-    const cases: SimulationCase[] = [];
+    const cases: KindCase[] = [];
     let skipped = 0;
     const recordedAt = deps.now().toISOString();
     for (const [i, bundle] of bundles.entries()) {
       let facts;
       try {
-        facts = toFacts(bundle, asOf);
-      } catch {
-        skipped += 1; // not a triage bundle (no MedicationRequest, wrong shape)
+        facts = toFacts(kind.id, bundle, asOf);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== 'INVALID_INPUT') throw err;
+        skipped += 1; // not this kind's input (no refill request, several patients, wrong shape)
         continue;
       }
       const id = (bundle as { id?: unknown }).id;
       const caseId = typeof id === 'string' && id.length > 0 ? id : `bundle-${i}`;
-      cases.push({ caseId, recordedAt, facts, decision: await evaluateProtocol(baseline, facts) });
+      cases.push({ caseId, recordedAt, facts, decision: await kind.evaluate(baseline, facts) });
     }
-    const r = evaluateChunk(compileForSimulation(protocol), cases);
+    const r = await compareKindCases(kind, kindEvaluator(kind, definition), cases);
     return {
-      ...tallySummary(addToTally(tallyFrom(), r)),
+      evaluated: r.evaluated,
+      before: kindSummary(kind, r.before, r.evaluated),
+      after: kindSummary(kind, r.after, r.evaluated),
       skipped,
       changed: r.changed.slice(0, MAX_SYNC_CHANGED),
       changedTotal: r.changed.length,
@@ -783,12 +784,6 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const clinic = await store.clinics.get(clinicId);
     if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
     const { kind, definition: runnableDefinition } = await runnable(id, version);
-    if (kind !== DEFAULT_KIND && (req.async === true || req.bundles !== undefined)) {
-      const path = req.bundles !== undefined ? '$.bundles' : '$.async';
-      const message = `simulation jobs and uploaded bundles are available for ${DEFAULT_KIND.id} protocols; this is a ${kind.id} protocol: simulate its recorded cases synchronously`;
-      throw new AppError('UNPROCESSABLE', message, { issues: [{ path, message }] });
-    }
-    const protocol = runnableDefinition as ProtocolDefinition; // the default kind's document (jobs and bundles)
     const range = { from: startOf(req.from), before: endOf(req.to) };
     const requestId = c.get('requestId');
     const query = {
@@ -810,7 +805,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         clinicId,
         protocolId: id,
         protocolVersion: version,
-        definition: protocol,
+        definition: runnableDefinition,
         rangeFrom: range.from ?? null,
         rangeBefore: range.before ?? null,
         caseLimit: req.limit ?? null,
@@ -845,9 +840,10 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       if (baseVersion === null || baseVersion === undefined) {
         throw new AppError('CONFLICT', 'The protocol has no published version to compare with');
       }
-      const baseline = (await runnable(id, baseVersion)).definition as ProtocolDefinition;
+      const baseline = (await runnable(id, baseVersion)).definition;
       report = await simulateBundles(
-        protocol,
+        kind,
+        runnableDefinition,
         req.bundles,
         baseline,
         req.asOf ?? deps.now().toISOString().slice(0, 10),
@@ -907,15 +903,19 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if (job.status === 'done') {
       const rows = await store.simulations.listChanged(jobId, cursor, pageSize + 1);
       const page = rows.slice(0, pageSize);
-      const t = tallyFrom({ evaluated: job.evaluated, before: job.countsBefore, after: job.countsAfter });
+      // The job's definition was parsed with its kind's schema when it was recorded.
+      const kind = kindOf(job.definition);
+      if (!kind) throw new Error('a simulation job of a protocol kind this build does not know');
       view.report = {
         protocolId: job.protocolId,
         version: job.protocolVersion,
         clinicId: job.clinicId,
         skipped: job.skipped,
-        ...tallySummary(t),
+        evaluated: job.evaluated,
+        before: kindSummary(kind, job.countsBefore, job.evaluated),
+        after: kindSummary(kind, job.countsAfter, job.evaluated),
         changedTotal: job.changedTotal,
-        changed: page.map((r) => r.detail as ChangedCase),
+        changed: page.map((r) => r.detail as KindChangedCase),
       };
       view.page = {
         cursor,

@@ -17,10 +17,7 @@ export type AnyKind = KindDeclaration<any, any, any>;
 /** Every kind this build knows, in display order. The first is the kind of a definition without `kind`. */
 export const KINDS: readonly AnyKind[] = [refillKind, careGapKind];
 
-/**
- * The kind of a definition without `kind` (every protocol before kinds). Simulation jobs and uploaded bundles still
- * run for this kind only.
- */
+/** The kind of a definition without `kind` (every protocol before kinds). */
 export const DEFAULT_KIND: AnyKind = KINDS[0]!;
 
 /** Every built-in protocol version of every kind, published at first start (api/seed.ts). */
@@ -115,17 +112,3 @@ export function protocolInvalid(issues: readonly ProtocolIssue[]): AppError {
 export function diffByKind(kind: AnyKind, before: unknown, after: unknown): ProtocolDiff {
   return kind.diff ? kind.diff(before, after) : diffDefinitions(before, after);
 }
-
-// The default kind's evaluator and compiled simulation, which the API's simulation jobs and uploaded bundles still call
-// directly (they run for DEFAULT_KIND only, see above); the per-kind path is `simulateKindRecorded`.
-export { evaluateProtocol as evaluateDefaultKind } from './refill/evaluate.ts';
-export type { ProtocolDefinition as DefaultKindDefinition } from './refill/protocol.ts';
-export type { ChangedCase } from './refill/simulate.ts';
-export {
-  addToTally,
-  compileForSimulation,
-  evaluateChunk,
-  tallyFrom,
-  tallySummary,
-  type SimulationCase,
-} from './refill/simulate-compiled.ts';

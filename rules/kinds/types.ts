@@ -45,6 +45,8 @@ export interface KindAction {
 export interface KindFinding {
   id: string;
   passed: boolean | null;
+  /** The protocol clause the finding belongs to, when it is not the finding itself (a criterion of a clause). */
+  clause?: string;
 }
 
 export interface KindDeclaration<Definition = unknown, Facts = unknown, Decision = unknown> {
@@ -66,6 +68,16 @@ export interface KindDeclaration<Definition = unknown, Facts = unknown, Decision
   evaluate(definition: Definition, facts: Facts): Promise<Decision>;
   /** The disposition and the findings a simulation diff compares. */
   summarize(decision: Decision): { disposition: string; clause: string | null; findings: KindFinding[] };
+  /**
+   * Optional: the dispositions a simulation counts as automated (its automation rate). Absent: those that create no
+   * work item (`queue: null`).
+   */
+  automated?: readonly string[];
+  /**
+   * Optional accelerator: `definition` prepared once for evaluating many cases (compiled), whose decisions' summaries
+   * equal `evaluate`'s on the same facts (tested). Simulation jobs and uploaded bundles use it. Absent: `evaluate`.
+   */
+  simulationEvaluator?(definition: Definition): (facts: Facts) => Decision | Promise<Decision>;
   /** Optional: how two versions differ, item by item. Absent: the engine's generic diff (`diffDefinitions`). */
   diff?(before: Definition, after: Definition): ProtocolDiff;
   /**

@@ -3,7 +3,10 @@
 // first start beside the refill ones; drafts, validation, diff, simulation, publish and rollback work for a care-gap
 // protocol; a protocol keeps the kind it was created with; a clinic enables a kind with a protocol, a pinned version
 // and a sweep cadence, and `protocolForKind` answers what the worker runs. Existing clinics keep refill as it was.
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { factsFromBundle } from '../../facts/index.ts';
+import { careGapFactsFromBundle } from '../../facts/care-gap/index.ts';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols, ensureDemoClinic } from '../../api/seed.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
@@ -243,13 +246,45 @@ describe('protocols of every kind', () => {
       after: { disposition: 'outreach', clause: 'CRC-17' },
     });
     expect(sim.body.changed[0].criteria).toContainEqual({ id: 'CRC-10', clause: 'CRC-10', before: true, after: false });
-    // Jobs and uploaded bundles are for refill protocols only (for now): 422 with the path.
+    // A job is a job for every kind: this app's gateway cannot start workflows, so it is 503, not a 422.
     const job = await api(`/v1/protocols/${CRC}/versions/${v}/simulate`, {
       method: 'POST',
       body: { clinicId: 'legacy', async: true },
     });
-    expect(job.status).toBe(422);
-    expect(job.body.error.issues[0].path).toBe('$.async');
+    expect(job.status).toBe(503);
+    // Uploaded care-gap bundles: extracted by the facts registry, baseline the clinic's version (v1, live).
+    const names = ['care-gap-up-to-date', 'care-gap-positive-fit', 'care-gap-outreach', 'care-gap-two-patients'];
+    const bundles = await Promise.all(
+      names.map(async (n) => ({
+        ...(JSON.parse(await readFile(`test/fixtures/bundles/${n}.json`, 'utf8')) as Record<string, unknown>),
+        id: n,
+      })),
+    );
+    const expected: string[] = [];
+    for (const b of bundles.slice(0, 3)) {
+      const f = careGapFactsFromBundle(b, { asOf: '2026-06-15' });
+      const [was, now] = [await evaluateCareGap(crcV1, f), await evaluateCareGap(draft.body.definition, f)];
+      if (was.disposition !== now.disposition || was.clause !== now.clause) expected.push(b.id);
+    }
+    const withBundles = createApp({
+      config,
+      db: testDb.db,
+      store,
+      workflows: gateway,
+      logger,
+      now: () => new Date(),
+      bundleFacts: (kind, bundle, asOf) => factsFromBundle(kind, bundle, { asOf }),
+    });
+    const res = await withBundles.request(`/v1/protocols/${CRC}/versions/${v}/simulate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ clinicId: 'legacy', bundles, asOf: '2026-06-15' }),
+    });
+    const report = (await res.json()) as { evaluated: number; skipped: number; changed: { caseId: string }[] };
+    expect(res.status, JSON.stringify(report)).toBe(200);
+    // The two-patient bundle names no patient: not one patient's input, skipped.
+    expect(report).toMatchObject({ evaluated: 3, skipped: 1 });
+    expect(report.changed.map((c) => c.caseId).sort()).toEqual(expected.sort());
 
     const pub = await api(`/v1/protocols/${CRC}/versions/${v}/publish`, { method: 'POST' });
     expect(pub.status).toBe(200);

@@ -3,6 +3,7 @@
 // it and rolls it back. Nurses and doctors may not; malformed documents are 4xx, never 500.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { factsFromBundle } from '../../facts/index.ts';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
@@ -671,7 +672,7 @@ describe('simulation over a date range, as a job with progress, and over uploade
       workflows: gateway,
       logger,
       now: () => new Date(),
-      bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }),
+      bundleFacts: (kind, bundle, asOf) => factsFromBundle(kind, bundle, { asOf }),
     });
     const res = await withBundles.request(path, {
       method: 'POST',

@@ -11,7 +11,7 @@ import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
 import { subjectKeyer } from '../../connectors/subject-key.ts';
 import { createActivities } from '../../activities/index.ts';
-import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
+import { factsFromBundle } from '../../facts/index.ts';
 import { createApp } from '../../api/app.ts';
 import type { ApiDeps } from '../../api/deps.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
@@ -172,7 +172,7 @@ export async function startHarness(
     logger,
     now: () => new Date(),
     workflowPolicy: TEST_POLICY,
-    bundleFacts: (bundle, asOf) => extractRefillFacts(patientRecordFromBundle(bundle), { asOf }), // as api/main.ts
+    bundleFacts: (kind, bundle, asOf) => factsFromBundle(kind, bundle, { asOf }), // as api/main.ts
   };
   const app = createApp(deps);
 

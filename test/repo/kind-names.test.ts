@@ -36,6 +36,7 @@ const REGISTRIES = new Set([
   'activities/kinds/index.ts', // each kind's activities for the worker
   'workflows/index.ts', // the workflow functions the worker bundles (one per kind)
   'api/kinds/index.ts', // each kind's HTTP triggers, workflow messages and legacy clinic fields for the API
+  'facts/index.ts', // each kind's facts extraction from an uploaded FHIR Bundle
 ]);
 
 /**
@@ -44,10 +45,9 @@ const REGISTRIES = new Set([
  * shrinks then. Do not add to it: put kind code in the kind's own places instead.
  */
 const ALLOWED: Record<string, string> = {
-  // api/: the refill bundle extraction (mv-cli's files) and the refill decision Update and state Query.
-  'api/workflow-gateway.ts': 'submitDecision/getCaseState import the refill messages → the refill KindApi (api/kinds/refill/)',
-  'api/deps.ts': 'bundleFacts typed as RefillFacts → a per-kind bundle extractor',
-  'api/main.ts': 'wires the refill bundle extraction → facts registry',
+  // api/: the refill decision Update and state Query.
+  'api/workflow-gateway.ts':
+    'submitDecision/getCaseState import the refill messages → the refill KindApi (api/kinds/refill/)',
   // cli/: refill commands.
   'cli/protocols.ts': '--bundles extracts refill facts → a per-kind bundle extractor (facts registry)',
   'cli/evaluate.ts': 'picks each kind’s bundle extraction and built-ins by name → a per-kind facts/CLI registry',

@@ -1,4 +1,4 @@
-// The refill kind's activities (triage, FHIR write-backs, the case projection, the simulation jobs), by their
+// The refill kind's activities (triage, FHIR write-backs, the case projection), by their
 // registered names: renaming one breaks workflows already running. Merged into the worker's registry by
 // activities/kinds/index.ts.
 import type { RefillFacts } from '../../../rules/kinds/refill/facts.ts';
@@ -6,7 +6,6 @@ import { guard } from '../../errors.ts';
 import type { ActivityDeps } from '../../index.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
-import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
 import { evaluateProtocol, gatherPatientFacts, pinProtocol, type GatherPatientFactsInput } from './triage.ts';
 
 export function refillActivities(deps: ActivityDeps) {
@@ -24,9 +23,6 @@ export function refillActivities(deps: ActivityDeps) {
       }) => evaluateProtocol(deps, input),
     ),
     projectCase: guard((input: ProjectCaseInput) => projectCase(deps, input)),
-    simulationPage: guard((input: SimulationPageInput) => simulationPage(deps, input)),
-    finishSimulation: guard((input: { jobId: string }) => finishSimulation(deps, input)),
-    failSimulation: guard((input: { jobId: string; code: string }) => failSimulation(deps, input)),
     syncQueueTask: guard((input: SyncQueueTaskInput) =>
       deps.fhir.withRequestId(input.requestId, async () => {
         const result = await syncQueueTask(await deps.fhir.forClinic(input.clinicId), input, now());

@@ -9,6 +9,7 @@ import { TriageDecisionSchema, type TriageDecision } from './decision.ts';
 import { RefillFactsSchema, type RefillFacts } from './facts.ts';
 import { ProtocolDefinitionSchema, type ProtocolDefinition } from './protocol.ts';
 import { BUILTIN_PROTOCOLS } from './protocols/index.ts';
+import { compileForSimulation } from './simulate-compiled.ts';
 import { CLINICIAN_ACTIONS, QUEUE_ACTIONS, QUEUE_ROLES, QUEUES, routeDisposition } from '../../lifecycle/index.ts';
 import type { DispositionRoute, KindAction, KindDeclaration } from '../types.ts';
 
@@ -93,9 +94,13 @@ export const refillKind: KindDeclaration<ProtocolDefinition, RefillFacts, Triage
   summarize: (d) => ({
     disposition: d.disposition,
     clause: null,
-    findings: d.criteria.map((c) => ({ id: c.id, passed: c.passed })),
+    findings: d.criteria.map((c) => ({ id: c.id, passed: c.passed, clause: c.clause })),
   }),
   diff: diffProtocols,
+  // An approved refill is pended for signing: no clinician triage, which is what its automation rate counts.
+  automated: ['approve'],
+  // The compiled evaluator for jobs and uploaded bundles (decisions identical: test/rules/compile.test.ts).
+  simulationEvaluator: compileForSimulation,
   // The compiled evaluator (decisions identical to json-rules-engine: test/rules/compile.test.ts), ~70× faster.
   simulateRecorded: (snapshots, definition, range, opts) =>
     simulateRecorded(snapshots, definition, range, {

@@ -1,13 +1,12 @@
-// The activities of an asynchronous protocol simulation (workflows/simulation.ts): read the clinic's recorded cases
-// one page at a time, evaluate them with the compiled evaluator, and store running totals and the changed cases in the
-// app database, where any API replica reads the job's progress and its paged result.
-import type { Store } from '../../../connectors/db/index.ts';
-import type { CompiledProtocol } from '../../../rules/kinds/refill/compile.ts';
-import { addToTally, compileForSimulation, tallyFrom } from '../../../rules/kinds/refill/simulate-compiled.ts';
-import { simulateRecordedPage } from '../../../rules/kinds/refill/simulate-recorded.ts';
-import { RECORDED_PAGE } from '../../../rules/engine/simulate-kind.ts';
-import { AppError } from '../../../rules/index.ts';
-import { parseProtocol } from '../../../rules/kinds/refill/protocol.ts';
+// The activities of an asynchronous protocol simulation (workflows/simulation.ts), for a protocol of any kind: read
+// the clinic's recorded cases one page at a time, evaluate them with the kind's evaluator (its compiled one when it has
+// one), and store running totals and the changed cases in the app database, where any API replica reads the job's
+// progress and its paged result.
+import type { Store } from '../connectors/db/index.ts';
+import { addCounts, kindEvaluator, simulateKindPage, type KindEvaluator } from '../rules/engine/simulate-kind.ts';
+import { RECORDED_PAGE } from '../rules/engine/simulate-kind.ts';
+import { AppError } from '../rules/index.ts';
+import { parseAnyProtocol, type AnyKind } from '../rules/kinds/index.ts';
 
 /** Changed cases stored per job; beyond it they are counted (`changedTotal`) but not kept. */
 export const MAX_STORED_CHANGED = 10_000;
@@ -25,16 +24,20 @@ export interface SimulationPageResult {
   exhausted: boolean;
 }
 
-/** Compiled protocols of the jobs this worker is running (a job's definition never changes): compile once per job. */
-const compiled = new Map<string, CompiledProtocol>();
-function evaluatorFor(jobId: string, definition: unknown): CompiledProtocol {
-  let evaluate = compiled.get(jobId);
-  if (!evaluate) {
+/**
+ * The kind and the prepared evaluator of each job this worker is running (a job's definition never changes): parsed
+ * and compiled once per job.
+ */
+const compiled = new Map<string, { kind: AnyKind; evaluate: KindEvaluator }>();
+function evaluatorFor(jobId: string, stored: unknown): { kind: AnyKind; evaluate: KindEvaluator } {
+  let entry = compiled.get(jobId);
+  if (!entry) {
     if (compiled.size >= 16) compiled.clear();
-    evaluate = compileForSimulation(parseProtocol(definition)); // PROTOCOL_INVALID: not retried
-    compiled.set(jobId, evaluate);
+    const { kind, definition } = parseAnyProtocol(stored); // PROTOCOL_INVALID: not retried
+    entry = { kind, evaluate: kindEvaluator(kind, definition) }; // a compile error is PROTOCOL_INVALID too
+    compiled.set(jobId, entry);
   }
-  return evaluate;
+  return entry;
 }
 
 /**
@@ -62,27 +65,23 @@ export async function simulationPage(
     const count = await store.snapshots.count(range);
     await store.simulations.setTotal(job.id, job.caseLimit === null ? count : Math.min(count, job.caseLimit));
   }
-  const evaluate = evaluatorFor(job.id, job.definition);
+  const { kind, evaluate } = evaluatorFor(job.id, job.definition);
   const read = job.evaluated + job.skipped;
   const want = Math.min(RECORDED_PAGE, job.caseLimit === null ? RECORDED_PAGE : job.caseLimit - read);
   const cursor =
     job.cursorRecordedAt !== null && job.cursorCaseId !== null
       ? { recordedAt: job.cursorRecordedAt, caseId: job.cursorCaseId }
       : undefined;
-  const step = await simulateRecordedPage(store.snapshots, evaluate, range, want, cursor);
-  const tally = addToTally(
-    tallyFrom({ evaluated: job.evaluated, before: job.countsBefore, after: job.countsAfter }),
-    step.result,
-  );
+  const step = await simulateKindPage(kind, evaluate, store.snapshots, range, want, cursor);
   const exhausted = want <= 0 || step.last || (job.caseLimit !== null && read + step.read >= job.caseLimit);
   await store.simulations.applyPage(job.id, input.page, {
-    evaluated: tally.evaluated,
+    evaluated: job.evaluated + step.evaluated,
     skipped: job.skipped + step.skipped,
-    countsBefore: tally.before,
-    countsAfter: tally.after,
+    countsBefore: addCounts({ ...job.countsBefore }, step.before),
+    countsAfter: addCounts({ ...job.countsAfter }, step.after),
     cursor: step.next ?? null,
     exhausted,
-    changed: step.result.changed,
+    changed: step.changed,
     maxStored: MAX_STORED_CHANGED,
   });
   const now = await store.simulations.get(job.id);
