@@ -70,8 +70,9 @@ function invalid(path: PropertyKey[], message: string): never {
 /**
  * Reads the codes of a FHIR R4 `ValueSet` (e.g. a VSAC export): `expansion.contains[]` (`system` + `code`, nested
  * `contains` too, `abstract` entries skipped) and `compose.include[].concept[]` (`code`, with the include's `system`).
- * `display` is kept. An include made only of `filter` or `valueSet` references cannot be expanded here and is
- * refused, as is a document with no code at all: a clinic loads the expansion, not the definition. The source is
+ * `display` is kept. Without an expansion, an include made only of `filter` or `valueSet` references cannot be
+ * expanded here and is refused (a clinic loads the expansion, not the definition); with one, such includes are what
+ * the expansion resolved and are ignored. A document with no code at all is refused. The source is
  * `url` (else `ValueSet/{id}`, else `name`) with `|version`. Duplicate `system|code` pairs are kept once.
  *
  * @throws AppError `INVALID_INPUT` with the JSON path of the problem (not a ValueSet, a code without a system,
@@ -107,9 +108,11 @@ export function parseValueSetExpansion(resource: unknown): ParsedExpansion {
     });
   };
   walk(vs.expansion?.contains ?? [], ['expansion', 'contains'], 1);
+  const expanded = codes.length > 0;
   vs.compose?.include.forEach((inc, i) => {
     if (!inc.concept?.length) {
-      if (inc.filter?.length || inc.valueSet?.length)
+      // With an expansion, the definition's other includes are what the expansion resolved (VSAC sends both).
+      if (!expanded && (inc.filter?.length || inc.valueSet?.length))
         invalid(['compose', 'include', i], 'a filter or valueSet include cannot be expanded here: load the expansion');
       return;
     }
