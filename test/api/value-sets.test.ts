@@ -76,6 +76,18 @@ afterAll(async () => {
   await testDb?.cleanup();
 });
 
+/** The fields these tests read from an answer. */
+interface Answer {
+  [field: string]: unknown;
+  error: { code: string; issues: { path: string; message: string }[] };
+  hash: string;
+  codeCount: number;
+  codes: unknown[];
+  nextOffset: number | null;
+  items: unknown[];
+  declared: unknown[];
+}
+
 async function api(path: string, init: { method?: string; body?: unknown; raw?: string; as?: As } = {}) {
   const headers: Record<string, string> = {};
   if (init.as) headers.authorization = `Bearer ${TOKENS[init.as]}`;
@@ -90,7 +102,7 @@ async function api(path: string, init: { method?: string; body?: unknown; raw?: 
         : {}),
   });
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as Answer };
 }
 
 /** A VSAC-style export: `url`, `version`, a flat `expansion.contains`. */
@@ -206,19 +218,19 @@ describe('refusals', () => {
     );
     const bundle = await put('/v1/clinics/north/value-sets/hospice', { resourceType: 'Bundle' });
     expect(bundle.status).toBe(400);
-    expect(bundle.body.error.issues[0].path).toBe('$.resourceType');
+    expect(bundle.body.error.issues[0]?.path).toBe('$.resourceType');
     const nested = await put('/v1/clinics/north/value-sets/hospice', {
       resourceType: 'ValueSet',
       expansion: { contains: [{ contains: [{ system: SNOMED, code: 7 }] }] },
     });
     expect(nested.status).toBe(400);
-    expect(nested.body.error.issues[0].path).toBe('$.expansion.contains[0].contains[0].code');
+    expect(nested.body.error.issues[0]?.path).toBe('$.expansion.contains[0].contains[0].code');
     const tooLong = await put(
       '/v1/clinics/north/value-sets/hospice',
       vsac(Array.from({ length: MAX_EXPANSION_CODES + 1 }, (_, i) => ({ system: SNOMED, code: String(100000 + i) }))),
     );
     expect(tooLong.status).toBe(400);
-    expect(tooLong.body.error.issues[0].path).toBe('$.expansion.contains');
+    expect(tooLong.body.error.issues[0]?.path).toBe('$.expansion.contains');
   });
 
   test('422 for a well-formed ValueSet that cannot be loaded; nothing stored', async () => {
@@ -229,7 +241,7 @@ describe('refusals', () => {
       compose: { include: [{ system: SNOMED, filter: [{ property: 'concept', op: 'is-a', value: '1' }] }] },
     });
     expect(definitionOnly.status).toBe(422);
-    expect(definitionOnly.body.error.issues[0].path).toBe('$.compose.include[0]');
+    expect(definitionOnly.body.error.issues[0]?.path).toBe('$.compose.include[0]');
     // Each list within its declared maxItems, more codes in all than an expansion may hold.
     const half = (from: number) =>
       Array.from({ length: MAX_EXPANSION_CODES / 2 + 1 }, (_, i) => ({ code: String(from + i) }));
@@ -243,7 +255,7 @@ describe('refusals', () => {
       },
     });
     expect(tooMany.status).toBe(422);
-    expect(tooMany.body.error.issues[0].path).toBe(`$.compose.include[1].concept[${MAX_EXPANSION_CODES / 2 - 1}]`);
+    expect(tooMany.body.error.issues[0]?.path).toBe(`$.compose.include[1].concept[${MAX_EXPANSION_CODES / 2 - 1}]`);
     expect((await api('/v1/clinics/north/value-sets/hospice', { as: 'admin' })).status).toBe(404);
   });
 
