@@ -30,12 +30,9 @@ const ContainsSchema: z.ZodType<Contains> = z.lazy(() =>
       abstract: z.boolean().optional(),
       contains: z.array(ContainsSchema).max(MAX_EXPANSION_CODES).optional(),
     })
-    // A code names its system: the refine below enforces the same rule.
-    .openapi('ValueSetContains', keywords({ dependentRequired: { code: ['system'] } }))
-    .refine((c) => c.code === undefined || c.system !== undefined, {
-      message: 'a code needs its system',
-      path: ['system'],
-    }),
+    // A code without its system is 422 at its path (rules/value-set-expansion.ts), not a schema rule: JSON Schema
+    // generators do not carry `dependentRequired` through this recursive reference.
+    .openapi('ValueSetContains'),
 );
 const ConceptSchema = z.looseObject({ code: z.string().min(1), display: z.string().optional() });
 const IncludeSchema = z
@@ -116,7 +113,8 @@ const putRoute = createRoute({
   description:
     'The expansion extends the kind’s built-in set of that id (built-in codes keep counting) for every evaluation ' +
     'that follows; evaluations record its hash. Only ids the clinic’s kinds declare (else 404). 422 when the ' +
-    'ValueSet holds no code, only `filter`/`valueSet` includes, more than the code limit or nesting too deep. ' +
+    'ValueSet holds no code, a code without its system, only `filter`/`valueSet` includes, more than the code ' +
+    'limit or nesting too deep. ' +
     `Body at most ${MAX_VALUE_SET_BODY_BYTES} bytes. Audited (\`value_set.loaded\`).`,
   security: bearer,
   request: {
@@ -134,8 +132,8 @@ const getRoute = createRoute({
   request: {
     params,
     query: z.object({
-      offset: z.coerce.number().int().min(0).max(MAX_EXPANSION_CODES).default(0).openapi({ type: 'integer' }),
-      limit: z.coerce.number().int().min(1).max(MAX_CODES_PAGE).default(1000).openapi({ type: 'integer' }),
+      offset: z.coerce.number().int().min(0).max(MAX_EXPANSION_CODES).default(0),
+      limit: z.coerce.number().int().min(1).max(MAX_CODES_PAGE).default(1000),
     }),
   },
   responses: { 200: json(ValueSetWithCodes, 'The expansion'), ...errorResponses(400, 401, 403, 404) },
