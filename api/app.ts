@@ -21,6 +21,7 @@ import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { valueSetRoutes } from './routes/value-sets.ts';
 
 /**
  * The HTTP API: webhooks, cases, queues, decisions, health, the OpenAPI document and the console. Stateless: every
@@ -74,6 +75,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', clinicRoutes(deps));
   app.route('/', sweepRoutes(deps));
   app.route('/', tokenRoutes(deps));
+  app.route('/', valueSetRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

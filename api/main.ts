@@ -9,8 +9,8 @@ import { AppError } from '../rules/index.ts';
 // The composition root wires each kind's pure FHIR→facts extraction in (the facts registry), for uploaded bundles.
 import { factsFromBundle } from '../facts/index.ts';
 import { createApp } from './app.ts';
-import { syncSweepSchedule } from './routes/sweeps.ts';
 import { ensureBuiltinProtocols, ensureDemoClinic } from './seed.ts';
+import { recordingSweepSyncs, syncSweepSchedulesAtStart } from './sweep-schedules.ts';
 import { createWorkflowGateway } from './workflow-gateway.ts';
 
 let config;
@@ -33,9 +33,10 @@ await ensureBuiltinProtocols(store, logger);
 // The demo clinic only when asked for (`npm start` sets DEMO=1), never because NODE_ENV was forgotten.
 const demo = config.DEMO ? await ensureDemoClinic(store, config, logger) : undefined;
 const temporal = await createTemporalClient(config);
-const workflows = createWorkflowGateway(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
-// Every clinic's panel-sweep Schedule, created or brought up to date (the demo clinic's on its first start).
-for (const clinic of await store.clinics.list()) await syncSweepSchedule({ workflows, logger, store }, clinic);
+const gateway = createWorkflowGateway(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+const workflows = recordingSweepSyncs(gateway, store, config.TEMPORAL_TASK_QUEUE);
+// The panel-sweep Schedules whose clinic settings changed since their last sync (all of them on a first start).
+await syncSweepSchedulesAtStart({ workflows, logger, store }, config.TEMPORAL_TASK_QUEUE);
 const app = createApp({
   config,
   db,

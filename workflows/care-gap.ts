@@ -184,6 +184,9 @@ export async function careGap(input: CareGapInput): Promise<void> {
   const nowIso = () => new Date().toISOString();
   const asOf = () => input.asOf ?? nowIso().slice(0, 10);
 
+  /** The value-set expansions (id → hash) of the last evaluation, until the step that records its decision. */
+  let evaluatedWith: Record<string, string> | null = null;
+
   /** Records a step: projection, timeline event and audit row, in one transaction (activity recordCaseStep). */
   const project = async (
     step: { event: string; audit: string | null },
@@ -192,6 +195,10 @@ export async function careGap(input: CareGapInput): Promise<void> {
   ) => {
     s.seq += 1;
     const at = nowIso();
+    if (evaluatedWith) {
+      detail = { ...detail, valueSets: evaluatedWith };
+      evaluatedWith = null;
+    }
     const closed = s.lc.status === 'closed';
     await db.recordCaseStep({
       caseId: input.caseId,
@@ -464,16 +471,18 @@ export async function careGap(input: CareGapInput): Promise<void> {
     const protocol = s.protocol;
     const plan = s.plan;
     let facts: unknown;
+    let valueSets: Record<string, string>;
     try {
-      facts = (
-        await ehr.careGapGather({
-          caseId: input.caseId,
-          clinicId: input.clinicId,
-          requestId: input.requestId,
-          patientId: input.patientId,
-          asOf: asOf(),
-        })
-      ).facts;
+      const read = await ehr.careGapGather({
+        caseId: input.caseId,
+        clinicId: input.clinicId,
+        requestId: input.requestId,
+        patientId: input.patientId,
+        asOf: asOf(),
+      });
+      facts = read.facts;
+      // Absent from a worker that predates loaded expansions: built-ins only.
+      valueSets = read.valueSets ?? {};
     } catch (err) {
       const type = failureType(err);
       if (type === 'EHR_NOT_FOUND' || type === 'INVALID_INPUT') return toNurse('ehr_record_not_found');
@@ -489,12 +498,15 @@ export async function careGap(input: CareGapInput): Promise<void> {
         protocol,
         facts,
         seq: s.seq,
+        valueSets,
       });
     } catch (err) {
       const type = failureType(err);
       if (type !== 'NOT_FOUND' && type !== 'PROTOCOL_INVALID') throw err;
       return toNurse('protocol_unavailable');
     }
+    // The step this decision records carries the clinic's value-set expansions it was read with (id → hash).
+    if (Object.keys(valueSets).length > 0) evaluatedWith = valueSets;
     await applyDecision(decision, plan, dueStep);
   };
 

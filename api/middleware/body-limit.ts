@@ -6,12 +6,17 @@ import type { ApiEnv } from '../env.ts';
 /** Request bodies larger than this are refused on any route without a tighter limit below. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-/** Tighter limits, first match wins. */
+/** A clinic's full value-set expansion (`PUT /v1/clinics/{clinicId}/value-sets/{valueSetId}`): ~50,000 codes of VSAC JSON. */
+export const MAX_VALUE_SET_BODY_BYTES = 8 * 1024 * 1024;
+
+/** Tighter and looser limits, first match wins. */
 export const BODY_LIMITS: readonly { path: RegExp; maxBytes: number }[] = [
   // A refill notification is a few KB; even a full-resource one with its MedicationRequest stays far below this.
   { path: /^\/v1\/webhooks\//, maxBytes: 64 * 1024 },
   // { action, note (≤ 2000 characters, ≤ 8000 bytes of UTF-8), decisionId }.
   { path: /^\/v1\/cases\/[^/]+\/decision$/, maxBytes: 16 * 1024 },
+  // A clinic's full value-set expansion (FHIR ValueSet JSON, e.g. a VSAC export of tens of thousands of codes).
+  { path: /^\/v1\/clinics\/[^/]+\/value-sets\/[^/]+$/, maxBytes: MAX_VALUE_SET_BODY_BYTES },
   { path: /^\/v1\/clinics(\/|$)/, maxBytes: 64 * 1024 },
 ];
 

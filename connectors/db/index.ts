@@ -14,6 +14,8 @@ export type {
   SimulationJobRepo,
   SimulationPageUpdate,
 } from './simulations.ts';
+export type { SweepSyncRepo } from './sweep-syncs.ts';
+export type { ClinicValueSet, PutValueSetInput, StoredCode, ValueSetExpansion, ValueSetRepo } from './value-sets.ts';
 export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
 export {
   hashToken,

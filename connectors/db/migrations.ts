@@ -398,6 +398,48 @@ function protocolKinds(): Migration {
 }
 
 /**
+ * Value-set expansions per clinic (issue 8): every expansion a clinic loaded, by content hash (immutable, so an
+ * evaluation that recorded a hash can always be explained), and which one is in force per value set (a removed one
+ * falls back to the kind's built-in set). Also the sweep Schedules' last synced settings per clinic, so the API
+ * syncs at start only the Schedules whose settings changed.
+ */
+function valueSets(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('value_set_expansions')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('valueSetId', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('codeCount', 'integer', (c) => c.notNull())
+        .addColumn('codes', 'text', (c) => c.notNull())
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('createdBy', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('value_set_expansions_pk', ['clinicId', 'valueSetId', 'hash'])
+        .execute();
+      await db.schema
+        .createTable('clinic_value_sets')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('valueSetId', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('codeCount', 'integer', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addColumn('updatedBy', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('clinic_value_sets_pk', ['clinicId', 'valueSetId'])
+        .execute();
+      await db.schema
+        .createTable('sweep_schedule_syncs')
+        .addColumn('clinicId', 'text', (c) => c.primaryKey())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('syncedAt', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
+/**
  * A kind's switch moves into clinic_kinds (issue 8): `clinics.refill_automation_enabled` predates kinds; it becomes
  * `clinic_kinds.enabled` of the refill kind for every clinic whose own protocol is a refill protocol (or predates
  * protocol kinds), created or overwritten (`enabled` of a clinic's own kind meant nothing before). For a clinic whose
@@ -440,6 +482,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0006_simulation_jobs': simulationJobs(),
         '0007_case_kinds': caseKinds(dialect),
         '0008_protocol_kinds': protocolKinds(),
+        '0009_value_sets': valueSets(),
         '0010_kind_switches': kindSwitches(),
       }),
   };

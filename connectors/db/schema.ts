@@ -196,6 +196,42 @@ export interface Database {
   rate_limits: RateLimitsTable;
   simulation_jobs: SimulationJobsTable;
   simulation_changed: SimulationChangedTable;
+  value_set_expansions: ValueSetExpansionsTable;
+  clinic_value_sets: ClinicValueSetsTable;
+  sweep_schedule_syncs: SweepScheduleSyncsTable;
+}
+
+/** Every value-set expansion a clinic loaded, by content hash; rows are never changed or removed. */
+export interface ValueSetExpansionsTable {
+  clinicId: string;
+  valueSetId: string;
+  /** SHA-256 (hex) of the canonical code list (sorted `system`, `code`, `display`). */
+  hash: string;
+  /** The ValueSet's `url|version` (or `ValueSet/{id}`, or its name). */
+  source: string;
+  codeCount: number;
+  /** JSON: `[{ system, code, display? }]`, sorted. */
+  codes: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** The expansion in force per clinic and value set (no row: the kind's built-in set). */
+export interface ClinicValueSetsTable {
+  clinicId: string;
+  valueSetId: string;
+  hash: string;
+  source: string;
+  codeCount: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** What a clinic's sweep Schedule was last synced to (a hash of its settings), written after a successful sync. */
+export interface SweepScheduleSyncsTable {
+  clinicId: string;
+  hash: string;
+  syncedAt: string;
 }
 
 /** An asynchronous protocol simulation (the `simulationJob` workflow of the same id): progress and running totals. */

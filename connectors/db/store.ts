@@ -6,7 +6,9 @@ import type { Db } from './open.ts';
 import { createProtocolRepo, type ProtocolRepo } from './protocols.ts';
 import { createSimulationJobRepo, type SimulationJobRepo } from './simulations.ts';
 import { createSnapshotRepo, type SnapshotRepo } from './snapshots.ts';
+import { createSweepSyncRepo, type SweepSyncRepo } from './sweep-syncs.ts';
 import { createTokenRepo, type TokenRepo } from './tokens.ts';
+import { createValueSetRepo, type ValueSetRepo } from './value-sets.ts';
 
 /** Every repository over one open database. All methods are async and return zod-validated rows. */
 export interface Store {
@@ -18,6 +20,8 @@ export interface Store {
   tokens: TokenRepo;
   snapshots: SnapshotRepo;
   simulations: SimulationJobRepo;
+  valueSets: ValueSetRepo;
+  sweepSyncs: SweepSyncRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -31,5 +35,7 @@ export function createStore(db: Db): Store {
     tokens: createTokenRepo(db),
     snapshots: createSnapshotRepo(db),
     simulations: createSimulationJobRepo(db),
+    valueSets: createValueSetRepo(db),
+    sweepSyncs: createSweepSyncRepo(db),
   };
 }

@@ -1,5 +1,9 @@
 // The care-gap kind's FHIR reads and pure FHIR-to-facts extraction (worker, API, CLI, sandbox).
-import { CARE_GAP_VALUE_SETS, type CareGapValueSetId } from '../../rules/kinds/care-gap/value-sets.ts';
+import {
+  CARE_GAP_VALUE_SETS,
+  type CareGapValueSetId,
+  type CareGapValueSets,
+} from '../../rules/kinds/care-gap/value-sets.ts';
 
 export { careGapFactsFromBundle } from './bundle.ts';
 export { careGapFactsFromResources, type CareGapExtractOptions, type FhirResource } from './extract.ts';
@@ -10,38 +14,53 @@ export interface CareGapRead {
   params: Record<string, string>;
 }
 
+/** At most this many `system|code` tokens per search (a few KB of URL); more codes make more searches. */
+export const MAX_CODES_PER_SEARCH = 100;
+
 /** `system|code` tokens of the exact codes of some value sets (a FHIR token search; prefixes cannot be searched). */
-function tokens(ids: readonly CareGapValueSetId[]): string {
+function tokens(sets: CareGapValueSets, ids: readonly CareGapValueSetId[]): string[] {
   const out = new Set<string>();
-  for (const id of ids)
-    for (const e of CARE_GAP_VALUE_SETS[id].entries) if (e.match !== 'prefix') out.add(`${e.system}|${e.code}`);
-  return [...out].join(',');
+  for (const id of ids) for (const e of sets[id].entries) if (e.match !== 'prefix') out.add(`${e.system}|${e.code}`);
+  return [...out];
 }
 
-const OBSERVATION_CODES = tokens([
+/** One search per chunk of at most MAX_CODES_PER_SEARCH codes. */
+function byCode(resourceType: string, patientId: string, codes: string[]): CareGapRead[] {
+  const out: CareGapRead[] = [];
+  for (let i = 0; i < codes.length; i += MAX_CODES_PER_SEARCH)
+    out.push({
+      resourceType,
+      params: { patient: patientId, code: codes.slice(i, i + MAX_CODES_PER_SEARCH).join(',') },
+    });
+  return out;
+}
+
+const OBSERVATION_SETS: readonly CareGapValueSetId[] = [
   'fit-fobt',
   'sdna-fit',
   'ct-colonography',
   'hospice',
   'palliative-care',
   'housing-status',
-]);
-const REPORT_CODES = tokens(['ct-colonography']);
+];
+const REPORT_SETS: readonly CareGapValueSetId[] = ['ct-colonography'];
 
 /**
  * The FHIR reads a care-gap evaluation needs for one patient: the Patient (by `_id`, so every read is a search the
  * worker may send in one `batch` Bundle: one round trip), then the Conditions, Procedures, coded Observations and
  * DiagnosticReports, Encounters, active MedicationRequests (with their Medications) and open ServiceRequests. The
  * results, pages followed, go to `careGapFactsFromResources`. Conditions, Procedures and Encounters are read whole:
- * ICD-10-CM prefixes (`C18.*`) and discharge dispositions cannot be searched by token.
+ * ICD-10-CM prefixes (`C18.*`) and discharge dispositions cannot be searched by token. The coded searches use the
+ * codes of `valueSets` (default: the built-in ones; a clinic's loaded expansions add codes), at most
+ * MAX_CODES_PER_SEARCH per search: a large expansion makes several searches (a resource may then come twice).
  */
-export function careGapReads(patientId: string): CareGapRead[] {
+export function careGapReads(patientId: string, valueSets: CareGapValueSets = CARE_GAP_VALUE_SETS): CareGapRead[] {
   return [
     { resourceType: 'Patient', params: { _id: patientId } },
     { resourceType: 'Condition', params: { patient: patientId } },
     { resourceType: 'Procedure', params: { patient: patientId } },
-    { resourceType: 'Observation', params: { patient: patientId, code: OBSERVATION_CODES } },
-    { resourceType: 'DiagnosticReport', params: { patient: patientId, code: REPORT_CODES } },
+    ...byCode('Observation', patientId, tokens(valueSets, OBSERVATION_SETS)),
+    ...byCode('DiagnosticReport', patientId, tokens(valueSets, REPORT_SETS)),
     { resourceType: 'Encounter', params: { patient: patientId } },
     {
       resourceType: 'MedicationRequest',

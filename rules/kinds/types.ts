@@ -57,6 +57,12 @@ export interface KindDeclaration<Definition = unknown, Facts = unknown, Decision
   triggers: readonly string[];
   dispositions: Readonly<Record<string, DispositionRoute>>;
   actions: readonly KindAction[];
+  /**
+   * Optional: the ids of the value sets this kind's extraction reads (kebab-case). A clinic may load its own full
+   * expansion for each (`PUT /v1/clinics/{clinicId}/value-sets/{valueSetId}`, FHIR `ValueSet` JSON, stored by the
+   * engine); the kind decides how a loaded expansion combines with its built-in set.
+   */
+  valueSets?: readonly string[];
   /** Workflow type (the function name exported by `workflows/index.ts`). */
   workflowType: string;
   /** The protocol definition schema of this kind (zod); `validate` reports issues by JSON path. */

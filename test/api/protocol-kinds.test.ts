@@ -19,6 +19,7 @@ import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts
 import { startSandbox } from '../../sandbox/fhir-server.ts';
 import { findFreePort } from '../../scripts/temporal-cli.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { careGapFacts } from '../helpers/care-gap-builders.ts';
 
 const CRC = 'crc-screening-2021';
 const REFILL = 'family-medicine-2015';
@@ -64,42 +65,7 @@ function withColonoscopyWindow(months: number): Record<string, unknown> {
   return doc;
 }
 
-const none = { present: false, lastDate: null, evidence: [] };
-function facts(colonoscopy: string | null): CareGapFacts {
-  const t = colonoscopy ? { resourceType: 'Procedure', id: `proc-${colonoscopy}`, date: colonoscopy } : null;
-  return {
-    asOf: '2026-06-01',
-    patient: {
-      ageYears: 61,
-      postalAddress: true,
-      phone: true,
-      evidence: { resourceType: 'Patient', id: 'p' },
-    },
-    exclusions: {
-      colorectalCancer: none,
-      totalColectomy: none,
-      hospice: none,
-      palliativeCare: none,
-      frailty: none,
-      advancedIllness: none,
-      dementiaMedication: none,
-      housing: { status: null, date: null, evidence: null },
-    },
-    risk: { lowerGiSymptoms: none, inflammatoryBowelDisease: none, colonicPolypsHistory: none },
-    tests: {
-      lastPositiveFit: null,
-      lastNegativeFit: null,
-      lastPositiveSdna: null,
-      lastNegativeSdna: null,
-      lastCtColonography: null,
-      lastSigmoidoscopy: null,
-      lastColonoscopy: t,
-      lastResult: t,
-    },
-    orders: { latestOpen: null, latestActive: null },
-    declined: { last: null },
-  };
-}
+const facts = (colonoscopy: string | null): CareGapFacts => careGapFacts({ colonoscopy });
 
 function clinicBody(id: string, extra: Record<string, unknown> = {}) {
   return {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createStore } from '../../connectors/db/index.ts';
 import { CARE_GAP_BUILTINS, evaluateCareGap, type CareGapFacts } from '../../rules/kinds/care-gap/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { careGapFacts } from '../helpers/care-gap-builders.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CRC_FILE = 'rules/kinds/care-gap/protocols/crc-screening-2021.json';
@@ -36,37 +37,7 @@ function eightYears(): string {
   return path;
 }
 
-const none = { present: false, lastDate: null, evidence: [] };
-function facts(colonoscopy: string): CareGapFacts {
-  const t = { resourceType: 'Procedure', id: `proc-${colonoscopy}`, date: colonoscopy };
-  return {
-    asOf: '2026-06-01',
-    patient: { ageYears: 61, postalAddress: true, phone: true, evidence: { resourceType: 'Patient', id: 'p' } },
-    exclusions: {
-      colorectalCancer: none,
-      totalColectomy: none,
-      hospice: none,
-      palliativeCare: none,
-      frailty: none,
-      advancedIllness: none,
-      dementiaMedication: none,
-      housing: { status: null, date: null, evidence: null },
-    },
-    risk: { lowerGiSymptoms: none, inflammatoryBowelDisease: none, colonicPolypsHistory: none },
-    tests: {
-      lastPositiveFit: null,
-      lastNegativeFit: null,
-      lastPositiveSdna: null,
-      lastNegativeSdna: null,
-      lastCtColonography: null,
-      lastSigmoidoscopy: null,
-      lastColonoscopy: t,
-      lastResult: t,
-    },
-    orders: { latestOpen: null, latestActive: null },
-    declined: { last: null },
-  };
-}
+const facts = (colonoscopy: string): CareGapFacts => careGapFacts({ colonoscopy });
 
 beforeAll(async () => {
   tdb = await openTestDatabase('sqlite');

@@ -55,10 +55,12 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
         expect(names).toContain('0008_protocol_kinds');
         expect(names).toContain('0010_kind_switches');
         await rewindKindSwitches(kysely);
-        await kysely.schema.dropTable('clinic_kinds').ifExists().execute();
+        // Back to before 0008: its table and those of every later migration, and their migration rows.
+        for (const table of ['value_set_expansions', 'clinic_value_sets', 'sweep_schedule_syncs', 'clinic_kinds'])
+          await kysely.schema.dropTable(table).ifExists().execute();
         await kysely
           .deleteFrom('kysely_migration' as never)
-          .where('name' as never, '=', '0008_protocol_kinds' as never)
+          .where('name' as never, '>=', '0008_protocol_kinds' as never)
           .execute();
         await kysely.schema.alterTable('protocols').dropColumn('kind').execute();
         await kysely

@@ -2,6 +2,7 @@
 // clinic's EHR records the data"). Tests describe a patient in clinical terms and get a Bundle that goes through the
 // same careGapFactsFromBundle → evaluateCareGap path as the CLI (and careGapFactsFromResources, as the worker).
 import type { Bundle, CodeableConcept, Resource } from '@medplum/fhirtypes';
+import type { CareGapFacts } from '../../rules/kinds/care-gap/index.ts';
 
 export const SYSTEMS = {
   icd10: 'http://hl7.org/fhir/sid/icd-10-cm',
@@ -239,4 +240,54 @@ export function aScreeningOrder(
 export function careGapBundle(...resources: Resource[]): Bundle {
   const list = resources.some((r) => r.resourceType === 'Patient') ? resources : [aPatient(), ...resources];
   return { resourceType: 'Bundle', type: 'collection', entry: list.map((resource) => ({ resource })) };
+}
+
+const noFinding = () => ({ present: false, lastDate: null, evidence: [] });
+
+/**
+ * Care-gap facts as extraction yields them, for tests that start after extraction (simulation, the registry, the
+ * CLI): an average-risk, reachable patient with no exclusion, no order and no decline, whose last (and only) test is
+ * a colonoscopy on `colonoscopy` (or none).
+ */
+export function careGapFacts(spec: {
+  colonoscopy: string | null;
+  asOf?: string;
+  ageYears?: number;
+  patientId?: string;
+}): CareGapFacts {
+  const t = spec.colonoscopy
+    ? { resourceType: 'Procedure', id: `proc-${spec.colonoscopy}`, date: spec.colonoscopy }
+    : null;
+  return {
+    asOf: spec.asOf ?? '2026-06-01',
+    patient: {
+      ageYears: spec.ageYears ?? 61,
+      postalAddress: true,
+      phone: true,
+      evidence: { resourceType: 'Patient', id: spec.patientId ?? 'p' },
+    },
+    exclusions: {
+      colorectalCancer: noFinding(),
+      totalColectomy: noFinding(),
+      hospice: noFinding(),
+      palliativeCare: noFinding(),
+      frailty: noFinding(),
+      advancedIllness: noFinding(),
+      dementiaMedication: noFinding(),
+      housing: { status: null, date: null, evidence: null },
+    },
+    risk: { lowerGiSymptoms: noFinding(), inflammatoryBowelDisease: noFinding(), colonicPolypsHistory: noFinding() },
+    tests: {
+      lastPositiveFit: null,
+      lastNegativeFit: null,
+      lastPositiveSdna: null,
+      lastNegativeSdna: null,
+      lastCtColonography: null,
+      lastSigmoidoscopy: null,
+      lastColonoscopy: t,
+      lastResult: t,
+    },
+    orders: { latestOpen: null, latestActive: null },
+    declined: { last: null },
+  };
 }

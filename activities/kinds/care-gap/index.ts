@@ -4,6 +4,8 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { searchUrl, type SearchResult } from '../../../connectors/fhir/connector.ts';
 import { careGapFactsFromResources, careGapReads, type FhirResource } from '../../../facts/care-gap/index.ts';
 import {
+  careGapKind,
+  careGapValueSetsWith,
   CareGapFactsSchema,
   evaluateCareGap,
   parseCareGapProtocol,
@@ -79,10 +81,17 @@ function parse(stored: unknown, id: string, version: number) {
 async function gather(
   { store, fhir, logger }: ActivityDeps,
   input: CaseRef & { patientId: string; asOf: string },
-): Promise<{ facts: unknown; roundTrips: number }> {
+): Promise<{ facts: unknown; roundTrips: number; valueSets: Record<string, string> }> {
+  // The clinic's loaded expansions in force now extend the built-in sets; the hashes used are returned, so the
+  // workflow's history (and the case's timeline and audit) say which codes this evaluation counted.
+  const loaded = await store.valueSets.current(input.clinicId, careGapKind.valueSets ?? []);
+  const sets = careGapValueSetsWith(
+    loaded.map((l) => ({ valueSetId: l.valueSetId, expansion: { source: l.source, codes: l.codes } })),
+  );
+  const valueSets = Object.fromEntries(loaded.map((l) => [l.valueSetId, l.hash]));
   return fhir.withRequestId(input.requestId, async () => {
     const session = (await fhir.forClinic(input.clinicId)).session();
-    const reads = careGapReads(input.patientId);
+    const reads = careGapReads(input.patientId, sets);
     const results = await session.batch(
       reads.map((r) => ({ method: 'GET', url: searchUrl(r.resourceType, r.params) })),
     );
@@ -94,13 +103,16 @@ async function gather(
           : { matches: [], included: [] };
       }),
     );
-    const resources: FhirResource[] = pages.flatMap((p) => [...p.matches, ...p.included]);
+    // A large expansion splits a search in several: a resource matching two of them counts once.
+    const byKey = new Map<string, FhirResource>();
+    for (const r of pages.flatMap((p) => [...p.matches, ...p.included])) byKey.set(`${r.resourceType}/${r.id}`, r);
+    const resources = [...byKey.values()];
     if (!resources.some((r) => r.resourceType === 'Patient' && r.id === input.patientId)) {
       throw new AppError('EHR_NOT_FOUND', 'FHIR read Patient: Patient not found', {
         context: { resourceType: 'Patient' },
       });
     }
-    const facts = careGapFactsFromResources(resources, input.patientId, input.asOf);
+    const facts = careGapFactsFromResources(resources, input.patientId, input.asOf, { valueSets: sets });
     const resourceCounts: Record<string, number> = {};
     for (const r of resources) resourceCounts[r.resourceType] = (resourceCounts[r.resourceType] ?? 0) + 1;
     await store.audit.appendAudit({
@@ -110,13 +122,19 @@ async function gather(
       clinicId: input.clinicId,
       caseId: input.caseId,
       requestId: input.requestId,
-      detail: { patientId: input.patientId, kind: 'care-gap', roundTrips: session.roundTrips, resourceCounts },
+      detail: {
+        patientId: input.patientId,
+        kind: 'care-gap',
+        roundTrips: session.roundTrips,
+        resourceCounts,
+        ...(loaded.length ? { valueSets } : {}),
+      },
     });
     logger.info(
-      { caseId: input.caseId, roundTrips: session.roundTrips, resources: resources.length },
+      { caseId: input.caseId, roundTrips: session.roundTrips, resources: resources.length, expansions: loaded.length },
       'care-gap context read',
     );
-    return { facts, roundTrips: session.roundTrips };
+    return { facts, roundTrips: session.roundTrips, valueSets };
   });
 }
 
@@ -128,7 +146,13 @@ async function gather(
  */
 async function evaluate(
   { store }: Pick<ActivityDeps, 'store'>,
-  input: CaseRef & { protocol: { id: string; version: number }; facts: unknown; seq: number },
+  input: CaseRef & {
+    protocol: { id: string; version: number };
+    facts: unknown;
+    seq: number;
+    /** The clinic's value-set expansions the facts were read with (id → hash); absent or empty: built-ins only. */
+    valueSets?: Record<string, string>;
+  },
 ): Promise<CareGapDecision> {
   const version = await store.protocols.getVersion(input.protocol.id, input.protocol.version);
   if (!version) {
@@ -155,7 +179,12 @@ async function evaluate(
     protocolVersion: input.protocol.version,
     requestId: input.requestId,
     idempotencyKey: `${input.caseId}:${input.seq}:protocol.evaluated`,
-    detail: { disposition: decision.disposition, clause: decision.clause, routeTo: decision.routeTo },
+    detail: {
+      disposition: decision.disposition,
+      clause: decision.clause,
+      routeTo: decision.routeTo,
+      ...(input.valueSets && Object.keys(input.valueSets).length ? { valueSets: input.valueSets } : {}),
+    },
   });
   return decision;
 }
@@ -251,10 +280,7 @@ export function careGapActivities(deps: ActivityDeps) {
     careGapProgress: guard((input: { caseId: string }) => progress(deps, input)),
     careGapPin: guard((input: { clinicId: string; protocolId: string }) => pin(deps, input)),
     careGapGather: guard((input: CaseRef & { patientId: string; asOf: string }) => gather(deps, input)),
-    careGapEvaluate: guard(
-      (input: CaseRef & { protocol: { id: string; version: number }; facts: unknown; seq: number }) =>
-        evaluate(deps, input),
-    ),
+    careGapEvaluate: guard((input: Parameters<typeof evaluate>[1]) => evaluate(deps, input)),
     careGapWrite: guard((input: CareGapWriteInput) => write(deps, input)),
     careGapSyncTask: guard((input: CaseRef & SyncCareGapTaskInput) =>
       deps.fhir.withRequestId(input.requestId, async () => {

@@ -6,12 +6,18 @@ import { CareGapDecisionSchema, type CareGapDecision } from './decision.ts';
 import { evaluateCareGap } from './evaluate.ts';
 import { CareGapFactsSchema, type CareGapFacts } from './facts.ts';
 import { CareGapProtocolSchema, parseCareGapProtocol, type CareGapProtocol } from './protocol.ts';
+import { CARE_GAP_VALUE_SET_IDS } from './value-sets.ts';
 
 export * from './decision.ts';
 export * from './facts.ts';
 export * from './protocol.ts';
 export { careGapNextDueDate, evaluateCareGap } from './evaluate.ts';
-export { loadValueSetExpansion, CARE_GAP_VALUE_SETS, type CareGapValueSet } from './value-sets.ts';
+export {
+  careGapValueSetsWith,
+  loadValueSetExpansion,
+  CARE_GAP_VALUE_SETS,
+  type CareGapValueSet,
+} from './value-sets.ts';
 
 /** The built-in care-gap protocols, parsed (and so validated, safety rules included) at import. */
 export const CARE_GAP_BUILTINS: readonly CareGapProtocol[] = [parseCareGapProtocol(crcScreening2021)];
@@ -56,6 +62,7 @@ export const careGapKind: KindDeclaration<CareGapProtocol, CareGapFacts, CareGap
     { id: 'snooze', label: 'Snooze until a date', roles: ['nurse', 'doctor'], queues: ['outreach', 'nurse', 'doctor'] },
     { id: 'escalate', label: 'Escalate to a doctor', roles: ['nurse'], queues: ['outreach', 'nurse'] },
   ],
+  valueSets: CARE_GAP_VALUE_SET_IDS,
   workflowType: 'careGap',
   definitionSchema: CareGapProtocolSchema,
   factsSchema: CareGapFactsSchema,

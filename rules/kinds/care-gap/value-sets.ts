@@ -2,6 +2,7 @@
 // the parser + merge of a clinic's full expansion (FHIR `ValueSet` JSON, e.g. a VSAC export) for one set.
 import { z } from 'zod';
 import { AppError, jsonPath } from '../../errors.ts';
+import { parseValueSetExpansion, type ParsedExpansion } from '../../value-set-expansion.ts';
 import advancedIllness from './value-sets/advanced-illness.json' with { type: 'json' };
 import answerYes from './value-sets/answer-yes.json' with { type: 'json' };
 import colonicPolypsHistory from './value-sets/colonic-polyps-history.json' with { type: 'json' };
@@ -148,60 +149,49 @@ export function valueSetMatcher(vs: CareGapValueSet): ValueSetMatcher {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// A clinic's full expansion of a value set (FHIR R4 `ValueSet`, as VSAC exports it)
+// A clinic's full expansion of a value set (FHIR R4 `ValueSet`, as VSAC exports it; parsed by the engine)
 // ---------------------------------------------------------------------------------------------------------------
 
-interface Contains {
-  system?: string;
-  code?: string;
-  display?: string;
-  abstract?: boolean;
-  contains?: Contains[];
-}
-const ContainsSchema: z.ZodType<Contains> = z.lazy(() =>
-  z.looseObject({
-    system: z.string().min(1).optional(),
-    code: z.string().min(1).optional(),
-    display: z.string().optional(),
-    abstract: z.boolean().optional(),
-    contains: z.array(ContainsSchema).optional(),
-  }),
-);
-const FhirValueSetSchema = z.looseObject({
-  resourceType: z.literal('ValueSet'),
-  id: z.string().optional(),
-  url: z.string().optional(),
-  version: z.string().optional(),
-  name: z.string().optional(),
-  expansion: z.looseObject({ contains: z.array(ContainsSchema).optional() }).optional(),
-  compose: z
-    .looseObject({
-      include: z.array(
-        z.looseObject({
-          system: z.string().min(1).optional(),
-          version: z.string().optional(),
-          concept: z.array(z.looseObject({ code: z.string().min(1), display: z.string().optional() })).optional(),
-          filter: z.array(z.unknown()).optional(),
-          valueSet: z.array(z.string()).optional(),
-        }),
-      ),
-    })
-    .optional(),
-});
+/** The ids of this kind's value sets: the ones a clinic may load an expansion for (`careGapKind.valueSets`). */
+export const CARE_GAP_VALUE_SET_IDS: readonly CareGapValueSetId[] = Object.keys(BUILT_IN) as CareGapValueSetId[];
 
-function invalid(path: PropertyKey[], message: string): never {
-  const p = jsonPath(path);
-  throw new AppError('INVALID_INPUT', `${p}: ${message}`, { issues: [{ path: p, message }] });
+/**
+ * A clinic's expansion **extends** the built-in set of the same id: the result holds every built-in entry (the
+ * protocol document's code lists, ICD-10-CM prefixes and the clinic EHR's own codes included) and every code of the
+ * expansion not already there (exact matches), each with `source` naming the ValueSet (`url|version`). Extending, not
+ * replacing: an export that lacks a code the protocol lists (a prefix, a local code) must not silently stop an
+ * exclusion or a test from counting.
+ */
+export function mergeExpansion(current: CareGapValueSet, expansion: ParsedExpansion): CareGapValueSet {
+  const source = `${expansion.source} (loaded expansion)`;
+  const key = (system: string, match: string, code: string) =>
+    `${canonicalSystem(system)}|${match}|${normalCode(canonicalSystem(system), code)}`;
+  const seen = new Set(current.entries.map((e) => key(e.system, e.match ?? 'exact', e.code)));
+  const added: ValueSetEntry[] = [];
+  for (const c of expansion.codes) {
+    const k = key(c.system, 'exact', c.code);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    added.push({ system: c.system, code: c.code, ...(c.display ? { display: c.display } : {}), source });
+  }
+  return { ...current, entries: [...current.entries, ...added] };
+}
+
+/** The value sets of one evaluation: the built-in ones, each extended by the clinic's loaded expansion of its id. */
+export function careGapValueSetsWith(
+  expansions: readonly { valueSetId: string; expansion: ParsedExpansion }[],
+): CareGapValueSets {
+  const sets: Record<string, CareGapValueSet> = { ...CARE_GAP_VALUE_SETS };
+  for (const { valueSetId, expansion } of expansions) {
+    const current = Object.hasOwn(sets, valueSetId) ? sets[valueSetId] : undefined;
+    if (current) sets[valueSetId] = mergeExpansion(current, expansion);
+  }
+  return sets as unknown as CareGapValueSets;
 }
 
 /**
- * Parses a clinic's full expansion of one value set (a FHIR R4 `ValueSet` resource, e.g. a VSAC export) and merges it
- * into the built-in set of that id: the result holds every built-in entry and every code of the expansion (exact
- * matches; duplicates dropped), each expansion entry with `source` naming the ValueSet (`url|version`). Codes are
- * read from `expansion.contains[]` (nested `contains` too, `abstract` entries skipped) and from
- * `compose.include[].concept[]` (with the include's `system`). An include made only of `filter` or `valueSet`
- * references cannot be expanded here and is refused, as is a document with no code at all: a clinic must load the
- * expansion, not the definition.
+ * Parses a clinic's full expansion of one value set (a FHIR R4 `ValueSet` resource, e.g. a VSAC export; the fields
+ * read are `parseValueSetExpansion`'s) and merges it into the built-in set of that id (`mergeExpansion`).
  *
  * @throws AppError `INVALID_INPUT` with the JSON path of the problem (unknown value set id, not a ValueSet, a code
  *   without a system, nothing to load).
@@ -212,48 +202,9 @@ export function loadValueSetExpansion(
   base: Readonly<Record<string, CareGapValueSet>> = CARE_GAP_VALUE_SETS,
 ): CareGapValueSet {
   const current = Object.hasOwn(base, valueSetId) ? base[valueSetId] : undefined;
-  if (!current) invalid([], `unknown value set "${valueSetId}" (known: ${Object.keys(base).join(', ')})`);
-  const parsed = FhirValueSetSchema.safeParse(resource);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    invalid(issue?.path ?? [], issue?.message ?? 'not a FHIR ValueSet');
+  if (!current) {
+    const message = `unknown value set "${valueSetId}" (known: ${Object.keys(base).join(', ')})`;
+    throw new AppError('INVALID_INPUT', `$: ${message}`, { issues: [{ path: '$', message }] });
   }
-  const vs = parsed.data;
-  const name = vs.url ?? (vs.id ? `ValueSet/${vs.id}` : (vs.name ?? 'ValueSet'));
-  const source = `${name}${vs.version ? `|${vs.version}` : ''} (loaded expansion)`;
-  const loaded: ValueSetEntry[] = [];
-
-  const walk = (list: Contains[], path: PropertyKey[]): void =>
-    list.forEach((c, i) => {
-      if (c.code !== undefined && !c.abstract) {
-        if (!c.system) invalid([...path, i, 'system'], 'a code needs its system');
-        loaded.push({ system: c.system, code: c.code, ...(c.display ? { display: c.display } : {}), source });
-      }
-      if (c.contains) walk(c.contains, [...path, i, 'contains']);
-    });
-  walk(vs.expansion?.contains ?? [], ['expansion', 'contains']);
-  vs.compose?.include.forEach((inc, i) => {
-    if (!inc.concept?.length) {
-      if (inc.filter?.length || inc.valueSet?.length)
-        invalid(['compose', 'include', i], 'a filter or valueSet include cannot be expanded here: load the expansion');
-      return;
-    }
-    if (!inc.system) invalid(['compose', 'include', i, 'system'], 'an include with concepts needs its system');
-    for (const c of inc.concept)
-      loaded.push({ system: inc.system, code: c.code, ...(c.display ? { display: c.display } : {}), source });
-  });
-  if (loaded.length === 0) invalid([], 'the ValueSet holds no codes (expansion.contains or compose.include.concept)');
-
-  const seen = new Set(
-    current.entries.map(
-      (e) => `${canonicalSystem(e.system)}|${e.match ?? 'exact'}|${normalCode(canonicalSystem(e.system), e.code)}`,
-    ),
-  );
-  const added = loaded.filter((e) => {
-    const key = `${canonicalSystem(e.system)}|exact|${normalCode(canonicalSystem(e.system), e.code)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  return { ...current, entries: [...current.entries, ...added] };
+  return mergeExpansion(current, parseValueSetExpansion(resource));
 }

@@ -15,50 +15,16 @@ import {
   validateAnyProtocol,
 } from '../../../rules/kinds/index.ts';
 import { BUILTIN_PROTOCOLS } from '../../../rules/kinds/refill/protocols/index.ts';
+import { careGapFacts } from '../../helpers/care-gap-builders.ts';
 
 const crc = structuredClone(CARE_GAP_BUILTINS[0]!) as unknown as Record<string, unknown> & {
   clauses: Record<string, unknown>[];
 };
 const refillDoc = structuredClone(BUILTIN_PROTOCOLS[0]!) as unknown as Record<string, unknown>;
 
-const none = { present: false, lastDate: null, evidence: [] };
-
 /** A 60-year-old, average risk, reachable, whose last colonoscopy was on `colonoscopy` (or never). */
-function facts(asOf: string, colonoscopy: string | null): CareGapFacts {
-  const test = colonoscopy ? { resourceType: 'Procedure', id: `proc-${colonoscopy}`, date: colonoscopy } : null;
-  return {
-    asOf,
-    patient: {
-      ageYears: 60,
-      postalAddress: true,
-      phone: true,
-      evidence: { resourceType: 'Patient', id: 'p1' },
-    },
-    exclusions: {
-      colorectalCancer: none,
-      totalColectomy: none,
-      hospice: none,
-      palliativeCare: none,
-      frailty: none,
-      advancedIllness: none,
-      dementiaMedication: none,
-      housing: { status: null, date: null, evidence: null },
-    },
-    risk: { lowerGiSymptoms: none, inflammatoryBowelDisease: none, colonicPolypsHistory: none },
-    tests: {
-      lastPositiveFit: null,
-      lastNegativeFit: null,
-      lastPositiveSdna: null,
-      lastNegativeSdna: null,
-      lastCtColonography: null,
-      lastSigmoidoscopy: null,
-      lastColonoscopy: test,
-      lastResult: test,
-    },
-    orders: { latestOpen: null, latestActive: null },
-    declined: { last: null },
-  };
-}
+const facts = (asOf: string, colonoscopy: string | null): CareGapFacts =>
+  careGapFacts({ asOf, colonoscopy, ageYears: 60, patientId: 'p1' });
 
 describe('the kinds registry', () => {
   test('lists refill first (the kind of a definition without `kind`) and care-gap', () => {
