@@ -92,7 +92,7 @@ async function refillBeforeAfter() {
       beforeCommit: commit,
       afterCommit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
       order: 'before, after, before, after, …',
-      medianTriagesPerSecond: { before: med('before'), after: med('after') },
+      medianTriagesPerSecond: { before: round(med('before'), 2), after: round(med('after'), 2) },
       ratioAfterToBefore: round(med('after') / med('before'), 3),
       runs,
     };
