@@ -22,15 +22,20 @@ interface PanelPage {
   /** The attribution window's first day (asOf − 24 calendar months, day clamped). */
   since: string;
   encounters: number;
-  /** Distinct patients of this page; `key` is an opaque hash the workflow dedupes on across pages. */
+  /**
+   * Distinct patients of this page, in the EHR's order (by patient); `key` is an opaque hash. The search is sorted
+   * by patient, so a patient spans pages only from the end of one to the start of the next: the workflow dedupes on
+   * the previous page's last key alone.
+   */
   patients: { id: string; key: string }[];
   next: string | null;
 }
 
 /**
- * One page of the clinic's attributed panel: `Encounter?status=finished&date=ge{asOf − 24 months}`, reduced to the
- * distinct patients on it. Read-only, safe to retry (the page is named by the EHR's own `next` link). Audited per
- * page with counts only.
+ * One page of the clinic's attributed panel: `Encounter?status=finished&date=ge{asOf − 24 months}&_sort=patient`,
+ * reduced to the distinct patients on it. Sorted by patient so that each patient's encounters are adjacent: the sweep
+ * needs no growing set of the patients seen, whatever the panel's size. Read-only, safe to retry (the page is named by
+ * the EHR's own `next` link). Audited per page with counts only.
  */
 export async function panelPage(
   { store, fhir }: { store: Store; fhir: ClinicFhir },
@@ -42,7 +47,7 @@ export async function panelPage(
     const page = await connector.searchPage(
       'Encounter',
       input.next === null
-        ? { params: { status: 'finished', date: `ge${since}`, _count: input.pageSize } }
+        ? { params: { status: 'finished', date: `ge${since}`, _sort: 'patient', _count: input.pageSize } }
         : { next: input.next },
     );
     const patients = new Map<string, string>();

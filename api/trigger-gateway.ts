@@ -38,6 +38,8 @@ export interface TriggerGateway {
   ensureSweepSchedule(clinic: SweepScheduleClinic): Promise<void>;
   /**
    * Starts a sweep by hand, through the clinic's Schedule (so the Schedule's overlap policy covers hand starts too).
+   * Two callers in the same instant may both get the one run the Schedule started; the route's audit row claims it
+   * for one of them (api/routes/sweeps.ts).
    *
    * @throws AppError `CONFLICT` while a sweep of the clinic runs.
    */

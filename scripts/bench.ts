@@ -1,323 +1,345 @@
-// `npm run bench`: end-to-end throughput and latency of refill triage on one machine, and what bounds it.
+// `npm run bench`: the care-gap panel sweep and refill triage, end to end on one machine, and what bounds them.
 //
-// Starts the product exactly as `npm start` does, in a temporary DATA_DIR on free ports (Temporal dev server with a
-// SQLite file, sandbox EHR with 1,000 synthetic patients and SMART auth on, one worker, the API; separate processes,
-// payload codec on), and drives it over HTTP like an EHR would. Then:
-//   1. the sandbox's connector-style search latency (in process);
-//   2. N signed webhooks at fixed concurrency → sustained triages/s, webhook-to-routed latency p50/p95/p99, FHIR round
-//      trips per triage;
-//   3. on the same Temporal server, N empty workflows at the same concurrency: the ceiling this machine's Temporal gives.
-// Writes BENCHMARKS.md and BENCHMARKS.json. Options: --requests N (500) --concurrency C (16) --patients P (1000).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Every run starts the product as `npm start` does (scripts/bench-stack.ts: temporary DATA_DIR, free ports, Temporal
+// dev server, sandbox EHR, worker and API as separate processes, payload codec on) and drives it over HTTP.
+//   1. Refill triage before and after the kinds redesign, in the same run: scripts/bench-refill.ts in a temporary git
+//      worktree of --before (default 3d5864e, main before issue 8; node_modules and .temporal hard-linked from this
+//      checkout) and here, interleaved A B A B… (--rounds), same settings. Medians and their ratio.
+//   2. The panel sweep over an attributed panel of --sweep-patients (default 10,000: patients with a finished
+//      Encounter in 24 months, as `npm start` seeds them; SANDBOX_PATIENTS is chosen to give that panel) at each
+//      --latencies (default 0,100 ms added to every FHIR answer): one hand start through the API, until every case
+//      has its first decision. Patients/s, FHIR round trips per patient counted at the sandbox EHR, the worker's RSS
+//      (sampled from /proc), wall times. --sweep-timeout-min caps each sweep (an unfinished one is reported as such).
+// Writes BENCHMARKS.md and BENCHMARKS.json (keeping the protocol simulation's section). Also: --requests (500)
+// --concurrency (16) --patients (1000) for the refill runs; --skip-refill, --skip-sweep.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { signWebhook } from '../api/middleware/webhook-signature.ts';
-import { loadConfig } from '../connectors/config.ts';
+import { formatISO, parseISO, subMonths } from 'date-fns';
 import { createStore, openDatabase } from '../connectors/db/index.ts';
-import { createTemporalClient } from '../connectors/temporal.ts';
-import { runSearchBenchmark } from '../sandbox/bench.ts';
-import { IndexedRepository, loadResources } from '../sandbox/indexed-repository.ts';
+import { careGapPatientsFor } from '../sandbox/main.ts';
 import { generateClinic } from '../sandbox/synthetic/index.ts';
-import { emptyWorkflow } from '../workflows/smoke.ts';
-import { findFreePort, provisionedTemporalVersion } from './temporal-cli.ts';
+import { loadAverage1m, memoryOf, startBenchStack } from './bench-stack.ts';
+import { provisionedTemporalVersion } from './temporal-cli.ts';
 
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '500' },
     concurrency: { type: 'string', default: '16' },
     patients: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '2' },
+    before: { type: 'string', default: '3d5864e' },
+    'sweep-patients': { type: 'string', default: '10000' },
+    latencies: { type: 'string', default: '0,100' },
+    'sweep-timeout-min': { type: 'string', default: '30' },
+    'skip-refill': { type: 'boolean', default: false },
+    'skip-sweep': { type: 'boolean', default: false },
   },
 });
-const N = Number(values.requests);
-const C = Number(values.concurrency);
-const PATIENTS = Number(values.patients);
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SEED = 2015; // SANDBOX_SEED's default, as `npm start` runs it
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'ehr-autopilot-bench-'));
-const ports = {
-  PORT: await findFreePort(),
-  SANDBOX_PORT: await findFreePort(),
-  TEMPORAL_PORT: await findFreePort(),
-  TEMPORAL_UI_PORT: await findFreePort(),
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const env: Record<string, string> = {
-  ...(process.env as Record<string, string>),
-  DATA_DIR: dir,
-  LOG_LEVEL: 'warn',
-  SANDBOX_PATIENTS: String(PATIENTS),
-  ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-};
-delete env.TEMPORAL_ADDRESS;
-delete env.DATABASE_URL;
+const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
-// The product as `npm start` runs it: Temporal dev server, sandbox EHR, worker and API, each its own process.
-const stack = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./start.ts', import.meta.url))], {
-  env,
-  detached: true,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-let output = '';
-stack.stdout.on('data', (d: Buffer) => (output += d.toString()));
-const api = `http://127.0.0.1:${ports.PORT}`;
-const stopStack = async () => {
-  try {
-    process.kill(-stack.pid!, 'SIGTERM');
-  } catch {
-    return;
-  }
-  await new Promise((r) => stack.once('exit', r));
-};
+// ---------------------------------------------------------------------------------------------------------------
+// 1. Refill before/after
+type RefillRun = { triagesPerSecond: number; load1m: { before: number; after: number } } & Record<string, unknown>;
 
-try {
-  const t0Start = performance.now();
-  for (;;) {
-    if (stack.exitCode !== null) throw new Error(`npm start exited:\n${output.slice(-2000)}`);
-    if (/is up \(healthy after/.test(output)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const startToHealthyS = (performance.now() - t0Start) / 1000;
-  console.log(`stack healthy after ${round(startToHealthyS)} s`);
-  const creds = JSON.parse(readFileSync(join(dir, 'demo-credentials.json'), 'utf8')) as { webhookSecret: string };
-  const secret = creds.webhookSecret;
-  const config = loadConfig({ ...env, PAYLOAD_KEY: readFileSync(join(dir, 'payload.key'), 'utf8').trim() });
-  const db = await openDatabase({ dataDir: dir });
-  const store = createStore(db);
-  const client = await createTemporalClient(config);
-
-  // The sandbox's own search latency, in process, on the same synthetic clinic.
-  const asOf = new Date().toISOString().slice(0, 10);
-  const clinicData = generateClinic({ seed: config.SANDBOX_SEED, patients: PATIENTS, asOf });
-  const repo = new IndexedRepository();
-  const loadStarted = performance.now();
-  loadResources(repo, clinicData.resources);
-  const loadMs = performance.now() - loadStarted;
-  const patientIds = clinicData.resources.filter((r) => r.resourceType === 'Patient').map((r) => r.id!);
-  const search = runSearchBenchmark(repo, patientIds, { searches: 1200, asOf });
-  console.log(`sandbox: ${clinicData.resources.length} resources; search median ${round(search.medianMs, 3)} ms`);
-
-  const requests = clinicData.refillRequests.map((r) => r.medicationRequestId);
-  const post = async (mrId: string) => {
-    const raw = JSON.stringify({
-      type: 'refill.requested',
-      id: `evt-${mrId}`,
-      medicationRequest: `MedicationRequest/${mrId}`,
-    });
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${api}/v1/webhooks/demo/refill-requests`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-autopilot-timestamp': String(ts),
-        'x-autopilot-signature': signWebhook(secret, ts, raw),
-      },
-      body: raw,
-    });
-    if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
-    return ((await res.json()) as { caseId: string }).caseId;
-  };
-  /** Waits until every case is routed, re-reading only those still pending (latency comes from the timeline). */
-  const waitQueued = async (ids: string[], everyMs = 50) => {
-    let pending = ids;
-    while (pending.length > 0) {
-      const cases = await Promise.all(pending.map((id) => store.cases.getCase(id)));
-      pending = pending.filter((_, i) => cases[i]?.status !== 'queued');
-      if (pending.length > 0) await new Promise((r) => setTimeout(r, everyMs));
-    }
-  };
-  // Warm-up: workflow bundle loaded, SMART token fetched, connections open.
-  await waitQueued(await Promise.all(requests.slice(0, 10).map(post)));
-
-  // Unloaded latency: one request at a time, each waited until routed (the latency a clinic sees off-peak).
-  const single: number[] = [];
-  for (const mrId of requests.slice(10, 40)) {
-    const s = performance.now();
-    await waitQueued([await post(mrId)]);
-    single.push(performance.now() - s);
-  }
-  single.sort((a, b) => a - b);
-
-  // The run: N webhooks at concurrency C; a webhook answers in ms, the routing happens in the workflow.
-  const batch = requests.slice(40, 40 + N);
-  if (batch.length < N) throw new Error(`only ${batch.length} refill requests available; raise --patients`);
-  const webhookMs: number[] = [];
-  const caseIds: string[] = [];
-  const t0 = performance.now();
-  await pool(batch, C, async (mrId) => {
-    const s = performance.now();
-    caseIds.push(await post(mrId));
-    webhookMs.push(performance.now() - s);
+function runRefill(root: string, out: string): Promise<RefillRun> {
+  const args = ['--import', 'tsx', join(root, 'scripts', 'bench-refill.ts'), '--out', out];
+  args.push('--requests', values.requests, '--concurrency', values.concurrency, '--patients', values.patients);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(readFileSync(out, 'utf8')) as RefillRun)
+        : reject(new Error(`bench-refill in ${root} exited ${code}`)),
+    );
   });
-  await waitQueued(caseIds, 500);
-  const wallS = (performance.now() - t0) / 1000;
-
-  // Webhook-to-routed latency from the case timeline: case.received (API clock) → case.queued (workflow clock).
-  const latencies: number[] = [];
-  let firstReceived = Infinity;
-  let lastQueued = 0;
-  let readRoundTrips = 0;
-  let writes = 0;
-  for (const id of caseIds) {
-    const events = await store.cases.listCaseEvents(id);
-    const received = Date.parse(events.find((e) => e.kind === 'case.received')!.at);
-    const queued = Date.parse(events.find((e) => e.kind === 'case.queued')!.at);
-    latencies.push(queued - received);
-    firstReceived = Math.min(firstReceived, received);
-    lastQueued = Math.max(lastQueued, queued);
-    const audit = (await store.audit.listAudit({ caseId: id, limit: 100 })).items;
-    const read = audit.find((a) => a.action === 'patient_context.read');
-    readRoundTrips += Number((read?.detail as { roundTrips?: number } | undefined)?.roundTrips ?? 0);
-    writes += audit.filter((a) => a.action === 'ehr.write_back' || a.action === 'ehr.task_synced').length;
-  }
-  latencies.sort((a, b) => a - b);
-  webhookMs.sort((a, b) => a - b);
-  const triagesPerS = N / ((lastQueued - firstReceived) / 1000);
-  const cases = await Promise.all(caseIds.map((id) => store.cases.getCase(id)));
-  const mix: Record<string, number> = {};
-  for (const c of cases) mix[c!.disposition ?? 'untriaged'] = (mix[c!.disposition ?? 'untriaged'] ?? 0) + 1;
-  console.log(`triage: ${round(triagesPerS)} triages/s; routed p50 ${latencies[Math.floor(N / 2)]} ms`);
-
-  // The ceiling: an empty workflow on the same server and the product's own worker, same concurrency, same codec.
-  const e0 = performance.now();
-  let k = 0;
-  await pool(
-    Array.from({ length: N }, () => k++),
-    C,
-    async (i) => {
-      await client.client.workflow.execute(emptyWorkflow, {
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        workflowId: `empty-${i}-${Date.now()}`,
-        args: [{ n: i }],
-      });
-    },
-  );
-  const emptyPerS = N / ((performance.now() - e0) / 1000);
-  console.log(`empty workflow: ${round(emptyPerS)} workflows/s`);
-
-  const result = {
-    at: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
-    temporalCli: provisionedTemporalVersion(),
-    settings: {
-      requests: N,
-      concurrency: C,
-      patients: PATIENTS,
-      stack: 'npm start (separate processes)',
-      codec: 'AES-256-GCM',
-      appDb: 'SQLite',
-      workers: 1,
-    },
-    startToHealthySeconds: round(startToHealthyS, 1),
-    sandbox: { resources: clinicData.resources.length, loadMs: Math.round(loadMs), search },
-    triage: {
-      triagesPerSecond: round(triagesPerS),
-      wallSeconds: round(wallS, 2),
-      unloadedRoutedLatencyMs: {
-        requests: single.length,
-        p50: round(pct(single, 0.5)),
-        p95: round(pct(single, 0.95)),
-        max: round(single.at(-1) ?? NaN),
-      },
-      routedLatencyMs: {
-        p50: pct(latencies, 0.5),
-        p95: pct(latencies, 0.95),
-        p99: pct(latencies, 0.99),
-        max: latencies.at(-1),
-      },
-      webhookResponseMs: {
-        p50: round(pct(webhookMs, 0.5)),
-        p95: round(pct(webhookMs, 0.95)),
-        p99: round(pct(webhookMs, 0.99)),
-      },
-      fhirReadRoundTripsPerTriage: round(readRoundTrips / N, 2),
-      fhirWritesPerTriage: round(writes / N, 2),
-      dispositions: mix,
-    },
-    emptyWorkflow: { workflowsPerSecond: round(emptyPerS) },
-    ratio: { triageToEmptyWorkflow: round(triagesPerS / emptyPerS, 2) },
-  };
-  writeFileSync('BENCHMARKS.json', JSON.stringify(result, null, 2) + '\n');
-  writeFileSync('BENCHMARKS.md', renderMarkdown(result));
-  console.log('wrote BENCHMARKS.md and BENCHMARKS.json');
-  await client.close();
-  await db.close();
-} finally {
-  await stopStack();
-  rmSync(dir, { recursive: true, force: true });
 }
 
-function renderMarkdown(r: {
-  at: string;
-  machine: { cpus: number; model: string; node: string };
-  temporalCli: string;
-  startToHealthySeconds: number;
-  settings: Record<string, unknown>;
-  sandbox: { resources: number; loadMs: number; search: { medianMs: number; p95Ms: number; searches: number } };
-  triage: {
-    triagesPerSecond: number;
-    wallSeconds: number;
-    unloadedRoutedLatencyMs: Record<string, number>;
-    routedLatencyMs: Record<string, number | undefined>;
-    webhookResponseMs: Record<string, number>;
-    fhirReadRoundTripsPerTriage: number;
-    fhirWritesPerTriage: number;
-    dispositions: Record<string, number>;
-  };
-  emptyWorkflow: { workflowsPerSecond: number };
-  ratio: { triageToEmptyWorkflow: number };
-}): string {
-  const t = r.triage;
-  return `# Benchmarks
+async function refillBeforeAfter() {
+  const commit = execFileSync('git', ['rev-parse', '--short', values.before], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const tmp = mkdtempSync(join(tmpdir(), 'ehr-autopilot-before-'));
+  const before = join(tmp, 'checkout');
+  log(`worktree of ${commit} at ${before}`);
+  execFileSync('git', ['worktree', 'add', '--detach', before, commit], { cwd: ROOT, stdio: 'ignore' });
+  try {
+    // The dependencies of this checkout, hard-linked (main before issue 8 has the same, less knip); no network.
+    execFileSync('cp', ['-al', join(ROOT, 'node_modules'), join(before, 'node_modules')]);
+    execFileSync('cp', ['-al', join(ROOT, '.temporal'), join(before, '.temporal')]);
+    for (const f of ['bench-refill.ts', 'bench-stack.ts']) {
+      writeFileSync(join(before, 'scripts', f), readFileSync(join(ROOT, 'scripts', f)));
+    }
+    const runs: { before: RefillRun[]; after: RefillRun[] } = { before: [], after: [] };
+    for (let r = 0; r < Number(values.rounds); r += 1) {
+      for (const side of ['before', 'after'] as const) {
+        log(`refill round ${r + 1}, ${side}`);
+        const run = await runRefill(side === 'before' ? before : ROOT, join(tmp, `${side}-${r}.json`));
+        runs[side].push(run);
+        log(`  ${run.triagesPerSecond} triages/s (load ${run.load1m.before} → ${run.load1m.after})`);
+      }
+    }
+    const med = (side: 'before' | 'after') => median(runs[side].map((x) => x.triagesPerSecond));
+    return {
+      beforeCommit: commit,
+      afterCommit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
+      order: 'before, after, before, after, …',
+      medianTriagesPerSecond: { before: round(med('before'), 2), after: round(med('after'), 2) },
+      ratioAfterToBefore: round(med('after') / med('before'), 3),
+      runs,
+    };
+  } finally {
+    execFileSync('git', ['worktree', 'remove', '--force', before], { cwd: ROOT, stdio: 'ignore' });
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
 
-Generated by \`npm run bench\` on ${r.at} (${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, Temporal CLI ${r.temporalCli}).
-Raw numbers: \`BENCHMARKS.json\`. One run; these machines are noisy, so compare medians and ratios, not single digits.
+// ---------------------------------------------------------------------------------------------------------------
+// 2. The panel sweep
 
-Setup: ${Object.entries(r.settings)
-    .map(([k, v]) => `${k} ${String(v)}`)
-    .join(
-      ', ',
-    )}. Every process (Temporal dev server, sandbox EHR, API, worker, and this driver) shares the same ${r.machine.cpus} cores.
+/** The attributed panel `npm start` seeds for `patients` refill patients (finished Encounters in 24 months). */
+function panelOf(patients: number, asOf: string): number {
+  const since = formatISO(subMonths(parseISO(asOf), 24), { representation: 'date' });
+  const clinic = generateClinic({ seed: SEED, patients, careGapPatients: careGapPatientsFor(patients), asOf });
+  const panel = new Set<string>();
+  for (const r of clinic.resources) {
+    if (r.resourceType !== 'Encounter' || r.status !== 'finished') continue;
+    const end = r.period?.end ?? r.period?.start;
+    if (end && end.slice(0, 10) >= since && r.subject?.reference) panel.add(r.subject.reference);
+  }
+  return panel.size;
+}
 
-## Refill triage, webhook to routed
+/** SANDBOX_PATIENTS whose attributed panel is the smallest at or above `target`. */
+function sandboxPatientsFor(target: number, asOf: string): { sandboxPatients: number; expectedPanel: number } {
+  let n = Math.max(10, Math.round(target / 1.38));
+  let panel = panelOf(n, asOf);
+  for (let i = 0; i < 8 && panel !== target; i += 1) {
+    const step = Math.round((target - panel) / 1.38) || (panel < target ? 1 : -1);
+    const m = n + step;
+    const p = panelOf(m, asOf);
+    if (p < target && panel >= target) break; // n is the smallest found at or above
+    n = m;
+    panel = p;
+  }
+  return { sandboxPatients: n, expectedPanel: panel };
+}
 
-| measure | value |
-|---|---|
-| sustained triages/s | **${t.triagesPerSecond}** |
-| webhook → routed, one request at a time (${t.unloadedRoutedLatencyMs.requests}; polled every 50 ms) p50 / p95 | ${t.unloadedRoutedLatencyMs.p50} / ${t.unloadedRoutedLatencyMs.p95} ms |
-| webhook → routed under load (all ${r.settings.requests as number} at concurrency ${r.settings.concurrency as number}) p50 / p95 / p99 | ${t.routedLatencyMs.p50} / ${t.routedLatencyMs.p95} / ${t.routedLatencyMs.p99} ms |
-| webhook response (202) p50 / p95 / p99 | ${t.webhookResponseMs.p50} / ${t.webhookResponseMs.p95} / ${t.webhookResponseMs.p99} ms |
-| FHIR read round trips per triage | ${t.fhirReadRoundTripsPerTriage} |
-| FHIR write-backs per triage to routing (Task mirror, pended order) | ${t.fhirWritesPerTriage} |
-| dispositions | ${Object.entries(t.dispositions)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ')} |
+interface SandboxCounts {
+  total: number;
+  byKind: Record<string, number>;
+}
 
-## Ceiling and context
+async function sweepRun(latencyMs: number, sandboxPatients: number) {
+  const load1mBefore = loadAverage1m();
+  log(`sweep at ${latencyMs} ms: starting the stack (${sandboxPatients} refill patients + care gaps)`);
+  const stack = await startBenchStack({
+    root: ROOT,
+    env: { SANDBOX_PATIENTS: String(sandboxPatients), SANDBOX_LATENCY_MS: String(latencyMs) },
+    countingSandbox: true,
+  });
+  try {
+    log(`  healthy after ${round(stack.startToHealthySeconds)} s`);
+    const creds = JSON.parse(readFileSync(join(stack.dir, 'demo-credentials.json'), 'utf8')) as {
+      clinicId: string;
+      tokens: { admin: string };
+    };
+    const db = await openDatabase({ dataDir: stack.dir });
+    createStore(db); // the schema is the API's; the bench only counts
+    const counts = async () => (await (await fetch(`${stack.sandboxStats!}/requests`)).json()) as SandboxCounts;
+    const headers = { authorization: `Bearer ${creds.tokens.admin}` };
+    const workerPid = stack.childPid('worker');
+    if (workerPid === null) throw new Error('no worker process found under the stack');
+    const rssStart = memoryOf(workerPid);
+    let rssPeakKb = rssStart?.rssKb ?? 0;
+    const sampler = setInterval(() => {
+      const m = memoryOf(workerPid);
+      if (m) rssPeakKb = Math.max(rssPeakKb, m.rssKb);
+    }, 500);
+    const decided = async () => {
+      const row = await db.kysely
+        .selectFrom('cases')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('kind', '=', 'care-gap')
+        .where('status', 'in', ['queued', 'closed'])
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    };
 
-| measure | value |
-|---|---|
-| empty workflow, same server and concurrency | **${r.emptyWorkflow.workflowsPerSecond} workflows/s** |
-| triage throughput / empty-workflow throughput | ${r.ratio.triageToEmptyWorkflow} |
-| sandbox search median / p95 (${r.sandbox.search.searches} connector-style searches, ${r.sandbox.resources} resources) | ${round(r.sandbox.search.medianMs, 3)} / ${round(r.sandbox.search.p95Ms, 3)} ms |
-| sandbox load time (in process) | ${r.sandbox.loadMs} ms |
-| \`npm start\` to healthy (fresh DATA_DIR, ${r.settings.patients as number} patients) | ${r.startToHealthySeconds} s |
+    const before = await counts();
+    const t0 = performance.now();
+    const res = await fetch(`${stack.api}/v1/clinics/${creds.clinicId}/sweeps`, { method: 'POST', headers });
+    if (res.status !== 202) throw new Error(`sweep start answered ${res.status}: ${await res.text()}`);
+    const { sweepId } = (await res.json()) as { sweepId: string };
+    let progress: { status: string; patients: number; cases: number; pages: number; encounters: number; runs: number };
+    let walkS: number | null = null;
+    let n = 0;
+    const deadline = Date.now() + Number(values['sweep-timeout-min']) * 60_000;
+    let lastLog = 0;
+    for (;;) {
+      const p = await fetch(`${stack.api}/v1/clinics/${creds.clinicId}/sweeps/${encodeURIComponent(sweepId)}`, {
+        headers,
+      });
+      progress = (await p.json()) as typeof progress;
+      if (progress.status === 'done' && walkS === null) walkS = (performance.now() - t0) / 1000;
+      n = await decided();
+      if (performance.now() - lastLog > 30_000) {
+        lastLog = performance.now();
+        log(
+          `  ${round((performance.now() - t0) / 1000, 0)} s: sweep ${progress.status}, ${progress.patients} patients, ${n} decided`,
+        );
+      }
+      if (walkS !== null && n >= progress.cases) break;
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const wallS = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    const after = await counts();
+    const rssEnd = memoryOf(workerPid);
+    const finished = walkS !== null && n >= progress.cases;
+    const byKind: Record<string, number> = {};
+    for (const [k, v] of Object.entries(after.byKind)) {
+      const d = v - (before.byKind[k] ?? 0);
+      if (d > 0) byKind[k] = d;
+    }
+    const roundTrips = after.total - before.total;
+    const result = {
+      latencyMs,
+      finished,
+      sweepId,
+      progress,
+      casesDecided: n,
+      sweepWalkSeconds: walkS === null ? null : round(walkS, 1),
+      wallSeconds: round(wallS, 1),
+      patientsPerSecond: round(n / wallS, 2),
+      fhirRoundTrips: roundTrips,
+      fhirRoundTripsPerPatient: n > 0 ? round(roundTrips / n, 2) : null,
+      fhirRoundTripsByKind: byKind,
+      workerRssMb: {
+        atStart: rssStart ? round(rssStart.rssKb / 1024) : null,
+        peakSampled: round(rssPeakKb / 1024),
+        atEnd: rssEnd ? round(rssEnd.rssKb / 1024) : null,
+        vmHwm: rssEnd ? round(rssEnd.hwmKb / 1024) : null,
+      },
+      startToHealthySeconds: round(stack.startToHealthySeconds, 1),
+      load1m: { before: load1mBefore, after: loadAverage1m() },
+    };
+    log(
+      `  ${finished ? 'done' : 'STOPPED (timeout)'}: ${n} decided in ${round(wallS)} s = ${result.patientsPerSecond}/s; ` +
+        `${result.fhirRoundTripsPerPatient} round trips/patient; worker peak ${result.workerRssMb.peakSampled} MB`,
+    );
+    await db.close();
+    return result;
+  } finally {
+    await stack.stop();
+  }
+}
 
-A triage to its queue is 2 remote activities (FHIR read, Task mirror) plus the pended order for approvals, 4 local
-activities (projection ×2, protocol pin, evaluation) and 3–4 workflow tasks, against 1 workflow task for the empty
-workflow; on this machine the worker process's main thread (activities, FHIR JSON, json-rules-engine) and the dev
-server's SQLite share 2 cores, and that is the bound here. Scale out with a
-Temporal cluster, PostgreSQL and more workers (README, "Running at scale").
-`;
+// ---------------------------------------------------------------------------------------------------------------
+const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version };
+const startedAt = new Date().toISOString();
+const refill = values['skip-refill'] ? null : await refillBeforeAfter();
+let sweep = null;
+if (!values['skip-sweep']) {
+  const asOf = new Date().toISOString().slice(0, 10);
+  const target = Number(values['sweep-patients']);
+  const sized = sandboxPatientsFor(target, asOf);
+  log(`panel of ${sized.expectedPanel} for ${target}: SANDBOX_PATIENTS=${sized.sandboxPatients}`);
+  const runs = [];
+  for (const latency of values.latencies.split(',').map(Number))
+    runs.push(await sweepRun(latency, sized.sandboxPatients));
+  sweep = { targetPanel: target, ...sized, runs };
+}
+
+const previous = existsSync('BENCHMARKS.json')
+  ? (JSON.parse(readFileSync('BENCHMARKS.json', 'utf8')) as Record<string, unknown>)
+  : {};
+const result = {
+  at: startedAt,
+  machine,
+  temporalCli: provisionedTemporalVersion(),
+  settings: {
+    stack: 'npm start (separate processes: Temporal dev server, sandbox EHR, worker, API)',
+    codec: 'AES-256-GCM',
+    appDb: 'SQLite',
+    workers: 1,
+    refill: {
+      requests: Number(values.requests),
+      concurrency: Number(values.concurrency),
+      patients: Number(values.patients),
+      rounds: Number(values.rounds),
+    },
+  },
+  refill,
+  sweep,
+  ...(previous.simulation ? { simulation: previous.simulation } : {}),
+};
+writeFileSync('BENCHMARKS.json', JSON.stringify(result, null, 2) + '\n');
+const md = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
+const sim = /<!-- simulation:start -->[\s\S]*<!-- simulation:end -->\n?/.exec(md)?.[0] ?? '';
+writeFileSync('BENCHMARKS.md', renderMarkdown(result) + (sim ? `\n${sim}` : ''));
+log('wrote BENCHMARKS.md and BENCHMARKS.json');
+
+function renderMarkdown(r: typeof result): string {
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Generated by \`npm run bench\` on ${r.at} (${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, Temporal CLI ${r.temporalCli}).`,
+    'Raw numbers: `BENCHMARKS.json`. Every process (Temporal dev server, sandbox EHR, API, worker, this driver) shares',
+    `the same ${r.machine.cpus} cores, and other work shared them too (1-minute load averages below).`,
+    '',
+  ];
+  if (r.refill) {
+    const f = r.refill;
+    lines.push(
+      '## Refill triage before and after the kinds redesign (same run)',
+      '',
+      `Before: ${f.beforeCommit} (main before issue 8); after: ${f.afterCommit}. ${r.settings.refill.requests} signed webhooks at concurrency ${r.settings.refill.concurrency}, ${r.settings.refill.patients} patients, webhook to routed; runs interleaved ${f.order} (${r.settings.refill.rounds} rounds).`,
+      '',
+      '| run | before: triages/s | after: triages/s | load 1 min (before run → after run) |',
+      '|---|---|---|---|',
+      ...f.runs.before.map(
+        (b, i) =>
+          `| ${i + 1} | ${b.triagesPerSecond} | ${f.runs.after[i]?.triagesPerSecond ?? '–'} | ${b.load1m.before} → ${b.load1m.after}; ${f.runs.after[i]?.load1m.before ?? ''} → ${f.runs.after[i]?.load1m.after ?? ''} |`,
+      ),
+      `| **median** | **${f.medianTriagesPerSecond.before}** | **${f.medianTriagesPerSecond.after}** | after / before = **${f.ratioAfterToBefore}** |`,
+      '',
+    );
+  }
+  if (r.sweep) {
+    const s = r.sweep;
+    lines.push(
+      `## Panel sweep, ${s.targetPanel} patients`,
+      '',
+      `SANDBOX_PATIENTS=${s.sandboxPatients} (plus ${careGapPatientsFor(s.sandboxPatients)} care-gap patients, as \`npm start\` seeds them) gives an attributed panel of ${s.expectedPanel} (finished Encounter in 24 months). One hand start (\`POST /v1/clinics/demo/sweeps\`), timed until every case has its first decision (status queued or closed). Round trips are counted at the sandbox EHR (every HTTP request it answered during the sweep: pages, reads, writes, tokens).`,
+      '',
+      '| added FHIR latency | finished | patients decided | patients/s | sweep walk (pages + signals) | wall to last decision | FHIR round trips / patient | worker RSS start / peak / end | load 1 min |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...s.runs.map(
+        (x) =>
+          `| ${x.latencyMs} ms | ${x.finished ? 'yes' : '**no** (stopped at the timeout)'} | ${x.casesDecided} of ${x.progress.cases} | **${x.patientsPerSecond}** | ${x.sweepWalkSeconds ?? '–'} s | ${x.wallSeconds} s | ${x.fhirRoundTripsPerPatient} | ${x.workerRssMb.atStart} / ${x.workerRssMb.peakSampled} / ${x.workerRssMb.atEnd} MB | ${x.load1m.before} → ${x.load1m.after} |`,
+      ),
+      '',
+      'Round trips by kind, per run:',
+      '',
+      ...s.runs.map(
+        (x) =>
+          `- ${x.latencyMs} ms: ${Object.entries(x.fhirRoundTripsByKind)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+      ),
+      '',
+    );
+  }
+  return lines.join('\n');
 }

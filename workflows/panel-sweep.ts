@@ -35,8 +35,11 @@ export interface PanelSweepInput {
   /** Pages per workflow run before continuing as new; default 40. */
   pagesPerRun?: number;
   policy?: ActivityPolicy;
-  /** State carried over continue-as-new; absent on the first run. */
-  carried?: { next: string | null; seen: string[]; progress: PanelSweepProgress };
+  /**
+   * State carried over continue-as-new; absent on the first run. Constant in size whatever the panel: the cursor, the
+   * opaque key of the last patient handled (the pages come sorted by patient) and the progress.
+   */
+  carried?: { next: string | null; lastKey: string | null; progress: PanelSweepProgress };
 }
 
 export const panelSweepProgressQuery = defineQuery<PanelSweepProgress>('panelSweepProgress');
@@ -45,8 +48,11 @@ export const panelSweepProgressQuery = defineQuery<PanelSweepProgress>('panelSwe
  * The weekly panel sweep of one clinic (a Temporal Schedule per clinic starts it; overlap policy SKIP): pages through
  * the clinic's finished Encounters of the last 24 months (the attributed panel), and signal-with-starts the care-gap
  * case of each distinct patient (event `panel.sweep`, the sweep id as event id, so a case handles one sweep once).
- * Progress is a query; big panels continue as new every `pagesPerRun` pages, carrying the cursor and the keys of the
- * patients already seen (opaque hashes, in the encrypted input).
+ * Progress is a query; big panels continue as new every `pagesPerRun` pages, carrying the cursor and the key of the
+ * last patient handled (an opaque hash, in the encrypted input). The pages come sorted by patient, so a patient seen
+ * twice is the last of one page and the first of the next: the state stays the same size for 100 or 1,000,000
+ * patients. (Should an EHR ignore the sort, a patient on two pages gets the sweep's event twice, which its case
+ * handles once: the event id is the sweep id; only the `patients` count would then be high.)
  */
 export async function panelSweep(input: PanelSweepInput): Promise<PanelSweepProgress> {
   const p = input.policy ?? DEFAULT_ACTIVITY_POLICY;
@@ -87,14 +93,14 @@ export async function panelSweep(input: PanelSweepInput): Promise<PanelSweepProg
         runs: 1,
       };
   setHandler(panelSweepProgressQuery, () => progress);
-  const seen = new Set(input.carried?.seen ?? []);
+  let lastKey = input.carried?.lastKey ?? null;
   let next = input.carried?.next ?? null;
   const requestId = sweepId;
   const event = { type: 'panel.sweep' as const, eventId: sweepId, at: progress.startedAt };
 
   for (let pagesThisRun = 0; ; pagesThisRun += 1) {
     if (pagesThisRun >= (input.pagesPerRun ?? 40) || workflowInfo().continueAsNewSuggested) {
-      return continueAsNew<typeof panelSweep>({ ...input, carried: { next, seen: [...seen], progress } });
+      return continueAsNew<typeof panelSweep>({ ...input, carried: { next, lastKey, progress } });
     }
     const page = await ehr.panelPage({
       clinicId: input.clinicId,
@@ -107,9 +113,9 @@ export async function panelSweep(input: PanelSweepInput): Promise<PanelSweepProg
     progress.since = page.since;
     progress.pages += 1;
     progress.encounters += page.encounters;
-    const fresh = page.patients.filter((pt) => !seen.has(pt.key));
-    for (const pt of fresh) seen.add(pt.key);
-    progress.patients = seen.size;
+    const fresh = page.patients[0]?.key === lastKey ? page.patients.slice(1) : page.patients;
+    lastKey = page.patients.at(-1)?.key ?? lastKey;
+    progress.patients += fresh.length;
     if (fresh.length > 0) {
       const r = await local.startPatientCases({
         clinicId: input.clinicId,

@@ -153,7 +153,9 @@ export function sweepRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const principal = c.get('principal');
     const clinic = await visibleClinic(principal, c.req.valid('param').clinicId);
     const { sweepId } = await triggersOf(deps).startSweep(await sweepScheduleOf(store, clinic));
-    await store.audit.appendAudit({
+    // The start's audit row is its claim: two hand starts in the same instant can both see the one run the Schedule
+    // started (the other trigger was skipped); the row's idempotency key lets exactly one of them own it.
+    const { created } = await store.audit.appendAudit({
       at: deps.now().toISOString(),
       actorType: 'user',
       actorId: principal.userId,
@@ -164,6 +166,7 @@ export function sweepRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       idempotencyKey: `${sweepId}:started`,
       detail: { sweepId },
     });
+    if (!created) throw new AppError('CONFLICT', 'A sweep of this clinic is running', { context: { sweepId } });
     return c.json({ sweepId, status: 'running' as const, links: { self: sweepLink(clinic.id, sweepId) } }, 202);
   });
 

@@ -27,6 +27,7 @@ let base: string;
 let running: string | null = null;
 const schedules: SweepScheduleClinic[] = [];
 let polls = 0;
+const racing: (() => void)[] = [];
 
 const progress = (sweepId: string, status: 'running' | 'done'): PanelSweepProgress => ({
   sweepId,
@@ -55,6 +56,14 @@ const gateway: WorkflowGateway = {
     return Promise.resolve();
   },
   startSweep: (clinic) => {
+    if (clinic.id === 'cli-race') {
+      // The race the Schedule leaves open: two hand starts in the same instant both find no sweep running, both
+      // trigger; the Schedule starts one run, skips the other trigger, and both callers see the one run it started.
+      return new Promise((resolve) => {
+        racing.push(() => resolve({ sweepId: 'ps_cli-race-2026-12-06T06:00:00Z' }));
+        if (racing.length === 2) for (const go of racing) go();
+      });
+    }
     if (running) throw new AppError('CONFLICT', 'A sweep of this clinic is running');
     running = `ps_${clinic.id}-2026-12-06T05:00:00Z`;
     return Promise.resolve({ sweepId: running });
@@ -72,7 +81,7 @@ beforeAll(async () => {
   const config = loadConfig({ LOG_LEVEL: 'silent' });
   const logger = createLogger(config, 'test');
   await ensureBuiltinProtocols(store, logger);
-  for (const id of ['cli-clinic', 'cli-other', 'cli']) {
+  for (const id of ['cli-clinic', 'cli-other', 'cli', 'cli-race']) {
     await store.clinics.upsert({
       id,
       name: id,
@@ -182,6 +191,17 @@ describe('the sweeps API', () => {
     expect((await fetch(`${base}/v1/clinics/cli-clinic/sweeps`, { method: 'POST' })).status).toBe(401);
     expect((await post('cli-clinic', OTHER_ADMIN)).status).toBe(404);
     expect((await post('no-such-clinic', ADMIN)).status).toBe(404);
+  });
+
+  test('two hand starts in the same instant that both see the one run started: one 202, the other 409', async () => {
+    const answers = await Promise.all([post('cli-race', ADMIN), post('cli-race', ADMIN)]);
+    expect(answers.map((r) => r.status).sort()).toEqual([202, 409]);
+    const refused = answers.find((r) => r.status === 409)!;
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('CONFLICT');
+    const started = answers.find((r) => r.status === 202)!;
+    expect(((await started.json()) as { sweepId: string }).sweepId).toBe('ps_cli-race-2026-12-06T06:00:00Z');
+    const audit = await store.audit.listAudit({ clinicId: 'cli-race', action: 'sweep.started' });
+    expect(audit.items).toHaveLength(1);
   });
 
   test('a sweep id of another clinic, or not a sweep id at all, is 404 / 400', async () => {

@@ -57,14 +57,17 @@ const encounter = (id: string, patientId: string, start: string, status = 'finis
     period: { start, end: start },
   }) as Resource;
 
-// The panel: five attributed patients (one with three visits, so it appears on several pages of two), and three that
-// are not: a last finished visit 25 months ago, only an in-progress visit, and only a cancelled recent one.
+// The panel: five attributed patients (one with three visits, so it appears on several pages of two; one with two
+// visits on either side of a page boundary that is also a continue-as-new), and three that are not: a last finished
+// visit 25 months ago, only an in-progress visit, and only a cancelled recent one. The sweep reads them sorted by
+// patient: [a a] [a b] | [b c] [d e].
 const ATTRIBUTED = ['pt-a', 'pt-b', 'pt-c', 'pt-d', 'pt-e'];
 const NOT_ATTRIBUTED = ['pt-old', 'pt-open', 'pt-cancelled'];
 const RESOURCES: Resource[] = [
   ...[...ATTRIBUTED, ...NOT_ATTRIBUTED, 'pt-new'].map(patient),
   encounter('enc-a1', 'pt-a', monthsAgo(1)),
   encounter('enc-b1', 'pt-b', monthsAgo(2)),
+  encounter('enc-b2', 'pt-b', monthsAgo(4)),
   encounter('enc-a2', 'pt-a', monthsAgo(3)),
   encounter('enc-c1', 'pt-c', monthsAgo(23, 27)),
   encounter('enc-d1', 'pt-d', monthsAgo(12)),
@@ -289,9 +292,10 @@ describe('panel sweep', () => {
     expect(second.status, await second.clone().text()).toBe(409);
     expect(((await second.json()) as { error: { code: string } }).error.code).toBe('CONFLICT');
 
-    // … the sweep pages through the finished encounters of 24 months (7 of them, pages of two) and finishes.
+    // … the sweep pages through the finished encounters of 24 months (8 of them, pages of two) and finishes, each
+    // patient counted once though pt-a spans two pages and pt-b two runs.
     const done = await waitForSweep(sweepId);
-    expect(done).toMatchObject({ status: 'done', pages: 4, encounters: 7, patients: 5, cases: 5 });
+    expect(done).toMatchObject({ status: 'done', pages: 4, encounters: 8, patients: 5, cases: 5 });
     expect(done.runs).toBeGreaterThan(1); // continue-as-new every two pages
 
     // Then every attributed patient has exactly one case, and nobody else has one.
@@ -320,6 +324,16 @@ describe('panel sweep', () => {
       expect(await executionsOf(caseOf(id)), id).toBe(1);
     }
     for (const id of NOT_ATTRIBUTED) expect(await runOf(caseOf(id)), id).toBeNull();
+  });
+
+  test('two hand starts in the same instant: exactly one 202, the other 409', async () => {
+    const answers = await Promise.all([0, 1].map(() => api(`/v1/clinics/${clinicId}/sweeps`, { method: 'POST' })));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses, await Promise.all(answers.map((r) => r.clone().text())).then((t) => t.join('\n'))).toEqual([
+      202, 409,
+    ]);
+    const { sweepId } = (await answers.find((r) => r.status === 202)!.json()) as { sweepId: string };
+    expect(await waitForSweep(sweepId)).toMatchObject({ status: 'done', patients: 5, cases: 5 });
   });
 
   test('an unknown sweep is 404; the Schedule skips overlaps and holds the clinic’s weekly run', async () => {

@@ -1,0 +1,205 @@
+// One refill-triage run for `npm run bench`: starts the stack of the checkout this file sits in (scripts/start.ts, as
+// `npm start` does, separate processes, payload codec on), drives it with signed refill webhooks like an EHR, and
+// writes one JSON result (--out). scripts/bench.ts runs it here and in a checkout of the commit before the kinds
+// redesign, interleaved; so it uses only what that commit has too (the refill webhook's contract, the store's case
+// and audit reads, the empty workflow).
+//
+//   warm-up (10) → one request at a time (30, each waited until routed) → N webhooks at concurrency C
+//   → optionally (--ceiling) N empty workflows at the same concurrency: this machine's Temporal ceiling.
+//
+// Options: --requests N (500) --concurrency C (16) --patients P (1000) --out file (stdout) --ceiling.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { signWebhook } from '../api/middleware/webhook-signature.ts';
+import { loadConfig } from '../connectors/config.ts';
+import { createStore, openDatabase } from '../connectors/db/index.ts';
+import { createTemporalClient } from '../connectors/temporal.ts';
+import { generateClinic } from '../sandbox/synthetic/index.ts';
+import { emptyWorkflow } from '../workflows/smoke.ts';
+import { loadAverage1m, memoryOf, startBenchStack } from './bench-stack.ts';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '16' },
+    patients: { type: 'string', default: '1000' },
+    out: { type: 'string' },
+    ceiling: { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.requests);
+const C = Number(values.concurrency);
+const PATIENTS = Number(values.patients);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+const load1mBefore = loadAverage1m();
+const stack = await startBenchStack({ root: ROOT, env: { SANDBOX_PATIENTS: String(PATIENTS) } });
+try {
+  const { dir, env, api } = stack;
+  const creds = JSON.parse(readFileSync(join(dir, 'demo-credentials.json'), 'utf8')) as { webhookSecret: string };
+  const secret = creds.webhookSecret;
+  const config = loadConfig({ ...env, PAYLOAD_KEY: readFileSync(join(dir, 'payload.key'), 'utf8').trim() });
+  const db = await openDatabase({ dataDir: dir });
+  const store = createStore(db);
+  const client = await createTemporalClient(config);
+
+  const asOf = new Date().toISOString().slice(0, 10);
+  const requests = generateClinic({ seed: config.SANDBOX_SEED, patients: PATIENTS, asOf }).refillRequests.map(
+    (r) => r.medicationRequestId,
+  );
+  const post = async (mrId: string) => {
+    const raw = JSON.stringify({
+      type: 'refill.requested',
+      id: `evt-${mrId}`,
+      medicationRequest: `MedicationRequest/${mrId}`,
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await fetch(`${api}/v1/webhooks/demo/refill-requests`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-autopilot-timestamp': String(ts),
+        'x-autopilot-signature': signWebhook(secret, ts, raw),
+      },
+      body: raw,
+    });
+    if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { caseId: string }).caseId;
+  };
+  /** Waits until every case is routed, re-reading only those still pending (latency comes from the timeline). */
+  const waitQueued = async (ids: string[], everyMs = 50) => {
+    let pending = ids;
+    while (pending.length > 0) {
+      const cases = await Promise.all(pending.map((id) => store.cases.getCase(id)));
+      pending = pending.filter((_, i) => cases[i]?.status !== 'queued');
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, everyMs));
+    }
+  };
+  // Warm-up: workflow bundle loaded, SMART token fetched, connections open.
+  await waitQueued(await Promise.all(requests.slice(0, 10).map(post)));
+
+  // Unloaded latency: one request at a time, each waited until routed (the latency a clinic sees off-peak).
+  const single: number[] = [];
+  for (const mrId of requests.slice(10, 40)) {
+    const s = performance.now();
+    await waitQueued([await post(mrId)]);
+    single.push(performance.now() - s);
+  }
+  single.sort((a, b) => a - b);
+
+  // The run: N webhooks at concurrency C; a webhook answers in ms, the routing happens in the workflow.
+  const batch = requests.slice(40, 40 + N);
+  if (batch.length < N) throw new Error(`only ${batch.length} refill requests available; raise --patients`);
+  const workerPid = stack.childPid('worker');
+  const webhookMs: number[] = [];
+  const caseIds: string[] = [];
+  const t0 = performance.now();
+  await pool(batch, C, async (mrId) => {
+    const s = performance.now();
+    caseIds.push(await post(mrId));
+    webhookMs.push(performance.now() - s);
+  });
+  await waitQueued(caseIds, 500);
+  const wallS = (performance.now() - t0) / 1000;
+  const load1mAfter = loadAverage1m();
+  const workerMemory = workerPid === null ? null : memoryOf(workerPid);
+
+  // Webhook-to-routed latency from the case timeline: case.received (API clock) → case.queued (workflow clock).
+  const latencies: number[] = [];
+  let firstReceived = Infinity;
+  let lastQueued = 0;
+  let readRoundTrips = 0;
+  let writes = 0;
+  for (const id of caseIds) {
+    const events = await store.cases.listCaseEvents(id);
+    const received = Date.parse(events.find((e) => e.kind === 'case.received')!.at);
+    const queued = Date.parse(events.find((e) => e.kind === 'case.queued')!.at);
+    latencies.push(queued - received);
+    firstReceived = Math.min(firstReceived, received);
+    lastQueued = Math.max(lastQueued, queued);
+    const audit = (await store.audit.listAudit({ caseId: id, limit: 100 })).items;
+    const read = audit.find((a) => a.action === 'patient_context.read');
+    readRoundTrips += Number((read?.detail as { roundTrips?: number } | undefined)?.roundTrips ?? 0);
+    writes += audit.filter((a) => a.action === 'ehr.write_back' || a.action === 'ehr.task_synced').length;
+  }
+  latencies.sort((a, b) => a - b);
+  webhookMs.sort((a, b) => a - b);
+  const triagesPerS = N / ((lastQueued - firstReceived) / 1000);
+  const cases = await Promise.all(caseIds.map((id) => store.cases.getCase(id)));
+  const mix: Record<string, number> = {};
+  for (const c of cases) mix[c!.disposition ?? 'untriaged'] = (mix[c!.disposition ?? 'untriaged'] ?? 0) + 1;
+  console.error(`refill: ${round(triagesPerS)} triages/s; routed p50 ${pct(latencies, 0.5)} ms`);
+
+  let emptyPerS: number | null = null;
+  if (values.ceiling) {
+    // The ceiling: an empty workflow on the same server and the product's own worker, same concurrency, same codec.
+    const e0 = performance.now();
+    let k = 0;
+    await pool(
+      Array.from({ length: N }, () => k++),
+      C,
+      async (i) => {
+        await client.client.workflow.execute(emptyWorkflow, {
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          workflowId: `empty-${i}-${Date.now()}`,
+          args: [{ n: i }],
+        });
+      },
+    );
+    emptyPerS = N / ((performance.now() - e0) / 1000);
+    console.error(`empty workflow: ${round(emptyPerS)} workflows/s`);
+  }
+
+  const result = {
+    at: new Date().toISOString(),
+    settings: { requests: N, concurrency: C, patients: PATIENTS },
+    load1m: { before: load1mBefore, after: load1mAfter },
+    startToHealthySeconds: round(stack.startToHealthySeconds, 1),
+    triagesPerSecond: round(triagesPerS),
+    wallSeconds: round(wallS, 2),
+    unloadedRoutedLatencyMs: {
+      requests: single.length,
+      p50: round(pct(single, 0.5)),
+      p95: round(pct(single, 0.95)),
+      max: round(single.at(-1) ?? NaN),
+    },
+    routedLatencyMs: {
+      p50: pct(latencies, 0.5),
+      p95: pct(latencies, 0.95),
+      p99: pct(latencies, 0.99),
+      max: latencies.at(-1) ?? NaN,
+    },
+    webhookResponseMs: {
+      p50: round(pct(webhookMs, 0.5)),
+      p95: round(pct(webhookMs, 0.95)),
+      p99: round(pct(webhookMs, 0.99)),
+    },
+    fhirReadRoundTripsPerTriage: round(readRoundTrips / N, 2),
+    fhirWritesPerTriage: round(writes / N, 2),
+    dispositions: mix,
+    workerMemoryMb: workerMemory
+      ? { rss: round(workerMemory.rssKb / 1024), peak: round(workerMemory.hwmKb / 1024) }
+      : null,
+    emptyWorkflowsPerSecond: emptyPerS === null ? null : round(emptyPerS),
+  };
+  const text = JSON.stringify(result, null, 2) + '\n';
+  if (values.out) writeFileSync(values.out, text);
+  else process.stdout.write(text);
+  await client.close();
+  await db.close();
+} finally {
+  await stack.stop();
+}
