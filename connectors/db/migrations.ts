@@ -397,6 +397,43 @@ function protocolKinds(): Migration {
   };
 }
 
+/**
+ * Outcome analytics (issue 9 §5, connectors/db/analytics.ts): cases of a clinic by receipt time, covering every column
+ * the grouped read uses (no table lookups; the stored decision stays out), and decision records by case, action and
+ * role (the physician-touch lookup per case). The protocol filter narrows within the clinic's range.
+ */
+function analyticsIndexes(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createIndex('cases_analytics_idx')
+        .on('cases')
+        .columns([
+          'clinicId',
+          'createdAt',
+          'protocolId',
+          'protocolVersion',
+          'kind',
+          'disposition',
+          'status',
+          'queue',
+          'reason',
+          'outcome',
+          'escalated',
+          'slaDueAt',
+          'closedAt',
+          'id',
+        ])
+        .execute();
+      await db.schema
+        .createIndex('audit_log_case_action_idx')
+        .on('audit_log')
+        .columns(['caseId', 'action', 'actorType', 'actorRole'])
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -410,6 +447,8 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0006_simulation_jobs': simulationJobs(),
         '0007_case_kinds': caseKinds(dialect),
         '0008_protocol_kinds': protocolKinds(),
+        // 0009 and 0010 belong to other branches of issue 9; names sort, so a gap is harmless.
+        '0011_analytics_indexes': analyticsIndexes(),
       }),
   };
 }

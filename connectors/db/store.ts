@@ -1,3 +1,4 @@
+import { createAnalyticsRepo, type AnalyticsRepo } from './analytics.ts';
 import { createAuditRepo, type AuditRepo } from './audit.ts';
 import { createCaseRepo, type CaseRepo } from './cases.ts';
 import { createClinicRepo, type ClinicRepo } from './clinics.ts';
@@ -18,6 +19,7 @@ export interface Store {
   tokens: TokenRepo;
   snapshots: SnapshotRepo;
   simulations: SimulationJobRepo;
+  analytics: AnalyticsRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -31,5 +33,6 @@ export function createStore(db: Db): Store {
     tokens: createTokenRepo(db),
     snapshots: createSnapshotRepo(db),
     simulations: createSimulationJobRepo(db),
+    analytics: createAnalyticsRepo(db),
   };
 }

@@ -56,6 +56,8 @@ export const careGapKind: KindDeclaration<CareGapProtocol, CareGapFacts, CareGap
     { id: 'snooze', label: 'Snooze until a date', roles: ['nurse', 'doctor'], queues: ['outreach', 'nurse', 'doctor'] },
     { id: 'escalate', label: 'Escalate to a doctor', roles: ['nurse'], queues: ['outreach', 'nurse'] },
   ],
+  // The deciding clause is what sent a gap to a person; care gaps run no nurse SLA and have no approve/deny to override.
+  analytics: { failedFindings: 'clause' },
   workflowType: 'careGap',
   definitionSchema: CareGapProtocolSchema,
   factsSchema: CareGapFactsSchema,
