@@ -44,7 +44,7 @@ const DECISION_ACTION = 'decision.recorded';
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
 
 /** Seconds between two stored ISO timestamps, rounded down. */
 function secondsBetween(dialect: DialectName, start: string, end: string): RawBuilder<number> {

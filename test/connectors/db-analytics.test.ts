@@ -161,7 +161,9 @@ describe.each(dialects)('outcome analytics on $dialect', ({ dialect, adminUrl, s
     });
 
     test('turnaround per queue and the most frequent failing criteria', () => {
-      const byQueue = Object.fromEntries(report.turnaround.map((t) => [t.queue, t]));
+      const byQueue: Partial<Record<string, AnalyticsReport['turnaround'][number]>> = Object.fromEntries(
+        report.turnaround.map((t) => [String(t.queue), t]),
+      );
       // Signature: signed or denied at the 3rd minute (triaging, queued, decided → closed at +180 s).
       expect(byQueue.signature).toEqual({ queue: 'signature', closed: DAYS * 5, p50Seconds: 180, p90Seconds: 180 });
       expect(byQueue.nurse!.closed).toBe(DAYS * 4);
