@@ -469,6 +469,43 @@ function kindSwitches(): Migration {
   };
 }
 
+/**
+ * Outcome analytics (issue 9 §5, connectors/db/analytics.ts): cases of a clinic by receipt time, covering every column
+ * the grouped read uses (no table lookups; the stored decision stays out), and decision records by case, action and
+ * role (the physician-touch lookup per case). The protocol filter narrows within the clinic's range.
+ */
+function analyticsIndexes(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createIndex('cases_analytics_idx')
+        .on('cases')
+        .columns([
+          'clinicId',
+          'createdAt',
+          'protocolId',
+          'protocolVersion',
+          'kind',
+          'disposition',
+          'status',
+          'queue',
+          'reason',
+          'outcome',
+          'escalated',
+          'slaDueAt',
+          'closedAt',
+          'id',
+        ])
+        .execute();
+      await db.schema
+        .createIndex('audit_log_case_action_idx')
+        .on('audit_log')
+        .columns(['caseId', 'action', 'actorType', 'actorRole'])
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -484,6 +521,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0008_protocol_kinds': protocolKinds(),
         '0009_value_sets': valueSets(),
         '0010_kind_switches': kindSwitches(),
+        '0011_analytics_indexes': analyticsIndexes(),
       }),
   };
 }

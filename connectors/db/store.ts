@@ -1,3 +1,4 @@
+import { createAnalyticsRepo, type AnalyticsRepo } from './analytics.ts';
 import { createAuditRepo, type AuditRepo } from './audit.ts';
 import { createCaseRepo, type CaseRepo } from './cases.ts';
 import { createClinicRepo, type ClinicRepo } from './clinics.ts';
@@ -22,6 +23,7 @@ export interface Store {
   simulations: SimulationJobRepo;
   valueSets: ValueSetRepo;
   sweepSyncs: SweepSyncRepo;
+  analytics: AnalyticsRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -37,5 +39,6 @@ export function createStore(db: Db): Store {
     simulations: createSimulationJobRepo(db),
     valueSets: createValueSetRepo(db),
     sweepSyncs: createSweepSyncRepo(db),
+    analytics: createAnalyticsRepo(db),
   };
 }

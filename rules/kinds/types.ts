@@ -49,6 +49,22 @@ export interface KindFinding {
   clause?: string;
 }
 
+/**
+ * What outcome analytics (rules/analytics/) reads of a kind's stored cases, declared so the engine never guesses a
+ * kind's shapes. Every field is optional: a kind without one reports nothing of that sort.
+ */
+export interface KindAnalytics {
+  /**
+   * Where a case keeps what failed, in a form SQL reads without the kind's code: `{ decisionArray: key }`, a top-level
+   * key of the stored decision holding an array of failed criterion ids; or `'clause'`, the case's deciding clause.
+   */
+  failedFindings?: { decisionArray: string } | 'clause';
+  /** Per disposition, the case outcomes by which a clinician overrides what the protocol concluded. */
+  overrides?: Readonly<Record<string, readonly string[]>>;
+  /** Whether the kind's nurse-queue cases run the clinic's nurse SLA (escalated to a doctor when it runs out). */
+  nurseSla?: boolean;
+}
+
 export interface KindDeclaration<Definition = unknown, Facts = unknown, Decision = unknown> {
   id: KindId;
   title: string;
@@ -63,6 +79,8 @@ export interface KindDeclaration<Definition = unknown, Facts = unknown, Decision
    * engine); the kind decides how a loaded expansion combines with its built-in set.
    */
   valueSets?: readonly string[];
+  /** What outcome analytics reads of this kind's cases (failed findings, overrides, SLA). */
+  analytics?: KindAnalytics;
   /** Workflow type (the function name exported by `workflows/index.ts`). */
   workflowType: string;
   /** The protocol definition schema of this kind (zod); `validate` reports issues by JSON path. */

@@ -63,6 +63,8 @@ export const careGapKind: KindDeclaration<CareGapProtocol, CareGapFacts, CareGap
     { id: 'escalate', label: 'Escalate to a doctor', roles: ['nurse'], queues: ['outreach', 'nurse'] },
   ],
   valueSets: CARE_GAP_VALUE_SET_IDS,
+  // The deciding clause is what sent a gap to a person; care gaps run no nurse SLA and have no approve/deny to override.
+  analytics: { failedFindings: 'clause' },
   workflowType: 'careGap',
   definitionSchema: CareGapProtocolSchema,
   factsSchema: CareGapFactsSchema,

@@ -85,6 +85,12 @@ export const refillKind: KindDeclaration<ProtocolDefinition, RefillFacts, Triage
   triggers: ['refill.requested'],
   dispositions,
   actions,
+  analytics: {
+    failedFindings: { decisionArray: 'failedCriteria' },
+    // A clinician denying (or sending to a visit) what the protocol approved, or approving what it sent to a visit.
+    overrides: { approve: ['denied', 'needs_visit'], needs_visit: ['approved'] },
+    nurseSla: true,
+  },
   workflowType: 'refillTriage',
   definitionSchema: RefillDefinitionSchema,
   factsSchema: RefillFactsSchema,

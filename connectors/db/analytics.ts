@@ -1,0 +1,198 @@
+// Outcome analytics, the SQL half: grouped reads over the case projection and the decision records in the audit log,
+// on both dialects. What each number means is rules/analytics/ (pure, unit-tested); this module only groups rows.
+// Indexed by migration 0011 (cases by clinic and receipt time; decision records by case). Ids and codes only.
+import { sql, type RawBuilder } from 'kysely';
+import {
+  aggregate,
+  bucketsOf,
+  isAutomated,
+  MAX_OVERRIDES_LISTED,
+  overridePairs,
+  PHYSICIAN_ROLES,
+  type AnalyticsReport,
+  type CaseCell,
+  type FindingCell,
+  type Granularity,
+  type OverrideRow,
+  type RoleCell,
+  type TurnaroundCell,
+} from '../../rules/analytics/index.ts';
+import { KINDS } from '../../rules/kinds/index.ts';
+import type { DialectName } from './dialect.ts';
+import type { Db } from './open.ts';
+
+export interface AnalyticsQuery {
+  clinicId: string;
+  /** The clinic's IANA time zone: days and weeks are the clinic's. */
+  timezone: string;
+  /** Local dates, inclusive (the caller bounds the range: rules/analytics MAX_RANGE_DAYS). */
+  from: string;
+  to: string;
+  granularity: Granularity;
+  protocolId?: string | null;
+  /** "Now" for open cases past their SLA (default: the current time). */
+  asOf?: string;
+}
+
+export interface AnalyticsRepo {
+  /** The outcome report of one clinic over a range (rules/analytics defines every number). */
+  report(query: AnalyticsQuery): Promise<AnalyticsReport>;
+}
+
+/** The audit action of a clinician's decision (rules/lifecycle `decision.recorded`): a touch of the case. */
+const DECISION_ACTION = 'decision.recorded';
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
+
+/** Seconds between two stored ISO timestamps, rounded down. */
+function secondsBetween(dialect: DialectName, start: string, end: string): RawBuilder<number> {
+  return dialect === 'postgres'
+    ? sql<number>`cast(floor(extract(epoch from (${sql.ref(end)}::timestamptz - ${sql.ref(start)}::timestamptz))) as integer)`
+    : // julianday is a float: round to the millisecond (what is stored) before dividing, or 180 s reads as 179.
+      sql<number>`cast(round((julianday(${sql.ref(end)}) - julianday(${sql.ref(start)})) * 86400000) as integer) / 1000`;
+}
+
+/** A top-level array of the stored decision as JSON text (null when absent). */
+function decisionArray(dialect: DialectName, key: string): RawBuilder<string | null> {
+  return dialect === 'postgres'
+    ? sql<string | null>`(c.decision::json -> ${key})::text`
+    : sql<string | null>`json_extract(c.decision, ${`$.${key}`})`;
+}
+
+export function createAnalyticsRepo({ kysely, dialect }: Db): AnalyticsRepo {
+  return {
+    async report(q) {
+      const asOf = q.asOf ?? new Date().toISOString();
+      const protocolId = q.protocolId ?? null;
+      const buckets = bucketsOf(q.from, q.to, q.timezone, q.granularity);
+      const rangeStart = buckets[0]!.start;
+      const rangeEnd = buckets.at(-1)!.end;
+      const bucketsCte = sql`b (label, lo, hi) as (values ${sql.join(
+        buckets.map((b) => sql`(${b.label}, ${b.start}, ${b.end})`),
+      )})`;
+      // Cases of the clinic received in a bucket (and of the protocol, when asked).
+      const inBucket = sql`c.clinic_id = ${q.clinicId} and c.created_at >= b.lo and c.created_at < b.hi${
+        protocolId === null ? sql`` : sql` and c.protocol_id = ${protocolId}`
+      }`;
+      const inRange = sql`c.clinic_id = ${q.clinicId} and c.created_at >= ${rangeStart} and c.created_at < ${rangeEnd}${
+        protocolId === null ? sql`` : sql` and c.protocol_id = ${protocolId}`
+      }`;
+      const physician = sql.join(PHYSICIAN_ROLES.map((r) => sql`${r}`));
+
+      const cases = await sql<Record<string, unknown>>`with ${bucketsCte}
+        select b.label as bucket, c.kind, c.protocol_id, c.protocol_version, c.disposition, c.status, c.queue,
+          c.reason, c.outcome, c.escalated,
+          case when c.status = 'queued' and c.sla_due_at is not null and c.sla_due_at < ${asOf} then 1 else 0 end
+            as overdue,
+          case when exists (select 1 from audit_log a where a.case_id = c.id and a.action = ${DECISION_ACTION}
+            and a.actor_type = 'user' and a.actor_role in (${physician})) then 1 else 0 end as physician_acted,
+          count(*) as n
+        from b join cases c on ${inBucket}
+        group by b.label, c.kind, c.protocol_id, c.protocol_version, c.disposition, c.status, c.queue, c.reason,
+          c.outcome, c.escalated, 11, 12`.execute(kysely);
+
+      const roles = await sql<Record<string, unknown>>`with ${bucketsCte}
+        select b.label as bucket, c.kind, c.protocol_id, c.protocol_version,
+          coalesce(a.actor_role, 'unknown') as role, count(distinct a.case_id) as cases, count(*) as decisions
+        from b join cases c on ${inBucket}
+        join audit_log a on a.case_id = c.id and a.action = ${DECISION_ACTION} and a.actor_type = 'user'
+        group by b.label, c.kind, c.protocol_id, c.protocol_version, 5`.execute(kysely);
+
+      const seconds = secondsBetween(dialect, 'c.created_at', 'c.closed_at');
+      const turnaround = await sql<Record<string, unknown>>`select queue,
+          case when s < 3600 then s when s < 86400 then s - s % 60 else s - s % 3600 end as seconds, count(*) as n
+        from (select c.queue, ${seconds} as s from cases c
+          where ${inRange} and c.status = 'closed' and c.closed_at is not null) t
+        group by 1, 2`.execute(kysely);
+
+      const findings: FindingCell[] = [];
+      for (const kind of KINDS) {
+        const source = kind.analytics?.failedFindings;
+        if (source === undefined) continue;
+        const reviewed = Object.keys(kind.dispositions).filter((d) => !isAutomated(kind.id, d));
+        if (reviewed.length === 0) continue;
+        const expr = source === 'clause' ? sql<string | null>`c.clause` : decisionArray(dialect, source.decisionArray);
+        const rows = await sql<Record<string, unknown>>`select c.protocol_id, ${expr} as findings, count(*) as n
+          from cases c
+          where ${inRange} and c.kind = ${kind.id} and c.disposition in (${sql.join(reviewed.map((d) => sql`${d}`))})
+          group by 1, 2`.execute(kysely);
+        for (const r of rows.rows) {
+          const f = strOrNull(r.findings);
+          if (f !== null && f !== '' && f !== '[]') {
+            findings.push({ kind: kind.id, protocolId: strOrNull(r.protocolId), findings: f, n: num(r.n) });
+          }
+        }
+      }
+
+      const pairs = overridePairs(KINDS.map((k) => k.id));
+      const overrides: OverrideRow[] = [];
+      if (pairs.length > 0) {
+        const match = sql.join(
+          pairs.map((p) => sql`(c.kind = ${p.kind} and c.disposition = ${p.disposition} and c.outcome = ${p.outcome})`),
+          sql` or `,
+        );
+        const rows = await sql<Record<string, unknown>>`select c.id, c.kind, c.protocol_id, c.protocol_version,
+            c.disposition, c.outcome, c.closed_at,
+            (select a.actor_role from audit_log a where a.case_id = c.id and a.action = ${DECISION_ACTION}
+              and a.actor_type = 'user' order by a.id desc limit 1) as role
+          from cases c where ${inRange} and c.status = 'closed' and (${match})
+          order by c.closed_at desc, c.id limit ${MAX_OVERRIDES_LISTED}`.execute(kysely);
+        for (const r of rows.rows) {
+          overrides.push({
+            caseId: String(r.id),
+            kind: String(r.kind),
+            protocolId: strOrNull(r.protocolId),
+            protocolVersion: numOrNull(r.protocolVersion),
+            disposition: String(r.disposition),
+            outcome: String(r.outcome),
+            role: strOrNull(r.role),
+            closedAt: strOrNull(r.closedAt),
+          });
+        }
+      }
+
+      return aggregate({
+        clinicId: q.clinicId,
+        timezone: q.timezone,
+        from: q.from,
+        to: q.to,
+        granularity: q.granularity,
+        protocolId,
+        asOf,
+        cases: cases.rows.map((r): CaseCell => ({
+          bucket: String(r.bucket),
+          kind: String(r.kind),
+          protocolId: strOrNull(r.protocolId),
+          protocolVersion: numOrNull(r.protocolVersion),
+          disposition: strOrNull(r.disposition),
+          status: String(r.status),
+          queue: strOrNull(r.queue),
+          reason: strOrNull(r.reason),
+          outcome: strOrNull(r.outcome),
+          escalated: num(r.escalated) !== 0,
+          overdue: num(r.overdue) !== 0,
+          physicianActed: num(r.physicianActed) !== 0,
+          n: num(r.n),
+        })),
+        roles: roles.rows.map((r): RoleCell => ({
+          bucket: String(r.bucket),
+          kind: String(r.kind),
+          protocolId: strOrNull(r.protocolId),
+          protocolVersion: numOrNull(r.protocolVersion),
+          role: String(r.role),
+          cases: num(r.cases),
+          decisions: num(r.decisions),
+        })),
+        turnaround: turnaround.rows.map((r): TurnaroundCell => ({
+          queue: strOrNull(r.queue),
+          seconds: num(r.seconds),
+          n: num(r.n),
+        })),
+        findings,
+        overrides,
+      });
+    },
+  };
+}
