@@ -95,6 +95,7 @@ export function createActivities(deps: ActivityDeps) {
             medicationRequestId: input.medicationRequestId,
             orderId: result.orderId,
             proposalStatus: result.proposalStatus,
+            signedAs: input.signedAs,
           },
         });
         return result;
