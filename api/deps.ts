@@ -2,7 +2,7 @@ import type { Db, Store } from '../connectors/db/index.ts';
 import type { Config } from '../connectors/config.ts';
 import type { Logger } from '../connectors/logger.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
-import type { RefillFacts } from '../rules/index.ts';
+import type { RefillFacts } from '../rules/kinds/refill/facts.ts';
 import type { WorkflowGateway } from './workflow-gateway.ts';
 
 /** Everything the API needs, injected so tests can pass their own. */

@@ -31,7 +31,7 @@ export const IsoInstant = z.iso.datetime({ offset: true }).openapi({
 });
 
 /**
- * A case id: `rf_<clinic id>_<MedicationRequest id>` (a refill, workflows/task-queues.ts `refillCaseId`) or
+ * A case id: `rf_<clinic id>_<MedicationRequest id>` (a refill, workflows/refill-triage-messages.ts `refillCaseId`) or
  * `cg_<clinic id>_<protocol id>_<32 hex subject key>` (a care gap, `careGapCaseId`).
  */
 export const CaseId = z

@@ -9,7 +9,12 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import { AppError } from '../rules/index.ts';
 import type { ClinicianDecision } from '../rules/schema/case.ts';
-import { getCaseStateQuery, submitDecisionUpdate, type CaseState, type DecisionAck } from '../workflows/messages.ts';
+import {
+  getCaseStateQuery,
+  submitDecisionUpdate,
+  type CaseState,
+  type DecisionAck,
+} from '../workflows/refill-triage-messages.ts';
 import { careGap } from '../workflows/care-gap.ts';
 import {
   careGapActionUpdate,

@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
-import { evaluateProtocol } from '../rules/engine/index.ts';
+import { evaluateProtocol } from '../rules/kinds/refill/evaluate.ts';
 import { AppError, IsoDateSchema } from '../rules/index.ts';
-import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';
+import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/kinds/refill/protocols/index.ts';
 import { EVALUATE_USAGE, refillDecisionOutput, runEvaluateCli } from './evaluate.ts';
 import { UsageError, type CliIo } from './io.ts';
 import { PROTOCOLS_USAGE, runProtocolsCli } from './protocols.ts';

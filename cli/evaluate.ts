@@ -4,10 +4,11 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { careGapFactsFromBundle } from '../facts/care-gap/index.ts';
 import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
-import { evaluateProtocol } from '../rules/engine/index.ts';
-import { IsoDateSchema, type TriageDecision } from '../rules/index.ts';
+import { evaluateProtocol } from '../rules/kinds/refill/evaluate.ts';
+import { IsoDateSchema } from '../rules/index.ts';
+import { type TriageDecision } from '../rules/kinds/refill/decision.ts';
 import { CARE_GAP_BUILTINS, evaluateCareGap, findCareGapBuiltin } from '../rules/kinds/care-gap/index.ts';
-import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';
+import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/kinds/refill/protocols/index.ts';
 import { UsageError, type CliIo } from './io.ts';
 
 export const EVALUATE_USAGE = `Usage: autopilot evaluate --protocol <id> --bundle <file.json> [--as-of YYYY-MM-DD] [--patient <id>]

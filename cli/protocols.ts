@@ -11,27 +11,20 @@ import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/ind
 import { loadConfig } from '../connectors/config.ts';
 import type { Store } from '../connectors/db/index.ts';
 import type { ItemChange } from '../rules/engine/diff.ts';
-import { evaluateProtocol } from '../rules/engine/index.ts';
-import type { ChangedCase, DispositionSummary, RecordedCase } from '../rules/engine/simulate.ts';
-import { simulateCompiled, type SimulationCase } from '../rules/engine/simulate-compiled.ts';
-import { simulateRecorded } from '../rules/engine/simulate-recorded.ts';
+import { evaluateProtocol } from '../rules/kinds/refill/evaluate.ts';
+import type { ChangedCase, DispositionSummary, RecordedCase } from '../rules/kinds/refill/simulate.ts';
+import { simulateCompiled, type SimulationCase } from '../rules/kinds/refill/simulate-compiled.ts';
+import { simulateRecorded } from '../rules/kinds/refill/simulate-recorded.ts';
 import {
   simulateKindRecorded,
   type KindChangedCase,
   type KindDispositionSummary,
 } from '../rules/engine/simulate-kind.ts';
 import { DEFAULT_KIND, diffByKind, kindOf, parseAnyProtocol, validateAnyProtocol } from '../rules/kinds/index.ts';
-import {
-  AppError,
-  DispositionSchema,
-  IsoDateSchema,
-  parseProtocol,
-  type ProtocolDefinition,
-  type ProtocolIssue,
-  type Disposition,
-  type TriageDecision,
-} from '../rules/index.ts';
-import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/protocols/index.ts';
+import { AppError, IsoDateSchema, type ProtocolIssue } from '../rules/index.ts';
+import { DispositionSchema, type Disposition, type TriageDecision } from '../rules/kinds/refill/decision.ts';
+import { parseProtocol, type ProtocolDefinition } from '../rules/kinds/refill/protocol.ts';
+import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/kinds/refill/protocols/index.ts';
 import { UsageError, type CliIo } from './io.ts';
 
 export const PROTOCOLS_USAGE = `Usage: autopilot protocols validate <file.json>

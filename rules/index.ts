@@ -1,68 +1,29 @@
-// Public surface of the pure core: schemas, types, AppError. Sandbox-cheap; does not re-export engine/.
+// Public surface of the pure core shared by every kind: AppError, evidence, the condition schemas, operators, the drug
+// vocabulary. Sandbox-cheap; does not re-export engine/. A kind's own schemas are in rules/kinds/<k>/.
 export { AppError, jsonPath, type ErrorCode, type ErrorContext } from './errors.ts';
 export {
-  BloodPressureSchema,
   DatedEvidenceSchema,
   EvidenceSchema,
-  FactNameSchema,
-  IngredientNameSchema,
   IsoDateSchema,
-  PharmacyTypeSchema,
-  PrescriptionStatusSchema,
-  ProblemSchema,
-  RefillFactsSchema,
-  SexSchema,
-  SmokingStatusSchema,
-  type BloodPressure,
   type DatedEvidence,
   type Evidence,
-  type FactName,
-  type PharmacyType,
-  type Problem,
-  type RefillFacts,
-} from './schema/facts.ts';
+} from './schema/evidence.ts';
 export {
-  CriterionResultSchema,
-  DispositionSchema,
-  QuantitySupplySchema,
-  RenewalSupplySchema,
-  SupplySchema,
-  TriageDecisionSchema,
-  type CriterionResult,
-  type Disposition,
-  type QuantitySupply,
-  type Supply,
-  type TriageDecision,
-} from './schema/decision.ts';
-export {
-  ActionRuleSchema,
-  BridgeRuleSchema,
-  CategorySchema,
-  ConditionSchema,
-  CriterionRuleSchema,
-  forEachCondition,
-  parseProtocol,
-  ProtocolDefinitionSchema,
-  RouteRuleSchema,
-  SupplyRuleSchema,
-  TopLevelConditionSchema,
-  validateProtocol,
-  type ActionRule,
-  type BridgeRule,
-  type Category,
+  ConditionNameSchema,
+  createConditionSchemas,
+  findConditionCycle,
+  MAX_PROTOCOL_DEPTH,
+  protocolValidator,
   type Condition,
   type ConditionReference,
-  type CriterionRule,
+  type ConditionSchemas,
   type FactCondition,
   type JsonValue,
-  type ProtocolDefinition,
   type ProtocolIssue,
-  type RouteRule,
-  type SupplyRule,
   type TopLevelCondition,
 } from './schema/protocol.ts';
 export { OPERATOR_NAMES, OPERATOR_SPECS, type OperatorName } from './schema/operators.ts';
-export { resolveFactPath, type FactPathTarget } from './schema/fact-paths.ts';
+export { createFactPathResolver, type FactPathResolver, type FactPathTarget } from './schema/fact-paths.ts';
 export {
   ControlledScheduleSchema,
   DoseFormSchema,

@@ -10,12 +10,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
-import { simulateProtocolFast } from '../activities/simulation.ts';
-import { compileProtocol } from '../rules/engine/compile.ts';
-import { evaluateProtocol } from '../rules/engine/index.ts';
-import { simulateProtocol, type RecordedCase } from '../rules/engine/simulate.ts';
-import { parseProtocol, type Condition, type ProtocolDefinition } from '../rules/index.ts';
-import { findBuiltinProtocol } from '../rules/protocols/index.ts';
+import { simulateProtocolFast } from '../activities/kinds/refill/simulation.ts';
+import { compileProtocol } from '../rules/kinds/refill/compile.ts';
+import { evaluateProtocol } from '../rules/kinds/refill/evaluate.ts';
+import { simulateProtocol, type RecordedCase } from '../rules/kinds/refill/simulate.ts';
+import { parseProtocol, type Condition, type ProtocolDefinition } from '../rules/kinds/refill/protocol.ts';
+import { findBuiltinProtocol } from '../rules/kinds/refill/protocols/index.ts';
 import { refillFactsCorpus, syntheticRefillFacts } from '../sandbox/synthetic/facts-corpus.ts';
 
 const { values } = parseArgs({

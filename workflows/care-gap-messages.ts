@@ -16,7 +16,7 @@ export interface CareGapEvent {
 }
 
 export interface CareGapInput {
-  /** The workflow id: `cg_{clinicId}_{protocolId}_{subjectKey}` (workflows/task-queues.ts `careGapCaseId`). */
+  /** The workflow id: `cg_{clinicId}_{protocolId}_{subjectKey}` (activities/kinds/care-gap/triggers.ts `careGapCaseId`). */
   caseId: string;
   clinicId: string;
   /** The care-gap protocol the clinic runs for this kind; the version is pinned per gap episode by the workflow. */

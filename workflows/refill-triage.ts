@@ -24,9 +24,9 @@ import {
   type StepResult,
 } from '../rules/lifecycle/index.ts';
 import type { CaseOutcome, ClinicianDecision, Queue } from '../rules/schema/case.ts';
-import type { TriageDecision } from '../rules/schema/decision.ts';
+import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
 import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
-import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './messages.ts';
+import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './refill-triage-messages.ts';
 
 export interface RefillTriageInput {
   /** The workflow id (`refill/{clinicId}/{ehrRequestId}`); ids only, never names or MRNs. */

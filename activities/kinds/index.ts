@@ -3,8 +3,9 @@
 import type { ActivityDeps } from '../index.ts';
 import { careGapActivities } from './care-gap/index.ts';
 import { careGapCaseStarter } from './care-gap/triggers.ts';
+import { refillActivities } from './refill/index.ts';
 
-const KIND_ACTIVITIES = [careGapActivities] as const;
+const KIND_ACTIVITIES = [refillActivities, careGapActivities] as const;
 
 /** Each patient-level kind's case starter, for the event intake and the panel sweep (activities/triggers.ts). */
 export const PATIENT_CASE_STARTERS = [careGapCaseStarter] as const;

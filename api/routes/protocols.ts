@@ -5,21 +5,20 @@ import type { AuditInput, ProtocolVersionRecord, PublishResult } from '../../con
 import { canonicalJson } from '../../rules/engine/diff.ts';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { ChangedCase } from '../../rules/engine/simulate.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
 import { simulateKindRecorded } from '../../rules/engine/simulate-kind.ts';
+import { AppError } from '../../rules/index.ts';
 import {
   addToTally,
   compileForSimulation,
-  evaluateChunk,
-  tallyFrom,
-  tallySummary,
-  type SimulationCase,
-} from '../../rules/engine/simulate-compiled.ts';
-import { AppError, type ProtocolDefinition } from '../../rules/index.ts';
-import {
   DEFAULT_KIND,
   diffByKind,
+  evaluateChunk,
+  evaluateDefaultKind as evaluateProtocol,
+  tallyFrom,
+  tallySummary,
+  type ChangedCase,
+  type DefaultKindDefinition as ProtocolDefinition,
+  type SimulationCase,
   kindOf,
   KINDS,
   parseAnyProtocol,

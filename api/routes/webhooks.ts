@@ -3,7 +3,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Clinic } from '../../connectors/db/index.ts';
-import { refillCaseId } from '../../workflows/task-queues.ts';
+import { refillCaseId } from '../../workflows/refill-triage-messages.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { clinicRateLimit } from '../middleware/rate-limit.ts';

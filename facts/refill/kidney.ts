@@ -1,5 +1,6 @@
 import type { Observation } from '@medplum/fhirtypes';
-import type { DatedEvidence, RefillFacts } from '../../rules/index.ts';
+import type { DatedEvidence } from '../../rules/index.ts';
+import type { RefillFacts } from '../../rules/kinds/refill/facts.ts';
 
 type Sex = RefillFacts['patient']['sex'];
 

@@ -1,6 +1,7 @@
 import type { Condition, Observation, Patient } from '@medplum/fhirtypes';
 import { format, parseISO, subMonths } from 'date-fns';
-import type { DatedEvidence, Evidence, Problem, RefillFacts } from '../../rules/index.ts';
+import type { DatedEvidence, Evidence } from '../../rules/index.ts';
+import type { Problem, RefillFacts } from '../../rules/kinds/refill/facts.ts';
 import { LAB_CODES, PROBLEM_CODES, SMOKING_STATUS_LOINC, SYSTEMS, VITAL_CODES } from './codes.ts';
 import { codings, dateOf, hasCode, texts } from '../fhir.ts';
 

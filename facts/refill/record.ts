@@ -13,7 +13,7 @@ import type {
 
 /**
  * Everything the refill protocol may look at for one refill request, as read from the EHR: plain FHIR R4 resources,
- * grouped by type. Produced by the FHIR reads in `activities/patient-context.ts` (worker) and by
+ * grouped by type. Produced by the FHIR reads in `activities/kinds/refill/patient-context.ts` (worker) and by
  * `patientRecordFromBundle()` (CLI); reduced to facts by `extractRefillFacts()`. Never logged: it is PHI.
  */
 export interface PatientRecord {

@@ -1,13 +1,7 @@
 import type { AllergyIntolerance, CodeableConcept, Duration, MedicationRequest } from '@medplum/fhirtypes';
 import { differenceInYears, endOfMonth, parseISO } from 'date-fns';
-import {
-  AppError,
-  IsoDateSchema,
-  jsonPath,
-  RefillFactsSchema,
-  type Evidence,
-  type RefillFacts,
-} from '../../rules/index.ts';
+import { AppError, IsoDateSchema, jsonPath, type Evidence } from '../../rules/index.ts';
+import { RefillFactsSchema, type RefillFacts } from '../../rules/kinds/refill/facts.ts';
 import { classifyDrug } from '../../rules/drugs/classify.ts';
 import { SYSTEMS } from './codes.ts';
 import { codings, dateOf, keyOf, refKey, texts } from '../fhir.ts';

@@ -1,5 +1,5 @@
 import type { Observation, ObservationComponent } from '@medplum/fhirtypes';
-import type { BloodPressure } from '../../rules/index.ts';
+import type { BloodPressure } from '../../rules/kinds/refill/facts.ts';
 import { SYSTEMS, VITAL_CODES } from './codes.ts';
 import { dateOf, hasCode } from '../fhir.ts';
 

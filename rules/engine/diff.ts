@@ -1,4 +1,4 @@
-import type { JsonValue, ProtocolDefinition } from '../schema/protocol.ts';
+import type { JsonValue } from '../schema/protocol.ts';
 
 /**
  * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped. Two documents with the same content
@@ -58,7 +58,8 @@ export interface ProtocolDiff {
   counts: { added: number; removed: number; changed: number };
 }
 
-type Keyed = {
+/** One item of a protocol, keyed for matching across versions (a kind's diff splits its protocol into these). */
+export type Keyed = {
   key: string;
   id: string;
   category?: string;
@@ -68,33 +69,6 @@ type Keyed = {
 };
 
 const json = (v: unknown): JsonValue => v as JsonValue;
-
-/** Splits a protocol into items keyed by kind + category + id; categories lose their rule lists (diffed as items). */
-function items(p: ProtocolDefinition): Keyed[] {
-  const out: Keyed[] = [];
-  const add = (kind: DiffItemKind, id: string, value: unknown, category?: string): void => {
-    out.push({
-      key: `${kind}:${category ?? ''}:${id}`,
-      id,
-      kind,
-      value: json(value),
-      ...(category ? { category } : {}),
-    });
-  };
-  for (const field of ['schemaVersion', 'title', 'description', 'source'] as const) add('protocol', field, p[field]);
-  for (const [name, c] of Object.entries(p.conditions ?? {})) add('condition', name, c);
-  for (const [name, o] of Object.entries(p.outcomes)) add('outcome', name, o);
-  p.routes.forEach((r) => add('route', r.id, r));
-  p.guards.forEach((r) => add('guard', r.id, r));
-  p.categories.forEach(({ criteria, supply, actions, ...category }) => {
-    add('category', category.id, category);
-    criteria.forEach((r) => add('criterion', r.id, r, category.id));
-    supply?.forEach((r) => add('supply', r.id, r, category.id));
-    actions?.forEach((r) => add('action', r.action, r, category.id));
-  });
-  p.bridgeSupply.forEach((r) => add('bridgeSupply', r.id, r));
-  return out;
-}
 
 function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -113,17 +87,6 @@ export function leafChanges(a: JsonValue | undefined, b: JsonValue | undefined, 
   if (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b)) return [];
   if (a === undefined && b === undefined) return [];
   return [{ path, ...(a !== undefined ? { before: a } : {}), ...(b !== undefined ? { after: b } : {}) }];
-}
-
-/**
- * Compares two protocol versions item by item — routes, guards, categories, each category's criteria, supply and
- * action rules, bridge-supply rules, shared conditions, outcomes and metadata — matched by their stable ids, so an
- * admin sees "PPI criterion visit_within_18mo: $.when.all[0].value 18 → 12" rather than a text diff. The protocol's
- * `id` and `version` are not compared (every version has its own number). A change in the order of rules is not
- * reported.
- */
-export function diffProtocols(before: ProtocolDefinition, after: ProtocolDefinition): ProtocolDiff {
-  return diffItems(items(before), items(after));
 }
 
 /** Items with an `id`: what a list is made of for the generic diff to match by id. */
@@ -162,7 +125,8 @@ export function diffDefinitions(before: unknown, after: unknown): ProtocolDiff {
   return diffItems(genericItems(before), genericItems(after));
 }
 
-function diffItems(a: Keyed[], b: Keyed[]): ProtocolDiff {
+/** Matches two versions' items by key: added, removed, and changed (with the leaf changes). */
+export function diffItems(a: Keyed[], b: Keyed[]): ProtocolDiff {
   const bByKey = new Map(b.map((i) => [i.key, i]));
   const aKeys = new Set(a.map((i) => i.key));
   const head = (i: Keyed) => ({

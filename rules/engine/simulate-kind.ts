@@ -4,9 +4,36 @@
 // (`simulateRecorded` in its declaration); the result has the same shape.
 import type { AnyKind } from '../kinds/index.ts';
 import type { KindFinding } from '../kinds/types.ts';
-import { RECORDED_PAGE, type RecordedRange, type SnapshotSource } from './simulate-recorded.ts';
 
-export type { RecordedRange, SnapshotSource } from './simulate-recorded.ts';
+/** Recorded cases read per page and evaluated per step (the snapshot repository's page maximum). */
+export const RECORDED_PAGE = 5000;
+
+/** Which recorded cases to replay: a clinic's snapshots for a protocol in [from, before), or the newest `limit`. */
+export interface RecordedRange {
+  clinicId: string;
+  protocolId: string;
+  from?: string;
+  before?: string;
+  limit?: number;
+}
+
+/** A recorded facts snapshot as stored (facts and decision not yet parsed). */
+export interface StoredSnapshot {
+  caseId: string;
+  recordedAt: string;
+  facts: unknown;
+  decision: unknown;
+}
+
+/**
+ * What the simulation reads: the snapshot store's keyset listing, newest first (connectors/db `store.snapshots`,
+ * injected so this stays free of I/O of its own).
+ */
+export interface SnapshotSource {
+  list(
+    q: Omit<RecordedRange, 'limit'> & { limit: number; olderThan?: { recordedAt: string; caseId: string } },
+  ): Promise<readonly StoredSnapshot[]>;
+}
 
 /** A finding whose pass/fail differs; `null` = not reached in that decision. */
 export interface FindingFlip {

@@ -115,3 +115,17 @@ export function protocolInvalid(issues: readonly ProtocolIssue[]): AppError {
 export function diffByKind(kind: AnyKind, before: unknown, after: unknown): ProtocolDiff {
   return kind.diff ? kind.diff(before, after) : diffDefinitions(before, after);
 }
+
+// The default kind's evaluator and compiled simulation, which the API's simulation jobs and uploaded bundles still call
+// directly (they run for DEFAULT_KIND only, see above); the per-kind path is `simulateKindRecorded`.
+export { evaluateProtocol as evaluateDefaultKind } from './refill/evaluate.ts';
+export type { ProtocolDefinition as DefaultKindDefinition } from './refill/protocol.ts';
+export type { ChangedCase } from './refill/simulate.ts';
+export {
+  addToTally,
+  compileForSimulation,
+  evaluateChunk,
+  tallyFrom,
+  tallySummary,
+  type SimulationCase,
+} from './refill/simulate-compiled.ts';

@@ -5,7 +5,6 @@
 // it (see eslint.config.mjs), the API's precheck calls the same `canDecide` as the workflow's Update validator, and
 // the console receives it from the API (`GET /v1/lifecycle`). rules/schema/case.ts builds its zod schemas from the
 // vocabularies declared here.
-import type { Disposition } from '../schema/decision.ts';
 
 /** Bearer tokens carry exactly one role. */
 export const ROLES = ['admin', 'doctor', 'nurse'] as const;
@@ -88,9 +87,12 @@ export interface LifecycleState {
 // ---------------------------------------------------------------------------------------------------------------
 // Routing
 
+/** The dispositions this lifecycle routes (the default kind's decision; its schema is the kind's DispositionSchema). */
+export type ProtocolDisposition = 'approve' | 'needs_visit' | 'nurse_review' | 'doctor_review';
+
 /** Queue and pool a protocol disposition routes to. */
 export function routeDisposition(
-  disposition: Disposition,
+  disposition: ProtocolDisposition,
   routeTo: string | null,
 ): { queue: Queue; pool: string | null } {
   switch (disposition) {

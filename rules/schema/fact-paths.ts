@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import { RefillFactsSchema } from './facts.ts';
 
 /** What a fact path points at, as far as the schema can tell. */
 export interface FactPathTarget {
@@ -79,9 +78,6 @@ function resolveIn(
   if (leaf.type === 'string' && leaf.format === 'date') return { schema, kind: 'date' };
   return { schema, kind: 'scalar' };
 }
-
-/** Resolves `fact` + `path` against RefillFactsSchema (the refill kind's facts). */
-export const resolveFactPath: FactPathResolver = createFactPathResolver(RefillFactsSchema);
 
 /** Splits a template placeholder (`visits.lastPcpRov.date`) into a fact and a path. */
 export function placeholderToFactPath(ref: string): { fact: string; path: string } {

@@ -1,5 +1,5 @@
 // Value sets: the clinical vocabularies as versioned data, parsed (and so validated) once at import.
-// Node side only, like rules/protocols/ (workflows/ take types only). A change here changes decisions: review it as code.
+// Node side only, like rules/kinds/refill/protocols/ (workflows/ take types only). A change here changes decisions: review it as code.
 import { z } from 'zod';
 import conditionsJson from './conditions.json' with { type: 'json' };
 import drugClassesJson from './drug-classes.json' with { type: 'json' };

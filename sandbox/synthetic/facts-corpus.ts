@@ -5,7 +5,7 @@
 import { addDays, format, lastDayOfMonth, parseISO } from 'date-fns';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { monthsBefore } from '../../rules/engine/operators.ts';
-import type { RefillFacts } from '../../rules/schema/facts.ts';
+import type { RefillFacts } from '../../rules/kinds/refill/facts.ts';
 import { toPatientBundle } from './bundle.ts';
 import { generateClinic, type GenerateOptions } from './generate.ts';
 import { createRng, type Rng } from './prng.ts';

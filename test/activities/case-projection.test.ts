@@ -1,7 +1,7 @@
 // projectCase keeps free text out of the app database: a workflow that still sends a clinician's `note` in the
 // projection detail (one started before the note left it) gets only `noteProvided` into the timeline and the audit log.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { projectCase } from '../../activities/case-projection.ts';
+import { projectCase } from '../../activities/kinds/refill/case-projection.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 

@@ -10,10 +10,10 @@ import {
   syncQueueTask,
   writeBackOutcome,
   type WriteBackInput,
-} from '../../activities/ehr-writeback.ts';
+} from '../../activities/kinds/refill/ehr-writeback.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { createFhirConnector, type FhirConnector } from '../../connectors/fhir/connector.ts';
-import type { TriageDecision } from '../../rules/schema/decision.ts';
+import type { TriageDecision } from '../../rules/kinds/refill/decision.ts';
 import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
 import { IndexedRepository, loadResources } from '../../sandbox/indexed-repository.ts';
 import { generateClinic } from '../../sandbox/synthetic/index.ts';

@@ -2,7 +2,7 @@
 // Ground truth is the generator's own output: what the EHR holds for a patient is what the record must contain.
 import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { fetchPatientRecord } from '../../activities/patient-context.ts';
+import { fetchPatientRecord } from '../../activities/kinds/refill/patient-context.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { createFhirConnector, type FhirConnector } from '../../connectors/fhir/connector.ts';
 import { AppError } from '../../rules/index.ts';

@@ -1,7 +1,7 @@
 // pinProtocol: a new case gets the clinic's assigned version when it has one, else the protocol's live version; an
 // assignment that is not a published version is refused (NOT_FOUND, not retried) rather than silently ignored.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { pinProtocol } from '../../activities/triage.ts';
+import { pinProtocol } from '../../activities/kinds/refill/triage.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';

@@ -2,11 +2,11 @@
 // simulation in rules/engine/simulate.ts reports, whether cases arrive as objects or as stored JSON text, on one
 // thread or several.
 import { beforeAll, describe, expect, test } from 'vitest';
-import { simulateProtocolFast } from '../../activities/simulation.ts';
-import { compileProtocol } from '../../rules/engine/compile.ts';
-import { simulateProtocol, type RecordedCase } from '../../rules/engine/simulate.ts';
-import { parseProtocol, type ProtocolDefinition } from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { simulateProtocolFast } from '../../activities/kinds/refill/simulation.ts';
+import { compileProtocol } from '../../rules/kinds/refill/compile.ts';
+import { simulateProtocol, type RecordedCase } from '../../rules/kinds/refill/simulate.ts';
+import { parseProtocol, type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { refillFactsCorpus, syntheticRefillFacts } from '../../sandbox/synthetic/facts-corpus.ts';
 
 const v1 = findBuiltinProtocol('family-medicine-2015') as ProtocolDefinition;

@@ -17,7 +17,7 @@ import { createLogger } from '../../connectors/logger.ts';
 import { AppError } from '../../rules/index.ts';
 import { describeLifecycle } from '../../rules/lifecycle/index.ts';
 import type { ClinicianDecision } from '../../rules/schema/case.ts';
-import type { TriageDecision } from '../../rules/schema/decision.ts';
+import type { TriageDecision } from '../../rules/kinds/refill/decision.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 

@@ -12,7 +12,7 @@ import { DEFAULT_SWEEP_CRON } from '../../connectors/db/clinics.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { CARE_GAP_BUILTINS, evaluateCareGap, type CareGapFacts } from '../../rules/kinds/care-gap/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { startSandbox } from '../../sandbox/fhir-server.ts';
 import { findFreePort } from '../../scripts/temporal-cli.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';

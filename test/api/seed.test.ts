@@ -5,7 +5,7 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import { canonicalJson } from '../../rules/engine/diff.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const logger = createLogger({ LOG_LEVEL: 'silent' }, 'test');

@@ -118,7 +118,7 @@ describe('autopilot protocols on a care-gap protocol', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('~ item clauses/CRC-10\n    $.when.any[4].value: 120 → 96');
     expect(r.stdout).toContain('~ item tests/colonoscopy\n    $.windowMonths: 120 → 96');
-    const mixed = autopilot(['diff', CRC_FILE, 'rules/protocols/family-medicine-2015.json']);
+    const mixed = autopilot(['diff', CRC_FILE, 'rules/kinds/refill/protocols/family-medicine-2015.json']);
     expect(mixed).toMatchObject({
       code: 2,
       stderr: 'autopilot: cannot diff a care-gap protocol with a refill protocol\n',

@@ -8,13 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { createStore } from '../../connectors/db/index.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
-import { parseProtocol, type RefillFacts, type TriageDecision } from '../../rules/index.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
+import { parseProtocol } from '../../rules/kinds/refill/protocol.ts';
+import { type RefillFacts } from '../../rules/kinds/refill/facts.ts';
+import { type TriageDecision } from '../../rules/kinds/refill/decision.ts';
 import { generateClinic, toPatientBundle } from '../../sandbox/synthetic/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const REFERENCE_FILE = 'rules/protocols/family-medicine-2015.json';
+const REFERENCE_FILE = 'rules/kinds/refill/protocols/family-medicine-2015.json';
 const AS_OF = '2026-06-15';
 
 function autopilot(

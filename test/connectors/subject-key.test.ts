@@ -2,7 +2,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { expect, test } from 'vitest';
 import { subjectKey, subjectKeyer } from '../../connectors/subject-key.ts';
-import { careGapCaseId } from '../../workflows/task-queues.ts';
+import { careGapCaseId } from '../../activities/kinds/care-gap/triggers.ts';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 

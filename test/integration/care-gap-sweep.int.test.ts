@@ -23,7 +23,7 @@ import type { TemporalClientHandle } from '../../connectors/temporal.ts';
 import { IndexedRepository, loadResources } from '../../sandbox/indexed-repository.ts';
 import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
 import { CARE_GAP_BUILTINS } from '../../rules/kinds/care-gap/index.ts';
-import { careGapCaseId } from '../../workflows/task-queues.ts';
+import { careGapCaseId } from '../../activities/kinds/care-gap/triggers.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { TEST_POLICY } from '../helpers/harness.ts';
 import {

@@ -12,7 +12,7 @@ import { subjectKey } from '../../connectors/subject-key.ts';
 import { CARE_GAP_BUILTINS } from '../../rules/kinds/care-gap/index.ts';
 import { canTakeAction } from '../../rules/lifecycle/index.ts';
 import { CARE_GAP_ACTIONS, type CareGapEvent, type CareGapInput } from '../../workflows/care-gap-messages.ts';
-import { careGapCaseId } from '../../workflows/task-queues.ts';
+import { careGapCaseId } from '../../activities/kinds/care-gap/triggers.ts';
 import { startHarness, TEST_POLICY, type CaseBody, type Harness } from '../helpers/harness.ts';
 import { createTestClient } from '../helpers/temporal.ts';
 

@@ -3,7 +3,7 @@
 // and the case view only learn that a note was given.
 import type { MedicationRequest, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { TASK_IDENTIFIER_SYSTEM } from '../../activities/ehr-writeback.ts';
+import { TASK_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
 import { refillEvent, startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;

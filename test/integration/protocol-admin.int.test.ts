@@ -4,7 +4,7 @@
 // while a case already in flight keeps the old version, then rolls back (a new version with the old content).
 import { subMonths } from 'date-fns';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { ProtocolDefinition } from '../../rules/index.ts';
+import type { ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
 import { refillEvent, startHarness, type Harness } from '../helpers/harness.ts';
 
 const PROTOCOL = 'family-medicine-2015';

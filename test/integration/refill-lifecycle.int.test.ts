@@ -2,7 +2,7 @@
 // escalation, a clinic with automation switched off, and protocol versions pinned per case.
 import type { MedicationRequest, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/ehr-writeback.ts';
+import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
 import { refillEvent, startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;

@@ -2,8 +2,8 @@
 // EHR (SMART auth on), and a clinician's decision back through the API into the EHR.
 import type { MedicationRequest, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/ehr-writeback.ts';
-import { refillCaseId } from '../../workflows/task-queues.ts';
+import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
+import { refillCaseId } from '../../workflows/refill-triage-messages.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
 import {
   refillEvent,

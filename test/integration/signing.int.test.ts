@@ -2,7 +2,7 @@
 // the sandbox EHR. An order nobody signed is a FHIR `draft`; it becomes `active` only when a signer signs it.
 import type { MedicationRequest } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ORDER_IDENTIFIER_SYSTEM } from '../../activities/ehr-writeback.ts';
+import { ORDER_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
 import { refillEvent, startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;

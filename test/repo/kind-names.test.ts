@@ -42,25 +42,6 @@ const REGISTRIES = new Set([
  * shrinks then. Do not add to it: put kind code in the kind's own places instead.
  */
 const ALLOWED: Record<string, string> = {
-  // rules/: the refill kind's schemas, evaluator and simulation (move under rules/kinds/refill/).
-  'rules/schema/facts.ts': 'RefillFactsSchema → rules/kinds/refill/facts.ts (Evidence stays engine)',
-  'rules/schema/decision.ts': 'TriageDecisionSchema → rules/kinds/refill/decision.ts',
-  'rules/schema/protocol.ts': 'refill ProtocolDefinitionSchema → rules/kinds/refill/protocol.ts (conditions stay)',
-  'rules/schema/fact-paths.ts': 'the refill facts schema as the default → take the kind’s schema only',
-  'rules/schema/minimise-facts.ts': 'refill facts minimisation → rules/kinds/refill/',
-  'rules/engine/compile.ts': 'the refill compiled evaluator → rules/kinds/refill/compile.ts',
-  'rules/engine/evaluate.ts': 'evaluateProtocol (refill) → rules/kinds/refill/evaluate.ts',
-  'rules/engine/outcome.ts': 'refill outcome rules → rules/kinds/refill/',
-  'rules/engine/simulate.ts': 'refill RecordedCase/ChangedCase → rules/kinds/refill/ (simulate-kind.ts is the engine)',
-  'rules/engine/simulate-compiled.ts': 'the refill compiled simulation → rules/kinds/refill/',
-  'rules/index.ts': 're-exports RefillFactsSchema → drop once rules/kinds/refill/ owns it',
-  // activities/: the refill workflow's activities (move under activities/kinds/refill/).
-  'activities/ehr-writeback.ts': 'refill write-backs → activities/kinds/refill/',
-  'activities/index.ts': 'registers refill activities by name → activities/kinds/index.ts',
-  'activities/patient-context.ts': 'refill FHIR reads → activities/kinds/refill/',
-  'activities/triage.ts': 'refill triage activities → activities/kinds/refill/',
-  // workflows/: the refill workflow's ids (workflows/refill-triage.ts itself is the kind's: `workflows/<k>-*.ts`).
-  'workflows/task-queues.ts': 'refillCaseId → workflows/refill.ts (or the kind’s messages file)',
   // api/: the refill webhook and fallbacks to the default kind.
   'api/routes/webhooks.ts': 'the refill-requests webhook (a kind trigger) → api/kinds/refill/ or a trigger registry',
   'api/webhook-body.ts': 'refill webhook bodies → with the refill trigger',

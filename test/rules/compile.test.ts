@@ -4,17 +4,13 @@
 // `evaluateProtocol`'s (criteria, explanations, evidence, supplies, actions — not just the disposition).
 import { isDeepStrictEqual } from 'node:util';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { compileProtocol } from '../../rules/engine/compile.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
-import {
-  AppError,
-  parseProtocol,
-  type Condition,
-  type ProtocolDefinition,
-  type RefillFacts,
-  type TriageDecision,
-} from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { compileProtocol } from '../../rules/kinds/refill/compile.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
+import { AppError } from '../../rules/index.ts';
+import { parseProtocol, type Condition, type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { type RefillFacts } from '../../rules/kinds/refill/facts.ts';
+import { type TriageDecision } from '../../rules/kinds/refill/decision.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { refillFactsCorpus, syntheticRefillFacts } from '../../sandbox/synthetic/facts-corpus.ts';
 
 const reference = findBuiltinProtocol('family-medicine-2015') as ProtocolDefinition;

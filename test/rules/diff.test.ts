@@ -1,8 +1,9 @@
 // Protocol diffs as an admin reads them: items matched by stable id, with the before/after of every changed leaf.
 import { describe, expect, test } from 'vitest';
-import { canonicalJson, diffProtocols, leafChanges } from '../../rules/engine/diff.ts';
-import type { ProtocolDefinition } from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { canonicalJson, leafChanges } from '../../rules/engine/diff.ts';
+import { diffProtocols } from '../../rules/kinds/refill/diff.ts';
+import type { ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 
 const v1 = findBuiltinProtocol('family-medicine-2015')!;
 const copy = (): ProtocolDefinition => structuredClone(v1);

@@ -1,8 +1,9 @@
 // Facts-level cases: the evaluator's own guarantees, independent of any FHIR encoding.
 import { describe, expect, test } from 'vitest';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
-import { RefillFactsSchema, type ProtocolDefinition, type RefillFacts } from '../../rules/index.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
+import { RefillFactsSchema, type RefillFacts } from '../../rules/kinds/refill/facts.ts';
+import { type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
 
 const protocol = findBuiltinProtocol('family-medicine-2015') as ProtocolDefinition;
 

@@ -2,9 +2,10 @@
 // (bundle → record → facts → decision), so the table checks the FHIR encoding as much as the rules.
 import { describe, expect, test } from 'vitest';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
-import type { ProtocolDefinition, TriageDecision } from '../../rules/index.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
+import type { ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import type { TriageDecision } from '../../rules/kinds/refill/decision.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
 import { loadGoldenCases } from '../helpers/golden.ts';
 

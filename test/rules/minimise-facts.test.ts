@@ -3,16 +3,13 @@
 // facts. The json-rules-engine evaluator checks a sample; the compiled one (proven identical in compile.test.ts)
 // checks the whole corpus.
 import { beforeAll, describe, expect, test } from 'vitest';
-import { compileProtocol } from '../../rules/engine/compile.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
-import {
-  RefillFactsSchema,
-  type ProtocolDefinition,
-  type RefillFacts,
-  type TriageDecision,
-} from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
-import { canonicalDrugLabel, minimiseFacts } from '../../rules/schema/minimise-facts.ts';
+import { compileProtocol } from '../../rules/kinds/refill/compile.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
+import { RefillFactsSchema, type RefillFacts } from '../../rules/kinds/refill/facts.ts';
+import { type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { type TriageDecision } from '../../rules/kinds/refill/decision.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
+import { canonicalDrugLabel, minimiseFacts } from '../../rules/kinds/refill/minimise-facts.ts';
 import { refillFactsCorpus, syntheticRefillFacts } from '../../sandbox/synthetic/facts-corpus.ts';
 
 const PROTOCOLS = ['family-medicine-2015', 'standard-chronic-care'].map(

@@ -1,7 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- these tests break protocol documents on purpose, which a typed view would not allow */
 import { describe, expect, test } from 'vitest';
-import { AppError, parseProtocol, validateProtocol } from '../../rules/index.ts';
-import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { AppError } from '../../rules/index.ts';
+import { parseProtocol, validateProtocol } from '../../rules/kinds/refill/protocol.ts';
+import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 
 const base = () => structuredClone(findBuiltinProtocol('family-medicine-2015')) as unknown as Record<string, any>;
 

@@ -3,14 +3,9 @@
 // the worker refuses the version). Shape, vocabulary, reachability, empty and overlapping categories, nesting depth,
 // and a seeded fuzz run that must never throw.
 import { describe, expect, test } from 'vitest';
-import {
-  AppError,
-  parseProtocol,
-  validateProtocol,
-  type ProtocolDefinition,
-  type ProtocolIssue,
-} from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { AppError, type ProtocolIssue } from '../../rules/index.ts';
+import { parseProtocol, validateProtocol, type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { MAX_PROTOCOL_DEPTH } from '../../rules/schema/protocol.ts';
 import { createRng, type Rng } from '../../sandbox/synthetic/prng.ts';
 
@@ -29,8 +24,8 @@ describe('built-in protocols', () => {
   });
 
   test("a decision's criteria carry the source of the rule that produced them", async () => {
-    const { evaluateProtocol } = await import('../../rules/engine/index.ts');
-    const { compileProtocol } = await import('../../rules/engine/compile.ts');
+    const { evaluateProtocol } = await import('../../rules/kinds/refill/evaluate.ts');
+    const { compileProtocol } = await import('../../rules/kinds/refill/compile.ts');
     const { syntheticRefillFacts } = await import('../../sandbox/synthetic/facts-corpus.ts');
     const facts = syntheticRefillFacts({ seed: 3, asOf: '2026-06-15', patients: 40 });
     // A criterion id shared by two categories (visit_within_18mo: PPI-1 and ART-1) is reported once, from the first.

@@ -1,10 +1,10 @@
 // simulateCompiled is the drop-in for simulateProtocol (json-rules-engine): the same report on the same cases.
 import { describe, expect, test } from 'vitest';
-import { compileProtocol } from '../../rules/engine/compile.ts';
-import { simulateCompiled } from '../../rules/engine/simulate-compiled.ts';
-import { simulateProtocol, type RecordedCase } from '../../rules/engine/simulate.ts';
-import { parseProtocol, type ProtocolDefinition } from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { compileProtocol } from '../../rules/kinds/refill/compile.ts';
+import { simulateCompiled } from '../../rules/kinds/refill/simulate-compiled.ts';
+import { simulateProtocol, type RecordedCase } from '../../rules/kinds/refill/simulate.ts';
+import { parseProtocol, type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { refillFactsCorpus, syntheticRefillFacts } from '../../sandbox/synthetic/facts-corpus.ts';
 
 const v1 = findBuiltinProtocol('family-medicine-2015') as ProtocolDefinition;

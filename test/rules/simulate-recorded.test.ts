@@ -2,17 +2,13 @@
 // they arrive, with the same counts and changed cases as simulateCompiled (= simulateProtocol, test/rules/
 // simulate-compiled.test.ts) over the whole range at once.
 import { describe, expect, test } from 'vitest';
-import { compileProtocol } from '../../rules/engine/compile.ts';
-import { simulateCompiled } from '../../rules/engine/simulate-compiled.ts';
-import type { RecordedCase } from '../../rules/engine/simulate.ts';
-import {
-  RECORDED_PAGE,
-  simulateRecorded,
-  type SnapshotSource,
-  type StoredSnapshot,
-} from '../../rules/engine/simulate-recorded.ts';
-import { parseProtocol, type ProtocolDefinition } from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { compileProtocol } from '../../rules/kinds/refill/compile.ts';
+import { simulateCompiled } from '../../rules/kinds/refill/simulate-compiled.ts';
+import type { RecordedCase } from '../../rules/kinds/refill/simulate.ts';
+import { simulateRecorded } from '../../rules/kinds/refill/simulate-recorded.ts';
+import { RECORDED_PAGE, type SnapshotSource, type StoredSnapshot } from '../../rules/engine/simulate-kind.ts';
+import { parseProtocol, type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { refillFactsCorpus, syntheticRefillFacts } from '../../sandbox/synthetic/facts-corpus.ts';
 
 const v1 = findBuiltinProtocol('family-medicine-2015') as ProtocolDefinition;

@@ -1,9 +1,10 @@
 // Simulation compares a protocol version with the decisions recorded at the time, case by case.
 import { describe, expect, test } from 'vitest';
-import { criteriaFlips, simulateProtocol, type RecordedCase } from '../../rules/engine/simulate.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
-import type { ProtocolDefinition, TriageDecision } from '../../rules/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
+import { criteriaFlips, simulateProtocol, type RecordedCase } from '../../rules/kinds/refill/simulate.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
+import type { ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import type { TriageDecision } from '../../rules/kinds/refill/decision.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
 import { aRefillBundle } from '../helpers/fhir-builders.ts';
 

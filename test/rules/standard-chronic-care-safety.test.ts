@@ -5,11 +5,13 @@
 import { format, parseISO, subDays } from 'date-fns';
 import { describe, expect, test } from 'vitest';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
-import { compileProtocol } from '../../rules/engine/compile.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
-import { minimiseFacts } from '../../rules/schema/minimise-facts.ts';
-import { RefillFactsSchema, type DatedEvidence, type ProtocolDefinition, type RefillFacts } from '../../rules/index.ts';
+import { compileProtocol } from '../../rules/kinds/refill/compile.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
+import { minimiseFacts } from '../../rules/kinds/refill/minimise-facts.ts';
+import { type DatedEvidence } from '../../rules/index.ts';
+import { RefillFactsSchema, type RefillFacts } from '../../rules/kinds/refill/facts.ts';
+import { type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
 import { createRng, type Rng } from '../../sandbox/synthetic/prng.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
 

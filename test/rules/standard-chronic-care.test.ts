@@ -4,11 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { extractRefillFacts, patientRecordFromBundle } from '../../facts/refill/index.ts';
-import { compileProtocol } from '../../rules/engine/compile.ts';
-import { evaluateProtocol } from '../../rules/engine/index.ts';
+import { compileProtocol } from '../../rules/kinds/refill/compile.ts';
+import { evaluateProtocol } from '../../rules/kinds/refill/evaluate.ts';
 import { classifyDrug } from '../../rules/drugs/classify.ts';
-import { findBuiltinProtocol } from '../../rules/protocols/index.ts';
-import { forEachCondition, type ProtocolDefinition, type RefillFacts, type TriageDecision } from '../../rules/index.ts';
+import { findBuiltinProtocol } from '../../rules/kinds/refill/protocols/index.ts';
+import { forEachCondition, type ProtocolDefinition } from '../../rules/kinds/refill/protocol.ts';
+import { type RefillFacts } from '../../rules/kinds/refill/facts.ts';
+import { type TriageDecision } from '../../rules/kinds/refill/decision.ts';
 import { aRefillBundle, type ScenarioSpec } from '../helpers/fhir-builders.ts';
 import { loadGoldenCases } from '../helpers/golden.ts';
 
@@ -144,7 +146,7 @@ describe(`standard-chronic-care v${file.version} golden cases`, () => {
 
   test('sources and citations point to the repository copy of the landscape (docs/domain/refill-landscape.md)', () => {
     const protocolText = readFileSync(
-      new URL('../../rules/protocols/standard-chronic-care.json', import.meta.url),
+      new URL('../../rules/kinds/refill/protocols/standard-chronic-care.json', import.meta.url),
       'utf8',
     );
     const casesText = readFileSync(

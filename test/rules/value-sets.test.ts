@@ -18,7 +18,7 @@ import {
   parseValueSet,
 } from '../../rules/value-sets/index.ts';
 import { classifyDrug, DRUG_CLASSES, type DoseForm, type DrugClass } from '../../rules/drugs/index.ts';
-import { BUILTIN_PROTOCOLS } from '../../rules/protocols/index.ts';
+import { BUILTIN_PROTOCOLS } from '../../rules/kinds/refill/protocols/index.ts';
 import { AppError } from '../../rules/errors.ts';
 import { SYSTEMS } from '../../facts/refill/codes.ts';
 

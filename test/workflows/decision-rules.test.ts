@@ -5,7 +5,7 @@
 // refusal's ApplicationFailure type). Real Temporal dev server; the activities are stand-ins that can hold a case in
 // a state (triaging, closing, a decision pending) while it is probed.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { projectCase, type ProjectCaseInput } from '../../activities/case-projection.ts';
+import { projectCase, type ProjectCaseInput } from '../../activities/kinds/refill/case-projection.ts';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import { createWorkflowGateway, type WorkflowGateway } from '../../api/workflow-gateway.ts';
@@ -15,7 +15,7 @@ import { createLogger } from '../../connectors/logger.ts';
 import type { TemporalClientHandle } from '../../connectors/temporal.ts';
 import { AppError } from '../../rules/index.ts';
 import { CLINICIAN_ACTIONS, ROLES, type ClinicianAction, type Queue, type Role } from '../../rules/lifecycle/index.ts';
-import type { CaseState } from '../../workflows/messages.ts';
+import type { CaseState } from '../../workflows/refill-triage-messages.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { TEST_POLICY } from '../helpers/harness.ts';
 import { createTestClient, createTestWorker, type TestWorker } from '../helpers/temporal.ts';

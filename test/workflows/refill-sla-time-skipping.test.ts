@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../connectors/config.ts';
 import { SEARCH_ATTRIBUTES, workerDataConverter } from '../../connectors/temporal.ts';
 import { resolveTemporalTestServer } from '../../scripts/temporal-cli.ts';
-import { getCaseStateQuery, submitDecisionUpdate } from '../../workflows/messages.ts';
+import { getCaseStateQuery, submitDecisionUpdate } from '../../workflows/refill-triage-messages.ts';
 import { refillTriage, type RefillTriageInput } from '../../workflows/refill-triage.ts';
 import { TEST_PAYLOAD_KEY, TEST_PAYLOAD_KEY_ID, testWorkflowBundle, uniqueTaskQueue } from '../helpers/temporal.ts';
 

@@ -2,7 +2,6 @@
 // `cg_{clinicId}_{protocolId}_{subjectKey}`), for the event intake and the panel sweep (activities/triggers.ts).
 import { careGapKind } from '../../../rules/kinds/care-gap/index.ts';
 import type { careGap, CareGapEvent, CareGapInput } from '../../../workflows/care-gap.ts';
-import { careGapCaseId } from '../../../workflows/task-queues.ts';
 import { pool } from '../../pool.ts';
 import type { PatientCaseStarter } from '../../triggers.ts';
 
@@ -30,3 +29,11 @@ export const careGapCaseStarter: PatientCaseStarter = {
     return starts.map((s) => s.caseId);
   },
 };
+
+/**
+ * Workflow id (= case id) of a care gap: one per patient per protocol at a clinic. `subjectKey` is the opaque key of
+ * the patient (connectors/subject-key.ts), never the patient's id: workflow ids are not encrypted.
+ */
+export function careGapCaseId(clinicId: string, protocolId: string, subjectKey: string): string {
+  return `cg_${clinicId}_${protocolId}_${subjectKey}`;
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EvidenceSchema, IsoDateSchema } from '../../schema/facts.ts';
+import { EvidenceSchema, IsoDateSchema } from '../../schema/evidence.ts';
 
 /**
  * What a care-gap protocol can conclude (docs/protocols/crc-screening-2021.md, "Dispositions"). There is no "deny" and

@@ -1,7 +1,7 @@
 import { Engine } from 'json-rules-engine';
-import { restrictedPathResolver } from '../../engine/evaluate.ts';
+import { restrictedPathResolver } from '../../engine/paths.ts';
 import { createOperators, monthsAfter } from '../../engine/operators.ts';
-import type { Evidence } from '../../schema/facts.ts';
+import type { Evidence } from '../../schema/evidence.ts';
 import { CareGapDecisionSchema, type CareGapDecision, type CareGapReason } from './decision.ts';
 import type { CareGapFacts } from './facts.ts';
 import type { CareGapProtocol, CareGapTopLevelCondition } from './protocol.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DatedEvidenceSchema, EvidenceSchema, IsoDateSchema } from '../../schema/facts.ts';
+import { DatedEvidenceSchema, EvidenceSchema, IsoDateSchema } from '../../schema/evidence.ts';
 
 /**
  * Something the record holds or not (a problem, an exclusion): whether any counting resource is on file, the latest

@@ -1,15 +1,22 @@
-// Refill triage declared as a protocol kind: a declaration over the refill code that predates kinds (its schemas in
-// rules/schema/, its evaluator in rules/engine/, its routing in rules/lifecycle/). Nothing here re-implements them.
+// Refill triage declared as a protocol kind, and its public surface: its facts, decision and protocol schemas, its
+// evaluator (json-rules-engine, and the compiled one for simulation), its built-in protocols; its routing is
+// rules/lifecycle/'s. Node side only (json-rules-engine): workflows take types.
 import { z } from 'zod';
-import { diffProtocols } from '../../engine/diff.ts';
-import { evaluateProtocol } from '../../engine/evaluate.ts';
-import { simulateRecorded } from '../../engine/simulate-recorded.ts';
-import { TriageDecisionSchema, type TriageDecision } from '../../schema/decision.ts';
-import { RefillFactsSchema, type RefillFacts } from '../../schema/facts.ts';
-import { ProtocolDefinitionSchema, type ProtocolDefinition } from '../../schema/protocol.ts';
-import { BUILTIN_PROTOCOLS } from '../../protocols/index.ts';
+import { diffProtocols } from './diff.ts';
+import { evaluateProtocol } from './evaluate.ts';
+import { simulateRecorded } from './simulate-recorded.ts';
+import { TriageDecisionSchema, type TriageDecision } from './decision.ts';
+import { RefillFactsSchema, type RefillFacts } from './facts.ts';
+import { ProtocolDefinitionSchema, type ProtocolDefinition } from './protocol.ts';
+import { BUILTIN_PROTOCOLS } from './protocols/index.ts';
 import { CLINICIAN_ACTIONS, QUEUE_ACTIONS, QUEUE_ROLES, QUEUES, routeDisposition } from '../../lifecycle/index.ts';
 import type { DispositionRoute, KindAction, KindDeclaration } from '../types.ts';
+
+export * from './decision.ts';
+export * from './facts.ts';
+export * from './protocol.ts';
+export { BRIDGE_UNDETERMINED_CRITERION, CONTROLLED_SUBSTANCE_CRITERION, evaluateProtocol } from './evaluate.ts';
+export { BUILTIN_PROTOCOLS, findBuiltinProtocol } from './protocols/index.ts';
 
 const KIND = 'refill';
 
@@ -97,5 +104,5 @@ export const refillKind: KindDeclaration<ProtocolDefinition, RefillFacts, Triage
     }),
 };
 
-/** The built-in refill protocols (rules/protocols/), published at first start. */
+/** The built-in refill protocols (rules/kinds/refill/protocols/), published at first start. */
 export const REFILL_BUILTINS: readonly ProtocolDefinition[] = BUILTIN_PROTOCOLS;

@@ -5,9 +5,9 @@ import { extractRefillFacts, patientRecordFromBundle } from '../../../facts/refi
 import { extractVitals } from '../../../facts/refill/vitals.ts';
 import { ckdEpi2021, cockcroftGault } from '../../../facts/refill/kidney.ts';
 import { strengthMg } from '../../../rules/drugs/classify.ts';
-import { minimiseFacts } from '../../../rules/schema/minimise-facts.ts';
-import { RefillFactsSchema } from '../../../rules/index.ts';
-import { resolveFactPath } from '../../../rules/schema/fact-paths.ts';
+import { minimiseFacts } from '../../../rules/kinds/refill/minimise-facts.ts';
+import { RefillFactsSchema } from '../../../rules/kinds/refill/facts.ts';
+import { resolveFactPath } from '../../../rules/kinds/refill/facts.ts';
 import { aRefillBundle, type ScenarioSpec } from '../../helpers/fhir-builders.ts';
 
 const factsOf = (spec: ScenarioSpec, asOf = '2026-06-15') =>

@@ -8,7 +8,7 @@ import {
   parseCareGapProtocol,
   validateCareGapProtocol,
 } from '../../../rules/kinds/care-gap/index.ts';
-import { validateProtocol } from '../../../rules/schema/protocol.ts';
+import { validateProtocol } from '../../../rules/kinds/refill/protocol.ts';
 import { AppError } from '../../../rules/errors.ts';
 
 type Doc = typeof builtin;

@@ -14,7 +14,7 @@ import {
   parseAnyProtocol,
   validateAnyProtocol,
 } from '../../../rules/kinds/index.ts';
-import { BUILTIN_PROTOCOLS } from '../../../rules/protocols/index.ts';
+import { BUILTIN_PROTOCOLS } from '../../../rules/kinds/refill/protocols/index.ts';
 
 const crc = structuredClone(CARE_GAP_BUILTINS[0]!) as unknown as Record<string, unknown> & {
   clauses: Record<string, unknown>[];

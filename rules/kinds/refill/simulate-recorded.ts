@@ -1,4 +1,4 @@
-import type { ProtocolDefinition } from '../schema/protocol.ts';
+import type { ProtocolDefinition } from './protocol.ts';
 import type { CompiledProtocol } from './compile.ts';
 import { evaluateProtocol } from './evaluate.ts';
 import type { ChangedCase, SimulationReport } from './simulate.ts';
@@ -12,36 +12,7 @@ import {
   type ChunkResult,
   type SimulationCase,
 } from './simulate-compiled.ts';
-
-/** Recorded cases read per page and evaluated per step (the snapshot repository's page maximum). */
-export const RECORDED_PAGE = 5000;
-
-/** Which recorded cases to replay: a clinic's snapshots for a protocol in [from, before), or the newest `limit`. */
-export interface RecordedRange {
-  clinicId: string;
-  protocolId: string;
-  from?: string;
-  before?: string;
-  limit?: number;
-}
-
-/** A recorded facts snapshot as stored (facts and decision not yet parsed). */
-export interface StoredSnapshot {
-  caseId: string;
-  recordedAt: string;
-  facts: unknown;
-  decision: unknown;
-}
-
-/**
- * What the simulation reads: the snapshot store's keyset listing, newest first (connectors/db `store.snapshots`,
- * injected so this stays free of I/O of its own).
- */
-export interface SnapshotSource {
-  list(
-    q: Omit<RecordedRange, 'limit'> & { limit: number; olderThan?: { recordedAt: string; caseId: string } },
-  ): Promise<readonly StoredSnapshot[]>;
-}
+import { RECORDED_PAGE, type RecordedRange, type SnapshotSource } from '../../engine/simulate-kind.ts';
 
 /** One evaluated page: its cases (with the baseline decision when one was given) and those that changed. */
 export interface RecordedPage {

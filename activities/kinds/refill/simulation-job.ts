@@ -1,11 +1,13 @@
 // The activities of an asynchronous protocol simulation (workflows/simulation.ts): read the clinic's recorded cases
 // one page at a time, evaluate them with the compiled evaluator, and store running totals and the changed cases in the
 // app database, where any API replica reads the job's progress and its paged result.
-import type { Store } from '../connectors/db/index.ts';
-import type { CompiledProtocol } from '../rules/engine/compile.ts';
-import { addToTally, compileForSimulation, tallyFrom } from '../rules/engine/simulate-compiled.ts';
-import { RECORDED_PAGE, simulateRecordedPage } from '../rules/engine/simulate-recorded.ts';
-import { AppError, parseProtocol } from '../rules/index.ts';
+import type { Store } from '../../../connectors/db/index.ts';
+import type { CompiledProtocol } from '../../../rules/kinds/refill/compile.ts';
+import { addToTally, compileForSimulation, tallyFrom } from '../../../rules/kinds/refill/simulate-compiled.ts';
+import { simulateRecordedPage } from '../../../rules/kinds/refill/simulate-recorded.ts';
+import { RECORDED_PAGE } from '../../../rules/engine/simulate-kind.ts';
+import { AppError } from '../../../rules/index.ts';
+import { parseProtocol } from '../../../rules/kinds/refill/protocol.ts';
 
 /** Changed cases stored per job; beyond it they are counted (`changedTotal`) but not kept. */
 export const MAX_STORED_CHANGED = 10_000;

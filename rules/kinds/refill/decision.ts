@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ControlledScheduleSchema, DrugClassSchema } from '../drugs/vocabulary.ts';
-import { EvidenceSchema } from './facts.ts';
+import { ControlledScheduleSchema, DrugClassSchema } from '../../drugs/vocabulary.ts';
+import { EvidenceSchema } from '../../schema/evidence.ts';
 
 /** What a protocol can conclude. There is no "deny": denial is a clinician's act. */
 export const DispositionSchema = z.enum(['approve', 'needs_visit', 'nurse_review', 'doctor_review']);

@@ -1,5 +1,5 @@
 import { compileProtocol, type CompiledProtocol } from './compile.ts';
-import type { ProtocolDefinition } from '../schema/protocol.ts';
+import type { ProtocolDefinition } from './protocol.ts';
 import {
   changedCase,
   type ChangedCase,
@@ -13,8 +13,8 @@ import {
   type CriterionResult,
   type Disposition,
   type TriageDecision,
-} from '../schema/decision.ts';
-import { RefillFactsSchema } from '../schema/facts.ts';
+} from './decision.ts';
+import { RefillFactsSchema } from './facts.ts';
 
 /** Disposition ↔ small integer, so a chunk's outcomes cross threads as one Uint8Array. */
 export const DISPOSITIONS: readonly Disposition[] = DispositionSchema.options;

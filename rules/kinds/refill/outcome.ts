@@ -1,6 +1,8 @@
-import type { CriterionResult, Disposition, QuantitySupply, Supply, TriageDecision } from '../schema/decision.ts';
-import type { Evidence, RefillFacts } from '../schema/facts.ts';
-import { PLACEHOLDER_PATTERN, placeholderToFactPath } from '../schema/fact-paths.ts';
+import type { CriterionResult, Disposition, QuantitySupply, Supply, TriageDecision } from './decision.ts';
+import type { Evidence } from '../../schema/evidence.ts';
+import { pathSteps } from '../../engine/paths.ts';
+import type { RefillFacts } from './facts.ts';
+import { PLACEHOLDER_PATTERN, placeholderToFactPath } from '../../schema/fact-paths.ts';
 import type {
   ActionRule,
   BridgeRule,
@@ -9,7 +11,7 @@ import type {
   ProtocolDefinition,
   RouteRule,
   SupplyRule,
-} from '../schema/protocol.ts';
+} from './protocol.ts';
 
 /** Id reported when the evaluator overrides a protocol that would let a controlled substance through. */
 export const CONTROLLED_SUBSTANCE_CRITERION = 'controlled_substance';
@@ -244,23 +246,6 @@ function finish(d: Omit<TriageDecision, 'failedCriteria'>): TriageDecision {
     protocol: d.protocol,
     drug: d.drug,
   };
-}
-
-const PATH_STEP = /\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]/g;
-const parsedPaths = new Map<string, (string | number)[]>();
-
-/**
- * The steps of a `$.a.b[0]` path (the subset the schema allows): field names and array indexes. Parsed once per
- * distinct path (protocols have a few dozen), so resolving a path per case does no regex work.
- */
-export function pathSteps(path: string): (string | number)[] {
-  let steps = parsedPaths.get(path);
-  if (!steps) {
-    steps = [...path.slice(1).matchAll(PATH_STEP)].map((m) => m[1] ?? Number(m[2]));
-    if (parsedPaths.size > 10_000) parsedPaths.clear();
-    parsedPaths.set(path, steps);
-  }
-  return steps;
 }
 
 /** Reads `$.a.b[0]` from a value (the path subset the schema allows). */

@@ -1,9 +1,10 @@
 import { Engine } from 'json-rules-engine';
-import { TriageDecisionSchema, type TriageDecision } from '../schema/decision.ts';
-import type { RefillFacts } from '../schema/facts.ts';
-import type { CriterionRule, ProtocolDefinition, TopLevelCondition } from '../schema/protocol.ts';
-import { createOperators } from './operators.ts';
-import { decideOutcome, pathSteps, type ConditionTruth } from './outcome.ts';
+import { TriageDecisionSchema, type TriageDecision } from './decision.ts';
+import type { RefillFacts } from './facts.ts';
+import type { CriterionRule, ProtocolDefinition, TopLevelCondition } from './protocol.ts';
+import { createOperators } from '../../engine/operators.ts';
+import { restrictedPathResolver } from '../../engine/paths.ts';
+import { decideOutcome, type ConditionTruth } from './outcome.ts';
 
 export { BRIDGE_UNDETERMINED_CRITERION, CONTROLLED_SUBSTANCE_CRITERION } from './outcome.ts';
 
@@ -18,21 +19,6 @@ export { BRIDGE_UNDETERMINED_CRITERION, CONTROLLED_SUBSTANCE_CRITERION } from '.
 export async function evaluateProtocol(protocol: ProtocolDefinition, facts: RefillFacts): Promise<TriageDecision> {
   const truth = await runConditions(protocol, facts);
   return TriageDecisionSchema.parse(decideOutcome(protocol, facts, truth));
-}
-
-/**
- * json-rules-engine's `path` resolver, restricted: admin-authored paths are never handed to a JSONPath evaluator. The
- * schema admits only `$`, `.field` and `[index]` steps; this walks own keys of objects and arrays, and returns a
- * non-object fact as is (as the default resolver does). `compileProtocol` reads paths the same way.
- */
-export function restrictedPathResolver(value: unknown, path: string): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  let current: unknown = value;
-  for (const step of pathSteps(path)) {
-    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, step)) return undefined;
-    current = (current as Record<string | number, unknown>)[step];
-  }
-  return current;
 }
 
 /** Evaluates every condition of the protocol in one json-rules-engine run; returns a lookup by condition key. */

@@ -1,4 +1,5 @@
-import type { Evidence, RefillFacts } from './facts.ts';
+import type { Evidence } from '../../schema/evidence.ts';
+import type { RefillFacts } from './facts.ts';
 
 /** Evidence string values kept: numbers and blood-pressure pairs ("7.0", "<5", "128/82"), never words. */
 const MEASUREMENT = /^[<>=≤≥]?\s*-?\d+(\.\d+)?(\s*\/\s*\d+(\.\d+)?)?$/;

@@ -1,9 +1,14 @@
 import type { Bundle, MedicationRequest, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
-import type { BatchRequest, FhirConnector, FhirSearchParams, SearchResult } from '../connectors/fhir/connector.ts';
-import { searchUrl } from '../connectors/fhir/connector.ts';
-import { AppError, jsonPath } from '../rules/index.ts';
-import type { PatientRecord } from '../facts/refill/record.ts';
+import type {
+  BatchRequest,
+  FhirConnector,
+  FhirSearchParams,
+  SearchResult,
+} from '../../../connectors/fhir/connector.ts';
+import { searchUrl } from '../../../connectors/fhir/connector.ts';
+import { AppError, jsonPath } from '../../../rules/index.ts';
+import type { PatientRecord } from '../../../facts/refill/record.ts';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 

@@ -1,26 +1,8 @@
 import { z } from 'zod';
-import { INGREDIENT_NAMES } from '../drugs/classify.ts';
-import { ControlledScheduleSchema, DoseFormSchema, DrugClassSchema } from '../drugs/vocabulary.ts';
-
-/** A calendar date, `YYYY-MM-DD`. Facts carry dates, never "within N months" booleans: thresholds belong to protocols. */
-export const IsoDateSchema = z.iso.date();
-
-/**
- * Where a fact came from: the FHIR resource, its date and value. The console shows it as
- * "CBC on 2026-03-02 (Observation/obs-123)"; the audit trail keeps it with the decision.
- */
-export const EvidenceSchema = z.strictObject({
-  resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/),
-  id: z.string().min(1),
-  date: IsoDateSchema.optional(),
-  value: z.union([z.number(), z.string(), z.boolean()]).optional(),
-  display: z.string().optional(),
-});
-export type Evidence = z.infer<typeof EvidenceSchema>;
-
-/** Evidence of something that happened on a date (a visit, a lab result). */
-export const DatedEvidenceSchema = EvidenceSchema.extend({ date: IsoDateSchema });
-export type DatedEvidence = z.infer<typeof DatedEvidenceSchema>;
+import { INGREDIENT_NAMES } from '../../drugs/classify.ts';
+import { ControlledScheduleSchema, DoseFormSchema, DrugClassSchema } from '../../drugs/vocabulary.ts';
+import { DatedEvidenceSchema, EvidenceSchema, IsoDateSchema } from '../../schema/evidence.ts';
+import { createFactPathResolver, type FactPathResolver } from '../../schema/fact-paths.ts';
 
 /**
  * A blood pressure reading: the two numbers a rule compares, and the Observation they came from (its `value` is
@@ -202,3 +184,6 @@ export type RefillFacts = z.infer<typeof RefillFactsSchema>;
 /** The names a rule may use as `fact`. */
 export const FactNameSchema = RefillFactsSchema.keyof();
 export type FactName = z.infer<typeof FactNameSchema>;
+
+/** Resolves `fact` + `path` against RefillFactsSchema (the refill kind's facts). */
+export const resolveFactPath: FactPathResolver = createFactPathResolver(RefillFactsSchema);

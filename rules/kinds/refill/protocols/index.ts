@@ -1,7 +1,7 @@
 // Built-in protocols: data, versioned, reviewed like code. Node side only (not for workflows/: they take types only).
 import familyMedicine2015 from './family-medicine-2015.json' with { type: 'json' };
 import standardChronicCare from './standard-chronic-care.json' with { type: 'json' };
-import { parseProtocol, type ProtocolDefinition } from '../schema/protocol.ts';
+import { parseProtocol, type ProtocolDefinition } from '../protocol.ts';
 
 /** Every built-in protocol version, parsed (and so validated) at import: a broken seed fails at start, not mid-case. */
 export const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [

@@ -1,5 +1,5 @@
-import { INGREDIENTS } from '../drugs/table.ts';
-import type { DoseForm } from '../drugs/vocabulary.ts';
+import { INGREDIENTS } from '../../drugs/table.ts';
+import type { DoseForm } from '../../drugs/vocabulary.ts';
 import type { Condition, FactCondition, ProtocolDefinition, TopLevelCondition } from './protocol.ts';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
 // Worker-thread side of the parallel simulation (activities/simulation.ts): compiles the protocol once, then
 // evaluates the chunks of recorded cases the main thread sends until it is terminated.
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseProtocol } from '../rules/schema/protocol.ts';
-import { compileForSimulation, evaluateChunk, type SimulationCase } from '../rules/engine/simulate-compiled.ts';
+import { parseProtocol } from '../../../rules/kinds/refill/protocol.ts';
+import {
+  compileForSimulation,
+  evaluateChunk,
+  type SimulationCase,
+} from '../../../rules/kinds/refill/simulate-compiled.ts';
 
 const port = parentPort;
 if (!port) throw new Error('simulation-worker runs as a worker thread');

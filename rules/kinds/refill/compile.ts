@@ -1,11 +1,11 @@
-import { AppError } from '../errors.ts';
-import type { TriageDecision } from '../schema/decision.ts';
-import type { RefillFacts } from '../schema/facts.ts';
-import { resolveFactPath } from '../schema/fact-paths.ts';
-import type { OperatorName } from '../schema/operators.ts';
-import type { Condition, CriterionRule, FactCondition, JsonValue, ProtocolDefinition } from '../schema/protocol.ts';
-import { customOperatorPredicates, type CustomOperatorName } from './operators.ts';
-import { decideOutcome, pathSteps, planOutcome } from './outcome.ts';
+import { AppError } from '../../errors.ts';
+import type { TriageDecision } from './decision.ts';
+import { resolveFactPath, type RefillFacts } from './facts.ts';
+import type { OperatorName } from '../../schema/operators.ts';
+import type { Condition, CriterionRule, FactCondition, JsonValue, ProtocolDefinition } from './protocol.ts';
+import { customOperatorPredicates, type CustomOperatorName } from '../../engine/operators.ts';
+import { pathSteps } from '../../engine/paths.ts';
+import { decideOutcome, planOutcome } from './outcome.ts';
 
 /** A protocol turned into plain functions: facts in, the decision `evaluateProtocol` would give out. */
 export type CompiledProtocol = (facts: RefillFacts) => TriageDecision;

@@ -1,13 +1,13 @@
-import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
-import type { Logger } from '../connectors/logger.ts';
-import type { Store } from '../connectors/db/index.ts';
-import { evaluateProtocol as evaluate } from '../rules/engine/index.ts';
-import { AppError } from '../rules/index.ts';
-import type { RefillFacts } from '../rules/schema/facts.ts';
-import { minimiseFacts } from '../rules/schema/minimise-facts.ts';
-import { parseProtocol } from '../rules/schema/protocol.ts';
-import type { TriageDecision } from '../rules/schema/decision.ts';
-import { extractRefillFacts } from '../facts/refill/index.ts';
+import type { ClinicFhir } from '../../../connectors/fhir/clinic-connectors.ts';
+import type { Logger } from '../../../connectors/logger.ts';
+import type { Store } from '../../../connectors/db/index.ts';
+import { evaluateProtocol as evaluate } from '../../../rules/kinds/refill/evaluate.ts';
+import { AppError } from '../../../rules/index.ts';
+import type { RefillFacts } from '../../../rules/kinds/refill/facts.ts';
+import { minimiseFacts } from '../../../rules/kinds/refill/minimise-facts.ts';
+import { parseProtocol } from '../../../rules/kinds/refill/protocol.ts';
+import type { TriageDecision } from '../../../rules/kinds/refill/decision.ts';
+import { extractRefillFacts } from '../../../facts/refill/index.ts';
 import { fetchPatientRecord } from './patient-context.ts';
 
 export interface TriageDeps {

@@ -1,6 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { CaseOutcome, CaseStatus, ClinicianDecision, Queue, RouteReason } from '../rules/schema/case.ts';
-import type { TriageDecision } from '../rules/schema/decision.ts';
+import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
 
 /** What the workflow knows about its case right now (served to the API when the projection is not enough). */
 export interface CaseState {
@@ -30,3 +30,12 @@ export interface DecisionAck {
  */
 export const submitDecisionUpdate = defineUpdate<DecisionAck, [ClinicianDecision]>('submitDecision');
 export const getCaseStateQuery = defineQuery<CaseState>('getCaseState');
+
+/**
+ * Workflow id (= case id) of a refill request: a business key of the clinic and the EHR's id of the refill request,
+ * so a redelivered webhook finds the same case. `_` cannot occur in a FHIR id or a clinic id, so the key is
+ * unambiguous and URL-safe. Ids only: never names or MRNs (workflow ids are not encrypted).
+ */
+export function refillCaseId(clinicId: string, medicationRequestId: string): string {
+  return `rf_${clinicId}_${medicationRequestId}`;
+}

@@ -1,9 +1,9 @@
 import type { Annotation, MedicationRequest, Task } from '@medplum/fhirtypes';
-import type { FhirConnector } from '../connectors/fhir/connector.ts';
-import { AppError } from '../rules/index.ts';
-import type { Actor, Queue } from '../rules/schema/case.ts';
-import type { TriageDecision } from '../rules/schema/decision.ts';
-import type { Role, SignedAs } from '../rules/lifecycle/index.ts';
+import type { FhirConnector } from '../../../connectors/fhir/connector.ts';
+import { AppError } from '../../../rules/index.ts';
+import type { Actor, Queue } from '../../../rules/schema/case.ts';
+import type { TriageDecision } from '../../../rules/kinds/refill/decision.ts';
+import type { Role, SignedAs } from '../../../rules/lifecycle/index.ts';
 
 /** Identifier systems of what we write, so a retried activity finds its own earlier write instead of writing twice. */
 export const ORDER_IDENTIFIER_SYSTEM = 'urn:ehr-autopilot:pended-order';

@@ -1,6 +1,6 @@
-import { DispositionSchema, type Disposition, type TriageDecision } from '../schema/decision.ts';
-import type { RefillFacts } from '../schema/facts.ts';
-import type { ProtocolDefinition } from '../schema/protocol.ts';
+import { DispositionSchema, type Disposition, type TriageDecision } from './decision.ts';
+import type { RefillFacts } from './facts.ts';
+import type { ProtocolDefinition } from './protocol.ts';
 import { evaluateProtocol } from './evaluate.ts';
 
 /** One recorded case: the facts the rules saw and the decision recorded at the time. */

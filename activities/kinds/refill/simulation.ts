@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import type { SimulationReport } from '../rules/engine/simulate.ts';
-import type { ProtocolDefinition } from '../rules/schema/protocol.ts';
+import type { SimulationReport } from '../../../rules/kinds/refill/simulate.ts';
+import type { ProtocolDefinition } from '../../../rules/kinds/refill/protocol.ts';
 import {
   compileForSimulation,
   evaluateChunk,
@@ -9,9 +9,9 @@ import {
   slimCase,
   type ChunkResult,
   type SimulationCase,
-} from '../rules/engine/simulate-compiled.ts';
+} from '../../../rules/kinds/refill/simulate-compiled.ts';
 
-export type { SimulationCase } from '../rules/engine/simulate-compiled.ts';
+export type { SimulationCase } from '../../../rules/kinds/refill/simulate-compiled.ts';
 
 export interface SimulateOptions {
   /**
