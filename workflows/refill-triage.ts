@@ -14,9 +14,11 @@ import {
   close,
   decisionEffect,
   escalate,
+  pendForSignature,
   recordDecision,
   route,
   routeDisposition,
+  signatureOf,
   slaRuns,
   startTriage,
   type StepResult,
@@ -257,7 +259,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       }
       const { queue, pool } = routeDisposition(state.decision.disposition, state.decision.routeTo);
       if (queue === 'signature') {
-        // Approved per protocol: the order is pended in the EHR for one-click signing by a doctor.
+        // Approved per protocol: the order is pended in the EHR as a draft for one-click signing by a doctor.
         await tolerate('pend_order', () =>
           ehrWrite.writeBackOutcome({
             caseId: input.caseId,
@@ -268,6 +270,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
             decision: state.decision,
             note: null,
             decidedBy: { kind: 'protocol', protocol },
+            signedAs: null,
           }),
         );
       }
@@ -315,24 +318,34 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       { action: decision.action, decisionId: decision.decisionId, noteProvided: note !== null },
       decision.actor,
     );
-    const effect = decisionEffect(state.queue!, decision.action);
+    const signedAs = signatureOf(decision.actor.role);
+    const effect = decisionEffect(state.queue!, decision.action, signedAs !== null);
     if (effect.type === 'escalate') {
       pending = undefined;
       await enter(escalate(state, effect.reason), note); // the nurse's note rides on the EHR Task
       continue;
     }
-    await tolerate(effect.writeBack, () =>
-      ehrWrite.writeBackOutcome({
-        caseId: input.caseId,
-        clinicId: input.clinicId,
-        requestId: input.requestId,
-        medicationRequestId: input.medicationRequestId,
-        kind: effect.writeBack,
-        decision: state.decision,
-        note,
-        decidedBy: { kind: 'clinician', actor: decision.actor, decisionId: decision.decisionId },
-      }),
-    );
+    const writeBack = () =>
+      tolerate(effect.writeBack, () =>
+        ehrWrite.writeBackOutcome({
+          caseId: input.caseId,
+          clinicId: input.clinicId,
+          requestId: input.requestId,
+          medicationRequestId: input.medicationRequestId,
+          kind: effect.writeBack,
+          decision: state.decision,
+          note,
+          decidedBy: { kind: 'clinician', actor: decision.actor, decisionId: decision.decisionId },
+          signedAs,
+        }),
+      );
+    await writeBack();
+    if (effect.type === 'pend') {
+      // An approval that signs nothing: the draft waits in the signature queue for a signer.
+      pending = undefined;
+      await enter(pendForSignature(state), note);
+      continue;
+    }
     return closeCase(effect.outcome, decision.actor);
   }
 }

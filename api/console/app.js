@@ -41,6 +41,7 @@ const REASON_TEXT = {
   protocol_unavailable: 'No runnable protocol',
   escalated_sla: 'Escalated: SLA passed',
   escalated_by_nurse: 'Escalated by a nurse',
+  pended_for_signature: 'Pended for signature',
 };
 
 /** @type {Record<string, string>} */

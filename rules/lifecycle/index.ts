@@ -48,6 +48,7 @@ export const ROUTE_REASONS = [
   'escalated_by_nurse',
   'ehr_unavailable',
   'protocol_unavailable',
+  'pended_for_signature',
 ] as const;
 export type RouteReason = (typeof ROUTE_REASONS)[number];
 export type EscalationReason = Extract<RouteReason, 'escalated_sla' | 'escalated_by_nurse'>;
@@ -238,21 +239,50 @@ export function actionsOffered<A extends string>(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Who signs an order
+
+/**
+ * How an approval signs an order (FHIR R4 MedicationRequest): as its `requester` (a prescriber), or as its
+ * `performer` (a delegate signing under the clinic's delegation protocol). An order nobody signed is a `draft`.
+ */
+export type SignedAs = 'requester' | 'performer';
+
+/** Roles that prescribe: their approval signs the order, as its requester. */
+export const PRESCRIBING_ROLES: readonly Role[] = ['doctor'];
+
+/**
+ * Whether `role`'s approval signs the order, and how; `null`: it pends a `draft` that a signer must sign (the case
+ * moves to the signature queue).
+ */
+export function signatureOf(role: Role): SignedAs | null {
+  return PRESCRIBING_ROLES.includes(role) ? 'requester' : null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Steps: what each one does to the state, and what it records
 
 /** Write-backs a clinician's decision makes in the EHR (activities/ehr-writeback.ts). */
 export type DecisionWriteBack = 'sign_order' | 'pend_order' | 'record_denial' | 'record_needs_visit';
 
-/** What an accepted decision does: close the case with an outcome and a write-back, or escalate it. */
+/**
+ * What an accepted decision does: close the case with an outcome and a write-back, escalate it, or (an approval
+ * that signs nothing) pend the order as a draft and move the case to the signature queue.
+ */
 export type DecisionEffect =
   | { type: 'close'; outcome: CaseOutcome; writeBack: DecisionWriteBack }
-  | { type: 'escalate'; to: Queue; reason: EscalationReason };
+  | { type: 'escalate'; to: Queue; reason: EscalationReason }
+  | { type: 'pend'; to: Queue; reason: 'pended_for_signature'; writeBack: 'pend_order' };
 
-export function decisionEffect(queue: Queue, action: ClinicianAction): DecisionEffect {
+/** `signs`: whether the deciding clinician's approval signs the order ({@link signatureOf}). */
+export function decisionEffect(queue: Queue, action: ClinicianAction, signs: boolean): DecisionEffect {
   switch (action) {
     case 'approve':
-      // The signature queue's order is already pended: approving signs it. Elsewhere approving pends it.
-      return { type: 'close', outcome: 'approved', writeBack: queue === 'signature' ? 'sign_order' : 'pend_order' };
+      // The signature queue's order is already pended: approving signs it. Elsewhere a signer's approval pends it
+      // signed; anyone else's pends a draft for a signer.
+      if (queue === 'signature') return { type: 'close', outcome: 'approved', writeBack: 'sign_order' };
+      return signs
+        ? { type: 'close', outcome: 'approved', writeBack: 'pend_order' }
+        : { type: 'pend', to: 'signature', reason: 'pended_for_signature', writeBack: 'pend_order' };
     case 'deny':
       return { type: 'close', outcome: 'denied', writeBack: 'record_denial' };
     case 'needs_visit':
@@ -346,6 +376,15 @@ export function escalate<S extends QueuedState>(state: S, reason: EscalationReas
   }
   const next = { ...state, escalated: true, queue: ESCALATION.to, pool: null, reason };
   return { state: next, event: 'case.queued', audit: auditActionOf('case.queued', reason) };
+}
+
+/** An approval that signs nothing pended a draft: the case moves to the signature queue for a signer. */
+export function pendForSignature<S extends QueuedState>(state: S): StepResult<S> {
+  if (state.status !== 'queued' || state.queue === null || state.queue === 'signature') {
+    throw stepError('pend for signature', state);
+  }
+  const next = { ...state, queue: 'signature' as const, pool: null, reason: 'pended_for_signature' as const };
+  return { state: next, event: 'case.queued', audit: auditActionOf('case.queued', next.reason) };
 }
 
 /** A clinician's decision is recorded (accepted by the Update validator); the state does not change yet. */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   ORDER_IDENTIFIER_SYSTEM,
   TASK_IDENTIFIER_SYSTEM,
+  USER_IDENTIFIER_SYSTEM,
   orderSupply,
   syncQueueTask,
   writeBackOutcome,
@@ -52,8 +53,9 @@ const search = <T>(type: string, identifier: string) =>
   (sandbox.repo.search(type, new URLSearchParams({ identifier })).entry ?? []).map((e) => e.resource as T);
 
 describe('write-back is idempotent', () => {
-  test('a retried protocol approval pends exactly one order and completes the proposal', async () => {
+  test('a retried protocol approval pends exactly one draft order and leaves the proposal open', async () => {
     const mrId = clinic.refillRequests[0]!.medicationRequestId;
+    const before = (sandbox.repo.read('MedicationRequest', mrId) as MedicationRequest).status;
     const input: WriteBackInput = {
       caseId: 'case-wb-1',
       clinicId: 'c',
@@ -63,6 +65,7 @@ describe('write-back is idempotent', () => {
       decision: decision({}),
       note: null,
       decidedBy: { kind: 'protocol', protocol: { id: 'family-medicine-2015', version: 1 } },
+      signedAs: null,
     };
     const first = await writeBackOutcome(fhir, input, new Date());
     const second = await writeBackOutcome(fhir, input, new Date()); // the activity retried after a lost response
@@ -71,10 +74,13 @@ describe('write-back is idempotent', () => {
     expect(second.orderId).toBe(first.orderId);
     const orders = search<MedicationRequest>('MedicationRequest', `${ORDER_IDENTIFIER_SYSTEM}|case-wb-1`);
     expect(orders).toHaveLength(1);
+    expect(orders[0]?.status).toBe('draft');
+    expect(orders[0]?.requester).toBeUndefined();
     expect(orders[0]?.basedOn?.[0]?.reference).toBe(`MedicationRequest/${mrId}`);
     const proposal = sandbox.repo.read('MedicationRequest', mrId) as MedicationRequest;
-    expect(proposal.status).toBe('completed');
-    expect(proposal.note?.filter((n) => n.text?.startsWith('Renewed as'))).toHaveLength(1);
+    expect(proposal.status).toBe(before);
+    expect(proposal.status).not.toBe('completed');
+    expect(proposal.note?.filter((n) => n.text?.startsWith('Pended as draft'))).toHaveLength(1);
   });
 
   test('a retried Task sync creates one Task per case and updates it in place', async () => {
@@ -116,6 +122,7 @@ describe('write-back is idempotent', () => {
       decision: decision({ disposition: 'doctor_review', approvedSupply: null }),
       note: 'Discontinue',
       decidedBy: { kind: 'clinician', actor: { userId: 'dr-1', role: 'doctor' }, decisionId: 'd-00000001' },
+      signedAs: 'requester',
     };
     await writeBackOutcome(fhir, input, new Date());
     await writeBackOutcome(fhir, input, new Date());
@@ -123,6 +130,154 @@ describe('write-back is idempotent', () => {
     expect(proposal.status).toBe('cancelled');
     expect(proposal.statusReason?.text).toMatch(/denied/i);
     expect(proposal.note?.filter((n) => n.text?.includes('Refill denied'))).toHaveLength(1);
+  });
+});
+
+describe('order semantics (FHIR R4): draft until signed', () => {
+  const DOCTOR = { userId: 'dr-sign@clinic.example', role: 'doctor' } as const;
+  const NURSE = { userId: 'rn-1@clinic.example', role: 'nurse' } as const;
+  const base = (i: number, caseId: string) => ({
+    caseId,
+    clinicId: 'c',
+    requestId: `req-${caseId}`,
+    medicationRequestId: clinic.refillRequests[i]!.medicationRequestId,
+    decision: decision({}),
+    note: null,
+  });
+  const byProtocol = { kind: 'protocol', protocol: { id: 'family-medicine-2015', version: 1 } } as const;
+  const by = (actor: typeof DOCTOR | typeof NURSE) =>
+    ({ kind: 'clinician', actor, decisionId: `d-${actor.role}-000001` }) as const;
+  const orderOf = (caseId: string) =>
+    search<MedicationRequest>('MedicationRequest', `${ORDER_IDENTIFIER_SYSTEM}|${caseId}`);
+  const proposalOf = (i: number) =>
+    sandbox.repo.read('MedicationRequest', clinic.refillRequests[i]!.medicationRequestId) as MedicationRequest;
+
+  test('signing makes the draft active with the signer as requester, then completes the proposal, once', async () => {
+    await writeBackOutcome(
+      fhir,
+      { ...base(4, 'case-sign-1'), kind: 'pend_order', decidedBy: byProtocol, signedAs: null },
+      new Date(),
+    );
+    expect(orderOf('case-sign-1')[0]?.status).toBe('draft');
+    const sign = { ...base(4, 'case-sign-1'), kind: 'sign_order' as const, decidedBy: by(DOCTOR) };
+    const signed = await writeBackOutcome(fhir, { ...sign, signedAs: 'requester' }, new Date());
+    await writeBackOutcome(fhir, { ...sign, signedAs: 'requester' }, new Date()); // retried
+    expect(signed.proposalStatus).toBe('completed');
+    const [order] = orderOf('case-sign-1');
+    expect(orderOf('case-sign-1')).toHaveLength(1);
+    expect(order?.status).toBe('active');
+    expect(order?.requester).toEqual({ reference: '#signer', display: `doctor ${DOCTOR.userId}` });
+    expect(order?.performer).toBeUndefined();
+    expect(order?.contained?.[0]).toMatchObject({
+      resourceType: 'PractitionerRole',
+      identifier: [{ system: USER_IDENTIFIER_SYSTEM, value: DOCTOR.userId }],
+      code: [{ coding: [{ system: 'http://snomed.info/sct', code: '158965000' }] }],
+    });
+    expect(order?.note?.filter((n) => n.text?.startsWith('Signed'))).toHaveLength(1);
+    const proposal = proposalOf(4);
+    expect(proposal.status).toBe('completed');
+    expect(proposal.note?.filter((n) => n.text?.startsWith('Renewed as'))).toHaveLength(1);
+  });
+
+  test('a signer’s own approval pends the order active at once and completes the proposal', async () => {
+    const r = await writeBackOutcome(
+      fhir,
+      { ...base(5, 'case-sign-2'), kind: 'pend_order', decidedBy: by(DOCTOR), signedAs: 'requester' },
+      new Date(),
+    );
+    expect(r).toMatchObject({ proposalStatus: 'completed', created: true });
+    expect(orderOf('case-sign-2')[0]).toMatchObject({ status: 'active', requester: { reference: '#signer' } });
+    expect(proposalOf(5).status).toBe('completed');
+  });
+
+  test('a denial cancels a draft (withdrawn before any use) and the proposal, once', async () => {
+    await writeBackOutcome(
+      fhir,
+      { ...base(6, 'case-deny-1'), kind: 'pend_order', decidedBy: byProtocol, signedAs: null },
+      new Date(),
+    );
+    const deny = { ...base(6, 'case-deny-1'), kind: 'record_denial' as const, decidedBy: by(DOCTOR) };
+    await writeBackOutcome(fhir, { ...deny, signedAs: 'requester' }, new Date());
+    await writeBackOutcome(fhir, { ...deny, signedAs: 'requester' }, new Date());
+    const [order] = orderOf('case-deny-1');
+    expect(order?.status).toBe('cancelled');
+    expect(order?.note?.filter((n) => n.text?.startsWith('Withdrawn: refill denied'))).toHaveLength(1);
+    expect(proposalOf(6).status).toBe('cancelled');
+  });
+
+  test('a nurse’s needs-visit bridge is a draft and leaves the proposal open; a doctor’s is active', async () => {
+    const bridge = decision({
+      disposition: 'needs_visit',
+      approvedSupply: null,
+      bridgeSupply: { quantity: 30, refills: 0 },
+    });
+    await writeBackOutcome(
+      fhir,
+      { ...base(7, 'case-nv-1'), decision: bridge, kind: 'record_needs_visit', decidedBy: by(NURSE), signedAs: null },
+      new Date(),
+    );
+    expect(orderOf('case-nv-1')[0]?.status).toBe('draft');
+    const open = proposalOf(7);
+    expect(open.status).not.toBe('completed');
+    expect(open.note?.some((n) => n.text?.includes('bridge supply pended as draft'))).toBe(true);
+    await writeBackOutcome(
+      fhir,
+      {
+        ...base(8, 'case-nv-2'),
+        decision: bridge,
+        kind: 'record_needs_visit',
+        decidedBy: by(DOCTOR),
+        signedAs: 'requester',
+      },
+      new Date(),
+    );
+    expect(orderOf('case-nv-2')[0]?.status).toBe('active');
+    expect(proposalOf(8).status).toBe('completed');
+  });
+
+  describe('orders pended `active` before drafts existed are not migrated', () => {
+    /** What the old pend wrote: an active order with no signer, and the proposal completed. */
+    const pendTheOldWay = async (i: number, caseId: string) => {
+      const proposal = proposalOf(i);
+      const old: MedicationRequest = {
+        resourceType: 'MedicationRequest',
+        identifier: [{ system: ORDER_IDENTIFIER_SYSTEM, value: caseId }],
+        status: 'active',
+        intent: 'order',
+        subject: proposal.subject,
+        medicationCodeableConcept: proposal.medicationCodeableConcept,
+        basedOn: [{ reference: `MedicationRequest/${proposal.id}` }],
+        authoredOn: '2026-01-02T03:04:05.000Z',
+        note: [{ text: 'Refill approved (protocol family-medicine-2015 v1); pended for signature.' }],
+      };
+      const { resource } = await fhir.create(old);
+      await fhir.update({ ...proposal, status: 'completed' });
+      return resource;
+    };
+
+    test('signing one leaves it active as it was (no requester, no re-activation) and records the signature', async () => {
+      const old = await pendTheOldWay(9, 'case-old-1');
+      const sign = { ...base(9, 'case-old-1'), kind: 'sign_order' as const, decidedBy: by(DOCTOR) };
+      await writeBackOutcome(fhir, { ...sign, signedAs: 'requester' }, new Date());
+      await writeBackOutcome(fhir, { ...sign, signedAs: 'requester' }, new Date());
+      const [order] = orderOf('case-old-1');
+      expect(order?.id).toBe(old.id);
+      expect(order?.status).toBe('active');
+      expect(order?.requester).toBeUndefined();
+      expect(order?.contained).toBeUndefined();
+      expect(order?.authoredOn).toBe(old.authoredOn);
+      expect(order?.note?.filter((n) => n.text?.startsWith('Signed'))).toHaveLength(1);
+      expect(proposalOf(9).status).toBe('completed');
+    });
+
+    test('denying one stops it (it was actionable, it may have been filled): never `cancelled`', async () => {
+      await pendTheOldWay(10, 'case-old-2');
+      const deny = { ...base(10, 'case-old-2'), kind: 'record_denial' as const, decidedBy: by(DOCTOR) };
+      await writeBackOutcome(fhir, { ...deny, signedAs: 'requester' }, new Date());
+      await writeBackOutcome(fhir, { ...deny, signedAs: 'requester' }, new Date());
+      expect(orderOf('case-old-2')[0]?.status).toBe('stopped');
+      expect(proposalOf(10).status).toBe('cancelled');
+    });
   });
 });
 

@@ -62,12 +62,14 @@ describe('a refill request that meets protocol', () => {
     expect(visit?.evidence[0]?.resourceType).toBe('Encounter');
     expect(c.failedCriteria).toEqual([]);
 
-    // …and the renewal is pended in the EHR: an active order based on the proposal, the proposal completed.
+    // …and the renewal is pended in the EHR: a draft order (not actionable until signed) based on the proposal,
+    // which stays open.
     const order = orderFor(c.caseId);
-    expect(order?.status).toBe('active');
+    expect(order?.status).toBe('draft');
     expect(order?.intent).toBe('order');
+    expect(order?.requester).toBeUndefined();
     expect(order?.basedOn?.[0]?.reference).toBe(`MedicationRequest/${s.medicationRequestId}`);
-    expect(proposal(s.medicationRequestId)?.status).toBe('completed');
+    expect(proposal(s.medicationRequestId)?.status).not.toBe('completed');
     const [task] = tasksFor(c.caseId);
     expect(task?.businessStatus?.text).toBe('awaiting-signature');
     expect(task?.focus?.reference).toBe(`MedicationRequest/${s.medicationRequestId}`);
@@ -83,6 +85,9 @@ describe('a refill request that meets protocol', () => {
     expect(closed.outcome).toBe('approved');
     // The EHR (validating every write against R4) accepted each write-back.
     expect(closed.timeline.filter((e) => e.kind === 'ehr.write_failed')).toEqual([]);
+    // The signature activated the draft, with the doctor as requester, and completed the proposal.
+    expect(orderFor(c.caseId)).toMatchObject({ id: order?.id, status: 'active', requester: { reference: '#signer' } });
+    expect(proposal(s.medicationRequestId)?.status).toBe('completed');
     expect(tasksFor(c.caseId)[0]?.status).toBe('completed');
     expect(tasksFor(c.caseId)).toHaveLength(1);
 

@@ -9,12 +9,14 @@ import {
   decisionEffect,
   describeLifecycle,
   escalate,
+  pendForSignature,
   QUEUES,
   recordDecision,
   roleDecides,
   ROLES,
   route,
   routeDisposition,
+  signatureOf,
   slaRuns,
   startTriage,
   type CaseStatus,
@@ -151,14 +153,37 @@ describe('steps', () => {
 
 describe('what an accepted decision does', () => {
   test.each([
-    ['signature', 'approve', { type: 'close', outcome: 'approved', writeBack: 'sign_order' }],
-    ['nurse', 'approve', { type: 'close', outcome: 'approved', writeBack: 'pend_order' }],
-    ['doctor', 'approve', { type: 'close', outcome: 'approved', writeBack: 'pend_order' }],
-    ['doctor', 'deny', { type: 'close', outcome: 'denied', writeBack: 'record_denial' }],
-    ['nurse', 'needs_visit', { type: 'close', outcome: 'needs_visit', writeBack: 'record_needs_visit' }],
-    ['nurse', 'escalate', { type: 'escalate', to: 'doctor', reason: 'escalated_by_nurse' }],
-  ] as const)('%s queue, %s', (queue, action, effect) => {
-    expect(decisionEffect(queue, action)).toEqual(effect);
+    ['signature', 'approve', true, { type: 'close', outcome: 'approved', writeBack: 'sign_order' }],
+    ['nurse', 'approve', true, { type: 'close', outcome: 'approved', writeBack: 'pend_order' }],
+    ['doctor', 'approve', true, { type: 'close', outcome: 'approved', writeBack: 'pend_order' }],
+    // An approval that signs nothing pends a draft and moves the case to the signature queue.
+    [
+      'nurse',
+      'approve',
+      false,
+      { type: 'pend', to: 'signature', reason: 'pended_for_signature', writeBack: 'pend_order' },
+    ],
+    ['doctor', 'deny', true, { type: 'close', outcome: 'denied', writeBack: 'record_denial' }],
+    ['nurse', 'needs_visit', false, { type: 'close', outcome: 'needs_visit', writeBack: 'record_needs_visit' }],
+    ['nurse', 'escalate', false, { type: 'escalate', to: 'doctor', reason: 'escalated_by_nurse' }],
+  ] as const)('%s queue, %s (signs: %s)', (queue, action, signs, effect) => {
+    expect(decisionEffect(queue, action, signs)).toEqual(effect);
+  });
+
+  test('a doctor signs as requester; a nurse signs nothing', () => {
+    expect(signatureOf('doctor')).toBe('requester');
+    expect(signatureOf('nurse')).toBeNull();
+    expect(signatureOf('admin')).toBeNull();
+  });
+
+  test('pending for signature moves a queued case to the signature queue, from any other queue', () => {
+    const step = pendForSignature(queued('nurse', { pool: 'protime_nurse_pool' }));
+    expect(step).toEqual({
+      state: { ...fresh, status: 'queued', queue: 'signature', pool: null, reason: 'pended_for_signature' },
+      event: 'case.queued',
+      audit: 'case.routed',
+    });
+    expect(() => pendForSignature(step.state)).toThrow(/pend for signature is not a step/);
   });
 });
 

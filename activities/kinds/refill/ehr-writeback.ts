@@ -3,10 +3,16 @@ import type { FhirConnector } from '../../../connectors/fhir/connector.ts';
 import { AppError } from '../../../rules/index.ts';
 import type { Actor, Queue } from '../../../rules/schema/case.ts';
 import type { TriageDecision } from '../../../rules/kinds/refill/decision.ts';
+import type { Role, SignedAs } from '../../../rules/lifecycle/index.ts';
 
 /** Identifier systems of what we write, so a retried activity finds its own earlier write instead of writing twice. */
 export const ORDER_IDENTIFIER_SYSTEM = 'urn:ehr-autopilot:pended-order';
 export const TASK_IDENTIFIER_SYSTEM = 'urn:ehr-autopilot:refill-task';
+/** The system of the app's user ids (a token's `userId`) on the signer's PractitionerRole. */
+export const USER_IDENTIFIER_SYSTEM = 'urn:ehr-autopilot:user';
+const SNOMED = 'http://snomed.info/sct';
+/** The contained PractitionerRole of whoever signed an order (`requester` or `performer` refers to it). */
+const SIGNER_ID = 'signer';
 const TASK_CODE_SYSTEM = 'urn:ehr-autopilot:task-code';
 
 export type WriteBackKind = 'pend_order' | 'sign_order' | 'record_denial' | 'record_needs_visit';
@@ -22,6 +28,11 @@ export interface WriteBackInput {
   decidedBy:
     | { kind: 'protocol'; protocol: { id: string; version: number } }
     | { kind: 'clinician'; actor: Actor; decisionId: string };
+  /**
+   * Whether this act signs the order (rules/lifecycle `signatureOf`): `requester` (a prescriber) or `performer` (a
+   * delegate); `null`: nobody signs by it, and an order it pends is a `draft` awaiting signature.
+   */
+  signedAs: SignedAs | null;
 }
 
 export interface WriteBackResult {
@@ -30,6 +41,12 @@ export interface WriteBackResult {
   proposalStatus: string;
   created: boolean;
 }
+
+/** FHIR PractitionerRole codes (SNOMED CT) of the roles that act on cases. */
+export const PRACTITIONER_ROLE_CODES: Readonly<Record<Exclude<Role, 'admin'>, { code: string; display: string }>> = {
+  doctor: { code: '158965000', display: 'Medical practitioner' },
+  nurse: { code: '224535009', display: 'Registered nurse' },
+};
 
 function decidedByText(by: WriteBackInput['decidedBy']): string {
   return by.kind === 'protocol'
@@ -76,14 +93,48 @@ function withNote(resource: MedicationRequest, text: string, at: string): Annota
 }
 
 /**
- * Writes a case's outcome back to the EHR, idempotently.
+ * The signer of an order: a contained PractitionerRole (the app's user id, the role's code) as the order's
+ * `requester` (a prescriber) or `performer` (a delegate signing under the clinic's delegation protocol).
+ */
+function signedBy(actor: Actor, as: SignedAs): Pick<MedicationRequest, 'contained' | 'requester' | 'performer'> {
+  if (actor.role === 'admin') throw new AppError('INVALID_INPUT', 'An admin never signs an order');
+  const code = PRACTITIONER_ROLE_CODES[actor.role];
+  const ref = { reference: `#${SIGNER_ID}`, display: `${actor.role} ${actor.userId}` };
+  return {
+    contained: [
+      {
+        resourceType: 'PractitionerRole',
+        id: SIGNER_ID,
+        identifier: [{ system: USER_IDENTIFIER_SYSTEM, value: actor.userId }],
+        code: [{ coding: [{ system: SNOMED, ...code }], text: actor.role }],
+      },
+    ],
+    ...(as === 'requester' ? { requester: ref } : { performer: ref }),
+  };
+}
+
+/** Whether the order carries a signature this module wrote (an order pended before drafts existed carries none). */
+const isSigned = (order: MedicationRequest): boolean =>
+  (order.contained ?? []).some((r) => r.resourceType === 'PractitionerRole' && r.id === SIGNER_ID);
+
+/**
+ * Writes a case's outcome back to the EHR, idempotently (every create is conditional on an identifier derived from
+ * the case id, every update checks first whether it is done).
  *
- * - `pend_order`: an `active` order MedicationRequest `basedOn` the proposal, created conditionally on an identifier
- *   derived from the case id (a retry finds the first one), then the proposal is completed.
- * - `sign_order`: the doctor signed the pended order; recorded on the order.
- * - `record_denial`: the proposal is cancelled with the reason, and any pended order cancelled.
- * - `record_needs_visit`: the patient must be seen; a bridge supply (if the protocol gave one) is pended as an order,
- *   and the proposal records why.
+ * FHIR R4 order semantics: an order nobody has signed is `draft` (not actionable); it becomes `active` only when a
+ * signer signs it, with the signer as `requester` (or `performer`, a delegate); the pharmacy's proposal is completed
+ * only when its order is activated.
+ *
+ * - `pend_order`: an order MedicationRequest `basedOn` the proposal. Pended by the protocol or by a clinician who does
+ *   not sign (`signedAs` null), it is a `draft` and the proposal stays open with a note; pended by a signer, it is
+ *   `active` at once and the proposal completed.
+ * - `sign_order`: the pended draft becomes `active` with its signer, and the proposal is completed. An order that is
+ *   `active` already and carries no signature of ours was pended before drafts existed: it is not re-activated or
+ *   re-attributed; the signature is recorded as a note, as it was then.
+ * - `record_denial`: the proposal is cancelled with the reason; a pended draft is `cancelled` (withdrawn before any
+ *   use), an `active` one (pended before drafts existed) `stopped` (it was actionable, it may have been filled).
+ * - `record_needs_visit`: the patient must be seen; a bridge supply (if the protocol gave one) is pended as an order
+ *   (draft or active, as above), and the proposal records why.
  *
  * @throws AppError `EHR_NOT_FOUND` (not retried) or `EHR_UNAVAILABLE` (retried).
  */
@@ -96,62 +147,99 @@ export async function writeBackOutcome(
   const proposal = await fhir.read('MedicationRequest', input.medicationRequestId);
   const by = decidedByText(input.decidedBy);
   const clinicianNote = input.note ? ` Note: ${input.note}` : '';
+  const signer = input.decidedBy.kind === 'clinician' && input.signedAs ? input.decidedBy.actor : null;
+  const signature = signer && input.signedAs ? signedBy(signer, input.signedAs) : null;
 
   const pend = async (why: string) => {
     const order: MedicationRequest = {
       resourceType: 'MedicationRequest',
+      ...(signature ? { contained: signature.contained } : {}),
       identifier: [{ system: ORDER_IDENTIFIER_SYSTEM, value: input.caseId }],
-      status: 'active',
+      status: signature ? 'active' : 'draft',
       intent: 'order',
       category: proposal.category,
       subject: proposal.subject,
       ...(proposal.medicationCodeableConcept ? { medicationCodeableConcept: proposal.medicationCodeableConcept } : {}),
       ...(proposal.medicationReference ? { medicationReference: proposal.medicationReference } : {}),
       authoredOn: at,
+      ...(signature?.requester ? { requester: signature.requester } : {}),
+      ...(signature?.performer ? { performer: signature.performer } : {}),
       basedOn: [{ reference: `MedicationRequest/${proposal.id}` }],
       ...(proposal.priorPrescription ? { priorPrescription: proposal.priorPrescription } : {}),
       dosageInstruction: proposal.dosageInstruction,
       dispenseRequest: orderSupply(proposal, input.decision, input.kind),
-      note: [{ text: `${why} (${by}); pended for signature.${clinicianNote}`, time: at }],
+      note: [{ text: `${why} (${by}); ${signature ? 'signed' : 'pended for signature'}.${clinicianNote}`, time: at }],
     };
     return fhir.create(order, { ifNoneExist: { identifier: `${ORDER_IDENTIFIER_SYSTEM}|${input.caseId}` } });
+  };
+
+  /** The proposal once its order is active: completed, pointing at the order. */
+  const completeProposal = async (orderId: string | undefined) => {
+    if (proposal.status === 'completed') return;
+    await fhir.update({
+      ...proposal,
+      status: 'completed',
+      note: withNote(proposal, `Renewed as MedicationRequest/${orderId} (${by}).`, at),
+    });
+  };
+  /** The proposal while its order awaits signature: open, with a note pointing at the draft. */
+  const notePending = async (orderId: string | undefined) => {
+    const text = `Pended as draft MedicationRequest/${orderId} for signature (${by}).`;
+    if ((proposal.note ?? []).some((n) => n.text === text)) return;
+    await fhir.update({ ...proposal, note: withNote(proposal, text, at) });
+  };
+  /** Withdraws an order: a draft is cancelled, an order that was ever actionable is stopped. */
+  const withdraw = async (order: MedicationRequest, why: string) => {
+    if (order.status === 'cancelled' || order.status === 'stopped') return order.status;
+    const status = order.status === 'draft' ? 'cancelled' : 'stopped';
+    await fhir.update({ ...order, status, note: withNote(order, `${why} (${by}).`, at) });
+    return status;
   };
 
   switch (input.kind) {
     case 'pend_order': {
       const { resource, created } = await pend('Refill approved');
-      if (proposal.status !== 'completed') {
-        await fhir.update({
-          ...proposal,
-          status: 'completed',
-          note: withNote(proposal, `Renewed as MedicationRequest/${resource.id} (${by}).`, at),
-        });
+      if (resource.status === 'active') {
+        await completeProposal(resource.id);
+        return { kind: input.kind, orderId: resource.id ?? null, proposalStatus: 'completed', created };
       }
-      return { kind: input.kind, orderId: resource.id ?? null, proposalStatus: 'completed', created };
+      await notePending(resource.id);
+      return { kind: input.kind, orderId: resource.id ?? null, proposalStatus: proposal.status ?? 'unknown', created };
     }
     case 'sign_order': {
-      const order = await findOrder(fhir, input.caseId);
-      if (order) {
+      let order = await findOrder(fhir, input.caseId);
+      let created = false;
+      if (!order && signature) {
+        // The pend failed for good earlier (recorded on the case): the signer's approval writes the order now.
+        const r = await pend('Refill approved');
+        order = r.resource;
+        created = r.created;
+      } else if (order && order.status === 'draft' && signature) {
+        const text = `Signed (${by}).${clinicianNote}`;
+        order = await fhir.update({
+          ...order,
+          ...signature,
+          status: 'active',
+          note: withNote(order, text, at),
+        });
+      } else if (order && order.status === 'active' && !isSigned(order)) {
+        // Pended `active` before drafts existed: left as it is (no re-activation, no requester); the signature is
+        // recorded as a note, as it was then.
         const text = `Signed (${by}).${clinicianNote}`;
         if (!(order.note ?? []).some((n) => n.text === text))
           await fhir.update({ ...order, note: withNote(order, text, at) });
       }
+      if (order?.status === 'active') await completeProposal(order.id);
       return {
         kind: input.kind,
         orderId: order?.id ?? null,
-        proposalStatus: proposal.status ?? 'unknown',
-        created: false,
+        proposalStatus: order?.status === 'active' ? 'completed' : (proposal.status ?? 'unknown'),
+        created,
       };
     }
     case 'record_denial': {
       const order = await findOrder(fhir, input.caseId);
-      if (order && order.status !== 'cancelled') {
-        await fhir.update({
-          ...order,
-          status: 'cancelled',
-          note: withNote(order, `Cancelled: refill denied (${by}).`, at),
-        });
-      }
+      if (order) await withdraw(order, 'Withdrawn: refill denied');
       if (proposal.status !== 'cancelled') {
         await fhir.update({
           ...proposal,
@@ -165,25 +253,29 @@ export async function writeBackOutcome(
     case 'record_needs_visit': {
       const order = await findOrder(fhir, input.caseId);
       let orderId = order?.id ?? null;
+      let orderStatus = order?.status;
       let created = false;
       if (input.decision?.bridgeSupply && !order) {
         const r = await pend('Bridge supply until the patient is seen');
         orderId = r.resource.id ?? null;
+        orderStatus = r.resource.status;
         created = r.created;
-      } else if (order && order.status !== 'cancelled' && !input.decision?.bridgeSupply) {
-        await fhir.update({
-          ...order,
-          status: 'cancelled',
-          note: withNote(order, `Cancelled: patient needs a visit (${by}).`, at),
-        });
+      } else if (order && !input.decision?.bridgeSupply) {
+        orderStatus = await withdraw(order, 'Withdrawn: patient needs a visit');
       }
-      const status = orderId && input.decision?.bridgeSupply ? 'completed' : 'cancelled';
-      if (proposal.status !== status) {
+      // The proposal is completed only by an active bridge order; an unsigned bridge leaves it open until signed.
+      const bridged = orderId !== null && input.decision?.bridgeSupply;
+      const status = bridged ? (orderStatus === 'active' ? 'completed' : proposal.status) : 'cancelled';
+      const text =
+        bridged && orderStatus === 'draft'
+          ? `Needs visit (${by}); bridge supply pended as draft MedicationRequest/${orderId} for signature.${clinicianNote}`
+          : `Needs visit (${by}).${clinicianNote}`;
+      if (proposal.status !== status || !(proposal.note ?? []).some((n) => n.text === text)) {
         await fhir.update({
           ...proposal,
           status,
           statusReason: { text: 'Patient needs an office visit' },
-          note: withNote(proposal, `Needs visit (${by}).${clinicianNote}`, at),
+          note: withNote(proposal, text, at),
         });
       }
       return { kind: input.kind, orderId, proposalStatus: status, created };

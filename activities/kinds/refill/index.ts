@@ -66,6 +66,7 @@ export function refillActivities(deps: ActivityDeps) {
             medicationRequestId: input.medicationRequestId,
             orderId: result.orderId,
             proposalStatus: result.proposalStatus,
+            signedAs: input.signedAs,
           },
         });
         return result;
