@@ -34,7 +34,6 @@ const clinic = (id: string, careGap: boolean) => ({
   fhirBaseUrl: 'https://ehr.example.org/fhir/R4',
   fhirClientId: 'c',
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: false,
   nurseSlaSeconds: 3600,
   timezone: 'UTC',
   ...(careGap ? { kinds: [{ kind: 'care-gap', enabled: true, protocolId: 'crc-screening-2021' }] } : {}),

@@ -26,7 +26,6 @@ const CLINIC = {
   fhirPrivateKeyJwk: null,
   fhirTokenUrl: null,
   protocolId: 'family-medicine-2015',
-  refillAutomationEnabled: true,
   nurseSlaSeconds: 3600,
   timezone: TZ,
 };

@@ -208,8 +208,17 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
   );
 });
 
-/** Undoes 0010 on an open raw kysely: the column comes back (every clinic off) and 0010 is unrun. */
+/**
+ * Undoes 0010 on an open raw kysely: the column comes back (every clinic off) and 0010 is unrun; 0011 (indexes only)
+ * is unrun too, since kysely applies migrations in order.
+ */
 async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
+  for (const index of ['cases_analytics_idx', 'audit_log_case_action_idx'])
+    await kysely.schema.dropIndex(index).ifExists().execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0011_analytics_indexes' as never)
+    .execute();
   await kysely.schema
     .alterTable('clinics')
     .addColumn('refillAutomationEnabled', 'integer', (c) => c.notNull().defaultTo(0))

@@ -61,6 +61,7 @@ const ALLOWED: Record<string, string> = {
 const TOOLING: Record<string, string> = {
   'scripts/bench.ts': 'refill throughput benchmark: posts refill webhooks and times the cases',
   'scripts/bench-simulation.ts': 'refill simulation benchmark: simulates refill protocols over recorded cases',
+  'scripts/bench-refill.ts': 'refill throughput benchmark (one run, used by bench.ts before and after the redesign)',
   'scripts/demo-traffic.ts': 'demo traffic: posts signed refill webhooks to the demo clinic',
 };
 
