@@ -14,6 +14,7 @@ import type {
 } from '@medplum/fhirtypes';
 import type { FhirConnector } from '../../../connectors/fhir/connector.ts';
 import type { Queue } from '../../../rules/schema/case.ts';
+import { QUEUE_PERFORMER } from '../../queue-performer.ts';
 import type { ScreeningTest } from '../../../workflows/care-gap-messages.ts';
 
 /** Identifier systems of what a care gap writes; values are derived from the case id (and the gap episode). */
@@ -198,13 +199,6 @@ export interface SyncCareGapTaskInput {
   focusOrderId: string | null;
 }
 
-const PERFORMER: Record<Queue, { code: string; display: string }> = {
-  signature: { code: '158965000', display: 'Medical practitioner' },
-  doctor: { code: '158965000', display: 'Medical practitioner' },
-  nurse: { code: '224535009', display: 'Registered nurse' },
-  outreach: { code: '224535009', display: 'Registered nurse' },
-};
-
 /**
  * Mirrors the case's work item as one FHIR `Task` per case (code "colorectal screening gap", for the patient, focus
  * the order when there is one, performerType the queue's role with the pool as text, businessStatus the stage),
@@ -217,7 +211,7 @@ export async function syncCareGapTask(
 ): Promise<{ taskId: string }> {
   const identifier = `${CARE_GAP_TASK_SYSTEM}|${input.caseId}`;
   const existing = await findByIdentifier<Task>(fhir, 'Task', CARE_GAP_TASK_SYSTEM, input.caseId);
-  const performer = input.queue ? PERFORMER[input.queue] : undefined;
+  const performer = input.queue ? QUEUE_PERFORMER[input.queue] : undefined;
   const task: Task = {
     ...(existing ?? {}),
     resourceType: 'Task',

@@ -2,6 +2,7 @@ import type { Annotation, MedicationRequest, Task } from '@medplum/fhirtypes';
 import type { FhirConnector } from '../../../connectors/fhir/connector.ts';
 import { AppError } from '../../../rules/index.ts';
 import type { Actor, Queue } from '../../../rules/schema/case.ts';
+import { QUEUE_PERFORMER } from '../../queue-performer.ts';
 import type { TriageDecision } from '../../../rules/kinds/refill/decision.ts';
 import type { Role, SignedAs } from '../../../rules/lifecycle/index.ts';
 
@@ -298,13 +299,6 @@ export interface SyncQueueTaskInput {
   note?: string;
 }
 
-const PERFORMER: Record<Queue, { code: string; display: string }> = {
-  signature: { code: '158965000', display: 'Medical practitioner' },
-  doctor: { code: '158965000', display: 'Medical practitioner' },
-  nurse: { code: '224535009', display: 'Registered nurse' },
-  outreach: { code: '224535009', display: 'Registered nurse' },
-};
-
 /**
  * Mirrors the case's queue item as a FHIR `Task` in the EHR (code "refill request", focus the proposal, performerType
  * the queue's role, businessStatus the stage, restriction.period.end the SLA): one Task per case, created
@@ -325,7 +319,7 @@ export async function syncQueueTask(
         if (err instanceof AppError && err.code === 'EHR_NOT_FOUND') return undefined;
         throw err;
       });
-  const performer = input.queue ? PERFORMER[input.queue] : undefined;
+  const performer = input.queue ? QUEUE_PERFORMER[input.queue] : undefined;
   const task: Task = {
     ...(existing ?? {}),
     resourceType: 'Task',
