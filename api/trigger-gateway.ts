@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { DEFAULT_SWEEP_CRON } from '../connectors/db/clinics.ts';
 import { AppError } from '../rules/index.ts';
+import { unavailable } from './temporal-errors.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
 import { eventIntake, type EventIntakeInput, type EventIntakeResult } from '../workflows/event-intake.ts';
 import {
@@ -79,35 +80,6 @@ function sweepSpec(clinic: SweepScheduleClinic): ScheduleSpec {
 /** How long a hand start waits for the Schedule to report the run it started. */
 const TRIGGER_WAIT_MS = 5_000;
 
-/** gRPC unreachable codes (DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE), as in workflow-gateway.ts. */
-function unavailable(err: unknown): never {
-  const chain: unknown[] = [err, (err as { cause?: unknown } | undefined)?.cause];
-  const unreachable = chain.some((e) => {
-    if (!(e instanceof Error)) return false;
-    const code = (e as { code?: unknown }).code;
-    return (
-      (typeof code === 'number' && [4, 8, 14].includes(code)) ||
-      /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|Failed to connect|timed out/i.test(e.message)
-    );
-  });
-  if (unreachable) {
-    throw new AppError('TEMPORAL_UNAVAILABLE', 'The workflow service is unreachable; retry later', {
-      retryable: true,
-      cause: err,
-    });
-  }
-  throw err;
-}
-
-/** Whether our own deadline ended a long poll (the gRPC DEADLINE_EXCEEDED, possibly wrapped in a ServiceError). */
-function isDeadline(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth += 1) {
-    if ((e as { code?: unknown }).code === 4 || /DEADLINE_EXCEEDED|deadline/i.test(`${e.name} ${e.message}`))
-      return true;
-  }
-  return false;
-}
-
 export function createTriggerGateway(
   client: Client,
   opts: {
@@ -175,13 +147,13 @@ export function createTriggerGateway(
         handle = client.workflow.getHandle<typeof eventIntake>(input.intakeId);
       }
       if (waitMs <= 0) return null;
+      // The intake runs now; waiting for its result is a courtesy. Whatever ends the wait early (our deadline, a
+      // dropped stream, a server too busy to long-poll) the true answer is "pending": the intake goes on and a
+      // redelivery or the intake link reads its result. Only an intake that gave up is answered as such.
       try {
         return await client.withDeadline(Date.now() + waitMs, () => handle.result());
       } catch (err) {
-        if (isDeadline(err)) return null;
-        if (err instanceof WorkflowNotFoundError) return null;
-        if (err instanceof WorkflowFailedError) return { status: 'failed' };
-        return unavailable(err);
+        return err instanceof WorkflowFailedError ? { status: 'failed' } : null;
       }
     },
 

@@ -18,6 +18,7 @@ import {
 } from '../workflows/refill-triage-messages.ts';
 import { simulationJob, type SimulationJobInput } from '../workflows/simulation.ts';
 import { KIND_APIS, type KindApi } from './kinds/index.ts';
+import { unavailable } from './temporal-errors.ts';
 import { createTriggerGateway, type TriggerGateway } from './trigger-gateway.ts';
 
 /** What a kind's trigger starts (api/kinds/<k>/): its workflow, by type, with its input. */
@@ -106,29 +107,6 @@ export interface WorkflowGateway extends Partial<TriggerGateway> {
 
 /** A live worker re-polls at least every ~70 s (Temporal's long-poll timeout): older pollers are gone. */
 const POLLER_FRESH_MS = 120_000;
-
-/** gRPC status codes that mean "the server is not there (now)": DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
-const UNREACHABLE_CODES = new Set([4, 8, 14]);
-
-/** Maps an unreachable Temporal server to 503 `TEMPORAL_UNAVAILABLE`; everything else passes through. */
-function unavailable(err: unknown): never {
-  const chain: unknown[] = [err, (err as { cause?: unknown } | undefined)?.cause];
-  const unreachable = chain.some((e) => {
-    if (!(e instanceof Error)) return false;
-    const code = (e as { code?: unknown }).code;
-    return (
-      (typeof code === 'number' && UNREACHABLE_CODES.has(code)) ||
-      /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|Failed to connect|timed out/i.test(e.message)
-    );
-  });
-  if (unreachable) {
-    throw new AppError('TEMPORAL_UNAVAILABLE', 'The workflow service is unreachable; retry later', {
-      retryable: true,
-      cause: err,
-    });
-  }
-  throw err;
-}
 
 /**
  * Maps a failed Update to the API's vocabulary: the validator's typed refusal (rules/lifecycle, an ApplicationFailure
