@@ -10,14 +10,8 @@ import proto from '@temporalio/proto';
 import { AppError } from '../rules/index.ts';
 import { KINDS } from '../rules/kinds/index.ts';
 import type { ClinicianDecision } from '../rules/schema/case.ts';
-import {
-  getCaseStateQuery,
-  submitDecisionUpdate,
-  type CaseState,
-  type DecisionAck,
-} from '../workflows/refill-triage-messages.ts';
 import { simulationJob, type SimulationJobInput } from '../workflows/simulation.ts';
-import { KIND_APIS, type KindApi } from './kinds/index.ts';
+import { KIND_APIS, type DecisionAck, type KindApi } from './kinds/index.ts';
 import { unavailable } from './temporal-errors.ts';
 import { createTriggerGateway, type TriggerGateway } from './trigger-gateway.ts';
 
@@ -68,9 +62,25 @@ function kindApiOf(workflowType: string): KindApi | undefined {
 export interface WorkflowGateway extends Partial<TriggerGateway> {
   /** Starts (or finds) a case's workflow, as a kind's trigger says; `USE_EXISTING` makes a redelivery a no-op. */
   startCase(start: CaseStart): Promise<{ caseId: string; runId: string }>;
-  /** Sends a clinician decision as an Update and waits, bounded, until it is durable (accepted). */
-  submitDecision(caseId: string, decision: ClinicianDecision, opts?: { timeoutMs?: number }): Promise<DecisionAck>;
-  getCaseState(caseId: string): Promise<CaseState | null>;
+  /**
+   * Sends a clinician decision to a case of the kind whose workflow is `workflowType` (with the Update the kind
+   * declares, api/kinds/) and waits, bounded, until it is durable (accepted).
+   *
+   * @throws AppError `CONFLICT` when that kind's cases take actions, not decisions.
+   */
+  submitDecision(
+    caseId: string,
+    workflowType: string,
+    decision: ClinicianDecision,
+    opts?: { timeoutMs?: number },
+  ): Promise<DecisionAck>;
+  /**
+   * The case's state as its workflow sees it (with the Query the kind of `workflowType` declares, api/kinds/); null
+   * when there is no such workflow.
+   *
+   * @throws AppError `CONFLICT` when that kind's workflow answers no state Query.
+   */
+  getCaseState<State = unknown>(caseId: string, workflowType: string): Promise<State | null>;
   /**
    * Delivers an event to a patient's case of the kind whose workflow is `workflowType` (with the Signal the kind
    * declares, api/kinds/), starting the case if none runs (signal-with-start: never two per patient). Optional so that
@@ -163,11 +173,14 @@ export function createWorkflowGateway(
       }
     },
 
-    async submitDecision(caseId, decision, { timeoutMs = 10_000 } = {}) {
+    async submitDecision(caseId, workflowType, decision, { timeoutMs = 10_000 } = {}) {
+      // The Update the kind's workflow takes decisions with (api/kinds/), if it takes any.
+      const decisionUpdate = kindApiOf(workflowType)?.decisionUpdate;
+      if (!decisionUpdate) throw new AppError('CONFLICT', 'This case takes actions, not decisions');
       const handle = client.workflow.getHandle(caseId);
       try {
         const update = await client.withDeadline(Date.now() + timeoutMs, () =>
-          handle.startUpdate(submitDecisionUpdate, {
+          handle.startUpdate(decisionUpdate, {
             args: [decision],
             updateId: decision.decisionId,
             waitForStage: 'ACCEPTED',
@@ -179,9 +192,11 @@ export function createWorkflowGateway(
       }
     },
 
-    async getCaseState(caseId) {
+    async getCaseState<State>(caseId: string, workflowType: string) {
+      const query = kindApiOf(workflowType)?.stateQuery;
+      if (!query) throw new AppError('CONFLICT', 'This kind of case answers no state query');
       try {
-        return await client.workflow.getHandle(caseId).query(getCaseStateQuery);
+        return (await client.workflow.getHandle(caseId).query(query)) as State;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return null;
         return unavailable(err);

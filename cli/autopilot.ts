@@ -1,39 +1,48 @@
-// `autopilot triage --bundle <file.json> [--as-of YYYY-MM-DD] [--protocol <id>]`: the same code the worker runs
-// (patientRecordFromBundle → extractRefillFacts → evaluateProtocol), without any server.
-import { readFile } from 'node:fs/promises';
+// `autopilot <command>`: the engine's commands (evaluate, protocols, tokens, sweep) and the kinds' own (cli/kinds/,
+// e.g. `autopilot triage`), each with the same code the server runs.
 import { parseArgs } from 'node:util';
-import { extractRefillFacts, patientRecordFromBundle } from '../facts/refill/index.ts';
-import { evaluateProtocol } from '../rules/kinds/refill/evaluate.ts';
-import { AppError, IsoDateSchema } from '../rules/index.ts';
-import { BUILTIN_PROTOCOLS, findBuiltinProtocol } from '../rules/kinds/refill/protocols/index.ts';
-import { EVALUATE_USAGE, refillDecisionOutput, runEvaluateCli } from './evaluate.ts';
+import { AppError } from '../rules/index.ts';
+import { EVALUATE_USAGE, runEvaluateCli } from './evaluate.ts';
 import { UsageError, type CliIo } from './io.ts';
+import { KIND_COMMANDS } from './kinds/index.ts';
+import type { KindCommand } from './kinds/types.ts';
 import { PROTOCOLS_USAGE, runProtocolsCli } from './protocols.ts';
 import { runSweepCli, SWEEP_USAGE } from './sweep.ts';
 import { runTokensCli, TOKENS_USAGE } from './tokens.ts';
 
 export type { CliIo } from './io.ts';
 
-export const USAGE = `Usage: autopilot triage --bundle <file.json> [--as-of YYYY-MM-DD] [--protocol <id>]
+const USAGE = [...KIND_COMMANDS.map((c) => c.usage), EVALUATE_USAGE, PROTOCOLS_USAGE, TOKENS_USAGE, SWEEP_USAGE].join(
+  '\n\n',
+);
 
-Triage one refill request with a built-in protocol and print the decision as JSON:
-  { disposition, failedCriteria, approvedSupply, bridgeSupply, routeTo, actions, protocol }
-
-  --bundle <file>     FHIR R4 Bundle holding the refill request (MedicationRequest, intent "proposal")
-                      and the patient's record
-  --as-of <date>      day of triage, YYYY-MM-DD (default: today, UTC)
-  --protocol <id>     built-in protocol id, latest version (default: family-medicine-2015)
-  -h, --help          show this help
-
-Exit codes: 0 decided, 2 bad input (message on stderr).
-
-${EVALUATE_USAGE}
-
-${PROTOCOLS_USAGE}
-
-${TOKENS_USAGE}
-
-${SWEEP_USAGE}`;
+/** Which kind command argv names (it may come after its options), or `help`. */
+function kindCommand(argv: string[]): KindCommand | 'help' {
+  // Every kind command's options, so that the command's name is found wherever it stands among them.
+  const options = KIND_COMMANDS.reduce<KindCommand['options']>((all, c) => ({ ...all, ...c.options }), {});
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  const command = KIND_COMMANDS.find((c) => c.name === positionals[0]);
+  if (!command || positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length
+        ? `unknown command "${positionals.join(' ')}"`
+        : `missing command "${KIND_COMMANDS.map((c) => c.name).join('" | "')}"`,
+    );
+  }
+  return command;
+}
 
 /** Runs the CLI; returns the exit code. Never throws for bad input: it says what is wrong on one stderr line. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -42,64 +51,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'sweep') return runSweepCli(argv.slice(1), io);
   try {
     if (argv[0] === 'evaluate') return await runEvaluateCli(argv.slice(1), io);
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          bundle: { type: 'string' },
-          'as-of': { type: 'string' },
-          protocol: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
+    const command = kindCommand(argv);
+    if (command === 'help') {
       io.stdout(`${USAGE}\n`);
       return 0;
     }
-    if (positionals[0] !== 'triage' || positionals.length !== 1) {
-      throw new UsageError(
-        positionals.length ? `unknown command "${positionals.join(' ')}"` : 'missing command "triage"',
-      );
-    }
-    if (!values.bundle) throw new UsageError('--bundle <file.json> is required');
-
-    const asOf = values['as-of'] ?? io.today();
-    if (!IsoDateSchema.safeParse(asOf).success)
-      throw new UsageError(`--as-of must be a date YYYY-MM-DD, got "${asOf}"`);
-    const protocolId = values.protocol ?? 'family-medicine-2015';
-    const protocol = findBuiltinProtocol(protocolId);
-    if (!protocol) {
-      throw new UsageError(
-        `unknown protocol "${protocolId}" (built in: ${BUILTIN_PROTOCOLS.map((p) => p.id).join(', ')})`,
-      );
-    }
-
-    let text: string;
-    try {
-      text = await readFile(values.bundle, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new UsageError(`cannot read ${values.bundle}${code ? ` (${code})` : ''}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`${values.bundle} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-    }
-
-    const facts = extractRefillFacts(patientRecordFromBundle(json), { asOf });
-    const d = await evaluateProtocol(protocol, facts);
-    const out = refillDecisionOutput(d);
-    io.stdout(`${JSON.stringify(out, null, 2)}\n`);
-    return 0;
+    return await command.run(argv, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`autopilot: ${e.message}\n`);

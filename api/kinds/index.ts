@@ -5,7 +5,7 @@ import { careGapApi } from './care-gap/index.ts';
 import { refillApi } from './refill/index.ts';
 import type { KindApi } from './types.ts';
 
-export type { KindApi } from './types.ts';
+export type { DecisionAck, KindApi } from './types.ts';
 
 /** Every kind's API part, in the kind registry's order. */
 export const KIND_APIS: readonly KindApi[] = [refillApi, careGapApi];

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { SignalDefinition, UpdateDefinition } from '@temporalio/client';
+import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/client';
 import type { KindId } from '../../rules/kinds/index.ts';
+import type { ClinicianDecision } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 
@@ -10,6 +11,13 @@ export interface KindTrigger {
   /** The OpenAPI path (`/v1/webhooks/{clinicId}/…`). */
   path: string;
   summary: string;
+}
+
+/** What a kind's workflow answers when its decision Update is accepted (the decision route reads these fields). */
+export interface DecisionAck {
+  caseId: string;
+  decisionId: string;
+  action: ClinicianDecision['action'];
 }
 
 /**
@@ -29,6 +37,13 @@ export interface KindApi {
   caseSignal?: SignalDefinition<[never]>;
   /** The Update its workflow takes clinician actions with; absent: the kind's cases take decisions, not actions. */
   actionUpdate?: UpdateDefinition<never, [never]>;
+  /**
+   * The Update its workflow takes clinician decisions with (the engine's decision vocabulary, rules/schema/case.ts);
+   * absent: the kind's cases take actions, not decisions.
+   */
+  decisionUpdate?: UpdateDefinition<DecisionAck, [ClinicianDecision]>;
+  /** The Query its workflow answers with the case's state as the workflow sees it; absent: it answers none. */
+  stateQuery?: QueryDefinition<unknown>;
   /**
    * Clinic fields from before kinds that clients rely on, each an alias of this kind's switch (`enabled` in
    * `clinic_kinds`): the clinic routes compose them into the clinic's view, creation (default false) and settings.

@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
+import { kindById } from '../../rules/kinds/index.ts';
 import { canDecide, roleDecides } from '../../rules/lifecycle/index.ts';
 import { ClinicianActionSchema, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -350,7 +351,10 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     // round trip. Only the validator knows whether a decision is already pending.
     const check = canDecide(principal.role, { status: r.status, queue: r.queue }, body.action);
     if (!check.ok) throw new AppError(check.code, check.message);
-    const ack = await deps.workflows.submitDecision(r.id, {
+    // The case's kind says which workflow takes the decision (the gateway asks the kind for its Update).
+    const kind = kindById(r.kind);
+    if (!kind) throw new AppError('CONFLICT', 'This case takes no decisions');
+    const ack = await deps.workflows.submitDecision(r.id, kind.workflowType, {
       decisionId,
       action: body.action,
       ...(body.note !== undefined ? { note: body.note } : {}),

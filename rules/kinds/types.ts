@@ -10,7 +10,10 @@
  * - `facts/<k>/`: which FHIR reads the kind needs and the pure FHIR-to-facts extraction (worker, API, CLI, sandbox);
  * - `activities/kinds/<k>/`: the kind's I/O (FHIR reads, write-backs), registered by `activities/kinds/index.ts`;
  * - `workflows/<k>.ts`: its workflow, exported by `workflows/index.ts`;
- * - `api/console/kinds/<k>.js`: how the console renders its case.
+ * - `api/kinds/<k>/` (optional): its own webhooks and the workflow messages the API sends, listed by
+ *   `api/kinds/index.ts`;
+ * - `api/console/kinds/<k>.js`: how the console renders its case;
+ * - `cli/kinds/<k>.ts`: how the CLI prints its decision, and its own commands, listed by `cli/kinds/index.ts`.
  */
 import type { z } from 'zod';
 import type { ProtocolDiff } from '../engine/diff.ts';

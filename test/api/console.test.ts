@@ -38,6 +38,7 @@ class RecordingGateway implements WorkflowGateway {
   }
   submitDecision(
     caseId: string,
+    _workflowType: string,
     decision: ClinicianDecision,
   ): Promise<{
     caseId: string;

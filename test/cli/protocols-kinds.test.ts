@@ -1,14 +1,21 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call -- JSON read untyped */
 // `autopilot protocols validate | diff | simulate` on a care-gap protocol (the real CLI, spawned): the kinds registry
-// validates and diffs it, and --clinic replays it over the clinic's recorded care-gap snapshots.
+// validates and diffs it, --clinic replays it over the clinic's recorded care-gap snapshots, and --bundles over FHIR
+// Bundles read with the facts registry's care-gap extraction.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createStore } from '../../connectors/db/index.ts';
-import { CARE_GAP_BUILTINS, evaluateCareGap, type CareGapFacts } from '../../rules/kinds/care-gap/index.ts';
+import { careGapFactsFromBundle } from '../../facts/care-gap/index.ts';
+import {
+  CARE_GAP_BUILTINS,
+  evaluateCareGap,
+  parseCareGapProtocol,
+  type CareGapFacts,
+} from '../../rules/kinds/care-gap/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { careGapFacts } from '../helpers/care-gap-builders.ts';
 
@@ -121,11 +128,66 @@ describe('autopilot protocols on a care-gap protocol', () => {
     expect(text.stdout).toContain('CRC-10 (CRC-10): passed → failed');
   });
 
-  test('simulate --bundles is for refill protocols: one line, exit 2', () => {
-    const r = autopilot(['simulate', CRC_FILE, '--bundles', dir]);
+  test('simulate --bundles: the bundle whose colonoscopy the shorter window no longer covers, as the library says', async () => {
+    // Three patients' bundles (the evaluate fixtures), two years on: the 2020 colonoscopy is 8½ years old.
+    const bundles = join(dir, 'bundles');
+    mkdirSync(bundles);
+    for (const name of ['care-gap-outreach', 'care-gap-positive-fit', 'care-gap-up-to-date']) {
+      copyFileSync(join(root, `test/fixtures/bundles/${name}.json`), join(bundles, `${name}.json`));
+    }
+    const asOf = '2028-06-15';
+    const candidate = parseCareGapProtocol(JSON.parse(readFileSync(eightYears(), 'utf8')));
+    const expected = [];
+    for (const name of readdirSync(bundles).sort()) {
+      const f = careGapFactsFromBundle(JSON.parse(readFileSync(join(bundles, name), 'utf8')), { asOf });
+      const [was, now] = [await evaluateCareGap(CARE_GAP_BUILTINS[0]!, f), await evaluateCareGap(candidate, f)];
+      if (was.clause !== now.clause) expected.push({ caseId: name.replace(/\.json$/, ''), was, now });
+    }
+    expect(expected.map((c) => c.caseId)).toEqual(['care-gap-up-to-date']);
+
+    const r = autopilot(['simulate', eightYears(), '--bundles', bundles, '--as-of', asOf, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({
+      baseline: { kind: 'protocol', id: 'crc-screening-2021', version: 1 },
+      input: { kind: 'bundles', asOf },
+      evaluated: 3,
+      skipped: 0,
+    });
+    expect(report.changed.map((c: { caseId: string }) => c.caseId)).toEqual(expected.map((c) => c.caseId));
+    expect(report.changed[0]).toMatchObject({
+      before: { disposition: expected[0]!.was.disposition, clause: 'CRC-10' },
+      after: { disposition: expected[0]!.now.disposition, clause: 'CRC-17' },
+    });
+    expect(report.changed[0].criteria).toContainEqual(
+      expect.objectContaining({ id: 'CRC-10', before: true, after: false }),
+    );
+    expect(report.before.counts.gap_closed - report.after.counts.gap_closed).toBe(1);
+
+    // Today the colonoscopy is within both windows: nothing changes.
+    const today = autopilot(['simulate', eightYears(), '--bundles', bundles, '--as-of', '2026-06-15']);
+    expect(today.code).toBe(0);
+    expect(today.stdout).toContain('No case changes disposition.');
+  });
+
+  test('simulate --bundles: a bundle of several patients is one line naming the file, exit 2', () => {
+    const bundles = join(dir, 'two-patients');
+    mkdirSync(bundles);
+    copyFileSync(join(root, 'test/fixtures/bundles/care-gap-two-patients.json'), join(bundles, 'two.json'));
+    const r = autopilot(['simulate', CRC_FILE, '--bundles', bundles]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `autopilot: invalid bundle ${join(bundles, 'two.json')}: $.entry: the bundle holds 2 patients: say which with a patient id\n`,
+    );
+  });
+
+  test('simulate --clinic --against is for kinds that simulate against a baseline version: one line, exit 2', () => {
+    const r = autopilot(['simulate', CRC_FILE, '--clinic', 'cli-cg', '--against', 'crc-screening-2021']);
     expect(r).toMatchObject({
       code: 2,
-      stderr: 'autopilot: --bundles simulates refill protocols; simulate a care-gap protocol with --clinic\n',
+      stderr:
+        'autopilot: --against is for refill protocols; a care-gap protocol is compared with the recorded decisions\n',
     });
   });
 });

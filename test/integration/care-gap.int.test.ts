@@ -486,6 +486,25 @@ describe('clinician actions (Temporal Updates with validators)', () => {
     expect(c.kind).toBe('refill');
     expect((await act(caseId, 'doctor', { action: 'escalate' })).status).toBe(409);
   });
+
+  test('a care-gap case takes actions, not decisions; the gateway reads its state with the Query its kind declares', async () => {
+    const input = inputFor(aPatient(58));
+    await signal(input, 'appointment.booked');
+    await h.waitForCase(input.caseId, (x) => x.queue === 'outreach');
+    const state = await h.deps.workflows.getCaseState<{ caseId: string; queue: string | null }>(
+      input.caseId,
+      'careGap',
+    );
+    expect(state).toMatchObject({ caseId: input.caseId, queue: 'outreach' });
+    await expect(
+      h.deps.workflows.submitDecision(input.caseId, 'careGap', {
+        decisionId: 'dec-cg-1',
+        action: 'approve',
+        actor: { userId: 'doctor-1', role: 'doctor' },
+        at: new Date().toISOString(),
+      }),
+    ).rejects.toMatchObject({ code: 'CONFLICT', message: 'This case takes actions, not decisions' });
+  });
 });
 
 describe('protocol versions (runs last: it publishes a new version)', () => {

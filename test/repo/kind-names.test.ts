@@ -1,8 +1,8 @@
 // "No engine file mentions a kind by name, except the registry that lists the kinds" (issue 8), as a test: every
 // code file outside a kind's own places is searched for the names of the registry's kinds (`refill`, `care-gap`,
 // also spelt `careGap` / `care_gap`), in its identifiers and string literals; comments are prose and not searched.
-// Today's refill code predates kinds and still lives in engine folders: those files are listed in ALLOWED below, each
-// with where it should go. The list may only shrink: a listed file that no longer names a kind fails the test too.
+// The only engine files exempt are tooling that drives one kind on purpose and released migrations (TOOLING,
+// HISTORY below); an exempt file that no longer names a kind fails the test too, so the exemptions stay true.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,8 @@ function ownedByAKind(file: string): boolean {
       file === `workflows/${k}.ts` ||
       file.startsWith(`workflows/${k}-`) ||
       file === `api/console/kinds/${k}.js` ||
-      file.startsWith(`api/kinds/${k}/`),
+      file.startsWith(`api/kinds/${k}/`) ||
+      file === `cli/kinds/${k}.ts`,
   );
 }
 
@@ -37,22 +38,8 @@ const REGISTRIES = new Set([
   'workflows/index.ts', // the workflow functions the worker bundles (one per kind)
   'api/kinds/index.ts', // each kind's HTTP triggers, workflow messages and legacy clinic fields for the API
   'facts/index.ts', // each kind's facts extraction from an uploaded FHIR Bundle
+  'cli/kinds/index.ts', // each kind's CLI part: its own commands (`triage`), how `evaluate` prints its decision
 ]);
-
-/**
- * Engine files that still name a kind today, and where each should go. Every entry is refill code from before kinds
- * (or a place where the engine still falls back to refill); the lead moves files at the end of issue 8, so this list
- * shrinks then. Do not add to it: put kind code in the kind's own places instead.
- */
-const ALLOWED: Record<string, string> = {
-  // api/: the refill decision Update and state Query.
-  'api/workflow-gateway.ts':
-    'submitDecision/getCaseState import the refill messages → the refill KindApi (api/kinds/refill/)',
-  // cli/: refill commands.
-  'cli/protocols.ts': '--bundles extracts refill facts → a per-kind bundle extractor (facts registry)',
-  'cli/evaluate.ts': 'picks each kind’s bundle extraction and built-ins by name → a per-kind facts/CLI registry',
-  'cli/autopilot.ts': '`autopilot triage` (the refill CLI contract) → cli/kinds/refill or the evaluate command',
-};
 
 /**
  * TOOLING: not engine, and exempt by design (not a to-do list): files that exercise named kinds on purpose. A
@@ -74,8 +61,8 @@ const HISTORY: Record<string, string> = {
   'connectors/db/migrations.ts': 'released migrations (immutable) name the kinds they migrated',
 };
 
-/** Files that may name a kind without being a kind's own place or a registry: today's ALLOWED, TOOLING, HISTORY. */
-const EXEMPT: Record<string, string> = { ...ALLOWED, ...TOOLING, ...HISTORY };
+/** Files that may name a kind without being a kind's own place or a registry: TOOLING and HISTORY. */
+const EXEMPT: Record<string, string> = { ...TOOLING, ...HISTORY };
 
 /** The names of a kind as code spells them: `care-gap`, `careGap`, `care_gap`, `CareGap`, `CARE_GAP`. */
 function kindPattern(ids: readonly string[]): RegExp {
@@ -136,21 +123,19 @@ describe('kind names in engine files', () => {
     expect(names('// a refill, a care gap\n/** careGap */\nconst y = 1;')).toEqual([]);
   });
 
-  test('no engine file outside the kinds’ own places and the registries names a kind, but the listed ones', () => {
+  test('no engine file outside the kinds’ own places and the registries names a kind, but the exempt ones', () => {
     const found = engineFilesNamingAKind();
     const unexpected = [...found].filter(([file]) => !(file in EXEMPT));
     expect(
       unexpected.map(([file, names]) => `${file}: ${names.slice(0, 5).join(', ')}`),
       'engine files naming a kind: move the kind code to rules/kinds/<k>/, facts/<k>/, activities/kinds/<k>/, ' +
-        'workflows/<k>.ts, api/kinds/<k>/ or api/console/kinds/<k>.js, or ask the registry (rules/kinds/index.ts)',
+        'workflows/<k>.ts, api/kinds/<k>/, api/console/kinds/<k>.js or cli/kinds/<k>.ts, or ask a registry',
     ).toEqual([]);
   });
 
-  test('the allow-list only shrinks: every listed file exists and still names a kind', () => {
+  test('the exemptions stay true: every exempt file exists and still names a kind', () => {
     const found = engineFilesNamingAKind();
     const stale = Object.keys(EXEMPT).filter((file) => !found.has(file));
-    expect(stale, 'remove these from ALLOWED / TOOLING / HISTORY: they no longer name a kind (or are gone)').toEqual(
-      [],
-    );
+    expect(stale, 'remove these from TOOLING / HISTORY: they no longer name a kind (or are gone)').toEqual([]);
   });
 });

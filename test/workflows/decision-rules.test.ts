@@ -15,6 +15,7 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import type { TemporalClientHandle } from '../../connectors/temporal.ts';
 import { AppError } from '../../rules/index.ts';
+import { refillKind } from '../../rules/kinds/refill/index.ts';
 import { CLINICIAN_ACTIONS, ROLES, type ClinicianAction, type Queue, type Role } from '../../rules/lifecycle/index.ts';
 import type { CaseState } from '../../workflows/refill-triage-messages.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -106,7 +107,7 @@ beforeAll(async () => {
   gateway = createWorkflowGateway(temporal.client, { taskQueue: testWorker.taskQueue });
   // The API's own path stops at the gateway: whatever passes the precheck is recorded as "ok", never sent.
   const recording = {
-    submitDecision: (caseId: string, d: { decisionId: string; action: ClinicianAction }) =>
+    submitDecision: (caseId: string, _workflowType: string, d: { decisionId: string; action: ClinicianAction }) =>
       Promise.resolve({ caseId, decisionId: d.decisionId, action: d.action, queue: null }),
   } as unknown as WorkflowGateway;
   app = createApp({ config, db: tdb.db, store, workflows: recording, logger, now: () => new Date() });
@@ -164,7 +165,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
 /** Waits until the workflow's own state passes `pred` and the projection the API reads shows the same status/queue. */
 async function settled(caseId: string, pred: (s: CaseState) => boolean): Promise<CaseState> {
   const state = await until(`${caseId} state`, async () => {
-    const s = await gateway.getCaseState(caseId);
+    const s = await gateway.getCaseState<CaseState>(caseId, refillKind.workflowType);
     return s && pred(s) ? s : undefined;
   });
   await until(`${caseId} projection`, async () => {
@@ -190,7 +191,7 @@ async function viaApi(caseId: string, role: Role, action: ClinicianAction): Prom
 /** Path 2: an Update straight to the workflow, no precheck. "ok" when its validator accepted it. */
 async function viaWorkflow(caseId: string, role: Role, action: ClinicianAction): Promise<string> {
   try {
-    await gateway.submitDecision(caseId, {
+    await gateway.submitDecision(caseId, refillKind.workflowType, {
       decisionId: `dec-${role}-${action}-${Math.random().toString(36).slice(2, 10)}`,
       action,
       actor: { userId: `${role}-1`, role },
@@ -258,7 +259,7 @@ describe('the API precheck and the workflow validator answer alike', () => {
     expect(await viaWorkflow(closing, 'nurse', 'deny')).toBe('ok');
     // The workflow is closed (its Task update held); the projection catches up as the workflow would write it.
     const state = await until('closing', async () => {
-      const s = await gateway.getCaseState(closing);
+      const s = await gateway.getCaseState<CaseState>(closing, refillKind.workflowType);
       return s?.status === 'closed' && held.has(closing) ? s : undefined;
     });
     await projectCase(

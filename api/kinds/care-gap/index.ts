@@ -1,7 +1,8 @@
 // The care-gap kind's part of the API: no webhook of its own (events and sweeps are engine triggers that ask the
-// kind registry), but the Signal its patient cases take events with and the Update its clinician actions go through.
+// kind registry), but the Signal its patient cases take events with, the Update its clinician actions go through and
+// the Query that reads a case's state.
 import { careGapKind } from '../../../rules/kinds/care-gap/index.ts';
-import { careGapActionUpdate, careGapEventSignal } from '../../../workflows/care-gap-messages.ts';
+import { careGapActionUpdate, careGapEventSignal, getCareGapStateQuery } from '../../../workflows/care-gap-messages.ts';
 import type { KindApi } from '../types.ts';
 
 export const careGapApi: KindApi = {
@@ -9,4 +10,5 @@ export const careGapApi: KindApi = {
   triggers: [],
   caseSignal: careGapEventSignal as KindApi['caseSignal'],
   actionUpdate: careGapActionUpdate as KindApi['actionUpdate'],
+  stateQuery: getCareGapStateQuery,
 };

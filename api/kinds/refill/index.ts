@@ -1,6 +1,8 @@
 // The refill kind's part of the API: its own webhook (`POST /v1/webhooks/{clinicId}/refill-requests`, the refill
-// contract), and `refillAutomationEnabled`, the clinic field from before kinds that is its switch.
+// contract), the Update its cases take clinician decisions with and the Query that reads their state, and
+// `refillAutomationEnabled`, the clinic field from before kinds that is its switch.
 import { refillKind } from '../../../rules/kinds/refill/index.ts';
+import { getCaseStateQuery, submitDecisionUpdate } from '../../../workflows/refill-triage-messages.ts';
 import type { KindApi } from '../types.ts';
 import { refillWebhookRoutes, webhookRoute } from './webhook.ts';
 
@@ -8,6 +10,8 @@ export const refillApi: KindApi = {
   kind: refillKind.id,
   triggers: [{ method: 'post', path: webhookRoute.path, summary: webhookRoute.summary ?? '' }],
   routes: refillWebhookRoutes,
+  decisionUpdate: submitDecisionUpdate,
+  stateQuery: getCaseStateQuery,
   clinicSwitchAliases: ['refillAutomationEnabled'],
   clinicSwitchLabel: 'refill automation',
 };
