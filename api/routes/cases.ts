@@ -5,7 +5,13 @@ import type { Context } from 'hono';
 import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { kindById } from '../../rules/kinds/index.ts';
-import { canDecide, roleDecides } from '../../rules/lifecycle/index.ts';
+import {
+  QUEUE_ROLES,
+  SIGNING_DELEGATES,
+  canDecide,
+  roleDecides,
+  type SigningContext,
+} from '../../rules/lifecycle/index.ts';
 import { ClinicianActionSchema, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
@@ -221,7 +227,8 @@ const decisionRoute = createRoute({
   summary: 'A clinician decides a case (approve | deny | needs_visit | escalate)',
   description:
     'Answers 200 only once the decision is durable in the workflow (Temporal Update accepted); 503 otherwise — ' +
-    'retry with the same decisionId. 403 for a role the queue does not allow, 409 for a closed or already-decided case.',
+    'retry with the same decisionId. 403 for a role the queue does not allow (in the signature queue: a delegate the ' +
+    'clinic’s signing policy does not let sign this order), 409 for a closed or already-decided case.',
   security: bearer,
   request: {
     params: CaseParams,
@@ -349,11 +356,21 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const decisionId = body.decisionId ?? idem ?? randomUUID();
     // The workflow's Update validator asks the same function; this precheck answers from the projection without a
     // round trip. Only the validator knows whether a decision is already pending.
-    const check = canDecide(principal.role, { status: r.status, queue: r.queue }, body.action);
-    if (!check.ok) throw new AppError(check.code, check.message);
     // The case's kind says which workflow takes the decision (the gateway asks the kind for its Update).
     const kind = kindById(r.kind);
     if (!kind) throw new AppError('CONFLICT', 'This case takes no decisions');
+    // A delegate in the signature queue may sign only as the case's pinned signing policy says: that context lives in
+    // the workflow (pinned at triage), so it is asked for; nobody else needs it.
+    const delegate =
+      r.queue === 'signature' &&
+      !QUEUE_ROLES.signature.includes(principal.role) &&
+      SIGNING_DELEGATES.includes(principal.role);
+    const signing = delegate
+      ? ((await deps.workflows.getCaseState<{ signing?: SigningContext }>(r.id, kind.workflowType))?.signing ??
+        undefined)
+      : undefined;
+    const check = canDecide(principal.role, { status: r.status, queue: r.queue }, body.action, signing);
+    if (!check.ok) throw new AppError(check.code, check.message);
     const ack = await deps.workflows.submitDecision(r.id, kind.workflowType, {
       decisionId,
       action: body.action,
