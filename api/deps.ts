@@ -1,5 +1,6 @@
 import type { Db, Store } from '../connectors/db/index.ts';
 import type { Config } from '../connectors/config.ts';
+import type { PatientIdentityReader } from '../connectors/fhir/patient-identity.ts';
 import type { Logger } from '../connectors/logger.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
 import type { KindId } from '../rules/kinds/index.ts';
@@ -21,6 +22,11 @@ export interface ApiDeps {
    * not the kind's input. Absent: refused.
    */
   bundleFacts?: (kind: KindId, bundle: unknown, asOf: string) => unknown;
+  /**
+   * Reads who a case's patient is from the clinic's EHR when a person views a case or a queue page (never stored).
+   * Absent (an API without EHR access): views carry no `patient`.
+   */
+  patientIdentity?: PatientIdentityReader;
   /** DEMO=1: whether the sandbox EHR answers and knows the demo clinic (a `/health` part). Absent: not reported. */
   demoEhrReady?: () => Promise<boolean>;
 }

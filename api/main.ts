@@ -2,6 +2,9 @@
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../connectors/config.ts';
 import { createStore, openDatabase } from '../connectors/db/index.ts';
+import { createClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
+import { egressPolicy } from '../connectors/fhir/egress.ts';
+import { clinicPatientFetcher, createPatientIdentityReader } from '../connectors/fhir/patient-identity.ts';
 import { createLogger } from '../connectors/logger.ts';
 import { createSecretBox } from '../connectors/secret-box.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
@@ -21,14 +24,15 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config, 'api');
+const secrets = createSecretBox(config);
 // Webhook secrets are stored encrypted (and plaintext ones from older versions sealed at open).
-const db = await openDatabase({
-  databaseUrl: config.DATABASE_URL,
-  dataDir: config.DATA_DIR,
-  logger,
-  secrets: createSecretBox(config),
-});
+const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger, secrets });
 const store = createStore(db);
+// The one FHIR read the API makes itself: who a viewed case's patient is. A person is waiting, so each HTTP request
+// gets 2 s (the worker's get 20 s) and the whole read 2.5 s; a slower EHR shows the case without the identity.
+const patientIdentity = createPatientIdentityReader({
+  fetch: clinicPatientFetcher(createClinicFhir(store, { timeoutMs: 2000, secrets, egress: egressPolicy(config) })),
+});
 await ensureBuiltinProtocols(store, logger);
 // The demo clinic only when asked for (`npm start` sets DEMO=1), never because NODE_ENV was forgotten.
 const demo = config.DEMO ? await ensureDemoClinic(store, config, logger) : undefined;
@@ -44,6 +48,7 @@ const app = createApp({
   workflows,
   logger,
   now: () => new Date(),
+  patientIdentity,
   bundleFacts: (kind, bundle, asOf) => factsFromBundle(kind, bundle, { asOf }),
   ...(demo && { demoEhrReady: () => demo.ehrReady() }),
 });

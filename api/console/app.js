@@ -197,6 +197,65 @@ function dispositionBadge(d, kind) {
   return h('span', { class: `badge badge-${d}` }, rendererFor(kind).dispositionText[d] ?? d);
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Patient identity: read live from the EHR for each response (api/patient-identity.ts), shown, never kept.
+
+/** @type {Record<string, string>} */
+const SEX_TEXT = { male: 'Male', female: 'Female', other: 'Other', unknown: 'Unknown' };
+
+/** @type {Record<string, string>} */
+const IDENTITY_UNAVAILABLE_TEXT = {
+  ehr_unavailable: 'the EHR did not answer',
+  timeout: 'the EHR was too slow',
+  busy: 'the EHR is busy',
+  not_found: 'the EHR has no such patient',
+};
+
+/** "12 Mar 1961 (64 y) · Female · MRN 0042", the parts the EHR gave. @param {any} p */
+function identityFacts(p) {
+  return [
+    p.birthDate ? `${fmtDate(p.birthDate)}${typeof p.age === 'number' ? ` (${p.age} y)` : ''}` : null,
+    p.sex ? (SEX_TEXT[p.sex] ?? p.sex) : null,
+    p.mrn ? `MRN ${p.mrn}` : null,
+  ].filter(Boolean);
+}
+
+/** Why a case shows no identity, in words. @param {any} p */
+function identityUnavailable(p) {
+  return `Identity unavailable: ${IDENTITY_UNAVAILABLE_TEXT[p.reason] ?? p.reason}`;
+}
+
+/** A queue row's patient cell: name, then date of birth (age), sex and MRN. @param {any} c */
+function patientCell(c) {
+  const p = c.patient;
+  if (!p) return h('span', { class: 'muted' }, c.patientId ? `Patient/${c.patientId}` : '—');
+  if (p.unavailable) {
+    return [
+      h('span', { class: 'identity-unavailable' }, identityUnavailable(p)),
+      c.patientId ? h('div', { class: 'sub muted' }, `Patient/${c.patientId}`) : null,
+    ];
+  }
+  return [
+    h('span', { class: 'patient-name' }, p.name ?? 'Name not recorded'),
+    h('div', { class: 'sub muted' }, identityFacts(p).join(' · ')),
+  ];
+}
+
+/** The case header's patient banner. @param {any} c */
+function patientBanner(c) {
+  const p = c.patient;
+  if (!p) return null;
+  if (p.unavailable) {
+    return h('p', { class: 'patient-banner identity-unavailable', 'data-testid': 'patient' }, identityUnavailable(p));
+  }
+  return h(
+    'p',
+    { class: 'patient-banner', 'data-testid': 'patient' },
+    h('strong', { class: 'patient-name' }, p.name ?? 'Name not recorded'),
+    ...identityFacts(p).map((f) => h('span', { class: 'patient-fact' }, f)),
+  );
+}
+
 /** What the kinds' renderers may use. @type {import('./kinds/index.js').KindUi} */
 const ui = { h, fmtDate, fmtDateTime, poolText: (p) => POOL_TEXT[p] ?? p };
 
@@ -428,6 +487,7 @@ function renderQueue(items) {
           if (!(e.target instanceof HTMLAnchorElement)) location.hash = href;
         },
       },
+      h('td', { class: 'patient' }, patientCell(c)),
       h('td', null, rendererFor(c.kind).queueCell(c, ui)),
       h(
         'td',
@@ -561,6 +621,7 @@ function renderCase(c) {
       'header',
       { class: 'case-head' },
       h('p', { class: 'eyebrow' }, `Case ${c.caseId}`),
+      patientBanner(c),
       h('h1', { id: 'case-headline', tabindex: '-1' }, title),
       lede ? h('p', { class: 'lede' }, lede) : null,
       h(

@@ -16,6 +16,7 @@ import { ClinicianActionSchema, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
+import { PatientIdentityView, readIdentities } from '../patient-identity.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { CaseId, Id } from '../schemas.ts';
@@ -71,6 +72,8 @@ const CaseView = z
     /** The refill request of a refill case; null for a case about a patient (a care gap). */
     medicationRequestId: z.string().nullable(),
     patientId: z.string().nullable(),
+    /** Who the patient is, read live from the EHR for this response (never stored); absent when the case has none. */
+    patient: PatientIdentityView.optional(),
     /** The deciding clause of a kind that reports one (`CRC-17`); null otherwise. */
     clause: z.string().nullable(),
     priority: z.enum(['routine', 'urgent']).nullable(),
@@ -300,14 +303,33 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     });
   };
 
+  /** The patient identities of `cases`, read live from their clinics' EHRs (api/patient-identity.ts). */
+  const identities = (c: Context<ApiEnv>, cases: readonly CaseRecord[]) =>
+    readIdentities(deps.patientIdentity, cases, {
+      requestId: c.get('requestId'),
+      logger: c.get('logger'),
+      today: deps.now().toISOString().slice(0, 10),
+    });
+
   app.openapi(getCaseRoute, async (c) => {
     const r = await visibleCase(deps, c.get('principal'), c.req.valid('param').caseId);
-    const events = await deps.store.cases.listCaseEvents(r.id);
-    await audited(c, { action: 'case.viewed', clinicId: r.clinicId, caseId: r.id, detail: {} });
+    const [events, identityOf] = await Promise.all([deps.store.cases.listCaseEvents(r.id), identities(c, [r])]);
+    const patient = identityOf(r.clinicId, r.patientId);
+    // The patient's id (an identifier, not their identity) and whether their identity was shown or why not.
+    await audited(c, {
+      action: 'case.viewed',
+      clinicId: r.clinicId,
+      caseId: r.id,
+      detail: {
+        ...(r.patientId ? { patientId: r.patientId } : {}),
+        ...(patient ? { identity: 'unavailable' in patient ? patient.reason : 'shown' } : {}),
+      },
+    });
     const d = (r.decision ?? {}) as DecisionShape;
     return c.json(
       {
         ...summary(deps, r),
+        ...(patient ? { patient } : {}),
         criteria: d.criteria ?? [],
         clauses: d.clauses ?? [],
         timeline: events.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, actor: e.actor, detail: e.detail })),
@@ -331,7 +353,14 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       }),
       deps.store.cases.countQueues(clinicId ? { clinicId } : {}),
     ]);
-    // Which cases were shown, by id only: the summaries themselves (patient, drug) stay out of the audit log.
+    // One EHR search per clinic and page (the page size is bounded): the rows' patients' identities.
+    const identityOf = await identities(c, page.items);
+    const items = page.items.map((r) => {
+      const patient = identityOf(r.clinicId, r.patientId);
+      return { ...summary(deps, r), ...(patient ? { patient } : {}) };
+    });
+    // Which cases and patients were shown, by id only: the summaries themselves (identity, drug) stay out of the
+    // audit log. `patientIds[i]` is the patient of `caseIds[i]` ('' for a case without one).
     await audited(c, {
       action: 'queue.listed',
       clinicId: clinicId ?? null,
@@ -340,9 +369,11 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         ...(q.pool ? { pool: q.pool } : {}),
         count: page.items.length,
         caseIds: page.items.map((r) => r.id),
+        patientIds: page.items.map((r) => r.patientId ?? ''),
+        identitiesShown: items.filter((i) => i.patient && !('unavailable' in i.patient)).length,
       },
     });
-    return c.json({ queue, items: page.items.map((r) => summary(deps, r)), nextCursor: page.nextCursor, counts }, 200);
+    return c.json({ queue, items, nextCursor: page.nextCursor, counts }, 200);
   });
 
   app.openapi(decisionRoute, async (c) => {

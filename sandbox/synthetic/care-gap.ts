@@ -17,7 +17,20 @@ import type {
   Resource,
   ServiceRequest,
 } from '@medplum/fhirtypes';
-import { CLINIC, CPT, FAMILY, GIVEN_FEMALE, GIVEN_MALE, ICD10, LOINC, MRN, PCPS, RXNORM, SNOMED } from './catalog.ts';
+import {
+  CLINIC,
+  CPT,
+  FAMILY,
+  GIVEN_FEMALE,
+  GIVEN_MALE,
+  ICD10,
+  LOINC,
+  MRN,
+  MRN_TYPE,
+  PCPS,
+  RXNORM,
+  SNOMED,
+} from './catalog.ts';
 import { LAB_CATEGORY, at, day, ref } from './fhir.ts';
 import { planContext, type PlanContext } from './plan.ts';
 import type { Rng } from './prng.ts';
@@ -437,7 +450,7 @@ export class CareGapRecord {
     return {
       resourceType: 'Patient',
       id: `pat-${this.num}`,
-      identifier: [{ system: MRN, value: `MRN${this.num}` }],
+      identifier: [{ type: MRN_TYPE, system: MRN, value: `MRN${this.num}` }],
       active: true,
       name: [
         {

@@ -81,6 +81,8 @@ export const PHARMACY_TYPE = 'urn:family-clinic:pharmacy-type';
 export const RENEWAL_REQUEST = 'urn:family-clinic:renewal-request';
 export const CLINIC_LAB = 'urn:family-clinic:lab';
 export const MRN = 'urn:family-clinic:mrn';
+/** The identifier type that marks an MRN (HL7 v2 table 0203, code `MR`): how readers find it among identifiers. */
+export const MRN_TYPE = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] };
 
 /**
  * The class a synthetic scenario files a request under (`RefillScenario.drugClass`). Named after the protocol's

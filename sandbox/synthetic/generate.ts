@@ -29,6 +29,7 @@ import {
   LEVELS,
   MICROALBUMIN,
   MRN,
+  MRN_TYPE,
   PANELS,
   PCPS,
   PHARMACIES,
@@ -311,7 +312,7 @@ function buildPatient(num: string, scenario: ScenarioDef, rng: Rng, asOf: Date):
   const patient: Patient = {
     resourceType: 'Patient',
     id: patientId,
-    identifier: [{ system: MRN, value: `MRN${num}` }],
+    identifier: [{ type: MRN_TYPE, system: MRN, value: `MRN${num}` }],
     active: true,
     name: [
       { use: 'official', family: rng.pick(FAMILY), given: [rng.pick(gender === 'female' ? GIVEN_FEMALE : GIVEN_MALE)] },

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
+import { clinicPatientFetcher, createPatientIdentityReader } from '../../connectors/fhir/patient-identity.ts';
 import { egressPolicy } from '../../connectors/fhir/egress.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { createSecretBox } from '../../connectors/secret-box.ts';
@@ -172,6 +173,12 @@ export async function startHarness(
     logger,
     now: () => new Date(),
     workflowPolicy: TEST_POLICY,
+    // As api/main.ts: the API reads patient identities from the sandbox EHR, through a connector of its own.
+    patientIdentity: createPatientIdentityReader({
+      fetch: clinicPatientFetcher(
+        createClinicFhir(store, { timeoutMs: 2000, secrets: createSecretBox(config), egress: egressPolicy(config) }),
+      ),
+    }),
     bundleFacts: (kind, bundle, asOf) => factsFromBundle(kind, bundle, { asOf }), // as api/main.ts
   };
   const app = createApp(deps);
