@@ -2,7 +2,7 @@
 // against the real Hono app and a real SQLite app database, with a mix of cases written through the store functions
 // the workflows call (test/helpers/analytics.ts). The numbers the page shows are checked against GET /v1/analytics for
 // the same filters, and the CSV the page saves against GET /v1/analytics.csv.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -183,6 +183,9 @@ describe('console: outcome analytics', () => {
     expect(overrides.map((r) => `${r[1]}>${r[2]}:${r[3]}`)).toEqual(
       api.overrides.items.map((o) => `${o.disposition}>${o.outcome}:${o.role}`),
     );
+
+    mkdirSync('test/artifacts', { recursive: true });
+    await page.screenshot({ path: 'test/artifacts/console-analytics.png', fullPage: true });
 
     // The charts: one reduction bar per day with requests, the 70 % target line, and a stacked bar per disposition.
     await expect(page.getByTestId('chart-reduction').locator('rect.bar').count()).resolves.toBe(3);
