@@ -10,8 +10,8 @@
 //      --latencies (default 0,100 ms added to every FHIR answer): one hand start through the API, until every case
 //      has its first decision. Patients/s, FHIR round trips per patient counted at the sandbox EHR, the worker's RSS
 //      (sampled from /proc), wall times. --sweep-timeout-min caps each sweep (an unfinished one is reported as such).
-// Writes BENCHMARKS.md and BENCHMARKS.json (keeping the protocol simulation's section). Also: --requests (500)
-// --concurrency (16) --patients (1000) for the refill runs; --skip-refill, --skip-sweep.
+// Writes BENCHMARKS.md and BENCHMARKS.json (keeping the protocol simulation's and the analytics' sections).
+// Also: --requests (500) --concurrency (16) --patients (1000) for the refill runs; --skip-refill, --skip-sweep.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -282,11 +282,16 @@ const result = {
   refill,
   sweep,
   ...(previous.simulation ? { simulation: previous.simulation } : {}),
+  ...(previous.analytics ? { analytics: previous.analytics } : {}),
 };
 writeFileSync('BENCHMARKS.json', JSON.stringify(result, null, 2) + '\n');
 const md = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
 const sim = /<!-- simulation:start -->[\s\S]*<!-- simulation:end -->\n?/.exec(md)?.[0] ?? '';
-writeFileSync('BENCHMARKS.md', renderMarkdown(result) + (sim ? `\n${sim}` : ''));
+const analyticsSection = /<!-- analytics:start -->[\s\S]*<!-- analytics:end -->\n?/.exec(md)?.[0] ?? '';
+writeFileSync(
+  'BENCHMARKS.md',
+  renderMarkdown(result) + (sim ? `\n${sim}` : '') + (analyticsSection ? `\n${analyticsSection}` : ''),
+);
 log('wrote BENCHMARKS.md and BENCHMARKS.json');
 
 function renderMarkdown(r: typeof result): string {

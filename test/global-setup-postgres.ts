@@ -81,7 +81,7 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
-async function startEmbeddedCluster(): Promise<Cluster> {
+export async function startEmbeddedCluster(): Promise<Cluster> {
   const bins = await embeddedBinaries();
   const user = unprivilegedUser();
   const dir = mkdtempSync(join(tmpdir(), 'ehr-autopilot-pg-'));

@@ -3,6 +3,7 @@
 // /v1/cases). Every value from the server is put into the page as text (never as HTML). URLs carry case ids only.
 // What differs by protocol kind (a refill, a care gap) is rendered by the kind's module in ./kinds/ (rendererFor).
 import { RENDERERS, rendererFor } from './kinds/index.js';
+import { showAnalytics } from './analytics.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
 const PAGE_SIZE = 25;
@@ -358,6 +359,8 @@ async function signIn(token) {
   state.kinds = kinds.items;
   QUEUES = lifecycle.queues.map((q) => q.queue);
   buildTabs();
+  // Outcome analytics (./analytics.js) answer admins only (GET /v1/analytics).
+  $('nav-analytics').hidden = me.role !== 'admin';
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
   $('workspace').hidden = false;
@@ -419,7 +422,7 @@ function buildTabs() {
 }
 
 function renderTabs() {
-  const onCase = !$('case-view').hidden;
+  const onCase = !$('case-view').hidden || !$('analytics-view').hidden;
   for (const q of QUEUES) {
     const tab = $(`tab-${q}`);
     tab.setAttribute('aria-selected', q === state.queue && !onCase ? 'true' : 'false');
@@ -953,7 +956,30 @@ async function route() {
   if (!state.me) return;
   const hash = location.hash.replace(/^#/, '');
   const caseMatch = /^\/case\/(.+)$/.exec(hash);
+  const onAnalytics = /^\/analytics(\?|$)/.test(hash) && state.me.role === 'admin';
+  $('analytics-view').hidden = !onAnalytics;
+  $('nav-analytics').setAttribute('aria-current', onAnalytics ? 'page' : 'false');
   try {
+    if (onAnalytics) {
+      $('queue-view').hidden = true;
+      $('case-view').hidden = true;
+      renderTabs();
+      await showAnalytics($('analytics-view'), {
+        h,
+        api: (path) => api(path),
+        fetchRaw: (path) =>
+          fetch(path, {
+            headers: { authorization: `Bearer ${state.token ?? ''}` },
+            cache: 'no-store',
+            credentials: 'omit',
+          }),
+        me: state.me,
+        errorText,
+        handleAuthError,
+      });
+      setStatus('');
+      return;
+    }
     if (caseMatch?.[1]) {
       await openCase(decodeURIComponent(caseMatch[1]));
       return;
@@ -979,7 +1005,7 @@ function stopPolling() {
 
 /** Refreshes the visible queue (and the tab counts); skipped while the tab is hidden or a call is in flight. */
 async function poll() {
-  if (state.polling || document.hidden || !state.me) return;
+  if (state.polling || document.hidden || !state.me || !$('analytics-view').hidden) return;
   const c = state.current;
   const onCase = !$('case-view').hidden;
   // On a case view, refresh only a case this tab decided and that is still open: it is about to change.

@@ -5,13 +5,15 @@ import type { ApiEnv } from '../env.ts';
 const JS = 'text/javascript; charset=utf-8';
 
 /**
- * The console's files: plain HTML, CSS and ES modules (app.js, and one module per protocol kind in kinds/), served as
- * they are (no build step, no CDN).
+ * The console's files: plain HTML, CSS and ES modules (app.js, the analytics page, and one module per protocol kind in
+ * kinds/), served as they are (no build step, no CDN).
  */
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/console/app.js': { file: 'app.js', type: JS },
   '/console/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+  '/console/analytics.js': { file: 'analytics.js', type: JS },
+  '/console/analytics.css': { file: 'analytics.css', type: 'text/css; charset=utf-8' },
   ...Object.fromEntries(
     readdirSync(new URL('../console/kinds/', import.meta.url))
       .filter((f) => /^[a-z0-9-]+\.js$/.test(f))
