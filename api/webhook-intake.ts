@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
+import { OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Clinic } from '../connectors/db/index.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiEnv } from './env.ts';
+import { errorResponse, errorResponses } from './errors.ts';
 import { clinicRateLimit } from './middleware/rate-limit.ts';
 import { checkWebhookHeaders, checkWebhookSignature, signatureMismatch } from './middleware/webhook-signature.ts';
 import { parseWebhookJson } from './notification-body.ts';
@@ -17,6 +18,23 @@ import { parseWebhookJson } from './notification-body.ts';
 // fails with the same 401 as a bad signature: clinic ids cannot be enumerated. Random per process: nobody can sign
 // with it.
 const DECOY_SECRET = randomBytes(32).toString('hex');
+
+/** The headers every signed webhook's route declares (checked by api/middleware/webhook-signature.ts). */
+export const SignedWebhookHeaders = z.object({
+  'x-autopilot-timestamp': z.string().openapi({ description: 'Unix seconds', example: '1767225600' }),
+  'x-autopilot-signature': z.string().openapi({ description: 'v1=<hex HMAC-SHA256>[,v1=…]' }),
+});
+
+/** The failures every signed webhook's route declares beside its own 202: what the pipeline below answers. */
+export const signedWebhookErrors = {
+  ...errorResponses(400, 401, 503),
+  400: errorResponse(400, 'Malformed body (issues carry the JSON path)'),
+  401: errorResponse(
+    401,
+    'Missing or bad signature, a timestamp outside the replay window, or an unknown clinic (answered exactly alike)',
+  ),
+  503: errorResponse(503, 'Temporal unreachable: retry after Retry-After seconds'),
+};
 
 export type SignedEnv = { Variables: ApiEnv['Variables'] & { clinic: Clinic; rawBody: string } };
 

@@ -3,12 +3,11 @@ import { publicUrl } from '../../connectors/config.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
-import { errorResponse, errorResponses } from '../errors.ts';
 import { CareEventWebhookSchema, eventIntakeId, parseCareEvent } from '../event-body.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { Id } from '../schemas.ts';
 import { caseLinks } from './links.ts';
-import { signedWebhookRoutes } from '../webhook-intake.ts';
+import { signedWebhookErrors, SignedWebhookHeaders, signedWebhookRoutes } from '../webhook-intake.ts';
 
 /** How long the webhook waits for the intake (one FHIR read in the worker) before answering without the case ids. */
 const EVENT_INTAKE_WAIT_MS = 2_000;
@@ -45,10 +44,7 @@ const eventsWebhookRoute = createRoute({
     '`status: pending` with the intake’s id and link. A redelivery starts nothing new and answers the same ids.',
   request: {
     params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
-    headers: z.object({
-      'x-autopilot-timestamp': z.string().openapi({ description: 'Unix seconds', example: '1767225600' }),
-      'x-autopilot-signature': z.string().openapi({ description: 'v1=<hex HMAC-SHA256>[,v1=…]' }),
-    }),
+    headers: SignedWebhookHeaders,
     body: { content: { 'application/json': { schema: CareEventWebhookSchema } }, required: true },
   },
   responses: {
@@ -56,13 +52,7 @@ const eventsWebhookRoute = createRoute({
       description: 'Accepted: the cases touched (or the intake still resolving the patient)',
       content: { 'application/json': { schema: EventAcceptedSchema } },
     },
-    ...errorResponses(400, 401, 503),
-    400: errorResponse(400, 'Malformed body (issues carry the JSON path)'),
-    401: errorResponse(
-      401,
-      'Missing or bad signature, a timestamp outside the replay window, or an unknown clinic (answered exactly alike)',
-    ),
-    503: errorResponse(503, 'Temporal unreachable: retry after Retry-After seconds'),
+    ...signedWebhookErrors,
   },
 });
 

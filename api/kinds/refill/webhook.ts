@@ -5,10 +5,9 @@ import type { RefillTriageInput } from '../../../workflows/refill-triage.ts';
 import type { ApiDeps } from '../../deps.ts';
 import type { ApiEnv } from '../../env.ts';
 import { callerRequestIdOf } from '../../middleware/request-id.ts';
-import { errorResponse, errorResponses } from '../../errors.ts';
 import { caseLinks } from '../../routes/links.ts';
 import { Id } from '../../schemas.ts';
-import { signedWebhookRoutes } from '../../webhook-intake.ts';
+import { signedWebhookErrors, SignedWebhookHeaders, signedWebhookRoutes } from '../../webhook-intake.ts';
 import type { CaseStart } from '../../workflow-gateway.ts';
 import { parseRefillWebhook, RefillWebhookSchema } from './webhook-body.ts';
 
@@ -31,21 +30,12 @@ export const webhookRoute = createRoute({
     'A redelivery of the same refill request returns the same caseId and starts nothing new.',
   request: {
     params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
-    headers: z.object({
-      'x-autopilot-timestamp': z.string().openapi({ description: 'Unix seconds', example: '1767225600' }),
-      'x-autopilot-signature': z.string().openapi({ description: 'v1=<hex HMAC-SHA256>[,v1=…]' }),
-    }),
+    headers: SignedWebhookHeaders,
     body: { content: { 'application/json': { schema: RefillWebhookSchema } }, required: true },
   },
   responses: {
     202: { description: 'Accepted: the case exists', content: { 'application/json': { schema: AcceptedSchema } } },
-    ...errorResponses(400, 401, 503),
-    400: errorResponse(400, 'Malformed body (issues carry the JSON path)'),
-    401: errorResponse(
-      401,
-      'Missing or bad signature, a timestamp outside the replay window, or an unknown clinic (answered exactly alike)',
-    ),
-    503: errorResponse(503, 'Temporal unreachable: retry after Retry-After seconds'),
+    ...signedWebhookErrors,
   },
 });
 
