@@ -390,11 +390,12 @@ describe('reads of patient data are audited', () => {
       clinicId: CLINIC,
       caseId,
       requestId: res.headers.get('x-request-id'),
-      detail: { callerRequestId: 'ehr-trace:42' },
+      detail: { callerRequestId: 'ehr-trace:42', patientId: 'pat-0' },
     });
-    expect(doctorView).toMatchObject({ actorId: 'doctor-1', actorRole: 'doctor', detail: {} });
-    // No patient data in the row: no patient id, no drug.
-    expect(JSON.stringify(after)).not.toMatch(/pat-0|Lisinopril/);
+    expect(doctorView).toMatchObject({ actorId: 'doctor-1', actorRole: 'doctor', detail: { patientId: 'pat-0' } });
+    // The patient by id only (a person read their record: issue 9 §4); no other patient data, no drug. This app has
+    // no EHR reader, so no identity was shown and none is recorded as shown.
+    expect(JSON.stringify(after)).not.toMatch(/Lisinopril|"identity"/);
     // A case the caller cannot see is 404 and is not recorded as viewed.
     expect((await get(app, `/v1/cases/rf_${CLINIC}_missing`, 'nurse')).status).toBe(404);
     expect(await store.audit.listAudit({ caseId: `rf_${CLINIC}_missing` })).toMatchObject({ items: [] });
@@ -424,7 +425,7 @@ describe('reads of patient data are audited', () => {
     expect(await rows()).toHaveLength(before + 1);
   });
 
-  test('each queue listing writes one queue.listed row with the case ids shown and their count', async () => {
+  test('each queue listing writes one queue.listed row with the case ids shown, their patients’ ids and their count', async () => {
     const app = appWith();
     const listed = async () => (await store.audit.listAudit({ action: 'queue.listed', limit: 500 })).items;
     const before = (await listed()).length;
@@ -437,9 +438,15 @@ describe('reads of patient data are audited', () => {
       actorRole: 'nurse',
       caseId: null,
       requestId: res.headers.get('x-request-id'),
-      detail: { queue: 'nurse', count: 2, caseIds: [`rf_${CLINIC}_mr-0`, `rf_${CLINIC}_mr-1`] },
+      detail: {
+        queue: 'nurse',
+        count: 2,
+        caseIds: [`rf_${CLINIC}_mr-0`, `rf_${CLINIC}_mr-1`],
+        patientIds: ['pat-0', 'pat-1'],
+        identitiesShown: 0,
+      },
     });
-    expect(JSON.stringify(rows[0])).not.toMatch(/pat-|Lisinopril/);
+    expect(JSON.stringify(rows[0])).not.toMatch(/Lisinopril/);
   });
 });
 
