@@ -83,6 +83,8 @@ const CaseView = z
     createdAt: z.string(),
     updatedAt: z.string(),
     closedAt: z.string().nullable(),
+    /** Moves with every step of the case: what a signer saw (`shownVersion` of POST /v1/queues/signature/batch-sign). */
+    version: z.number().int(),
     timeline: z.array(
       z.object({
         seq: z.number(),
@@ -140,6 +142,7 @@ function summary(deps: ApiDeps, r: CaseRecord): z.infer<typeof CaseSummary> {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     closedAt: r.closedAt,
+    version: r.seq,
     links: caseLinks(deps.config, r.id),
   };
 }

@@ -12,6 +12,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/console/app.js': { file: 'app.js', type: JS },
   '/console/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+  '/console/batch-sign.js': { file: 'batch-sign.js', type: JS },
   ...Object.fromEntries(
     readdirSync(new URL('../console/kinds/', import.meta.url))
       .filter((f) => /^[a-z0-9-]+\.js$/.test(f))
