@@ -9,4 +9,5 @@ export const QUEUE_PERFORMER: Record<Queue, { code: string; display: string }> =
   doctor: { code: '158965000', display: 'Medical practitioner' },
   nurse: { code: '224535009', display: 'Registered nurse' },
   outreach: { code: '224535009', display: 'Registered nurse' },
+  cosign: { code: '158965000', display: 'Medical practitioner' },
 };

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../connectors/config.ts';
 import { AppError } from '../rules/index.ts';
+import type { Role } from '../rules/schema/case.ts';
 import { UsageError, type CliIo } from './io.ts';
 
-export const TOKENS_USAGE = `Usage: autopilot tokens issue --role <admin|doctor|nurse> --user <id> [--clinic <id>] [--name <text>] [--expires-in <30d|12h>]
+export const TOKENS_USAGE = `Usage: autopilot tokens issue --role <admin|doctor|nurse|pharmacist|pa> --user <id> [--clinic <id>] [--name <text>] [--expires-in <30d|12h>]
        autopilot tokens revoke <token id>
        autopilot tokens list [--clinic <id>] [--all] [--json]
 
@@ -62,7 +63,7 @@ export async function runTokensCli(argv: string[], io: CliIo): Promise<number> {
       throw new UsageError(command === 'revoke' ? 'revoke needs exactly one token id' : 'unexpected argument');
     }
     if (command === 'issue') {
-      if (!v.role) throw new UsageError('--role <admin|doctor|nurse> is required');
+      if (!v.role) throw new UsageError('--role <admin|doctor|nurse|pharmacist|pa> is required');
       if (!v.user) throw new UsageError('--user <id> is required (the person the token is for)');
     }
 
@@ -85,7 +86,7 @@ export async function runTokensCli(argv: string[], io: CliIo): Promise<number> {
         const { token, record } = await issueToken(
           store,
           {
-            role: v.role as 'admin' | 'doctor' | 'nurse',
+            role: v.role as Role,
             userId: v.user!,
             ...(v.clinic !== undefined ? { clinicId: v.clinic } : {}),
             ...(v.name !== undefined ? { name: v.name } : {}),

@@ -1,7 +1,7 @@
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import type { SignableRecord } from '../activities/kinds/refill/batch-sign.ts';
 import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
-import { canDecide, type CaseStatus, type Queue } from '../rules/lifecycle/index.ts';
+import { canDecide, type CaseStatus, type Queue, type SigningContext } from '../rules/lifecycle/index.ts';
 import type { Actor, ClinicianDecision } from '../rules/schema/case.ts';
 import {
   batchSignUpdate,
@@ -23,6 +23,8 @@ export interface BatchSigningContext {
     version: number;
     decision: TriageDecision | null;
     decisionPending: boolean;
+    /** The signing policy pinned at triage, with what it needs to know about the case (who may sign it). */
+    signing?: SigningContext | null;
   };
   /** Re-reads the EHR's side of the case (an activity). */
   checkRecord(): Promise<SignableRecord>;
@@ -91,7 +93,12 @@ export function batchSigning(ctx: BatchSigningContext) {
       // there), plus: a batch signs only what waits in the signature queue.
       validator: (request: BatchSignRequest) => {
         const v = ctx.view();
-        const check = canDecide(request.actor.role, { ...v, decisionPending: v.decisionPending || busy() }, 'approve');
+        const check = canDecide(
+          request.actor.role,
+          { ...v, decisionPending: v.decisionPending || busy() },
+          'approve',
+          v.signing ?? undefined,
+        );
         if (!check.ok) throw typed(check.code, check.message);
         if (v.queue !== 'signature') throw typed('CONFLICT', 'Only cases in the signature queue are signed in a batch');
       },

@@ -1,6 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { CaseOutcome, CaseStatus, ClinicianDecision, Queue, RouteReason } from '../rules/schema/case.ts';
 import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
+import type { SigningContext } from '../rules/lifecycle/index.ts';
 
 /** What the workflow knows about its case right now (served to the API when the projection is not enough). */
 export interface CaseState {
@@ -14,6 +15,11 @@ export interface CaseState {
   escalated: boolean;
   outcome: CaseOutcome | null;
   decidedBy: ClinicianDecision['actor'] | 'protocol' | null;
+  /**
+   * The clinic's signing policy for the case's protocol, pinned at triage, with what the signing rules know about the
+   * case (controlled drug, protocol approval). Absent in workflows started before signing policies (`doctor` policy).
+   */
+  signing?: SigningContext | null;
 }
 
 export interface DecisionAck {

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -10,9 +11,14 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
+  activatesAtOnce,
   canDecide,
   close,
+  cosignOverdue,
+  cosignRuns,
+  cosignWindowMs,
   decisionEffect,
+  defaultSigningPolicy,
   escalate,
   pendForSignature,
   recordDecision,
@@ -21,6 +27,7 @@ import {
   signatureOf,
   slaRuns,
   startTriage,
+  type SigningContext,
   type StepResult,
 } from '../rules/lifecycle/index.ts';
 import type { CaseOutcome, ClinicianDecision, Queue } from '../rules/schema/case.ts';
@@ -106,7 +113,10 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     escalated: false,
     outcome: null,
     decidedBy: null,
+    // Until triage pins the clinic's policy: a doctor signs (also the policy of a case no protocol triages).
+    signing: { policy: defaultSigningPolicy(), controlled: null, protocolApproved: false },
   };
+  const signingOf = (): SigningContext | undefined => state.signing ?? undefined;
   let seq = 0;
   let patientId: string | null = null;
   let drugName: string | null = null;
@@ -143,6 +153,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
           decision.actor.role,
           { ...state, decisionPending: pending !== undefined || batch.busy() },
           decision.action,
+          signingOf(),
         );
         if (!check.ok)
           throw ApplicationFailure.create({ type: check.code, message: check.message, nonRetryable: true });
@@ -215,9 +226,18 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   const enter = async (step: StepResult<CaseState>, note?: string | null) => {
     Object.assign(state, step.state);
     const { queue, pool, reason } = state;
-    slaDueAt = slaRuns(state) ? new Date(Date.now() + input.nurseSlaSeconds * 1000).toISOString() : null;
-    await syncTask(queue === 'signature' ? 'awaiting-signature' : `${queue}-review`, 'requested', note);
+    slaDueAt = slaRuns(state)
+      ? new Date(Date.now() + input.nurseSlaSeconds * 1000).toISOString()
+      : cosignRuns(state) && state.signing
+        ? new Date(Date.now() + cosignWindowMs(state.signing.policy)).toISOString()
+        : null;
+    await syncTask(taskStage(), 'requested', note);
     await project(step.event, { queue, pool, reason, slaDueAt });
+  };
+  const taskStage = (): string => {
+    if (state.queue === 'signature') return 'awaiting-signature';
+    if (state.queue === 'cosign') return state.escalated ? 'cosign-overdue' : 'awaiting-cosign';
+    return `${state.queue}-review`;
   };
   const enqueue = (queue: Queue, pool: string | null, reason: Parameters<typeof route>[1]['reason']) =>
     enter(route(state, { queue, pool, reason }));
@@ -243,6 +263,12 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
 
   const triageWith = async (protocol: { id: string; version: number }): Promise<void> => {
     state.protocol = protocol;
+    // The clinic's signing policy for this protocol, pinned once (recorded in history, like the protocol version): a
+    // later change of the policy never changes who may sign this case. Workflows started before policies: `doctor`.
+    const policy = patched('signing-policy')
+      ? await db.pinSigningPolicy({ clinicId: input.clinicId, protocolId: protocol.id })
+      : defaultSigningPolicy(protocol.id);
+    state.signing = { policy, controlled: null, protocolApproved: false };
     upsertSearchAttributes({ ProtocolId: [protocol.id], ProtocolVersion: [protocol.version] });
     const asOf = input.asOf ?? input.receivedAt.slice(0, 10);
     let gathered: Awaited<ReturnType<Activities['gatherPatientFacts']>> | undefined;
@@ -280,9 +306,36 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         await enqueue('nurse', null, 'protocol_unavailable');
         return;
       }
+      state.signing = {
+        policy,
+        // An unclassified drug is judged controlled (rules/lifecycle: never delegated, never activated at once).
+        controlled: state.decision.drug.controlledSchedule !== null,
+        protocolApproved: state.decision.disposition === 'approve' && state.decision.failedCriteria.length === 0,
+      };
       const { queue, pool } = routeDisposition(state.decision.disposition, state.decision.routeTo);
+      if (queue === 'signature' && activatesAtOnce(state.signing)) {
+        // Approved per protocol under a standing order: the order is active at once (the policy's authority as its
+        // requester), and a doctor co-signs it within the policy's window.
+        await tolerate('standing_order', () =>
+          ehrWrite.writeBackOutcome({
+            caseId: input.caseId,
+            clinicId: input.clinicId,
+            requestId: input.requestId,
+            medicationRequestId: input.medicationRequestId,
+            kind: 'standing_order',
+            decision: state.decision,
+            note: null,
+            decidedBy: { kind: 'protocol', protocol },
+            signedAs: null,
+            policy,
+          }),
+        );
+        await enqueue('cosign', null, 'standing_order');
+        return;
+      }
       if (queue === 'signature') {
-        // Approved per protocol: the order is pended in the EHR as a draft for one-click signing by a doctor.
+        // Approved per protocol: the order is pended in the EHR as a draft for one-click signing by a doctor (or a
+        // delegate the signing policy names).
         await tolerate('pend_order', () =>
           ehrWrite.writeBackOutcome({
             caseId: input.caseId,
@@ -294,6 +347,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
             note: null,
             decidedBy: { kind: 'protocol', protocol },
             signedAs: null,
+            policy,
           }),
         );
       }
@@ -329,23 +383,34 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         await enter(escalate(state, 'escalated_sla'));
         continue;
       }
+    } else if (cosignRuns(state) && state.signing) {
+      // A standing order awaits its co-signature; past the policy's window it escalates (once), and still waits.
+      const decided = await condition(() => pending !== undefined, cosignWindowMs(state.signing.policy));
+      if (!decided) {
+        await enter(cosignOverdue(state));
+        continue;
+      }
     } else {
       await condition(() => pending !== undefined);
     }
     const decision = pending!;
+    const signedAs = signatureOf(decision.actor.role, signingOf());
+    // Who acted, in which role and capacity, under which signing policy: on the timeline and in the audit row.
+    const policyDetail = state.signing
+      ? { signedAs, policyMode: state.signing.policy.mode, policyVersion: state.signing.policy.version }
+      : { signedAs };
     // The clinician's note is free text (PHI): it goes to the EHR write-back (and stays in this encrypted history),
     // never into the app database's timeline or the append-only audit log, which only learn that there was one.
     const note = decision.note !== undefined && decision.note.trim() !== '' ? decision.note : null;
     await project(
       recordDecision(state).event,
-      { action: decision.action, decisionId: decision.decisionId, noteProvided: note !== null },
+      { action: decision.action, decisionId: decision.decisionId, noteProvided: note !== null, ...policyDetail },
       decision.actor,
     );
     if ((await batch.undoWindow(decision)) === 'undone') {
       pending = undefined; // back in the signature queue as it was: the draft was never touched
       continue;
     }
-    const signedAs = signatureOf(decision.actor.role);
     const effect = decisionEffect(state.queue!, decision.action, signedAs !== null);
     if (effect.type === 'escalate') {
       pending = undefined;
@@ -364,6 +429,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
           note,
           decidedBy: { kind: 'clinician', actor: decision.actor, decisionId: decision.decisionId },
           signedAs,
+          policy: state.signing?.policy ?? null,
         }),
       );
     await writeBack();

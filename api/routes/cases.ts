@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { CaseRecord } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
-import { canDecide, roleDecides } from '../../rules/lifecycle/index.ts';
+import { QUEUE_ROLES, SIGNING_DELEGATES, canDecide, roleDecides } from '../../rules/lifecycle/index.ts';
 import { ClinicianActionSchema, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
@@ -223,7 +223,8 @@ const decisionRoute = createRoute({
   summary: 'A clinician decides a case (approve | deny | needs_visit | escalate)',
   description:
     'Answers 200 only once the decision is durable in the workflow (Temporal Update accepted); 503 otherwise — ' +
-    'retry with the same decisionId. 403 for a role the queue does not allow, 409 for a closed or already-decided case.',
+    'retry with the same decisionId. 403 for a role the queue does not allow (in the signature queue: a delegate the ' +
+    'clinic’s signing policy does not let sign this order), 409 for a closed or already-decided case.',
   security: bearer,
   request: {
     params: CaseParams,
@@ -351,7 +352,14 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const decisionId = body.decisionId ?? idem ?? randomUUID();
     // The workflow's Update validator asks the same function; this precheck answers from the projection without a
     // round trip. Only the validator knows whether a decision is already pending.
-    const check = canDecide(principal.role, { status: r.status, queue: r.queue }, body.action);
+    // A delegate in the signature queue may sign only as the case's pinned signing policy says: that context lives in
+    // the workflow (pinned at triage), so it is asked for; nobody else needs it.
+    const delegate =
+      r.queue === 'signature' &&
+      !QUEUE_ROLES.signature.includes(principal.role) &&
+      SIGNING_DELEGATES.includes(principal.role);
+    const signing = delegate ? ((await deps.workflows.getCaseState(r.id))?.signing ?? undefined) : undefined;
+    const check = canDecide(principal.role, { status: r.status, queue: r.queue }, body.action, signing);
     if (!check.ok) throw new AppError(check.code, check.message);
     const ack = await deps.workflows.submitDecision(r.id, {
       decisionId,

@@ -5,7 +5,7 @@ import type { ApiEnv } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
-const Queue = z.enum(['signature', 'nurse', 'doctor', 'outreach']);
+const Queue = z.enum(['signature', 'nurse', 'doctor', 'outreach', 'cosign']);
 
 const KindView = z
   .object({

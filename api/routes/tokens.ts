@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { issueToken, tokenView, type ApiToken } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
+import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
@@ -12,7 +13,7 @@ const TokenView = z
   .object({
     id: z.string().openapi({ example: 'tok_3q2Lr0hVd1xQ' }),
     name: z.string(),
-    role: z.enum(['admin', 'doctor', 'nurse']),
+    role: RoleSchema,
     userId: z.string().openapi({ description: 'The person the token belongs to (e-mail or staff id)' }),
     clinicId: z.string().nullable(),
     createdAt: z.string(),
@@ -25,7 +26,7 @@ const TokenView = z
 
 const IssueBody = z
   .strictObject({
-    role: z.enum(['admin', 'doctor', 'nurse']),
+    role: RoleSchema,
     /** A person's id: e-mail or staff id (the same pattern issueToken checks). */
     userId: z
       .string()

@@ -225,7 +225,7 @@ export function createCaseRepo({ kysely }: Db): CaseRepo {
         .$if(clinicId !== undefined, (q) => q.where('clinicId', '=', clinicId ?? ''))
         .groupBy('queue')
         .execute();
-      const counts: Record<QueueName, number> = { signature: 0, nurse: 0, doctor: 0, outreach: 0 };
+      const counts: Record<QueueName, number> = { signature: 0, nurse: 0, doctor: 0, outreach: 0, cosign: 0 };
       for (const r of rows) if (r.queue !== null) counts[r.queue] = Number(r.n);
       return counts;
     },

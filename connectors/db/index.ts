@@ -16,6 +16,13 @@ export type {
   SimulationPageUpdate,
 } from './simulations.ts';
 export type { SweepSyncRepo } from './sweep-syncs.ts';
+export {
+  SigningPolicyInputSchema,
+  type PolicyChange,
+  type SigningPolicyInput,
+  type SigningPolicyRepo,
+  type StoredSigningPolicy,
+} from './signing-policies.ts';
 export type { ClinicValueSet, PutValueSetInput, StoredCode, ValueSetExpansion, ValueSetRepo } from './value-sets.ts';
 export type { FactsSnapshot, ListSnapshotsOptions, PutSnapshotInput, SnapshotRepo } from './snapshots.ts';
 export {

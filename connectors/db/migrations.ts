@@ -469,6 +469,24 @@ function kindSwitches(): Migration {
   };
 }
 
+/** The columns of `cases_analytics_idx` (0011; rebuilt with the table by 0012 on SQLite). */
+const CASES_ANALYTICS_COLUMNS = [
+  'clinicId',
+  'createdAt',
+  'protocolId',
+  'protocolVersion',
+  'kind',
+  'disposition',
+  'status',
+  'queue',
+  'reason',
+  'outcome',
+  'escalated',
+  'slaDueAt',
+  'closedAt',
+  'id',
+];
+
 /**
  * Outcome analytics (issue 9 §5, connectors/db/analytics.ts): cases of a clinic by receipt time, covering every column
  * the grouped read uses (no table lookups; the stored decision stays out), and decision records by case, action and
@@ -477,26 +495,7 @@ function kindSwitches(): Migration {
 function analyticsIndexes(): Migration {
   return {
     async up(db: AnyDb) {
-      await db.schema
-        .createIndex('cases_analytics_idx')
-        .on('cases')
-        .columns([
-          'clinicId',
-          'createdAt',
-          'protocolId',
-          'protocolVersion',
-          'kind',
-          'disposition',
-          'status',
-          'queue',
-          'reason',
-          'outcome',
-          'escalated',
-          'slaDueAt',
-          'closedAt',
-          'id',
-        ])
-        .execute();
+      await db.schema.createIndex('cases_analytics_idx').on('cases').columns(CASES_ANALYTICS_COLUMNS).execute();
       await db.schema
         .createIndex('audit_log_case_action_idx')
         .on('audit_log')
@@ -504,6 +503,152 @@ function analyticsIndexes(): Migration {
         .execute();
     },
   };
+}
+
+/**
+ * Signing policies and delegation (issue 9 §1): a clinic's signing policy per protocol (no row: `doctor`); the token
+ * roles `pharmacist` and `pa`; the `cosign` queue of standing orders awaiting a doctor's co-signature. SQLite cannot
+ * alter a CHECK, so `cases` and `api_tokens` are rebuilt (same columns, rows and indexes); PostgreSQL alters in place.
+ */
+function signingPolicies(dialect: DialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      const queueCheck = sql`queue in ('signature', 'nurse', 'doctor', 'outreach', 'cosign')`;
+      const roleCheck = sql`role in ('admin', 'doctor', 'nurse', 'pharmacist', 'pa')`;
+      if (dialect === 'postgres') {
+        await sql`alter table cases drop constraint if exists cases_queue_check`.execute(db);
+        await sql`alter table cases add constraint cases_queue_check check (${queueCheck})`.execute(db);
+        await sql`alter table api_tokens drop constraint if exists api_tokens_role_check`.execute(db);
+        await sql`alter table api_tokens add constraint api_tokens_role_check check (${roleCheck})`.execute(db);
+      } else {
+        await rebuildCases(db, queueCheck);
+        await rebuildTokens(db, roleCheck);
+      }
+      await db.schema
+        .createTable('signing_policies')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('protocolId', 'text', (c) => c.notNull().references('protocols.id'))
+        .addColumn('mode', 'text', (c) => c.notNull().check(sql`mode in ('doctor', 'delegated', 'standing_order')`))
+        .addColumn('delegates', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('cosignDays', 'integer', (c) => c.notNull().defaultTo(7))
+        .addColumn('authorityReference', 'text')
+        .addColumn('authorityDisplay', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addColumn('updatedBy', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('signing_policies_pk', ['clinicId', 'protocolId'])
+        .execute();
+    },
+  };
+}
+
+/** SQLite: `cases` as after 0011, with the queue check `check`. */
+async function rebuildCases(db: AnyDb, check: ReturnType<typeof sql>): Promise<void> {
+  const columns = [
+    'id',
+    'clinic_id',
+    'request_id',
+    'patient_id',
+    'medication_request_id',
+    'drug_name',
+    'status',
+    'disposition',
+    'queue',
+    'pool',
+    'reason',
+    'protocol_id',
+    'protocol_version',
+    'decision',
+    'outcome',
+    'sla_due_at',
+    'escalated',
+    'created_at',
+    'updated_at',
+    'closed_at',
+    'seq',
+    'kind',
+    'clause',
+    'priority',
+    'next_due_date',
+    'due_at',
+  ].join(', ');
+  await db.schema
+    .createTable('cases_0012')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+    .addColumn('requestId', 'text', (c) => c.notNull())
+    .addColumn('patientId', 'text')
+    .addColumn('medicationRequestId', 'text')
+    .addColumn('drugName', 'text')
+    .addColumn('status', 'text', (c) =>
+      c.notNull().check(sql`status in ('received', 'triaging', 'queued', 'closed', 'failed')`),
+    )
+    .addColumn('disposition', 'text')
+    .addColumn('queue', 'text', (c) => c.check(check))
+    .addColumn('pool', 'text')
+    .addColumn('reason', 'text')
+    .addColumn('protocolId', 'text')
+    .addColumn('protocolVersion', 'integer')
+    .addColumn('decision', 'text')
+    .addColumn('outcome', 'text')
+    .addColumn('slaDueAt', 'text')
+    .addColumn('escalated', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('createdAt', 'text', (c) => c.notNull())
+    .addColumn('updatedAt', 'text', (c) => c.notNull())
+    .addColumn('closedAt', 'text')
+    .addColumn('seq', 'integer', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull().defaultTo('refill'))
+    .addColumn('clause', 'text')
+    .addColumn('priority', 'text')
+    .addColumn('nextDueDate', 'text')
+    .addColumn('dueAt', 'text')
+    .execute();
+  await sql`insert into cases_0012 (${sql.raw(columns)}) select ${sql.raw(columns)} from cases`.execute(db);
+  await db.schema.dropTable('cases').execute();
+  await sql`alter table cases_0012 rename to cases`.execute(db);
+  await db.schema.createIndex('cases_queue_idx').on('cases').columns(['queue', 'status', 'createdAt', 'id']).execute();
+  await db.schema
+    .createIndex('cases_clinic_queue_idx')
+    .on('cases')
+    .columns(['clinicId', 'queue', 'status', 'createdAt', 'id'])
+    .execute();
+  await db.schema.createIndex('cases_analytics_idx').on('cases').columns(CASES_ANALYTICS_COLUMNS).execute();
+}
+
+/** SQLite: `api_tokens` as after 0005, with the role check `check`. */
+async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<void> {
+  const columns = [
+    'token_hash',
+    'name',
+    'role',
+    'clinic_id',
+    'user_id',
+    'created_at',
+    'revoked_at',
+    'id',
+    'expires_at',
+    'last_used_at',
+    'created_by',
+  ].join(', ');
+  await db.schema
+    .createTable('api_tokens_0012')
+    .addColumn('tokenHash', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('role', 'text', (c) => c.notNull().check(check))
+    .addColumn('clinicId', 'text')
+    .addColumn('userId', 'text', (c) => c.notNull())
+    .addColumn('createdAt', 'text', (c) => c.notNull())
+    .addColumn('revokedAt', 'text')
+    .addColumn('id', 'text')
+    .addColumn('expiresAt', 'text')
+    .addColumn('lastUsedAt', 'text')
+    .addColumn('createdBy', 'text')
+    .execute();
+  await sql`insert into api_tokens_0012 (${sql.raw(columns)}) select ${sql.raw(columns)} from api_tokens`.execute(db);
+  await db.schema.dropTable('api_tokens').execute();
+  await sql`alter table api_tokens_0012 rename to api_tokens`.execute(db);
+  await db.schema.createIndex('api_tokens_id_idx').on('api_tokens').column('id').unique().execute();
+  await db.schema.createIndex('api_tokens_clinic_idx').on('api_tokens').columns(['clinicId', 'createdAt']).execute();
 }
 
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
@@ -522,6 +667,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0009_value_sets': valueSets(),
         '0010_kind_switches': kindSwitches(),
         '0011_analytics_indexes': analyticsIndexes(),
+        '0012_signing_policies': signingPolicies(dialect),
       }),
   };
 }

@@ -6,9 +6,9 @@ import type { Generated } from 'kysely';
 
 export type ProtocolVersionStatus = 'draft' | 'published' | 'retired';
 export type CaseStatus = 'received' | 'triaging' | 'queued' | 'closed' | 'failed';
-export type QueueName = 'signature' | 'nurse' | 'doctor' | 'outreach';
+export type QueueName = 'signature' | 'nurse' | 'doctor' | 'outreach' | 'cosign';
 export type ActorType = 'system' | 'user' | 'ehr' | 'protocol';
-export type TokenRole = 'admin' | 'doctor' | 'nurse';
+export type TokenRole = 'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa';
 
 export interface ClinicsTable {
   id: string;
@@ -34,6 +34,24 @@ export interface ClinicsTable {
   timezone: string;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * A clinic's signing policy for one protocol (migration 0012; rules/lifecycle `SigningPolicy`): who signs a protocol
+ * approval. No row: the `doctor` policy. `version` counts changes; a case pins the version it ran under.
+ */
+export interface SigningPoliciesTable {
+  clinicId: string;
+  protocolId: string;
+  mode: 'doctor' | 'delegated' | 'standing_order';
+  /** JSON array of roles (`delegated` only). */
+  delegates: string;
+  cosignDays: number;
+  authorityReference: string | null;
+  authorityDisplay: string | null;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
 }
 
 export interface ProtocolsTable {
@@ -186,6 +204,7 @@ export interface Database {
   clinics: ClinicsTable;
   protocols: ProtocolsTable;
   clinic_kinds: ClinicKindsTable;
+  signing_policies: SigningPoliciesTable;
   protocol_versions: ProtocolVersionsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   cases: CasesTable;

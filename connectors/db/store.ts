@@ -5,6 +5,7 @@ import { createClinicRepo, type ClinicRepo } from './clinics.ts';
 import { createDeliveryRepo, type DeliveryRepo } from './deliveries.ts';
 import type { Db } from './open.ts';
 import { createProtocolRepo, type ProtocolRepo } from './protocols.ts';
+import { createSigningPolicyRepo, type SigningPolicyRepo } from './signing-policies.ts';
 import { createSimulationJobRepo, type SimulationJobRepo } from './simulations.ts';
 import { createSnapshotRepo, type SnapshotRepo } from './snapshots.ts';
 import { createSweepSyncRepo, type SweepSyncRepo } from './sweep-syncs.ts';
@@ -24,6 +25,7 @@ export interface Store {
   valueSets: ValueSetRepo;
   sweepSyncs: SweepSyncRepo;
   analytics: AnalyticsRepo;
+  signingPolicies: SigningPolicyRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -40,5 +42,6 @@ export function createStore(db: Db): Store {
     valueSets: createValueSetRepo(db),
     sweepSyncs: createSweepSyncRepo(db),
     analytics: createAnalyticsRepo(db),
+    signingPolicies: createSigningPolicyRepo(db),
   };
 }

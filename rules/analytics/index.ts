@@ -1,7 +1,7 @@
 // Outcome analytics (issue 9 §5): what each number means, as pure functions over the grouped rows the store reads
 // (connectors/db/analytics.ts). No I/O, no SQL: the store groups cases and decision rows, this module turns the groups
 // into the report, so every definition is unit-tested without a database. Kinds are asked through the registry.
-import { ESCALATION, QUEUES, QUEUE_ROLES, type Queue } from '../lifecycle/index.ts';
+import { ESCALATION, PRESCRIBING_ROLES, QUEUES, QUEUE_ROLES, type Queue } from '../lifecycle/index.ts';
 import { kindById } from '../kinds/index.ts';
 
 /** The widest range one request may ask for, in days (inclusive). */
@@ -22,13 +22,14 @@ export const PHYSICIAN_ROLES: readonly string[] = ['doctor'];
 export const TRIAGE_QUEUES: readonly Queue[] = ['nurse', 'doctor'];
 
 /**
- * Queues whose open cases only a physician can decide (today `signature` and `doctor`, from rules/lifecycle
- * QUEUE_ROLES): each open case there is a physician touch still to come. A signing policy that lets a delegate sign
- * passes its own table.
+ * Queues whose open cases only a prescriber can decide (today `signature`, `doctor` and `cosign`, from rules/lifecycle
+ * QUEUE_ROLES): each open case there is a physician touch still to come. A PA may work the doctor queue, so an open
+ * case there counts as a physician touch to come (an upper bound); a PA's decision itself is no physician touch
+ * ({@link PHYSICIAN_ROLES}). A signing policy that lets a delegate sign passes its own table.
  */
 export function physicianOnlyQueues(
   queueRoles: Readonly<Record<Queue, readonly string[]>> = QUEUE_ROLES,
-  physicianRoles: readonly string[] = PHYSICIAN_ROLES,
+  physicianRoles: readonly string[] = [...PHYSICIAN_ROLES, ...PRESCRIBING_ROLES],
 ): Queue[] {
   return QUEUES.filter((q) => queueRoles[q].length > 0 && queueRoles[q].every((r) => physicianRoles.includes(r)));
 }

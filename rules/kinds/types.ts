@@ -21,8 +21,11 @@ export type KindId = string;
 /** What a case of this kind is about. */
 export type KindSubject = 'prescription' | 'patient';
 
-/** A queue every kind may route to; `outreach` holds tracking items that need no decision yet. */
-export type KindQueue = 'signature' | 'nurse' | 'doctor' | 'outreach';
+/**
+ * A queue every kind may route to; `outreach` holds tracking items that need no decision yet, `cosign` orders a
+ * standing order activated, awaiting a doctor's co-signature.
+ */
+export type KindQueue = 'signature' | 'nurse' | 'doctor' | 'outreach' | 'cosign';
 
 export interface DispositionRoute {
   /** Null: no work item (and no Task) is created. */

@@ -6,16 +6,22 @@
 // the console receives it from the API (`GET /v1/lifecycle`). rules/schema/case.ts builds its zod schemas from the
 // vocabularies declared here.
 
-/** Bearer tokens carry exactly one role. */
-export const ROLES = ['admin', 'doctor', 'nurse'] as const;
+/**
+ * Bearer tokens carry exactly one role. `pa` is a physician assistant, who prescribes (signs an order as its
+ * requester) where the clinic's signing policy lets them sign; a `pharmacist` works the nurse queue and signs only as a
+ * delegate (rules below: {@link signersOf}).
+ */
+export const ROLES = ['admin', 'doctor', 'nurse', 'pharmacist', 'pa'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**
  * The work queues clinics run: `signature` holds refills approved by protocol and pended for one-click signing by a
- * doctor; `nurse` and `doctor` hold cases a human must triage; `outreach` holds tracking items of work the protocol
- * started by itself (a mailed stool-test kit), which need no decision unless someone wants to act on them.
+ * doctor (or a delegate the clinic's signing policy names); `nurse` and `doctor` hold cases a human must triage;
+ * `outreach` holds tracking items of work the protocol started by itself (a mailed stool-test kit), which need no
+ * decision unless someone wants to act on them; `cosign` holds orders a standing order activated, which a doctor
+ * co-signs within the policy's window.
  */
-export const QUEUES = ['signature', 'nurse', 'doctor', 'outreach'] as const;
+export const QUEUES = ['signature', 'nurse', 'doctor', 'outreach', 'cosign'] as const;
 export type Queue = (typeof QUEUES)[number];
 
 /**
@@ -49,16 +55,24 @@ export const ROUTE_REASONS = [
   'ehr_unavailable',
   'protocol_unavailable',
   'pended_for_signature',
+  'standing_order',
+  'escalated_cosign_overdue',
 ] as const;
 export type RouteReason = (typeof ROUTE_REASONS)[number];
 export type EscalationReason = Extract<RouteReason, 'escalated_sla' | 'escalated_by_nurse'>;
 
-/** Which roles may decide a case sitting in a queue. Admins configure; they do not practise. */
+/**
+ * Which roles may decide a case sitting in a queue, whatever the clinic's signing policy. Admins configure; they do
+ * not practise. A PA works the doctor queue like a doctor, and a pharmacist the nurse queue like a nurse; the signing
+ * policy adds its delegates to the signature queue, case by case ({@link queueRolesFor}). Co-signing a standing order
+ * is a physician's supervision: doctors only.
+ */
 export const QUEUE_ROLES: Readonly<Record<Queue, readonly Role[]>> = {
   signature: ['doctor'],
-  nurse: ['nurse', 'doctor'],
-  doctor: ['doctor'],
+  nurse: ['nurse', 'pharmacist', 'doctor', 'pa'],
+  doctor: ['doctor', 'pa'],
   outreach: ['nurse', 'doctor'],
+  cosign: ['doctor'],
 };
 
 /** The actions a case in each queue offers, in the order the console shows them. Only the nurse queue escalates. */
@@ -68,6 +82,8 @@ export const QUEUE_ACTIONS: Readonly<Record<Queue, readonly ClinicianAction[]>> 
   doctor: ['approve', 'needs_visit', 'deny'],
   // Refill decisions never apply to a tracking item; a kind that uses the outreach queue supplies its own actions.
   outreach: [],
+  // The order is active already: approving co-signs it, denying stops it.
+  cosign: ['approve', 'deny'],
 };
 
 /** Roles that decide cases in some queue (derived: admins are in no queue). */
@@ -130,6 +146,7 @@ const refuse = (code: DecisionRefusal['code'], message: string): DecisionRefusal
 function checkQueued(
   role: Role,
   state: Pick<LifecycleState, 'status' | 'queue'> & { decisionPending?: boolean },
+  signing?: SigningContext,
 ): DecisionCheck & { queue?: Queue } {
   const decides = roleDecides(role);
   if (!decides.ok) return decides;
@@ -138,8 +155,14 @@ function checkQueued(
     return refuse('CONFLICT', 'The case is not awaiting a decision yet');
   }
   if (state.decisionPending === true) return refuse('CONFLICT', 'The case already has a decision');
-  const roles = QUEUE_ROLES[state.queue];
-  if (!roles.includes(role)) return refuse('FORBIDDEN', `The ${state.queue} queue needs a ${roles.join(' or ')}`);
+  const roles = queueRolesFor(state.queue, signing);
+  if (!roles.includes(role)) {
+    const why =
+      state.queue === 'signature' && SIGNING_DELEGATES.includes(role)
+        ? ': the clinic’s signing policy does not let this role sign this order'
+        : '';
+    return refuse('FORBIDDEN', `The ${state.queue} queue needs a ${roles.join(' or ')}${why}`);
+  }
   return { ok: true, queue: state.queue };
 }
 
@@ -152,14 +175,17 @@ export function roleDecides(role: Role): DecisionCheck {
  * May `role` take `action` on a case in this state? The one answer for the workflow's Update validator (which knows
  * whether a decision is already pending) and the API's precheck (which reads the projection and cannot know that).
  * Checks in order: a role that never decides (FORBIDDEN), a closed case, a case not queued (CONFLICT), a decision
- * already taken (CONFLICT), a role the queue does not allow (FORBIDDEN), an action the queue does not offer (CONFLICT).
+ * already taken (CONFLICT), a role the queue does not allow (FORBIDDEN: in the signature queue, the case's signing
+ * context adds the policy's delegates), an action the queue does not offer (CONFLICT). Without a signing context
+ * nobody is delegated.
  */
 export function canDecide(
   role: Role,
   state: Pick<LifecycleState, 'status' | 'queue'> & { decisionPending?: boolean },
   action: ClinicianAction,
+  signing?: SigningContext,
 ): DecisionCheck {
-  const queued = checkQueued(role, state);
+  const queued = checkQueued(role, state, signing);
   if (!queued.ok || queued.queue === undefined) return queued.ok ? ALLOWED : queued;
   if (!QUEUE_ACTIONS[queued.queue].includes(action)) {
     return action === 'escalate'
@@ -239,7 +265,7 @@ export function actionsOffered<A extends string>(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Who signs an order
+// Who signs an order: the clinic's signing policy (per protocol)
 
 /**
  * How an approval signs an order (FHIR R4 MedicationRequest): as its `requester` (a prescriber), or as its
@@ -247,22 +273,102 @@ export function actionsOffered<A extends string>(
  */
 export type SignedAs = 'requester' | 'performer';
 
-/** Roles that prescribe: their approval signs the order, as its requester. */
-export const PRESCRIBING_ROLES: readonly Role[] = ['doctor'];
+/**
+ * Who signs an approval per protocol, a clinic setting: `doctor` (a doctor signs every order: the behaviour before
+ * signing policies), `delegated` (the policy's delegates sign protocol-approved orders too), `standing_order`
+ * (protocol-approved orders are activated at once under the clinic's standing order, and a doctor co-signs them
+ * within `cosignDays`).
+ */
+export const SIGNING_MODES = ['doctor', 'delegated', 'standing_order'] as const;
+export type SigningMode = (typeof SIGNING_MODES)[number];
+
+/** The roles a `delegated` policy may name. */
+export const SIGNING_DELEGATES: readonly Role[] = ['nurse', 'pharmacist', 'pa'];
+
+/** Roles that prescribe: their signature makes them the order's requester; a delegate's makes it its performer. */
+export const PRESCRIBING_ROLES: readonly Role[] = ['doctor', 'pa'];
+
+/** The co-sign window of a standing order when the policy names none. */
+export const DEFAULT_COSIGN_DAYS = 7;
+
+/**
+ * A clinic's signing policy for one protocol, as it was when a case pinned it (`version` 0: none was ever set, so the
+ * `doctor` default applied). `authority` is who stands behind a delegation or a standing order (the supervising
+ * physician or medical director, a FHIR reference): the activated order's requester when no prescriber signs.
+ */
+export interface SigningPolicy {
+  mode: SigningMode;
+  /** The roles a `delegated` policy lets sign (a subset of {@link SIGNING_DELEGATES}); empty otherwise. */
+  delegates: Role[];
+  cosignDays: number;
+  authority: { reference: string | null; display: string } | null;
+  protocolId: string | null;
+  version: number;
+}
+
+/** The policy of a clinic (or protocol) that never set one, and of a case no protocol triaged. */
+export function defaultSigningPolicy(protocolId: string | null = null): SigningPolicy {
+  return { mode: 'doctor', delegates: [], cosignDays: DEFAULT_COSIGN_DAYS, authority: null, protocolId, version: 0 };
+}
+
+/**
+ * What the signing rules know about one case: the pinned policy, whether the drug is a controlled substance (`null`:
+ * unknown, judged as controlled), and whether the protocol approved it (every criterion passed). Delegation and
+ * standing orders cover protocol approvals only: a refill the protocol did not approve needs a doctor's signature.
+ */
+export interface SigningContext {
+  policy: SigningPolicy;
+  controlled: boolean | null;
+  protocolApproved: boolean;
+}
+
+/** Whether this case may be signed or activated without a doctor: never a controlled (or unknown) drug. */
+function delegable(ctx: SigningContext | undefined): ctx is SigningContext {
+  return ctx !== undefined && ctx.controlled === false && ctx.protocolApproved;
+}
+
+/**
+ * The roles that may sign this case's order: always doctors; under a `delegated` policy, its delegates too, for a
+ * protocol-approved refill of a drug that is not a controlled substance.
+ */
+export function signersOf(ctx?: SigningContext): Role[] {
+  if (!delegable(ctx) || ctx.policy.mode !== 'delegated') return ['doctor'];
+  return ['doctor', ...ctx.policy.delegates.filter((r) => SIGNING_DELEGATES.includes(r))];
+}
+
+/** The roles that may decide a case in `queue`: {@link QUEUE_ROLES}, and in the signature queue the case's signers. */
+export function queueRolesFor(queue: Queue, ctx?: SigningContext): readonly Role[] {
+  if (queue !== 'signature') return QUEUE_ROLES[queue];
+  return [...QUEUE_ROLES.signature, ...signersOf(ctx).filter((r) => !QUEUE_ROLES.signature.includes(r))];
+}
 
 /**
  * Whether `role`'s approval signs the order, and how; `null`: it pends a `draft` that a signer must sign (the case
- * moves to the signature queue).
+ * moves to the signature queue). A prescriber signs as requester, a delegate as performer.
  */
-export function signatureOf(role: Role): SignedAs | null {
-  return PRESCRIBING_ROLES.includes(role) ? 'requester' : null;
+export function signatureOf(role: Role, ctx?: SigningContext): SignedAs | null {
+  if (!signersOf(ctx).includes(role)) return null;
+  return PRESCRIBING_ROLES.includes(role) ? 'requester' : 'performer';
+}
+
+/**
+ * Whether a protocol approval is activated at once under the clinic's standing order (and co-signed later): only
+ * under a `standing_order` policy, and never for a controlled (or unknown) drug.
+ */
+export function activatesAtOnce(ctx: SigningContext): boolean {
+  return delegable(ctx) && ctx.policy.mode === 'standing_order';
+}
+
+/** Milliseconds a doctor has to co-sign a standing order before it escalates. */
+export function cosignWindowMs(policy: SigningPolicy): number {
+  return policy.cosignDays * 24 * 3600 * 1000;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Steps: what each one does to the state, and what it records
 
 /** Write-backs a clinician's decision makes in the EHR (activities/ehr-writeback.ts). */
-export type DecisionWriteBack = 'sign_order' | 'pend_order' | 'record_denial' | 'record_needs_visit';
+export type DecisionWriteBack = 'sign_order' | 'pend_order' | 'record_denial' | 'record_needs_visit' | 'cosign_order';
 
 /**
  * What an accepted decision does: close the case with an outcome and a write-back, escalate it, or (an approval
@@ -277,6 +383,8 @@ export type DecisionEffect =
 export function decisionEffect(queue: Queue, action: ClinicianAction, signs: boolean): DecisionEffect {
   switch (action) {
     case 'approve':
+      // A standing order is active already: approving co-signs it.
+      if (queue === 'cosign') return { type: 'close', outcome: 'approved', writeBack: 'cosign_order' };
       // The signature queue's order is already pended: approving signs it. Elsewhere a signer's approval pends it
       // signed; anyone else's pends a draft for a signer.
       if (queue === 'signature') return { type: 'close', outcome: 'approved', writeBack: 'sign_order' };
@@ -323,7 +431,9 @@ export type CaseAuditAction = (typeof CASE_AUDIT_ACTIONS)[number];
 export function auditActionOf(event: string, reason: RouteReason | null): CaseAuditAction | null {
   switch (event) {
     case 'case.queued':
-      return reason === 'escalated_sla' || reason === 'escalated_by_nurse' ? 'case.escalated' : 'case.routed';
+      return reason === 'escalated_sla' || reason === 'escalated_by_nurse' || reason === 'escalated_cosign_overdue'
+        ? 'case.escalated'
+        : 'case.routed';
     case 'decision.received':
       return 'decision.recorded';
     case 'case.closed':
@@ -385,6 +495,23 @@ export function pendForSignature<S extends QueuedState>(state: S): StepResult<S>
   }
   const next = { ...state, queue: 'signature' as const, pool: null, reason: 'pended_for_signature' as const };
   return { state: next, event: 'case.queued', audit: auditActionOf('case.queued', next.reason) };
+}
+
+/**
+ * A co-sign is overdue: the case stays in the co-sign queue, flagged escalated (once; audited as an escalation), so the
+ * queue and the EHR Task show it as overdue.
+ */
+export function cosignOverdue<S extends QueuedState>(state: S): StepResult<S> {
+  if (state.status !== 'queued' || state.queue !== 'cosign' || state.escalated) {
+    throw stepError('co-sign overdue', state);
+  }
+  const next = { ...state, escalated: true, reason: 'escalated_cosign_overdue' as const };
+  return { state: next, event: 'case.queued', audit: auditActionOf('case.queued', next.reason) };
+}
+
+/** Whether a queued case runs the co-sign timer: a standing order in the co-sign queue, not overdue yet. */
+export function cosignRuns(state: LifecycleState): boolean {
+  return state.status === 'queued' && state.queue === 'cosign' && !state.escalated;
 }
 
 /** A clinician's decision is recorded (accepted by the Update validator); the state does not change yet. */

@@ -171,7 +171,14 @@ describe('order semantics (FHIR R4): draft until signed', () => {
     expect(order?.contained?.[0]).toMatchObject({
       resourceType: 'PractitionerRole',
       identifier: [{ system: USER_IDENTIFIER_SYSTEM, value: DOCTOR.userId }],
-      code: [{ coding: [{ system: 'http://snomed.info/sct', code: '158965000' }] }],
+      code: [
+        {
+          coding: [
+            { system: 'http://snomed.info/sct', code: '158965000' },
+            { system: 'http://terminology.hl7.org/CodeSystem/practitioner-role', code: 'doctor' },
+          ],
+        },
+      ],
     });
     expect(order?.note?.filter((n) => n.text?.startsWith('Signed'))).toHaveLength(1);
     const proposal = proposalOf(4);

@@ -59,13 +59,17 @@ describe('care-gap actions, judged by the lifecycle', () => {
                 ? 'FORBIDDEN'
                 : status === 'closed' || status !== 'queued' || queue === null || pending
                   ? 'CONFLICT'
-                  : queue === 'signature'
+                  : queue === 'signature' || queue === 'cosign'
                     ? role === 'doctor'
                       ? 'CONFLICT' // a doctor's queue, but snooze is not offered there
                       : 'FORBIDDEN'
-                    : queue === 'doctor' && role !== 'doctor'
+                    : queue === 'doctor' && role !== 'doctor' && role !== 'pa'
                       ? 'FORBIDDEN'
-                      : 'ok';
+                      : queue === 'outreach' && role !== 'doctor' && role !== 'nurse'
+                        ? 'FORBIDDEN' // the outreach queue is the nurses' and doctors'
+                        : role === 'pharmacist' || role === 'pa'
+                          ? 'FORBIDDEN' // in their queue, but the care-gap table gives snooze to nurses and doctors
+                          : 'ok';
             expect(r.ok ? 'ok' : r.code, JSON.stringify({ role, status, queue, pending })).toBe(expected);
           }
         }

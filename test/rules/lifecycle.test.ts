@@ -207,11 +207,20 @@ describe('who may decide what', () => {
     if (status === 'closed') return 'CONFLICT: The case is closed';
     if (status !== 'queued' || queue === null) return 'CONFLICT: The case is not awaiting a decision yet';
     if (pending) return 'CONFLICT: The case already has a decision';
-    if (queue === 'signature' && role !== 'doctor') return 'FORBIDDEN: The signature queue needs a doctor';
-    if (queue === 'doctor' && role !== 'doctor') return 'FORBIDDEN: The doctor queue needs a doctor';
+    // Without a signing context (the `doctor` policy), only a doctor signs; a delegate is told why.
+    if (queue === 'signature' && role !== 'doctor') {
+      return `FORBIDDEN: The signature queue needs a doctor: the clinic’s signing policy does not let this role sign this order`;
+    }
+    if (queue === 'doctor' && role !== 'doctor' && role !== 'pa')
+      return 'FORBIDDEN: The doctor queue needs a doctor or pa';
+    if (queue === 'cosign' && role !== 'doctor') return 'FORBIDDEN: The cosign queue needs a doctor';
+    if (queue === 'outreach' && role !== 'doctor' && role !== 'nurse') {
+      return 'FORBIDDEN: The outreach queue needs a nurse or doctor';
+    }
     if (action === 'escalate' && queue !== 'nurse') return 'CONFLICT: Only a nurse-queue case can be escalated';
     // The outreach queue holds tracking items of other kinds: no refill decision applies there.
     if (queue === 'outreach') return `CONFLICT: The outreach queue does not offer ${action}`;
+    if (queue === 'cosign' && action === 'needs_visit') return 'CONFLICT: The cosign queue does not offer needs_visit';
     return 'ok';
   }
 
@@ -248,7 +257,7 @@ describe('one vocabulary', () => {
     expect(RoleSchema.options).toEqual([...ROLES]);
     expect(QueueSchema.options).toEqual([...QUEUES]);
     expect(ClinicianActionSchema.options).toEqual([...CLINICIAN_ACTIONS]);
-    expect(QUEUE_ROLES.nurse).toEqual(['nurse', 'doctor']);
+    expect(QUEUE_ROLES.nurse).toEqual(['nurse', 'pharmacist', 'doctor', 'pa']);
   });
 
   test('the description the console receives is the same table canDecide reads', () => {
@@ -256,14 +265,21 @@ describe('one vocabulary', () => {
     expect(d.statuses).toEqual(CASE_STATUSES);
     expect(d.queues).toEqual([
       { queue: 'signature', roles: ['doctor'], actions: ['approve', 'needs_visit', 'deny'] },
-      { queue: 'nurse', roles: ['nurse', 'doctor'], actions: ['approve', 'needs_visit', 'deny', 'escalate'] },
-      { queue: 'doctor', roles: ['doctor'], actions: ['approve', 'needs_visit', 'deny'] },
+      {
+        queue: 'nurse',
+        roles: ['nurse', 'pharmacist', 'doctor', 'pa'],
+        actions: ['approve', 'needs_visit', 'deny', 'escalate'],
+      },
+      { queue: 'doctor', roles: ['doctor', 'pa'], actions: ['approve', 'needs_visit', 'deny'] },
       { queue: 'outreach', roles: ['nurse', 'doctor'], actions: [] },
+      { queue: 'cosign', roles: ['doctor'], actions: ['approve', 'deny'] },
     ]);
     expect(d.roles).toEqual([
       { role: 'admin', queues: [] },
-      { role: 'doctor', queues: ['signature', 'nurse', 'doctor', 'outreach'] },
+      { role: 'doctor', queues: ['signature', 'nurse', 'doctor', 'outreach', 'cosign'] },
       { role: 'nurse', queues: ['nurse', 'outreach'] },
+      { role: 'pharmacist', queues: ['nurse'] },
+      { role: 'pa', queues: ['nurse', 'doctor'] },
     ]);
     for (const { queue, roles, actions } of d.queues) {
       for (const role of ROLES) {

@@ -15,17 +15,27 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import type { TemporalClientHandle } from '../../connectors/temporal.ts';
 import { AppError } from '../../rules/index.ts';
-import { CLINICIAN_ACTIONS, ROLES, type ClinicianAction, type Queue, type Role } from '../../rules/lifecycle/index.ts';
+import {
+  CLINICIAN_ACTIONS,
+  ROLES,
+  defaultSigningPolicy,
+  type ClinicianAction,
+  type Queue,
+  type Role,
+} from '../../rules/lifecycle/index.ts';
 import type { CaseState } from '../../workflows/refill-triage-messages.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { TEST_POLICY } from '../helpers/harness.ts';
 import { createTestClient, createTestWorker, type TestWorker } from '../helpers/temporal.ts';
 
 const CLINIC = 'lc';
+let delegating = false;
 const TOKEN: Record<Role, string> = {
   admin: 'lifecycle-admin-token-0123456789',
   doctor: 'lifecycle-doctor-token-012345678',
   nurse: 'lifecycle-nurse-token-0123456789',
+  pharmacist: 'lifecycle-pharmacist-token-012345',
+  pa: 'lifecycle-pa-token-0123456789abc',
 };
 // (No refill disposition routes to the outreach queue; the entry only completes the record.)
 const DISPOSITION: Record<Queue, string> = {
@@ -33,6 +43,7 @@ const DISPOSITION: Record<Queue, string> = {
   nurse: 'needs_visit',
   doctor: 'doctor_review',
   outreach: 'none',
+  cosign: 'none',
 };
 
 let tdb: TestDatabase;
@@ -77,6 +88,19 @@ beforeAll(async () => {
   }
   const activities = {
     pinProtocol: () => Promise.resolve({ id: 'family-medicine-2015', version: 1 }),
+    // While `delegating` is set, new cases pin a policy that delegates signing to pharmacists; otherwise `doctor`.
+    pinSigningPolicy: (i: { clinicId: string; protocolId: string }) =>
+      Promise.resolve({
+        ...defaultSigningPolicy(i.protocolId),
+        ...(delegating
+          ? {
+              mode: 'delegated',
+              delegates: ['pharmacist'],
+              authority: { reference: null, display: 'Dr Who' },
+              version: 3,
+            }
+          : {}),
+      }),
     gatherPatientFacts: async (i: { caseId: string }) => {
       if (i.caseId.includes('triaging')) await hold(i.caseId);
       return { patientId: 'pat-1', drugName: 'Drug', facts: {} };
@@ -89,6 +113,7 @@ beforeAll(async () => {
         criteria: [],
         failedCriteria: [],
         actions: [],
+        drug: { name: 'Drug', ingredients: [], classes: [], controlledSchedule: null },
       }),
     projectCase: (i: ProjectCaseInput) => projectCase({ store }, i),
     syncQueueTask: async (i: { caseId: string; status: string }) => {
@@ -108,6 +133,8 @@ beforeAll(async () => {
   const recording = {
     submitDecision: (caseId: string, d: { decisionId: string; action: ClinicianAction }) =>
       Promise.resolve({ caseId, decisionId: d.decisionId, action: d.action, queue: null }),
+    // The precheck of a delegate in the signature queue reads the case's pinned signing policy from the workflow.
+    getCaseState: (caseId: string) => gateway.getCaseState(caseId),
   } as unknown as WorkflowGateway;
   app = createApp({ config, db: tdb.db, store, workflows: recording, logger, now: () => new Date() });
 });
@@ -238,17 +265,67 @@ describe('the API precheck and the workflow validator answer alike', () => {
             'nurse deny',
             'nurse needs_visit',
             'nurse escalate',
+            'pharmacist approve',
+            'pharmacist deny',
+            'pharmacist needs_visit',
+            'pharmacist escalate',
+            'pa approve',
+            'pa deny',
+            'pa needs_visit',
+            'pa escalate',
           ],
-          doctor: ['doctor approve', 'doctor deny', 'doctor needs_visit'],
+          doctor: ['doctor approve', 'doctor deny', 'doctor needs_visit', 'pa approve', 'pa deny', 'pa needs_visit'],
         }[queue],
       );
       expect(answers).toContain('admin approve: FORBIDDEN: Admins configure; clinicians decide cases');
+      if (queue === 'signature') {
+        expect(answers).toContain(
+          'pharmacist approve: FORBIDDEN: The signature queue needs a doctor: the clinic’s signing policy does not let this role sign this order',
+        );
+      }
+      if (queue === 'doctor')
+        expect(answers).toContain('nurse approve: FORBIDDEN: The doctor queue needs a doctor or pa');
       if (queue !== 'nurse') {
-        expect(answers).toContain(`nurse approve: FORBIDDEN: The ${queue} queue needs a doctor`);
         expect(answers).toContain('doctor escalate: CONFLICT: Only a nurse-queue case can be escalated');
       }
     },
   );
+
+  test('under a policy delegating to pharmacists: a protocol-approved signature-queue case, every role × action', async () => {
+    delegating = true;
+    try {
+      const shared = await startCase('signature-deleg');
+      const state = await settled(shared, (s) => s.status === 'queued');
+      expect(state.signing).toMatchObject({ policy: { mode: 'delegated', version: 3 }, controlled: false });
+      const answers: string[] = [];
+      for (const { role, action } of combos) {
+        const api = await viaApi(shared, role, action);
+        let target = shared;
+        if (api === 'ok') {
+          target = await startCase('signature-deleg-ok');
+          await settled(target, (s) => s.status === 'queued');
+        }
+        const workflow = await viaWorkflow(target, role, action);
+        expect(workflow, `${role} ${action}`).toBe(api);
+        answers.push(`${role} ${action}: ${api}`);
+      }
+      const allowed = answers.filter((a) => a.endsWith(': ok')).map((a) => a.replace(/: ok$/, ''));
+      // The pharmacist the policy names signs; a nurse and a PA, whom it does not name, are refused.
+      expect(allowed).toEqual([
+        'doctor approve',
+        'doctor deny',
+        'doctor needs_visit',
+        'pharmacist approve',
+        'pharmacist deny',
+        'pharmacist needs_visit',
+      ]);
+      expect(answers).toContain(
+        'nurse approve: FORBIDDEN: The signature queue needs a doctor or pharmacist: the clinic’s signing policy does not let this role sign this order',
+      );
+    } finally {
+      delegating = false;
+    }
+  });
 
   test('a case still triaging, and a case closing: every role × action', async () => {
     const triaging = await startCase('nurse-triaging');

@@ -4,7 +4,7 @@ import { AppError } from '../../../rules/index.ts';
 import type { Actor, Queue } from '../../../rules/schema/case.ts';
 import { QUEUE_PERFORMER } from '../../queue-performer.ts';
 import type { TriageDecision } from '../../../rules/kinds/refill/decision.ts';
-import type { Role, SignedAs } from '../../../rules/lifecycle/index.ts';
+import type { Role, SignedAs, SigningPolicy } from '../../../rules/lifecycle/index.ts';
 
 /** Identifier systems of what we write, so a retried activity finds its own earlier write instead of writing twice. */
 export const ORDER_IDENTIFIER_SYSTEM = 'urn:ehr-autopilot:pended-order';
@@ -15,8 +15,23 @@ const SNOMED = 'http://snomed.info/sct';
 /** The contained PractitionerRole of whoever signed an order (`requester` or `performer` refers to it). */
 const SIGNER_ID = 'signer';
 const TASK_CODE_SYSTEM = 'urn:ehr-autopilot:task-code';
+/**
+ * The extension each signing act adds to an order (a signature, a standing order's activation, a co-signature): who
+ * acted, in which role and capacity, under which signing policy (mode, version) and protocol version.
+ */
+export const SIGNING_EXTENSION_URL = 'urn:ehr-autopilot:extension:signing';
+/** The contained PractitionerRole of the doctor who co-signed a standing order. */
+const COSIGNER_ID = 'cosigner';
 
-export type WriteBackKind = 'pend_order' | 'sign_order' | 'record_denial' | 'record_needs_visit';
+export type WriteBackKind =
+  | 'pend_order'
+  | 'sign_order'
+  | 'record_denial'
+  | 'record_needs_visit'
+  /** A protocol approval activated at once under the clinic's standing order (the policy's authority as requester). */
+  | 'standing_order'
+  /** A doctor co-signs an order a standing order activated. */
+  | 'cosign_order';
 
 export interface WriteBackInput {
   caseId: string;
@@ -34,6 +49,12 @@ export interface WriteBackInput {
    * delegate); `null`: nobody signs by it, and an order it pends is a `draft` awaiting signature.
    */
   signedAs: SignedAs | null;
+  /**
+   * The signing policy the case pinned (rules/lifecycle `SigningPolicy`): recorded on every signing act, and its
+   * `authority` is the requester of an order a delegate signs or a standing order activates. Absent in workflows
+   * started before signing policies (they ran the `doctor` policy).
+   */
+  policy?: SigningPolicy | null;
 }
 
 export interface WriteBackResult {
@@ -43,11 +64,67 @@ export interface WriteBackResult {
   created: boolean;
 }
 
-/** FHIR PractitionerRole codes (SNOMED CT) of the roles that act on cases. */
-export const PRACTITIONER_ROLE_CODES: Readonly<Record<Exclude<Role, 'admin'>, { code: string; display: string }>> = {
-  doctor: { code: '158965000', display: 'Medical practitioner' },
-  nurse: { code: '224535009', display: 'Registered nurse' },
+/**
+ * FHIR PractitionerRole codes of the roles that act on cases: SNOMED CT occupations (158965000 Medical practitioner,
+ * 224535009 Registered nurse, 46255001 Pharmacist, 449161006 Physician assistant), and where HL7's own
+ * practitioner-role code system has the role (http://terminology.hl7.org/CodeSystem/practitioner-role: `doctor`,
+ * `nurse`, `pharmacist`; it has no physician assistant) that code too.
+ */
+export const PRACTITIONER_ROLE_CODES: Readonly<
+  Record<Exclude<Role, 'admin'>, { code: string; display: string; hl7?: string }>
+> = {
+  doctor: { code: '158965000', display: 'Medical practitioner', hl7: 'doctor' },
+  nurse: { code: '224535009', display: 'Registered nurse', hl7: 'nurse' },
+  pharmacist: { code: '46255001', display: 'Pharmacist', hl7: 'pharmacist' },
+  pa: { code: '449161006', display: 'Physician assistant' },
 };
+const HL7_PRACTITIONER_ROLE = 'http://terminology.hl7.org/CodeSystem/practitioner-role';
+
+/** The signing policy's authority as a FHIR reference (what a delegate's or a standing order's order is requested by). */
+function authorityRef(policy: SigningPolicy | null | undefined): MedicationRequest['requester'] | undefined {
+  const a = policy?.authority;
+  if (!a) return undefined;
+  return { ...(a.reference ? { reference: a.reference } : {}), display: a.display };
+}
+
+/** One signing act as an extension of the order (see {@link SIGNING_EXTENSION_URL}). */
+function signingExtension(
+  input: WriteBackInput,
+  capacity: SignedAs | 'standing-order' | 'cosigner',
+  at: string,
+): NonNullable<MedicationRequest['extension']>[number] {
+  const by = input.decidedBy;
+  const protocol = by.kind === 'protocol' ? by.protocol : (input.decision?.protocol ?? null);
+  const policy = input.policy ?? null;
+  return {
+    url: SIGNING_EXTENSION_URL,
+    extension: [
+      { url: 'capacity', valueCode: capacity },
+      { url: 'role', valueCode: by.kind === 'protocol' ? 'protocol' : by.actor.role },
+      ...(by.kind === 'clinician' ? [{ url: 'user', valueString: by.actor.userId }] : []),
+      { url: 'policyMode', valueCode: policy?.mode ?? 'doctor' },
+      { url: 'policyVersion', valueInteger: policy?.version ?? 0 },
+      ...(protocol ? [{ url: 'protocol', valueString: `${protocol.id}|${protocol.version}` }] : []),
+      { url: 'at', valueDateTime: at },
+    ],
+  };
+}
+
+/** Adds a signing act's extension once (a retried write finds it there: same capacity, role and user). */
+function withSigning(
+  order: MedicationRequest,
+  ext: NonNullable<MedicationRequest['extension']>[number],
+): MedicationRequest['extension'] {
+  const key = (e: NonNullable<MedicationRequest['extension']>[number]) =>
+    JSON.stringify((e.extension ?? []).filter((x) => x.url !== 'at'));
+  const existing = order.extension ?? [];
+  return existing.some((e) => e.url === SIGNING_EXTENSION_URL && key(e) === key(ext)) ? existing : [...existing, ext];
+}
+
+/** ", under signing policy <mode> v<version>" for notes (nothing for a case that pinned no policy). */
+function policyText(policy: SigningPolicy | null | undefined): string {
+  return policy ? `, under signing policy ${policy.mode} v${policy.version}` : '';
+}
 
 function decidedByText(by: WriteBackInput['decidedBy']): string {
   return by.kind === 'protocol'
@@ -97,20 +174,34 @@ function withNote(resource: MedicationRequest, text: string, at: string): Annota
  * The signer of an order: a contained PractitionerRole (the app's user id, the role's code) as the order's
  * `requester` (a prescriber) or `performer` (a delegate signing under the clinic's delegation protocol).
  */
-function signedBy(actor: Actor, as: SignedAs): Pick<MedicationRequest, 'contained' | 'requester' | 'performer'> {
-  if (actor.role === 'admin') throw new AppError('INVALID_INPUT', 'An admin never signs an order');
-  const code = PRACTITIONER_ROLE_CODES[actor.role];
+function signedBy(
+  actor: Actor,
+  as: SignedAs,
+  policy?: SigningPolicy | null,
+): Pick<MedicationRequest, 'contained' | 'requester' | 'performer'> {
   const ref = { reference: `#${SIGNER_ID}`, display: `${actor.role} ${actor.userId}` };
+  // A delegate signs under the policy's authority, who is then the order's requester.
+  const authority = as === 'performer' ? authorityRef(policy) : undefined;
   return {
-    contained: [
+    contained: [practitionerRole(SIGNER_ID, actor)],
+    ...(as === 'requester' ? { requester: ref } : { performer: ref, ...(authority ? { requester: authority } : {}) }),
+  };
+}
+
+/** A contained PractitionerRole for an app user in a role (its SNOMED CT code, and HL7's where there is one). */
+function practitionerRole(id: string, actor: Actor): NonNullable<MedicationRequest['contained']>[number] {
+  if (actor.role === 'admin') throw new AppError('INVALID_INPUT', 'An admin never signs an order');
+  const { code, display, hl7 } = PRACTITIONER_ROLE_CODES[actor.role];
+  return {
+    resourceType: 'PractitionerRole',
+    id,
+    identifier: [{ system: USER_IDENTIFIER_SYSTEM, value: actor.userId }],
+    code: [
       {
-        resourceType: 'PractitionerRole',
-        id: SIGNER_ID,
-        identifier: [{ system: USER_IDENTIFIER_SYSTEM, value: actor.userId }],
-        code: [{ coding: [{ system: SNOMED, ...code }], text: actor.role }],
+        coding: [{ system: SNOMED, code, display }, ...(hl7 ? [{ system: HL7_PRACTITIONER_ROLE, code: hl7 }] : [])],
+        text: actor.role,
       },
     ],
-    ...(as === 'requester' ? { requester: ref } : { performer: ref }),
   };
 }
 
@@ -149,12 +240,14 @@ export async function writeBackOutcome(
   const by = decidedByText(input.decidedBy);
   const clinicianNote = input.note ? ` Note: ${input.note}` : '';
   const signer = input.decidedBy.kind === 'clinician' && input.signedAs ? input.decidedBy.actor : null;
-  const signature = signer && input.signedAs ? signedBy(signer, input.signedAs) : null;
+  const signature = signer && input.signedAs ? signedBy(signer, input.signedAs, input.policy) : null;
+  const signing = input.signedAs ? signingExtension(input, input.signedAs, at) : null;
 
   const pend = async (why: string) => {
     const order: MedicationRequest = {
       resourceType: 'MedicationRequest',
       ...(signature ? { contained: signature.contained } : {}),
+      ...(signature && signing ? { extension: [signing] } : {}),
       identifier: [{ system: ORDER_IDENTIFIER_SYSTEM, value: input.caseId }],
       status: signature ? 'active' : 'draft',
       intent: 'order',
@@ -216,10 +309,11 @@ export async function writeBackOutcome(
         order = r.resource;
         created = r.created;
       } else if (order && order.status === 'draft' && signature) {
-        const text = `Signed (${by}).${clinicianNote}`;
+        const text = `Signed (${by}${policyText(input.policy)}).${clinicianNote}`;
         order = await fhir.update({
           ...order,
           ...signature,
+          ...(signing ? { extension: withSigning(order, signing) } : {}),
           status: 'active',
           note: withNote(order, text, at),
         });
@@ -235,6 +329,84 @@ export async function writeBackOutcome(
         kind: input.kind,
         orderId: order?.id ?? null,
         proposalStatus: order?.status === 'active' ? 'completed' : (proposal.status ?? 'unknown'),
+        created,
+      };
+    }
+    case 'standing_order': {
+      // Activated without a signature under the clinic's standing order: the policy's authority is the requester, the
+      // co-sign comes later (cosign_order). A retry finds its own order; a draft of ours (none should exist) is activated.
+      const requester = authorityRef(input.policy);
+      const ext = signingExtension(input, 'standing-order', at);
+      const why = `Activated under standing order${policyText(input.policy)}; a doctor co-signs it later`;
+      const draft: MedicationRequest = {
+        resourceType: 'MedicationRequest',
+        extension: [ext],
+        identifier: [{ system: ORDER_IDENTIFIER_SYSTEM, value: input.caseId }],
+        status: 'active',
+        intent: 'order',
+        category: proposal.category,
+        subject: proposal.subject,
+        ...(proposal.medicationCodeableConcept
+          ? { medicationCodeableConcept: proposal.medicationCodeableConcept }
+          : {}),
+        ...(proposal.medicationReference ? { medicationReference: proposal.medicationReference } : {}),
+        authoredOn: at,
+        ...(requester ? { requester } : {}),
+        basedOn: [{ reference: `MedicationRequest/${proposal.id}` }],
+        ...(proposal.priorPrescription ? { priorPrescription: proposal.priorPrescription } : {}),
+        dosageInstruction: proposal.dosageInstruction,
+        dispenseRequest: orderSupply(proposal, input.decision, input.kind),
+        note: [{ text: `${why} (${by}).`, time: at }],
+      };
+      const r = await fhir.create(draft, {
+        ifNoneExist: { identifier: `${ORDER_IDENTIFIER_SYSTEM}|${input.caseId}` },
+      });
+      let order = r.resource;
+      if (order.status === 'draft') {
+        order = await fhir.update({
+          ...order,
+          ...(requester ? { requester } : {}),
+          extension: withSigning(order, ext),
+          status: 'active',
+          note: withNote(order, `${why} (${by}).`, at),
+        });
+      }
+      if (order.status === 'active') await completeProposal(order.id);
+      return {
+        kind: input.kind,
+        orderId: order.id ?? null,
+        proposalStatus: order.status === 'active' ? 'completed' : (proposal.status ?? 'unknown'),
+        created: r.created,
+      };
+    }
+    case 'cosign_order': {
+      // The doctor co-signs the active order: a contained PractitionerRole `cosigner`, the signing extension and a
+      // note. An order missing (its activation failed for good, recorded on the case) is written now, signed by them.
+      if (!signer) throw new AppError('INVALID_INPUT', 'A co-signature needs a clinician');
+      let order = await findOrder(fhir, input.caseId);
+      let created = false;
+      if (!order) {
+        const r = await pend('Refill approved');
+        order = r.resource;
+        created = r.created;
+      } else {
+        const ext = signingExtension(input, 'cosigner', at);
+        const contained = (order.contained ?? []).filter((c) => c.id !== COSIGNER_ID);
+        const text = `Co-signed (${by}${policyText(input.policy)}).${clinicianNote}`;
+        if (!(order.note ?? []).some((n) => n.text === text)) {
+          order = await fhir.update({
+            ...order,
+            contained: [...contained, practitionerRole(COSIGNER_ID, signer)],
+            extension: withSigning(order, ext),
+            note: withNote(order, text, at),
+          });
+        }
+      }
+      if (order.status === 'active') await completeProposal(order.id);
+      return {
+        kind: input.kind,
+        orderId: order.id ?? null,
+        proposalStatus: order.status === 'active' ? 'completed' : (proposal.status ?? 'unknown'),
         created,
       };
     }

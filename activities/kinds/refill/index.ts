@@ -7,12 +7,19 @@ import type { ActivityDeps } from '../../index.ts';
 import { checkSignable, type CheckSignableInput } from './batch-sign.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
-import { evaluateProtocol, gatherPatientFacts, pinProtocol, type GatherPatientFactsInput } from './triage.ts';
+import {
+  evaluateProtocol,
+  gatherPatientFacts,
+  pinProtocol,
+  pinSigningPolicy,
+  type GatherPatientFactsInput,
+} from './triage.ts';
 
 export function refillActivities(deps: ActivityDeps) {
   const now = deps.now ?? (() => new Date());
   return {
     pinProtocol: guard((input: { clinicId: string }) => pinProtocol(deps, input)),
+    pinSigningPolicy: guard((input: { clinicId: string; protocolId: string }) => pinSigningPolicy(deps, input)),
     gatherPatientFacts: guard((input: GatherPatientFactsInput) => gatherPatientFacts(deps, input)),
     evaluateProtocol: guard(
       (input: {
@@ -67,12 +74,14 @@ export function refillActivities(deps: ActivityDeps) {
           protocolId: input.decision?.protocol.id ?? null,
           protocolVersion: input.decision?.protocol.version ?? null,
           idempotencyKey: `${input.caseId}:write_back:${input.kind}`,
+          // Who acted, in which role (actorRole) and capacity, under which signing policy and protocol version.
           detail: {
             kind: input.kind,
             medicationRequestId: input.medicationRequestId,
             orderId: result.orderId,
             proposalStatus: result.proposalStatus,
             signedAs: input.signedAs,
+            ...(input.policy ? { policyMode: input.policy.mode, policyVersion: input.policy.version } : {}),
           },
         });
         return result;

@@ -7,6 +7,7 @@ import type { RefillFacts } from '../../../rules/kinds/refill/facts.ts';
 import { minimiseFacts } from '../../../rules/kinds/refill/minimise-facts.ts';
 import { parseProtocol } from '../../../rules/kinds/refill/protocol.ts';
 import type { TriageDecision } from '../../../rules/kinds/refill/decision.ts';
+import type { SigningPolicy } from '../../../rules/lifecycle/index.ts';
 import { extractRefillFacts } from '../../../facts/refill/index.ts';
 import { fetchPatientRecord } from './patient-context.ts';
 
@@ -43,6 +44,26 @@ export async function pinProtocol({ store }: Pick<TriageDeps, 'store'>, input: {
     });
   }
   return { id: published.protocolId, version: published.version };
+}
+
+/**
+ * The clinic's signing policy for the case's protocol (the `doctor` default when none was set), pinned once per case
+ * like the protocol version: the result is recorded in workflow history, so a later change never changes who may sign
+ * a case already running, and the write-backs name the version that applied.
+ */
+export async function pinSigningPolicy(
+  { store }: Pick<TriageDeps, 'store'>,
+  input: { clinicId: string; protocolId: string },
+): Promise<SigningPolicy> {
+  const p = await store.signingPolicies.get(input.clinicId, input.protocolId);
+  return {
+    mode: p.mode,
+    delegates: p.delegates,
+    cosignDays: p.cosignDays,
+    authority: p.authority,
+    protocolId: p.protocolId,
+    version: p.version,
+  };
 }
 
 export interface GatherPatientFactsInput {

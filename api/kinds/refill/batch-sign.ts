@@ -8,7 +8,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { CaseRecord } from '../../../connectors/db/index.ts';
 import { AppError } from '../../../rules/index.ts';
 import type { TriageDecision } from '../../../rules/kinds/refill/decision.ts';
-import { canDecide, roleDecides } from '../../../rules/lifecycle/index.ts';
+import { QUEUE_ROLES, SIGNING_DELEGATES, canDecide, roleDecides } from '../../../rules/lifecycle/index.ts';
 import {
   BATCH_REFUSALS,
   batchSignUpdate,
@@ -159,12 +159,18 @@ export function batchSignRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const principal = c.get('principal');
     const body = c.req.valid('json');
     const key = body.idempotencyKey;
-    // Who may batch sign is who may sign in the signature queue (the lifecycle's table): anyone else, before any
-    // case is looked up.
+    // Who may batch sign is who may sign in the signature queue under the clinic's signing policy: doctors, and the
+    // delegates a `delegated` policy names (judged per case below, as the policy is pinned per case). Anyone else is
+    // refused before any case is looked up.
     const decides = roleDecides(principal.role);
     if (!decides.ok) throw new AppError(decides.code, decides.message);
-    const signs = canDecide(principal.role, { status: 'queued', queue: 'signature' }, 'approve');
-    if (!signs.ok && signs.code === 'FORBIDDEN') throw new AppError('FORBIDDEN', signs.message);
+    const delegate = !QUEUE_ROLES.signature.includes(principal.role) && SIGNING_DELEGATES.includes(principal.role);
+    if (!QUEUE_ROLES.signature.includes(principal.role) && !delegate) {
+      throw new AppError(
+        'FORBIDDEN',
+        `The signature queue needs a ${QUEUE_ROLES.signature.join(' or ')} or a delegate`,
+      );
+    }
 
     const batchId = `b_${digest(principal.userId, key)}`;
     const undoWindowSeconds = deps.config.BATCH_SIGN_UNDO_SECONDS;
@@ -190,7 +196,12 @@ export function batchSignRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         const activatesAt = typeof held.detail.activatesAt === 'string' ? held.detail.activatesAt : null;
         return { caseId: r.id, result: 'signed', reason: null, activatesAt };
       }
-      const check = canDecide(principal.role, { status: r.status, queue: r.queue }, 'approve');
+      // A delegate's right to sign lives in the case's pinned signing policy (in the workflow), as for single signs.
+      const signing =
+        delegate && r.queue === 'signature'
+          ? ((await deps.workflows.getCaseState(r.id))?.signing ?? undefined)
+          : undefined;
+      const check = canDecide(principal.role, { status: r.status, queue: r.queue }, 'approve', signing);
       if (!check.ok) return refused(r.id, check.code === 'FORBIDDEN' ? 'forbidden' : 'not_awaiting_signature');
       if (r.queue !== 'signature') return refused(r.id, 'not_awaiting_signature');
       if (r.seq !== item.shownVersion) return refused(r.id, 'changed');
