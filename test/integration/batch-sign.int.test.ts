@@ -194,7 +194,7 @@ describe('batch signing (automation on)', () => {
     expect(orderFor(h, d)?.status).toBe('active');
   });
 
-  test('a case another user opened in the last minute is refused; a failed criterion is refused; the cap and the role hold', async () => {
+  test('a case another user opened in the last minute is refused; a failed criterion is refused; the cap and the signing policy hold', async () => {
     const e = await start(h, approvable[4]!);
     await waitFor(h, e, inSignatureQueue);
     const opened = await h.api(`/v1/cases/${e}`, { headers: { authorization: `Bearer ${DOCTOR_2}` } });
@@ -230,12 +230,22 @@ describe('batch signing (automation on)', () => {
     );
     expect(capped.status).toBe(400);
     expect(JSON.stringify(capped.body)).toContain('$.items');
+    // A nurse may sign only where the clinic's signing policy delegates to nurses (here: doctors sign), so each case
+    // is refused to her; an admin never signs.
     const byNurse = await h.api('/v1/queues/signature/batch-sign', {
       method: 'POST',
       as: 'nurse',
       body: JSON.stringify({ items: [await shown(h, e)], idempotencyKey: 'nurse-batch-0001' }),
     });
-    expect(byNurse.status).toBe(403);
+    expect(byNurse.status).toBe(200);
+    expect(((await byNurse.json()) as BatchBody).items[0]).toMatchObject({ result: 'refused', reason: 'forbidden' });
+    const byAdmin = await h.api('/v1/queues/signature/batch-sign', {
+      method: 'POST',
+      as: 'admin',
+      body: JSON.stringify({ items: [await shown(h, e)], idempotencyKey: 'admin-batch-0001' }),
+    });
+    expect(byAdmin.status).toBe(403);
+    expect(orderFor(h, e)?.status).toBe('draft');
   });
 });
 
