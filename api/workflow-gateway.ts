@@ -4,6 +4,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
+  type UpdateDefinition,
 } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
@@ -105,6 +106,19 @@ export interface WorkflowGateway extends Partial<TriggerGateway> {
     action: KindActionRequest,
     opts?: { timeoutMs?: number },
   ): Promise<KindActionAck>;
+  /**
+   * Sends an Update a kind declares (its own messages, api/kinds/<k>/) to a case's workflow, with `updateId` (a retry
+   * with the same id is deduplicated by Temporal), and waits, bounded, for its result. A validator's typed refusal
+   * becomes AppError FORBIDDEN/CONFLICT, a timeout TEMPORAL_UNAVAILABLE, a finished case CONFLICT. Optional so that
+   * gateways of tests that never send one need not have it.
+   */
+  runUpdate?<R, A>(
+    caseId: string,
+    update: UpdateDefinition<R, [A]>,
+    arg: A,
+    updateId: string,
+    opts?: { timeoutMs?: number },
+  ): Promise<R>;
   ping(): Promise<void>;
   /**
    * Starts an asynchronous protocol simulation (workflow `simulationJob`, workflow id = the job id). Optional so that
@@ -122,7 +136,7 @@ const POLLER_FRESH_MS = 120_000;
  * Maps a failed Update to the API's vocabulary: the validator's typed refusal (rules/lifecycle, an ApplicationFailure
  * typed FORBIDDEN or CONFLICT) keeps its type; a timeout is 503 (retry with the same id); a finished case is CONFLICT.
  */
-function updateFailure(err: unknown, what: 'decision' | 'action'): never {
+function updateFailure(err: unknown, what: 'decision' | 'action' | 'update'): never {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
     const type = cause instanceof ApplicationFailure ? cause.type : undefined;
@@ -239,6 +253,18 @@ export function createWorkflowGateway(
         return await client.withDeadline(Date.now() + timeoutMs, () => accepted.result());
       } catch (err) {
         return updateFailure(err, 'action');
+      }
+    },
+
+    async runUpdate(caseId, update, arg, updateId, { timeoutMs = 15_000 } = {}) {
+      const handle = client.workflow.getHandle(caseId);
+      try {
+        const accepted = await client.withDeadline(Date.now() + timeoutMs, () =>
+          handle.startUpdate(update, { args: [arg], updateId, waitForStage: 'ACCEPTED' }),
+        );
+        return await client.withDeadline(Date.now() + timeoutMs, () => accepted.result());
+      } catch (err) {
+        return updateFailure(err, 'update');
       }
     },
 

@@ -103,6 +103,11 @@ const ConfigObject = z.object({
   RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).default(3000),
   /** Signed webhooks per window for one clinic, counted after the signature checks out; 0 turns the limit off. */
   RATE_LIMIT_WEBHOOKS_PER_CLINIC: z.coerce.number().int().min(0).default(1800),
+
+  /** The most cases one batch signature may sign (POST /v1/queues/signature/batch-sign); a larger batch is refused with 400. */
+  BATCH_SIGN_MAX_ITEMS: z.coerce.number().int().min(1).max(500).default(50),
+  /** How long a batch signer may undo before the orders go out (a durable timer in each case's workflow). */
+  BATCH_SIGN_UNDO_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
 });
 export const ConfigSchema = ConfigObject.superRefine((c, ctx) => {
   // One token per role: a token given twice would be found as the first role, and the second role never created.

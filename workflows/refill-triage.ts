@@ -33,6 +33,7 @@ import {
 import type { CaseOutcome, ClinicianDecision, Queue } from '../rules/schema/case.ts';
 import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
 import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
+import { batchSigning } from './refill-batch-sign.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './refill-triage-messages.ts';
 
 export interface RefillTriageInput {
@@ -123,6 +124,22 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   let slaDueAt: string | null = null;
 
   setHandler(getCaseStateQuery, () => state);
+  // Batch signing (its Updates and undo window) lives in its own module; it sees the case through these callbacks.
+  const batch = batchSigning({
+    caseId: input.caseId,
+    view: () => ({ ...state, version: seq, decisionPending: pending !== undefined }),
+    checkRecord: () =>
+      ehr.checkSignable({
+        caseId: input.caseId,
+        clinicId: input.clinicId,
+        requestId: input.requestId,
+        medicationRequestId: input.medicationRequestId,
+      }),
+    accept: (decision) => {
+      pending = decision;
+    },
+    project: (event, detail, actor, audit) => project(event, detail, actor, audit),
+  });
   setHandler(
     submitDecisionUpdate,
     (decision) => {
@@ -134,7 +151,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       validator: (decision: ClinicianDecision) => {
         const check = canDecide(
           decision.actor.role,
-          { ...state, decisionPending: pending !== undefined },
+          { ...state, decisionPending: pending !== undefined || batch.busy() },
           decision.action,
           signingOf(),
         );
@@ -145,7 +162,12 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   );
 
   /** Projects the case into the app database (queues, timeline, audit). Monotonic by `seq`. */
-  const project = async (event: string, detail: Record<string, unknown> = {}, actor?: ClinicianDecision['actor']) => {
+  const project = async (
+    event: string,
+    detail: Record<string, unknown> = {},
+    actor?: ClinicianDecision['actor'],
+    audit?: string,
+  ) => {
     seq += 1;
     await db.projectCase({
       caseId: input.caseId,
@@ -160,6 +182,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       actor: actor ?? null,
       detail,
       state: { ...state, slaDueAt },
+      ...(audit ? { audit } : {}),
     });
     upsertSearchAttributes({
       CaseStatus: [state.status],
@@ -384,6 +407,10 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       { action: decision.action, decisionId: decision.decisionId, noteProvided: note !== null, ...policyDetail },
       decision.actor,
     );
+    if ((await batch.undoWindow(decision)) === 'undone') {
+      pending = undefined; // back in the signature queue as it was: the draft was never touched
+      continue;
+    }
     const effect = decisionEffect(state.queue!, decision.action, signedAs !== null);
     if (effect.type === 'escalate') {
       pending = undefined;

@@ -2,6 +2,7 @@
 // The console: a dependency-free ES module over the public API (/v1/me, /v1/lifecycle, /v1/kinds, /v1/queues,
 // /v1/cases). Every value from the server is put into the page as text (never as HTML). URLs carry case ids only.
 // What differs by protocol kind (a refill, a care gap) is rendered by the kind's module in ./kinds/ (rendererFor).
+import { batchSigning } from './batch-sign.js';
 import { RENDERERS, rendererFor } from './kinds/index.js';
 import { showAnalytics } from './analytics.js';
 
@@ -315,6 +316,20 @@ async function api(path, opts = {}) {
   return body;
 }
 
+/** Batch signing of the signature queue (its own module): checkboxes, confirm, results, undo. */
+const batch = batchSigning({
+  api,
+  h,
+  me: () => state.me,
+  lifecycle: () => state.lifecycle,
+  errorText,
+  newId: newDecisionId,
+  reload: () => {
+    state.lastQueueJson = '';
+    void loadQueue().catch((err) => setStatus(errorText(err), 'error'));
+  },
+});
+
 /** A rejected token ends the session wherever it happens. @param {unknown} err */
 function handleAuthError(err) {
   if (err instanceof ApiError && err.status === 401) {
@@ -514,6 +529,7 @@ function renderQueue(items) {
   }
   $('queue-empty').hidden = items.length > 0;
   $('queue-table').hidden = items.length === 0;
+  batch.decorate(state.queue, items);
 }
 
 function renderPager() {

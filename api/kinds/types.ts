@@ -28,7 +28,7 @@ export interface DecisionAck {
 export interface KindApi {
   kind: KindId;
   triggers: readonly KindTrigger[];
-  /** The routes of `triggers` (declared with @hono/zod-openapi), mounted by api/app.ts. */
+  /** The kind's own routes (its `triggers`, and any other, e.g. batch signing), mounted by api/app.ts. */
   routes?(deps: ApiDeps): OpenAPIHono<ApiEnv>;
   /**
    * The Signal a patient case of this kind takes events with (signal-with-start: never two cases per patient);

@@ -93,6 +93,8 @@ const CaseView = z
     createdAt: z.string(),
     updatedAt: z.string(),
     closedAt: z.string().nullable(),
+    /** Moves with every step of the case: what a signer saw (`shownVersion` of POST /v1/queues/signature/batch-sign). */
+    version: z.number().int(),
     timeline: z.array(
       z.object({
         seq: z.number(),
@@ -150,6 +152,7 @@ function summary(deps: ApiDeps, r: CaseRecord): z.infer<typeof CaseSummary> {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     closedAt: r.closedAt,
+    version: r.seq,
     links: caseLinks(deps.config, r.id),
   };
 }

@@ -14,6 +14,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/console/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
   '/console/analytics.js': { file: 'analytics.js', type: JS },
   '/console/analytics.css': { file: 'analytics.css', type: 'text/css; charset=utf-8' },
+  '/console/batch-sign.js': { file: 'batch-sign.js', type: JS },
   ...Object.fromEntries(
     readdirSync(new URL('../console/kinds/', import.meta.url))
       .filter((f) => /^[a-z0-9-]+\.js$/.test(f))

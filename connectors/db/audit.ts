@@ -59,6 +59,15 @@ export interface AuditRepo {
   appendAudit(entry: AuditInput): Promise<{ id: number; created: boolean }>;
   /** Newest first, keyset-paginated on id. */
   listAudit(opts?: ListAuditOptions): Promise<{ items: AuditEntry[]; nextCursor: string | null }>;
+  /**
+   * Who did `action` (e.g. `case.viewed`) on any of `caseIds` at or after `since`: one row per (case, user). Served by
+   * the (caseId, action, …) index; at most 500 case ids.
+   */
+  recentActors(opts: {
+    caseIds: readonly string[];
+    action: string;
+    since: string;
+  }): Promise<{ caseId: string; actorId: string }[]>;
 }
 
 /**
@@ -107,6 +116,20 @@ export function createAuditRepo({ kysely }: Db): AuditRepo {
       const items = rows.slice(0, limit).map((r) => AuditEntrySchema.parse(r));
       const last = items.at(-1);
       return { items, nextCursor: rows.length > limit && last !== undefined ? String(last.id) : null };
+    },
+    async recentActors(opts) {
+      const caseIds = parseInput(z.array(z.string().min(1)).max(500), [...opts.caseIds], 'caseIds');
+      const since = parseInput(isoUtc, opts.since, 'since');
+      if (caseIds.length === 0) return [];
+      const rows = await kysely
+        .selectFrom('audit_log')
+        .select(['caseId', 'actorId'])
+        .distinct()
+        .where('caseId', 'in', caseIds)
+        .where('action', '=', opts.action)
+        .where('at', '>=', since)
+        .execute();
+      return rows.flatMap((r) => (r.caseId === null ? [] : [{ caseId: r.caseId, actorId: r.actorId }]));
     },
   };
 }

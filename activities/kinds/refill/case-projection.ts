@@ -22,6 +22,8 @@ export interface ProjectCaseInput {
   /** PHI-free: ids, codes, the clinician's action (a `note` is dropped: see {@link phiFree}). */
   detail: Record<string, unknown>;
   state: CaseState & { slaDueAt: string | null };
+  /** The audit action of a step the lifecycle does not know (batch signing's hold and undo); else the lifecycle's. */
+  audit?: string;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function projectCase(deps: { store: Store }, input: ProjectCaseInpu
       escalated: state.escalated,
       closedAt: closed ? input.at : null,
     },
-    audit: auditActionOf(input.event, state.reason),
+    audit: input.audit ?? auditActionOf(input.event, state.reason),
     protocol: state.protocol,
   });
 }

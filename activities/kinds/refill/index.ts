@@ -4,6 +4,7 @@
 import type { RefillFacts } from '../../../rules/kinds/refill/facts.ts';
 import { guard } from '../../errors.ts';
 import type { ActivityDeps } from '../../index.ts';
+import { checkSignable, type CheckSignableInput } from './batch-sign.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import {
@@ -30,6 +31,11 @@ export function refillActivities(deps: ActivityDeps) {
       }) => evaluateProtocol(deps, input),
     ),
     projectCase: guard((input: ProjectCaseInput) => projectCase(deps, input)),
+    checkSignable: guard((input: CheckSignableInput) =>
+      deps.fhir.withRequestId(input.requestId, async () =>
+        checkSignable(await deps.fhir.forClinic(input.clinicId), input),
+      ),
+    ),
     syncQueueTask: guard((input: SyncQueueTaskInput) =>
       deps.fhir.withRequestId(input.requestId, async () => {
         const result = await syncQueueTask(await deps.fhir.forClinic(input.clinicId), input, now());
