@@ -16,9 +16,9 @@ import { Id } from '../schemas.ts';
 
 const Mode = z.enum(SIGNING_MODES).openapi({
   description:
-    '`doctor`: a doctor signs every approval. `delegated`: the `delegates` sign protocol-approved refills too ' +
+    '`doctor`: a doctor signs every approval. `delegated`: the `delegates` sign protocol approvals too ' +
     '(a PA as requester, a nurse or pharmacist as performer, under `authority`). `standing_order`: protocol-approved ' +
-    'refills are activated at once (`authority` as requester) and a doctor co-signs them within `cosignDays`. ' +
+    'orders are activated at once (`authority` as requester) and a doctor co-signs them within `cosignDays`. ' +
     'Controlled substances are never delegated or activated at once, whatever the mode.',
 });
 /** rules/lifecycle SIGNING_DELEGATES, as an enum the document lists (test/api/signing-policy.test.ts holds them equal). */
