@@ -20,6 +20,7 @@ import { kindRoutes } from './routes/kinds.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { meRoutes } from './routes/me.ts';
 import { protocolRoutes } from './routes/protocols.ts';
+import { signingPolicyRoutes } from './routes/signing-policy.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { valueSetRoutes } from './routes/value-sets.ts';
@@ -74,6 +75,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', kindRoutes(deps));
   app.route('/', protocolRoutes(deps));
   app.route('/', clinicRoutes(deps));
+  app.route('/', signingPolicyRoutes(deps));
   app.route('/', sweepRoutes(deps));
   app.route('/', tokenRoutes(deps));
   app.route('/', valueSetRoutes(deps));

@@ -11,16 +11,22 @@ const PAGE_SIZE = 25;
 const POLL_MS = 5000;
 
 /** @typedef {string} Queue */
-/** @typedef {'admin' | 'doctor' | 'nurse'} Role */
+/** @typedef {'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa'} Role */
 /** @typedef {string} Action */
 /** @typedef {{ userId: string, role: Role, clinicId: string | null }} Me */
-/** @typedef {{ queues: { queue: Queue, roles: Role[], actions: Action[] }[] }} Lifecycle */
+/** @typedef {{ queues: { queue: Queue, roles: Role[], actions: Action[] }[], signingDelegates?: Role[] }} Lifecycle */
 
 /** The queues, in tab order: the lifecycle's (GET /v1/lifecycle) once signed in. @type {Queue[]} */
 let QUEUES = ['signature', 'nurse', 'doctor'];
 
 /** @type {Record<Queue, string>} */
-const QUEUE_TITLE = { signature: 'Signature', nurse: 'Nurse', doctor: 'Doctor', outreach: 'Outreach' };
+const QUEUE_TITLE = {
+  signature: 'Signature',
+  nurse: 'Nurse',
+  doctor: 'Doctor',
+  outreach: 'Outreach',
+  cosign: 'Co-sign',
+};
 
 /**
  * A queue's title, and what it holds: each kind's own sentence about the queue (its renderer's `queueText`), in the
@@ -44,6 +50,8 @@ const REASON_TEXT = {
   escalated_sla: 'Escalated: SLA passed',
   escalated_by_nurse: 'Escalated by a nurse',
   pended_for_signature: 'Pended for signature',
+  standing_order: 'Standing order: awaiting co-sign',
+  escalated_cosign_overdue: 'Co-sign overdue',
 };
 
 /** @type {Record<string, string>} */
@@ -395,7 +403,7 @@ async function signIn(token) {
 
 /** @param {Role} role @returns {Queue} */
 function defaultQueue(role) {
-  return role === 'doctor' ? 'doctor' : 'nurse';
+  return role === 'doctor' || role === 'pa' ? 'doctor' : 'nurse';
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ const LifecycleSchema = z
     ),
     escalation: z.object({ from: QueueSchema, to: QueueSchema }),
     roles: z.array(z.object({ role: RoleSchema, queues: z.array(QueueSchema) })),
+    signingDelegates: z.array(RoleSchema).openapi({
+      description: 'Roles a clinic’s signing policy may let sign in the signature queue (the server decides per case)',
+    }),
   })
   .openapi('Lifecycle');
 

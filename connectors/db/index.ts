@@ -17,7 +17,8 @@ export type {
 } from './simulations.ts';
 export type { SweepSyncRepo } from './sweep-syncs.ts';
 export {
-  SigningPolicyInputSchema,
+  MAX_COSIGN_DAYS,
+  signingPolicyIssues,
   type PolicyChange,
   type SigningPolicyInput,
   type SigningPolicyRepo,

@@ -23,7 +23,7 @@ const Authority = z.strictObject({
     .nullable()
     .default(null),
   /** Who stands behind the delegation or the standing order, as a person reads it (a name and title: no patient data). */
-  display: z.string().trim().min(1).max(200),
+  display: z.string().min(1).max(200),
 });
 
 /**
@@ -42,24 +42,36 @@ export const SigningPolicyInputSchema = z
     authority: Authority.nullable().default(null),
   })
   .superRefine((p, ctx) => {
-    if (new Set(p.delegates).size !== p.delegates.length) {
-      ctx.addIssue({ code: 'custom', path: ['delegates'], message: 'each role once' });
-    }
-    if (p.mode === 'delegated' && p.delegates.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['delegates'], message: 'a delegated policy names at least one role' });
-    }
-    if (p.mode !== 'delegated' && p.delegates.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['delegates'], message: 'only a delegated policy names delegates' });
-    }
-    if (p.mode !== 'doctor' && p.authority === null) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['authority'],
-        message: 'a delegation or standing order needs the physician who authorises it',
-      });
-    }
+    for (const issue of signingPolicyIssues(p)) ctx.addIssue({ code: 'custom', ...issue });
   });
 export type SigningPolicyInput = z.input<typeof SigningPolicyInputSchema>;
+
+/**
+ * What makes a well-formed policy unusable, field by field: delegates named twice, a delegation without delegates,
+ * delegates under another mode, a delegation or standing order without the physician who authorises it.
+ */
+export function signingPolicyIssues(p: {
+  mode: string;
+  delegates?: readonly string[];
+  authority?: unknown;
+}): { path: string[]; message: string }[] {
+  const delegates = p.delegates ?? [];
+  const issues: { path: string[]; message: string }[] = [];
+  if (new Set(delegates).size !== delegates.length) issues.push({ path: ['delegates'], message: 'each role once' });
+  if (p.mode === 'delegated' && delegates.length === 0) {
+    issues.push({ path: ['delegates'], message: 'a delegated policy names at least one role' });
+  }
+  if (p.mode !== 'delegated' && delegates.length > 0) {
+    issues.push({ path: ['delegates'], message: 'only a delegated policy names delegates' });
+  }
+  if (p.mode !== 'doctor' && (p.authority === null || p.authority === undefined)) {
+    issues.push({
+      path: ['authority'],
+      message: 'a delegation or standing order needs the physician who authorises it',
+    });
+  }
+  return issues;
+}
 
 const RowSchema = z.object({
   clinicId: z.string(),

@@ -611,6 +611,8 @@ export interface LifecycleDescription {
   escalation: { from: Queue; to: Queue };
   /** Per role: the queues whose cases it may decide (empty for admins). */
   roles: { role: Role; queues: Queue[] }[];
+  /** Roles a clinic's `delegated` signing policy may let sign in the signature queue (case by case). */
+  signingDelegates: Role[];
 }
 
 export function describeLifecycle(): LifecycleDescription {
@@ -623,5 +625,6 @@ export function describeLifecycle(): LifecycleDescription {
     queues: QUEUES.map((queue) => ({ queue, roles: [...QUEUE_ROLES[queue]], actions: [...QUEUE_ACTIONS[queue]] })),
     escalation: { from: ESCALATION.from, to: ESCALATION.to },
     roles: ROLES.map((role) => ({ role, queues: QUEUES.filter((q) => QUEUE_ROLES[q].includes(role)) })),
+    signingDelegates: [...SIGNING_DELEGATES],
   };
 }

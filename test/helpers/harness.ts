@@ -58,6 +58,8 @@ export const TOKENS = {
   admin: 'admin-token-0123456789abcdefghij',
   doctor: 'doctor-token-0123456789abcdefghij',
   nurse: 'nurse-token-0123456789abcdefghij',
+  pharmacist: 'pharmacist-token-0123456789abcdefgh',
+  pa: 'pa-token-0123456789abcdefghijklmn',
 } as const;
 
 export interface Harness {
@@ -150,7 +152,7 @@ export async function startHarness(
     nurseSlaSeconds: opts.clinic?.nurseSlaSeconds ?? 3600,
     timezone: 'UTC',
   });
-  for (const role of ['admin', 'doctor', 'nurse'] as const) {
+  for (const role of ['admin', 'doctor', 'nurse', 'pharmacist', 'pa'] as const) {
     await store.tokens.createToken({ name: role, role, userId: `${role}-1`, clinicId: null, token: TOKENS[role] });
   }
   const fhir = createClinicFhir(store, {

@@ -24,6 +24,15 @@ import {
   type Queue,
   type QueuedState,
   type Role,
+  activatesAtOnce,
+  cosignOverdue,
+  cosignRuns,
+  cosignWindowMs,
+  defaultSigningPolicy,
+  queueRolesFor,
+  signersOf,
+  type SigningContext,
+  type SigningPolicy,
 } from '../../rules/lifecycle/index.ts';
 import { ClinicianActionSchema, QUEUE_ROLES, QueueSchema, RoleSchema } from '../../rules/schema/case.ts';
 
@@ -289,5 +298,86 @@ describe('one vocabulary', () => {
         }
       }
     }
+  });
+});
+
+describe('signing policies (who signs an order)', () => {
+  const policy = (over: Partial<SigningPolicy> = {}): SigningPolicy => ({ ...defaultSigningPolicy('p'), ...over });
+  const ctx = (p: SigningPolicy, over: Partial<SigningContext> = {}): SigningContext => ({
+    policy: p,
+    controlled: false,
+    protocolApproved: true,
+    ...over,
+  });
+  const delegated = policy({ mode: 'delegated', delegates: ['pharmacist', 'pa'], version: 2 });
+
+  test('`doctor` (and no context at all): only a doctor signs, as requester', () => {
+    for (const c of [undefined, ctx(policy())]) {
+      expect(signersOf(c)).toEqual(['doctor']);
+      expect(signatureOf('doctor', c)).toBe('requester');
+      for (const role of ['nurse', 'pharmacist', 'pa', 'admin'] as const) expect(signatureOf(role, c)).toBeNull();
+    }
+  });
+
+  test('`delegated`: the named delegates sign a protocol approval: a PA as requester, a pharmacist as performer', () => {
+    const c = ctx(delegated);
+    expect(signersOf(c)).toEqual(['doctor', 'pharmacist', 'pa']);
+    expect(signatureOf('pa', c)).toBe('requester');
+    expect(signatureOf('pharmacist', c)).toBe('performer');
+    expect(signatureOf('nurse', c)).toBeNull();
+    expect(queueRolesFor('signature', c)).toEqual(['doctor', 'pharmacist', 'pa']);
+    expect(queueRolesFor('doctor', c)).toEqual(QUEUE_ROLES.doctor);
+    expect(canDecide('pharmacist', { status: 'queued', queue: 'signature' }, 'approve', c)).toEqual({ ok: true });
+    expect(canDecide('nurse', { status: 'queued', queue: 'signature' }, 'approve', c)).toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    // Only signer roles are ever added: a policy naming a non-delegate (a stored row edited by hand) adds nothing.
+    expect(signersOf(ctx(policy({ mode: 'delegated', delegates: ['admin'] })))).toEqual(['doctor']);
+  });
+
+  test('never delegated: a controlled or unknown drug, or a refill the protocol did not approve', () => {
+    for (const over of [{ controlled: true }, { controlled: null }, { protocolApproved: false }]) {
+      const c = ctx(delegated, over);
+      expect(signersOf(c), JSON.stringify(over)).toEqual(['doctor']);
+      expect(signatureOf('pa', c)).toBeNull();
+      expect(canDecide('pharmacist', { status: 'queued', queue: 'signature' }, 'approve', c)).toMatchObject({
+        code: 'FORBIDDEN',
+      });
+      expect(activatesAtOnce(ctx(policy({ mode: 'standing_order' }), over))).toBe(false);
+    }
+  });
+
+  test('`standing_order`: a protocol approval is activated at once; a delegation or `doctor` policy never is', () => {
+    expect(activatesAtOnce(ctx(policy({ mode: 'standing_order' })))).toBe(true);
+    expect(activatesAtOnce(ctx(delegated))).toBe(false);
+    expect(activatesAtOnce(ctx(policy()))).toBe(false);
+    // Under a standing order only doctors sign what still needs a signature.
+    expect(signersOf(ctx(policy({ mode: 'standing_order' })))).toEqual(['doctor']);
+    expect(cosignWindowMs(policy({ cosignDays: 7 }))).toBe(7 * 86_400_000);
+  });
+
+  test('the cosign queue: a doctor co-signs (approve) or stops (deny); overdue escalates once, in place', () => {
+    expect(decisionEffect('cosign', 'approve', true)).toEqual({
+      type: 'close',
+      outcome: 'approved',
+      writeBack: 'cosign_order',
+    });
+    expect(decisionEffect('cosign', 'deny', true)).toMatchObject({ type: 'close', writeBack: 'record_denial' });
+    const waiting = {
+      ...fresh,
+      status: 'queued' as const,
+      queue: 'cosign' as const,
+      reason: 'standing_order' as const,
+    };
+    expect(cosignRuns(waiting)).toBe(true);
+    const step = cosignOverdue(waiting);
+    expect(step).toEqual({
+      state: { ...waiting, escalated: true, reason: 'escalated_cosign_overdue' },
+      event: 'case.queued',
+      audit: 'case.escalated',
+    });
+    expect(cosignRuns(step.state)).toBe(false);
+    expect(() => cosignOverdue(step.state)).toThrow(/co-sign overdue is not a step/);
+    expect(() => cosignOverdue({ ...waiting, queue: 'doctor' })).toThrow();
   });
 });

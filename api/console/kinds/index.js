@@ -17,7 +17,7 @@ import { refill } from './refill.js';
  * Who asks, and what the server says they may do (GET /v1/me, /v1/lifecycle, /v1/kinds).
  * @typedef {object} ActionContext
  * @property {{ userId: string, role: string, clinicId: string | null }} me
- * @property {{ queues: { queue: string, roles: string[], actions: string[] }[] } | null} lifecycle
+ * @property {{ queues: { queue: string, roles: string[], actions: string[] }[], signingDelegates?: string[] } | null} lifecycle
  * @property {{ id: string, actions: { id: string, label: string, roles: string[], queues: string[] }[] }[] | null} kinds
  */
 

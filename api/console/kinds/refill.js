@@ -112,6 +112,7 @@ export const refill = {
     signature: 'Refills approved by protocol, pended in the EHR for a doctor to sign.',
     nurse: 'Refills a nurse reviews: needs a visit, nurse review, or not triaged automatically.',
     doctor: 'Refills the protocol leaves to a doctor, and escalated cases.',
+    cosign: 'Refills a standing order activated; a doctor co-signs each within the policy’s window.',
   },
 
   eventText: { 'case.received': 'Refill request received from the EHR' },
@@ -208,7 +209,9 @@ export const refill = {
   offered(c, { me, lifecycle }) {
     const rule = lifecycle?.queues.find((q) => q.queue === c.queue);
     if (!rule) return { actions: [], why: '' };
-    if (!rule.roles.includes(me.role)) {
+    // A delegate may sign in the signature queue where the clinic's signing policy says so; the server decides.
+    const delegate = c.queue === 'signature' && (lifecycle?.signingDelegates ?? []).includes(me.role);
+    if (!rule.roles.includes(me.role) && !delegate) {
       return { actions: [], why: `Only a ${rule.roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
     }
     return { actions: [...rule.actions], why: '' };
@@ -217,9 +220,9 @@ export const refill = {
   actionLabel(a, c) {
     switch (a) {
       case 'approve':
-        return c.queue === 'signature' ? 'Sign and approve' : 'Approve refill';
+        return c.queue === 'signature' ? 'Sign and approve' : c.queue === 'cosign' ? 'Co-sign' : 'Approve refill';
       case 'deny':
-        return 'Deny refill';
+        return c.queue === 'cosign' ? 'Stop the order' : 'Deny refill';
       case 'needs_visit':
         return 'Needs a visit';
       case 'escalate':
