@@ -14,6 +14,19 @@
 export const ROLES = ['admin', 'doctor', 'nurse', 'pharmacist', 'pa'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** How a role reads in a sentence ("needs a doctor or physician assistant"). */
+export const ROLE_NOUNS: Readonly<Record<Role, string>> = {
+  admin: 'admin',
+  doctor: 'doctor',
+  nurse: 'nurse',
+  pharmacist: 'pharmacist',
+  pa: 'physician assistant',
+};
+
+/** Roles as a sentence names them: `doctor or physician assistant`. */
+export const rolesInWords = (roles: readonly string[]): string =>
+  roles.map((r) => (ROLE_NOUNS as Readonly<Record<string, string>>)[r] ?? r).join(' or ');
+
 /**
  * The work queues clinics run: `signature` holds refills approved by protocol and pended for one-click signing by a
  * doctor (or a delegate the clinic's signing policy names); `nurse` and `doctor` hold cases a human must triage;
@@ -161,7 +174,7 @@ function checkQueued(
       state.queue === 'signature' && SIGNING_DELEGATES.includes(role)
         ? ': the clinic’s signing policy does not let this role sign this order'
         : '';
-    return refuse('FORBIDDEN', `The ${state.queue} queue needs a ${roles.join(' or ')}${why}`);
+    return refuse('FORBIDDEN', `The ${state.queue} queue needs a ${rolesInWords(roles)}${why}`);
   }
   return { ok: true, queue: state.queue };
 }
@@ -247,7 +260,7 @@ export function canTakeAction(
   if (!rule || !rule.queues.includes(queued.queue)) {
     return refuse('CONFLICT', `The ${queued.queue} queue does not offer ${action}`);
   }
-  if (!rule.roles.includes(role)) return refuse('FORBIDDEN', `${rule.label} needs a ${rule.roles.join(' or ')}`);
+  if (!rule.roles.includes(role)) return refuse('FORBIDDEN', `${rule.label} needs a ${rolesInWords(rule.roles)}`);
   if (rule.effect?.type === 'move' && rule.effect.to[queued.queue] === undefined) {
     return refuse('CONFLICT', `A ${queued.queue}-queue case cannot be moved by ${action}`);
   }

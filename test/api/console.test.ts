@@ -635,7 +635,7 @@ describe('console', () => {
     await nurse.getByRole('heading', { level: 1, name: 'A doctor reviews this refill' }).waitFor();
     expect(await nurse.locator('.decision-buttons button').count()).toBe(0);
     expect(await nurse.locator('#decision-why').textContent()).toBe(
-      'Only a doctor can decide cases in the doctor queue.',
+      'Only a doctor or physician assistant can decide cases in the doctor queue.',
     );
     await context?.close();
 
@@ -697,11 +697,11 @@ describe('console', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm: Approve refill' }).click();
     await expect
       .poll(() => page.locator('#decision-message').textContent())
-      .toMatch(/^Not allowed: The doctor queue needs a doctor\./);
+      .toMatch(/^Not allowed: The doctor queue needs a doctor or physician assistant\./);
     // Reloaded: the case now sits in the doctor queue and the nurse is offered nothing.
     await expect
       .poll(() => page.locator('#decision-why').textContent())
-      .toBe('Only a doctor can decide cases in the doctor queue.');
+      .toBe('Only a doctor or physician assistant can decide cases in the doctor queue.');
     expect(gateway.decisions.some((d) => d.caseId === UNTRIAGED)).toBe(false);
   });
 

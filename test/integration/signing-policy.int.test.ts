@@ -6,6 +6,7 @@ import type { Extension, MedicationRequest, PractitionerRole } from '@medplum/fh
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM, SIGNING_EXTENSION_URL } from '../../activities/kinds/refill/ehr-writeback.ts';
 import { AppError } from '../../rules/index.ts';
+import { refillKind } from '../../rules/kinds/refill/index.ts';
 import type { Role } from '../../rules/lifecycle/index.ts';
 import type { RefillScenario } from '../../sandbox/synthetic/index.ts';
 import { refillEvent, startHarness, type Harness, type TOKENS } from '../helpers/harness.ts';
@@ -74,7 +75,7 @@ const decide = (caseId: string, as: keyof typeof TOKENS, action: string) =>
 /** An Update sent straight to the workflow, past the API's precheck: the validator's answer. */
 async function updateDirectly(caseId: string, role: Role, action: 'approve' | 'deny'): Promise<string> {
   try {
-    await h.deps.workflows.submitDecision(caseId, {
+    await h.deps.workflows.submitDecision(caseId, refillKind.workflowType, {
       decisionId: `direct-${role}-${Math.random().toString(36).slice(2, 12)}`,
       action,
       actor: { userId: `${role}-1`, role },

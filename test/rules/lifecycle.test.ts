@@ -221,7 +221,7 @@ describe('who may decide what', () => {
       return `FORBIDDEN: The signature queue needs a doctor: the clinic’s signing policy does not let this role sign this order`;
     }
     if (queue === 'doctor' && role !== 'doctor' && role !== 'pa')
-      return 'FORBIDDEN: The doctor queue needs a doctor or pa';
+      return 'FORBIDDEN: The doctor queue needs a doctor or physician assistant';
     if (queue === 'cosign' && role !== 'doctor') return 'FORBIDDEN: The cosign queue needs a doctor';
     if (queue === 'outreach' && role !== 'doctor' && role !== 'nurse') {
       return 'FORBIDDEN: The outreach queue needs a nurse or doctor';

@@ -285,7 +285,7 @@ describe('the API precheck and the workflow validator answer alike', () => {
         );
       }
       if (queue === 'doctor')
-        expect(answers).toContain('nurse approve: FORBIDDEN: The doctor queue needs a doctor or pa');
+        expect(answers).toContain('nurse approve: FORBIDDEN: The doctor queue needs a doctor or physician assistant');
       if (queue !== 'nurse') {
         expect(answers).toContain('doctor escalate: CONFLICT: Only a nurse-queue case can be escalated');
       }

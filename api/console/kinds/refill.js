@@ -48,6 +48,9 @@ function renderCriterion(k, { h, fmtDate }) {
   );
 }
 
+/** Roles as a sentence names them (as rules/lifecycle ROLE_NOUNS). @type {Record<string, string>} */
+const ROLE_WORDS = { pa: 'physician assistant' };
+
 /**
  * The evidence of one criterion or clause as a table (shared with the other kinds' renderers).
  * @param {string} id @param {any[]} evidence @param {Pick<KindUi, 'h' | 'fmtDate'>} ui
@@ -212,7 +215,8 @@ export const refill = {
     // A delegate may sign in the signature queue where the clinic's signing policy says so; the server decides.
     const delegate = c.queue === 'signature' && (lifecycle?.signingDelegates ?? []).includes(me.role);
     if (!rule.roles.includes(me.role) && !delegate) {
-      return { actions: [], why: `Only a ${rule.roles.join(' or ')} can decide cases in the ${c.queue} queue.` };
+      const who = rule.roles.map((r) => ROLE_WORDS[r] ?? r).join(' or ');
+      return { actions: [], why: `Only a ${who} can decide cases in the ${c.queue} queue.` };
     }
     return { actions: [...rule.actions], why: '' };
   },
