@@ -87,7 +87,8 @@ async function offerBuiltinUpdate(store: Store, logger: Logger, { definition, ki
 export interface DemoCredentials {
   clinicId: string;
   webhookSecret: string;
-  tokens: { admin: string; doctor: string; nurse: string };
+  /** One token per role; `pharmacist` and `pa` are absent from credentials saved before those roles existed. */
+  tokens: { admin: string; doctor: string; nurse: string; pharmacist: string; pa: string };
   fhirClientId: string;
 }
 
@@ -121,6 +122,8 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
       admin: config.DEMO_ADMIN_TOKEN ?? saved?.tokens.admin ?? token(),
       doctor: config.DEMO_DOCTOR_TOKEN ?? saved?.tokens.doctor ?? token(),
       nurse: config.DEMO_NURSE_TOKEN ?? saved?.tokens.nurse ?? token(),
+      pharmacist: config.DEMO_PHARMACIST_TOKEN ?? saved?.tokens.pharmacist ?? token(),
+      pa: config.DEMO_PA_TOKEN ?? saved?.tokens.pa ?? token(),
     },
     fhirClientId: 'ehr-autopilot-demo',
   };
@@ -142,7 +145,7 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
     timezone: existing?.timezone ?? 'America/Chicago',
   });
   await enableDemoKinds(store, existing?.protocolId ?? 'family-medicine-2015');
-  for (const role of ['admin', 'doctor', 'nurse'] as const) {
+  for (const role of ['admin', 'doctor', 'nurse', 'pharmacist', 'pa'] as const) {
     if (!(await store.tokens.findByToken(creds.tokens[role]))) {
       await store.tokens.createToken({
         name: `demo ${role}`,

@@ -87,6 +87,8 @@ const ConfigObject = z.object({
   DEMO_ADMIN_TOKEN: demoToken,
   DEMO_DOCTOR_TOKEN: demoToken,
   DEMO_NURSE_TOKEN: demoToken,
+  DEMO_PHARMACIST_TOKEN: demoToken,
+  DEMO_PA_TOKEN: demoToken,
 
   /**
    * How many reverse proxies in front of the API append to X-Forwarded-For: `false`/`0` (default) ignores the header
@@ -112,7 +114,13 @@ const ConfigObject = z.object({
 export const ConfigSchema = ConfigObject.superRefine((c, ctx) => {
   // One token per role: a token given twice would be found as the first role, and the second role never created.
   const seen = new Map<string, string>();
-  for (const name of ['DEMO_ADMIN_TOKEN', 'DEMO_DOCTOR_TOKEN', 'DEMO_NURSE_TOKEN'] as const) {
+  for (const name of [
+    'DEMO_ADMIN_TOKEN',
+    'DEMO_DOCTOR_TOKEN',
+    'DEMO_NURSE_TOKEN',
+    'DEMO_PHARMACIST_TOKEN',
+    'DEMO_PA_TOKEN',
+  ] as const) {
     const value = c[name];
     if (value === undefined) continue;
     const first = seen.get(value);

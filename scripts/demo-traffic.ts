@@ -2,7 +2,9 @@
 // webhooks (both contract forms), then books visits and posts stool-test results for its care-gap patients and
 // announces those on the events webhook, so the queues fill with a realistic mix of both kinds. Reads the demo
 // clinic's credentials from $DATA_DIR/demo-credentials.json (written by `npm start`).
-// Options: --limit N (refill requests), --care-gaps N (care-gap patients), --concurrency N.
+// Options: --limit N (refill requests), --care-gaps N (care-gap patients), --concurrency N, --decide (then the demo
+// clinicians work the refill queues: scripts/demo-decisions.ts), --policy doctor|delegated|standing_order (first sets
+// the demo clinic's signing policy for its refill protocol; delegated names pharmacists and PAs).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,12 +13,15 @@ import type { JWK } from 'jose';
 import { signWebhook } from '../api/middleware/webhook-signature.ts';
 import { loadConfig } from '../connectors/config.ts';
 import { createFhirConnector } from '../connectors/fhir/connector.ts';
+import { decideDemoQueues } from './demo-decisions.ts';
 
 const { values } = parseArgs({
   options: {
     limit: { type: 'string', default: '1000' },
     'care-gaps': { type: 'string', default: '40' },
     concurrency: { type: 'string', default: '8' },
+    decide: { type: 'boolean', default: false },
+    policy: { type: 'string' },
   },
 });
 const config = loadConfig();
@@ -33,6 +38,22 @@ const fhir = createFhirConnector({
   timeoutMs: 20_000,
   auth: { clientId: creds.fhirClientId, privateKeyJwk: creds.privateJwk },
 });
+
+if (values.policy !== undefined) {
+  const mode = values.policy;
+  const body = {
+    mode,
+    ...(mode === 'delegated' ? { delegates: ['pharmacist', 'pa'] } : {}),
+    ...(mode === 'doctor' ? {} : { authority: { reference: null, display: 'Demo Family Medicine medical director' } }),
+  };
+  const res = await fetch(`${api}/v1/clinics/${creds.clinicId}/signing-policy/family-medicine-2015`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${creds.tokens.admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`setting the signing policy: ${res.status} ${await res.text()}`);
+  console.log(`signing policy of the demo clinic's refill protocol: ${mode}`);
+}
 
 // The EHR's pending refill requests: MedicationRequests in draft with intent proposal.
 const { matches } = await fhir.search('MedicationRequest', { intent: 'proposal', status: 'draft', _count: 1000 });
@@ -197,6 +218,10 @@ console.log(`booked ${booked} visits and posted ${results} FIT results; events w
 
 // Give the workflows a moment, then show the queues.
 await new Promise((r) => setTimeout(r, 3000));
+if (values.decide) {
+  const taken = await decideDemoQueues({ api, tokens: creds.tokens, kind: 'refill' });
+  console.log('clinician decisions (role action: count):', taken);
+}
 const res = await fetch(`${api}/v1/queues/nurse/cases?limit=1`, {
   headers: { authorization: `Bearer ${creds.tokens.admin}` },
 });
