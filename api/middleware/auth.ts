@@ -9,7 +9,7 @@ export type TokenLookup = (rawToken: string) => Promise<Principal | null>;
 /**
  * Looks bearer tokens up in the app database (hashed at rest; revoked tokens are not found).
  *
- * @throws AppError `UNAUTHENTICATED` for an expired token; `FORBIDDEN` for a doctor or nurse token bound to no clinic
+ * @throws AppError `UNAUTHENTICATED` for an expired token; `FORBIDDEN` for a clinician token bound to no clinic
  * once the installation has several clinics (it would otherwise see every clinic's patients).
  */
 export function storeTokenLookup(
@@ -26,7 +26,7 @@ export function storeTokenLookup(
     if (t.role !== 'admin' && t.clinicId === null && (await store.clinics.count()) > 1) {
       throw new AppError(
         'FORBIDDEN',
-        'This token is bound to no clinic and this installation has several: a doctor or nurse token must name its clinic',
+        'This token is bound to no clinic and this installation has several: a clinician token must name its clinic',
       );
     }
     // A failed bookkeeping write must not refuse an otherwise valid request.

@@ -206,7 +206,10 @@ export async function issueToken(
   const clinicId = r.clinicId ?? null;
   if (clinicId !== null && !(await repos.clinics.get(clinicId))) throw unusable('$.clinicId', 'no such clinic');
   if (clinicId === null && r.role !== 'admin' && (await repos.clinics.count()) > 1) {
-    throw unusable('$.clinicId', 'a doctor or nurse token must name its clinic when there are several clinics');
+    throw unusable(
+      '$.clinicId',
+      'a clinician token must name its clinic when there are several clinics (only an admin token may be global)',
+    );
   }
   const maxMs = ctx.maxTtlDays * 86_400_000;
   const lifetime = r.expiresIn ?? Math.min(ctx.defaultTtlDays * 86_400_000, maxMs);

@@ -90,14 +90,11 @@ describe('autopilot tokens', () => {
 
   test.each([
     [['issue', '--role', 'nurse'], /^autopilot: --user <id> is required/],
-    [['issue', '--user', 'x'], /^autopilot: --role <admin\|doctor\|nurse> is required$/],
+    [['issue', '--user', 'x'], /^autopilot: --role <admin\|doctor\|nurse\|pharmacist\|pa> is required$/],
     [['issue', '--role', 'owner', '--user', 'x', '--clinic', 'cli-a'], /^autopilot: --role: /],
     [['issue', '--role', 'nurse', '--user', 'two words', '--clinic', 'cli-a'], /^autopilot: --user: /],
     [['issue', '--role', 'nurse', '--user', 'rn', '--clinic', 'nope'], /^autopilot: --clinic: no such clinic$/],
-    [
-      ['issue', '--role', 'nurse', '--user', 'rn'],
-      /^autopilot: --clinic: a doctor or nurse token must name its clinic/,
-    ],
+    [['issue', '--role', 'nurse', '--user', 'rn'], /^autopilot: --clinic: a clinician token must name its clinic/],
     [
       ['issue', '--role', 'nurse', '--user', 'rn', '--clinic', 'cli-a', '--expires-in', '9999d'],
       /--expires-in: at most/,
