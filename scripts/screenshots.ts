@@ -32,26 +32,48 @@ async function signedIn(browser: Browser, role: string, hash: string): Promise<P
   return page;
 }
 
+// The queue shot: the first of these queues that holds cases, as its usual role sees it (none: no queue shot).
+const counts = (
+  (await (
+    await fetch(`${base}/v1/queues/nurse/cases?limit=1`, { headers: { authorization: `Bearer ${creds.tokens.admin}` } })
+  ).json()) as { counts: Record<string, number> }
+).counts;
+const queueShot = [
+  { role: 'nurse', queue: 'nurse' },
+  { role: 'doctor', queue: 'signature' },
+  { role: 'doctor', queue: 'doctor' },
+].find((q) => (counts[q.queue] ?? 0) > 0);
+if (!queueShot) console.log('no open refill cases in the nurse, signature or doctor queue: no queue and case shots');
+
 const browser = await launchChromium();
 try {
   const shots: { file: string; role: string; hash: string; ready: string }[] = [
-    { file: 'console-queue.png', role: 'nurse', hash: '#/queue/nurse', ready: '#queue-body tr' },
     {
       file: 'console-analytics.png',
       role: 'admin',
       hash: '#/analytics',
       ready: '[data-testid="analytics-report"] [data-testid="chart-reduction"]',
     },
+    ...(queueShot
+      ? [
+          {
+            file: 'console-queue.png',
+            role: queueShot.role,
+            hash: `#/queue/${queueShot.queue}`,
+            ready: '#queue-body tr a',
+          },
+        ]
+      : []),
   ];
   for (const shot of shots) {
     const page = await signedIn(browser, shot.role, shot.hash);
     await page.locator(shot.ready).first().waitFor({ timeout: 20_000 });
     await page.screenshot({ path: join(out, shot.file), fullPage: true });
     console.log(`wrote ${join(out, shot.file)}`);
-    // The case view: the first case of the nurse queue, with its criteria and evidence.
+    // The case view: the queue's first case, with its criteria and evidence.
     if (shot.file === 'console-queue.png') {
       await page.locator('#queue-body tr a').first().click();
-      await page.getByRole('heading', { level: 2 }).first().waitFor();
+      await page.getByRole('heading', { level: 1 }).first().waitFor();
       await page.screenshot({ path: join(out, 'console-case.png'), fullPage: true });
       console.log(`wrote ${join(out, 'console-case.png')}`);
     }
