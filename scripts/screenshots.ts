@@ -43,7 +43,7 @@ const queueShot = [
   { role: 'doctor', queue: 'signature' },
   { role: 'doctor', queue: 'doctor' },
 ].find((q) => (counts[q.queue] ?? 0) > 0);
-if (!queueShot) console.log('no open refill cases in the nurse, signature or doctor queue: no queue and case shots');
+if (!queueShot) console.log('no open cases in the nurse, signature or doctor queue: no queue and case shots');
 
 const browser = await launchChromium();
 try {
