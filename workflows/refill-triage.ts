@@ -308,7 +308,9 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       }
       state.signing = {
         policy,
-        // An unclassified drug is judged controlled (rules/lifecycle: never delegated, never activated at once).
+        // A scheduled drug is controlled: never delegated, never activated at once (rules/lifecycle). A drug the
+        // classifier does not know has no schedule, but the protocol fails it (not in protocol), so it is not
+        // protocol-approved and is not delegated either. Before evaluation `controlled` is null: judged controlled.
         controlled: state.decision.drug.controlledSchedule !== null,
         protocolApproved: state.decision.disposition === 'approve' && state.decision.failedCriteria.length === 0,
       };
