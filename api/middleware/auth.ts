@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { AppError } from '../../rules/index.ts';
 import type { Role } from '../../rules/schema/case.ts';
-import type { Store } from '../../connectors/db/index.ts';
+import type { Clinic, Store } from '../../connectors/db/index.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 
 export type TokenLookup = (rawToken: string) => Promise<Principal | null>;
@@ -61,4 +61,16 @@ export function assertGlobalAdmin(principal: Principal, what: string): void {
   if (!isGlobalAdmin(principal)) {
     throw new AppError('FORBIDDEN', `Only a global admin (an admin token bound to no clinic) may ${what}`);
   }
+}
+
+/**
+ * The clinic lookup of the per-clinic routes: a clinic-bound token sees only its clinic; any other clinic, like a
+ * clinic that does not exist, is `NOT_FOUND` (clinic ids cannot be probed).
+ */
+export function clinicVisibleTo(store: Pick<Store, 'clinics'>) {
+  return async (principal: Principal, id: string): Promise<Clinic> => {
+    const clinic = principal.clinicId === null || principal.clinicId === id ? await store.clinics.get(id) : null;
+    if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
+    return clinic;
+  };
 }

@@ -15,7 +15,7 @@ import { KIND_APIS } from '../kinds/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
-import { assertGlobalAdmin, requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { assertGlobalAdmin, clinicVisibleTo, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id, keywords, TimeZone } from '../schemas.ts';
 import { syncSweepSchedule } from './sweeps.ts';
 
@@ -421,12 +421,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     if (first) throw new AppError('INVALID_INPUT', `Invalid request at ${first.path}: ${first.message}`, { issues });
   }
 
-  /** A clinic-bound token sees only its clinic; any other looks like it does not exist. */
-  async function visibleClinic(principal: Principal, id: string): Promise<Clinic> {
-    const clinic = principal.clinicId === null || principal.clinicId === id ? await store.clinics.get(id) : null;
-    if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
-    return clinic;
-  }
+  const visibleClinic = clinicVisibleTo(store);
 
   async function assertPublishedProtocol(protocolId: string): Promise<void> {
     if (!(await store.protocols.getPublished(protocolId))) {

@@ -1,17 +1,12 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import {
-  MAX_COSIGN_DAYS,
-  signingPolicyIssues,
-  type Clinic,
-  type StoredSigningPolicy,
-} from '../../connectors/db/index.ts';
+import { MAX_COSIGN_DAYS, signingPolicyIssues, type StoredSigningPolicy } from '../../connectors/db/index.ts';
 import { AppError, jsonPath } from '../../rules/index.ts';
 import { DEFAULT_COSIGN_DAYS, SIGNING_DELEGATES, SIGNING_MODES } from '../../rules/lifecycle/index.ts';
 import type { Role } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
-import type { ApiEnv, Principal } from '../env.ts';
+import type { ApiEnv } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
-import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { clinicVisibleTo, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id } from '../schemas.ts';
 
 const Mode = z.enum(SIGNING_MODES).openapi({
@@ -140,12 +135,7 @@ export function signingPolicyRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.use('/v1/clinics/:clinicId/signing-policy', admin);
   app.use('/v1/clinics/:clinicId/signing-policy/*', admin);
 
-  /** A clinic-bound token sees only its clinic; any other looks like it does not exist. */
-  async function visibleClinic(principal: Principal, id: string): Promise<Clinic> {
-    const clinic = principal.clinicId === null || principal.clinicId === id ? await store.clinics.get(id) : null;
-    if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
-    return clinic;
-  }
+  const visibleClinic = clinicVisibleTo(store);
   async function knownProtocol(protocolId: string): Promise<void> {
     if (!(await store.protocols.get(protocolId))) throw new AppError('NOT_FOUND', 'No such protocol');
   }

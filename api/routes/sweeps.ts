@@ -3,9 +3,9 @@ import { publicUrl } from '../../connectors/config.ts';
 import type { Clinic } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
-import type { ApiEnv, Principal } from '../env.ts';
+import type { ApiEnv } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
-import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { clinicVisibleTo, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { Id } from '../schemas.ts';
 import { KINDS } from '../../rules/kinds/index.ts';
 import { isSweepOf, type SweepScheduleClinic, type TriggerGateway } from '../trigger-gateway.ts';
@@ -141,11 +141,7 @@ export function sweepRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.use('/v1/clinics/:clinicId/sweeps/*', admin);
   app.use('/v1/clinics/:clinicId/events/*', admin);
 
-  async function visibleClinic(principal: Principal, id: string): Promise<Clinic> {
-    const clinic = principal.clinicId === null || principal.clinicId === id ? await store.clinics.get(id) : null;
-    if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
-    return clinic;
-  }
+  const visibleClinic = clinicVisibleTo(store);
   const sweepLink = (clinicId: string, sweepId: string) =>
     `${publicUrl(deps.config)}/v1/clinics/${encodeURIComponent(clinicId)}/sweeps/${encodeURIComponent(sweepId)}`;
 

@@ -1,12 +1,12 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { AuditInput, Clinic, ClinicValueSet } from '../../connectors/db/index.ts';
+import type { AuditInput, ClinicValueSet } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { KINDS } from '../../rules/kinds/index.ts';
 import { MAX_EXPANSION_CODES, parseValueSetExpansion } from '../../rules/value-set-expansion.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
-import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { clinicVisibleTo, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { MAX_VALUE_SET_BODY_BYTES } from '../middleware/body-limit.ts';
 import { Id, keywords } from '../schemas.ts';
 
@@ -160,11 +160,7 @@ export function valueSetRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.use('/v1/clinics/:clinicId/value-sets', admin);
   app.use('/v1/clinics/:clinicId/value-sets/*', admin);
 
-  async function visibleClinic(principal: Principal, id: string): Promise<Clinic> {
-    const clinic = principal.clinicId === null || principal.clinicId === id ? await store.clinics.get(id) : null;
-    if (!clinic) throw new AppError('NOT_FOUND', 'No such clinic');
-    return clinic;
-  }
+  const visibleClinic = clinicVisibleTo(store);
 
   /** The value set ids the kinds the clinic runs declare, with their kind. */
   async function declared(clinicId: string): Promise<{ valueSetId: string; kind: string }[]> {
