@@ -20,11 +20,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Insertable } from 'kysely';
 import { createApp } from '../api/app.ts';
 import { ensureBuiltinProtocols } from '../api/seed.ts';
 import type { WorkflowGateway } from '../api/workflow-gateway.ts';
 import { loadConfig } from '../connectors/config.ts';
 import { createStore, openDatabase, type Db } from '../connectors/db/index.ts';
+import type { AuditLogTable, CasesTable } from '../connectors/db/schema.ts';
 import { createLogger } from '../connectors/logger.ts';
 import type { AnalyticsReport } from '../rules/analytics/index.ts';
 import { startEmbeddedCluster } from '../test/global-setup-postgres.ts';
@@ -95,48 +97,9 @@ const FAILED_BY_DISPOSITION: Record<string, readonly string[]> = {
   doctor_review: ['controlled_substance', 'bp_controlled'],
 };
 
-type CaseRow = {
-  id: string;
-  kind: string;
-  clinicId: string;
-  requestId: string;
-  patientId: string;
-  medicationRequestId: string | null;
-  drugName: string | null;
-  status: 'queued' | 'closed';
-  disposition: string | null;
-  queue: 'signature' | 'nurse' | 'doctor' | 'outreach' | null;
-  pool: string | null;
-  reason: string;
-  protocolId: string | null;
-  protocolVersion: number | null;
-  decision: string | null;
-  outcome: string | null;
-  slaDueAt: string | null;
-  escalated: number;
-  createdAt: string;
-  updatedAt: string;
-  closedAt: string | null;
-  seq: number;
-  clause: string | null;
-  priority: string | null;
-  nextDueDate: string | null;
-  dueAt: string | null;
-};
-type AuditRow = {
-  at: string;
-  actorType: 'system' | 'user';
-  actorId: string;
-  actorRole: string | null;
-  action: string;
-  clinicId: string;
-  caseId: string;
-  protocolId: string | null;
-  protocolVersion: number | null;
-  requestId: string | null;
-  idempotencyKey: string | null;
-  detail: string;
-};
+/** Rows as the app's schema declares them (connectors/db/schema.ts), written in bulk. */
+type CaseRow = Insertable<CasesTable>;
+type AuditRow = Insertable<AuditLogTable>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
