@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { CaseStatusSchema, QueueSchema } from '../../rules/schema/case.ts';
 import { dbBool, isoUtc, jsonText, mapDbErrors, nowIso, parseInput, toDbBool, toJsonText } from './dialect.ts';
+import { applyStanding, standingOf } from './analytics-rollup.ts';
 import { insertAudit, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
 import type { CasesTable, Database, QueueName } from './schema.ts';
@@ -127,12 +128,14 @@ export interface CaseStep {
 export interface CaseRepo {
   /**
    * Writes a step in ONE transaction: the projection (monotonic by `seq`), the timeline event (once per seq) and the
-   * audit row (once per idempotency key). A retried step rewrites nothing; a failed one leaves nothing half-written.
+   * audit row (once per idempotency key), and what the case adds to its clinic's analytics rollup. A retried step
+   * rewrites nothing; a failed one leaves nothing half-written.
    */
   recordStep(step: CaseStep): Promise<{ applied: boolean; eventCreated: boolean }>;
   /**
    * Applies a projection if `seq` is newer than the stored one (or the case is new). Activities run at least once
-   * and may be retried or reordered; a stale or repeated projection is a no-op (`applied: false`).
+   * and may be retried or reordered; a stale or repeated projection is a no-op (`applied: false`). Keeps the analytics
+   * rollup as recordStep does.
    */
   upsertCaseProjection(patch: CaseProjection, seq: number): Promise<{ applied: boolean }>;
   getCase(id: string): Promise<CaseRecord | null>;
@@ -165,9 +168,17 @@ function decodeCursor(cursor: string): [string, string] {
 }
 
 /** The case projection that serves the queues, and each case's timeline. */
-export function createCaseRepo({ kysely }: Db): CaseRepo {
+export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
   return {
-    upsertCaseProjection: (patch, seq) => upsertProjection(kysely, patch, seq),
+    async upsertCaseProjection(patch, seq) {
+      const { id } = parseInput(CaseProjectionSchema, patch, 'case projection');
+      return kysely.transaction().execute(async (trx) => {
+        const before = await standingOf(trx, dialect, id);
+        const result = await upsertProjection(trx, patch, seq);
+        if (result.applied) await applyStanding(trx, before, await standingOf(trx, dialect, id));
+        return result;
+      });
+    },
 
     async recordStep(step) {
       const event = parseInput(
@@ -177,9 +188,13 @@ export function createCaseRepo({ kysely }: Db): CaseRepo {
       );
       return mapDbErrors('case', () =>
         kysely.transaction().execute(async (trx) => {
-          const { applied } = await upsertProjection(trx, step.projection, step.seq);
+          // The event first: on SQLite a write statement takes the database's write lock, so the case read below
+          // (what it adds to the analytics rollup before the step) cannot go stale before the step writes.
           const { created } = await insertEvent(trx, event);
-          if (step.audit) await insertAudit(trx, step.audit);
+          const before = await standingOf(trx, dialect, step.projection.id);
+          const { applied } = await upsertProjection(trx, step.projection, step.seq);
+          const audited = step.audit ? (await insertAudit(trx, step.audit)).created : false;
+          if (applied || audited) await applyStanding(trx, before, await standingOf(trx, dialect, step.projection.id));
           return { applied, eventCreated: created };
         }),
       );

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { clinicWebhookSecretContext, isEncryptedSecret, type SecretBox } from '../secret-box.ts';
+import { keepRollupCurrent } from './analytics-rollup.ts';
 import { insertAudit, type AuditInput } from './audit.ts';
 import { dbBool, isoUtc, mapDbErrors, needsRowLock, nowIso, parseInput, toDbBool } from './dialect.ts';
 import type { Db } from './open.ts';
@@ -368,6 +369,7 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
             .returningAll()
             .executeTakeFirstOrThrow();
           if (kinds) await writeKinds(trx, c.id, kinds);
+          await keepRollupCurrent(trx, dialect, c.id);
           return upserted;
         }),
       );
@@ -392,6 +394,7 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
             .returningAll()
             .executeTakeFirstOrThrow();
           if (kinds) await writeKinds(trx, c.id, kinds);
+          await keepRollupCurrent(trx, dialect, c.id);
           if (audit) await insertAudit(trx, audit);
           return inserted;
         }),
@@ -410,6 +413,8 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
           .where('id', '=', id)
           .returningAll()
           .executeTakeFirstOrThrow();
+        // A new time zone moves every case's local day: the analytics rollup is rebuilt in this transaction.
+        await keepRollupCurrent(trx, dialect, id);
         const after = fromRow(row);
         const entry = audit?.(before, after);
         if (entry) await insertAudit(trx, entry);

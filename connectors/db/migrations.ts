@@ -651,6 +651,43 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<
   await db.schema.createIndex('api_tokens_clinic_idx').on('api_tokens').columns(['clinicId', 'createdAt']).execute();
 }
 
+/**
+ * The daily rollup of closed cases (issue 9 §5: analytics under 1 s at 1,000,000 cases): counts per clinic, local day,
+ * metric and cell, and which clinics' rollups are current. The tables start empty and no clinic's rollup is current:
+ * the data half (connectors/db/analytics-rollup.ts `refreshRollups`, run at open) builds them from `cases`, because
+ * what a case adds depends on the kinds' code, which a schema migration must not freeze. Open cases are read live, by
+ * clinic and status.
+ */
+function analyticsRollup(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('analytics_daily')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('cell', 'text', (c) => c.notNull())
+        .addColumn('protocolId', 'text')
+        .addColumn('n', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('m', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('analytics_daily_pk', ['clinicId', 'day', 'metric', 'cell'])
+        .execute();
+      await db.schema
+        .createTable('analytics_rollup_state')
+        .addColumn('clinicId', 'text', (c) => c.primaryKey().references('clinics.id'))
+        .addColumn('timezone', 'text', (c) => c.notNull())
+        .addColumn('definitions', 'text', (c) => c.notNull())
+        .addColumn('builtAt', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('cases_clinic_status_idx')
+        .on('cases')
+        .columns(['clinicId', 'status', 'createdAt'])
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -668,6 +705,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0010_kind_switches': kindSwitches(),
         '0011_analytics_indexes': analyticsIndexes(),
         '0012_signing_policies': signingPolicies(dialect),
+        '0013_analytics_rollup': analyticsRollup(),
       }),
   };
 }

@@ -5,6 +5,7 @@ import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql 
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../secret-box.ts';
+import { refreshRollups } from './analytics-rollup.ts';
 import { sealPlaintextClinicSecrets } from './clinics.ts';
 import { dialectFromUrl, type DialectName } from './dialect.ts';
 import { migrationProvider } from './migrations.ts';
@@ -83,6 +84,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
     await migrate(kysely, dialect);
     // The data half of the webhook-secret migration: it needs the deployment's key, which schema migrations never see.
     if (opts.secrets) await sealPlaintextClinicSecrets(kysely, opts.secrets);
+    // The data half of the analytics rollup (migration 0013): clinics whose rollup is missing or stale are rebuilt.
+    await refreshRollups(kysely, dialect);
   } catch (err) {
     await kysely.destroy();
     throw err;

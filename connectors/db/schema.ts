@@ -218,6 +218,31 @@ export interface Database {
   value_set_expansions: ValueSetExpansionsTable;
   clinic_value_sets: ClinicValueSetsTable;
   sweep_schedule_syncs: SweepScheduleSyncsTable;
+  analytics_daily: AnalyticsDailyTable;
+  analytics_rollup_state: AnalyticsRollupStateTable;
+}
+
+/**
+ * The daily rollup of closed cases (migration 0013, connectors/db/analytics-rollup.ts): per clinic, clinic-local day of
+ * receipt, metric (rules/analytics `RollupMetric`) and cell (a JSON array of the metric's keys), how many cases (`n`)
+ * and decisions (`m`). Kept in the transaction of every case step; rebuilt from `cases` when stale.
+ */
+export interface AnalyticsDailyTable {
+  clinicId: string;
+  day: string;
+  metric: string;
+  cell: string;
+  protocolId: string | null;
+  n: number | string;
+  m: number | string;
+}
+
+/** Which clinics' rollups are current: built in `timezone` under `definitions` (rules/analytics rollupDefinitions). */
+export interface AnalyticsRollupStateTable {
+  clinicId: string;
+  timezone: string;
+  definitions: string;
+  builtAt: string;
 }
 
 /** Every value-set expansion a clinic loaded, by content hash; rows are never changed or removed. */

@@ -2,7 +2,7 @@
 // (connectors/db/analytics.ts). No I/O, no SQL: the store groups cases and decision rows, this module turns the groups
 // into the report, so every definition is unit-tested without a database. Kinds are asked through the registry.
 import { ESCALATION, PRESCRIBING_ROLES, QUEUES, QUEUE_ROLES, type Queue } from '../lifecycle/index.ts';
-import { kindById } from '../kinds/index.ts';
+import { KINDS, kindById } from '../kinds/index.ts';
 
 /** The widest range one request may ask for, in days (inclusive). */
 export const MAX_RANGE_DAYS = 366;
@@ -94,6 +94,16 @@ export function startOfLocalDay(date: string, timeZone: string): string {
   return new Date(t).toISOString();
 }
 
+/** The local date (YYYY-MM-DD) of an instant in a time zone: the day bucket a case received then falls in. */
+export function localDateOf(iso: string, timeZone: string): string {
+  const p = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(iso))
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
 /** Whole days from `from` to `to` inclusive (dates). */
 export function daysInRange(from: string, to: string): number {
   return Math.round((dateMs(to) - dateMs(from)) / DAY_MS) + 1;
@@ -113,6 +123,16 @@ export function bucketsOf(from: string, to: string, timeZone: string, granularit
     }
     out.push({ label, start: startOfLocalDay(dateOf(d), timeZone), end: startOfLocalDay(dateOf(next), timeZone) });
     d = next;
+  }
+  return out;
+}
+
+/** Each local date of [from, to] with the label of its bucket (a day: itself; a week: its Monday). */
+export function bucketLabelsByDay(from: string, to: string, granularity: Granularity): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let d = dateMs(from); d <= dateMs(to); d += DAY_MS) {
+    const weekday = (new Date(d).getUTCDay() + 6) % 7; // Monday 0
+    out.set(dateOf(d), dateOf(granularity === 'week' ? d - weekday * DAY_MS : d));
   }
   return out;
 }
@@ -462,6 +482,223 @@ export function overridePairs(kinds: readonly string[]): { kind: string; disposi
       outcomes.map((outcome) => ({ kind, disposition, outcome })),
     ),
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The daily rollup of closed cases (kept by connectors/db/analytics-rollup.ts): what one closed case adds to it. A
+// closed case's cells are read from the rollup instead of the case table; open cases are always read live.
+
+/** Bumped when what a closed case adds changes shape; with the definitions it depends on, it fingerprints the rollup. */
+const ROLLUP_FORMAT = 1;
+
+export type RollupMetric = 'case' | 'role' | 'turnaround' | 'finding';
+
+/**
+ * One rollup count under (clinic-local receipt day, metric, cell); the cell is a JSON array of the metric's keys, the
+ * case's protocol among them (the row's `protocolId` repeats it for the report's filter).
+ */
+export interface RollupEntry {
+  day: string;
+  metric: RollupMetric;
+  cell: string;
+  /** The case's protocol (the report's protocol filter). */
+  protocolId: string | null;
+  /** Cases (every metric). */
+  n: number;
+  /** Decisions (`role` only; else 0). */
+  m: number;
+}
+
+/** The stored fields of a closed case the rollup reads. */
+export interface ClosedCase {
+  kind: string;
+  protocolId: string | null;
+  protocolVersion: number | null;
+  disposition: string | null;
+  queue: string | null;
+  reason: string | null;
+  outcome: string | null;
+  escalated: boolean;
+  createdAt: string;
+  closedAt: string | null;
+  /** The stored decision as JSON text (read only for a kind whose findings live there). */
+  decision: string | null;
+  clause: string | null;
+}
+
+/** A case's decision records by users, per role (null: a record without a role). */
+export interface DecisionTally {
+  role: string | null;
+  decisions: number;
+}
+
+/** A turnaround as the histogram keeps it: to the second under an hour, to the minute under a day, else to the hour. */
+export function turnaroundBucket(seconds: number): number {
+  if (seconds < 3600) return seconds;
+  if (seconds < 86_400) return seconds - (seconds % 60);
+  return seconds - (seconds % 3600);
+}
+
+/** Whether analytics lists what failed on a case of this kind and disposition (a disposition a person reviews). */
+export function listsFindings(kind: string, disposition: string | null): boolean {
+  const k = kindById(kind);
+  return (
+    k?.analytics?.failedFindings !== undefined &&
+    disposition !== null &&
+    Object.hasOwn(k.dispositions, disposition) &&
+    !isAutomated(kind, disposition)
+  );
+}
+
+/**
+ * What failed on a case, as the live read takes it from the stored case (connectors/db/analytics.ts): the deciding
+ * clause, or the decision's array as JSON text; null when the kind lists none for this disposition.
+ */
+export function failedFindingsOf(c: Pick<ClosedCase, 'kind' | 'disposition' | 'decision' | 'clause'>): string | null {
+  if (!listsFindings(c.kind, c.disposition)) return null;
+  const source = kindById(c.kind)?.analytics?.failedFindings;
+  if (source === 'clause') return c.clause;
+  if (source === undefined || c.decision === null) return null;
+  let value: unknown;
+  try {
+    value = (JSON.parse(c.decision) as Record<string, unknown> | null)?.[source.decisionArray];
+  } catch {
+    return null;
+  }
+  if (value === undefined || value === null) return null;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+const flag = (b: boolean): number => (b ? 1 : 0);
+
+/** What one closed case adds to the rollup of its clinic (days in the clinic's time zone). */
+export function closedCaseEntries(c: ClosedCase, tallies: readonly DecisionTally[], timeZone: string): RollupEntry[] {
+  const day = localDateOf(c.createdAt, timeZone);
+  const entry = (metric: RollupMetric, cell: unknown[], m = 0): RollupEntry => ({
+    day,
+    metric,
+    cell: JSON.stringify(cell),
+    protocolId: c.protocolId,
+    n: 1,
+    m,
+  });
+  const physicianActed = tallies.some((t) => t.role !== null && PHYSICIAN_ROLES.includes(t.role) && t.decisions > 0);
+  const out = [
+    entry('case', [
+      c.kind,
+      c.protocolId,
+      c.protocolVersion,
+      c.disposition,
+      c.queue,
+      c.reason,
+      c.outcome,
+      flag(c.escalated),
+      flag(physicianActed),
+    ]),
+  ];
+  const byRole = new Map<string, number>();
+  for (const t of tallies) {
+    const role = t.role ?? 'unknown';
+    byRole.set(role, (byRole.get(role) ?? 0) + t.decisions);
+  }
+  for (const [role, decisions] of byRole) {
+    if (decisions > 0) out.push(entry('role', [c.kind, c.protocolId, c.protocolVersion, role], decisions));
+  }
+  if (c.closedAt !== null) {
+    const seconds = Math.floor((Date.parse(c.closedAt) - Date.parse(c.createdAt)) / 1000);
+    // The protocol is in the cell (not only beside it): two protocols' closes of one queue and turnaround stay apart.
+    out.push(entry('turnaround', [c.queue, turnaroundBucket(seconds), c.protocolId]));
+  }
+  const findings = failedFindingsOf(c);
+  if (findings !== null && findings !== '' && findings !== '[]') {
+    for (const id of new Set(findingIds(findings))) out.push(entry('finding', [c.kind, c.protocolId, id]));
+  }
+  return out;
+}
+
+/**
+ * Everything a rollup entry depends on beside the case itself, as text: a rollup built under other definitions (a
+ * physician role added, a kind's findings moved) is stale and rebuilt from the case table.
+ */
+export function rollupDefinitions(): string {
+  return JSON.stringify({
+    format: ROLLUP_FORMAT,
+    physicianRoles: PHYSICIAN_ROLES,
+    kinds: KINDS.map((k) => ({
+      id: k.id,
+      failedFindings: k.analytics?.failedFindings ?? null,
+      listed: Object.keys(k.dispositions).filter((d) => listsFindings(k.id, d)),
+    })),
+  });
+}
+
+/** A stored rollup row (the sum of its entries). */
+export interface RollupRow {
+  day: string;
+  metric: string;
+  cell: string;
+  n: number;
+  m: number;
+}
+
+/**
+ * The grouped cells of closed cases, from rollup rows: `bucketOf` names each local day's bucket (days outside the
+ * report are skipped). Cells of one bucket may repeat (one per day); {@link aggregate} adds them up.
+ */
+export function cellsOfRollup(
+  rows: readonly RollupRow[],
+  bucketOf: ReadonlyMap<string, string>,
+): { cases: CaseCell[]; roles: RoleCell[]; turnaround: TurnaroundCell[]; findings: FindingCell[] } {
+  const out = {
+    cases: [] as CaseCell[],
+    roles: [] as RoleCell[],
+    turnaround: [] as TurnaroundCell[],
+    findings: [] as FindingCell[],
+  };
+  for (const r of rows) {
+    const bucket = bucketOf.get(r.day);
+    if (bucket === undefined || (r.n === 0 && r.m === 0)) continue;
+    const k = JSON.parse(r.cell) as unknown[];
+    const str = (i: number): string | null => (typeof k[i] === 'string' ? (k[i]) : null);
+    const int = (i: number): number | null => (typeof k[i] === 'number' ? (k[i]) : null);
+    switch (r.metric) {
+      case 'case':
+        out.cases.push({
+          bucket,
+          kind: String(k[0]),
+          protocolId: str(1),
+          protocolVersion: int(2),
+          disposition: str(3),
+          status: 'closed',
+          queue: str(4),
+          reason: str(5),
+          outcome: str(6),
+          escalated: k[7] === 1,
+          overdue: false,
+          physicianActed: k[8] === 1,
+          n: r.n,
+        });
+        break;
+      case 'role':
+        out.roles.push({
+          bucket,
+          kind: String(k[0]),
+          protocolId: str(1),
+          protocolVersion: int(2),
+          role: String(k[3]),
+          cases: r.n,
+          decisions: r.m,
+        });
+        break;
+      case 'turnaround':
+        out.turnaround.push({ queue: str(0), seconds: Number(k[1]), n: r.n });
+        break;
+      case 'finding':
+        out.findings.push({ kind: String(k[0]), protocolId: str(1), findings: String(k[2]), n: r.n });
+        break;
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
