@@ -135,41 +135,96 @@ export async function standingOf(db: Kysely<Database>, dialect: DialectName, cas
 
 const keyOf = (e: RollupEntry): string => `${e.day}\u0000${e.metric}\u0000${e.cell}`;
 
+/** Adds histogram `b` (times `sign`) into `a`; counts that reach 0 leave it. */
+function mergeHist(a: Record<string, number>, b: Readonly<Record<string, number>>, sign: 1 | -1): void {
+  for (const [k, v] of Object.entries(b)) {
+    const sum = (a[k] ?? 0) + sign * v;
+    if (sum === 0) delete a[k];
+    else a[k] = sum;
+  }
+}
+
 /** Adds `signed` entries (+1 or −1 each) into `into`, by key. */
 function accumulate(into: Map<string, RollupEntry>, entries: readonly RollupEntry[], sign: 1 | -1): void {
   for (const e of entries) {
     const key = keyOf(e);
-    const t = into.get(key);
-    if (t) {
-      t.n += sign * e.n;
-      t.m += sign * e.m;
-    } else into.set(key, { ...e, n: sign * e.n, m: sign * e.m });
+    let t = into.get(key);
+    if (!t) {
+      t = { ...e, n: 0, m: 0, ...(e.hist && { hist: {} }) };
+      into.set(key, t);
+    }
+    t.n += sign * e.n;
+    t.m += sign * e.m;
+    if (e.hist) mergeHist((t.hist ??= {}), e.hist, sign);
   }
 }
 
-/** Adds the sums to the clinic's rollup rows (creating missing ones). */
-async function addRows(db: Kysely<Database>, clinicId: string, sums: Iterable<RollupEntry>): Promise<void> {
-  const rows = [...sums].filter((e) => e.n !== 0 || e.m !== 0);
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+const changes = (e: RollupEntry): boolean => e.n !== 0 || e.m !== 0 || Object.keys(e.hist ?? {}).length > 0;
+
+/**
+ * Adds the sums to the clinic's rollup rows, creating missing ones (`fresh`: the clinic has none, as in a rebuild, so
+ * rows are inserted as they are). Counts add up in SQL; a histogram is read, merged and written back under the step's
+ * lock (the row lock on PostgreSQL, the write lock on SQLite).
+ */
+async function addRows(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  clinicId: string,
+  sums: Iterable<RollupEntry>,
+  fresh = false,
+): Promise<void> {
+  const all = [...sums].filter(changes);
+  const counts = fresh ? all : all.filter((e) => e.hist === undefined);
+  const row = (e: RollupEntry) => ({
+    clinicId,
+    day: e.day,
+    metric: e.metric,
+    cell: e.cell,
+    protocolId: e.protocolId,
+    n: e.n,
+    m: e.m,
+    hist: e.hist === undefined ? null : JSON.stringify(e.hist),
+  });
+  for (let i = 0; i < counts.length; i += INSERT_CHUNK) {
     await db
       .insertInto('analytics_daily')
-      .values(
-        rows.slice(i, i + INSERT_CHUNK).map((e) => ({
-          clinicId,
-          day: e.day,
-          metric: e.metric,
-          cell: e.cell,
-          protocolId: e.protocolId,
-          n: e.n,
-          m: e.m,
-        })),
+      .values(counts.slice(i, i + INSERT_CHUNK).map(row))
+      .$if(!fresh, (q) =>
+        q.onConflict((oc) =>
+          oc.columns(['clinicId', 'day', 'metric', 'cell']).doUpdateSet((eb) => ({
+            n: eb('analytics_daily.n', '+', eb.ref('excluded.n')),
+            m: eb('analytics_daily.m', '+', eb.ref('excluded.m')),
+          })),
+        ),
       )
-      .onConflict((oc) =>
-        oc.columns(['clinicId', 'day', 'metric', 'cell']).doUpdateSet((eb) => ({
-          n: eb('analytics_daily.n', '+', eb.ref('excluded.n')),
-          m: eb('analytics_daily.m', '+', eb.ref('excluded.m')),
-        })),
-      )
+      .execute();
+  }
+  if (fresh) return;
+  for (const e of all.filter((x) => x.hist !== undefined)) {
+    const key = { clinicId, day: e.day, metric: e.metric, cell: e.cell };
+    await db
+      .insertInto('analytics_daily')
+      .values({ ...key, protocolId: e.protocolId, n: 0, m: 0, hist: '{}' })
+      .onConflict((oc) => oc.columns(['clinicId', 'day', 'metric', 'cell']).doNothing())
+      .execute();
+    const stored = await db
+      .selectFrom('analytics_daily')
+      .select(['n', 'm', 'hist'])
+      .where('clinicId', '=', clinicId)
+      .where('day', '=', e.day)
+      .where('metric', '=', e.metric)
+      .where('cell', '=', e.cell)
+      .$if(needsRowLock(dialect), (q) => q.forUpdate())
+      .executeTakeFirstOrThrow();
+    const hist = JSON.parse(stored.hist ?? '{}') as Record<string, number>;
+    mergeHist(hist, e.hist!, 1);
+    await db
+      .updateTable('analytics_daily')
+      .set({ n: num(stored.n) + e.n, m: num(stored.m) + e.m, hist: JSON.stringify(hist) })
+      .where('clinicId', '=', clinicId)
+      .where('day', '=', e.day)
+      .where('metric', '=', e.metric)
+      .where('cell', '=', e.cell)
       .execute();
   }
 }
@@ -177,6 +232,7 @@ async function addRows(db: Kysely<Database>, clinicId: string, sums: Iterable<Ro
 /** Moves the clinic's rollup from what a case added before a step to what it adds after (same transaction). */
 export async function applyStanding(
   db: Kysely<Database>,
+  dialect: DialectName,
   before: Standing | null,
   after: Standing | null,
 ): Promise<void> {
@@ -184,7 +240,7 @@ export async function applyStanding(
   const net = new Map<string, RollupEntry>();
   accumulate(net, after.entries, 1);
   if (before?.kept) accumulate(net, before.entries, -1);
-  await addRows(db, after.clinicId, net.values());
+  await addRows(db, dialect, after.clinicId, net.values());
 }
 
 /**
@@ -202,13 +258,16 @@ export async function rebuildRollup(db: Kysely<Database>, dialect: DialectName, 
   await db.deleteFrom('analytics_daily').where('clinicId', '=', clinicId).execute();
   const sums = new Map<string, RollupEntry>();
   let read = 0;
-  for (let after = ''; ;) {
+  // Pages in the order of the (clinic, status, receipt time, id) index, so each page is one index range.
+  for (let after: [string, string] = ['', '']; ;) {
+    const [createdAt, id] = after;
     const rows: CaseRow[] = await db
       .selectFrom('cases as c')
       .select(CASE_COLUMNS)
       .where('c.clinicId', '=', clinicId)
       .where('c.status', '=', 'closed')
-      .where('c.id', '>', after)
+      .where((eb) => eb(eb.refTuple('c.createdAt', 'c.id'), '>', eb.tuple(createdAt, id)))
+      .orderBy('c.createdAt')
       .orderBy('c.id')
       .limit(REBUILD_PAGE)
       .execute();
@@ -219,9 +278,10 @@ export async function rebuildRollup(db: Kysely<Database>, dialect: DialectName, 
       accumulate(sums, entriesOf(row, decisions.get(row.id) ?? null, tallies.get(row.id) ?? [], clinic.timezone), 1);
     }
     read += rows.length;
-    after = rows.at(-1)!.id;
+    const last = rows.at(-1)!;
+    after = [last.createdAt, last.id];
   }
-  await addRows(db, clinicId, sums.values());
+  await addRows(db, dialect, clinicId, sums.values(), true);
   const state = { timezone: clinic.timezone, definitions: currentDefinitions(), builtAt: nowIso() };
   await db
     .insertInto('analytics_rollup_state')
@@ -273,17 +333,29 @@ export async function refreshRollups(
     .execute();
   const out: { clinicId: string; cases: number }[] = [];
   for (const { id } of stale) {
-    const cases = await db.transaction().execute(async (trx) => {
-      // Lock before checking: PostgreSQL locks the clinic row; on SQLite a write statement (it changes nothing) takes
-      // the database's write lock. Another process then waits here and finds the rollup current.
-      if (needsRowLock(dialect)) {
-        await trx.selectFrom('clinics').select('id').where('id', '=', id).forUpdate().execute();
-      } else await sql`update analytics_rollup_state set built_at = built_at where clinic_id = ${id}`.execute(trx);
-      const clinic = await trx.selectFrom('clinics').select('timezone').where('id', '=', id).executeTakeFirst();
-      if (clinic === undefined || (await rollupIsCurrent(trx, id, clinic.timezone))) return null;
-      return rebuildRollup(trx, dialect, id);
-    });
+    let cases: number | null;
+    try {
+      cases = await db.transaction().execute(async (trx) => {
+        // Lock before checking: PostgreSQL locks the clinic row (another process waits, then finds the rollup
+        // current); on SQLite a write statement (it changes nothing) takes the database's write lock.
+        if (needsRowLock(dialect)) {
+          await trx.selectFrom('clinics').select('id').where('id', '=', id).forUpdate().execute();
+        } else await sql`update analytics_rollup_state set built_at = built_at where clinic_id = ${id}`.execute(trx);
+        const clinic = await trx.selectFrom('clinics').select('timezone').where('id', '=', id).executeTakeFirst();
+        if (clinic === undefined || (await rollupIsCurrent(trx, id, clinic.timezone))) return null;
+        return rebuildRollup(trx, dialect, id);
+      });
+    } catch (err) {
+      // SQLite: another process holds the write lock past the busy timeout, most likely rebuilding this very rollup
+      // (a large clinic takes minutes). This process opens anyway; the clinic is read live until its rollup is current.
+      if (isSqliteBusy(err)) continue;
+      throw err;
+    }
     if (cases !== null) out.push({ clinicId: id, cases });
   }
   return out;
+}
+
+function isSqliteBusy(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && String(err.code).startsWith('SQLITE_BUSY');
 }

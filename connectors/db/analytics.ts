@@ -61,6 +61,11 @@ function secondsBetween(dialect: DialectName, start: string, end: string): RawBu
       sql<number>`cast(round((julianday(${sql.ref(end)}) - julianday(${sql.ref(start)})) * 86400000) as integer) / 1000`;
 }
 
+/** SQLite's `INDEXED BY` for the cases table (nothing on PostgreSQL, or without an index). */
+function indexed(dialect: DialectName, index: string | null): RawBuilder<unknown> {
+  return dialect === 'sqlite' && index !== null ? sql`indexed by ${sql.id(index)}` : sql``;
+}
+
 /** A top-level array of the stored decision as JSON text (null when absent). */
 function decisionArray(dialect: DialectName, key: string): RawBuilder<string | null> {
   return dialect === 'postgres'
@@ -98,6 +103,10 @@ async function report(kysely: Kysely<Database>, dialect: DialectName, q: Analyti
   const inBucket = sql`c.clinic_id = ${q.clinicId} and c.created_at >= b.lo and c.created_at < b.hi${live}`;
   const inRange = sql`c.clinic_id = ${q.clinicId} and c.created_at >= ${rangeStart} and c.created_at < ${rangeEnd}`;
   const protocolOnly = protocolId === null ? sql`` : sql` and c.protocol_id = ${protocolId}`;
+  // SQLite without statistics prefers the covering receipt-time index even where the clinic's open cases are a
+  // handful in its range: the live reads of open cases name the status index, the overrides (closed cases, a
+  // filter over the range) the covering one. PostgreSQL plans from its statistics.
+  const liveCases = indexed(dialect, rolled ? 'cases_clinic_status_idx' : null);
   const physician = sql.join(PHYSICIAN_ROLES.map((r) => sql`${r}`));
 
   const cases = await sql<Record<string, unknown>>`with ${bucketsCte}
@@ -108,7 +117,7 @@ async function report(kysely: Kysely<Database>, dialect: DialectName, q: Analyti
           case when exists (select 1 from audit_log a where a.case_id = c.id and a.action = ${DECISION_ACTION}
             and a.actor_type = 'user' and a.actor_role in (${physician})) then 1 else 0 end as physician_acted,
           count(*) as n
-        from b join cases c on ${inBucket}
+        from b join cases c ${liveCases} on ${inBucket}
         group by b.label, c.kind, c.protocol_id, c.protocol_version, c.disposition, c.status, c.queue, c.reason,
           c.outcome, c.escalated, 11, 12`.execute(kysely);
 
@@ -118,7 +127,7 @@ async function report(kysely: Kysely<Database>, dialect: DialectName, q: Analyti
   const roles = await sql<Record<string, unknown>>`with ${bucketsCte}
         select b.label as bucket, c.kind, c.protocol_id, c.protocol_version,
           coalesce(a.actor_role, 'unknown') as role, count(distinct a.case_id) as cases, count(*) as decisions
-        from b cross join cases c cross join audit_log a
+        from b cross join cases c ${liveCases} cross join audit_log a
         where ${inBucket} and a.case_id = c.id and a.action = ${DECISION_ACTION} and a.actor_type = 'user'
         group by b.label, c.kind, c.protocol_id, c.protocol_version, 5`.execute(kysely);
 
@@ -140,7 +149,7 @@ async function report(kysely: Kysely<Database>, dialect: DialectName, q: Analyti
     if (reviewed.length === 0) continue;
     const expr = source === 'clause' ? sql<string | null>`c.clause` : decisionArray(dialect, source.decisionArray);
     const rows = await sql<Record<string, unknown>>`select c.protocol_id, ${expr} as findings, count(*) as n
-          from cases c
+          from cases c ${liveCases}
           where ${inRange}${live} and c.kind = ${kind.id} and c.disposition in (${sql.join(reviewed.map((d) => sql`${d}`))})
           group by 1, 2`.execute(kysely);
     for (const r of rows.rows) {
@@ -158,10 +167,13 @@ async function report(kysely: Kysely<Database>, dialect: DialectName, q: Analyti
       pairs.map((p) => sql`(c.kind = ${p.kind} and c.disposition = ${p.disposition} and c.outcome = ${p.outcome})`),
       sql` or `,
     );
+    // The newest requests first: read backwards along the receipt-time index, it stops at the limit (ordered by close
+    // time it had to read every closed case of the range).
     const rows = await sql<Record<string, unknown>>`select c.id, c.kind, c.protocol_id, c.protocol_version,
             c.disposition, c.outcome, c.closed_at
-          from cases c where ${inRange}${protocolOnly} and c.status = 'closed' and (${match})
-          order by c.closed_at desc, c.id limit ${MAX_OVERRIDES_LISTED}`.execute(kysely);
+          from cases c ${indexed(dialect, 'cases_analytics_idx')}
+      where ${inRange}${protocolOnly} and c.status = 'closed' and (${match})
+          order by c.created_at desc, c.id desc limit ${MAX_OVERRIDES_LISTED}`.execute(kysely);
     // Who made each listed case's last decision: the decision records of those cases only, read by case id (a
     // correlated "latest by id" subquery lets SQLite's planner walk every decision record by action instead).
     const lastRole = new Map<string, string | null>();
@@ -194,7 +206,7 @@ async function report(kysely: Kysely<Database>, dialect: DialectName, q: Analyti
         (
           await kysely
             .selectFrom('analytics_daily')
-            .select(['day', 'metric', 'cell', 'n', 'm'])
+            .select(['day', 'metric', 'cell', 'n', 'm', 'hist'])
             .where('clinicId', '=', q.clinicId)
             .where('day', '>=', q.from)
             .where('day', '<=', q.to)

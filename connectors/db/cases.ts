@@ -175,7 +175,7 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
       return kysely.transaction().execute(async (trx) => {
         const before = await standingOf(trx, dialect, id);
         const result = await upsertProjection(trx, patch, seq);
-        if (result.applied) await applyStanding(trx, before, await standingOf(trx, dialect, id));
+        if (result.applied) await applyStanding(trx, dialect, before, await standingOf(trx, dialect, id));
         return result;
       });
     },
@@ -194,7 +194,8 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
           const before = await standingOf(trx, dialect, step.projection.id);
           const { applied } = await upsertProjection(trx, step.projection, step.seq);
           const audited = step.audit ? (await insertAudit(trx, step.audit)).created : false;
-          if (applied || audited) await applyStanding(trx, before, await standingOf(trx, dialect, step.projection.id));
+          if (applied || audited)
+            await applyStanding(trx, dialect, before, await standingOf(trx, dialect, step.projection.id));
           return { applied, eventCreated: created };
         }),
       );

@@ -670,6 +670,7 @@ function analyticsRollup(): Migration {
         .addColumn('protocolId', 'text')
         .addColumn('n', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('m', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('hist', 'text')
         .addPrimaryKeyConstraint('analytics_daily_pk', ['clinicId', 'day', 'metric', 'cell'])
         .execute();
       await db.schema
@@ -682,7 +683,7 @@ function analyticsRollup(): Migration {
       await db.schema
         .createIndex('cases_clinic_status_idx')
         .on('cases')
-        .columns(['clinicId', 'status', 'createdAt'])
+        .columns(['clinicId', 'status', 'createdAt', 'id'])
         .execute();
     },
   };

@@ -224,8 +224,8 @@ export interface Database {
 
 /**
  * The daily rollup of closed cases (migration 0013, connectors/db/analytics-rollup.ts): per clinic, clinic-local day of
- * receipt, metric (rules/analytics `RollupMetric`) and cell (a JSON array of the metric's keys), how many cases (`n`)
- * and decisions (`m`). Kept in the transaction of every case step; rebuilt from `cases` when stale.
+ * receipt, metric (rules/analytics `RollupMetric`) and cell (a JSON array of the metric's keys), how many cases (`n`),
+ * decisions (`m`) and, for turnaround, the histogram (`hist`). Kept in the transaction of every case step; rebuilt from `cases` when stale.
  */
 export interface AnalyticsDailyTable {
   clinicId: string;
@@ -235,6 +235,8 @@ export interface AnalyticsDailyTable {
   protocolId: string | null;
   n: number | string;
   m: number | string;
+  /** `turnaround` rows: the day's histogram as JSON text (turnaround seconds → closes); else null. */
+  hist: string | null;
 }
 
 /** Which clinics' rollups are current: built in `timezone` under `definitions` (rules/analytics rollupDefinitions). */

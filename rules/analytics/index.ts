@@ -507,6 +507,11 @@ export interface RollupEntry {
   n: number;
   /** Decisions (`role` only; else 0). */
   m: number;
+  /**
+   * `turnaround` only: closes by turnaround (seconds, as {@link turnaroundBucket} keeps them) → count. One row per
+   * day, queue and protocol holds the day's histogram, so a day costs one row, not one per distinct turnaround.
+   */
+  hist?: Record<string, number>;
 }
 
 /** The stored fields of a closed case the rollup reads. */
@@ -606,8 +611,8 @@ export function closedCaseEntries(c: ClosedCase, tallies: readonly DecisionTally
   }
   if (c.closedAt !== null) {
     const seconds = Math.floor((Date.parse(c.closedAt) - Date.parse(c.createdAt)) / 1000);
-    // The protocol is in the cell (not only beside it): two protocols' closes of one queue and turnaround stay apart.
-    out.push(entry('turnaround', [c.queue, turnaroundBucket(seconds), c.protocolId]));
+    // The protocol is in the cell (not only beside it): two protocols' closes of one queue stay apart.
+    out.push({ ...entry('turnaround', [c.queue, c.protocolId]), hist: { [turnaroundBucket(seconds)]: 1 } });
   }
   const findings = failedFindingsOf(c);
   if (findings !== null && findings !== '' && findings !== '[]') {
@@ -632,13 +637,14 @@ export function rollupDefinitions(): string {
   });
 }
 
-/** A stored rollup row (the sum of its entries). */
+/** A stored rollup row (the sum of its entries; `hist` as JSON text, `turnaround` rows only). */
 export interface RollupRow {
   day: string;
   metric: string;
   cell: string;
   n: number;
   m: number;
+  hist: string | null;
 }
 
 /**
@@ -655,12 +661,13 @@ export function cellsOfRollup(
     turnaround: [] as TurnaroundCell[],
     findings: [] as FindingCell[],
   };
+  const turnaround = new Map<string | null, Map<number, number>>();
   for (const r of rows) {
     const bucket = bucketOf.get(r.day);
     if (bucket === undefined || (r.n === 0 && r.m === 0)) continue;
     const k = JSON.parse(r.cell) as unknown[];
-    const str = (i: number): string | null => (typeof k[i] === 'string' ? (k[i]) : null);
-    const int = (i: number): number | null => (typeof k[i] === 'number' ? (k[i]) : null);
+    const str = (i: number): string | null => (typeof k[i] === 'string' ? k[i] : null);
+    const int = (i: number): number | null => (typeof k[i] === 'number' ? k[i] : null);
     switch (r.metric) {
       case 'case':
         out.cases.push({
@@ -690,13 +697,23 @@ export function cellsOfRollup(
           decisions: r.m,
         });
         break;
-      case 'turnaround':
-        out.turnaround.push({ queue: str(0), seconds: Number(k[1]), n: r.n });
+      case 'turnaround': {
+        // Days merge into one histogram per queue (the report's turnaround is over the range).
+        const queue = str(0);
+        let h = turnaround.get(queue);
+        if (!h) turnaround.set(queue, (h = new Map<number, number>()));
+        for (const [seconds, n] of Object.entries(JSON.parse(r.hist ?? '{}') as Record<string, number>)) {
+          h.set(Number(seconds), (h.get(Number(seconds)) ?? 0) + n);
+        }
         break;
+      }
       case 'finding':
         out.findings.push({ kind: String(k[0]), protocolId: str(1), findings: String(k[2]), n: r.n });
         break;
     }
+  }
+  for (const [queue, h] of turnaround) {
+    for (const [seconds, n] of h) if (n !== 0) out.turnaround.push({ queue, seconds, n });
   }
   return out;
 }

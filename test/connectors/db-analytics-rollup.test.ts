@@ -2,6 +2,8 @@
 // case step, it answers exactly what the live read of the case table answers (every granularity, the protocol filter,
 // across a DST change); it equals a rebuild from the case table; a case leaving "closed" leaves it; a time-zone
 // change or new definitions rebuild it, and a stale rollup is never read.
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { currentDefinitions, refreshRollups } from '../../connectors/db/analytics-rollup.ts';
@@ -161,6 +163,29 @@ describe.each(dialects)('analytics rollup on $dialect', ({ dialect, adminUrl, sk
       await store.clinics.updateSettings(CLINIC.id, { timezone: TZ });
       expect(await rollupRows()).toEqual(before);
     });
+
+    test.runIf(dialect === 'sqlite')(
+      'SQLite: a process that cannot get the write lock (another one rebuilding) opens anyway and reads live',
+      async () => {
+        await sql`update analytics_rollup_state set definitions = 'older' where clinic_id = ${CLINIC.id}`.execute(
+          tdb.db.kysely,
+        );
+        const other = new BetterSqlite3(join(tdb.options.dataDir, 'app.db'));
+        await sql`pragma busy_timeout = 50`.execute(tdb.db.kysely);
+        try {
+          other.exec('begin immediate');
+          expect(await refreshRollups(tdb.db.kysely, tdb.db.dialect)).toEqual([]);
+          expect((await state())?.definitions).toBe('older');
+          expect((await reports())[0]!.totals.requests).toBe(DAYS * 19 + 1);
+          other.exec('rollback');
+        } finally {
+          other.close();
+          await sql`pragma busy_timeout = 5000`.execute(tdb.db.kysely);
+        }
+        expect(await refreshRollups(tdb.db.kysely, tdb.db.dialect)).toHaveLength(1);
+        expect((await state())?.definitions).toBe(currentDefinitions());
+      },
+    );
 
     test('a rollup built under other definitions is stale: not read, not kept, rebuilt at refresh', async () => {
       await sql`update analytics_rollup_state set definitions = 'older' where clinic_id = ${CLINIC.id}`.execute(

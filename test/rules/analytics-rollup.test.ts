@@ -102,7 +102,8 @@ describe('what a closed case adds', () => {
   });
 
   test('the turnaround, from receipt to close (2 h 15 min 10 s → to the minute)', () => {
-    expect(cells('turnaround')).toEqual([[['doctor', 8100, 'family-medicine-2015'], 1, 0]]);
+    expect(cells('turnaround')).toEqual([[['doctor', 'family-medicine-2015'], 1, 0]]);
+    expect(entries.find((e) => e.metric === 'turnaround')!.hist).toEqual({ 8100: 1 });
     const open = closedCaseEntries({ ...REFILL, closedAt: null }, [], 'America/Chicago');
     expect(open.some((e) => e.metric === 'turnaround')).toBe(false);
   });
@@ -142,9 +143,16 @@ describe('what a closed case adds', () => {
 test('rollup rows become the cells aggregate() reads, each day under its bucket; other days and zero rows skipped', () => {
   const entries = closedCaseEntries(REFILL, [{ role: 'doctor', decisions: 1 }], 'America/Chicago');
   const rows = [
-    ...entries.map((e) => ({ day: e.day, metric: e.metric, cell: e.cell, n: 2, m: e.m })),
-    { day: '2026-03-01', metric: 'case', cell: entries[0]!.cell, n: 5, m: 0 },
-    { day: '2026-03-08', metric: 'case', cell: entries[0]!.cell, n: 0, m: 0 },
+    ...entries.map((e) => ({
+      day: e.day,
+      metric: e.metric,
+      cell: e.cell,
+      n: 2,
+      m: e.m,
+      hist: e.hist ? JSON.stringify({ 8100: 2, 60: 0 }) : null,
+    })),
+    { day: '2026-03-01', metric: 'case', cell: entries[0]!.cell, n: 5, m: 0, hist: null },
+    { day: '2026-03-08', metric: 'case', cell: entries[0]!.cell, n: 0, m: 0, hist: null },
   ];
   const out = cellsOfRollup(rows, bucketLabelsByDay('2026-03-06', '2026-03-09', 'week'));
   expect(out.cases).toEqual([
