@@ -40,6 +40,8 @@ export function currentDefinitions(): string {
 export interface Standing {
   clinicId: string;
   kept: boolean;
+  /** The case is closed (only a closed case adds anything). */
+  closed: boolean;
   entries: RollupEntry[];
 }
 
@@ -114,22 +116,42 @@ function entriesOf(
  * shares its clinic's, so a rebuild of that clinic waits for the step, and the step for the rebuild.
  */
 export async function standingOf(db: Kysely<Database>, dialect: DialectName, caseId: string): Promise<Standing | null> {
+  if (needsRowLock(dialect)) {
+    // Locks first, then reads in a statement of its own: a read that waited for a rebuild's lock would otherwise see
+    // the rollup state of its own older snapshot (PostgreSQL re-reads only the rows it locks).
+    await db
+      .selectFrom('cases as c')
+      .innerJoin('clinics as cl', 'cl.id', 'c.clinicId')
+      .select('c.id')
+      .where('c.id', '=', caseId)
+      .forUpdate('c')
+      .forShare('cl')
+      .execute();
+  }
   const row = await db
     .selectFrom('cases as c')
     .innerJoin('clinics as cl', 'cl.id', 'c.clinicId')
     .leftJoin('analytics_rollup_state as s', 's.clinicId', 'c.clinicId')
-    .select([...CASE_COLUMNS, 'c.clinicId', 'cl.timezone', 's.timezone as rollupTimezone', 's.definitions'])
+    .select([
+      ...CASE_COLUMNS,
+      'c.clinicId',
+      'c.decision',
+      'cl.timezone',
+      's.timezone as rollupTimezone',
+      's.definitions',
+    ])
     .where('c.id', '=', caseId)
-    .$if(needsRowLock(dialect), (q) => q.forUpdate('c').forShare('cl'))
     .executeTakeFirst();
   if (row === undefined) return null;
   const kept = row.rollupTimezone === row.timezone && row.definitions === currentDefinitions();
-  if (!kept || row.status !== 'closed') return { clinicId: row.clinicId, kept, entries: [] };
-  const [tallies, decisions] = await Promise.all([decisionTallies(db, [row.id]), decisionsOf(db, [row])]);
+  if (!kept || row.status !== 'closed')
+    return { clinicId: row.clinicId, kept, closed: row.status === 'closed', entries: [] };
+  const tallies = await decisionTallies(db, [row.id]);
   return {
     clinicId: row.clinicId,
     kept,
-    entries: entriesOf(row, decisions.get(row.id) ?? null, tallies.get(row.id) ?? [], row.timezone),
+    closed: true,
+    entries: entriesOf(row, row.decision, tallies.get(row.id) ?? [], row.timezone),
   };
 }
 

@@ -2,8 +2,18 @@ import type { Kysely, Updateable } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { CaseStatusSchema, QueueSchema } from '../../rules/schema/case.ts';
-import { dbBool, isoUtc, jsonText, mapDbErrors, nowIso, parseInput, toDbBool, toJsonText } from './dialect.ts';
-import { applyStanding, standingOf } from './analytics-rollup.ts';
+import {
+  dbBool,
+  isoUtc,
+  jsonText,
+  mapDbErrors,
+  nowIso,
+  parseInput,
+  toDbBool,
+  toJsonText,
+  type DialectName,
+} from './dialect.ts';
+import { applyStanding, standingOf, type Standing } from './analytics-rollup.ts';
 import { insertAudit, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
 import type { CasesTable, Database, QueueName } from './schema.ts';
@@ -173,10 +183,11 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
     async upsertCaseProjection(patch, seq) {
       const { id } = parseInput(CaseProjectionSchema, patch, 'case projection');
       return kysely.transaction().execute(async (trx) => {
-        const before = await standingOf(trx, dialect, id);
-        const result = await upsertProjection(trx, patch, seq);
-        if (result.applied) await applyStanding(trx, dialect, before, await standingOf(trx, dialect, id));
-        return result;
+        const { before, applied } = await projectKeepingRollup(trx, dialect, patch, seq);
+        if (applied && (before?.closed === true || patch.status === 'closed')) {
+          await applyStanding(trx, dialect, before, await standingOf(trx, dialect, id));
+        }
+        return { applied };
       });
     },
 
@@ -191,11 +202,13 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
           // The event first: on SQLite a write statement takes the database's write lock, so the case read below
           // (what it adds to the analytics rollup before the step) cannot go stale before the step writes.
           const { created } = await insertEvent(trx, event);
-          const before = await standingOf(trx, dialect, step.projection.id);
-          const { applied } = await upsertProjection(trx, step.projection, step.seq);
+          const { before, applied } = await projectKeepingRollup(trx, dialect, step.projection, step.seq);
           const audited = step.audit ? (await insertAudit(trx, step.audit)).created : false;
-          if (applied || audited)
+          // Only a closed case adds to the rollup: nothing moves unless it was closed or this step closed it.
+          const closes = applied && step.projection.status === 'closed';
+          if ((applied || audited) && (before?.closed === true || closes)) {
             await applyStanding(trx, dialect, before, await standingOf(trx, dialect, step.projection.id));
+          }
           return { applied, eventCreated: created };
         }),
       );
@@ -262,11 +275,30 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
   };
 }
 
+/**
+ * Applies a projection inside a step's transaction, and tells what the case added to the analytics rollup before it
+ * (null: nothing, the case was not closed). The common step costs no read: the projection applies unless the stored
+ * case is closed; only then (or when the step is stale) is the case read, and the projection applied after.
+ */
+async function projectKeepingRollup(
+  trx: Kysely<Database>,
+  dialect: DialectName,
+  patch: CaseProjection,
+  seq: number,
+): Promise<{ before: Standing | null; applied: boolean }> {
+  const first = await upsertProjection(trx, patch, seq, { unlessClosed: true });
+  if (first.applied) return { before: null, applied: true };
+  const before = await standingOf(trx, dialect, patch.id);
+  if (before?.closed !== true) return { before, applied: false };
+  return { before, ...(await upsertProjection(trx, patch, seq)) };
+}
+
 /** Applies a projection through `kysely` (the database or an open transaction); see CaseRepo.upsertCaseProjection. */
 async function upsertProjection(
   kysely: Kysely<Database>,
   patch: CaseProjection,
   seq: number,
+  opts: { unlessClosed?: boolean } = {},
 ): Promise<{ applied: boolean }> {
   const p = parseInput(CaseProjectionSchema, patch, 'case projection');
   const s = parseInput(z.number().int().nonnegative(), seq, 'seq');
@@ -326,7 +358,16 @@ async function upsertProjection(
         dueAt: p.dueAt ?? null,
       })
       // Monotonic: the conditional DO UPDATE leaves newer rows alone and then returns nothing.
-      .onConflict((oc) => oc.column('id').doUpdateSet(update).where('cases.seq', '<', s))
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet(update)
+          .where((eb) =>
+            opts.unlessClosed === true
+              ? eb.and([eb('cases.seq', '<', s), eb('cases.status', '<>', 'closed')])
+              : eb('cases.seq', '<', s),
+          ),
+      )
       .returning('id')
       .executeTakeFirst(),
   );
