@@ -59,7 +59,7 @@ const LIST_TEXT = /** @type {Record<string, string>} */ ({
 });
 
 /** Every leaf of a condition tree, depth first. @param {unknown} when @param {string} path @returns {ConditionLeaf[]} */
-export function conditionLeaves(when, path) {
+function conditionLeaves(when, path) {
   if (!when || typeof when !== 'object') return [];
   const w = /** @type {Record<string, unknown>} */ (when);
   /** @type {ConditionLeaf[]} */
@@ -82,7 +82,7 @@ export function conditionLeaves(when, path) {
 }
 
 /** `visits.lastPcpRov.date`. @param {ConditionLeaf} l */
-export const factName = (l) => `${l.fact}${l.factPath === '$' ? '' : l.factPath.slice(1)}`;
+const factName = (l) => `${l.fact}${l.factPath === '$' ? '' : l.factPath.slice(1)}`;
 
 /**
  * The form field of a leaf whose value a person edits (a number of months, a threshold, a list of codes), or null
@@ -90,7 +90,7 @@ export const factName = (l) => `${l.fact}${l.factPath === '$' ? '' : l.factPath.
  * @param {ConditionLeaf} l @param {string} who
  * @returns {FormField | null}
  */
-export function leafField(l, who) {
+function leafField(l, who) {
   const prefix = who ? `${who}: ` : '';
   const at = `${l.path}.value`;
   if (typeof l.value === 'number') {

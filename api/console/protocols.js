@@ -737,6 +737,7 @@ async function showEditor(root, ctx, page, id, version) {
       });
       problemList.append(h('li', null, go));
     }
+    if (issues.length === 0) problemList.append(h('li', { class: 'muted' }, 'None.'));
     for (const [details, n] of perGroup) {
       const count = details.querySelector('.group-count');
       if (count) count.textContent = ` · ${n} problem${n === 1 ? '' : 's'}`;

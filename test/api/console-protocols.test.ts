@@ -219,6 +219,7 @@ describe('console: protocol editor', () => {
     );
     expect(await changed.first().innerText()).toContain('Meets protocol (v1) → Needs a visit');
     await expectAccessible(page, 'editor with a simulation result');
+    await page.screenshot({ path: 'test/artifacts/console-protocol-editor.png' });
     // Paged: the next 20.
     await page.getByRole('button', { name: 'Next cases' }).click();
     await expect
@@ -297,4 +298,240 @@ describe('console: protocol editor', () => {
     // Leave the clinic on the live version.
     await h.store.clinics.updateSettings(h.clinicId, { protocolVersion: null });
   }, 180_000);
+
+  test('a 409 or a 503 keeps the edits and says what to do; the edits move to a new draft', async () => {
+    const draft = await api(`/v1/protocols/${REFILL}/drafts`, { method: 'POST', body: { fromVersion: 1 } });
+    const version = draft.version as number;
+    const page = await cb.signedIn(TOKENS.admin, {
+      role: 'admin',
+      path: `/#/protocols/${REFILL}/versions/${version}`,
+    });
+    await expect.poll(() => page.getByTestId('problems-summary').textContent()).toBe('No problems found.');
+    await openGroupOf(page, PPI_WINDOW);
+    const input = page.locator(fieldId(PPI_WINDOW));
+    await input.fill('15');
+    await expect.poll(() => page.getByTestId('editor-status').textContent()).toBe('Unsaved changes.');
+
+    // 503 on save: nothing lost, the admin is told to try again; then it saves.
+    await page.route(`**/v1/protocols/${REFILL}/versions/${version}`, (r) =>
+      r.request().method() === 'PUT'
+        ? r.fulfill({
+            status: 503,
+            json: { error: { code: 'TEMPORAL_UNAVAILABLE', message: 'Temporal is not reachable', requestId: 'req-1' } },
+          })
+        : r.continue(),
+    );
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await expect
+      .poll(() => page.getByTestId('editor-alert').textContent())
+      .toBe(
+        'Not saved: the server is not ready (Temporal is not reachable (reference req-1)). Your edits are kept; try again in a minute.',
+      );
+    expect(await input.inputValue()).toBe('15');
+    await expectAccessible(page, 'editor after a 503');
+    await page.unroute(`**/v1/protocols/${REFILL}/versions/${version}`);
+
+    // 503 when the simulation job cannot start: the same, for the simulation.
+    await page.route(`**/v1/protocols/${REFILL}/versions/${version}/simulate`, (r) =>
+      r.fulfill({
+        status: 503,
+        json: { error: { code: 'TEMPORAL_UNAVAILABLE', message: 'Simulation jobs are not available', requestId: 'r' } },
+      }),
+    );
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await expect
+      .poll(() => page.locator('#sim-result').textContent())
+      .toContain('The simulation did not start: the server is not ready');
+    expect((await api(`/v1/protocols/${REFILL}/versions/${version}`)).definition).toMatchObject({
+      categories: expect.arrayContaining([
+        expect.objectContaining({
+          id: 'antacid_reflux',
+          criteria: [expect.objectContaining({ when: { all: [expect.objectContaining({ value: 15 })] } })],
+        }),
+      ]) as unknown,
+    }); // saved on the way
+    await page.unroute(`**/v1/protocols/${REFILL}/versions/${version}/simulate`);
+
+    // 409: someone published this draft meanwhile; the edit is kept and goes into a new draft.
+    await input.fill('14');
+    await api(`/v1/protocols/${REFILL}/versions/${version}/publish`, {
+      method: 'POST',
+      body: { clinicId: h.clinicId, note: 'published by someone else' },
+    });
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    const alert = page.getByTestId('editor-alert');
+    await expect.poll(() => alert.textContent()).toContain(`Not saved: version v${version} is no longer a draft`);
+    expect(await alert.textContent()).toContain('Your edits are kept here; save them as a new draft.');
+    expect(await input.inputValue()).toBe('14');
+    await expectAccessible(page, 'editor after a 409');
+    await alert.getByRole('button', { name: 'Save as a new draft' }).click();
+    await page.waitForURL((u) => !u.hash.endsWith(`/versions/${version}`));
+    const next = Number(/versions\/(\d+)$/.exec(page.url())![1]);
+    expect(next).toBeGreaterThan(version);
+    await expect.poll(() => page.getByTestId('flash').textContent()).toBe(`Draft v${next} created.`);
+    await openGroupOf(page, PPI_WINDOW);
+    expect(await page.locator(fieldId(PPI_WINDOW)).inputValue()).toBe('14');
+    expect(
+      (
+        ((await api(`/v1/protocols/${REFILL}/versions/${next}`)).definition as { categories: Json[] }).categories[0]!
+          .criteria as { when: { all: { value: number }[] } }[]
+      )[0]!.when.all[0]!.value,
+    ).toBe(14);
+    await h.store.clinics.updateSettings(h.clinicId, { protocolVersion: null });
+  }, 120_000);
+
+  test('the care-gap kind: its form (test windows, clause thresholds, outreach), problems at fields, empty states', async () => {
+    const page = await cb.signedIn(TOKENS.admin, { role: 'admin', path: `/#/protocols/${CARE_GAP}` });
+    // Empty state: no clinic runs it.
+    await expect.poll(() => page.getByTestId('clinics-empty').textContent()).toBe('No clinic runs this protocol.');
+    await expectAccessible(page, 'care-gap protocol page, no clinic');
+    const live = (await api(`/v1/protocols/${CARE_GAP}`)).publishedVersion as number;
+    await page.getByRole('button', { name: `New draft from v${live}` }).click();
+    await page.waitForURL(/#\/protocols\/crc-screening-2021\/versions\/\d+$/);
+    const version = Number(/versions\/(\d+)$/.exec(page.url())![1]);
+    await expect.poll(() => page.getByTestId('problems-summary').textContent()).toBe('No problems found.');
+
+    // A test's window: the field, its problem, its fix.
+    const fit = '$.tests[0].windowMonths';
+    await openGroupOf(page, fit);
+    expect(await page.locator(`label[for="${fieldId(fit).slice(1)}"]`).innerText()).toContain(
+      'fit: counts for (months)',
+    );
+    await page.locator(fieldId(fit)).fill('-1');
+    await expect.poll(() => page.locator(`${fieldId(fit)}-error`).textContent()).not.toBe('');
+    // A problem with an item as a whole (the outreach steps out of order) is shown at its group.
+    const reminder = '$.outreach.reminderDay';
+    await openGroupOf(page, reminder);
+    await page.locator(fieldId(reminder)).fill('100');
+    const groupErrors = page.locator(`${fieldId('$.outreach')}-group-error`);
+    await expect.poll(() => groupErrors.textContent()).toContain('$.outreach: the steps must come in order');
+    await expect
+      .poll(() => page.getByTestId('problems-summary').textContent())
+      .toBe('2 problems, shown at their fields and in the raw view.');
+    await expectAccessible(page, 'care-gap editor with problems');
+    await page.locator(fieldId(reminder)).fill('28');
+    // A longer FIT window: the engine's consistency check names the clause that still says 12, at its own field.
+    await page.locator(fieldId(fit)).fill('24');
+    const crc10 = '$.clauses[10].when.any[0].value';
+    await expect
+      .poll(() => page.locator(`${fieldId(crc10)}-error`).textContent())
+      .toBe('FIT / FOBT counts for 24 months (tests[fit]); this condition says 12');
+    expect(await page.locator(fieldId(crc10)).isVisible()).toBe(true); // its group opened
+    await page.locator(fieldId(crc10)).fill('24');
+    // A clause's threshold (CRC-1: the age the population starts at).
+    const age = '$.clauses[1].when.any[0].value';
+    await openGroupOf(page, age);
+    expect(await page.locator(fieldId(age)).inputValue()).toBe('45');
+    await page.locator(fieldId(age)).fill('50');
+    await expect.poll(() => page.getByTestId('problems-summary').textContent()).toBe('No problems found.');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await expect.poll(() => page.getByTestId('editor-status').textContent()).toMatch(/^Saved at /);
+    const saved = (await api(`/v1/protocols/${CARE_GAP}/versions/${version}`)).definition as {
+      tests: { windowMonths: number }[];
+      clauses: { when: { any: { value: number }[] } }[];
+    };
+    expect(saved.tests[0]!.windowMonths).toBe(24);
+    expect((saved.clauses[10]!.when.any[0]! as { value: number }).value).toBe(24);
+    expect(saved.clauses[1]!.when.any[0]!.value).toBe(50);
+
+    // Simulated on a clinic that has no care-gap cases: the empty result says so.
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await page.getByTestId('sim-headline').waitFor({ timeout: 60_000 });
+    expect(await page.locator('#sim-result').textContent()).toContain('No recorded cases for this clinic and range.');
+    expect(await page.locator('#sim-result').textContent()).toContain('No case changes its disposition.');
+    await expectAccessible(page, 'care-gap editor, empty simulation');
+    // The diff names the clause and the test that changed.
+    await page.getByRole('button', { name: 'Compare with live' }).click();
+    await page.getByTestId('diff-table').waitFor();
+    const items = await page
+      .getByTestId('diff-table')
+      .locator('tr[data-item]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-item')));
+    expect(items).toEqual(expect.arrayContaining(['CRC-1']));
+  }, 120_000);
+
+  test('keyboard only, with visible focus; a clinic admin publishes for its clinic only', async () => {
+    const draft = await api(`/v1/protocols/${REFILL}/drafts`, { method: 'POST', body: { fromVersion: 1 } });
+    const version = draft.version as number;
+    const page = await cb.newPage();
+    await page.goto(baseUrl);
+    await page.getByLabel('API token').fill(CLINIC_ADMIN);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('role').filter({ hasText: 'admin' }).waitFor();
+    // Tab to the Protocols link and follow it.
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate(() => document.activeElement?.textContent)) === 'Protocols') break;
+    }
+    const focusStyle = () =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const s = getComputedStyle(el);
+        return { text: el.textContent?.trim().slice(0, 40), outline: `${s.outlineStyle} ${s.outlineWidth}` };
+      });
+    expect(await focusStyle()).toEqual({ text: 'Protocols', outline: 'solid 3px' });
+    await page.keyboard.press('Enter');
+    await page.getByTestId('protocol-library').waitFor();
+    // A clinic admin sees its own clinic only.
+    expect(await page.locator(`tr[data-protocol-id="${REFILL}"] td`).nth(4).innerText()).toBe(
+      `${h.clinicId}: follows the live version`,
+    );
+    await page.goto(`${baseUrl}/#/protocols/${REFILL}/versions/${version}`);
+    await expect.poll(() => page.getByTestId('problems-summary').textContent()).toBe('No problems found.');
+    // Open the PPI group from the keyboard, then type into its first field.
+    const summary = page
+      .locator('details.form-group')
+      .filter({ has: page.locator(fieldId(PPI_WINDOW)) })
+      .locator('summary');
+    await summary.focus();
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    expect((await focusStyle()).outline).toBe('solid 3px');
+    await page.keyboard.press('Enter');
+    for (let i = 0; i < 10; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate(() => document.activeElement?.id)) === fieldId(PPI_WINDOW).slice(1)) break;
+    }
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe(fieldId(PPI_WINDOW).slice(1));
+    expect((await focusStyle()).outline).toBe('solid 3px');
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type('13');
+    await expect.poll(() => page.getByTestId('editor-status').textContent()).toBe('Unsaved changes.');
+    // Simulate from the keyboard (the form's submit button), then open Publish and leave it with Escape.
+    await page.locator('#sim-clinic').focus();
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate(() => document.activeElement?.textContent)) === 'Simulate') break;
+    }
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Simulate');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('sim-headline').waitFor({ timeout: 60_000 });
+    const publish = page.getByRole('button', { name: 'Publish…' });
+    await publish.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('#publish-dialog');
+    await dialog.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('pub-note');
+    expect(await dialog.locator('#pub-scope-all').isDisabled()).toBe(true);
+    expect(await dialog.locator('#pub-scope-all-why').textContent()).toBe(
+      'Only a global admin may publish for every clinic.',
+    );
+    expect(await dialog.getByTestId('publish-summary').textContent()).toContain(`Simulated on clinic ${h.clinicId}`);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Publish…');
+    // Publish with the keyboard: note, then the confirm button.
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('Pilot from the keyboard');
+    await page
+      .locator('#publish-dialog')
+      .getByRole('button', { name: `Publish v${version}` })
+      .focus();
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() => page.getByTestId('flash').textContent())
+      .toContain(`Published v${version} for clinic ${h.clinicId}`);
+    expect((await api(`/v1/clinics/${h.clinicId}`)).protocolVersion).toBe(version);
+    await h.store.clinics.updateSettings(h.clinicId, { protocolVersion: null });
+  }, 120_000);
 });

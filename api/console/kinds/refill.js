@@ -345,7 +345,7 @@ function protocolForm(d) {
           title: `${c.title ?? c.id} (${c.clause ?? ''})`,
           path: at,
           fields: [
-            ...conditionFields(c.when, `${at}.when`, 'Covers'),
+            ...conditionFields(c.when, `${at}.when`, ''),
             ...list(c.criteria).flatMap((k, j) => [
               ...conditionFields(k.appliesWhen, `${at}.criteria[${j}].appliesWhen`, `${k.id} applies when`),
               ...conditionFields(k.when, `${at}.criteria[${j}].when`, k.id),
