@@ -20,6 +20,8 @@ const creds = JSON.parse(readFileSync(join(config.DATA_DIR, 'demo-credentials.js
 const base = `http://127.0.0.1:${config.PORT}`;
 const out = values.out;
 mkdirSync(out, { recursive: true });
+/** The note of the draft the editor shot works on (found again on the next run, never published). */
+const SCREENSHOT_NOTE = 'Screenshot draft (npm run screenshots): never published';
 
 /** A fresh tab signed in as `role`, at `hash` once the console has rendered. */
 async function signedIn(browser: Browser, role: string, hash: string): Promise<Page> {
@@ -86,9 +88,6 @@ try {
 } finally {
   await browser.close();
 }
-
-/** The note of the draft the editor shot works on (found again on the next run, never published). */
-const SCREENSHOT_NOTE = 'Screenshot draft (npm run screenshots): never published';
 
 /** The admin's API, as the console calls it. */
 async function adminApi(
@@ -163,7 +162,7 @@ async function editorShot(browser: Browser): Promise<void> {
   // Down to the third changed case (or the end of the results).
   const last = page.getByTestId('changed-cases').locator(':scope > li').nth(2);
   const end = (await last.count()) ? last : page.locator('#sim-result');
-  const bottom = await end.evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY + 12);
+  const bottom = await end.evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY + 2);
   await page.screenshot({
     path: join(out, 'console-protocol-editor.png'),
     fullPage: true,

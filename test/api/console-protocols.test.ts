@@ -431,7 +431,7 @@ describe('console: protocol editor', () => {
       clauses: { when: { any: { value: number }[] } }[];
     };
     expect(saved.tests[0]!.windowMonths).toBe(24);
-    expect((saved.clauses[10]!.when.any[0]! as { value: number }).value).toBe(24);
+    expect(saved.clauses[10]!.when.any[0]!.value).toBe(24);
     expect(saved.clauses[1]!.when.any[0]!.value).toBe(50);
 
     // Simulated on a clinic that has no care-gap cases: the empty result says so.
