@@ -1,6 +1,9 @@
 // `npm run screenshots`: the README's screenshots, taken from the running product (`npm start`, then
 // `npm run demo:traffic -- --decide`) in headless Chromium, the browser the install step provides. Signs in with the
 // demo clinic's tokens from $DATA_DIR/demo-credentials.json and writes docs/screenshots/*.png.
+// The protocol editor's shot works on a draft of the demo clinic's protocol that it keeps for itself (noted
+// SCREENSHOT_NOTE, reset to the live version each run): it shortens the form's first window by a third and
+// simulates that on the clinic's recorded cases. Nothing is published.
 // Options: --out DIR (default docs/screenshots).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +20,8 @@ const creds = JSON.parse(readFileSync(join(config.DATA_DIR, 'demo-credentials.js
 const base = `http://127.0.0.1:${config.PORT}`;
 const out = values.out;
 mkdirSync(out, { recursive: true });
+/** The note of the draft the editor shot works on (found again on the next run, never published). */
+const SCREENSHOT_NOTE = 'Screenshot draft (npm run screenshots): never published';
 
 /** A fresh tab signed in as `role`, at `hash` once the console has rendered. */
 async function signedIn(browser: Browser, role: string, hash: string): Promise<Page> {
@@ -65,6 +70,7 @@ try {
         ]
       : []),
   ];
+  await editorShot(browser);
   for (const shot of shots) {
     const page = await signedIn(browser, shot.role, shot.hash);
     await page.locator(shot.ready).first().waitFor({ timeout: 20_000 });
@@ -81,4 +87,89 @@ try {
   }
 } finally {
   await browser.close();
+}
+
+/** The admin's API, as the console calls it. */
+async function adminApi(
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${creds.tokens.admin}`, 'content-type': 'application/json' },
+    ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/**
+ * The protocol editor with a simulation result: the demo clinic's own protocol, its first "Window" field shortened by
+ * a third in the form, the diff against the live version and the simulation on the clinic's recorded cases.
+ */
+async function editorShot(browser: Browser): Promise<void> {
+  const clinic = ((await adminApi('/v1/clinics')).items as { id: string; protocolId: string }[])[0];
+  if (!clinic) return console.log('no clinic: no protocol editor shot');
+  const id = encodeURIComponent(clinic.protocolId);
+  const protocol = (await adminApi(`/v1/protocols/${id}`)) as {
+    publishedVersion: number | null;
+    versions: { version: number; status: string; note: string | null }[];
+  };
+  if (protocol.publishedVersion === null) return console.log('the protocol has no live version: no editor shot');
+  const live = await adminApi(`/v1/protocols/${id}/versions/${protocol.publishedVersion}`);
+  const mine = protocol.versions.find((v) => v.status === 'draft' && v.note === SCREENSHOT_NOTE);
+  let version: number;
+  if (mine) {
+    version = mine.version;
+    await adminApi(`/v1/protocols/${id}/versions/${version}`, {
+      method: 'PUT',
+      body: { definition: live.definition, note: SCREENSHOT_NOTE },
+    });
+  } else {
+    const draft = await adminApi(`/v1/protocols/${id}/drafts`, {
+      method: 'POST',
+      body: { fromVersion: protocol.publishedVersion, note: SCREENSHOT_NOTE },
+    });
+    version = draft.version as number;
+  }
+
+  const page = await signedIn(browser, 'admin', `#/protocols/${id}/versions/${version}`);
+  await page.setViewportSize({ width: 1360, height: 1100 });
+  await page.getByTestId('problems-summary').filter({ hasText: 'No problems found.' }).waitFor({ timeout: 20_000 });
+  const group = page
+    .locator('details.form-group')
+    .filter({ has: page.locator('.tag', { hasText: /^Window$/ }) })
+    .first();
+  await group.locator('summary').click();
+  const field = group
+    .locator('.field')
+    .filter({ has: page.locator('.tag', { hasText: /^Window$/ }) })
+    .first();
+  const input = field.locator('input');
+  const before = Number(await input.inputValue());
+  await input.fill(String(Math.max(1, Math.round((before * 2) / 3))));
+  await page.getByTestId('problems-summary').filter({ hasText: 'No problems found.' }).waitFor();
+  // The form scrolled to the edited group.
+  await group.evaluate((g) => {
+    const box = g.closest('.proto-form');
+    if (box) box.scrollTop = (g as HTMLElement).offsetTop - (box as HTMLElement).offsetTop - 8;
+  });
+  await page.getByRole('button', { name: 'Compare with live' }).click();
+  await page.getByTestId('diff').waitFor({ timeout: 20_000 });
+  await page.getByRole('button', { name: 'Simulate' }).click();
+  await page.getByTestId('sim-headline').waitFor({ timeout: 120_000 });
+  // Down to the third changed case (or the end of the results).
+  const last = page.getByTestId('changed-cases').locator(':scope > li').nth(2);
+  const end = (await last.count()) ? last : page.locator('#sim-result');
+  const bottom = await end.evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY + 2);
+  await page.screenshot({
+    path: join(out, 'console-protocol-editor.png'),
+    fullPage: true,
+    clip: { x: 0, y: 0, width: 1360, height: Math.ceil(bottom) },
+  });
+  console.log(
+    `wrote ${join(out, 'console-protocol-editor.png')} (${await page.getByTestId('sim-headline').innerText()})`,
+  );
+  await page.context().close();
 }

@@ -5,6 +5,7 @@
 import { batchSigning } from './batch-sign.js';
 import { RENDERERS, rendererFor } from './kinds/index.js';
 import { showAnalytics } from './analytics.js';
+import { showProtocols } from './protocols.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
 const PAGE_SIZE = 25;
@@ -280,12 +281,16 @@ function setStatus(text, kind = 'info') {
 // API
 
 class ApiError extends Error {
-  /** @param {number} status @param {string} code @param {string} message @param {string | undefined} requestId */
-  constructor(status, code, message, requestId) {
+  /**
+   * @param {number} status @param {string} code @param {string} message @param {string | undefined} requestId
+   * @param {{ path: string, message: string }[]} [issues] the JSON path of every problem (400, 422)
+   */
+  constructor(status, code, message, requestId, issues = []) {
     super(message);
     this.status = status;
     this.code = code;
     this.requestId = requestId;
+    this.issues = issues;
   }
 }
 
@@ -319,7 +324,7 @@ async function api(path, opts = {}) {
   }
   if (!res.ok) {
     const e = body?.error ?? {};
-    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText, e.requestId);
+    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText, e.requestId, e.issues);
   }
   return body;
 }
@@ -384,6 +389,7 @@ async function signIn(token) {
   buildTabs();
   // Outcome analytics (./analytics.js) answer admins only (GET /v1/analytics).
   $('nav-analytics').hidden = me.role !== 'admin';
+  $('nav-protocols').hidden = me.role !== 'admin'; // the protocol pages (./protocols.js)
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
   $('workspace').hidden = false;
@@ -445,7 +451,7 @@ function buildTabs() {
 }
 
 function renderTabs() {
-  const onCase = !$('case-view').hidden || !$('analytics-view').hidden;
+  const onCase = !$('case-view').hidden || !$('analytics-view').hidden || !$('protocols-view').hidden;
   for (const q of QUEUES) {
     const tab = $(`tab-${q}`);
     tab.setAttribute('aria-selected', q === state.queue && !onCase ? 'true' : 'false');
@@ -983,7 +989,18 @@ async function route() {
   const onAnalytics = /^\/analytics(\?|$)/.test(hash) && state.me.role === 'admin';
   $('analytics-view').hidden = !onAnalytics;
   $('nav-analytics').setAttribute('aria-current', onAnalytics ? 'page' : 'false');
+  const onProtocols = /^\/protocols(\/|$)/.test(hash) && state.me.role === 'admin';
+  $('protocols-view').hidden = !onProtocols;
+  $('nav-protocols').setAttribute('aria-current', onProtocols ? 'page' : 'false');
   try {
+    if (onProtocols) {
+      $('queue-view').hidden = true;
+      $('case-view').hidden = true;
+      renderTabs();
+      await showProtocols($('protocols-view'), { h, api, me: state.me, handleAuthError });
+      setStatus('');
+      return;
+    }
     if (onAnalytics) {
       $('queue-view').hidden = true;
       $('case-view').hidden = true;
@@ -1029,7 +1046,8 @@ function stopPolling() {
 
 /** Refreshes the visible queue (and the tab counts); skipped while the tab is hidden or a call is in flight. */
 async function poll() {
-  if (state.polling || document.hidden || !state.me || !$('analytics-view').hidden) return;
+  if (state.polling || document.hidden || !state.me || !$('analytics-view').hidden || !$('protocols-view').hidden)
+    return;
   const c = state.current;
   const onCase = !$('case-view').hidden;
   // On a case view, refresh only a case this tab decided and that is still open: it is about to change.

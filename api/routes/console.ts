@@ -5,8 +5,8 @@ import type { ApiEnv } from '../env.ts';
 const JS = 'text/javascript; charset=utf-8';
 
 /**
- * The console's files: plain HTML, CSS and ES modules (app.js, the analytics page, and one module per protocol kind in
- * kinds/), served as they are (no build step, no CDN).
+ * The console's files: plain HTML, CSS and ES modules (app.js, the analytics and protocol pages, and one module per
+ * protocol kind in kinds/), served as they are (no build step, no CDN).
  */
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -15,6 +15,9 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/console/analytics.js': { file: 'analytics.js', type: JS },
   '/console/analytics.css': { file: 'analytics.css', type: 'text/css; charset=utf-8' },
   '/console/batch-sign.js': { file: 'batch-sign.js', type: JS },
+  '/console/protocols.js': { file: 'protocols.js', type: JS },
+  '/console/protocols.css': { file: 'protocols.css', type: 'text/css; charset=utf-8' },
+  '/console/protocol-form.js': { file: 'protocol-form.js', type: JS },
   ...Object.fromEntries(
     readdirSync(new URL('../console/kinds/', import.meta.url))
       .filter((f) => /^[a-z0-9-]+\.js$/.test(f))

@@ -434,11 +434,21 @@ const publishRoute = createRoute({
   description:
     'Without a body: the version becomes the live one and the previous one is retired. With `{ clinicId }`: the ' +
     'version becomes immutable (published) and is assigned to that clinic only; the live version is unchanged. ' +
-    'New cases use it; cases in flight keep the version they started with. A retry is a no-op.',
+    'New cases use it; cases in flight keep the version they started with. A retry is a no-op. `note` (why) ' +
+    'becomes the note of a draft published by this call.',
   security: bearer,
   request: {
     params: VersionParams,
-    body: { content: Json(z.strictObject({ clinicId: Id.optional() })), required: false },
+    body: {
+      content: Json(
+        z.strictObject({
+          clinicId: Id.optional(),
+          /** Why; a draft published by this call keeps it as its note (a published version keeps its own). */
+          note: z.string().min(1).max(2000).optional(),
+        }),
+      ),
+      required: false,
+    },
   },
   responses: {
     200: { description: 'Published', content: Json(PublishView) },
@@ -452,12 +462,20 @@ const rollbackRoute = createRoute({
   tags,
   summary: 'Publishes an earlier published version’s content again as a new version',
   description:
-    'Creates version N+1 whose definition equals `toVersion` (note "Rollback of vK") and publishes it: globally, ' +
+    'Creates version N+1 whose definition equals `toVersion` (note "Rollback of vK", or "Rollback of vK: <note>") ' +
+    'and publishes it: globally, ' +
     'or for one clinic with `clinicId`. History stays append-only; every call creates a version.',
   security: bearer,
   request: {
     params: IdParam,
-    body: body(z.strictObject({ toVersion: VersionNumber, clinicId: Id.optional() })),
+    body: body(
+      z.strictObject({
+        toVersion: VersionNumber,
+        clinicId: Id.optional(),
+        /** Why: the new version's note is "Rollback of vK: <note>". */
+        note: z.string().min(1).max(1900).optional(),
+      }),
+    ),
   },
   responses: {
     200: { description: 'Rolled back', content: Json(PublishView) },
@@ -940,7 +958,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.openapi(publishRoute, async (c) => {
     const { id, version } = c.req.valid('param');
-    const { clinicId } = c.req.valid('json') ?? {};
+    const { clinicId, note } = c.req.valid('json') ?? {};
     const principal = c.get('principal');
     assertMayRepoint(principal, clinicId, 'publish');
     await runnable(id, version); // never make a document live that the worker could not run
@@ -948,6 +966,7 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       protocolId: id,
       version,
       by: principal.userId,
+      ...(note !== undefined && { note }),
       ...actor(principal, c.get('requestId')),
       ...(clinicId !== undefined && { clinicId }),
     });
@@ -956,13 +975,14 @@ export function protocolRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.openapi(rollbackRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const { toVersion, clinicId } = c.req.valid('json');
+    const { toVersion, clinicId, note } = c.req.valid('json');
     const principal = c.get('principal');
     assertMayRepoint(principal, clinicId, 'roll back');
     const r = await store.protocols.rollback({
       protocolId: id,
       toVersion,
       by: principal.userId,
+      ...(note !== undefined && { note }),
       ...actor(principal, c.get('requestId')),
       ...(clinicId !== undefined && { clinicId }),
     });

@@ -59,6 +59,11 @@ const PointerSchema = z.strictObject({
   by: z.string().min(1),
   /** Publish for this clinic only: the clinic is pinned to the version, the protocol's live pointer is unchanged. */
   clinicId: z.string().min(1).optional(),
+  /**
+   * Why: becomes the note of the version this call publishes from a draft (frozen with it); a rollback's new version
+   * is noted "Rollback of vK: <note>". A version already published keeps its own note.
+   */
+  note: z.string().min(1).max(2000).optional(),
   ...ActorSchema,
 });
 type Pointer = z.output<typeof PointerSchema>;
@@ -114,17 +119,18 @@ export interface ProtocolRepo {
   /**
    * Makes a draft the live version; the previous live version becomes 'retired'. With `clinicId`: the version becomes
    * immutable ('published') and is assigned to that clinic only (a version already published may be assigned too);
-   * the live pointer is unchanged. One transaction, audited.
+   * the live pointer is unchanged. With `note`, a draft published here takes it as its note. One transaction, audited.
    */
   publish(
-    input: { protocolId: string; version: number; by: string; clinicId?: string } & ChangeActor,
+    input: { protocolId: string; version: number; by: string; clinicId?: string; note?: string } & ChangeActor,
   ): Promise<PublishResult>;
   /**
    * Publishes an earlier published version's content again as a NEW version N+1 (note "Rollback of vK"), globally or
-   * for one clinic, so the history stays append-only. Every call creates a version. One transaction, audited.
+   * for one clinic, so the history stays append-only. Every call creates a version ("Rollback of vK: <note>" with a
+   * note). One transaction, audited.
    */
   rollback(
-    input: { protocolId: string; toVersion: number; by: string; clinicId?: string } & ChangeActor,
+    input: { protocolId: string; toVersion: number; by: string; clinicId?: string; note?: string } & ChangeActor,
   ): Promise<PublishResult>;
   getVersion(protocolId: string, version: number): Promise<ProtocolVersionRecord | null>;
   getPublished(protocolId: string): Promise<ProtocolVersionRecord | null>;
@@ -186,7 +192,7 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
     }
     const published = await trx
       .updateTable('protocol_versions')
-      .set({ status: 'published', publishedAt: now, publishedBy: by })
+      .set({ status: 'published', publishedAt: now, publishedBy: by, ...(p.note !== undefined && { note: p.note }) })
       .where('protocolId', '=', protocol.id)
       .where('version', '=', target.version)
       .returningAll()
@@ -251,7 +257,7 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
     if (target.status === 'draft') {
       const row = await trx
         .updateTable('protocol_versions')
-        .set({ status: 'published', publishedAt: now, publishedBy: by })
+        .set({ status: 'published', publishedAt: now, publishedBy: by, ...(p.note !== undefined && { note: p.note }) })
         .where('protocolId', '=', protocol.id)
         .where('version', '=', target.version)
         .returningAll()
@@ -427,6 +433,7 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
           version: input.toVersion,
           by: input.by,
           clinicId: input.clinicId,
+          note: input.note,
           role: input.role,
           requestId: input.requestId,
           tokenId: input.tokenId,
@@ -453,7 +460,7 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
             version,
             status: 'draft',
             definition: toJsonText(definition),
-            note: `Rollback of v${source.version}`,
+            note: p.note === undefined ? `Rollback of v${source.version}` : `Rollback of v${source.version}: ${p.note}`,
             createdBy: p.by,
             createdAt: now,
             updatedAt: now,
@@ -464,9 +471,10 @@ export function createProtocolRepo({ kysely, dialect }: Db): ProtocolRepo {
           .executeTakeFirstOrThrow();
         const target = ProtocolVersionSchema.parse(row);
         const detail = { rollbackOf: source.version };
+        const { note: _noted, ...pointer } = p; // already in the new version's note
         return p.clinicId !== undefined
-          ? assignToClinic(trx, protocol, target, p, p.clinicId, 'protocol.rolled_back', detail)
-          : repoint(trx, protocol, target, p, 'protocol.rolled_back', detail);
+          ? assignToClinic(trx, protocol, target, pointer, p.clinicId, 'protocol.rolled_back', detail)
+          : repoint(trx, protocol, target, pointer, 'protocol.rolled_back', detail);
       });
     },
 

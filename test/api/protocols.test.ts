@@ -753,3 +753,51 @@ describe('a clinic-bound admin cannot change what other clinics run', () => {
     expect(back.status, back.text).toBe(200);
   });
 });
+
+describe('publish and roll back with a note (why)', () => {
+  test('the published draft keeps the note; a rollback is noted "Rollback of vK: <note>"; bad notes are 400', async () => {
+    const live = (await store.protocols.get(PROTOCOL))!.publishedVersion!;
+    const draft = await call('POST', `/v1/protocols/${PROTOCOL}/drafts`, { body: { fromVersion: live } });
+    expect(draft.status, draft.text).toBe(201);
+    const version = draft.json.version as number;
+    expect(draft.json.note).toBe(`From version ${live}`);
+    for (const note of ['', 'x'.repeat(2001)]) {
+      const bad = await call('POST', `/v1/protocols/${PROTOCOL}/versions/${version}/publish`, {
+        body: { clinicId: CLINIC, note },
+      });
+      expect(bad.status, bad.text).toBe(400);
+      expect((bad.json.error as { issues: { path: string }[] }).issues[0]!.path).toBe('$.note');
+    }
+    const pub = await call('POST', `/v1/protocols/${PROTOCOL}/versions/${version}/publish`, {
+      body: { clinicId: CLINIC, note: 'Pilot at this clinic first' },
+    });
+    expect(pub.status, pub.text).toBe(200);
+    expect(pub.json).toMatchObject({ clinicId: CLINIC, publishedVersion: version, changed: true });
+    const got = await call('GET', `/v1/protocols/${PROTOCOL}/versions/${version}`);
+    expect(got.json).toMatchObject({ status: 'published', note: 'Pilot at this clinic first', publishedBy: 'admin-1' });
+    // A retry with another note changes nothing: a published version keeps its note.
+    const retry = await call('POST', `/v1/protocols/${PROTOCOL}/versions/${version}/publish`, {
+      body: { clinicId: CLINIC, note: 'Something else' },
+    });
+    expect(retry.json).toMatchObject({ changed: false });
+    expect((await store.protocols.getVersion(PROTOCOL, version))!.note).toBe('Pilot at this clinic first');
+
+    const tooLong = await call('POST', `/v1/protocols/${PROTOCOL}/rollback`, {
+      body: { toVersion: live, clinicId: CLINIC, note: 'x'.repeat(1901) },
+    });
+    expect(tooLong.status, tooLong.text).toBe(400);
+    const rb = await call('POST', `/v1/protocols/${PROTOCOL}/rollback`, {
+      body: { toVersion: live, clinicId: CLINIC, note: 'Too many visits asked for' },
+    });
+    expect(rb.status, rb.text).toBe(200);
+    const rolled = rb.json.publishedVersion as number;
+    expect(await store.protocols.getVersion(PROTOCOL, rolled)).toMatchObject({
+      status: 'published',
+      note: `Rollback of v${live}: Too many visits asked for`,
+    });
+    expect((await store.clinics.get(CLINIC))!.protocolVersion).toBe(rolled);
+    expect((await store.protocols.get(PROTOCOL))!.publishedVersion).toBe(live);
+    // Leave the clinic on the live version, as the other tests expect.
+    await store.clinics.updateSettings(CLINIC, { protocolVersion: null });
+  });
+});

@@ -3,10 +3,12 @@
 // (which test on which date closed it, or why it is open), every clause of the protocol in order with pass / fail /
 // not reached and its evidence, and the care-gap actions (sign the order, record a decline, done elsewhere, snooze,
 // escalate) sent to POST /v1/cases/{caseId}/actions ({ action, actionId, note?, date?, test?, until? }).
+import { conditionFields, numberField, textField } from '../protocol-form.js';
 import { evidenceTable } from './refill.js';
 
 /** @typedef {import('./index.js').KindRenderer} KindRenderer */
 /** @typedef {import('./index.js').KindUi} KindUi */
+/** @typedef {import('../protocol-form.js').FormSection} FormSection */
 
 /** @type {Record<string, string>} */
 const DISPOSITION_TEXT = {
@@ -153,6 +155,7 @@ export const careGap = {
   id: 'care-gap',
   label: 'Care gap',
   dispositionText: DISPOSITION_TEXT,
+  protocolForm,
   queueText: { outreach: 'Care gaps being closed by outreach: tracking items, no decision needed yet.' },
 
   queueCell(c, { h }) {
@@ -333,3 +336,93 @@ export const careGap = {
     return { path: `/v1/cases/${encodeURIComponent(c.caseId)}/actions`, body };
   },
 };
+
+/**
+ * The care-gap protocol editor's form (rules/kinds/care-gap/protocol.ts): the tests that close the gap with their
+ * windows, each clause's windows and thresholds (and its reasons'), where it routes, its actions and its text and
+ * source, and the outreach schedule.
+ * @param {any} d @returns {FormSection[]}
+ */
+function protocolForm(d) {
+  const list = (/** @type {unknown} */ v) => (Array.isArray(v) ? v : []);
+  return [
+    {
+      title: 'Protocol',
+      groups: [
+        {
+          title: 'Title, description, source',
+          path: '$',
+          fields: [
+            ...textField(d, '$', 'title', 'Title'),
+            ...textField(d, '$', 'description', 'Description', 'textarea'),
+            ...textField(d, '$', 'source', 'Source'),
+          ],
+        },
+        {
+          title: 'Outreach schedule',
+          path: '$.outreach',
+          fields: [
+            ...numberField(d.outreach, '$.outreach', 'reminderDay', 'Reminder on day', 'Outreach'),
+            ...numberField(d.outreach, '$.outreach', 'nurseCallDay', 'Nurse call on day', 'Outreach'),
+            ...numberField(d.outreach, '$.outreach', 'closeDay', 'Close on day', 'Outreach'),
+            ...numberField(d.outreach, '$.outreach', 'restartAfterMonths', 'Restart after (months)', 'Outreach'),
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Tests that close the gap',
+      groups: list(d.tests).map((t, i) => {
+        const at = `$.tests[${i}]`;
+        return {
+          title: `${t.title ?? t.id}`,
+          path: at,
+          fields: [
+            ...numberField(t, at, 'windowMonths', `${t.id}: counts for (months)`, 'Window'),
+            ...textField(t, at, 'title', `${t.id}: title`),
+            ...textField(t, at, 'countsWhen', `${t.id}: counts when`),
+          ],
+        };
+      }),
+    },
+    {
+      title: 'Clauses, in order',
+      groups: list(d.clauses).map((c, i) => {
+        const at = `$.clauses[${i}]`;
+        return {
+          title: `${c.id}: ${c.title ?? ''}`,
+          path: at,
+          fields: [
+            ...conditionFields(c.when, `${at}.when`, c.id),
+            ...list(c.reasons).flatMap((r, j) => conditionFields(r.when, `${at}.reasons[${j}].when`, r.id)),
+            ...(c.routeTo === null || typeof c.routeTo === 'string'
+              ? [
+                  {
+                    path: `${at}.routeTo`,
+                    label: `${c.id}: goes to (empty: nowhere)`,
+                    type: /** @type {const} */ ('text'),
+                    tag: 'Route',
+                    nullable: true,
+                  },
+                ]
+              : []),
+            ...(Array.isArray(c.actions)
+              ? [
+                  {
+                    path: `${at}.actions`,
+                    label: `${c.id}: actions`,
+                    type: /** @type {const} */ ('list'),
+                    tag: 'Action',
+                    hint: 'Comma-separated',
+                  },
+                ]
+              : []),
+            ...textField(c, at, 'title', `${c.id}: title`),
+            ...textField(c, at, 'description', `${c.id}: description`, 'textarea'),
+            ...textField(c, at, 'source', `${c.id}: source`),
+          ],
+        };
+      }),
+    },
+  ].filter((s) => s.groups.length > 0);
+}

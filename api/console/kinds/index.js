@@ -42,6 +42,8 @@ import { refill } from './refill.js';
  * @property {(a: string, ui: KindUi) => HTMLElement[]} actionFields extra inputs the confirm dialog shows
  * @property {(c: any, a: string, opts: { requestId: string, note: string, form: HTMLElement }) =>
  *   { path: string, body: Record<string, unknown> } | { error: string }} request what the action sends
+ * @property {(definition: any) => import('../protocol-form.js').FormSection[]} [protocolForm] the protocol editor's
+ *   structured form for a document of this kind (protocols.js; the raw JSON view covers the rest)
  */
 
 /** Every kind's renderer, in the kind registry's order. @type {readonly KindRenderer[]} */
@@ -56,4 +58,9 @@ const DEFAULT_RENDERER = refill;
 /** @param {string | null | undefined} kind @returns {KindRenderer} */
 export function rendererFor(kind) {
   return (kind && BY_KIND[kind]) || DEFAULT_RENDERER;
+}
+
+/** Every kind's renderer by its id, for a protocol's kind (GET /v1/protocols), or undefined for a kind not known here. */
+export function kindRendererOf(/** @type {string} */ kind) {
+  return BY_KIND[kind];
 }

@@ -2,8 +2,12 @@
 // How the console shows a refill case: the medication, the protocol's criteria with their evidence, supplies and lab
 // orders, and the refill decisions (approve, deny, needs a visit, escalate) the lifecycle allows in its queue.
 
+import { conditionFields, numberField, textField } from '../protocol-form.js';
+
 /** @typedef {import('./index.js').KindRenderer} KindRenderer */
 /** @typedef {import('./index.js').KindUi} KindUi */
+/** @typedef {import('../protocol-form.js').FormField} FormField */
+/** @typedef {import('../protocol-form.js').FormSection} FormSection */
 
 /** @type {Record<string, string>} */
 const DISPOSITION_TEXT = {
@@ -96,6 +100,7 @@ export const refill = {
   id: 'refill',
   label: 'Refill',
   dispositionText: DISPOSITION_TEXT,
+  protocolForm,
 
   queueCell(c, { h }) {
     const href = `#/case/${encodeURIComponent(c.caseId)}`;
@@ -269,3 +274,137 @@ export const refill = {
     };
   },
 };
+
+/** A supply's numbers (a renewal in months, or a quantity with refills). @param {any} s @param {string} path @param {string} who @returns {FormField[]} */
+function supplyFields(s, path, who) {
+  const p = who ? `${who}: ` : '';
+  return [
+    ...numberField(s, path, 'renewalMonths', `${p}renewal (months)`, 'Supply'),
+    ...numberField(s, path, 'quantity', `${p}quantity`, 'Supply'),
+    ...numberField(s, path, 'refills', `${p}refills`, 'Supply'),
+  ];
+}
+
+/** The description and source of a rule (a route, guard, criterion, supply or action). @param {any} r @param {string} path @param {string} who @returns {FormField[]} */
+function ruleText(r, path, who) {
+  return [
+    ...textField(r, path, 'description', `${who}: description`, 'textarea'),
+    ...textField(r, path, 'source', `${who}: source`),
+    ...(r?.explanation && typeof r.explanation === 'object'
+      ? [
+          ...textField(r.explanation, `${path}.explanation`, 'pass', `${who}: explanation when met`, 'textarea'),
+          ...textField(r.explanation, `${path}.explanation`, 'fail', `${who}: explanation when not met`, 'textarea'),
+        ]
+      : textField(r, path, 'explanation', `${who}: explanation`, 'textarea')),
+  ];
+}
+
+/**
+ * The refill protocol editor's form (rules/kinds/refill/protocol.ts): per category the drug classes and ingredients
+ * it covers, each criterion's visit and lab windows and thresholds, its supplies and lab orders, and the text and
+ * source of each; the routes with their targets and pools; the guards; the approval's supply and the bridge supplies.
+ * @param {any} d @returns {FormSection[]}
+ */
+function protocolForm(d) {
+  const list = (/** @type {unknown} */ v) => (Array.isArray(v) ? v : []);
+  return [
+    {
+      title: 'Protocol',
+      groups: [
+        {
+          title: 'Title, description, source',
+          path: '$',
+          fields: [
+            ...textField(d, '$', 'title', 'Title'),
+            ...textField(d, '$', 'description', 'Description', 'textarea'),
+            ...textField(d, '$', 'source', 'Source'),
+          ],
+        },
+        {
+          title: 'Outcomes: approval supply, unclear requests',
+          path: '$.outcomes',
+          fields: [
+            ...supplyFields(d.outcomes?.approval?.supply, '$.outcomes.approval.supply', 'Approval'),
+            ...textField(
+              d.outcomes?.unclear,
+              '$.outcomes.unclear',
+              'routeTo',
+              'Unclear requests go to',
+              'text',
+              'Route',
+            ),
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Categories',
+      groups: list(d.categories).map((c, i) => {
+        const at = `$.categories[${i}]`;
+        return {
+          title: `${c.title ?? c.id} (${c.clause ?? ''})`,
+          path: at,
+          fields: [
+            ...conditionFields(c.when, `${at}.when`, ''),
+            ...list(c.criteria).flatMap((k, j) => [
+              ...conditionFields(k.appliesWhen, `${at}.criteria[${j}].appliesWhen`, `${k.id} applies when`),
+              ...conditionFields(k.when, `${at}.criteria[${j}].when`, k.id),
+            ]),
+            ...list(c.supply).flatMap((s, j) => [
+              ...conditionFields(s.when, `${at}.supply[${j}].when`, s.id),
+              ...supplyFields(s.supply, `${at}.supply[${j}].supply`, s.id),
+            ]),
+            ...list(c.actions).flatMap((a, j) => conditionFields(a.when, `${at}.actions[${j}].when`, a.action)),
+            ...textField(c, at, 'title', 'Category title'),
+            ...ruleText(c, at, 'Category'),
+            ...list(c.criteria).flatMap((k, j) => ruleText(k, `${at}.criteria[${j}]`, k.id)),
+            ...list(c.supply).flatMap((s, j) => ruleText(s, `${at}.supply[${j}]`, s.id)),
+            ...list(c.actions).flatMap((a, j) => ruleText(a, `${at}.actions[${j}]`, a.action)),
+          ],
+        };
+      }),
+    },
+    {
+      title: 'Routes',
+      groups: list(d.routes).map((r, i) => {
+        const at = `$.routes[${i}]`;
+        return {
+          title: `${r.id} (${r.clause ?? ''})`,
+          path: at,
+          fields: [
+            ...textField(r, at, 'routeTo', `${r.id}: goes to`, 'text', 'Route'),
+            ...numberField(r, at, 'precedence', `${r.id}: precedence (higher first)`, 'Route'),
+            ...conditionFields(r.when, `${at}.when`, r.id),
+            ...ruleText(r, at, r.id),
+          ],
+        };
+      }),
+    },
+    {
+      title: 'Guards',
+      groups: list(d.guards).map((g, i) => {
+        const at = `$.guards[${i}]`;
+        return {
+          title: `${g.id} (${g.clause ?? ''})`,
+          path: at,
+          fields: [...conditionFields(g.when, `${at}.when`, g.id), ...ruleText(g, at, g.id)],
+        };
+      }),
+    },
+    {
+      title: 'Bridge supplies',
+      groups: list(d.bridgeSupply).map((b, i) => {
+        const at = `$.bridgeSupply[${i}]`;
+        return {
+          title: `${b.id} (${b.clause ?? ''})`,
+          path: at,
+          fields: [
+            ...supplyFields(b.supply, `${at}.supply`, b.id),
+            ...conditionFields(b.when, `${at}.when`, b.id),
+            ...ruleText(b, at, b.id),
+          ],
+        };
+      }),
+    },
+  ].filter((s) => s.groups.length > 0);
+}
