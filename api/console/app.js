@@ -5,6 +5,7 @@
 import { batchSigning } from './batch-sign.js';
 import { RENDERERS, rendererFor } from './kinds/index.js';
 import { showAnalytics } from './analytics.js';
+import { showClinics } from './clinics.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
 const PAGE_SIZE = 25;
@@ -384,6 +385,7 @@ async function signIn(token) {
   buildTabs();
   // Outcome analytics (./analytics.js) answer admins only (GET /v1/analytics).
   $('nav-analytics').hidden = me.role !== 'admin';
+  $('nav-clinics').hidden = me.role !== 'admin';
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
   $('workspace').hidden = false;
@@ -445,7 +447,7 @@ function buildTabs() {
 }
 
 function renderTabs() {
-  const onCase = !$('case-view').hidden || !$('analytics-view').hidden;
+  const onCase = !$('case-view').hidden || !$('analytics-view').hidden || !$('clinics-view').hidden;
   for (const q of QUEUES) {
     const tab = $(`tab-${q}`);
     tab.setAttribute('aria-selected', q === state.queue && !onCase ? 'true' : 'false');
@@ -983,7 +985,24 @@ async function route() {
   const onAnalytics = /^\/analytics(\?|$)/.test(hash) && state.me.role === 'admin';
   $('analytics-view').hidden = !onAnalytics;
   $('nav-analytics').setAttribute('aria-current', onAnalytics ? 'page' : 'false');
+  // Clinic onboarding and settings (./clinics.js), for admins.
+  const onClinics = /^\/clinics(\/|\?|$)/.test(hash) && state.me.role === 'admin';
+  $('clinics-view').hidden = !onClinics;
+  $('nav-clinics').setAttribute('aria-current', onClinics ? 'page' : 'false');
   try {
+    if (onClinics) {
+      $('queue-view').hidden = true;
+      $('case-view').hidden = true;
+      renderTabs();
+      setStatus('');
+      await showClinics($('clinics-view'), hash, {
+        h,
+        token: () => state.token ?? '',
+        me: state.me,
+        onUnauthorized: () => signOut('Your token was not accepted (expired or revoked). Sign in again.'),
+      });
+      return;
+    }
     if (onAnalytics) {
       $('queue-view').hidden = true;
       $('case-view').hidden = true;
@@ -1029,7 +1048,7 @@ function stopPolling() {
 
 /** Refreshes the visible queue (and the tab counts); skipped while the tab is hidden or a call is in flight. */
 async function poll() {
-  if (state.polling || document.hidden || !state.me || !$('analytics-view').hidden) return;
+  if (state.polling || document.hidden || !state.me || !$('analytics-view').hidden || !$('clinics-view').hidden) return;
   const c = state.current;
   const onCase = !$('case-view').hidden;
   // On a case view, refresh only a case this tab decided and that is still open: it is about to change.
