@@ -616,7 +616,7 @@ function bind(controls) {
  * Marks empty required fields (client side, before any request). @param {HTMLElement} scope
  * @param {[string, HTMLElement & { value: string }, string][]} required [path, control, message]
  */
-function requireFilled(scope, required) {
+function markMissing(scope, required) {
   return showIssues(
     scope,
     required.filter(([, el]) => el.value.trim() === '').map(([path, , message]) => ({ path, message })),
@@ -666,7 +666,7 @@ function clinicStep(view, protocols, pending) {
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const missing = requireFilled(form, [
+    const missing = markMissing(form, [
       ['$.id', id, 'Enter the clinic id.'],
       ['$.name', name, 'Enter the clinic’s name.'],
     ]);
@@ -750,7 +750,7 @@ function connectionStep(view, protocols, pending) {
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const missing = requireFilled(form, [
+    const missing = markMissing(form, [
       ['$.fhirBaseUrl', base, 'Enter the FHIR base URL.'],
       ['$.fhirClientId', client, 'Enter the SMART client id.'],
     ]);
