@@ -6,6 +6,7 @@ import { batchSigning } from './batch-sign.js';
 import { RENDERERS, rendererFor } from './kinds/index.js';
 import { showAnalytics } from './analytics.js';
 import { showProtocols } from './protocols.js';
+import { showClinics } from './clinics.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
 const PAGE_SIZE = 25;
@@ -390,6 +391,7 @@ async function signIn(token) {
   // Outcome analytics (./analytics.js) answer admins only (GET /v1/analytics).
   $('nav-analytics').hidden = me.role !== 'admin';
   $('nav-protocols').hidden = me.role !== 'admin'; // the protocol pages (./protocols.js)
+  $('nav-clinics').hidden = me.role !== 'admin'; // clinic onboarding and settings (./clinics.js)
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
   $('workspace').hidden = false;
@@ -451,7 +453,11 @@ function buildTabs() {
 }
 
 function renderTabs() {
-  const onCase = !$('case-view').hidden || !$('analytics-view').hidden || !$('protocols-view').hidden;
+  const onCase =
+    !$('case-view').hidden ||
+    !$('analytics-view').hidden ||
+    !$('protocols-view').hidden ||
+    !$('clinics-view').hidden;
   for (const q of QUEUES) {
     const tab = $(`tab-${q}`);
     tab.setAttribute('aria-selected', q === state.queue && !onCase ? 'true' : 'false');
@@ -992,6 +998,10 @@ async function route() {
   const onProtocols = /^\/protocols(\/|$)/.test(hash) && state.me.role === 'admin';
   $('protocols-view').hidden = !onProtocols;
   $('nav-protocols').setAttribute('aria-current', onProtocols ? 'page' : 'false');
+  // Clinic onboarding and settings (./clinics.js), for admins.
+  const onClinics = /^\/clinics(\/|\?|$)/.test(hash) && state.me.role === 'admin';
+  $('clinics-view').hidden = !onClinics;
+  $('nav-clinics').setAttribute('aria-current', onClinics ? 'page' : 'false');
   try {
     if (onProtocols) {
       $('queue-view').hidden = true;
@@ -999,6 +1009,19 @@ async function route() {
       renderTabs();
       await showProtocols($('protocols-view'), { h, api, me: state.me, handleAuthError });
       setStatus('');
+      return;
+    }
+    if (onClinics) {
+      $('queue-view').hidden = true;
+      $('case-view').hidden = true;
+      renderTabs();
+      setStatus('');
+      await showClinics($('clinics-view'), hash, {
+        h,
+        token: () => state.token ?? '',
+        me: state.me,
+        onUnauthorized: () => signOut('Your token was not accepted (expired or revoked). Sign in again.'),
+      });
       return;
     }
     if (onAnalytics) {
@@ -1046,7 +1069,14 @@ function stopPolling() {
 
 /** Refreshes the visible queue (and the tab counts); skipped while the tab is hidden or a call is in flight. */
 async function poll() {
-  if (state.polling || document.hidden || !state.me || !$('analytics-view').hidden || !$('protocols-view').hidden)
+  if (
+    state.polling ||
+    document.hidden ||
+    !state.me ||
+    !$('analytics-view').hidden ||
+    !$('protocols-view').hidden ||
+    !$('clinics-view').hidden
+  )
     return;
   const c = state.current;
   const onCase = !$('case-view').hidden;

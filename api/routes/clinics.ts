@@ -5,7 +5,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { AuditInput, Clinic } from '../../connectors/db/index.ts';
 import { clinicPrivateKeyJwk } from '../../connectors/fhir/clinic-connectors.ts';
 import { parseClientKey, publicJwkOf } from '../../connectors/fhir/client-key.ts';
-import { checkFhirConnection } from '../../connectors/fhir/connection-check.ts';
+import { checkFhirConnection, CONNECTION_STEPS, TEST_READ } from '../../connectors/fhir/connection-check.ts';
 import { assertEgressUrl, egressPolicy, sameOrigin } from '../../connectors/fhir/egress.ts';
 import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } from '../../connectors/secret-box.ts';
 import { DEFAULT_SWEEP_CRON } from '../../connectors/db/clinics.ts';
@@ -91,6 +91,12 @@ const KindSettingView = z
     protocolVersion: z.number().int().nullable(),
     /** When the kind's panel sweep runs (cron, five fields; default weekly). */
     sweepCron: z.string(),
+    /**
+     * For the kind of the clinic's own protocolId (which always runs, so `enabled` here is always true): the clinic
+     * field that switches its automation, e.g. `refillAutomationEnabled`; null when it has none. Null for every other
+     * kind, whose `enabled` is its switch.
+     */
+    switchField: z.string().nullable(),
   })
   .openapi('ClinicKind');
 
@@ -241,6 +247,21 @@ const ConnectionReportView = z
     transaction: z.boolean(),
     conditionalCreateTypes: z.array(z.string()),
     smart: z.object({ configured: z.boolean(), tokenEndpoint: z.string().nullable(), tokenOk: z.boolean() }),
+    /** The check step by step, in the order run: each passed, failed (with a fix in plain words) or was skipped. */
+    steps: z.array(
+      z
+        .object({
+          id: z.enum(CONNECTION_STEPS),
+          title: z.string(),
+          status: z.enum(['pass', 'fail', 'skipped']),
+          /** What happened, in plain words. */
+          detail: z.string(),
+          /** What to do about a failure; null when the step passed or was skipped. */
+          fix: z.string().nullable(),
+        })
+        .openapi('ConnectionCheckStep'),
+    ),
+    /** Every failure's detail, and notes (no key), as one list. */
     problems: z.array(z.string()),
   })
   .openapi('ConnectionReport');
@@ -343,11 +364,77 @@ const rotateRoute = createRoute({
 const checkRoute = createRoute({
   method: 'post',
   path: '/v1/clinics/{id}/connection-check',
-  summary: 'Read the EHR’s CapabilityStatement (and get a SMART token) and report what it supports (admin)',
-  description: 'Answers 200 with `ok: false` and `problems` when the EHR is down or refuses; never 5xx for EHR faults.',
+  summary: 'Check the EHR connection step by step: CapabilityStatement, SMART discovery, token, one test read (admin)',
+  description:
+    'Each step passes, fails with a fix in plain words, or is skipped. The test read is `GET Patient?_summary=count`: ' +
+    'a count, no patient record. Answers 200 with `ok: false` and the failed steps when the EHR is down or refuses; ' +
+    'never 5xx for EHR faults. Audited (`clinic.connection_checked`).',
   security: bearer,
   request: { params: IdParam },
   responses: { 200: json(ConnectionReportView, 'The report'), ...errorResponses(400, 401, 403, 404) },
+});
+
+/**
+ * The audit actions that record an admin's change to a clinic's configuration (or a check of its connection): what
+ * `GET /v1/clinics/{id}/changes` lists. Access to patient data is never among them.
+ */
+export const CLINIC_CHANGE_ACTIONS = [
+  'clinic.created',
+  'clinic.settings_changed',
+  'clinic.ehr_connection_changed',
+  'clinic.webhook_secret_rotated',
+  'clinic.connection_checked',
+  'signing_policy.updated',
+  'protocol.published',
+  'protocol.rolled_back',
+  'value_set.loaded',
+  'value_set.removed',
+  'token.issued',
+  'token.revoked',
+] as const;
+
+const ClinicChange = z
+  .object({
+    /** The audit entry's id (newest first). */
+    id: z.number().int(),
+    at: z.string(),
+    /** Who: the person (token's userId) and the role they acted in. */
+    actorId: z.string(),
+    actorRole: z.string().nullable(),
+    action: z.enum(CLINIC_CHANGE_ACTIONS),
+    protocolId: z.string().nullable(),
+    protocolVersion: z.number().int().nullable(),
+    requestId: z.string().nullable(),
+    /** What changed, as the change recorded it (e.g. `changes: { field: { from, to } }`); never a secret. */
+    detail: z.record(z.string(), z.unknown()),
+  })
+  .openapi('ClinicChange');
+
+const ChangesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  /** `nextCursor` of the previous page. */
+  cursor: z
+    .string()
+    .regex(/^[1-9][0-9]{0,14}$/, 'not a cursor from nextCursor')
+    .optional(),
+});
+
+const changesRoute = createRoute({
+  method: 'get',
+  path: '/v1/clinics/{id}/changes',
+  summary: 'Who changed the clinic’s configuration, what and when (admin): its admin audit entries, newest first',
+  description:
+    `The audit entries of the actions ${CLINIC_CHANGE_ACTIONS.map((a) => `\`${a}\``).join(', ')} for this ` +
+    'clinic (a global publish, which moves every unpinned clinic, is not a change of one clinic). No patient data.',
+  security: bearer,
+  request: { params: IdParam, query: ChangesQuery },
+  responses: {
+    200: json(
+      z.object({ items: z.array(ClinicChange), nextCursor: z.string().nullable() }).openapi('ClinicChanges'),
+      'A page of changes',
+    ),
+    ...errorResponses(400, 401, 403, 404),
+  },
 });
 
 /** A private key the schema admits but that is not a usable key (not PEM/JWK, too short, wrong curve) is 422. */
@@ -463,13 +550,21 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       const row = stored.get(kind);
       const sweepCron = row?.sweepCron ?? DEFAULT_SWEEP_CRON;
       return own === kind
-        ? { kind, enabled: true, protocolId: clinic.protocolId, protocolVersion: clinic.protocolVersion, sweepCron }
+        ? {
+            kind,
+            enabled: true,
+            protocolId: clinic.protocolId,
+            protocolVersion: clinic.protocolVersion,
+            sweepCron,
+            switchField: SWITCH_ALIASES.find((a) => a.kind === kind)?.field ?? null,
+          }
         : {
             kind,
             enabled: row?.enabled ?? false,
             protocolId: row?.protocolId ?? null,
             protocolVersion: row?.protocolVersion ?? null,
             sweepCron,
+            switchField: null,
           };
     });
   }
@@ -675,7 +770,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     }
     const own = await ownKind(patch.protocolId ?? before.protocolId);
     if (patch.kinds) await checkKinds(before.id, own, patch.kinds);
-    const kindsBefore = patch.kinds ? await kindViews(before) : null;
+    const kindsBefore = patch.kinds ? (await kindViews(before)).map(({ switchField: _, ...k }) => k) : null;
     const switches = switchesOf(patch);
     const switchesBefore = switches.length ? await switchValues(before) : {};
     const kinds = kindsToStore(patch.kinds, own, switches);
@@ -788,17 +883,40 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return c.json({ webhookSecret, previousValidUntil }, 200);
   });
 
+  app.openapi(changesRoute, async (c) => {
+    const clinic = await visibleClinic(c.get('principal'), c.req.valid('param').id);
+    const { limit, cursor } = c.req.valid('query');
+    const page = await store.audit.listAudit({
+      clinicId: clinic.id,
+      actions: CLINIC_CHANGE_ACTIONS,
+      limit,
+      ...(cursor !== undefined ? { cursor } : {}),
+    });
+    const items = page.items.map((e) => ({
+      id: e.id,
+      at: e.at,
+      actorId: e.actorId,
+      actorRole: e.actorRole,
+      action: e.action as (typeof CLINIC_CHANGE_ACTIONS)[number],
+      protocolId: e.protocolId,
+      protocolVersion: e.protocolVersion,
+      requestId: e.requestId,
+      detail: e.detail,
+    }));
+    return c.json({ items, nextCursor: page.nextCursor }, 200);
+  });
+
   app.openapi(checkRoute, async (c) => {
     const principal = c.get('principal');
     const clinic = await visibleClinic(principal, c.req.valid('param').id);
     const requestId = c.get('requestId');
     let privateKeyJwk: JWK | undefined;
-    const problems: string[] = [];
+    let keyError: string | undefined;
     if (clinic.fhirPrivateKeyJwk) {
       try {
         privateKeyJwk = clinicPrivateKeyJwk(clinic.id, clinic.fhirPrivateKeyJwk, secrets());
       } catch (err) {
-        problems.push(err instanceof AppError ? err.message : 'The stored client key cannot be read');
+        keyError = err instanceof AppError ? err.message : 'The stored client key cannot be read';
       }
     }
     const report = await checkFhirConnection({
@@ -806,6 +924,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       timeoutMs: CHECK_TIMEOUT_MS,
       egress,
       requestId: () => requestId,
+      ...(keyError !== undefined ? { keyError } : {}),
       ...(privateKeyJwk
         ? {
             auth: {
@@ -816,15 +935,14 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
           }
         : {}),
     });
-    if (problems.length > 0) {
-      report.problems = [...problems, ...report.problems.filter((p) => !p.startsWith('No SMART client key'))];
-      report.ok = false;
-    }
+    // The test read is a count-only search (no patient record crosses): this row is the check's only audit.
     await audit(principal, requestId, 'clinic.connection_checked', clinic.id, {
       ok: report.ok,
       fhirVersion: report.fhirVersion,
       tokenOk: report.smart.tokenOk,
       problems: report.problems.length,
+      steps: Object.fromEntries(report.steps.map((s) => [s.id, s.status])),
+      testRead: `${TEST_READ.resourceType}?_summary=${TEST_READ.params._summary}`,
     });
     return c.json(report, 200);
   });

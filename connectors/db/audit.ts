@@ -48,6 +48,8 @@ export interface ListAuditOptions {
   caseId?: string;
   clinicId?: string;
   action?: string;
+  /** Any of these actions (1–50 of them; instead of `action`). */
+  actions?: readonly string[];
   /** 1–500, default 50. */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -103,16 +105,29 @@ export function createAuditRepo({ kysely }: Db): AuditRepo {
     async listAudit(opts = {}) {
       const limit = parseInput(z.number().int().min(1).max(500).default(50), opts.limit, 'limit');
       const before = opts.cursor == null ? undefined : parseCursor(opts.cursor);
-      const rows = await kysely
-        .selectFrom('audit_log')
-        .selectAll()
-        .$if(opts.caseId !== undefined, (q) => q.where('caseId', '=', opts.caseId!))
-        .$if(opts.clinicId !== undefined, (q) => q.where('clinicId', '=', opts.clinicId!))
-        .$if(opts.action !== undefined, (q) => q.where('action', '=', opts.action!))
-        .$if(before !== undefined, (q) => q.where('id', '<', before!))
-        .orderBy('id', 'desc')
-        .limit(limit + 1)
-        .execute();
+      const actions =
+        opts.actions === undefined
+          ? undefined
+          : parseInput(z.array(z.string().min(1)).min(1).max(50), [...opts.actions], 'actions');
+      const page = (action: string | undefined) =>
+        kysely
+          .selectFrom('audit_log')
+          .selectAll()
+          .$if(opts.caseId !== undefined, (q) => q.where('caseId', '=', opts.caseId!))
+          .$if(opts.clinicId !== undefined, (q) => q.where('clinicId', '=', opts.clinicId!))
+          .$if(action !== undefined, (q) => q.where('action', '=', action!))
+          .$if(before !== undefined, (q) => q.where('id', '<', before!))
+          .orderBy('id', 'desc')
+          .limit(limit + 1)
+          .execute();
+      // Several actions: one query each on the (action, id) index, merged. An `action IN (…)` beside clinicId walks
+      // the clinic's whole log when the actions are rare in it (README "Clinics in the console": the measurement).
+      const rows = actions
+        ? (await Promise.all([...new Set(actions)].map(page)))
+            .flat()
+            .sort((a, b) => dbInt.parse(b.id) - dbInt.parse(a.id))
+            .slice(0, limit + 1)
+        : await page(opts.action);
       const items = rows.slice(0, limit).map((r) => AuditEntrySchema.parse(r));
       const last = items.at(-1);
       return { items, nextCursor: rows.length > limit && last !== undefined ? String(last.id) : null };

@@ -207,6 +207,20 @@ describe('onboarding a clinic', () => {
       smart: { configured: true, tokenEndpoint: `${sandbox.url}/oauth2/token`, tokenOk: true },
     });
     expect(report.conditionalCreateTypes).toContain('MedicationRequest');
+    const steps = report.steps as { id: string; status: string; fix: string | null }[];
+    expect(steps.map((s) => `${s.id}:${s.status}`)).toEqual([
+      'capability_statement:pass',
+      'smart_discovery:pass',
+      'token:pass',
+      'test_read:pass',
+    ]);
+    // Audited with each step's outcome and the test read, which reads a count and no patient record.
+    const { items } = await store.audit.listAudit({ clinicId: 'north', action: 'clinic.connection_checked' });
+    expect(items[0]?.detail).toMatchObject({
+      ok: true,
+      steps: { capability_statement: 'pass', smart_discovery: 'pass', token: 'pass', test_read: 'pass' },
+      testRead: 'Patient?_summary=count',
+    });
   });
 
   test('the worker’s connectors decrypt the stored key and read the EHR with a token', async () => {
@@ -246,6 +260,9 @@ describe('onboarding a clinic', () => {
     expect(report.ok).toBe(false);
     expect(report.smart.tokenOk).toBe(false);
     expect(report.problems.join(' ')).toMatch(/SMART token: authorization server refused/);
+    const steps = (report as unknown as { steps: { id: string; status: string; fix: string | null }[] }).steps;
+    expect(steps.map((s) => s.status)).toEqual(['pass', 'pass', 'fail', 'skipped']);
+    expect(steps[2]?.fix).toMatch(/client id client-east/);
   });
 
   test('an EHR that is down is reported as problems with 200, never a 500', async () => {
@@ -255,8 +272,12 @@ describe('onboarding a clinic', () => {
     const report = (await res.json()) as { ok: boolean; fhirVersion: string | null; problems: string[] };
     expect(report.ok).toBe(false);
     expect(report.fhirVersion).toBeNull();
-    expect(report.problems.length).toBeGreaterThanOrEqual(2);
+    expect(report.problems).toHaveLength(1);
     expect(report.problems[0]).toMatch(/^CapabilityStatement: /);
+    // The first step failed: the others are not run (each would fail for the same reason).
+    const steps = (report as unknown as { steps: { status: string; fix: string | null }[] }).steps;
+    expect(steps.map((s) => s.status)).toEqual(['fail', 'skipped', 'skipped', 'skipped']);
+    expect(steps[0]?.fix).toMatch(/did not answer/);
     const { items } = await store.audit.listAudit({ clinicId: 'down', action: 'clinic.connection_checked' });
     expect(items[0]?.detail).toMatchObject({ ok: false });
   });
@@ -648,6 +669,89 @@ describe('webhook secret rotation', () => {
   });
 });
 
+describe('who changed what and when', () => {
+  interface Change {
+    id: number;
+    at: string;
+    actorId: string;
+    actorRole: string | null;
+    action: string;
+    detail: Record<string, unknown>;
+  }
+  type Page = { items: Change[]; nextCursor: string | null };
+
+  test('a clinic’s admin audit entries, newest first, in pages; patient access is never among them', async () => {
+    const { webhookSecret } = await create('hist');
+    const patch = (body: unknown) => api('/v1/clinics/hist/settings', { method: 'PATCH', as: 'admin', body });
+    expect((await patch({ nurseSlaSeconds: 7200 })).status).toBe(200);
+    expect((await patch({ refillAutomationEnabled: false })).status).toBe(200);
+    const rotated = await api('/v1/clinics/hist/webhook-secret/rotate', {
+      method: 'POST',
+      as: 'admin',
+      body: { graceSeconds: 600 },
+    });
+    const { webhookSecret: newSecret } = (await rotated.json()) as { webhookSecret: string };
+    // Something that is not a configuration change, for the same clinic: it must not be listed.
+    await store.audit.appendAudit({
+      actorType: 'user',
+      actorId: 'nurse-1',
+      actorRole: 'nurse',
+      action: 'case.viewed',
+      clinicId: 'hist',
+      caseId: 'rf_hist_mr-1',
+    });
+
+    const res = await api('/v1/clinics/hist/changes', { as: 'admin' });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const text = await res.clone().text();
+    expect(text).not.toContain(webhookSecret);
+    expect(text).not.toContain(newSecret);
+    const all = (await res.json()) as Page;
+    expect(all.items.map((c) => c.action)).toEqual([
+      'clinic.webhook_secret_rotated',
+      'clinic.settings_changed',
+      'clinic.settings_changed',
+      'clinic.created',
+    ]);
+    expect(all.nextCursor).toBeNull();
+    expect(all.items[0]).toMatchObject({ actorId: 'admin-1', actorRole: 'admin', detail: { graceSeconds: 600 } });
+    expect(all.items[2]?.detail).toEqual({ changes: { nurseSlaSeconds: { from: 3600, to: 7200 } } });
+
+    // Two at a time: the cursor walks the same list.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2';
+      const page = (await (await api(`/v1/clinics/hist/changes${q}`, { as: 'admin' })).json()) as Page;
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((c) => `${c.id}`));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(all.items.map((c) => `${c.id}`));
+  });
+
+  test('page size 1–100, cursors of the declared shape; another clinic’s changes are 404 to a clinic admin', async () => {
+    for (const q of ['limit=0', 'limit=101', 'limit=x', 'cursor=abc', 'cursor=0', 'cursor=1234567890123456']) {
+      const res = await api(`/v1/clinics/hist/changes?${q}`, { as: 'admin' });
+      expect(res.status, q).toBe(400);
+    }
+    const far = await api('/v1/clinics/hist/changes?cursor=1', { as: 'admin' });
+    expect(((await far.json()) as Page).items).toEqual([]);
+    const histAdmin = 'clinics-hist-admin-token-0123456789';
+    await store.tokens.createToken({
+      name: 'h',
+      role: 'admin',
+      userId: 'admin-hist',
+      clinicId: 'hist',
+      token: histAdmin,
+    });
+    const asHist = (path: string) => app.request(path, { headers: { authorization: `Bearer ${histAdmin}` } });
+    expect((await asHist('/v1/clinics/hist/changes')).status).toBe(200);
+    expect((await asHist('/v1/clinics/north/changes')).status).toBe(404);
+    expect((await api('/v1/clinics/missing/changes', { as: 'admin' })).status).toBe(404);
+  });
+});
+
 describe('who may do what', () => {
   beforeAll(async () => {
     await create('bound');
@@ -668,6 +772,7 @@ describe('who may do what', () => {
     { method: 'PATCH', path: '/v1/clinics/bound/ehr-connection', body: { fhirClientId: 'x' } },
     { method: 'POST', path: '/v1/clinics/bound/webhook-secret/rotate', body: {} },
     { method: 'POST', path: '/v1/clinics/bound/connection-check' },
+    { method: 'GET', path: '/v1/clinics/bound/changes' },
   ];
 
   test.each(routes)('$method $path: 401 without a token, 403 for a nurse or a doctor', async (r) => {
@@ -804,6 +909,7 @@ test('the OpenAPI document lists the clinic routes and never a private key field
     '/v1/clinics/{id}/ehr-connection',
     '/v1/clinics/{id}/webhook-secret/rotate',
     '/v1/clinics/{id}/connection-check',
+    '/v1/clinics/{id}/changes',
   ]) {
     expect(doc.paths, p).toHaveProperty([p]);
   }

@@ -278,8 +278,22 @@ describe('per-clinic kind settings', () => {
     expect(await store.clinics.protocolForKind('legacy', 'care-gap')).toBeNull();
     const view = await api('/v1/clinics/legacy');
     expect(view.body.kinds).toEqual([
-      { kind: 'refill', enabled: true, protocolId: REFILL, protocolVersion: null, sweepCron: DEFAULT_SWEEP_CRON },
-      { kind: 'care-gap', enabled: false, protocolId: null, protocolVersion: null, sweepCron: DEFAULT_SWEEP_CRON },
+      {
+        kind: 'refill',
+        enabled: true,
+        protocolId: REFILL,
+        protocolVersion: null,
+        sweepCron: DEFAULT_SWEEP_CRON,
+        switchField: 'refillAutomationEnabled',
+      },
+      {
+        kind: 'care-gap',
+        enabled: false,
+        protocolId: null,
+        protocolVersion: null,
+        sweepCron: DEFAULT_SWEEP_CRON,
+        switchField: null,
+      },
     ]);
   });
 
@@ -295,6 +309,7 @@ describe('per-clinic kind settings', () => {
       protocolId: CRC,
       protocolVersion: null,
       sweepCron: DEFAULT_SWEEP_CRON,
+      switchField: null,
     });
     const live = (await store.protocols.get(CRC))!.publishedVersion;
     expect(await store.clinics.protocolForKind('kinds-a', 'care-gap')).toMatchObject({

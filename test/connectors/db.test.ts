@@ -316,6 +316,40 @@ describe.each(dialects)('app database on $dialect', ({ dialect, adminUrl, skip, 
         await expectAppError(store.audit.listAudit({ cursor: 'not-a-cursor' }), 'INVALID_INPUT');
       });
 
+      test('several actions: one list, newest first, in keyset pages across the actions', async () => {
+        const actions = ['cfg.a', 'cfg.b', 'cfg.c'];
+        for (let i = 0; i < 7; i++) {
+          await store.audit.appendAudit({
+            actorType: 'user',
+            actorId: 'admin',
+            action: actions[i % 3]!,
+            clinicId: i === 3 ? 'elsewhere' : CLINIC.id,
+            detail: { i },
+          });
+          await store.audit.appendAudit({
+            actorType: 'user',
+            actorId: 'n',
+            action: 'case.viewed',
+            clinicId: CLINIC.id,
+          });
+        }
+        const seen: unknown[] = [];
+        let cursor: string | null = null;
+        for (let pages = 0; pages < 10; pages++) {
+          const page: Awaited<ReturnType<typeof store.audit.listAudit>> = await store.audit.listAudit({
+            clinicId: CLINIC.id,
+            actions: [...actions, 'cfg.a'],
+            limit: 2,
+            cursor,
+          });
+          seen.push(...page.items.map((e) => e.detail.i));
+          cursor = page.nextCursor;
+          if (!cursor) break;
+        }
+        expect(seen).toEqual([6, 5, 4, 2, 1, 0]);
+        await expectAppError(store.audit.listAudit({ actions: [] }), 'INVALID_INPUT');
+      });
+
       test('the database itself refuses to update or delete audit rows', async () => {
         const { id } = await store.audit.appendAudit({ actorType: 'system', actorId: 'x', action: 'probe' });
         await expect(
