@@ -454,10 +454,7 @@ function buildTabs() {
 
 function renderTabs() {
   const onCase =
-    !$('case-view').hidden ||
-    !$('analytics-view').hidden ||
-    !$('protocols-view').hidden ||
-    !$('clinics-view').hidden;
+    !$('case-view').hidden || !$('analytics-view').hidden || !$('protocols-view').hidden || !$('clinics-view').hidden;
   for (const q of QUEUES) {
     const tab = $(`tab-${q}`);
     tab.setAttribute('aria-selected', q === state.queue && !onCase ? 'true' : 'false');
