@@ -213,7 +213,15 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
  * is unrun too, since kysely applies migrations in order.
  */
 async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
-  // Kysely applies migrations in order: 0012 (signing policies) is unrun too; its table checks admit the old values.
+  // Kysely applies migrations in order: 0013 (the analytics rollup) and 0012 (signing policies) are unrun too; 0012's
+  // table checks admit the old values.
+  for (const table of ['analytics_daily', 'analytics_rollup_state'])
+    await kysely.schema.dropTable(table).ifExists().execute();
+  await kysely.schema.dropIndex('cases_clinic_status_idx').ifExists().execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0013_analytics_rollup' as never)
+    .execute();
   await kysely.schema.dropTable('signing_policies').ifExists().execute();
   await kysely
     .deleteFrom('kysely_migration' as never)
