@@ -436,9 +436,10 @@ describe('console: clinics', () => {
     // Reload: the other admin's policy; make the change again on top of it.
     await policy.getByRole('button', { name: 'Reload policy' }).click();
     const reloaded = page.getByTestId('signing-family-medicine-2015');
-    await expect(reloaded.getByLabel('Standing order: activated at once, a doctor co-signs').isChecked()).resolves.toBe(
-      true,
-    );
+    // The reload fetches the policy, then draws the card anew: poll until the other admin's choice shows.
+    await expect
+      .poll(() => reloaded.getByLabel('Standing order: activated at once, a doctor co-signs').isChecked())
+      .toBe(true);
     await reloaded.getByLabel('Delegates sign protocol approvals').check();
     await reloaded.getByLabel('Pharmacists').check();
     await reloaded.getByLabel('Authorising physician').fill('Dr. Ana Lopez, medical director');
