@@ -15,7 +15,7 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { startOfLocalDay, type AnalyticsReport } from '../../rules/analytics/index.ts';
 import { analyticsMix, recordMix } from '../helpers/analytics.ts';
-import { ConsoleBrowser } from '../helpers/console-browser.ts';
+import { axeViolations, ConsoleBrowser } from '../helpers/console-browser.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const TZ = 'America/Chicago';
@@ -109,6 +109,8 @@ describe('console: outcome analytics', () => {
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL((u) => u.hash.includes(`from=${FROM}`) && u.hash.includes(`to=${TO}`));
     await page.getByTestId('analytics-report').waitFor();
+
+    expect(await axeViolations(page)).toEqual([]);
 
     const api = await apiJson(`from=${FROM}&to=${TO}&granularity=day`);
     const t = api.totals;
@@ -224,6 +226,14 @@ describe('console: outcome analytics', () => {
     await page.locator('#an-from').fill('2025-01-01');
     await page.getByRole('button', { name: 'Show' }).click();
     await expect(page.getByTestId('analytics-status').textContent()).resolves.toContain('At most 366 days');
+    expect(await axeViolations(page)).toEqual([]);
+    // An empty range: a report of zeros, accessible too.
+    await page.locator('#an-from').fill('2024-01-01');
+    await page.locator('#an-to').fill('2024-01-07');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL((u) => u.hash.includes('from=2024-01-01'));
+    await expect.poll(() => page.getByTestId('metric-requests').textContent()).toBe('0');
+    expect(await axeViolations(page)).toEqual([]);
     await page.context().close();
 
     const nurse = await signedIn('nurse');

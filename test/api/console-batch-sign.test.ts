@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
 import type { CaseRecord } from '../../connectors/db/index.ts';
-import { ConsoleBrowser } from '../helpers/console-browser.ts';
+import { axeViolations, ConsoleBrowser } from '../helpers/console-browser.ts';
 import { refillEvent, startHarness, TOKENS, type Harness } from '../helpers/harness.ts';
 
 const UNDO_SECONDS = 8;
@@ -90,6 +90,7 @@ describe('console: batch signing', () => {
     await dialog.waitFor();
     expect(await dialog.locator('#batch-confirm-title').textContent()).toBe('Sign 3 cases?');
     expect(await dialog.locator('#batch-confirm-list li').allTextContents()).toEqual(drugs);
+    expect(await axeViolations(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Sign 3 orders' }).click();
 
     const results = page.locator('#batch-results');
@@ -99,6 +100,7 @@ describe('console: batch signing', () => {
     expect(await item(b).textContent()).toContain('Signed: goes out in');
     expect(await item(c).textContent()).toContain('Not signed: someone else opened it in the last minute');
     expect(await item(c).getByRole('button', { name: 'Undo' }).count()).toBe(0);
+    expect(await axeViolations(page)).toEqual([]);
     expect(orderFor(a)?.status).toBe('draft');
 
     // Undo A inside the window: nothing goes out, and the case is back in the queue.
