@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { genesisHash, rowHash } from './audit-chain.ts';
 import type { DialectName } from './dialect.ts';
 
 // Migrations are code, applied in name order and never edited once released: add a new one instead.
@@ -651,6 +652,98 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<
   await db.schema.createIndex('api_tokens_clinic_idx').on('api_tokens').columns(['clinicId', 'createdAt']).execute();
 }
 
+/**
+ * Access monitoring (issue 10 §3). The audit log becomes tamper-evident: every row gets `prev_hash` and `hash`
+ * (./audit-chain.ts), one chain per clinic and one for rows without a clinic, computed here for the rows that exist
+ * (in id order) with the append-only trigger suspended for the backfill only, and by `insertAudit` from now on.
+ */
+function accessMonitoring(dialect: DialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('audit_log').addColumn('prevHash', 'text').execute();
+      await db.schema.alterTable('audit_log').addColumn('hash', 'text').execute();
+      if (dialect === 'postgres') {
+        await sql`alter table audit_log disable trigger audit_log_no_change`.execute(db);
+        await chainAuditRows(db, dialect);
+        await sql`alter table audit_log enable trigger audit_log_no_change`.execute(db);
+      } else {
+        await sql`drop trigger audit_log_no_update`.execute(db);
+        await chainAuditRows(db, dialect);
+        await sql`create trigger audit_log_no_update before update on audit_log
+          begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+      }
+    },
+  };
+}
+
+/** Hashes the audit rows that predate the chain, in id order, a page at a time (multi-row UPDATE … FROM VALUES). */
+async function chainAuditRows(db: AnyDb, dialect: DialectName): Promise<void> {
+  const heads = new Map<string | null, string>();
+  const PAGE = 2000;
+  const BATCH = 500; // 3 bound values per row: well under SQLite's 32,766 per statement
+  let after = 0;
+  for (;;) {
+    const rows = (await db
+      .selectFrom('audit_log')
+      .select([
+        'id',
+        'at',
+        'actorType',
+        'actorId',
+        'actorRole',
+        'action',
+        'clinicId',
+        'caseId',
+        'protocolId',
+        'protocolVersion',
+        'requestId',
+        'idempotencyKey',
+        'detail',
+      ])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(PAGE)
+      .execute()) as {
+      id: number | string;
+      at: string;
+      actorType: string;
+      actorId: string;
+      actorRole: string | null;
+      action: string;
+      clinicId: string | null;
+      caseId: string | null;
+      protocolId: string | null;
+      protocolVersion: number | string | null;
+      requestId: string | null;
+      idempotencyKey: string | null;
+      detail: string;
+    }[];
+    const hashed = rows.map((r) => {
+      const prevHash = heads.get(r.clinicId) ?? genesisHash(r.clinicId);
+      const hash = rowHash(prevHash, {
+        ...r,
+        protocolVersion: r.protocolVersion === null ? null : Number(r.protocolVersion),
+      });
+      heads.set(r.clinicId, hash);
+      return { id: Number(r.id), prevHash, hash };
+    });
+    for (let i = 0; i < hashed.length; i += BATCH) {
+      const batch = hashed.slice(i, i + BATCH);
+      if (dialect === 'postgres') {
+        const values = sql.join(batch.map((b) => sql`(${b.id}::bigint, ${b.prevHash}, ${b.hash})`));
+        await sql`update audit_log as a set prev_hash = v.p, hash = v.h from (values ${values}) as v(id, p, h)
+          where a.id = v.id`.execute(db);
+      } else {
+        const values = sql.join(batch.map((b) => sql`(${b.id}, ${b.prevHash}, ${b.hash})`));
+        await sql`update audit_log set prev_hash = v.column2, hash = v.column3 from (values ${values}) as v
+          where audit_log.id = v.column1`.execute(db);
+      }
+    }
+    if (rows.length < PAGE) return;
+    after = Number(rows.at(-1)!.id);
+  }
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -668,6 +761,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0010_kind_switches': kindSwitches(),
         '0011_analytics_indexes': analyticsIndexes(),
         '0012_signing_policies': signingPolicies(dialect),
+        '0014_access_monitoring': accessMonitoring(dialect),
       }),
   };
 }

@@ -162,6 +162,13 @@ export interface AuditLogTable {
   requestId: string | null;
   idempotencyKey: string | null;
   detail: string;
+  /**
+   * The hash chain (migration 0014, ./audit-chain.ts): the previous row of the same clinic's `hash` (the chain's
+   * genesis hash for its first row), and this row's hash over that and its fields. Null only in rows written around
+   * `insertAudit` (which `autopilot audit verify` reports as broken links).
+   */
+  prevHash: string | null;
+  hash: string | null;
 }
 
 export interface ApiTokensTable {
