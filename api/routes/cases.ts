@@ -179,7 +179,7 @@ const getCaseRoute = createRoute({
   request: { params: CaseParams },
   responses: {
     200: { description: 'The case', content: { 'application/json': { schema: CaseView } } },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
@@ -214,7 +214,7 @@ const listQueueRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401),
+    ...errorResponses(400, 401, 403),
   },
 });
 

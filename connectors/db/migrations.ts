@@ -616,8 +616,8 @@ async function rebuildCases(db: AnyDb, check: ReturnType<typeof sql>): Promise<v
   await db.schema.createIndex('cases_analytics_idx').on('cases').columns(CASES_ANALYTICS_COLUMNS).execute();
 }
 
-/** SQLite: `api_tokens` as after 0005, with the role check `check`. */
-async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<void> {
+/** SQLite: `api_tokens` as after 0005, with the role check `check` (built as `temp`, then renamed). */
+async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>, temp = 'api_tokens_0012'): Promise<void> {
   const columns = [
     'token_hash',
     'name',
@@ -632,7 +632,7 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<
     'created_by',
   ].join(', ');
   await db.schema
-    .createTable('api_tokens_0012')
+    .createTable(temp)
     .addColumn('tokenHash', 'text', (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('role', 'text', (c) => c.notNull().check(check))
@@ -645,9 +645,11 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<
     .addColumn('lastUsedAt', 'text')
     .addColumn('createdBy', 'text')
     .execute();
-  await sql`insert into api_tokens_0012 (${sql.raw(columns)}) select ${sql.raw(columns)} from api_tokens`.execute(db);
+  await sql`insert into ${sql.table(temp)} (${sql.raw(columns)}) select ${sql.raw(columns)} from api_tokens`.execute(
+    db,
+  );
   await db.schema.dropTable('api_tokens').execute();
-  await sql`alter table api_tokens_0012 rename to api_tokens`.execute(db);
+  await sql`alter table ${sql.table(temp)} rename to api_tokens`.execute(db);
   await db.schema.createIndex('api_tokens_id_idx').on('api_tokens').column('id').unique().execute();
   await db.schema.createIndex('api_tokens_clinic_idx').on('api_tokens').columns(['clinicId', 'createdAt']).execute();
 }
@@ -655,11 +657,19 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<
 /**
  * Access monitoring (issue 10 §3). The audit log becomes tamper-evident: every row gets `prev_hash` and `hash`
  * (./audit-chain.ts), one chain per clinic and one for rows without a clinic, computed here for the rows that exist
- * (in id order) with the append-only trigger suspended for the backfill only, and by `insertAudit` from now on.
+ * (in id order) with the append-only trigger suspended for the backfill only, and by `insertAudit` from now on. The
+ * token role `privacy` (a clinic's privacy officer; SQLite rebuilds `api_tokens` for the CHECK, as 0012 did).
  */
 function accessMonitoring(dialect: DialectName): Migration {
   return {
     async up(db: AnyDb) {
+      const roleCheck = sql`role in ('admin', 'doctor', 'nurse', 'pharmacist', 'pa', 'privacy')`;
+      if (dialect === 'postgres') {
+        await sql`alter table api_tokens drop constraint if exists api_tokens_role_check`.execute(db);
+        await sql`alter table api_tokens add constraint api_tokens_role_check check (${roleCheck})`.execute(db);
+      } else {
+        await rebuildTokens(db, roleCheck, 'api_tokens_0014');
+      }
       await db.schema.alterTable('audit_log').addColumn('prevHash', 'text').execute();
       await db.schema.alterTable('audit_log').addColumn('hash', 'text').execute();
       if (dialect === 'postgres') {

@@ -8,7 +8,7 @@ export type ProtocolVersionStatus = 'draft' | 'published' | 'retired';
 export type CaseStatus = 'received' | 'triaging' | 'queued' | 'closed' | 'failed';
 export type QueueName = 'signature' | 'nurse' | 'doctor' | 'outreach' | 'cosign';
 export type ActorType = 'system' | 'user' | 'ehr' | 'protocol';
-export type TokenRole = 'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa';
+export type TokenRole = 'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa' | 'privacy';
 
 export interface ClinicsTable {
   id: string;
