@@ -682,6 +682,19 @@ function accessMonitoring(dialect: DialectName): Migration {
         await sql`create trigger audit_log_no_update before update on audit_log
           begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
       }
+      // After the backfill, which would otherwise update these too (PostgreSQL rewrites every index of an updated row).
+      // The access log and its flags read one clinic's rows by time, and by person and time; a patient's cases.
+      await db.schema
+        .createIndex('audit_log_clinic_at_idx')
+        .on('audit_log')
+        .columns(['clinicId', 'at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('audit_log_clinic_actor_idx')
+        .on('audit_log')
+        .columns(['clinicId', 'actorId', 'at', 'id'])
+        .execute();
+      await db.schema.createIndex('cases_clinic_patient_idx').on('cases').columns(['clinicId', 'patientId']).execute();
     },
   };
 }

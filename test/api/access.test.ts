@@ -15,6 +15,8 @@ const GLOBAL_ADMIN = 'access-global-admin-token-0123456789';
 const CLINIC_ADMIN = 'access-clinic-admin-token-0123456789';
 const PRIVACY = 'access-privacy-token-0123456789abcdef';
 const NURSE = 'access-nurse-token-0123456789abcdefgh';
+const DOCTOR = 'access-doctor-token-0123456789abcdefg';
+const NURSE_B = 'access-nurse-b-token-0123456789abcdef';
 
 let testDb: TestDatabase;
 let store: Store;
@@ -44,12 +46,34 @@ beforeAll(async () => {
   store = createStore(testDb.db);
   await store.clinics.upsert(clinic('ac-a'));
   await store.clinics.upsert(clinic('ac-b'));
-  const token = (role: 'admin' | 'nurse' | 'privacy', userId: string, t: string, clinicId: string | null) =>
+  const token = (role: 'admin' | 'nurse' | 'doctor' | 'privacy', userId: string, t: string, clinicId: string | null) =>
     store.tokens.createToken({ name: userId, role, userId, clinicId, token: t });
   await token('admin', 'root@example.org', GLOBAL_ADMIN, null);
   await token('admin', 'lead@ac-a.example', CLINIC_ADMIN, 'ac-a');
   await token('privacy', 'po@ac-a.example', PRIVACY, 'ac-a');
   await token('nurse', 'ana@ac-a.example', NURSE, 'ac-a');
+  await token('doctor', 'bo@ac-a.example', DOCTOR, 'ac-a');
+  await token('nurse', 'cy@ac-b.example', NURSE_B, 'ac-b');
+  for (const [clinicId, i, queue] of [
+    ['ac-a', 1, 'nurse'],
+    ['ac-a', 2, 'doctor'],
+    ['ac-a', 3, 'nurse'],
+    ['ac-b', 1, 'nurse'],
+  ] as const) {
+    await store.cases.upsertCaseProjection(
+      {
+        id: `rf_${clinicId}_mr-${i}`,
+        clinicId,
+        requestId: 'seed',
+        patientId: `pat-${i}`,
+        medicationRequestId: `mr-${i}`,
+        drugName: 'Lisinopril 10 mg',
+        status: 'queued',
+        queue,
+      },
+      3,
+    );
+  }
   app = createApp({ config, db: testDb.db, store, workflows: gateway, logger, now: () => new Date(clock) });
 });
 afterAll(async () => {
@@ -80,7 +104,7 @@ interface OpenApiDoc {
 }
 
 /** Routes a privacy officer may read: who it is, and access monitoring. */
-const PRIVACY_ROUTES = /^\/v1\/(me|clinics\/\{clinicId\}\/access-[a-z-]+(\.csv)?(\/.*)?)$/;
+const PRIVACY_ROUTES = /^\/v1\/(me|access\/.*)$/;
 
 describe('the role privacy', () => {
   test('a clinic admin issues a privacy officer’s token for its clinic; one for no clinic is refused', async () => {
@@ -125,6 +149,204 @@ describe('the role privacy', () => {
     expect((await call('GET', '/v1/queues/nurse/cases', PRIVACY)).json.error).toMatchObject({
       code: 'FORBIDDEN',
       message: 'A privacy token reads access monitoring only, not cases, queues or settings',
+    });
+  });
+});
+
+interface Page {
+  items: {
+    id: number;
+    action: string;
+    category: string;
+    userId: string;
+    role: string | null;
+    clinicId: string;
+    requestId: string | null;
+    callerRequestId: string | null;
+    subjects: { caseId: string | null; patientId: string | null }[];
+  }[];
+  nextCursor: string | null;
+}
+
+describe('the access log', () => {
+  const A = '/v1/access/ac-a';
+  let viewId: string | null;
+
+  beforeAll(async () => {
+    // Clinicians at work through the API: a nurse lists her queue and opens a case, a doctor opens another; a nurse of
+    // the other clinic opens one of hers. The worker reads a patient's record (written as the activity writes it).
+    expect((await call('GET', '/v1/queues/nurse/cases', NURSE)).status).toBe(200);
+    const view = await app.request('/v1/cases/rf_ac-a_mr-1', {
+      headers: { authorization: `Bearer ${NURSE}`, 'x-request-id': 'ehr-trace:7' },
+    });
+    expect(view.status).toBe(200);
+    viewId = view.headers.get('x-request-id');
+    expect((await call('GET', '/v1/cases/rf_ac-a_mr-2', DOCTOR)).status).toBe(200);
+    expect((await call('GET', '/v1/cases/rf_ac-b_mr-1', NURSE_B)).status).toBe(200);
+    await store.audit.appendAudit({
+      actorType: 'system',
+      actorId: 'worker',
+      action: 'patient_context.read',
+      clinicId: 'ac-a',
+      caseId: 'rf_ac-a_mr-3',
+      requestId: 'req-webhook-3',
+      detail: { patientId: 'pat-3', roundTrips: 2 },
+    });
+    await store.audit.appendAudit({
+      actorType: 'user',
+      actorId: 'bo@ac-a.example',
+      actorRole: 'doctor',
+      action: 'decision.recorded',
+      clinicId: 'ac-a',
+      caseId: 'rf_ac-a_mr-3',
+      requestId: 'req-webhook-3',
+      detail: { action: 'approve', decisionId: 'd-1' },
+    });
+    // Not accesses to patient data: a token issued, a protocol published.
+    await store.audit.appendAudit({ actorType: 'user', actorId: 'x', action: 'token.issued', clinicId: 'ac-a' });
+  });
+
+  test('a privacy officer sees every access of its clinic: who, role, when, which case and patient, which request', async () => {
+    const res = await call('GET', `${A}/log`, PRIVACY);
+    expect(res.status, res.text).toBe(200);
+    const page = res.json as unknown as Page;
+    expect(page.items.map((e) => [e.action, e.userId])).toEqual([
+      ['decision.recorded', 'bo@ac-a.example'],
+      ['patient_context.read', 'worker'],
+      ['case.viewed', 'bo@ac-a.example'],
+      ['case.viewed', 'ana@ac-a.example'],
+      ['queue.listed', 'ana@ac-a.example'],
+    ]);
+    const [decision, read, , nurseView, listed] = page.items;
+    expect(nurseView).toMatchObject({
+      category: 'view',
+      role: 'nurse',
+      clinicId: 'ac-a',
+      requestId: viewId,
+      callerRequestId: 'ehr-trace:7',
+      subjects: [{ caseId: 'rf_ac-a_mr-1', patientId: 'pat-1' }],
+    });
+    expect(listed!.subjects).toEqual([
+      { caseId: 'rf_ac-a_mr-1', patientId: 'pat-1' },
+      { caseId: 'rf_ac-a_mr-3', patientId: 'pat-3' },
+    ]);
+    // The decision row names no patient; the case does.
+    expect(decision!.subjects).toEqual([{ caseId: 'rf_ac-a_mr-3', patientId: 'pat-3' }]);
+    expect(read).toMatchObject({ category: 'ehr_read', role: null, requestId: 'req-webhook-3' });
+    expect(res.text).not.toMatch(/Lisinopril|ac-b/);
+  });
+
+  test('filters by person, case, patient and action; keyset pages', async () => {
+    // (Earlier reads of the log touched these cases too, and are in it: the tests below look at the clinicians'.)
+    const ids = async (query: string) =>
+      ((await call('GET', `${A}/log?${query}`, PRIVACY)).json as unknown as Page).items
+        .filter((e) => e.category !== 'monitoring')
+        .map((e) => `${e.action}:${e.userId}`);
+    expect(await ids('userId=ana@ac-a.example')).toEqual([
+      'case.viewed:ana@ac-a.example',
+      'queue.listed:ana@ac-a.example',
+    ]);
+    expect(await ids('caseId=rf_ac-a_mr-3')).toEqual([
+      'decision.recorded:bo@ac-a.example',
+      'patient_context.read:worker',
+      'queue.listed:ana@ac-a.example',
+    ]);
+    expect(await ids('patientId=pat-1&action=case.viewed')).toEqual(['case.viewed:ana@ac-a.example']);
+    // A patient id that is a prefix of another, or differs in case, matches nothing.
+    expect(await ids('patientId=pat')).toEqual([]);
+    expect(await ids('patientId=PAT-1')).toEqual([]);
+
+    const first = (await call('GET', `${A}/log?limit=1&action=case.viewed`, PRIVACY)).json as unknown as Page;
+    const all = (await call('GET', `${A}/log?action=case.viewed`, PRIVACY)).json as unknown as Page;
+    expect(first.items).toHaveLength(1);
+    expect(first.nextCursor).not.toBeNull();
+    const second = (await call('GET', `${A}/log?limit=1&action=case.viewed&cursor=${first.nextCursor}`, PRIVACY))
+      .json as unknown as Page;
+    expect([...first.items, ...second.items].map((e) => e.id)).toEqual(all.items.map((e) => e.id));
+    expect(second.nextCursor).toBeNull();
+  });
+
+  test('a range, by default the last 7 days; an empty or backward range is 422 at $.to', async () => {
+    const old = new Date(clock - 8 * 86_400_000).toISOString();
+    await store.audit.appendAudit({
+      at: old,
+      actorType: 'user',
+      actorId: 'old@ac-a.example',
+      actorRole: 'nurse',
+      action: 'case.viewed',
+      clinicId: 'ac-a',
+      caseId: 'rf_ac-a_mr-1',
+      detail: { patientId: 'pat-1' },
+    });
+    const recent = (await call('GET', `${A}/log?userId=old@ac-a.example`, PRIVACY)).json as unknown as Page;
+    expect(recent.items).toEqual([]);
+    const from = new Date(clock - 9 * 86_400_000).toISOString();
+    const wider = (await call('GET', `${A}/log?userId=old@ac-a.example&from=${from}`, PRIVACY)).json as unknown as Page;
+    expect(wider.items.map((e) => e.userId)).toEqual(['old@ac-a.example']);
+    const backward = await call('GET', `${A}/log?from=${new Date(clock).toISOString()}&to=${from}`, PRIVACY);
+    expect(backward.status).toBe(422);
+    expect(backward.json.error).toMatchObject({ issues: [{ path: '$.to' }] });
+  });
+
+  test('bad input is 400 with the path; another clinic is 404; clinicians are 403', async () => {
+    for (const [query, path] of [
+      ['limit=201', '$.limit'],
+      ['action=token.issued', '$.action'],
+      ['caseId=nope', '$.caseId'],
+      ['cursor=abc', '$.cursor'],
+      ['from=yesterday', '$.from'],
+    ]) {
+      const res = await call('GET', `${A}/log?${query}`, PRIVACY);
+      expect(res.status, query).toBe(400);
+      expect(res.json.error).toMatchObject({ code: 'INVALID_INPUT', issues: [expect.objectContaining({ path })] });
+    }
+    expect((await call('GET', '/v1/access/ac-b/log', PRIVACY)).status).toBe(404);
+    expect((await call('GET', '/v1/access/ac-b/log', CLINIC_ADMIN)).status).toBe(404);
+    expect((await call('GET', '/v1/access/ac-b/log', GLOBAL_ADMIN)).status).toBe(200);
+    expect((await call('GET', `${A}/log`, NURSE)).status).toBe(403);
+    expect((await call('GET', `${A}/log`, null)).status).toBe(401);
+  });
+
+  test('reading the log is itself audited, with the cases and patients it showed; so is the CSV export', async () => {
+    const res = await call('GET', `${A}/log?patientId=pat-1&action=case.viewed`, PRIVACY);
+    const { items } = await store.audit.listAudit({ action: 'access_log.viewed', limit: 1 });
+    expect(items[0]).toMatchObject({
+      actorId: 'po@ac-a.example',
+      actorRole: 'privacy',
+      clinicId: 'ac-a',
+      requestId: res.headers.get('x-request-id'),
+      detail: {
+        filterPatientId: 'pat-1',
+        filterAction: 'case.viewed',
+        caseIds: ['rf_ac-a_mr-1'],
+        patientIds: ['pat-1'],
+      },
+    });
+    // …and shows up in the log itself, as monitoring.
+    const mine = (await call('GET', `${A}/log?userId=po@ac-a.example&action=access_log.viewed`, CLINIC_ADMIN))
+      .json as unknown as Page;
+    expect(mine.items[0]).toMatchObject({ category: 'monitoring', role: 'privacy' });
+
+    const csv = await call('GET', `${A}/log.csv?caseId=rf_ac-a_mr-3`, PRIVACY);
+    expect(csv.status, csv.text).toBe(200);
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="access-ac-a-\d{4}-\d{2}-\d{2}-/);
+    const lines = csv.text.trimEnd().split('\r\n');
+    expect(lines[0]).toBe(
+      'at,user_id,role,actor_type,action,category,clinic_id,case_id,patient_id,request_id,caller_request_id,audit_id',
+    );
+    // The decision, the worker's read, and the queue page (its two cases, one line each), besides reads of the log.
+    const rows = lines.slice(1).map((l) => l.split(','));
+    expect(rows.filter((r) => r[5] !== 'monitoring').map((r) => r.slice(4, 9).join(','))).toEqual([
+      'decision.recorded,decision,ac-a,rf_ac-a_mr-3,pat-3',
+      'patient_context.read,ehr_read,ac-a,rf_ac-a_mr-3,pat-3',
+      'queue.listed,list,ac-a,rf_ac-a_mr-1,pat-1',
+      'queue.listed,list,ac-a,rf_ac-a_mr-3,pat-3',
+    ]);
+    const exported = await store.audit.listAudit({ action: 'access_log.exported', limit: 1 });
+    expect(exported.items[0]).toMatchObject({
+      actorId: 'po@ac-a.example',
+      detail: { count: new Set(rows.map((r) => r[11])).size, filterCaseId: 'rf_ac-a_mr-3' },
     });
   });
 });
