@@ -1,5 +1,16 @@
-import { sql, type Expression, type SqlBool } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import { z } from 'zod';
+import {
+  AccessSettingsSchema,
+  DEFAULT_ACCESS_SETTINGS,
+  afterHoursIntervals,
+  windowOf,
+  type AccessSettings,
+  type CaseView,
+  type FlagInput,
+  type HourCount,
+  type PersonAccess,
+} from '../../rules/access/flags.ts';
 import {
   ACCESS_ACTION_NAMES,
   ACCESS_ACTIONS,
@@ -10,8 +21,10 @@ import {
   type AccessEntry,
 } from '../../rules/access/index.ts';
 import { AppError } from '../../rules/index.ts';
-import { dbInt, isoUtc, jsonText, parseInput } from './dialect.ts';
+import { insertAudit, type AuditInput } from './audit.ts';
+import { dbInt, isoUtc, jsonText, mapDbErrors, nowIso, parseInput, toJsonText } from './dialect.ts';
 import type { Db } from './open.ts';
+import type { Database } from './schema.ts';
 
 export interface AccessLogQuery {
   clinicId: string;
@@ -34,6 +47,51 @@ export interface AccessRepo {
    * the cases and patients it touched; a case's patient is filled in from the case when the row does not name it.
    */
   listAccess(q: AccessLogQuery): Promise<{ items: AccessEntry[]; nextCursor: string | null }>;
+  /** What the flag heuristics read for a window of local dates (rules/access/flags.ts FlagInput, less the settings). */
+  flagInput(q: {
+    clinicId: string;
+    from: string;
+    to: string;
+    timeZone: string;
+    settings: AccessSettings;
+  }): Promise<Omit<FlagInput, 'timeZone' | 'from' | 'to' | 'settings'>>;
+  /** The reviews of these flags (by id). */
+  reviews(clinicId: string, flagIds: readonly string[]): Promise<Map<string, FlagReview>>;
+  /** Records a flag's review and its audit row in one transaction. CONFLICT when the flag was reviewed already. */
+  review(input: FlagReviewInput, audit: AuditInput): Promise<FlagReview>;
+  /** The clinic's thresholds: stored, or the defaults (version 0). */
+  settings(clinicId: string): Promise<StoredAccessSettings>;
+  /**
+   * Replaces the clinic's thresholds (version + 1) with their audit row, in one transaction. CONFLICT when
+   * `expectedVersion` is given and is not the stored version.
+   */
+  putSettings(
+    clinicId: string,
+    settings: AccessSettings,
+    by: string,
+    expectedVersion: number | undefined,
+    audit: (before: StoredAccessSettings, after: StoredAccessSettings) => AuditInput,
+  ): Promise<StoredAccessSettings>;
+}
+
+export interface FlagReview {
+  flagId: string;
+  kind: string;
+  note: string;
+  evidenceTotal: number;
+  reviewedAt: string;
+  reviewedBy: string;
+  reviewedRole: string;
+}
+export type FlagReviewInput = Omit<FlagReview, 'reviewedAt'> & { clinicId: string; reviewedAt?: string };
+
+export interface StoredAccessSettings {
+  clinicId: string;
+  settings: AccessSettings;
+  /** 0: never set (the defaults apply). */
+  version: number;
+  updatedAt: string | null;
+  updatedBy: string | null;
 }
 
 const QuerySchema = z.object({
@@ -75,8 +133,21 @@ const encodeCursor = (e: AccessEntry) => `${Buffer.from(e.at, 'utf8').toString('
 /** Rows read per round while matching the exact case and patient filters (the SQL filter is a superset). */
 const SCAN = 500;
 
+const ReviewSchema = z.object({
+  flagId: z.string(),
+  kind: z.string(),
+  note: z.string(),
+  evidenceTotal: dbInt,
+  reviewedAt: z.string(),
+  reviewedBy: z.string(),
+  reviewedRole: z.string(),
+});
+
+/** Case ids per statement of an `in (…)` list. */
+const CHUNK = 500;
+
 /** The access log: audit rows of access actions, read through the (clinic, at, id) and (clinic, actor, at) indexes. */
-export function createAccessRepo({ kysely }: Db): AccessRepo {
+export function createAccessRepo({ kysely, dialect }: Db): AccessRepo {
   /** Patient ids of cases the rows name without their patient. */
   async function patientsOf(caseIds: string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
@@ -169,6 +240,202 @@ export function createAccessRepo({ kysely }: Db): AccessRepo {
       const last = items.at(-1);
       return { items, nextCursor: more && last ? encodeCursor(last) : null };
     },
+
+    async flagInput(q) {
+      const { start, end } = windowOf(q.from, q.to, q.timeZone);
+      const viewRow = z.object({
+        id: dbInt,
+        at: z.string(),
+        actorId: z.string(),
+        actorRole: z.string().nullable(),
+        caseId: z.string(),
+        detail: jsonText(z.record(z.string(), z.unknown())),
+      });
+      const toView = (raw: unknown): CaseView => {
+        const r = viewRow.parse(raw);
+        return {
+          auditId: r.id,
+          at: r.at,
+          userId: r.actorId,
+          role: r.actorRole,
+          caseId: r.caseId,
+          patientId: typeof r.detail.patientId === 'string' ? r.detail.patientId : null,
+          queue: typeof r.detail.queue === 'string' ? r.detail.queue : null,
+        };
+      };
+      const viewColumns = ['id', 'at', 'actorId', 'actorRole', 'caseId', 'detail'] as const;
+      const views = (
+        await kysely
+          .selectFrom('audit_log')
+          .select(viewColumns)
+          .where('clinicId', '=', q.clinicId)
+          .where('action', '=', 'case.viewed')
+          .where('actorType', '=', 'user')
+          .where('caseId', 'is not', null)
+          .where('at', '>=', start)
+          .where('at', '<', end)
+          .execute()
+      ).map(toView);
+      const caseIds = [...new Set(views.map((v) => v.caseId))];
+
+      const decided = new Set<string>();
+      const caseViews: CaseView[] = [];
+      for (let i = 0; i < caseIds.length; i += CHUNK) {
+        const chunk = caseIds.slice(i, i + CHUNK);
+        const decisions = await kysely
+          .selectFrom('audit_log')
+          .select(['caseId', 'actorId'])
+          .distinct()
+          .where('caseId', 'in', chunk)
+          .where('action', '=', 'decision.recorded')
+          .execute();
+        for (const d of decisions) decided.add(`${d.caseId ?? ''}\n${d.actorId}`);
+        const all = await kysely
+          .selectFrom('audit_log')
+          .select(viewColumns)
+          .where('caseId', 'in', chunk)
+          .where('action', '=', 'case.viewed')
+          .where('actorType', '=', 'user')
+          .where('clinicId', '=', q.clinicId)
+          .execute();
+        caseViews.push(...all.map(toView));
+      }
+      const patients = await patientsOf([
+        ...new Set([...views, ...caseViews].filter((v) => v.patientId === null).map((v) => v.caseId)),
+      ]);
+      for (const v of [...views, ...caseViews]) v.patientId ??= patients.get(v.caseId) ?? null;
+
+      const since = new Date(Date.parse(start) - q.settings.rateBaselineDays * 86_400_000).toISOString();
+      const hourExpr = sql<string>`substr(${sql.ref('at')}, 1, 13)`;
+      const hourly: HourCount[] = (
+        await kysely
+          .selectFrom('audit_log')
+          .select((eb) => [
+            'actorId',
+            hourExpr.as('hour'),
+            eb.fn.count<number | string>('caseId').distinct().as('cases'),
+          ])
+          .where('clinicId', '=', q.clinicId)
+          .where('action', '=', 'case.viewed')
+          .where('actorType', '=', 'user')
+          .where('at', '>=', since)
+          .where('at', '<', end)
+          .groupBy(['actorId', hourExpr])
+          .execute()
+      ).map((r) => ({ userId: r.actorId, hour: r.hour, cases: Number(r.cases) }));
+
+      const intervals = afterHoursIntervals(q.from, q.to, q.timeZone, q.settings.workingHours);
+      const afterHours: PersonAccess[] = [];
+      if (intervals.length) {
+        const rows = await kysely
+          .selectFrom('audit_log')
+          .select(['id', 'at', 'actorId', 'actorRole', 'action', 'caseId', 'detail'])
+          .where('clinicId', '=', q.clinicId)
+          .where('actorType', '=', 'user')
+          .where('action', 'in', ACCESS_ACTION_NAMES)
+          .where((eb) => eb.or(intervals.map((i) => eb.and([eb('at', '>=', i.start), eb('at', '<', i.end)]))))
+          .orderBy('at')
+          .execute();
+        for (const raw of rows) {
+          const r = RowSchema.pick({
+            id: true,
+            at: true,
+            actorId: true,
+            actorRole: true,
+            action: true,
+            caseId: true,
+            detail: true,
+          }).parse(raw);
+          afterHours.push({
+            auditId: r.id,
+            at: r.at,
+            userId: r.actorId,
+            role: r.actorRole,
+            action: r.action,
+            subjects: accessSubjects(r),
+          });
+        }
+      }
+      return { views, decided, hourly, afterHours, caseViews };
+    },
+
+    async reviews(clinicId, flagIds) {
+      const out = new Map<string, FlagReview>();
+      for (let i = 0; i < flagIds.length; i += CHUNK) {
+        const rows = await kysely
+          .selectFrom('access_flag_reviews')
+          .selectAll()
+          .where('clinicId', '=', clinicId)
+          .where('flagId', 'in', flagIds.slice(i, i + CHUNK))
+          .execute();
+        for (const r of rows) out.set(r.flagId, ReviewSchema.parse(r));
+      }
+      return out;
+    },
+
+    async review(input, audit) {
+      const row = { ...input, reviewedAt: input.reviewedAt ?? nowIso() };
+      return mapDbErrors('flag review', () =>
+        kysely.transaction().execute(async (trx) => {
+          await trx.insertInto('access_flag_reviews').values(row).execute();
+          await insertAudit(trx, audit);
+          const { clinicId: _clinicId, ...review } = row;
+          return review;
+        }),
+      );
+    },
+
+    settings: (clinicId) => readSettings(kysely, clinicId),
+
+    async putSettings(clinicId, settings, by, expectedVersion, audit) {
+      const parsed = parseInput(AccessSettingsSchema, settings, 'access settings');
+      return kysely.transaction().execute(async (trx) => {
+        if (dialect === 'postgres') {
+          await trx.selectFrom('clinics').select('id').where('id', '=', clinicId).forUpdate().execute();
+        }
+        const before = await readSettings(trx, clinicId);
+        if (expectedVersion !== undefined && expectedVersion !== before.version) {
+          throw new AppError(
+            'CONFLICT',
+            `The settings changed since version ${expectedVersion} (now ${before.version})`,
+          );
+        }
+        const after: StoredAccessSettings = {
+          clinicId,
+          settings: parsed,
+          version: before.version + 1,
+          updatedAt: nowIso(),
+          updatedBy: by,
+        };
+        const values = {
+          settings: toJsonText(parsed),
+          version: after.version,
+          updatedAt: after.updatedAt!,
+          updatedBy: by,
+        };
+        await trx
+          .insertInto('access_settings')
+          .values({ clinicId, ...values })
+          .onConflict((oc) => oc.column('clinicId').doUpdateSet(values))
+          .execute();
+        await insertAudit(trx, audit(before, after));
+        return after;
+      });
+    },
+  };
+}
+
+async function readSettings(db: Kysely<Database>, clinicId: string): Promise<StoredAccessSettings> {
+  const row = await db.selectFrom('access_settings').selectAll().where('clinicId', '=', clinicId).executeTakeFirst();
+  if (!row) return { clinicId, settings: DEFAULT_ACCESS_SETTINGS, version: 0, updatedAt: null, updatedBy: null };
+  // Stored settings are read over the defaults: a threshold added later keeps its default for older rows.
+  const stored = jsonText(z.record(z.string(), z.unknown())).parse(row.settings);
+  return {
+    clinicId,
+    settings: AccessSettingsSchema.parse({ ...DEFAULT_ACCESS_SETTINGS, ...stored }),
+    version: Number(row.version),
+    updatedAt: row.updatedAt,
+    updatedBy: row.updatedBy,
   };
 }
 

@@ -658,7 +658,8 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>, temp = 'a
  * Access monitoring (issue 10 §3). The audit log becomes tamper-evident: every row gets `prev_hash` and `hash`
  * (./audit-chain.ts), one chain per clinic and one for rows without a clinic, computed here for the rows that exist
  * (in id order) with the append-only trigger suspended for the backfill only, and by `insertAudit` from now on. The
- * token role `privacy` (a clinic's privacy officer; SQLite rebuilds `api_tokens` for the CHECK, as 0012 did).
+ * token role `privacy` (a clinic's privacy officer; SQLite rebuilds `api_tokens` for the CHECK, as 0012 did). Indexes
+ * for the access log; flag reviews and each clinic's access-monitoring thresholds.
  */
 function accessMonitoring(dialect: DialectName): Migration {
   return {
@@ -695,6 +696,28 @@ function accessMonitoring(dialect: DialectName): Migration {
         .columns(['clinicId', 'actorId', 'at', 'id'])
         .execute();
       await db.schema.createIndex('cases_clinic_patient_idx').on('cases').columns(['clinicId', 'patientId']).execute();
+      // A flag's review (the flag itself is computed from the audit log, and keeps its id): one per flag.
+      await db.schema
+        .createTable('access_flag_reviews')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('flagId', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('note', 'text', (c) => c.notNull())
+        .addColumn('evidenceTotal', 'integer', (c) => c.notNull())
+        .addColumn('reviewedAt', 'text', (c) => c.notNull())
+        .addColumn('reviewedBy', 'text', (c) => c.notNull())
+        .addColumn('reviewedRole', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('access_flag_reviews_pk', ['clinicId', 'flagId'])
+        .execute();
+      // A clinic's thresholds (no row: the defaults of rules/access/flags.ts), versioned like signing policies.
+      await db.schema
+        .createTable('access_settings')
+        .addColumn('clinicId', 'text', (c) => c.primaryKey().references('clinics.id'))
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addColumn('updatedBy', 'text', (c) => c.notNull())
+        .execute();
     },
   };
 }

@@ -206,6 +206,29 @@ export interface RateLimitsTable {
   resetAt: string;
 }
 
+/** A privacy officer's or admin's review of an access flag (the flag is computed; its id is stable). */
+export interface AccessFlagReviewsTable {
+  clinicId: string;
+  flagId: string;
+  kind: string;
+  /** Free text by the reviewer: kept here, never in the audit log (which records only that there was one). */
+  note: string;
+  /** How many accesses the flag's evidence held when reviewed (more later: new evidence since). */
+  evidenceTotal: number;
+  reviewedAt: string;
+  reviewedBy: string;
+  reviewedRole: string;
+}
+
+/** A clinic's access-monitoring thresholds (rules/access/flags.ts AccessSettings as JSON); no row: the defaults. */
+export interface AccessSettingsTable {
+  clinicId: string;
+  settings: string;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
 /** Every table of the app database, as kysely sees it. */
 export interface Database {
   clinics: ClinicsTable;
@@ -225,6 +248,8 @@ export interface Database {
   value_set_expansions: ValueSetExpansionsTable;
   clinic_value_sets: ClinicValueSetsTable;
   sweep_schedule_syncs: SweepScheduleSyncsTable;
+  access_flag_reviews: AccessFlagReviewsTable;
+  access_settings: AccessSettingsTable;
 }
 
 /** Every value-set expansion a clinic loaded, by content hash; rows are never changed or removed. */

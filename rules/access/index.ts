@@ -41,8 +41,7 @@ export interface AccessSubject {
   patientId: string | null;
 }
 
-const strings = (v: unknown): string[] | null =>
-  Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : null;
+const strings = (v: unknown): string[] | null => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : null);
 
 /**
  * The cases and patients an audit row touched, from its `case_id` and its detail: `caseIds` with the parallel

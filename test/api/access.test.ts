@@ -350,3 +350,191 @@ describe('the access log', () => {
     });
   });
 });
+
+interface FlagsBody {
+  timezone: string;
+  counts: { open: number; reviewed: number };
+  items: {
+    id: string;
+    kind: string;
+    userId: string | null;
+    caseId: string | null;
+    patientId: string | null;
+    reason: string;
+    evidence: { total: number; accesses: { auditId: number; caseId: string | null }[] };
+    review: { note: string; reviewedBy: string; evidenceTotal: number } | null;
+  }[];
+}
+
+describe('flags, their review and the clinic’s thresholds', () => {
+  const A = '/v1/access/ac-a';
+  const DAY = 'from=2026-03-10&to=2026-03-10';
+  const view = (at: string, userId: string, role: string, caseId: string, queue: string) =>
+    store.audit.appendAudit({
+      at,
+      actorType: 'user',
+      actorId: userId,
+      actorRole: role,
+      action: 'case.viewed',
+      clinicId: 'ac-a',
+      caseId,
+      detail: { patientId: `pat-${caseId.slice(-1)}`, queue },
+    });
+
+  beforeAll(async () => {
+    // Tuesday 2026-03-10 in Chicago (CDT, UTC−5). A nurse opens a doctor-queue case at 10:00.
+    await view('2026-03-10T15:00:00.000Z', 'ana@ac-a.example', 'nurse', 'rf_ac-a_mr-2', 'doctor');
+    // A doctor opens a case at 23:00.
+    await view('2026-03-11T04:00:00.000Z', 'night@ac-a.example', 'doctor', 'rf_ac-a_mr-1', 'nurse');
+    // A nurse who opens 5 cases in an hour on each of the 7 days before opens 30 at 11:00.
+    for (let d = 3; d <= 9; d++) {
+      for (let i = 0; i < 5; i++) {
+        await view(`2026-03-0${d}T16:0${i}:00.000Z`, 'fast@ac-a.example', 'nurse', `rf_ac-a_mr-h${i}`, 'nurse');
+      }
+    }
+    for (let i = 0; i < 30; i++) {
+      await view(
+        `2026-03-10T16:${String(i).padStart(2, '0')}:00.000Z`,
+        'fast@ac-a.example',
+        'nurse',
+        `rf_ac-a_mr-f${i}`,
+        'nurse',
+      );
+    }
+    // Five different people open one case during the afternoon.
+    for (let i = 0; i < 5; i++) {
+      await view(`2026-03-10T19:0${i}:00.000Z`, `u${i}@ac-a.example`, 'nurse', 'rf_ac-a_mr-3', 'nurse');
+    }
+  });
+
+  const flags = async (query = DAY, token = PRIVACY) => {
+    const res = await call('GET', `${A}/flags?${query}`, token);
+    expect(res.status, res.text).toBe(200);
+    return res.json as unknown as FlagsBody;
+  };
+
+  test('each heuristic flags what it should, with its evidence and a reason', async () => {
+    const body = await flags();
+    expect(body.timezone).toBe('America/Chicago');
+    expect(body.items.map((f) => f.id)).toEqual([
+      'outside_queues:2026-03-10:ana@ac-a.example',
+      'rate:2026-03-10T16:fast@ac-a.example',
+      'many_viewers:2026-03-10:rf_ac-a_mr-3',
+      'after_hours:2026-03-10:night@ac-a.example',
+    ]);
+    const [outside, rate, many, night] = body.items;
+    expect(outside).toMatchObject({ caseId: 'rf_ac-a_mr-2', patientId: 'pat-2', evidence: { total: 1 } });
+    expect(outside!.reason).toContain('outside the queues a nurse works');
+    expect(rate!.reason).toBe(
+      'Viewed 30 cases in one hour: more than 3 × their own median of 5 per active hour over the 30 days before (and the floor of 20)',
+    );
+    expect(rate!.evidence.total).toBe(30);
+    expect(many).toMatchObject({ caseId: 'rf_ac-a_mr-3', patientId: 'pat-3' });
+    expect(night!.reason).toMatch(/^1 access to patient data between 23:00 and 23:00 \(America\/Chicago\)/);
+    expect(body.counts).toEqual({ open: 4, reviewed: 0 });
+    // Viewing the flags is audited with the cases and patients their evidence showed.
+    const { items } = await store.audit.listAudit({ action: 'access_flags.viewed', limit: 1 });
+    expect(items[0]).toMatchObject({ actorId: 'po@ac-a.example', clinicId: 'ac-a', detail: { count: 4 } });
+    expect(items[0]!.detail.caseIds).toEqual(expect.arrayContaining(['rf_ac-a_mr-2', 'rf_ac-a_mr-3']));
+  });
+
+  test('a flag is marked reviewed once, with a note that stays out of the audit log', async () => {
+    const id = 'after_hours:2026-03-10:night@ac-a.example';
+    const note = 'On call that night (rota checked); no concern.';
+    const res = await call('POST', `${A}/flag-reviews`, PRIVACY, { flagId: id, note });
+    expect(res.status, res.text).toBe(201);
+    expect(res.json).toMatchObject({ note, evidenceTotal: 1, reviewedBy: 'po@ac-a.example', reviewedRole: 'privacy' });
+    const body = await flags();
+    expect(body.items.find((f) => f.id === id)?.review).toMatchObject({ note, reviewedBy: 'po@ac-a.example' });
+    expect(body.counts).toEqual({ open: 3, reviewed: 1 });
+    expect((await flags(`${DAY}&status=open`)).items.map((f) => f.id)).not.toContain(id);
+    expect((await flags(`${DAY}&status=reviewed`)).items.map((f) => f.id)).toEqual([id]);
+    expect((await flags(`${DAY}&kind=rate`)).items.map((f) => f.kind)).toEqual(['rate']);
+
+    const { items } = await store.audit.listAudit({ action: 'access_flag.reviewed', limit: 1 });
+    expect(items[0]).toMatchObject({
+      actorId: 'po@ac-a.example',
+      actorRole: 'privacy',
+      clinicId: 'ac-a',
+      detail: { flagId: id, kind: 'after_hours', noteProvided: true },
+    });
+    expect(JSON.stringify(items[0])).not.toContain('rota');
+
+    const again = await call('POST', `${A}/flag-reviews`, CLINIC_ADMIN, { flagId: id, note: 'again' });
+    expect(again.status).toBe(409);
+    const none = await call('POST', `${A}/flag-reviews`, PRIVACY, {
+      flagId: 'after_hours:2026-03-10:nobody@ac-a.example',
+      note: 'x',
+    });
+    expect(none.status).toBe(404);
+    for (const [body, path] of [
+      [{ flagId: id, note: '   ' }, '$.note'],
+      [{ flagId: 'not a flag', note: 'x' }, '$.flagId'],
+      [{ flagId: id, note: 'x', extra: 1 }, '$'],
+    ] as const) {
+      const bad = await call('POST', `${A}/flag-reviews`, PRIVACY, body);
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+      expect(bad.json.error).toMatchObject({ issues: [expect.objectContaining({ path })] });
+    }
+    expect((await call('POST', '/v1/access/ac-b/flag-reviews', PRIVACY, { flagId: id, note: 'x' })).status).toBe(404);
+    expect((await call('POST', `${A}/flag-reviews`, NURSE, { flagId: id, note: 'x' })).status).toBe(403);
+  });
+
+  test('thresholds are clinic settings: defaults, validated, versioned, audited, and they change the flags', async () => {
+    const initial = await call('GET', `${A}/settings`, PRIVACY);
+    expect(initial.json).toMatchObject({
+      clinicId: 'ac-a',
+      timezone: 'America/Chicago',
+      workingHours: { start: '07:00', end: '19:00', days: [1, 2, 3, 4, 5] },
+      rateMultiplier: 3,
+      rateFloorPerHour: 20,
+      rateBaselineDays: 30,
+      viewersPerCase: 5,
+      version: 0,
+    });
+    const { clinicId: _c, timezone: _t, version: _v, updatedAt: _u, updatedBy: _b, ...settings } = initial.json;
+    // Six viewers to flag a case, and a clinic open until 23:30: the five-viewer case and the 23:00 view pass.
+    const put = await call('PUT', `${A}/settings`, PRIVACY, {
+      ...settings,
+      viewersPerCase: 6,
+      workingHours: { start: '07:00', end: '23:30', days: [1, 2, 3, 4, 5] },
+      expectedVersion: 0,
+    });
+    expect(put.status, put.text).toBe(200);
+    expect(put.json).toMatchObject({ version: 1, viewersPerCase: 6, updatedBy: 'po@ac-a.example' });
+    expect((await flags()).items.map((f) => f.kind)).toEqual(['outside_queues', 'rate']);
+    const { items } = await store.audit.listAudit({ action: 'access_settings.updated', limit: 1 });
+    expect(items[0]).toMatchObject({
+      actorRole: 'privacy',
+      detail: { version: 1, before: { viewersPerCase: 5 }, after: { viewersPerCase: 6 }, fromDefaults: true },
+    });
+
+    const stale = await call('PUT', `${A}/settings`, CLINIC_ADMIN, { ...settings, expectedVersion: 0 });
+    expect(stale.status).toBe(409);
+    const backwards = await call('PUT', `${A}/settings`, PRIVACY, {
+      ...settings,
+      workingHours: { start: '19:00', end: '07:00', days: [1, 1] },
+    });
+    expect(backwards.status).toBe(422);
+    expect((backwards.json.error as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual([
+      '$.workingHours.end',
+      '$.workingHours.days',
+    ]);
+    for (const [patch, path] of [
+      [{ rateMultiplier: 1 }, '$.rateMultiplier'],
+      [{ rateFloorPerHour: 0 }, '$.rateFloorPerHour'],
+      [{ viewersPerCase: 2.5 }, '$.viewersPerCase'],
+      [{ workingHours: { start: '7am', end: '19:00', days: [] } }, '$.workingHours.start'],
+      [{ workingHours: { start: '07:00', end: '19:00', days: [8] } }, '$.workingHours.days[0]'],
+    ] as const) {
+      const bad = await call('PUT', `${A}/settings`, PRIVACY, { ...settings, ...patch });
+      expect(bad.status, JSON.stringify(patch)).toBe(400);
+      expect(bad.json.error).toMatchObject({ issues: [expect.objectContaining({ path })] });
+    }
+    // Back to the defaults for the other tests; a range over the limit is 422.
+    expect((await call('PUT', `${A}/settings`, CLINIC_ADMIN, settings)).status).toBe(200);
+    const wide = await call('GET', `${A}/flags?from=2026-01-01&to=2026-03-10`, PRIVACY);
+    expect(wide.status).toBe(422);
+    expect(wide.json.error).toMatchObject({ issues: [{ path: '$.to' }] });
+  });
+});

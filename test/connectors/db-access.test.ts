@@ -149,6 +149,72 @@ describe.each(dialects)('access log on $dialect', ({ dialect, adminUrl, skip, ti
       expect(before.items.map((e) => e.requestId)).toEqual(['req-0']);
     });
 
+    test('what the flags read: views with their queue and patient, decisions, hourly counts, after-hours accesses', async () => {
+      const v = (minute: number, actorId: string, caseId: string, queue?: string) =>
+        store.audit.appendAudit({
+          at: new Date(Date.parse('2026-03-12T13:00:00Z') + minute * 60_000).toISOString(), // Thu 08:00 CDT
+          actorType: 'user',
+          actorId,
+          actorRole: 'nurse',
+          action: 'case.viewed',
+          clinicId: 'north',
+          caseId,
+          detail: queue ? { queue } : {},
+        });
+      await v(0, 'dee', 'rf_north_mr-1', 'doctor');
+      await v(1, 'dee', 'rf_north_mr-2', 'nurse');
+      await v(2, 'dee', 'rf_north_mr-2', 'nurse');
+      await v(-90, 'dee', 'rf_north_mr-1'); // 06:30: before working hours
+      await v(60 * 12, 'eve', 'rf_north_mr-1', 'nurse'); // 20:00
+      await store.audit.appendAudit({
+        at: '2026-03-12T13:30:00.000Z',
+        actorType: 'user',
+        actorId: 'eve',
+        actorRole: 'doctor',
+        action: 'decision.recorded',
+        clinicId: 'north',
+        caseId: 'rf_north_mr-2',
+      });
+      const { DEFAULT_ACCESS_SETTINGS } = await import('../../rules/access/flags.ts');
+      const input = await store.access.flagInput({
+        clinicId: 'north',
+        from: '2026-03-12',
+        to: '2026-03-12',
+        timeZone: 'America/Chicago',
+        settings: DEFAULT_ACCESS_SETTINGS,
+      });
+      expect(input.views.map((x) => [x.userId, x.caseId, x.queue, x.patientId]).sort()).toEqual(
+        [
+          ['dee', 'rf_north_mr-1', 'doctor', 'pat-1'],
+          ['dee', 'rf_north_mr-1', null, 'pat-1'],
+          ['dee', 'rf_north_mr-2', 'nurse', 'pat-2'],
+          ['dee', 'rf_north_mr-2', 'nurse', 'pat-2'],
+          ['eve', 'rf_north_mr-1', 'nurse', 'pat-1'],
+        ].sort(),
+      );
+      expect([...input.decided].sort()).toEqual(['rf_north_mr-1\nbo', 'rf_north_mr-2\neve']);
+      // Every view of those cases, earlier ones (March 10th) included.
+      expect(
+        input.caseViews
+          .filter((x) => x.at < '2026-03-12')
+          .map((x) => x.userId)
+          .sort(),
+      ).toEqual(['ana', 'bo']);
+      // Distinct cases per person and UTC hour, from 30 days before the window.
+      expect(input.hourly).toEqual(
+        expect.arrayContaining([
+          { userId: 'dee', hour: '2026-03-12T11', cases: 1 },
+          { userId: 'dee', hour: '2026-03-12T13', cases: 2 },
+          { userId: 'eve', hour: '2026-03-13T01', cases: 1 },
+          { userId: 'ana', hour: '2026-03-10T12', cases: 2 },
+        ]),
+      );
+      expect(input.afterHours.map((a) => [a.userId, a.at])).toEqual([
+        ['dee', '2026-03-12T11:30:00.000Z'],
+        ['eve', '2026-03-13T01:00:00.000Z'],
+      ]);
+    });
+
     test('the tokens table takes the role privacy, and still refuses an unknown role', async () => {
       const { record } = await store.tokens.createToken({
         name: 'po',
