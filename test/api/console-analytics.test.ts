@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
@@ -15,7 +15,7 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { startOfLocalDay, type AnalyticsReport } from '../../rules/analytics/index.ts';
 import { analyticsMix, recordMix } from '../helpers/analytics.ts';
-import { launchChromium } from '../helpers/chromium.ts';
+import { ConsoleBrowser } from '../helpers/console-browser.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const TZ = 'America/Chicago';
@@ -44,9 +44,7 @@ let tdb: TestDatabase;
 let store: Store;
 let server: ServerType;
 let baseUrl: string;
-let browser: Browser;
-let context: BrowserContext | undefined;
-let problems: string[] = [];
+let cb: ConsoleBrowser;
 
 beforeAll(async () => {
   tdb = await openTestDatabase('sqlite');
@@ -68,36 +66,19 @@ beforeAll(async () => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchChromium({ args: ['--disable-quic', '--no-first-run', '--disable-background-networking'] });
+  cb = await ConsoleBrowser.launch(baseUrl, ['--disable-quic', '--no-first-run', '--disable-background-networking']);
 }, 120_000);
 
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  const seen = problems;
-  problems = [];
-  expect(seen, 'no script errors or CSP violations in the page').toEqual([]);
-});
+afterEach(() => cb.expectNoProblems());
 
 afterAll(async () => {
-  await browser?.close();
+  await cb?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await tdb?.cleanup();
 });
 
-async function signedIn(role: keyof typeof TOKENS): Promise<Page> {
-  context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, acceptDownloads: true });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
-  await page.goto(baseUrl);
-  await page.getByLabel('API token').fill(TOKENS[role]);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('role').waitFor();
-  return page;
-}
+const signedIn = (role: keyof typeof TOKENS): Promise<Page> =>
+  cb.signedIn(TOKENS[role], { context: { acceptDownloads: true } });
 
 async function apiJson(query: string, token = TOKENS.admin): Promise<AnalyticsReport> {
   const res = await fetch(`${baseUrl}/v1/analytics?${query}`, { headers: { authorization: `Bearer ${token}` } });
@@ -243,7 +224,7 @@ describe('console: outcome analytics', () => {
     await page.locator('#an-from').fill('2025-01-01');
     await page.getByRole('button', { name: 'Show' }).click();
     await expect(page.getByTestId('analytics-status').textContent()).resolves.toContain('At most 366 days');
-    await context?.close();
+    await page.context().close();
 
     const nurse = await signedIn('nurse');
     await expect(nurse.getByRole('link', { name: 'Analytics' }).isVisible()).resolves.toBe(false);

@@ -4,19 +4,18 @@
 import type { AddressInfo } from 'node:net';
 import type { MedicationRequest } from '@medplum/fhirtypes';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
 import type { CaseRecord } from '../../connectors/db/index.ts';
-import { launchChromium } from '../helpers/chromium.ts';
+import { ConsoleBrowser } from '../helpers/console-browser.ts';
 import { refillEvent, startHarness, TOKENS, type Harness } from '../helpers/harness.ts';
 
 const UNDO_SECONDS = 8;
 let h: Harness;
 let server: ServerType;
 let baseUrl: string;
-let browser: Browser;
-const problems: string[] = [];
+let cb: ConsoleBrowser;
 
 beforeAll(async () => {
   h = await startHarness({ patients: 80, env: { BATCH_SIGN_UNDO_SECONDS: String(UNDO_SECONDS) } });
@@ -24,11 +23,13 @@ beforeAll(async () => {
     const s = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchChromium({ args: ['--disable-quic', '--no-first-run', '--disable-background-networking'] });
+  cb = await ConsoleBrowser.launch(baseUrl, ['--disable-quic', '--no-first-run', '--disable-background-networking']);
 });
 
+afterEach(() => cb.expectNoProblems());
+
 afterAll(async () => {
-  await browser?.close();
+  await cb?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await h?.close();
 });
@@ -49,19 +50,7 @@ async function waitFor(caseId: string, until: (c: CaseRecord) => boolean, ms = 3
   throw new Error(`case ${caseId} did not get there`);
 }
 
-async function signedInDoctor(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
-  await page.goto(`${baseUrl}/#/queue/signature`);
-  await page.getByLabel('API token').fill(TOKENS.doctor);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('role').filter({ hasText: 'doctor' }).waitFor();
-  return page;
-}
+const signedInDoctor = (): Promise<Page> => cb.signedIn(TOKENS.doctor, { role: 'doctor', path: '/#/queue/signature' });
 
 describe('console: batch signing', () => {
   test('sign all shown: confirm lists the count and medications, results per case, Undo inside the window', async () => {
@@ -127,7 +116,5 @@ describe('console: batch signing', () => {
     await expect.poll(() => item(b).textContent(), { timeout: 10_000 }).toContain('Signed: sent to the EHR');
     expect(orderFor(a)?.status).toBe('draft');
     expect(await h.store.cases.getCase(a)).toMatchObject({ status: 'queued', queue: 'signature' });
-    await page.context().close();
-    expect(problems, 'no script errors or CSP violations in the page').toEqual([]);
   });
 });

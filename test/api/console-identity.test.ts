@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Patient } from '@medplum/fhirtypes';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
@@ -18,7 +18,7 @@ import { createLogger } from '../../connectors/logger.ts';
 import { IndexedRepository, loadResources } from '../../sandbox/indexed-repository.ts';
 import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
 import { generateClinic } from '../../sandbox/synthetic/index.ts';
-import { launchChromium } from '../helpers/chromium.ts';
+import { ConsoleBrowser } from '../helpers/console-browser.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const TOKENS = { nurse: 'nurse-token-console-identity-01', admin: 'admin-token-console-identity-01' } as const;
@@ -35,10 +35,8 @@ let tdb: TestDatabase;
 let sandbox: SandboxHandle;
 let server: ServerType;
 let baseUrl: string;
-let browser: Browser;
-let context: BrowserContext | undefined;
+let cb: ConsoleBrowser;
 let patients: Patient[];
-let problems: string[] = [];
 
 const nameOf = (p: Patient) => [...(p.name?.[0]?.given ?? []), p.name?.[0]?.family].join(' ');
 const mrnOf = (p: Patient) => p.identifier?.find((i) => i.type?.coding?.some((c) => c.code === 'MR'))?.value ?? '';
@@ -130,37 +128,20 @@ beforeAll(async () => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchChromium();
+  cb = await ConsoleBrowser.launch(baseUrl, []);
 });
 
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  const seen = problems;
-  problems = [];
-  expect(seen, 'no script errors or CSP violations in the page').toEqual([]);
-});
+afterEach(() => cb.expectNoProblems());
 
 afterAll(async () => {
-  await browser?.close();
+  await cb?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await sandbox?.close();
   await tdb?.cleanup();
 });
 
-async function signedIn(role: keyof typeof TOKENS): Promise<Page> {
-  context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, locale: 'en-US' });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
-  await page.goto(baseUrl);
-  await page.getByLabel('API token').fill(TOKENS[role]);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('role').filter({ hasText: role }).waitFor();
-  return page;
-}
+const signedIn = (role: keyof typeof TOKENS): Promise<Page> =>
+  cb.signedIn(TOKENS[role], { role, context: { locale: 'en-US' } });
 
 describe('patient identity in the console', () => {
   test('queue rows and the case header show name, date of birth and age, sex and MRN', async () => {

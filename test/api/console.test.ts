@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import type { ApiDeps } from '../../api/deps.ts';
@@ -18,7 +18,7 @@ import { AppError } from '../../rules/index.ts';
 import { describeLifecycle } from '../../rules/lifecycle/index.ts';
 import type { ClinicianDecision } from '../../rules/schema/case.ts';
 import type { TriageDecision } from '../../rules/kinds/refill/decision.ts';
-import { launchChromium } from '../helpers/chromium.ts';
+import { axeViolations, ConsoleBrowser } from '../helpers/console-browser.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const CLINIC = 'clinic-a';
@@ -246,10 +246,8 @@ let store: Store;
 let gateway: RecordingGateway;
 let server: ServerType;
 let baseUrl: string;
-let browser: Browser;
-let context: BrowserContext | undefined;
-/** Script errors and CSP violations seen by any page of the current test (HTTP 4xx/5xx answers are expected). */
-let problems: string[] = [];
+/** The browser; it records script errors and CSP violations (HTTP 4xx/5xx answers are expected). */
+let cb: ConsoleBrowser;
 
 async function seed(): Promise<void> {
   await ensureBuiltinProtocols(store, createLogger({ LOG_LEVEL: 'silent' }, 'test'));
@@ -355,50 +353,19 @@ beforeAll(async () => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchChromium({
-    args: [
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  cb = await ConsoleBrowser.launch(baseUrl);
 });
 
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  const seen = problems;
-  problems = [];
-  expect(seen, 'no script errors or CSP violations in the page').toEqual([]);
-});
+afterEach(() => cb.expectNoProblems());
 
 afterAll(async () => {
-  await browser?.close();
+  await cb?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await tdb?.cleanup();
 });
 
 /** A fresh browser tab (its own sessionStorage), signed in with the given role's token. */
-async function signedIn(role: keyof typeof TOKENS): Promise<Page> {
-  context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
-  const page = await newPage(context);
-  await page.goto(baseUrl);
-  await page.getByLabel('API token').fill(TOKENS[role]);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('role').filter({ hasText: role }).waitFor();
-  return page;
-}
-
-async function newPage(ctx: BrowserContext): Promise<Page> {
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
-  return page;
-}
+const signedIn = (role: keyof typeof TOKENS): Promise<Page> => cb.signedIn(TOKENS[role], { role });
 
 describe('console', () => {
   test('the page and its assets are served from the API, with a strict content security policy', async () => {
@@ -435,8 +402,7 @@ describe('console', () => {
   });
 
   test("the console offers the buttons the API's lifecycle allows, not a copy of its own", async () => {
-    context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
-    const page = await newPage(context);
+    const page = await cb.newPage();
     // A lifecycle in which the nurse queue offers a nurse only "needs a visit" (the server would still decide).
     const lifecycle = describeLifecycle();
     const nurseQueue = lifecycle.queues.find((q) => q.queue === 'nurse')!;
@@ -449,9 +415,15 @@ describe('console', () => {
     await expect.poll(() => page.locator('.decision-buttons button').allTextContents()).toEqual(['Needs a visit']);
   });
 
+  test('axe: the sign-in page has no serious or critical violations', async () => {
+    const page = await cb.newPage();
+    await page.goto(baseUrl);
+    await page.getByLabel('API token').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+  });
+
   test('a wrong token is refused at sign-in; a good one survives a reload and sign-out forgets it', async () => {
-    context = await browser.newContext();
-    const page = await newPage(context);
+    const page = await cb.newPage(await cb.newContext({ viewport: { width: 1280, height: 720 } }));
     await page.goto(baseUrl);
     await page.getByLabel('API token').fill('not-a-real-token-000000000');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -637,7 +609,7 @@ describe('console', () => {
     expect(await nurse.locator('#decision-why').textContent()).toBe(
       'Only a doctor or physician assistant can decide cases in the doctor queue.',
     );
-    await context?.close();
+    await nurse.context().close();
 
     const doctor = await signedIn('doctor');
     await doctor.goto(`${baseUrl}/#/case/${encodeURIComponent(CLOPIDOGREL)}`);
@@ -770,8 +742,7 @@ describe('console', () => {
     }
     const posted: unknown[] = [];
 
-    context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
-    const page = await newPage(context);
+    const page = await cb.newPage();
     await page.route('**/v1/lifecycle', (r) => r.fulfill({ json: lifecycle }));
     await page.route('**/v1/queues/outreach/cases*', (r) =>
       r.fulfill({ json: { queue: 'outreach', items: [summary], nextCursor: null, counts: { outreach: 1 } } }),
