@@ -415,10 +415,16 @@ describe('console', () => {
     await expect.poll(() => page.locator('.decision-buttons button').allTextContents()).toEqual(['Needs a visit']);
   });
 
-  test('axe: the sign-in page has no serious or critical violations', async () => {
+  test('axe: the sign-in page, a queue and a case have no serious or critical violations', async () => {
     const page = await cb.newPage();
     await page.goto(baseUrl);
     await page.getByLabel('API token').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    await cb.signIn(page, TOKENS.nurse, 'nurse');
+    await expect.poll(() => page.locator('#queue-body tr').count()).toBeGreaterThan(0);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.goto(`${baseUrl}/#/case/${encodeURIComponent(INSULIN)}`);
+    await page.locator('#case-headline').waitFor();
     expect(await axeViolations(page)).toEqual([]);
   });
 
