@@ -15,6 +15,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/console/analytics.js': { file: 'analytics.js', type: JS },
   '/console/analytics.css': { file: 'analytics.css', type: 'text/css; charset=utf-8' },
   '/console/batch-sign.js': { file: 'batch-sign.js', type: JS },
+  '/console/access.js': { file: 'access.js', type: JS },
+  '/console/access.css': { file: 'access.css', type: 'text/css; charset=utf-8' },
   ...Object.fromEntries(
     readdirSync(new URL('../console/kinds/', import.meta.url))
       .filter((f) => /^[a-z0-9-]+\.js$/.test(f))
