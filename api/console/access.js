@@ -518,21 +518,28 @@ export async function showAccess(root, ctx) {
         h('td', null, e.userId),
         h('td', null, e.role ?? '—'),
         h('td', null, ACTION_TEXT[e.action] ?? e.action),
-        h(
-          'td',
-          null,
-          e.subjects.length
-            ? h(
-                'ul',
-                { class: 'subjects' },
-                e.subjects.map((/** @type {any} */ s) =>
-                  h('li', null, [s.caseId, s.patientId ? `Patient/${s.patientId}` : null].filter(Boolean).join(' · ')),
-                ),
-              )
-            : '—',
-        ),
+        h('td', null, subjects(e.subjects)),
         h('td', { class: 'request-id' }, e.requestId ?? '—'),
       );
+    }
+
+    /** The cases and patients of an access: the first few, the rest behind a disclosure. @param {any[]} list */
+    function subjects(list) {
+      if (list.length === 0) return '—';
+      const item = (/** @type {any} */ s) =>
+        h('li', null, [s.caseId, s.patientId ? `Patient/${s.patientId}` : null].filter(Boolean).join(' · '));
+      const shown = list.length > 4 ? list.slice(0, 3) : list;
+      return [
+        h('ul', { class: 'subjects' }, shown.map(item)),
+        list.length > shown.length
+          ? h(
+              'details',
+              { class: 'subjects-more' },
+              h('summary', null, `${list.length - shown.length} more`),
+              h('ul', { class: 'subjects' }, list.slice(shown.length).map(item)),
+            )
+          : null,
+      ];
     }
 
     /** Fetches the CSV with the session's token and saves it (a plain link would carry no token). */

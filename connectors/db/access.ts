@@ -356,6 +356,13 @@ export function createAccessRepo({ kysely, dialect }: Db): AccessRepo {
           });
         }
       }
+      const unnamed = [
+        ...new Set(afterHours.flatMap((a) => a.subjects.filter((x) => x.caseId && !x.patientId).map((x) => x.caseId!))),
+      ];
+      const theirs = unnamed.length ? await patientsOf(unnamed) : new Map<string, string | null>();
+      for (const x of afterHours.flatMap((a) => a.subjects)) {
+        if (x.caseId && !x.patientId) x.patientId = theirs.get(x.caseId) ?? null;
+      }
       return { views, decided, hourly, afterHours, caseViews };
     },
 

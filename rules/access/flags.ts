@@ -383,12 +383,16 @@ function rate(input: FlagInput, start: string, end: string): AccessFlag[] {
   return out;
 }
 
-/** A person's accesses outside the clinic's working hours, in its time zone: one flag per person and local day. */
+/**
+ * A person's accesses to patient data outside the clinic's working hours, in its time zone (an access that showed no
+ * case or patient, such as an empty queue page, does not count): one flag per person and local day.
+ */
 function afterHours(input: FlagInput, inWindow: (at: string) => boolean): AccessFlag[] {
   const hours = input.settings.workingHours;
   const groups = new Map<string, PersonAccess[]>();
   for (const a of input.afterHours) {
-    if (!inWindow(a.at) || inWorkingHours(a.at, input.timeZone, hours)) continue;
+    // An empty queue page or a search that found nothing showed no patient's data.
+    if (!inWindow(a.at) || a.subjects.length === 0 || inWorkingHours(a.at, input.timeZone, hours)) continue;
     const key = `${localTime(a.at, input.timeZone).date}:${a.userId}`;
     groups.set(key, [...(groups.get(key) ?? []), a]);
   }
@@ -410,8 +414,9 @@ function afterHours(input: FlagInput, inWindow: (at: string) => boolean): Access
       caseId: cases.size === 1 ? [...cases][0]! : null,
       patientId: null,
       reason:
-        `${accesses.length} access${accesses.length === 1 ? '' : 'es'} to patient data between ${firstLocal} and ` +
-        `${lastLocal} (${input.timeZone}), outside working hours (${days} ${hours.start}–${hours.end}), ` +
+        `${accesses.length} access${accesses.length === 1 ? '' : 'es'} to patient data ` +
+        `${firstLocal === lastLocal ? `at ${firstLocal}` : `between ${firstLocal} and ${lastLocal}`} ` +
+        `(${input.timeZone}), outside working hours (${days} ${hours.start}–${hours.end}), ` +
         `touching ${cases.size} case${cases.size === 1 ? '' : 's'}`,
       evidence: {
         accesses: cap(

@@ -430,7 +430,7 @@ describe('flags, their review and the clinic’s thresholds', () => {
     );
     expect(rate!.evidence.total).toBe(30);
     expect(many).toMatchObject({ caseId: 'rf_ac-a_mr-3', patientId: 'pat-3' });
-    expect(night!.reason).toMatch(/^1 access to patient data between 23:00 and 23:00 \(America\/Chicago\)/);
+    expect(night!.reason).toMatch(/^1 access to patient data at 23:00 \(America\/Chicago\)/);
     expect(body.counts).toEqual({ open: 4, reviewed: 0 });
     // Viewing the flags is audited with the cases and patients their evidence showed.
     const { items } = await store.audit.listAudit({ action: 'access_flags.viewed', limit: 1 });

@@ -213,6 +213,8 @@ describe.each(dialects)('access log on $dialect', ({ dialect, adminUrl, skip, ti
         ['dee', '2026-03-12T11:30:00.000Z'],
         ['eve', '2026-03-13T01:00:00.000Z'],
       ]);
+      // A row that names only its case gets the case's patient, as in the log.
+      expect(input.afterHours[0]!.subjects).toEqual([{ caseId: 'rf_north_mr-1', patientId: 'pat-1' }]);
     });
 
     test('the tokens table takes the role privacy, and still refuses an unknown role', async () => {

@@ -280,13 +280,14 @@ describe('flag: access outside working hours', () => {
     subjects: [{ caseId, patientId: `pat-${caseId}` }],
   });
 
-  test('accesses at night are one flag per person and local day; daytime ones are ignored', () => {
+  test('accesses at night are one flag per person and local day; daytime ones and empty pages are ignored', () => {
     const flags = accessFlags({
       ...base,
       afterHours: [
         access('2026-03-11T03:10:00Z', 'bo', 'c1'), // Tue 22:10 CDT
         access('2026-03-11T03:40:00Z', 'bo', 'c2'), // Tue 22:40
         access('2026-03-10T15:00:00Z', 'bo', 'c3'), // Tue 10:00: working hours
+        { ...access('2026-03-11T03:50:00Z', 'bo', 'c4'), action: 'queue.listed', subjects: [] }, // an empty page
       ],
     });
     expect(flags).toHaveLength(1);

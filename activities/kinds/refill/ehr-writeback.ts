@@ -191,7 +191,10 @@ function signedBy(
 /** A contained PractitionerRole for an app user in a role (its SNOMED CT code, and HL7's where there is one). */
 function practitionerRole(id: string, actor: Actor): NonNullable<MedicationRequest['contained']>[number] {
   if (actor.role === 'admin' || actor.role === 'privacy') {
-    throw new AppError('INVALID_INPUT', `${actor.role === 'admin' ? 'An admin' : 'A privacy officer'} never signs an order`);
+    throw new AppError(
+      'INVALID_INPUT',
+      `${actor.role === 'admin' ? 'An admin' : 'A privacy officer'} never signs an order`,
+    );
   }
   const { code, display, hl7 } = PRACTITIONER_ROLE_CODES[actor.role];
   return {
