@@ -664,62 +664,74 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>, temp = 'a
 function accessMonitoring(dialect: DialectName): Migration {
   return {
     async up(db: AnyDb) {
-      const roleCheck = sql`role in ('admin', 'doctor', 'nurse', 'pharmacist', 'pa', 'privacy')`;
-      if (dialect === 'postgres') {
-        await sql`alter table api_tokens drop constraint if exists api_tokens_role_check`.execute(db);
-        await sql`alter table api_tokens add constraint api_tokens_role_check check (${roleCheck})`.execute(db);
-      } else {
-        await rebuildTokens(db, roleCheck, 'api_tokens_0014');
+      if (dialect === 'postgres') return accessMonitoringUp(db, dialect); // inside the migrator's transaction
+      // kysely runs SQLite migrations outside a transaction; this one suspends the append-only trigger for its
+      // backfill, so it runs all or nothing, in a savepoint (a failure leaves the database as it was, trigger and all).
+      await sql`savepoint migration_0014`.execute(db);
+      try {
+        await accessMonitoringUp(db, dialect);
+        await sql`release migration_0014`.execute(db);
+      } catch (err) {
+        await sql`rollback to migration_0014`.execute(db);
+        await sql`release migration_0014`.execute(db);
+        throw err;
       }
-      await db.schema.alterTable('audit_log').addColumn('prevHash', 'text').execute();
-      await db.schema.alterTable('audit_log').addColumn('hash', 'text').execute();
-      if (dialect === 'postgres') {
-        await sql`alter table audit_log disable trigger audit_log_no_change`.execute(db);
-        await chainAuditRows(db, dialect);
-        await sql`alter table audit_log enable trigger audit_log_no_change`.execute(db);
-      } else {
-        await sql`drop trigger audit_log_no_update`.execute(db);
-        await chainAuditRows(db, dialect);
-        await sql`create trigger audit_log_no_update before update on audit_log
-          begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
-      }
-      // After the backfill, which would otherwise update these too (PostgreSQL rewrites every index of an updated row).
-      // The access log and its flags read one clinic's rows by time, and by person and time; a patient's cases.
-      await db.schema
-        .createIndex('audit_log_clinic_at_idx')
-        .on('audit_log')
-        .columns(['clinicId', 'at', 'id'])
-        .execute();
-      await db.schema
-        .createIndex('audit_log_clinic_actor_idx')
-        .on('audit_log')
-        .columns(['clinicId', 'actorId', 'at', 'id'])
-        .execute();
-      await db.schema.createIndex('cases_clinic_patient_idx').on('cases').columns(['clinicId', 'patientId']).execute();
-      // A flag's review (the flag itself is computed from the audit log, and keeps its id): one per flag.
-      await db.schema
-        .createTable('access_flag_reviews')
-        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
-        .addColumn('flagId', 'text', (c) => c.notNull())
-        .addColumn('kind', 'text', (c) => c.notNull())
-        .addColumn('note', 'text', (c) => c.notNull())
-        .addColumn('evidenceTotal', 'integer', (c) => c.notNull())
-        .addColumn('reviewedAt', 'text', (c) => c.notNull())
-        .addColumn('reviewedBy', 'text', (c) => c.notNull())
-        .addColumn('reviewedRole', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('access_flag_reviews_pk', ['clinicId', 'flagId'])
-        .execute();
-      // A clinic's thresholds (no row: the defaults of rules/access/flags.ts), versioned like signing policies.
-      await db.schema
-        .createTable('access_settings')
-        .addColumn('clinicId', 'text', (c) => c.primaryKey().references('clinics.id'))
-        .addColumn('settings', 'text', (c) => c.notNull())
-        .addColumn('version', 'integer', (c) => c.notNull())
-        .addColumn('updatedAt', 'text', (c) => c.notNull())
-        .addColumn('updatedBy', 'text', (c) => c.notNull())
-        .execute();
     },
   };
+}
+
+/** The steps of 0014 (see accessMonitoring). */
+async function accessMonitoringUp(db: AnyDb, dialect: DialectName): Promise<void> {
+  const roleCheck = sql`role in ('admin', 'doctor', 'nurse', 'pharmacist', 'pa', 'privacy')`;
+  if (dialect === 'postgres') {
+    await sql`alter table api_tokens drop constraint if exists api_tokens_role_check`.execute(db);
+    await sql`alter table api_tokens add constraint api_tokens_role_check check (${roleCheck})`.execute(db);
+  } else {
+    await rebuildTokens(db, roleCheck, 'api_tokens_0014');
+  }
+  await db.schema.alterTable('audit_log').addColumn('prevHash', 'text').execute();
+  await db.schema.alterTable('audit_log').addColumn('hash', 'text').execute();
+  if (dialect === 'postgres') {
+    await sql`alter table audit_log disable trigger audit_log_no_change`.execute(db);
+    await chainAuditRows(db, dialect);
+    await sql`alter table audit_log enable trigger audit_log_no_change`.execute(db);
+  } else {
+    await sql`drop trigger audit_log_no_update`.execute(db);
+    await chainAuditRows(db, dialect);
+    await sql`create trigger audit_log_no_update before update on audit_log
+      begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+  }
+  // After the backfill, which would otherwise update these too (PostgreSQL rewrites every index of an updated row).
+  // The access log and its flags read one clinic's rows by time, and by person and time; a patient's cases.
+  await db.schema.createIndex('audit_log_clinic_at_idx').on('audit_log').columns(['clinicId', 'at', 'id']).execute();
+  await db.schema
+    .createIndex('audit_log_clinic_actor_idx')
+    .on('audit_log')
+    .columns(['clinicId', 'actorId', 'at', 'id'])
+    .execute();
+  await db.schema.createIndex('cases_clinic_patient_idx').on('cases').columns(['clinicId', 'patientId']).execute();
+  // A flag's review (the flag itself is computed from the audit log, and keeps its id): one per flag.
+  await db.schema
+    .createTable('access_flag_reviews')
+    .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+    .addColumn('flagId', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('note', 'text', (c) => c.notNull())
+    .addColumn('evidenceTotal', 'integer', (c) => c.notNull())
+    .addColumn('reviewedAt', 'text', (c) => c.notNull())
+    .addColumn('reviewedBy', 'text', (c) => c.notNull())
+    .addColumn('reviewedRole', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('access_flag_reviews_pk', ['clinicId', 'flagId'])
+    .execute();
+  // A clinic's thresholds (no row: the defaults of rules/access/flags.ts), versioned like signing policies.
+  await db.schema
+    .createTable('access_settings')
+    .addColumn('clinicId', 'text', (c) => c.primaryKey().references('clinics.id'))
+    .addColumn('settings', 'text', (c) => c.notNull())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('updatedAt', 'text', (c) => c.notNull())
+    .addColumn('updatedBy', 'text', (c) => c.notNull())
+    .execute();
 }
 
 /** Hashes the audit rows that predate the chain, in id order, a page at a time (multi-row UPDATE … FROM VALUES). */
