@@ -336,23 +336,16 @@ export function createAccessRepo({ kysely, dialect }: Db): AccessRepo {
           .where((eb) => eb.or(intervals.map((i) => eb.and([eb('at', '>=', i.start), eb('at', '<', i.end)]))))
           .orderBy('at')
           .execute();
-        for (const raw of rows) {
-          const r = RowSchema.pick({
-            id: true,
-            at: true,
-            actorId: true,
-            actorRole: true,
-            action: true,
-            caseId: true,
-            detail: true,
-          }).parse(raw);
+        // A month of nights and weekends can be a hundred thousand rows: the detail is parsed as plain JSON (a detail
+        // that is not an object names no cases; accessSubjects checks every field it reads).
+        for (const r of rows) {
           afterHours.push({
-            auditId: r.id,
+            auditId: Number(r.id),
             at: r.at,
             userId: r.actorId,
             role: r.actorRole,
             action: r.action,
-            subjects: accessSubjects(r),
+            subjects: accessSubjects({ caseId: r.caseId, detail: detailObject(r.detail) }),
           });
         }
       }
@@ -453,6 +446,16 @@ async function readSettings(db: Kysely<Database>, clinicId: string): Promise<Sto
 function detailMentions(id: string): Expression<SqlBool> {
   const pattern = `%"${id.replace(/[\\%_]/g, (c) => `\\${c}`)}"%`;
   return sql<SqlBool>`${sql.ref('detail')} like ${pattern} escape '\\'`;
+}
+
+/** A stored detail as an object ({} for anything else). */
+function detailObject(text: string): Record<string, unknown> {
+  try {
+    const d: unknown = JSON.parse(text);
+    return typeof d === 'object' && d !== null && !Array.isArray(d) ? (d as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 function toEntry(r: z.output<typeof RowSchema>): AccessEntry {

@@ -86,10 +86,22 @@ function parts(ms: number, timeZone: string): Record<string, string> {
 
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
+type LocalTime = { date: string; time: string; weekday: number };
+/** Wall times by zone and UTC minute: a month of accesses falls in a few ten thousand minutes. */
+const wallTimes = new Map<string, LocalTime>();
+
 /** An instant's wall time in a zone: its date, `HH:MM` and ISO weekday (1 Monday). */
-export function localTime(at: string, timeZone: string): { date: string; time: string; weekday: number } {
-  const p = parts(Date.parse(at), timeZone);
-  return { date: `${p.year}-${p.month}-${p.day}`, time: `${p.hour}:${p.minute}`, weekday: WEEKDAYS[p.weekday!]! };
+export function localTime(at: string, timeZone: string): LocalTime {
+  // Zone offsets are whole minutes: every instant of a UTC minute has the same local minute.
+  const key = `${timeZone}|${new Date(at).toISOString().slice(0, 16)}`;
+  let t = wallTimes.get(key);
+  if (!t) {
+    const p = parts(Date.parse(at), timeZone);
+    t = { date: `${p.year}-${p.month}-${p.day}`, time: `${p.hour}:${p.minute}`, weekday: WEEKDAYS[p.weekday!]! };
+    if (wallTimes.size > 200_000) wallTimes.clear();
+    wallTimes.set(key, t);
+  }
+  return t;
 }
 
 /** The instant a local wall time `HH:MM` of `date` begins (a time DST skips: the first instant after the gap). */
@@ -297,7 +309,9 @@ function outsideQueues(input: FlagInput, inWindow: (at: string) => boolean): Acc
     if (queuesWorkedBy(v.role).includes(v.queue as Queue)) continue;
     if (input.decided.has(`${v.caseId}\n${v.userId}`)) continue;
     const key = `${localTime(v.at, input.timeZone).date}:${v.userId}`;
-    groups.set(key, [...(groups.get(key) ?? []), v]);
+    const group = groups.get(key);
+    if (group) group.push(v);
+    else groups.set(key, [v]);
   }
   return [...groups].map(([key, views]) => {
     views.sort(byTime);
@@ -340,7 +354,19 @@ const median = (xs: number[]): number | null => {
 function rate(input: FlagInput, start: string, end: string): AccessFlag[] {
   const s = input.settings;
   const perUser = new Map<string, HourCount[]>();
-  for (const h of input.hourly) perUser.set(h.userId, [...(perUser.get(h.userId) ?? []), h]);
+  for (const h of input.hourly) {
+    const list = perUser.get(h.userId);
+    if (list) list.push(h);
+    else perUser.set(h.userId, [h]);
+  }
+  // The views of each person and UTC hour, for the evidence of a flagged hour.
+  const viewsOf = new Map<string, CaseView[]>();
+  for (const v of input.views) {
+    const key = `${v.userId}\n${v.at.slice(0, 13)}`;
+    const list = viewsOf.get(key);
+    if (list) list.push(v);
+    else viewsOf.set(key, [v]);
+  }
   const out: AccessFlag[] = [];
   for (const [userId, hours] of perUser) {
     hours.sort((a, b) => (a.hour < b.hour ? -1 : 1));
@@ -352,7 +378,7 @@ function rate(input: FlagInput, start: string, end: string): AccessFlag[] {
       const m = median(baseline);
       const threshold = Math.max(s.rateFloorPerHour, m === null ? 0 : s.rateMultiplier * m);
       if (h.cases <= threshold) continue;
-      const views = input.views.filter((v) => v.userId === userId && v.at.slice(0, 13) === h.hour).sort(byTime);
+      const views = [...(viewsOf.get(`${userId}\n${h.hour}`) ?? [])].sort(byTime);
       const role = views[0]?.role ?? null;
       out.push({
         id: `rate:${h.hour}:${userId}`,
@@ -394,7 +420,9 @@ function afterHours(input: FlagInput, inWindow: (at: string) => boolean): Access
     // An empty queue page or a search that found nothing showed no patient's data.
     if (!inWindow(a.at) || a.subjects.length === 0 || inWorkingHours(a.at, input.timeZone, hours)) continue;
     const key = `${localTime(a.at, input.timeZone).date}:${a.userId}`;
-    groups.set(key, [...(groups.get(key) ?? []), a]);
+    const group = groups.get(key);
+    if (group) group.push(a);
+    else groups.set(key, [a]);
   }
   return [...groups].map(([key, accesses]) => {
     accesses.sort(byTime);
@@ -443,7 +471,11 @@ const DAY_NAMES = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
  */
 function manyViewers(input: FlagInput, inWindow: (at: string) => boolean): AccessFlag[] {
   const perCase = new Map<string, CaseView[]>();
-  for (const v of input.caseViews) perCase.set(v.caseId, [...(perCase.get(v.caseId) ?? []), v]);
+  for (const v of input.caseViews) {
+    const list = perCase.get(v.caseId);
+    if (list) list.push(v);
+    else perCase.set(v.caseId, [v]);
+  }
   const out: AccessFlag[] = [];
   const bar = input.settings.viewersPerCase;
   for (const [caseId, views] of perCase) {
