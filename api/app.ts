@@ -8,6 +8,7 @@ import { limitBodies } from './middleware/body-limit.ts';
 import { ipRateLimit } from './middleware/rate-limit.ts';
 import { assignRequestId } from './middleware/request-id.ts';
 import { noStore, securityHeaders } from './middleware/security-headers.ts';
+import { accessRoutes } from './routes/access.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { caseActionRoutes } from './routes/case-actions.ts';
 import { caseRoutes } from './routes/cases.ts';
@@ -80,6 +81,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', tokenRoutes(deps));
   app.route('/', valueSetRoutes(deps));
   app.route('/', analyticsRoutes(deps));
+  app.route('/', accessRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

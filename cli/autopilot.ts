@@ -1,7 +1,8 @@
-// `autopilot <command>`: the engine's commands (evaluate, protocols, tokens, sweep) and the kinds' own (cli/kinds/,
+// `autopilot <command>`: the engine's commands (evaluate, protocols, tokens, sweep, audit) and the kinds' own (cli/kinds/,
 // e.g. `autopilot triage`), each with the same code the server runs.
 import { parseArgs } from 'node:util';
 import { AppError } from '../rules/index.ts';
+import { AUDIT_USAGE, runAuditCli } from './audit.ts';
 import { EVALUATE_USAGE, runEvaluateCli } from './evaluate.ts';
 import { UsageError, type CliIo } from './io.ts';
 import { KIND_COMMANDS } from './kinds/index.ts';
@@ -12,9 +13,14 @@ import { runTokensCli, TOKENS_USAGE } from './tokens.ts';
 
 export type { CliIo } from './io.ts';
 
-const USAGE = [...KIND_COMMANDS.map((c) => c.usage), EVALUATE_USAGE, PROTOCOLS_USAGE, TOKENS_USAGE, SWEEP_USAGE].join(
-  '\n\n',
-);
+const USAGE = [
+  ...KIND_COMMANDS.map((c) => c.usage),
+  EVALUATE_USAGE,
+  PROTOCOLS_USAGE,
+  TOKENS_USAGE,
+  SWEEP_USAGE,
+  AUDIT_USAGE,
+].join('\n\n');
 
 /** Which kind command argv names (it may come after its options), or `help`. */
 function kindCommand(argv: string[]): KindCommand | 'help' {
@@ -49,6 +55,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'protocols') return runProtocolsCli(argv.slice(1), io);
   if (argv[0] === 'tokens') return runTokensCli(argv.slice(1), io);
   if (argv[0] === 'sweep') return runSweepCli(argv.slice(1), io);
+  if (argv[0] === 'audit') return runAuditCli(argv.slice(1), io);
   try {
     if (argv[0] === 'evaluate') return await runEvaluateCli(argv.slice(1), io);
     const command = kindCommand(argv);

@@ -9,14 +9,15 @@ import { AppError } from '../rules/index.ts';
 import type { Role } from '../rules/schema/case.ts';
 import { UsageError, type CliIo } from './io.ts';
 
-export const TOKENS_USAGE = `Usage: autopilot tokens issue --role <admin|doctor|nurse|pharmacist|pa> --user <id> [--clinic <id>] [--name <text>] [--expires-in <30d|12h>]
+export const TOKENS_USAGE = `Usage: autopilot tokens issue --role <admin|doctor|nurse|pharmacist|pa|privacy> --user <id> [--clinic <id>] [--name <text>] [--expires-in <30d|12h>]
        autopilot tokens revoke <token id>
        autopilot tokens list [--clinic <id>] [--all] [--json]
 
 API tokens, one per person, in the app database (DATA_DIR or DATABASE_URL):
   issue    prints the new token on stdout, once (details on stderr); it expires after --expires-in
            (default TOKEN_DEFAULT_TTL_DAYS, at most TOKEN_MAX_TTL_DAYS). --user names the person (e-mail or
-           staff id). Without --clinic the token is for every clinic: admins only once there are several clinics.
+           staff id). Without --clinic the token is for every clinic: admins only once there are several clinics;
+           a privacy officer's token (privacy: access monitoring of its clinic, nothing else) always names one.
   revoke   stops a token at once, by its id (tok_…, from list)
   list     ids, owners, roles, clinics, expiry and last use; never a token or its hash (--all: revoked too)
 Every issue and revoke is audited (token.issued / token.revoked) with the operating-system user who ran it.
@@ -63,7 +64,7 @@ export async function runTokensCli(argv: string[], io: CliIo): Promise<number> {
       throw new UsageError(command === 'revoke' ? 'revoke needs exactly one token id' : 'unexpected argument');
     }
     if (command === 'issue') {
-      if (!v.role) throw new UsageError('--role <admin|doctor|nurse|pharmacist|pa> is required');
+      if (!v.role) throw new UsageError('--role <admin|doctor|nurse|pharmacist|pa|privacy> is required');
       if (!v.user) throw new UsageError('--user <id> is required (the person the token is for)');
     }
 

@@ -1,6 +1,7 @@
 // `npm run screenshots`: the README's screenshots, taken from the running product (`npm start`, then
 // `npm run demo:traffic -- --decide`) in headless Chromium, the browser the install step provides. Signs in with the
-// demo clinic's tokens from $DATA_DIR/demo-credentials.json and writes docs/screenshots/*.png.
+// demo clinic's tokens from $DATA_DIR/demo-credentials.json and writes docs/screenshots/*.png (console-access.png:
+// the access-monitoring page, after the other shots, whose case views it then lists).
 // The protocol editor's shot works on a draft of the demo clinic's protocol that it keeps for itself (noted
 // SCREENSHOT_NOTE, reset to the live version each run): it shortens the form's first window by a third and
 // simulates that on the clinic's recorded cases. Nothing is published.
@@ -50,6 +51,29 @@ const queueShot = [
 ].find((q) => (counts[q.queue] ?? 0) > 0);
 if (!queueShot) console.log('no open cases in the nurse, signature or doctor queue: no queue and case shots');
 
+/**
+ * The access-monitoring page as the demo clinic's admin sees it (its privacy officer sees the same): the flags of the
+ * last 7 days with one's evidence open (not the admin's own), above the access log, cut below its first rows.
+ */
+async function accessShot(browser: Browser): Promise<void> {
+  const page = await signedIn(browser, 'admin', '#/access');
+  await page.getByTestId('access-log').or(page.getByTestId('log-empty')).first().waitFor({ timeout: 20_000 });
+  await page.getByTestId('flag-counts').filter({ hasText: /open/ }).waitFor({ timeout: 20_000 });
+  // The evidence of a flag about someone else than the admin taking the shot (whose own page views are accesses too).
+  const first = page.locator('article.flag').filter({ hasNotText: 'demo-admin' }).first();
+  if (await first.count()) await first.locator('summary').click();
+  const rows = page.locator('[data-testid="access-log"] tbody tr');
+  const end = (await rows.count()) ? rows.nth(Math.min(7, (await rows.count()) - 1)) : page.getByTestId('log-empty');
+  const bottom = await end.evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY + 16);
+  await page.screenshot({
+    path: join(out, 'console-access.png'),
+    fullPage: true,
+    clip: { x: 0, y: 0, width: 1360, height: Math.ceil(bottom) },
+  });
+  console.log(`wrote ${join(out, 'console-access.png')} (${await page.getByTestId('flag-counts').innerText()})`);
+  await page.context().close();
+}
+
 const browser = await launchChromium();
 try {
   const shots: { file: string; role: string; hash: string; ready: string }[] = [
@@ -85,6 +109,8 @@ try {
     }
     await page.context().close();
   }
+  // Last: the shots above viewed cases, which the access log shows.
+  await accessShot(browser);
 } finally {
   await browser.close();
 }

@@ -7,13 +7,14 @@ import { RENDERERS, rendererFor } from './kinds/index.js';
 import { showAnalytics } from './analytics.js';
 import { showProtocols } from './protocols.js';
 import { showClinics } from './clinics.js';
+import { showAccess } from './access.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
 const PAGE_SIZE = 25;
 const POLL_MS = 5000;
 
 /** @typedef {string} Queue */
-/** @typedef {'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa'} Role */
+/** @typedef {'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa' | 'privacy'} Role */
 /** @typedef {string} Action */
 /** @typedef {{ userId: string, role: Role, clinicId: string | null }} Me */
 /** @typedef {{ queues: { queue: Queue, roles: Role[], actions: Action[] }[], signingDelegates?: Role[] }} Lifecycle */
@@ -377,10 +378,12 @@ function signOut(message) {
 
 /** @param {string} token */
 async function signIn(token) {
+  // A privacy officer reads access monitoring only (the lifecycle and kinds routes refuse it): no queues to show.
+  const watcher = (/** @type {Me} */ m) => m.role === 'privacy';
   const [me, lifecycle, kinds] = await Promise.all([
     /** @type {Promise<Me>} */ (api('/v1/me', { token })),
-    /** @type {Promise<Lifecycle>} */ (api('/v1/lifecycle', { token })),
-    api('/v1/kinds', { token }),
+    /** @type {Promise<Lifecycle>} */ (api('/v1/lifecycle', { token }).catch(forbiddenAs({ queues: [] }))),
+    api('/v1/kinds', { token }).catch(forbiddenAs({ items: [] })),
   ]);
   state.token = token;
   state.me = me;
@@ -388,10 +391,12 @@ async function signIn(token) {
   state.kinds = kinds.items;
   QUEUES = lifecycle.queues.map((q) => q.queue);
   buildTabs();
-  // Outcome analytics (./analytics.js) answer admins only (GET /v1/analytics).
+  // Outcome analytics (./analytics.js) answer admins only (GET /v1/analytics); access monitoring admins and privacy.
   $('nav-analytics').hidden = me.role !== 'admin';
   $('nav-protocols').hidden = me.role !== 'admin'; // the protocol pages (./protocols.js)
   $('nav-clinics').hidden = me.role !== 'admin'; // clinic onboarding and settings (./clinics.js)
+  $('nav-access').hidden = me.role !== 'admin' && !watcher(me);
+  $('tabs').hidden = watcher(me);
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
   $('workspace').hidden = false;
@@ -402,11 +407,19 @@ async function signIn(token) {
     h('span', { class: `role role-${me.role}`, 'data-testid': 'role' }, me.role),
     me.clinicId ? h('span', { class: 'muted' }, ` · clinic ${me.clinicId}`) : '',
   );
-  if (!location.hash || location.hash === '#/' || location.hash === '#') {
-    history.replaceState(null, '', `#/queue/${defaultQueue(me.role)}`);
+  if (!location.hash || location.hash === '#/' || location.hash === '#' || watcher(me)) {
+    history.replaceState(null, '', watcher(me) ? '#/access' : `#/queue/${defaultQueue(me.role)}`);
   }
   await route();
-  startPolling();
+  if (!watcher(me)) startPolling();
+}
+
+/** A 403 answered as `fallback` (a route the role may not read); anything else is thrown on. @param {any} fallback */
+function forbiddenAs(fallback) {
+  return (/** @type {unknown} */ err) => {
+    if (err instanceof ApiError && err.status === 403) return fallback;
+    throw err;
+  };
 }
 
 /** @param {Role} role @returns {Queue} */
@@ -454,7 +467,11 @@ function buildTabs() {
 
 function renderTabs() {
   const onCase =
-    !$('case-view').hidden || !$('analytics-view').hidden || !$('protocols-view').hidden || !$('clinics-view').hidden;
+    !$('case-view').hidden ||
+    !$('analytics-view').hidden ||
+    !$('protocols-view').hidden ||
+    !$('clinics-view').hidden ||
+    !$('access-view').hidden;
   for (const q of QUEUES) {
     const tab = $(`tab-${q}`);
     tab.setAttribute('aria-selected', q === state.queue && !onCase ? 'true' : 'false');
@@ -999,7 +1016,31 @@ async function route() {
   const onClinics = /^\/clinics(\/|\?|$)/.test(hash) && state.me.role === 'admin';
   $('clinics-view').hidden = !onClinics;
   $('nav-clinics').setAttribute('aria-current', onClinics ? 'page' : 'false');
+  const onAccess =
+    state.me.role === 'privacy' || (/^\/access(\?|$)/.test(hash) && state.me.role === 'admin' && !onAnalytics);
+  $('access-view').hidden = !onAccess;
+  $('nav-access').setAttribute('aria-current', onAccess ? 'page' : 'false');
   try {
+    if (onAccess) {
+      $('queue-view').hidden = true;
+      $('case-view').hidden = true;
+      renderTabs();
+      await showAccess($('access-view'), {
+        h,
+        api: (path, opts) => api(path, opts),
+        fetchRaw: (path) =>
+          fetch(path, {
+            headers: { authorization: `Bearer ${state.token ?? ''}` },
+            cache: 'no-store',
+            credentials: 'omit',
+          }),
+        me: state.me,
+        errorText,
+        handleAuthError,
+      });
+      setStatus('');
+      return;
+    }
     if (onProtocols) {
       $('queue-view').hidden = true;
       $('case-view').hidden = true;
@@ -1072,7 +1113,8 @@ async function poll() {
     !state.me ||
     !$('analytics-view').hidden ||
     !$('protocols-view').hidden ||
-    !$('clinics-view').hidden
+    !$('clinics-view').hidden ||
+    !$('access-view').hidden
   )
     return;
   const c = state.current;

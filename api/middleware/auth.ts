@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory';
 import { AppError } from '../../rules/index.ts';
-import type { Role } from '../../rules/schema/case.ts';
+import { ROLES, type Role } from '../../rules/lifecycle/index.ts';
 import type { Clinic, Store } from '../../connectors/db/index.ts';
 import type { ApiEnv, Principal } from '../env.ts';
 
@@ -23,6 +23,9 @@ export function storeTokenLookup(
     if (t.expiresAt !== null && Date.parse(t.expiresAt) <= at.getTime()) {
       throw new AppError('UNAUTHENTICATED', 'This token has expired; ask an admin for a new one');
     }
+    if (t.role === 'privacy' && t.clinicId === null) {
+      throw new AppError('FORBIDDEN', 'A privacy officer’s token must name its clinic');
+    }
     if (t.role !== 'admin' && t.clinicId === null && (await store.clinics.count()) > 1) {
       throw new AppError(
         'FORBIDDEN',
@@ -35,16 +38,34 @@ export function storeTokenLookup(
   };
 }
 
-/** Authenticates `Authorization: Bearer <token>` and, when roles are given, authorises by role. */
+/**
+ * Roles that reach only the routes that name them: a privacy officer reads access monitoring (and `/v1/me`), never the
+ * work itself (cases, queues, protocols), so a route that names no role is closed to it.
+ */
+const NAMED_ONLY: readonly Role[] = ['privacy'];
+
+/** Every role: for the routes any token may read (`/v1/me`). */
+export const ANY_ROLE: readonly Role[] = ROLES;
+
+/**
+ * Authenticates `Authorization: Bearer <token>` and authorises by role: the roles given, or, when none are, every role
+ * but those that reach only the routes that name them ({@link NAMED_ONLY}).
+ */
 export function requireRole(lookup: TokenLookup, ...roles: Role[]) {
+  const allowed = roles.length > 0 ? roles : ROLES.filter((r) => !NAMED_ONLY.includes(r));
   return createMiddleware<ApiEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]{8,512})$/i.exec(header.trim());
     if (!m) throw new AppError('UNAUTHENTICATED', 'Missing or malformed bearer token');
     const principal = await lookup(m[1]!);
     if (!principal) throw new AppError('UNAUTHENTICATED', 'Unknown or revoked token');
-    if (roles.length > 0 && !roles.includes(principal.role)) {
-      throw new AppError('FORBIDDEN', `This needs the role ${roles.join(' or ')}`);
+    if (!allowed.includes(principal.role)) {
+      throw new AppError(
+        'FORBIDDEN',
+        roles.length > 0
+          ? `This needs the role ${roles.join(' or ')}`
+          : `A ${principal.role} token reads access monitoring only, not cases, queues or settings`,
+      );
     }
     c.set('principal', principal);
     await next();

@@ -141,7 +141,11 @@ export function analyticsRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.use('/v1/analytics', admin);
   app.use('/v1/analytics.csv', admin);
 
-  async function report(c: Context<ApiEnv>, q: z.infer<typeof AnalyticsQuerySchema>): Promise<AnalyticsReport> {
+  async function report(
+    c: Context<ApiEnv>,
+    q: z.infer<typeof AnalyticsQuerySchema>,
+    format: 'json' | 'csv',
+  ): Promise<AnalyticsReport> {
     const principal = c.get('principal');
     if (principal.clinicId !== null && q.clinicId !== undefined && q.clinicId !== principal.clinicId) {
       throw new AppError('FORBIDDEN', 'A clinic admin sees the analytics of its own clinic only');
@@ -183,6 +187,7 @@ export function analyticsRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         to: q.to,
         granularity: q.granularity,
         ...(q.protocolId ? { protocolId: q.protocolId } : {}),
+        format,
         caseIds: result.overrides.items.map((o) => o.caseId),
         ...callerRequestIdOf(c),
       },
@@ -190,11 +195,11 @@ export function analyticsRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     return result;
   }
 
-  app.openapi(reportRoute, async (c) => c.json(await report(c, c.req.valid('query')), 200));
+  app.openapi(reportRoute, async (c) => c.json(await report(c, c.req.valid('query'), 'json'), 200));
 
   app.openapi(csvRoute, async (c) => {
     const q = c.req.valid('query');
-    const body = analyticsCsv(await report(c, q));
+    const body = analyticsCsv(await report(c, q, 'csv'));
     return c.body(body, 200, {
       'content-type': 'text/csv; charset=utf-8',
       'content-disposition': `attachment; filename="analytics-${q.from}-${q.to}.csv"`,

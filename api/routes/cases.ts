@@ -179,7 +179,7 @@ const getCaseRoute = createRoute({
   request: { params: CaseParams },
   responses: {
     200: { description: 'The case', content: { 'application/json': { schema: CaseView } } },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
@@ -214,7 +214,7 @@ const listQueueRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401),
+    ...errorResponses(400, 401, 403),
   },
 });
 
@@ -318,13 +318,15 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const r = await visibleCase(deps, c.get('principal'), c.req.valid('param').caseId);
     const [events, identityOf] = await Promise.all([deps.store.cases.listCaseEvents(r.id), identities(c, [r])]);
     const patient = identityOf(r.clinicId, r.patientId);
-    // The patient's id (an identifier, not their identity) and whether their identity was shown or why not.
+    // The patient's id (an identifier, not their identity), whether their identity was shown or why not, and the
+    // queue the case was in (access monitoring flags views outside the queues the viewer's role works).
     await audited(c, {
       action: 'case.viewed',
       clinicId: r.clinicId,
       caseId: r.id,
       detail: {
         ...(r.patientId ? { patientId: r.patientId } : {}),
+        ...(r.queue ? { queue: r.queue } : {}),
         ...(patient ? { identity: 'unavailable' in patient ? patient.reason : 'shown' } : {}),
       },
     });
@@ -363,19 +365,24 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       return { ...summary(deps, r), ...(patient ? { patient } : {}) };
     });
     // Which cases and patients were shown, by id only: the summaries themselves (identity, drug) stay out of the
-    // audit log. `patientIds[i]` is the patient of `caseIds[i]` ('' for a case without one).
-    await audited(c, {
-      action: 'queue.listed',
-      clinicId: clinicId ?? null,
-      detail: {
-        queue,
-        ...(q.pool ? { pool: q.pool } : {}),
-        count: page.items.length,
-        caseIds: page.items.map((r) => r.id),
-        patientIds: page.items.map((r) => r.patientId ?? ''),
-        identitiesShown: items.filter((i) => i.patient && !('unavailable' in i.patient)).length,
-      },
-    });
+    // audit log. `patientIds[i]` is the patient of `caseIds[i]` ('' for a case without one). One row per clinic of the
+    // page (a token bound to no clinic lists every clinic's cases, and each clinic's privacy officer reads its own).
+    const clinics = clinicId ? [clinicId] : [...new Set(page.items.map((r) => r.clinicId))];
+    for (const rowClinic of clinics.length ? clinics : [null]) {
+      const shown = items.filter((i) => rowClinic === null || i.clinicId === rowClinic);
+      await audited(c, {
+        action: 'queue.listed',
+        clinicId: rowClinic,
+        detail: {
+          queue,
+          ...(q.pool ? { pool: q.pool } : {}),
+          count: shown.length,
+          caseIds: shown.map((r) => r.caseId),
+          patientIds: shown.map((r) => r.patientId ?? ''),
+          identitiesShown: shown.filter((i) => i.patient && !('unavailable' in i.patient)).length,
+        },
+      });
+    }
     return c.json({ queue, items, nextCursor: page.nextCursor, counts }, 200);
   });
 

@@ -20,6 +20,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/console/protocol-form.js': { file: 'protocol-form.js', type: JS },
   '/console/clinics.js': { file: 'clinics.js', type: JS },
   '/console/clinics.css': { file: 'clinics.css', type: 'text/css; charset=utf-8' },
+  '/console/access.js': { file: 'access.js', type: JS },
+  '/console/access.css': { file: 'access.css', type: 'text/css; charset=utf-8' },
   ...Object.fromEntries(
     readdirSync(new URL('../console/kinds/', import.meta.url))
       .filter((f) => /^[a-z0-9-]+\.js$/.test(f))

@@ -38,7 +38,7 @@ const kindsRoute = createRoute({
       description: 'The kinds',
       content: { 'application/json': { schema: z.object({ items: z.array(KindView) }) } },
     },
-    ...errorResponses(401),
+    ...errorResponses(401, 403),
   },
 });
 

@@ -46,7 +46,7 @@ const lifecycleRoute = createRoute({
   security: [{ bearer: [] }],
   responses: {
     200: { description: 'The lifecycle', content: { 'application/json': { schema: LifecycleSchema } } },
-    ...errorResponses(401),
+    ...errorResponses(401, 403),
   },
 });
 

@@ -3,7 +3,7 @@ import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { errorResponses } from '../errors.ts';
-import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { ANY_ROLE, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 const MeSchema = z
   .object({
@@ -20,7 +20,7 @@ const meRoute = createRoute({
   security: [{ bearer: [] }],
   responses: {
     200: { description: 'The caller', content: { 'application/json': { schema: MeSchema } } },
-    ...errorResponses(401),
+    ...errorResponses(401, 403),
   },
 });
 
@@ -31,7 +31,7 @@ const meRoute = createRoute({
 export function meRoutes(deps: Pick<ApiDeps, 'store'>): OpenAPIHono<ApiEnv> {
   const lookup = storeTokenLookup(deps.store);
   const app = new OpenAPIHono<ApiEnv>();
-  app.use('/v1/me', requireRole(lookup));
+  app.use('/v1/me', requireRole(lookup, ...ANY_ROLE));
   app.openapi(meRoute, (c) => {
     const { userId, role, clinicId } = c.get('principal');
     return c.json({ userId, role, clinicId }, 200);

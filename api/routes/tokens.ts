@@ -54,7 +54,8 @@ const issueRoute = createRoute({
   summary: 'Issue an API token for one person (admin); the token is shown once',
   description:
     'A global admin issues any token; a clinic admin only tokens bound to its own clinic. Doctor and nurse tokens ' +
-    'must name their clinic once there are several clinics. Every token expires. Audited (`token.issued`).',
+    'must name their clinic once there are several clinics; a privacy officer’s token (role `privacy`: access ' +
+    'monitoring of its clinic only) always. Every token expires. Audited (`token.issued`).',
   security: bearer,
   request: { body: { content: { 'application/json': { schema: IssueBody } }, required: true } },
   responses: {

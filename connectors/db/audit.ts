@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
+import { checkRow, genesisHash, rowHash, type ChainBreak, type ChainState } from './audit-chain.ts';
 import { dbInt, isoUtc, jsonText, nowIso, parseInput, toJsonText } from './dialect.ts';
 import type { Db } from './open.ts';
 import type { Database } from './schema.ts';
@@ -8,7 +9,9 @@ import type { Database } from './schema.ts';
 /**
  * One audit entry. `detail` is free-form JSON for the reviewer and must not carry PHI beyond resource ids
  * (FHIR ids, case/clinic/request ids, protocol ids and versions, codes, counts): no names, birth dates, notes or
- * resource bodies. The log is append-only: the database refuses UPDATE, DELETE and TRUNCATE on it.
+ * resource bodies. The log is append-only: the database refuses UPDATE, DELETE and TRUNCATE on it; and it is
+ * tamper-evident: each row is hash-chained to the previous row of its clinic (./audit-chain.ts), so a row changed or
+ * removed by someone who got past the triggers shows in `autopilot audit verify`.
  */
 export const AuditInputSchema = z.strictObject({
   at: isoUtc.optional(),
@@ -70,31 +73,113 @@ export interface AuditRepo {
     action: string;
     since: string;
   }): Promise<{ caseId: string; actorId: string }[]>;
+  /**
+   * Checks the hash chains in id order: every chain, or the one of `clinicId`. Each chain reports its rows, its last
+   * good row (the head, worth keeping outside the database: removing a chain's newest rows is only visible against a
+   * head recorded earlier) and its first broken link, if any.
+   */
+  verifyChains(opts?: { clinicId?: string; onPage?: (rowsSoFar: number) => void }): Promise<ChainReport>;
+}
+
+export interface ChainReport {
+  rows: number;
+  chains: ChainState[];
+  /** The first break of each broken chain, in id order. */
+  breaks: ChainBreak[];
 }
 
 /**
  * Inserts one audit row through `executor` (the database or an open transaction, so that a protocol publish and
- * its audit entry commit together).
+ * its audit entry commit together), chained to the previous row of its clinic.
+ *
+ * Reading the chain's head and inserting after it must not interleave with another writer of the same chain. On
+ * PostgreSQL a transaction-level advisory lock per chain serialises them (taken in the caller's transaction, or in one
+ * opened here). SQLite has one writer: a standalone row is written in a `BEGIN IMMEDIATE` transaction, which holds the
+ * write lock from its first read; inside a caller's transaction, a read snapshot that another process made stale
+ * cannot be upgraded to a write (SQLITE_BUSY_SNAPSHOT), so the chain never forks.
  */
 export async function insertAudit(
   executor: Kysely<Database>,
   entry: AuditInput,
 ): Promise<{ id: number; created: boolean }> {
   const e = parseInput(AuditInputSchema, entry, 'audit entry');
-  const inserted = await executor
+  const row = { ...e, at: e.at ?? nowIso(), detail: toJsonText(e.detail) };
+  const postgres = isPostgres(executor);
+  if (executor.isTransaction) return insertChained(executor, row, postgres);
+  if (postgres) return executor.transaction().execute((trx) => insertChained(trx, row, true));
+  return executor.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const inserted = await insertChained(conn, row, false);
+      await sql`commit`.execute(conn);
+      return inserted;
+    } catch (err) {
+      await sql`rollback`.execute(conn).catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
+/** The lock namespace of the audit chains' advisory locks (PostgreSQL's two-key form: namespace, hash of the chain). */
+const CHAIN_LOCK_NAMESPACE = 0x61756474; // 'audt'
+
+async function insertChained(
+  db: Kysely<Database>,
+  row: Omit<z.output<typeof AuditInputSchema>, 'at' | 'detail'> & { at: string; detail: string },
+  postgres: boolean,
+): Promise<{ id: number; created: boolean }> {
+  if (postgres) {
+    await sql`select pg_advisory_xact_lock(${CHAIN_LOCK_NAMESPACE}, hashtext(${row.clinicId ?? ''}))`.execute(db);
+  }
+  const head = await db
+    .selectFrom('audit_log')
+    .select('hash')
+    .$if(row.clinicId === null, (q) => q.where('clinicId', 'is', null))
+    .$if(row.clinicId !== null, (q) => q.where('clinicId', '=', row.clinicId))
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  const prevHash = head?.hash ?? genesisHash(row.clinicId);
+  const inserted = await db
     .insertInto('audit_log')
-    .values({ ...e, at: e.at ?? nowIso(), detail: toJsonText(e.detail) })
+    .values({ ...row, prevHash, hash: rowHash(prevHash, row) })
     .onConflict((oc) => oc.column('idempotencyKey').doNothing())
     .returning('id')
     .executeTakeFirst();
   if (inserted !== undefined) return { id: dbInt.parse(inserted.id), created: true };
-  const existing = await executor
+  const existing = await db
     .selectFrom('audit_log')
     .select('id')
-    .where('idempotencyKey', '=', e.idempotencyKey)
+    .where('idempotencyKey', '=', row.idempotencyKey)
     .executeTakeFirstOrThrow();
   return { id: dbInt.parse(existing.id), created: false };
 }
+
+/** Which dialect an executor (the database, a connection or a transaction) speaks. */
+function isPostgres(executor: Kysely<Database>): boolean {
+  return executor.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+const ChainRowSchema = z.object({
+  id: dbInt,
+  at: z.string(),
+  actorType: z.string(),
+  actorId: z.string(),
+  actorRole: z.string().nullable(),
+  action: z.string(),
+  clinicId: z.string().nullable(),
+  caseId: z.string().nullable(),
+  protocolId: z.string().nullable(),
+  protocolVersion: dbInt.nullable(),
+  requestId: z.string().nullable(),
+  idempotencyKey: z.string().nullable(),
+  detail: z.string(),
+  prevHash: z.string().nullable(),
+  hash: z.string().nullable(),
+});
+
+/** Rows per page of the chain check. */
+const VERIFY_PAGE = 5000;
 
 const CursorSchema = z.string().regex(/^\d+$/).transform(Number);
 
@@ -145,6 +230,53 @@ export function createAuditRepo({ kysely }: Db): AuditRepo {
         .where('at', '>=', since)
         .execute();
       return rows.flatMap((r) => (r.caseId === null ? [] : [{ caseId: r.caseId, actorId: r.actorId }]));
+    },
+    async verifyChains(opts = {}) {
+      const chains = new Map<string | null, ChainState>();
+      let rows = 0;
+      let after = 0;
+      for (;;) {
+        const page = await kysely
+          .selectFrom('audit_log')
+          .select([
+            'id',
+            'at',
+            'actorType',
+            'actorId',
+            'actorRole',
+            'action',
+            'clinicId',
+            'caseId',
+            'protocolId',
+            'protocolVersion',
+            'requestId',
+            'idempotencyKey',
+            'detail',
+            'prevHash',
+            'hash',
+          ])
+          .$if(opts.clinicId !== undefined, (q) => q.where('clinicId', '=', opts.clinicId ?? ''))
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(VERIFY_PAGE)
+          .execute();
+        for (const raw of page) {
+          const row = ChainRowSchema.parse(raw);
+          let chain = chains.get(row.clinicId);
+          if (!chain) {
+            chain = { clinicId: row.clinicId, rows: 0, head: null, broken: null };
+            chains.set(row.clinicId, chain);
+          }
+          checkRow(chain, row);
+          after = row.id;
+        }
+        rows += page.length;
+        opts.onPage?.(rows);
+        if (page.length < VERIFY_PAGE) break;
+      }
+      const all = [...chains.values()];
+      const breaks = all.flatMap((c) => (c.broken ? [c.broken] : [])).sort((a, b) => a.id - b.id);
+      return { rows, chains: all, breaks };
     },
   };
 }

@@ -3,6 +3,13 @@ export { openDatabase, type Db, type OpenDatabaseOptions } from './open.ts';
 export { createStore, type Store } from './store.ts';
 export type { Database, ActorType, CaseStatus, ProtocolVersionStatus, QueueName, TokenRole } from './schema.ts';
 export type { DialectName } from './dialect.ts';
+export {
+  ACCESS_CURSOR_PATTERN,
+  type AccessLogQuery,
+  type AccessRepo,
+  type FlagReview,
+  type StoredAccessSettings,
+} from './access.ts';
 export type { AnalyticsQuery, AnalyticsRepo } from './analytics.ts';
 export type { AuditEntry, AuditInput, AuditRepo, ListAuditOptions } from './audit.ts';
 export type { CaseEvent, CaseEventInput, CaseProjection, CaseRecord, CaseRepo, ListQueueOptions } from './cases.ts';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { genesisHash, rowHash } from './audit-chain.ts';
 import type { DialectName } from './dialect.ts';
 
 // Migrations are code, applied in name order and never edited once released: add a new one instead.
@@ -615,8 +616,8 @@ async function rebuildCases(db: AnyDb, check: ReturnType<typeof sql>): Promise<v
   await db.schema.createIndex('cases_analytics_idx').on('cases').columns(CASES_ANALYTICS_COLUMNS).execute();
 }
 
-/** SQLite: `api_tokens` as after 0005, with the role check `check`. */
-async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<void> {
+/** SQLite: `api_tokens` as after 0005, with the role check `check` (built as `temp`, then renamed). */
+async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>, temp = 'api_tokens_0012'): Promise<void> {
   const columns = [
     'token_hash',
     'name',
@@ -631,7 +632,7 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<
     'created_by',
   ].join(', ');
   await db.schema
-    .createTable('api_tokens_0012')
+    .createTable(temp)
     .addColumn('tokenHash', 'text', (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('role', 'text', (c) => c.notNull().check(check))
@@ -644,9 +645,11 @@ async function rebuildTokens(db: AnyDb, check: ReturnType<typeof sql>): Promise<
     .addColumn('lastUsedAt', 'text')
     .addColumn('createdBy', 'text')
     .execute();
-  await sql`insert into api_tokens_0012 (${sql.raw(columns)}) select ${sql.raw(columns)} from api_tokens`.execute(db);
+  await sql`insert into ${sql.table(temp)} (${sql.raw(columns)}) select ${sql.raw(columns)} from api_tokens`.execute(
+    db,
+  );
   await db.schema.dropTable('api_tokens').execute();
-  await sql`alter table api_tokens_0012 rename to api_tokens`.execute(db);
+  await sql`alter table ${sql.table(temp)} rename to api_tokens`.execute(db);
   await db.schema.createIndex('api_tokens_id_idx').on('api_tokens').column('id').unique().execute();
   await db.schema.createIndex('api_tokens_clinic_idx').on('api_tokens').columns(['clinicId', 'createdAt']).execute();
 }
@@ -689,6 +692,154 @@ function analyticsRollup(): Migration {
   };
 }
 
+/**
+ * Access monitoring (issue 10 §3). The audit log becomes tamper-evident: every row gets `prev_hash` and `hash`
+ * (./audit-chain.ts), one chain per clinic and one for rows without a clinic, computed here for the rows that exist
+ * (in id order) with the append-only trigger suspended for the backfill only, and by `insertAudit` from now on. The
+ * token role `privacy` (a clinic's privacy officer; SQLite rebuilds `api_tokens` for the CHECK, as 0012 did). Indexes
+ * for the access log; flag reviews and each clinic's access-monitoring thresholds.
+ */
+function accessMonitoring(dialect: DialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      if (dialect === 'postgres') return accessMonitoringUp(db, dialect); // inside the migrator's transaction
+      // kysely runs SQLite migrations outside a transaction; this one suspends the append-only trigger for its
+      // backfill, so it runs all or nothing, in a savepoint (a failure leaves the database as it was, trigger and all).
+      await sql`savepoint migration_0014`.execute(db);
+      try {
+        await accessMonitoringUp(db, dialect);
+        await sql`release migration_0014`.execute(db);
+      } catch (err) {
+        await sql`rollback to migration_0014`.execute(db);
+        await sql`release migration_0014`.execute(db);
+        throw err;
+      }
+    },
+  };
+}
+
+/** The steps of 0014 (see accessMonitoring). */
+async function accessMonitoringUp(db: AnyDb, dialect: DialectName): Promise<void> {
+  const roleCheck = sql`role in ('admin', 'doctor', 'nurse', 'pharmacist', 'pa', 'privacy')`;
+  if (dialect === 'postgres') {
+    await sql`alter table api_tokens drop constraint if exists api_tokens_role_check`.execute(db);
+    await sql`alter table api_tokens add constraint api_tokens_role_check check (${roleCheck})`.execute(db);
+  } else {
+    await rebuildTokens(db, roleCheck, 'api_tokens_0014');
+  }
+  await db.schema.alterTable('audit_log').addColumn('prevHash', 'text').execute();
+  await db.schema.alterTable('audit_log').addColumn('hash', 'text').execute();
+  if (dialect === 'postgres') {
+    await sql`alter table audit_log disable trigger audit_log_no_change`.execute(db);
+    await chainAuditRows(db, dialect);
+    await sql`alter table audit_log enable trigger audit_log_no_change`.execute(db);
+  } else {
+    await sql`drop trigger audit_log_no_update`.execute(db);
+    await chainAuditRows(db, dialect);
+    await sql`create trigger audit_log_no_update before update on audit_log
+      begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+  }
+  // After the backfill, which would otherwise update these too (PostgreSQL rewrites every index of an updated row).
+  // The access log and its flags read one clinic's rows by time, and by person and time; a patient's cases.
+  await db.schema.createIndex('audit_log_clinic_at_idx').on('audit_log').columns(['clinicId', 'at', 'id']).execute();
+  await db.schema
+    .createIndex('audit_log_clinic_actor_idx')
+    .on('audit_log')
+    .columns(['clinicId', 'actorId', 'at', 'id'])
+    .execute();
+  await db.schema.createIndex('cases_clinic_patient_idx').on('cases').columns(['clinicId', 'patientId']).execute();
+  // A flag's review (the flag itself is computed from the audit log, and keeps its id): one per flag.
+  await db.schema
+    .createTable('access_flag_reviews')
+    .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+    .addColumn('flagId', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('note', 'text', (c) => c.notNull())
+    .addColumn('evidenceTotal', 'integer', (c) => c.notNull())
+    .addColumn('reviewedAt', 'text', (c) => c.notNull())
+    .addColumn('reviewedBy', 'text', (c) => c.notNull())
+    .addColumn('reviewedRole', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('access_flag_reviews_pk', ['clinicId', 'flagId'])
+    .execute();
+  // A clinic's thresholds (no row: the defaults of rules/access/flags.ts), versioned like signing policies.
+  await db.schema
+    .createTable('access_settings')
+    .addColumn('clinicId', 'text', (c) => c.primaryKey().references('clinics.id'))
+    .addColumn('settings', 'text', (c) => c.notNull())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('updatedAt', 'text', (c) => c.notNull())
+    .addColumn('updatedBy', 'text', (c) => c.notNull())
+    .execute();
+}
+
+/** Hashes the audit rows that predate the chain, in id order, a page at a time (multi-row UPDATE … FROM VALUES). */
+async function chainAuditRows(db: AnyDb, dialect: DialectName): Promise<void> {
+  const heads = new Map<string | null, string>();
+  const PAGE = 2000;
+  const BATCH = 500; // 3 bound values per row: well under SQLite's 32,766 per statement
+  let after = 0;
+  for (;;) {
+    const rows = (await db
+      .selectFrom('audit_log')
+      .select([
+        'id',
+        'at',
+        'actorType',
+        'actorId',
+        'actorRole',
+        'action',
+        'clinicId',
+        'caseId',
+        'protocolId',
+        'protocolVersion',
+        'requestId',
+        'idempotencyKey',
+        'detail',
+      ])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(PAGE)
+      .execute()) as {
+      id: number | string;
+      at: string;
+      actorType: string;
+      actorId: string;
+      actorRole: string | null;
+      action: string;
+      clinicId: string | null;
+      caseId: string | null;
+      protocolId: string | null;
+      protocolVersion: number | string | null;
+      requestId: string | null;
+      idempotencyKey: string | null;
+      detail: string;
+    }[];
+    const hashed = rows.map((r) => {
+      const prevHash = heads.get(r.clinicId) ?? genesisHash(r.clinicId);
+      const hash = rowHash(prevHash, {
+        ...r,
+        protocolVersion: r.protocolVersion === null ? null : Number(r.protocolVersion),
+      });
+      heads.set(r.clinicId, hash);
+      return { id: Number(r.id), prevHash, hash };
+    });
+    for (let i = 0; i < hashed.length; i += BATCH) {
+      const batch = hashed.slice(i, i + BATCH);
+      if (dialect === 'postgres') {
+        const values = sql.join(batch.map((b) => sql`(${b.id}::bigint, ${b.prevHash}, ${b.hash})`));
+        await sql`update audit_log as a set prev_hash = v.p, hash = v.h from (values ${values}) as v(id, p, h)
+          where a.id = v.id`.execute(db);
+      } else {
+        const values = sql.join(batch.map((b) => sql`(${b.id}, ${b.prevHash}, ${b.hash})`));
+        await sql`update audit_log set prev_hash = v.column2, hash = v.column3 from (values ${values}) as v
+          where audit_log.id = v.column1`.execute(db);
+      }
+    }
+    if (rows.length < PAGE) return;
+    after = Number(rows.at(-1)!.id);
+  }
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -707,6 +858,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0011_analytics_indexes': analyticsIndexes(),
         '0012_signing_policies': signingPolicies(dialect),
         '0013_analytics_rollup': analyticsRollup(),
+        '0014_access_monitoring': accessMonitoring(dialect),
       }),
   };
 }

@@ -8,7 +8,7 @@ export type ProtocolVersionStatus = 'draft' | 'published' | 'retired';
 export type CaseStatus = 'received' | 'triaging' | 'queued' | 'closed' | 'failed';
 export type QueueName = 'signature' | 'nurse' | 'doctor' | 'outreach' | 'cosign';
 export type ActorType = 'system' | 'user' | 'ehr' | 'protocol';
-export type TokenRole = 'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa';
+export type TokenRole = 'admin' | 'doctor' | 'nurse' | 'pharmacist' | 'pa' | 'privacy';
 
 export interface ClinicsTable {
   id: string;
@@ -162,6 +162,13 @@ export interface AuditLogTable {
   requestId: string | null;
   idempotencyKey: string | null;
   detail: string;
+  /**
+   * The hash chain (migration 0014, ./audit-chain.ts): the previous row of the same clinic's `hash` (the chain's
+   * genesis hash for its first row), and this row's hash over that and its fields. Null only in rows written around
+   * `insertAudit` (which `autopilot audit verify` reports as broken links).
+   */
+  prevHash: string | null;
+  hash: string | null;
 }
 
 export interface ApiTokensTable {
@@ -199,6 +206,29 @@ export interface RateLimitsTable {
   resetAt: string;
 }
 
+/** A privacy officer's or admin's review of an access flag (the flag is computed; its id is stable). */
+export interface AccessFlagReviewsTable {
+  clinicId: string;
+  flagId: string;
+  kind: string;
+  /** Free text by the reviewer: kept here, never in the audit log (which records only that there was one). */
+  note: string;
+  /** How many accesses the flag's evidence held when reviewed (more later: new evidence since). */
+  evidenceTotal: number;
+  reviewedAt: string;
+  reviewedBy: string;
+  reviewedRole: string;
+}
+
+/** A clinic's access-monitoring thresholds (rules/access/flags.ts AccessSettings as JSON); no row: the defaults. */
+export interface AccessSettingsTable {
+  clinicId: string;
+  settings: string;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
 /** Every table of the app database, as kysely sees it. */
 export interface Database {
   clinics: ClinicsTable;
@@ -220,6 +250,8 @@ export interface Database {
   sweep_schedule_syncs: SweepScheduleSyncsTable;
   analytics_daily: AnalyticsDailyTable;
   analytics_rollup_state: AnalyticsRollupStateTable;
+  access_flag_reviews: AccessFlagReviewsTable;
+  access_settings: AccessSettingsTable;
 }
 
 /**

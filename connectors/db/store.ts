@@ -1,3 +1,4 @@
+import { createAccessRepo, type AccessRepo } from './access.ts';
 import { createAnalyticsRepo, type AnalyticsRepo } from './analytics.ts';
 import { createAuditRepo, type AuditRepo } from './audit.ts';
 import { createCaseRepo, type CaseRepo } from './cases.ts';
@@ -26,6 +27,7 @@ export interface Store {
   sweepSyncs: SweepSyncRepo;
   analytics: AnalyticsRepo;
   signingPolicies: SigningPolicyRepo;
+  access: AccessRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -43,5 +45,6 @@ export function createStore(db: Db): Store {
     sweepSyncs: createSweepSyncRepo(db),
     analytics: createAnalyticsRepo(db),
     signingPolicies: createSigningPolicyRepo(db),
+    access: createAccessRepo(db),
   };
 }

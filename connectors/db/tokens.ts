@@ -191,7 +191,7 @@ function unusable(path: string, message: string): AppError {
 /**
  * Issues a token for one person: validates the request, applies the lifetime policy (a default, a maximum, never
  * unlimited), refuses a doctor or nurse token bound to no clinic once there are several clinics, stores it and its
- * audit row (`token.issued`, never the raw token) in one transaction. Shared by `POST /v1/tokens` and
+ * audit row (`token.issued`, never the raw token) in one transaction. A privacy officer's token always names its clinic. Shared by `POST /v1/tokens` and
  * `autopilot tokens issue`; who may ask is the caller's decision.
  *
  * @throws AppError `INVALID_INPUT` (malformed) or `UNPROCESSABLE` (unknown clinic, unbound doctor or nurse token
@@ -205,6 +205,12 @@ export async function issueToken(
   const r = parseInput(IssueTokenSchema, request, 'token request');
   const clinicId = r.clinicId ?? null;
   if (clinicId !== null && !(await repos.clinics.get(clinicId))) throw unusable('$.clinicId', 'no such clinic');
+  if (clinicId === null && r.role === 'privacy') {
+    throw unusable(
+      '$.clinicId',
+      'a privacy officer’s token must name its clinic (it sees that clinic’s accesses only)',
+    );
+  }
   if (clinicId === null && r.role !== 'admin' && (await repos.clinics.count()) > 1) {
     throw unusable(
       '$.clinicId',

@@ -9,9 +9,10 @@
 /**
  * Bearer tokens carry exactly one role. `pa` is a physician assistant, who prescribes (signs an order as its
  * requester) where the clinic's signing policy lets them sign; a `pharmacist` works the nurse queue and signs only as a
- * delegate (rules below: {@link signersOf}).
+ * delegate (rules below: {@link signersOf}). `privacy` is a clinic's privacy officer: works no queue, decides nothing,
+ * and reads only access monitoring (who looked at which patient's data; api/routes/access.ts).
  */
-export const ROLES = ['admin', 'doctor', 'nurse', 'pharmacist', 'pa'] as const;
+export const ROLES = ['admin', 'doctor', 'nurse', 'pharmacist', 'pa', 'privacy'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** How a role reads in a sentence ("needs a doctor or physician assistant"). */
@@ -21,6 +22,7 @@ export const ROLE_NOUNS: Readonly<Record<Role, string>> = {
   nurse: 'nurse',
   pharmacist: 'pharmacist',
   pa: 'physician assistant',
+  privacy: 'privacy officer',
 };
 
 /** Roles as a sentence names them: `doctor or physician assistant`. */
@@ -179,9 +181,18 @@ function checkQueued(
   return { ok: true, queue: state.queue };
 }
 
-/** Refuses a role that decides no case at all (admins), whatever the case: the API asks this before it looks one up. */
+/**
+ * Refuses a role that decides no case at all (admins, privacy officers), whatever the case: the API asks this before
+ * it looks one up.
+ */
 export function roleDecides(role: Role): DecisionCheck {
-  return DECIDING_ROLES.includes(role) ? ALLOWED : refuse('FORBIDDEN', 'Admins configure; clinicians decide cases');
+  if (DECIDING_ROLES.includes(role)) return ALLOWED;
+  return refuse(
+    'FORBIDDEN',
+    role === 'privacy'
+      ? 'Privacy officers monitor access; clinicians decide cases'
+      : 'Admins configure; clinicians decide cases',
+  );
 }
 
 /**

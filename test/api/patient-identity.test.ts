@@ -287,7 +287,7 @@ describe('an EHR that is down or slow', () => {
     expect(down.res.status).toBe(200);
     expect(down.body.patient).toEqual({ unavailable: true, reason: 'ehr_unavailable' });
     const { items } = await store.audit.listAudit({ caseId: 'rf_clinic-down_mr-0009-req', action: 'case.viewed' });
-    expect(items[0]?.detail).toEqual({ patientId: 'pat-0001', identity: 'ehr_unavailable' });
+    expect(items[0]?.detail).toEqual({ patientId: 'pat-0001', queue: 'nurse', identity: 'ehr_unavailable' });
 
     const started = Date.now();
     const slow = await get(`/v1/cases/rf_clinic-slow_mr-0008-req`, 'admin');

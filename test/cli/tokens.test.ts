@@ -88,13 +88,23 @@ describe('autopilot tokens', () => {
     expect(Date.parse(record.expiresAt!) - Date.parse(record.createdAt)).toBeLessThanOrEqual(12 * 3_600_000);
   });
 
+  test('a privacy officer’s token is issued for one clinic', async () => {
+    const r = autopilot('issue', '--role', 'privacy', '--user', 'po@cli-a.example', '--clinic', 'cli-a');
+    expect(r.code, r.stderr).toBe(0);
+    expect(await store.tokens.findByToken(r.stdout.trim())).toMatchObject({ role: 'privacy', clinicId: 'cli-a' });
+  });
+
   test.each([
     [['issue', '--role', 'nurse'], /^autopilot: --user <id> is required/],
-    [['issue', '--user', 'x'], /^autopilot: --role <admin\|doctor\|nurse\|pharmacist\|pa> is required$/],
+    [['issue', '--user', 'x'], /^autopilot: --role <admin\|doctor\|nurse\|pharmacist\|pa\|privacy> is required$/],
     [['issue', '--role', 'owner', '--user', 'x', '--clinic', 'cli-a'], /^autopilot: --role: /],
     [['issue', '--role', 'nurse', '--user', 'two words', '--clinic', 'cli-a'], /^autopilot: --user: /],
     [['issue', '--role', 'nurse', '--user', 'rn', '--clinic', 'nope'], /^autopilot: --clinic: no such clinic$/],
     [['issue', '--role', 'nurse', '--user', 'rn'], /^autopilot: --clinic: a clinician token must name its clinic/],
+    [
+      ['issue', '--role', 'privacy', '--user', 'po'],
+      /^autopilot: --clinic: a privacy officer’s token must name its clinic/,
+    ],
     [
       ['issue', '--role', 'nurse', '--user', 'rn', '--clinic', 'cli-a', '--expires-in', '9999d'],
       /--expires-in: at most/,

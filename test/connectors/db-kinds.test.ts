@@ -213,8 +213,17 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
  * is unrun too, since kysely applies migrations in order.
  */
 async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
-  // Kysely applies migrations in order: 0013 (the analytics rollup) and 0012 (signing policies) are unrun too; 0012's
-  // table checks admit the old values.
+  // Kysely applies migrations in order: 0014 (access monitoring), 0013 (the analytics rollup) and 0012 (signing
+  // policies) are unrun too; the table checks of 0012 and 0014 admit the old values.
+  for (const table of ['access_flag_reviews', 'access_settings'])
+    await kysely.schema.dropTable(table).ifExists().execute();
+  for (const index of ['audit_log_clinic_at_idx', 'audit_log_clinic_actor_idx', 'cases_clinic_patient_idx'])
+    await kysely.schema.dropIndex(index).ifExists().execute();
+  for (const column of ['prevHash', 'hash']) await kysely.schema.alterTable('audit_log').dropColumn(column).execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0014_access_monitoring' as never)
+    .execute();
   for (const table of ['analytics_daily', 'analytics_rollup_state'])
     await kysely.schema.dropTable(table).ifExists().execute();
   await kysely.schema.dropIndex('cases_clinic_status_idx').ifExists().execute();

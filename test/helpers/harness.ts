@@ -60,6 +60,7 @@ export const TOKENS = {
   nurse: 'nurse-token-0123456789abcdefghij',
   pharmacist: 'pharmacist-token-0123456789abcdefgh',
   pa: 'pa-token-0123456789abcdefghijklmn',
+  privacy: 'privacy-token-0123456789abcdefghij',
 } as const;
 
 export interface Harness {
@@ -155,6 +156,14 @@ export async function startHarness(
   for (const role of ['admin', 'doctor', 'nurse', 'pharmacist', 'pa'] as const) {
     await store.tokens.createToken({ name: role, role, userId: `${role}-1`, clinicId: null, token: TOKENS[role] });
   }
+  // A privacy officer's token always names its clinic.
+  await store.tokens.createToken({
+    name: 'privacy',
+    role: 'privacy',
+    userId: 'privacy-1',
+    clinicId,
+    token: TOKENS.privacy,
+  });
   const fhir = createClinicFhir(store, {
     timeoutMs: 5000,
     secrets: createSecretBox(config),

@@ -203,6 +203,7 @@ describe('who may decide what', () => {
       code: 'FORBIDDEN',
       message: 'Admins configure; clinicians decide cases',
     });
+    expect(roleDecides('privacy')).toMatchObject({ ok: false, code: 'FORBIDDEN' });
     expect(roleDecides('nurse')).toEqual({ ok: true });
     expect(roleDecides('doctor')).toEqual({ ok: true });
     for (const status of CASE_STATUSES) {
@@ -213,6 +214,7 @@ describe('who may decide what', () => {
   /** The whole table, written out by hand from the product rules (README "Case lifecycle"). */
   function expected(role: Role, status: CaseStatus, queue: Queue | null, action: ClinicianAction, pending: boolean) {
     if (role === 'admin') return 'FORBIDDEN: Admins configure; clinicians decide cases';
+    if (role === 'privacy') return 'FORBIDDEN: Privacy officers monitor access; clinicians decide cases';
     if (status === 'closed') return 'CONFLICT: The case is closed';
     if (status !== 'queued' || queue === null) return 'CONFLICT: The case is not awaiting a decision yet';
     if (pending) return 'CONFLICT: The case already has a decision';
@@ -289,6 +291,7 @@ describe('one vocabulary', () => {
       { role: 'nurse', queues: ['nurse', 'outreach'] },
       { role: 'pharmacist', queues: ['nurse'] },
       { role: 'pa', queues: ['nurse', 'doctor'] },
+      { role: 'privacy', queues: [] },
     ]);
     for (const { queue, roles, actions } of d.queues) {
       for (const role of ROLES) {

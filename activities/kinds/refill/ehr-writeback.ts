@@ -71,7 +71,7 @@ export interface WriteBackResult {
  * `nurse`, `pharmacist`; it has no physician assistant) that code too.
  */
 export const PRACTITIONER_ROLE_CODES: Readonly<
-  Record<Exclude<Role, 'admin'>, { code: string; display: string; hl7?: string }>
+  Record<Exclude<Role, 'admin' | 'privacy'>, { code: string; display: string; hl7?: string }>
 > = {
   doctor: { code: '158965000', display: 'Medical practitioner', hl7: 'doctor' },
   nurse: { code: '224535009', display: 'Registered nurse', hl7: 'nurse' },
@@ -190,7 +190,12 @@ function signedBy(
 
 /** A contained PractitionerRole for an app user in a role (its SNOMED CT code, and HL7's where there is one). */
 function practitionerRole(id: string, actor: Actor): NonNullable<MedicationRequest['contained']>[number] {
-  if (actor.role === 'admin') throw new AppError('INVALID_INPUT', 'An admin never signs an order');
+  if (actor.role === 'admin' || actor.role === 'privacy') {
+    throw new AppError(
+      'INVALID_INPUT',
+      `${actor.role === 'admin' ? 'An admin' : 'A privacy officer'} never signs an order`,
+    );
+  }
   const { code, display, hl7 } = PRACTITIONER_ROLE_CODES[actor.role];
   return {
     resourceType: 'PractitionerRole',
