@@ -4,6 +4,7 @@
 // thresholds are its settings (below, with defaults).
 import { z } from 'zod';
 import { startOfLocalDay } from '../analytics/index.ts';
+import { instantOfLocal, zoneParts } from '../zone-time.ts';
 import { QUEUES, QUEUE_ROLES, ROLE_NOUNS, SIGNING_DELEGATES, type Queue, type Role } from '../lifecycle/index.ts';
 import type { AccessSubject } from './index.ts';
 
@@ -65,25 +66,6 @@ export function settingsIssues(s: AccessSettings): { path: string; message: stri
 // Time in the clinic's zone
 
 const DAY_MS = 86_400_000;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function parts(ms: number, timeZone: string): Record<string, string> {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      weekday: 'short',
-    });
-    formatters.set(timeZone, f);
-  }
-  return Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-}
-
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
 type LocalTime = { date: string; time: string; weekday: number };
@@ -96,25 +78,12 @@ export function localTime(at: string, timeZone: string): LocalTime {
   const key = `${timeZone}|${new Date(at).toISOString().slice(0, 16)}`;
   let t = wallTimes.get(key);
   if (!t) {
-    const p = parts(Date.parse(at), timeZone);
+    const p = zoneParts(Date.parse(at), timeZone);
     t = { date: `${p.year}-${p.month}-${p.day}`, time: `${p.hour}:${p.minute}`, weekday: WEEKDAYS[p.weekday!]! };
     if (wallTimes.size > 200_000) wallTimes.clear();
     wallTimes.set(key, t);
   }
   return t;
-}
-
-/** The instant a local wall time `HH:MM` of `date` begins (a time DST skips: the first instant after the gap). */
-export function instantOf(date: string, time: string, timeZone: string): string {
-  const wall = Date.parse(`${date}T${time}:00Z`);
-  const offset = (ms: number) => {
-    const p = parts(ms, timeZone);
-    const asUtc = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute));
-    return asUtc - Math.floor(ms / 60_000) * 60_000;
-  };
-  let t = wall - offset(wall);
-  t = wall - offset(t);
-  return new Date(t).toISOString();
 }
 
 const addDays = (date: string, n: number) =>
@@ -155,8 +124,8 @@ export function afterHoursIntervals(
       push(dayStart, dayEnd);
       continue;
     }
-    push(dayStart, instantOf(d, hours.start, timeZone));
-    push(instantOf(d, hours.end, timeZone), dayEnd);
+    push(dayStart, instantOfLocal(d, hours.start, timeZone));
+    push(instantOfLocal(d, hours.end, timeZone), dayEnd);
   }
   return out;
 }

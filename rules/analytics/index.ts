@@ -3,6 +3,9 @@
 // into the report, so every definition is unit-tested without a database. Kinds are asked through the registry.
 import { ESCALATION, PRESCRIBING_ROLES, QUEUES, QUEUE_ROLES, type Queue } from '../lifecycle/index.ts';
 import { KINDS, kindById } from '../kinds/index.ts';
+import { instantOfLocal, localDateOf } from '../zone-time.ts';
+
+export { localDateOf };
 
 /** The widest range one request may ask for, in days (inclusive). */
 export const MAX_RANGE_DAYS = 366;
@@ -49,59 +52,9 @@ const DAY_MS = 86_400_000;
 const dateMs = (date: string): number => Date.parse(`${date}T00:00:00Z`);
 const dateOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-/** The zone's offset from UTC at an instant, in ms (local wall time − UTC). */
-function offsetAt(ms: number, timeZone: string): number {
-  const p = Object.fromEntries(
-    formatter(timeZone)
-      .formatToParts(new Date(ms))
-      .map((x) => [x.type, x.value]),
-  );
-  const wall = Date.UTC(
-    Number(p.year),
-    Number(p.month) - 1,
-    Number(p.day),
-    Number(p.hour),
-    Number(p.minute),
-    Number(p.second),
-  );
-  return wall - Math.floor(ms / 1000) * 1000;
-}
-
 /** The first instant of a local date in a time zone, ISO-8601 UTC (a midnight skipped by DST: the first hour after). */
 export function startOfLocalDay(date: string, timeZone: string): string {
-  const wall = dateMs(date);
-  let t = wall - offsetAt(wall, timeZone);
-  t = wall - offsetAt(t, timeZone);
-  return new Date(t).toISOString();
-}
-
-/** The local date (YYYY-MM-DD) of an instant in a time zone: the day bucket a case received then falls in. */
-export function localDateOf(iso: string, timeZone: string): string {
-  const p = Object.fromEntries(
-    formatter(timeZone)
-      .formatToParts(new Date(iso))
-      .map((x) => [x.type, x.value]),
-  );
-  return `${p.year}-${p.month}-${p.day}`;
+  return instantOfLocal(date, '00:00', timeZone);
 }
 
 /** Whole days from `from` to `to` inclusive (dates). */

@@ -8,7 +8,6 @@ import {
   accessFlags,
   afterHoursIntervals,
   inWorkingHours,
-  instantOf,
   localTime,
   parseFlagId,
   queuesWorkedBy,
@@ -18,6 +17,7 @@ import {
   type HourCount,
   type PersonAccess,
 } from '../../rules/access/flags.ts';
+import { instantOfLocal } from '../../rules/zone-time.ts';
 
 const TZ = 'America/Chicago';
 
@@ -98,8 +98,8 @@ describe('the clinic’s time', () => {
   test('local wall time and weekday of an instant, across the spring DST change', () => {
     expect(localTime('2026-03-08T07:59:00Z', TZ)).toEqual({ date: '2026-03-08', time: '01:59', weekday: 7 });
     expect(localTime('2026-03-08T08:00:00Z', TZ)).toEqual({ date: '2026-03-08', time: '03:00', weekday: 7 });
-    expect(instantOf('2026-03-09', '07:00', TZ)).toBe('2026-03-09T12:00:00.000Z'); // CDT, UTC−5
-    expect(instantOf('2026-03-06', '07:00', TZ)).toBe('2026-03-06T13:00:00.000Z'); // CST, UTC−6
+    expect(instantOfLocal('2026-03-09', '07:00', TZ)).toBe('2026-03-09T12:00:00.000Z'); // CDT, UTC−5
+    expect(instantOfLocal('2026-03-06', '07:00', TZ)).toBe('2026-03-06T13:00:00.000Z'); // CST, UTC−6
   });
 
   test('working hours: weekdays 07:00–19:00 local, end exclusive', () => {
