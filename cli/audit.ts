@@ -2,9 +2,8 @@
 // (DATA_DIR or DATABASE_URL, as the API uses) and reports the first broken link of each chain.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../connectors/config.ts';
-import { UsageError, type CliIo } from './io.ts';
+import { parseCommandLine, UsageError, type CliIo } from './io.ts';
 
 export const AUDIT_USAGE = `Usage: autopilot audit verify [--clinic <id>] [--json]
 
@@ -19,21 +18,16 @@ Exit codes: 0 every chain intact, 1 a chain is broken, 2 bad input (message on s
 /** Runs `autopilot audit …`; returns the exit code. */
 export async function runAuditCli(argv: string[], io: CliIo): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          clinic: { type: 'string' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
+    const parsed = parseCommandLine({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        clinic: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
     const { values: v, positionals } = parsed;
     if (v.help) {
       io.stdout(`${AUDIT_USAGE}\n`);

@@ -1,10 +1,9 @@
 // `autopilot <command>`: the engine's commands (evaluate, protocols, tokens, sweep, audit) and the kinds' own (cli/kinds/,
 // e.g. `autopilot triage`), each with the same code the server runs.
-import { parseArgs } from 'node:util';
 import { AppError } from '../rules/index.ts';
 import { AUDIT_USAGE, runAuditCli } from './audit.ts';
 import { EVALUATE_USAGE, runEvaluateCli } from './evaluate.ts';
-import { UsageError, type CliIo } from './io.ts';
+import { parseCommandLine, UsageError, type CliIo } from './io.ts';
 import { KIND_COMMANDS } from './kinds/index.ts';
 import type { KindCommand } from './kinds/types.ts';
 import { PROTOCOLS_USAGE, runProtocolsCli } from './protocols.ts';
@@ -26,17 +25,12 @@ const USAGE = [
 function kindCommand(argv: string[]): KindCommand | 'help' {
   // Every kind command's options, so that the command's name is found wherever it stands among them.
   const options = KIND_COMMANDS.reduce<KindCommand['options']>((all, c) => ({ ...all, ...c.options }), {});
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { ...options, help: { type: 'boolean', short: 'h' } },
+  });
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   const command = KIND_COMMANDS.find((c) => c.name === positionals[0]);

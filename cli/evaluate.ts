@@ -2,12 +2,11 @@
 // patient's bundle with a built-in protocol of any kind, with the same code the worker runs and no server. The kinds
 // registries say everything kind-specific: whose protocol it is (rules/kinds), how its facts come from a bundle
 // (facts/index.ts) and how its decision is printed (cli/kinds/).
-import { parseArgs } from 'node:util';
 import { bundleExtraction, factsFromBundle } from '../facts/index.ts';
 import { IsoDateSchema } from '../rules/index.ts';
 import { KINDS, kindById } from '../rules/kinds/index.ts';
 import { KIND_CLIS, kindCli } from './kinds/index.ts';
-import { readJsonFile, UsageError, type CliIo } from './io.ts';
+import { readJsonFile, parseCommandLine, UsageError, type CliIo } from './io.ts';
 import { builtinIds, findBuiltin } from './protocol-tools.ts';
 
 /** The kinds whose bundles may hold several patients (`--patient` picks one). */
@@ -32,23 +31,18 @@ Exit codes: 0 decided, 2 bad input (message on stderr).`;
  * (`runCli`) prints one line and exits 2.
  */
 export async function runEvaluateCli(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        protocol: { type: 'string' },
-        bundle: { type: 'string' },
-        'as-of': { type: 'string' },
-        patient: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      protocol: { type: 'string' },
+      bundle: { type: 'string' },
+      'as-of': { type: 'string' },
+      patient: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values } = parsed;
   if (values.help) {
     io.stdout(`${EVALUATE_USAGE}\n`);

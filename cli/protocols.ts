@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { bundleExtraction, factsFromBundle } from '../facts/index.ts';
 import { loadConfig } from '../connectors/config.ts';
 import type { Store } from '../connectors/db/index.ts';
@@ -21,7 +20,7 @@ import {
 } from '../rules/engine/simulate-kind.ts';
 import { diffByKind, KINDS, parseAnyProtocol, type AnyKind } from '../rules/kinds/index.ts';
 import { AppError, IsoDateSchema, type ProtocolIssue } from '../rules/index.ts';
-import { UsageError, type CliIo } from './io.ts';
+import { parseCommandLine, UsageError, type CliIo } from './io.ts';
 import { kindCli } from './kinds/index.ts';
 import {
   builtinOf,
@@ -344,25 +343,21 @@ function formatIssues(issues: readonly ProtocolIssue[]): string {
 // ---------------------------------------------------------------------------------------------------------------
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        clinic: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        bundles: { type: 'string' },
-        'as-of': { type: 'string' },
-        against: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  return parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      clinic: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      bundles: { type: 'string' },
+      'as-of': { type: 'string' },
+      against: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 function onlyOptions(values: Record<string, unknown>, allowed: readonly string[], command: string): void {

@@ -1,9 +1,8 @@
 // `autopilot sweep start | status`: start a clinic's panel sweep by hand and read its progress, through the API (so
 // the admin check, the one-sweep-at-a-time rule and the audit row are the API's own).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig, publicUrl } from '../connectors/config.ts';
-import { UsageError, type CliIo } from './io.ts';
+import { parseCommandLine, UsageError, type CliIo } from './io.ts';
 
 export const SWEEP_USAGE = `Usage: autopilot sweep start --clinic <id> [--wait] [--api <url>] [--token <admin token>]
        autopilot sweep status --clinic <id> --sweep <sweep id> [--wait] [--api <url>] [--token <admin token>]
@@ -25,24 +24,19 @@ interface Progress {
 /** Runs `autopilot sweep …`; returns the exit code. */
 export async function runSweepCli(argv: string[], io: CliIo, fetchFn: typeof fetch = fetch): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          clinic: { type: 'string' },
-          sweep: { type: 'string' },
-          wait: { type: 'boolean' },
-          api: { type: 'string' },
-          token: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
+    const parsed = parseCommandLine({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        clinic: { type: 'string' },
+        sweep: { type: 'string' },
+        wait: { type: 'boolean' },
+        api: { type: 'string' },
+        token: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
     const { values: v, positionals } = parsed;
     if (v.help) {
       io.stdout(`${SWEEP_USAGE}\n`);

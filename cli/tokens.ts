@@ -3,11 +3,10 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../connectors/config.ts';
 import { AppError } from '../rules/index.ts';
 import type { Role } from '../rules/schema/case.ts';
-import { UsageError, type CliIo } from './io.ts';
+import { parseCommandLine, UsageError, type CliIo } from './io.ts';
 
 export const TOKENS_USAGE = `Usage: autopilot tokens issue --role <admin|doctor|nurse|pharmacist|pa|privacy> --user <id> [--clinic <id>] [--name <text>] [--expires-in <30d|12h>]
        autopilot tokens revoke <token id>
@@ -28,26 +27,21 @@ const COMMANDS = ['issue', 'revoke', 'list'] as const;
 /** Runs `autopilot tokens …`; returns the exit code. Bad input: one `autopilot: …` line on stderr, exit 2. */
 export async function runTokensCli(argv: string[], io: CliIo): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          role: { type: 'string' },
-          user: { type: 'string' },
-          clinic: { type: 'string' },
-          name: { type: 'string' },
-          'expires-in': { type: 'string' },
-          all: { type: 'boolean' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
+    const parsed = parseCommandLine({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        role: { type: 'string' },
+        user: { type: 'string' },
+        clinic: { type: 'string' },
+        name: { type: 'string' },
+        'expires-in': { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
     const { values: v, positionals } = parsed;
     if (v.help) {
       io.stdout(`${TOKENS_USAGE}\n`);

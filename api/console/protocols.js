@@ -88,6 +88,26 @@ const messageOf = (err) => {
 };
 
 /**
+ * The note a publish or rollback requires, trimmed; when empty, says so at the field, focuses it and answers null.
+ * @param {HTMLTextAreaElement} note
+ * @param {HTMLElement} noteError
+ * @param {string} missing what to write
+ * @returns {string | null}
+ */
+function requiredNote(note, noteError, missing) {
+  const text = note.value.trim();
+  if (!text) {
+    noteError.textContent = missing;
+    note.setAttribute('aria-invalid', 'true');
+    note.focus();
+    return null;
+  }
+  noteError.textContent = '';
+  note.removeAttribute('aria-invalid');
+  return text;
+}
+
+/**
  * What to tell the admin when a call failed, saying what to do; `what` is the act ("Not saved").
  * @param {unknown} err @param {string} what
  */
@@ -1081,15 +1101,8 @@ async function showEditor(root, ctx, page, id, version) {
     dialog.form.addEventListener('submit', (e) => {
       e.preventDefault();
       void (async () => {
-        const text = note.value.trim();
-        if (!text) {
-          noteError.textContent = 'Write why this version is published.';
-          note.setAttribute('aria-invalid', 'true');
-          note.focus();
-          return;
-        }
-        noteError.textContent = '';
-        note.removeAttribute('aria-invalid');
+        const text = requiredNote(note, noteError, 'Write why this version is published.');
+        if (text === null) return;
         confirm.disabled = true;
         error.textContent = 'Publishing…';
         const all = scopeAll.checked;
@@ -1614,15 +1627,8 @@ function openRollback(ctx, root, o) {
   dialog.form.addEventListener('submit', (e) => {
     e.preventDefault();
     void (async () => {
-      const text = note.value.trim();
-      if (!text) {
-        noteError.textContent = 'Write why you roll back.';
-        note.setAttribute('aria-invalid', 'true');
-        note.focus();
-        return;
-      }
-      noteError.textContent = '';
-      note.removeAttribute('aria-invalid');
+      const text = requiredNote(note, noteError, 'Write why you roll back.');
+      if (text === null) return;
       confirm.disabled = true;
       error.textContent = 'Rolling back…';
       const all = scopeAll.checked;
