@@ -4,10 +4,17 @@
 // redesign, interleaved; so it uses only what that commit has too (the refill webhook's contract, the store's case
 // and audit reads, the empty workflow).
 //
-//   warm-up (10) → one request at a time (30, each waited until routed) → N webhooks at concurrency C
-//   → optionally (--ceiling) N empty workflows at the same concurrency: this machine's Temporal ceiling.
+//   warm-up (10) → one request at a time (30, each waited until routed) → N webhooks at concurrency C (closed loop:
+//   what the stack can take) → optionally (--open-loop S) webhooks at a fixed arrival rate of half the closed loop's
+//   throughput for S seconds (what a clinic sees at half load) → optionally (--ceiling) N empty workflows at the same
+//   concurrency: this machine's Temporal ceiling.
+// During the closed loop and the ceiling it reads every process's CPU time (/proc/<pid>/stat: worker, API, Temporal
+// dev server, sandbox EHR; this driver by process.cpuUsage), and after it reads the histories of a sample of cases
+// (workflow tasks, activities, local activities, events up to routing).
 //
-// Options: --requests N (500) --concurrency C (16) --patients P (1000) --out file (stdout) --ceiling.
+// Options: --requests N (500) --concurrency C (16) --patients P (1000) --out file (stdout) --ceiling --open-loop S (0)
+//          --history-sample K (20) --name-patient (the events carry the request's `patient`, as an EHR that knows it
+//          sends it; a commit without that field refuses it, so scripts/bench.ts passes it to the current tree only).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +25,14 @@ import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
 import { generateClinic } from '../sandbox/synthetic/index.ts';
 import { emptyWorkflow } from '../workflows/smoke.ts';
-import { loadAverage1m, memoryOf, startBenchStack } from './bench-stack.ts';
+import {
+  cpuMsOf,
+  loadAverage1m,
+  memoryOf,
+  STACK_PROCESSES,
+  startBenchStack,
+  type StackProcess,
+} from './bench-stack.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +41,9 @@ const { values } = parseArgs({
     patients: { type: 'string', default: '1000' },
     out: { type: 'string' },
     ceiling: { type: 'boolean', default: false },
+    'open-loop': { type: 'string', default: '0' },
+    'name-patient': { type: 'boolean', default: false },
+    'history-sample': { type: 'string', default: '20' },
   },
 });
 const N = Number(values.requests);
@@ -45,6 +62,29 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   );
 }
 
+/** CPU time so far of every process of the stack and of this driver, in ms. */
+function cpuSnapshot(stack: { childPid(name: StackProcess): number | null }): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const name of STACK_PROCESSES) {
+    const pid = stack.childPid(name);
+    out[name] = pid === null ? null : cpuMsOf(pid);
+  }
+  const self = process.cpuUsage();
+  out.driver = (self.user + self.system) / 1000;
+  return out;
+}
+/** CPU-ms per item of each process between two snapshots, and their sum. */
+function cpuPer(a: Record<string, number | null>, b: Record<string, number | null>, items: number) {
+  const per: Record<string, number | null> = {};
+  let total = 0;
+  for (const k of Object.keys(b)) {
+    const d = a[k] == null || b[k] == null ? null : (b[k] - a[k]) / items;
+    per[k] = d === null ? null : round(d, 2);
+    if (d !== null && k !== 'driver') total += d;
+  }
+  return { ...per, stackTotal: round(total, 2) };
+}
+
 const load1mBefore = loadAverage1m();
 const stack = await startBenchStack({ root: ROOT, env: { SANDBOX_PATIENTS: String(PATIENTS) } });
 try {
@@ -57,14 +97,15 @@ try {
   const client = await createTemporalClient(config);
 
   const asOf = new Date().toISOString().slice(0, 10);
-  const requests = generateClinic({ seed: config.SANDBOX_SEED, patients: PATIENTS, asOf }).refillRequests.map(
-    (r) => r.medicationRequestId,
-  );
+  const clinic = generateClinic({ seed: config.SANDBOX_SEED, patients: PATIENTS, asOf });
+  const patientOf = new Map(clinic.refillRequests.map((r) => [r.medicationRequestId, r.patientId]));
+  const requests = clinic.refillRequests.map((r) => r.medicationRequestId);
   const post = async (mrId: string) => {
     const raw = JSON.stringify({
       type: 'refill.requested',
       id: `evt-${mrId}`,
       medicationRequest: `MedicationRequest/${mrId}`,
+      ...(values['name-patient'] ? { patient: `Patient/${patientOf.get(mrId)}` } : {}),
     });
     const ts = Math.floor(Date.now() / 1000);
     const res = await fetch(`${api}/v1/webhooks/demo/refill-requests`, {
@@ -106,6 +147,7 @@ try {
   const workerPid = stack.childPid('worker');
   const webhookMs: number[] = [];
   const caseIds: string[] = [];
+  const cpu0 = cpuSnapshot(stack);
   const t0 = performance.now();
   await pool(batch, C, async (mrId) => {
     const s = performance.now();
@@ -114,6 +156,7 @@ try {
   });
   await waitQueued(caseIds, 500);
   const wallS = (performance.now() - t0) / 1000;
+  const cpuMsPerTriage = cpuPer(cpu0, cpuSnapshot(stack), N);
   const load1mAfter = loadAverage1m();
   const workerMemory = workerPid === null ? null : memoryOf(workerPid);
 
@@ -143,9 +186,69 @@ try {
   for (const c of cases) mix[c!.disposition ?? 'untriaged'] = (mix[c!.disposition ?? 'untriaged'] ?? 0) + 1;
   console.error(`refill: ${round(triagesPerS)} triages/s; routed p50 ${pct(latencies, 0.5)} ms`);
 
+  // What one triage costs Temporal, up to routing: its history, read for a sample of the run's cases.
+  const sample = caseIds.slice(0, Number(values['history-sample']));
+  const perCase = { events: 0, workflowTasks: 0, activities: 0, localActivities: 0, historyBytes: 0 };
+  for (const id of sample) {
+    const history = await client.client.workflow.getHandle(id).fetchHistory();
+    const events = history.events ?? [];
+    perCase.events += events.length;
+    perCase.workflowTasks += events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    perCase.activities += events.filter((e) => e.activityTaskScheduledEventAttributes).length;
+    perCase.localActivities += events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    ).length;
+    perCase.historyBytes += JSON.stringify(history).length;
+  }
+  const historyPerTriage = Object.fromEntries(
+    Object.entries(perCase).map(([k, v]) => [k, round(v / Math.max(1, sample.length), 1)]),
+  );
+  console.error(`history per triage: ${JSON.stringify(historyPerTriage)}`);
+
+  // Open loop: a fixed arrival rate of half what the closed loop took, every webhook sent on schedule whatever the
+  // previous ones are doing; webhook → routed latency from the case timelines.
+  let openLoop: Record<string, unknown> | null = null;
+  const openSeconds = Number(values['open-loop']);
+  if (openSeconds > 0) {
+    const rate = triagesPerS / 2;
+    const count = Math.round(rate * openSeconds);
+    const openBatch = requests.slice(40 + N, 40 + N + count);
+    if (openBatch.length < count)
+      throw new Error(`only ${openBatch.length} refill requests left for the open loop; raise --patients`);
+    const o0 = performance.now();
+    const posts: Promise<string>[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const due = o0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      posts.push(post(openBatch[i]!));
+    }
+    const openIds = await Promise.all(posts);
+    await waitQueued(openIds, 200);
+    const lat: number[] = [];
+    for (const id of openIds) {
+      const events = await store.cases.listCaseEvents(id);
+      lat.push(
+        Date.parse(events.find((e) => e.kind === 'case.queued')!.at) -
+          Date.parse(events.find((e) => e.kind === 'case.received')!.at),
+      );
+    }
+    lat.sort((a, b) => a - b);
+    openLoop = {
+      ratePerSecond: round(rate, 2),
+      seconds: openSeconds,
+      requests: count,
+      sendLagMs: round(performance.now() - o0 - openSeconds * 1000),
+      routedLatencyMs: { p50: pct(lat, 0.5), p95: pct(lat, 0.95), p99: pct(lat, 0.99), max: lat.at(-1) ?? NaN },
+    };
+    console.error(`open loop at ${round(rate)}/s: routed p50 ${pct(lat, 0.5)} p99 ${pct(lat, 0.99)} ms`);
+  }
+
   let emptyPerS: number | null = null;
+  let cpuMsPerEmptyWorkflow: Record<string, number | null> | null = null;
   if (values.ceiling) {
     // The ceiling: an empty workflow on the same server and the product's own worker, same concurrency, same codec.
+    const ce0 = cpuSnapshot(stack);
     const e0 = performance.now();
     let k = 0;
     await pool(
@@ -160,12 +263,13 @@ try {
       },
     );
     emptyPerS = N / ((performance.now() - e0) / 1000);
+    cpuMsPerEmptyWorkflow = cpuPer(ce0, cpuSnapshot(stack), N);
     console.error(`empty workflow: ${round(emptyPerS)} workflows/s`);
   }
 
   const result = {
     at: new Date().toISOString(),
-    settings: { requests: N, concurrency: C, patients: PATIENTS },
+    settings: { requests: N, concurrency: C, patients: PATIENTS, namePatient: values['name-patient'] },
     load1m: { before: load1mBefore, after: load1mAfter },
     startToHealthySeconds: round(stack.startToHealthySeconds, 1),
     triagesPerSecond: round(triagesPerS),
@@ -194,6 +298,11 @@ try {
       ? { rss: round(workerMemory.rssKb / 1024), peak: round(workerMemory.hwmKb / 1024) }
       : null,
     emptyWorkflowsPerSecond: emptyPerS === null ? null : round(emptyPerS),
+    ratioToEmptyWorkflowCeiling: emptyPerS === null ? null : round(triagesPerS / emptyPerS, 3),
+    cpuMsPerTriage,
+    cpuMsPerEmptyWorkflow,
+    historyPerTriage,
+    openLoop,
   };
   const text = JSON.stringify(result, null, 2) + '\n';
   if (values.out) writeFileSync(values.out, text);

@@ -6,7 +6,7 @@
 // Run as a program (`--counting-sandbox`), it is `npm start` with one change: the sandbox child is
 // scripts/bench-sandbox.ts (the same seeded sandbox, plus a loopback endpoint that counts the FHIR requests it
 // answered), so the sweep benchmark can count round trips at the EHR.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +20,36 @@ export interface BenchStack {
   /** The sandbox's request counter (`--counting-sandbox` stacks only). */
   sandboxStats: string | null;
   startToHealthySeconds: number;
-  /** The pid of a child of the stack (`worker`, `api`, `sandbox`) once it runs; null when not found. */
-  childPid(name: 'worker' | 'api' | 'sandbox'): number | null;
+  /** The pid of a child of the stack (`worker`, `api`, `sandbox`, the Temporal dev server) once it runs; null when not found. */
+  childPid(name: StackProcess): number | null;
   stop(): Promise<void>;
 }
 
-const ENTRIES = { worker: 'activities/worker.ts', api: 'api/main.ts', sandbox: 'sandbox' } as const;
+const ENTRIES = {
+  worker: 'activities/worker.ts',
+  api: 'api/main.ts',
+  sandbox: 'sandbox',
+  temporal: 'server start-dev',
+} as const;
+export type StackProcess = keyof typeof ENTRIES;
+export const STACK_PROCESSES = Object.keys(ENTRIES) as StackProcess[];
+
+let clockTicks: number | null = null;
+/**
+ * CPU time a process has used so far, user + system, in ms (`/proc/<pid>/stat` fields 14 and 15, in clock ticks);
+ * null when the process is gone. Differences of two readings are the CPU a run cost that process.
+ */
+export function cpuMsOf(pid: number): number | null {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after the command: field 3 is index 0, so utime (14) is index 11 and stime (15) index 12
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return null;
+  }
+}
 
 /** `/proc/<pid>/status` fields in kB (Linux); null when the process is gone. */
 export function memoryOf(pid: number): { rssKb: number; hwmKb: number } | null {

@@ -152,6 +152,10 @@ export function devServerArgs(options: DevServerOptions): string[] {
   if (options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort), '--ui-disable-news-fetch');
   if (options.metricsPort !== undefined) args.push('--metrics-port', String(options.metricsPort));
+  // Eager activity dispatch: an activity a workflow task schedules on its own task queue comes back in the task's
+  // completion answer, sparing the server a matching round trip (the SDK asks for it by default; the server's flag is
+  // off by default). A cluster sets the same key in its dynamic config (README, operations).
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   for (const { name, type } of options.searchAttributes ?? SEARCH_ATTRIBUTES) {
     args.push('--search-attribute', `${name}=${type}`);
   }

@@ -28,10 +28,12 @@ import {
   slaRuns,
   startTriage,
   type SigningContext,
+  type SigningPolicy,
   type StepResult,
 } from '../rules/lifecycle/index.ts';
 import type { CaseOutcome, ClinicianDecision, Queue } from '../rules/schema/case.ts';
 import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
+import type { RefillFacts } from '../rules/kinds/refill/facts.ts';
 import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
 import { batchSigning } from './refill-batch-sign.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './refill-triage-messages.ts';
@@ -52,6 +54,11 @@ export interface RefillTriageInput {
   nurseSlaSeconds: number;
   /** The protocol's "today" (YYYY-MM-DD); defaults to the date the request arrived. */
   asOf?: string;
+  /**
+   * The patient the intake names (the notification's full resource, or the event's `patient`), FHIR id only: lets the
+   * triage read the request and the patient's context in one round trip. A hint, checked against the request's subject.
+   */
+  patientId?: string;
   /** Overrides of activity timeouts and retries (tests); defaults in activity-policy.ts. */
   policy?: ActivityPolicy;
 }
@@ -84,6 +91,11 @@ function failureType(err: unknown): string | undefined {
  * Replayed code: no I/O, no clocks or randomness in decisions, only types imported from outside.
  */
 export async function refillTriage(input: RefillTriageInput): Promise<RefillTriageResult> {
+  // Cases started since the cost work (issue 11) triage leaner: the protocol and the signing policy pinned in one local
+  // activity, the EHR read and the evaluation in one activity (the facts never enter history), a protocol approval's
+  // pended order and its Task written concurrently, and search attributes upserted only when they change. Cases
+  // started before replay the steps they recorded.
+  const lean = patched('lean-triage');
   const policy = input.policy ?? DEFAULT_ACTIVITY_POLICY;
   const retry = (p: ActivityPolicy['ehr']) => ({
     startToCloseTimeout: p.startToCloseTimeout,
@@ -122,6 +134,9 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   let drugName: string | null = null;
   let pending: ClinicianDecision | undefined;
   let slaDueAt: string | null = null;
+  /** Lean cases: the search attributes last upserted (JSON of each value), and those waiting for the next projection. */
+  const upserted = new Map<string, string>();
+  let waitingAttributes: Record<string, string[] | number[]> = {};
 
   setHandler(getCaseStateQuery, () => state);
   // Batch signing (its Updates and undo window) lives in its own module; it sees the case through these callbacks.
@@ -168,8 +183,18 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     actor?: ClinicianDecision['actor'],
     audit?: string,
   ) => {
+    await db.projectCase(projection(event, detail, actor, audit));
+    upsertAttributes();
+  };
+  /** The next projection's input (its `seq` taken). */
+  const projection = (
+    event: string,
+    detail: Record<string, unknown> = {},
+    actor?: ClinicianDecision['actor'],
+    audit?: string,
+  ) => {
     seq += 1;
-    await db.projectCase({
+    return {
       caseId: input.caseId,
       clinicId: input.clinicId,
       requestId: input.requestId,
@@ -183,12 +208,27 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       detail,
       state: { ...state, slaDueAt },
       ...(audit ? { audit } : {}),
-    });
-    upsertSearchAttributes({
+    };
+  };
+  /** The case's search attributes after a projection. */
+  const upsertAttributes = () => {
+    const attributes = {
       CaseStatus: [state.status],
       ...(state.queue ? { Queue: [state.queue] } : {}),
       ...(state.decision ? { Disposition: [state.decision.disposition] } : {}),
-    });
+    };
+    if (!lean) {
+      upsertSearchAttributes(attributes);
+      return;
+    }
+    // Each upsert is a history event and a visibility write on the server: only what changed, in one.
+    const changed = Object.entries({ ...waitingAttributes, ...attributes }).filter(
+      ([name, value]) => upserted.get(name) !== JSON.stringify(value),
+    );
+    waitingAttributes = {};
+    if (changed.length === 0) return;
+    for (const [name, value] of changed) upserted.set(name, JSON.stringify(value));
+    upsertSearchAttributes(Object.fromEntries(changed));
   };
 
   /**
@@ -197,17 +237,29 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
    * goes on, so a human sees it.
    */
   const tolerate = async (what: string, write: () => Promise<unknown>) => {
+    const error = await attempt(write);
+    if (error !== null) await project('ehr.write_failed', { what, error });
+  };
+  /** A write's refusal type (null when it succeeded); an untyped failure is thrown. */
+  const attempt = async (write: () => Promise<unknown>): Promise<string | null> => {
     try {
       await write();
+      return null;
     } catch (err) {
       const type = failureType(err);
       if (type === undefined) throw err;
-      await project('ehr.write_failed', { what, error: type });
+      return type;
     }
   };
 
-  const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled', note?: string | null) =>
-    tolerate('task', () =>
+  type Write = { what: string; write: () => Promise<unknown> };
+  const taskWrite = (
+    businessStatus: string,
+    status: 'requested' | 'completed' | 'cancelled',
+    note?: string | null,
+  ): Write => ({
+    what: 'task',
+    write: () =>
       ehrWrite.syncQueueTask({
         caseId: input.caseId,
         clinicId: input.clinicId,
@@ -220,10 +272,19 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         slaDueAt,
         ...(note ? { note } : {}),
       }),
-    );
+  });
+  const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled', note?: string | null) => {
+    const { what, write } = taskWrite(businessStatus, status, note);
+    return tolerate(what, write);
+  };
 
-  /** Applies a lifecycle step that leaves the case in a queue (routed or escalated), in the EHR Task and the projection. */
-  const enter = async (step: StepResult<CaseState>, note?: string | null) => {
+  /**
+   * Applies a lifecycle step that leaves the case in a queue (routed or escalated), in the EHR Task and the projection.
+   * `alongside`: a write-back the step comes with (a protocol approval's pended order), written before the Task, or on
+   * lean cases at the same time (they are independent: the Task's focus is the request, not the order).
+   */
+  const enter = async (step: StepResult<CaseState>, note?: string | null, alongside?: Write) => {
+    if (alongside && !lean) await tolerate(alongside.what, alongside.write);
     Object.assign(state, step.state);
     const { queue, pool, reason } = state;
     slaDueAt = slaRuns(state)
@@ -231,7 +292,16 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       : cosignRuns(state) && state.signing
         ? new Date(Date.now() + cosignWindowMs(state.signing.policy)).toISOString()
         : null;
-    await syncTask(taskStage(), 'requested', note);
+    if (alongside && lean) {
+      const task = taskWrite(taskStage(), 'requested', note);
+      const writes = [alongside, task];
+      const errors = await Promise.all(writes.map((w) => attempt(w.write)));
+      for (const [i, error] of errors.entries()) {
+        if (error !== null) await project('ehr.write_failed', { what: writes[i]!.what, error });
+      }
+    } else {
+      await syncTask(taskStage(), 'requested', note);
+    }
     await project(step.event, { queue, pool, reason, slaDueAt });
   };
   const taskStage = (): string => {
@@ -239,8 +309,12 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     if (state.queue === 'cosign') return state.escalated ? 'cosign-overdue' : 'awaiting-cosign';
     return `${state.queue}-review`;
   };
-  const enqueue = (queue: Queue, pool: string | null, reason: Parameters<typeof route>[1]['reason']) =>
-    enter(route(state, { queue, pool, reason }));
+  const enqueue = (
+    queue: Queue,
+    pool: string | null,
+    reason: Parameters<typeof route>[1]['reason'],
+    alongside?: Write,
+  ) => enter(route(state, { queue, pool, reason }), null, alongside);
 
   const closeCase = async (outcome: CaseOutcome, decidedBy: RefillTriageResult['decidedBy']) => {
     const step = close(state, outcome);
@@ -259,52 +333,77 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     };
   };
 
-  await project(startTriage(state).event);
+  /** What the EHR read gave: the decision (lean cases evaluate in the same activity), the ids for the projection. */
+  type Triaged = { patientId: string; drugName: string; decision: TriageDecision | null; facts?: RefillFacts };
 
-  const triageWith = async (protocol: { id: string; version: number }): Promise<void> => {
-    state.protocol = protocol;
-    // The clinic's signing policy for this protocol, pinned once (recorded in history, like the protocol version): a
-    // later change of the policy never changes who may sign this case. Workflows started before policies: `doctor`.
-    const policy = patched('signing-policy')
-      ? await db.pinSigningPolicy({ clinicId: input.clinicId, protocolId: protocol.id })
-      : defaultSigningPolicy(protocol.id);
-    state.signing = { policy, controlled: null, protocolApproved: false };
-    upsertSearchAttributes({ ProtocolId: [protocol.id], ProtocolVersion: [protocol.version] });
+  /** Reads the patient's context (and on lean cases evaluates); null when the case went to a nurse instead. */
+  const readAndEvaluate = async (protocol: { id: string; version: number }): Promise<Triaged | null> => {
     const asOf = input.asOf ?? input.receivedAt.slice(0, 10);
-    let gathered: Awaited<ReturnType<Activities['gatherPatientFacts']>> | undefined;
+    const ids = {
+      caseId: input.caseId,
+      clinicId: input.clinicId,
+      requestId: input.requestId,
+      medicationRequestId: input.medicationRequestId,
+      asOf,
+    };
     try {
-      gathered = await ehr.gatherPatientFacts({
-        caseId: input.caseId,
-        clinicId: input.clinicId,
-        requestId: input.requestId,
-        medicationRequestId: input.medicationRequestId,
-        asOf,
-      });
+      if (lean) {
+        return await ehr.triageRequest({
+          ...ids,
+          protocol,
+          ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
+        });
+      }
+      return { ...(await ehr.gatherPatientFacts(ids)), decision: null };
     } catch (err) {
       const type = failureType(err);
       if (type === 'EHR_NOT_FOUND' || type === 'INVALID_INPUT') {
         await enqueue('nurse', null, 'ehr_record_not_found');
       } else if (type === 'EHR_UNAVAILABLE') {
         await enqueue('nurse', null, 'ehr_unavailable');
+      } else if (lean && protocolFailure(err)) {
+        await enqueue('nurse', null, 'protocol_unavailable');
       } else {
         throw err;
       }
+      return null;
     }
+  };
+
+  const triageWith = async (protocol: { id: string; version: number }, pinned?: SigningPolicy): Promise<void> => {
+    state.protocol = protocol;
+    // The clinic's signing policy for this protocol, pinned once (recorded in history, like the protocol version): a
+    // later change of the policy never changes who may sign this case. Workflows started before policies: `doctor`.
+    const policy =
+      pinned ??
+      (patched('signing-policy')
+        ? await db.pinSigningPolicy({ clinicId: input.clinicId, protocolId: protocol.id })
+        : defaultSigningPolicy(protocol.id));
+    state.signing = { policy, controlled: null, protocolApproved: false };
+    const protocolAttributes = { ProtocolId: [protocol.id], ProtocolVersion: [protocol.version] };
+    if (lean)
+      waitingAttributes = protocolAttributes; // upserted with the next projection's
+    else upsertSearchAttributes(protocolAttributes);
+    const gathered = await readAndEvaluate(protocol);
     if (gathered) {
       patientId = gathered.patientId;
       drugName = gathered.drugName;
-      try {
-        state.decision = await evaluateProtocol({
-          caseId: input.caseId,
-          clinicId: input.clinicId,
-          requestId: input.requestId,
-          protocol,
-          facts: gathered.facts,
-        });
-      } catch (err) {
-        if (!protocolFailure(err)) throw err;
-        await enqueue('nurse', null, 'protocol_unavailable');
-        return;
+      if (gathered.decision) {
+        state.decision = gathered.decision;
+      } else {
+        try {
+          state.decision = await evaluateProtocol({
+            caseId: input.caseId,
+            clinicId: input.clinicId,
+            requestId: input.requestId,
+            protocol,
+            facts: gathered.facts!,
+          });
+        } catch (err) {
+          if (!protocolFailure(err)) throw err;
+          await enqueue('nurse', null, 'protocol_unavailable');
+          return;
+        }
       }
       state.signing = {
         policy,
@@ -315,45 +414,31 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         protocolApproved: state.decision.disposition === 'approve' && state.decision.failedCriteria.length === 0,
       };
       const { queue, pool } = routeDisposition(state.decision.disposition, state.decision.routeTo);
+      const orderWrite = (kind: 'standing_order' | 'pend_order'): Write => ({
+        what: kind,
+        write: () =>
+          ehrWrite.writeBackOutcome({
+            caseId: input.caseId,
+            clinicId: input.clinicId,
+            requestId: input.requestId,
+            medicationRequestId: input.medicationRequestId,
+            kind,
+            decision: state.decision,
+            note: null,
+            decidedBy: { kind: 'protocol', protocol },
+            signedAs: null,
+            policy,
+          }),
+      });
       if (queue === 'signature' && activatesAtOnce(state.signing)) {
         // Approved per protocol under a standing order: the order is active at once (the policy's authority as its
         // requester), and a doctor co-signs it within the policy's window.
-        await tolerate('standing_order', () =>
-          ehrWrite.writeBackOutcome({
-            caseId: input.caseId,
-            clinicId: input.clinicId,
-            requestId: input.requestId,
-            medicationRequestId: input.medicationRequestId,
-            kind: 'standing_order',
-            decision: state.decision,
-            note: null,
-            decidedBy: { kind: 'protocol', protocol },
-            signedAs: null,
-            policy,
-          }),
-        );
-        await enqueue('cosign', null, 'standing_order');
+        await enqueue('cosign', null, 'standing_order', orderWrite('standing_order'));
         return;
       }
-      if (queue === 'signature') {
-        // Approved per protocol: the order is pended in the EHR as a draft for one-click signing by a doctor (or a
-        // delegate the signing policy names).
-        await tolerate('pend_order', () =>
-          ehrWrite.writeBackOutcome({
-            caseId: input.caseId,
-            clinicId: input.clinicId,
-            requestId: input.requestId,
-            medicationRequestId: input.medicationRequestId,
-            kind: 'pend_order',
-            decision: state.decision,
-            note: null,
-            decidedBy: { kind: 'protocol', protocol },
-            signedAs: null,
-            policy,
-          }),
-        );
-      }
-      await enqueue(queue, pool, 'protocol');
+      // Approved per protocol: the order is pended in the EHR as a draft for one-click signing by a doctor (or a
+      // delegate the signing policy names).
+      await enqueue(queue, pool, 'protocol', queue === 'signature' ? orderWrite('pend_order') : undefined);
     }
   };
 
@@ -365,16 +450,24 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
 
   // 1. Triage, unless the clinic switched automation off.
   if (!input.automationEnabled) {
+    await project(startTriage(state).event);
     await enqueue('nurse', null, 'automation_disabled');
   } else {
-    let protocol: { id: string; version: number } | undefined;
+    let pinned: { protocol: { id: string; version: number }; policy?: SigningPolicy } | undefined;
     try {
-      protocol = await db.pinProtocol({ clinicId: input.clinicId });
+      if (lean) {
+        // The case shows as triaging and its protocol and signing policy are pinned, in one local activity.
+        pinned = await db.beginTriage({ projection: projection(startTriage(state).event), clinicId: input.clinicId });
+        upsertAttributes();
+      } else {
+        await project(startTriage(state).event);
+        pinned = { protocol: await db.pinProtocol({ clinicId: input.clinicId }) };
+      }
     } catch (err) {
       if (!protocolFailure(err)) throw err;
       await enqueue('nurse', null, 'protocol_unavailable'); // never fail the case: a human triages it
     }
-    if (protocol) await triageWith(protocol);
+    if (pinned) await triageWith(pinned.protocol, pinned.policy);
   }
 
   // 2. Wait for a clinician; escalate a nurse-queue case left past the SLA. Nothing silently times out.

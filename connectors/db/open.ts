@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../secret-box.ts';
@@ -61,6 +62,26 @@ async function migrate(kysely: Kysely<Database>, dialect: DialectName): Promise<
  *
  * @throws AppError `CONFIG_INVALID` for a DATABASE_URL that is neither unset nor postgres.
  */
+/**
+ * better-sqlite3 behind kysely with its prepared statements kept: kysely prepares every query it runs, and compiling
+ * the same SQL again is a measurable part of a case step's cost. Keyed by the SQL text (values are bound, never in
+ * it), bounded. Safe because better-sqlite3 runs a statement to completion synchronously; nothing here streams.
+ */
+function cachingStatements(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new LRUCache<string, BetterSqlite3.Statement>({ max: 500 });
+  return {
+    close: () => sqlite.close(),
+    prepare(sqlText: string) {
+      let statement = statements.get(sqlText);
+      if (!statement) {
+        statement = sqlite.prepare(sqlText);
+        statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   const dialect = dialectFromUrl(opts.databaseUrl);
   const plugins = [new CamelCasePlugin()];
@@ -77,7 +98,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = NORMAL'); // safe with WAL: a crash may lose the last commit, never corrupt
-    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
+    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }), plugins });
   }
 
   try {

@@ -52,8 +52,25 @@ const FORM_PATTERNS: readonly [DoseForm, RegExp][] = [
   ['oral', /\boral\b|tablet|capsule|\btab\b|\bcap\b|suspension|elixir|syrup/i],
 ];
 
+/**
+ * Product texts already matched: a clinic's refills name the same few hundred products over and over, and matching
+ * every alias pattern against a text is the costliest step of extracting a request's facts. Bounded; copies out.
+ */
+const MATCHED = new Map<string, { ingredients: readonly string[]; forms: readonly DoseForm[] }>();
+const MATCHED_MAX = 5000;
+
 /** Finds ingredient names in text; a longer match wins over a shorter one inside it ("insulin glargine" over "insulin"). */
 function matchAliases(text: string): { ingredients: string[]; forms: DoseForm[] } {
+  let found = MATCHED.get(text);
+  if (!found) {
+    found = matchAliasesNow(text);
+    if (MATCHED.size >= MATCHED_MAX) MATCHED.delete(MATCHED.keys().next().value!);
+    MATCHED.set(text, found);
+  }
+  return { ingredients: [...found.ingredients], forms: [...found.forms] };
+}
+
+function matchAliasesNow(text: string): { ingredients: string[]; forms: DoseForm[] } {
   const hits: { start: number; end: number; alias: Alias }[] = [];
   for (const alias of ALIASES) {
     for (const m of text.matchAll(alias.pattern)) hits.push({ start: m.index, end: m.index + m[0].length, alias });

@@ -1,6 +1,6 @@
 // fetchPatientRecord against the real sandbox EHR (SMART auth required) serving a generated synthetic clinic.
 // Ground truth is the generator's own output: what the EHR holds for a patient is what the record must contain.
-import type { Resource } from '@medplum/fhirtypes';
+import type { MedicationRequest, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { fetchPatientRecord } from '../../activities/kinds/refill/patient-context.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
@@ -111,6 +111,73 @@ describe('fetchPatientRecord against the sandbox EHR', () => {
     }
     expect(Math.min(...trips)).toBeGreaterThanOrEqual(2);
     expect(Math.max(...trips)).toBeLessThanOrEqual(3);
+  });
+
+  test('with the patient named, every refill request is read in one round trip fewer, into the same record', async () => {
+    const trips: number[] = [];
+    for (const refill of clinic.refillRequests) {
+      const input = { medicationRequestId: refill.medicationRequestId, asOf: AS_OF };
+      const plain = await fetchPatientRecord(fhir, input);
+      const named = await fetchPatientRecord(fhir, { ...input, patientId: refill.patientId });
+      expect(named.record).toEqual(plain.record);
+      expect(named.resourceCounts).toEqual(plain.resourceCounts);
+      expect(named.roundTrips).toBe(plain.roundTrips - 1);
+      trips.push(named.roundTrips);
+    }
+    // The request, its requester and the patient's whole context in one batch; a third clinician costs one more.
+    expect(trips.filter((n) => n === 1).length).toBeGreaterThan(trips.length / 2);
+  });
+
+  test('a wrong patient named costs a round trip, never the answer: the request’s own subject wins', async () => {
+    const [refill, other] = [clinic.refillRequests[2]!, clinic.refillRequests[3]!];
+    expect(other.patientId).not.toBe(refill.patientId);
+    const input = { medicationRequestId: refill.medicationRequestId, asOf: AS_OF };
+    const plain = await fetchPatientRecord(fhir, input);
+    const misnamed = await fetchPatientRecord(fhir, { ...input, patientId: other.patientId });
+    expect(misnamed.record).toEqual(plain.record);
+    expect(misnamed.record.patient.id).toBe(refill.patientId);
+    expect(misnamed.roundTrips).toBe(plain.roundTrips + 1);
+  });
+
+  test('with the patient named, a prior prescription that is not the patient’s own is read in a second round trip', async () => {
+    const refill = clinic.refillRequests.find(
+      (r, i) =>
+        i > 10 &&
+        clinic.resources.some(
+          (x) => x.resourceType === 'MedicationRequest' && x.id === r.medicationRequestId && x.priorPrescription,
+        ),
+    )!;
+    const request = sandbox.repo.read('MedicationRequest', refill.medicationRequestId)!;
+    const priorId = (request as { priorPrescription?: { reference?: string } }).priorPrescription!.reference!.split(
+      '/',
+    )[1]!;
+    const prior = sandbox.repo.read('MedicationRequest', priorId) as MedicationRequest;
+    // The EHR filed the prior prescription under another (merged) patient record: the patient's search misses it.
+    sandbox.repo.update({ ...prior, subject: { reference: `Patient/${clinic.refillRequests[0]!.patientId}` } });
+    try {
+      const input = { medicationRequestId: refill.medicationRequestId, asOf: AS_OF };
+      const plain = await fetchPatientRecord(fhir, input);
+      const named = await fetchPatientRecord(fhir, { ...input, patientId: refill.patientId });
+      expect(named.record.priorPrescription?.id).toBe(priorId);
+      expect(named.record).toEqual(plain.record);
+      expect(named.roundTrips).toBe(plain.roundTrips);
+    } finally {
+      sandbox.repo.update(prior);
+    }
+  });
+
+  test('with the patient named, an unknown refill request is still EHR_NOT_FOUND naming MedicationRequest', async () => {
+    const err = await rejection(
+      fetchPatientRecord(fhir, {
+        medicationRequestId: 'no-such-request',
+        patientId: clinic.refillRequests[0]!.patientId,
+      }),
+    );
+    expect(err).toMatchObject({
+      code: 'EHR_NOT_FOUND',
+      retryable: false,
+      context: { resourceType: 'MedicationRequest' },
+    });
   });
 
   test('a clinician the EHR could not _include is fetched in a third round trip', async () => {

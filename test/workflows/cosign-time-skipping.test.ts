@@ -4,6 +4,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { SigningPolicy } from '../../rules/lifecycle/index.ts';
+import { withCombinedTriage } from '../helpers/temporal.ts';
 import { startTimeSkipping, timeSkippingWorker } from '../helpers/time-skipping.ts';
 import { getCaseStateQuery, submitDecisionUpdate } from '../../workflows/refill-triage-messages.ts';
 import { refillTriage, type RefillTriageInput } from '../../workflows/refill-triage.ts';
@@ -37,7 +38,7 @@ function recordingActivities(controlled: boolean) {
     projected,
     tasks,
     writes,
-    activities: {
+    activities: withCombinedTriage({
       pinProtocol: () => Promise.resolve({ id: 'p', version: 2 }),
       pinSigningPolicy: () => Promise.resolve(POLICY),
       gatherPatientFacts: () => Promise.resolve({ patientId: 'pat-1', drugName: 'Drug', facts: {} }),
@@ -65,7 +66,7 @@ function recordingActivities(controlled: boolean) {
         writes.push({ kind: input.kind, policy: input.policy, signedAs: input.signedAs });
         return Promise.resolve();
       },
-    },
+    }),
   };
 }
 

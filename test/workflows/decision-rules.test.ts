@@ -27,7 +27,7 @@ import {
 import type { CaseState } from '../../workflows/refill-triage-messages.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { TEST_POLICY } from '../helpers/harness.ts';
-import { createTestClient, createTestWorker, type TestWorker } from '../helpers/temporal.ts';
+import { createTestClient, createTestWorker, withCombinedTriage, type TestWorker } from '../helpers/temporal.ts';
 
 const CLINIC = 'lc';
 let delegating = false;
@@ -88,7 +88,7 @@ beforeAll(async () => {
   for (const role of ROLES) {
     await store.tokens.createToken({ name: role, role, userId: `${role}-1`, token: TOKEN[role] });
   }
-  const activities = {
+  const activities = withCombinedTriage({
     pinProtocol: () => Promise.resolve({ id: 'family-medicine-2015', version: 1 }),
     // While `delegating` is set, new cases pin a policy that delegates signing to pharmacists; otherwise `doctor`.
     pinSigningPolicy: (i: { clinicId: string; protocolId: string }) =>
@@ -126,7 +126,7 @@ beforeAll(async () => {
       if (i.decidedBy.kind === 'clinician' && i.caseId.includes('pending')) await hold(i.caseId);
       return {};
     },
-  };
+  });
   temporal = await createTestClient();
   testWorker = await createTestWorker({ activities });
   running = testWorker.worker.run();

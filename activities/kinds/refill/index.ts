@@ -12,7 +12,10 @@ import {
   gatherPatientFacts,
   pinProtocol,
   pinSigningPolicy,
+  pinTriage,
+  triageRequest,
   type GatherPatientFactsInput,
+  type TriageRequestInput,
 } from './triage.ts';
 
 export function refillActivities(deps: ActivityDeps) {
@@ -20,7 +23,13 @@ export function refillActivities(deps: ActivityDeps) {
   return {
     pinProtocol: guard((input: { clinicId: string }) => pinProtocol(deps, input)),
     pinSigningPolicy: guard((input: { clinicId: string; protocolId: string }) => pinSigningPolicy(deps, input)),
+    pinTriage: guard((input: { clinicId: string }) => pinTriage(deps, input)),
+    beginTriage: guard(async (input: { projection: ProjectCaseInput; clinicId: string }) => {
+      await projectCase(deps, input.projection);
+      return pinTriage(deps, { clinicId: input.clinicId });
+    }),
     gatherPatientFacts: guard((input: GatherPatientFactsInput) => gatherPatientFacts(deps, input)),
+    triageRequest: guard((input: TriageRequestInput) => triageRequest(deps, input)),
     evaluateProtocol: guard(
       (input: {
         caseId: string;

@@ -1,6 +1,7 @@
 import type { Bundle, MedicationRequest, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import type {
+  BatchEntryResult,
   BatchRequest,
   FhirConnector,
   FhirSearchParams,
@@ -17,12 +18,21 @@ export const FetchPatientRecordInputSchema = z.strictObject({
   medicationRequestId: z.string().regex(FHIR_ID),
   /** The day "upcoming appointments" start from (YYYY-MM-DD); defaults to today (UTC). */
   asOf: z.iso.date().optional(),
+  /**
+   * The patient the intake named, if it did: the request is then read in the same batch as the patient's context (one
+   * round trip), and its subject checked against this id. A wrong hint costs the round trips it saved, never the answer.
+   */
+  patientId: z.string().regex(FHIR_ID).optional(),
 });
 export type FetchPatientRecordInput = z.input<typeof FetchPatientRecordInputSchema>;
 
 export interface FetchPatientRecordResult {
   record: PatientRecord;
-  /** FHIR HTTP requests this read took (1 read + 1 batch, + 1 for references the batch could not include, + pages). */
+  /**
+   * FHIR HTTP requests this read took: 1 batch when the intake named the patient (+ 1 for the prior prescription or
+   * requester when not among the patient's own resources), else 1 read + 1 batch; + 1 for references the batch could
+   * not include; + pages.
+   */
   roundTrips: number;
   /** How many resources of each type the record holds (PHI-free: for logs and benchmarks). */
   resourceCounts: Record<string, number>;
@@ -82,18 +92,28 @@ export async function fetchPatientRecord(
   const asOf = parsed.data.asOf ?? new Date().toISOString().slice(0, 10);
   const session = fhir.session();
 
-  // Round trip 1 (the CapabilityStatement rides along in parallel the first time a connector is used).
-  const [request] = await Promise.all([session.read('MedicationRequest', medicationRequestId), session.capabilities()]);
-  const patientId = refId(request.subject, 'Patient');
-  if (!patientId) {
-    throw new AppError('INVALID_INPUT', 'The refill request has no Patient subject', {
-      context: { resourceType: 'MedicationRequest' },
-    });
-  }
+  // One round trip when the intake named the patient and the request's subject is that patient.
+  const hinted = parsed.data.patientId
+    ? await readWithPatient(session, medicationRequestId, parsed.data.patientId, asOf)
+    : null;
 
-  // Round trip 2: everything else we can name from the request.
-  const slots = batchSlots(request, patientId, asOf);
-  const results = await session.batch(slots.map((s) => s.request));
+  let request: MedicationRequest;
+  let patientId: string;
+  let slots: Slot[];
+  let results: BatchEntryResult[];
+  if (hinted) {
+    ({ request, slots, results } = hinted);
+    patientId = parsed.data.patientId!;
+  } else {
+    // Round trip 1 (the CapabilityStatement rides along in parallel the first time a connector is used).
+    [request] = await Promise.all([session.read('MedicationRequest', medicationRequestId), session.capabilities()]);
+    const subject = refId(request.subject, 'Patient');
+    if (!subject) throw noSubject();
+    patientId = subject;
+    // Round trip 2: everything else we can name from the request.
+    slots = batchSlots(request, patientId, asOf);
+    results = await session.batch(slots.map((s) => s.request));
+  }
   const filled = await Promise.all(
     results.map(async (result, i): Promise<SearchResult> => {
       const slot = slots[i]!;
@@ -145,7 +165,77 @@ export async function fetchPatientRecord(
   return { record, roundTrips: session.roundTrips, resourceCounts: countResources(record) };
 }
 
+const noSubject = () =>
+  new AppError('INVALID_INPUT', 'The refill request has no Patient subject', {
+    context: { resourceType: 'MedicationRequest' },
+  });
+
+/**
+ * The request and the patient's context in one batch, for a patient the intake named; then the slots that depend on
+ * the request (its prior prescription, its requester) filled from what the batch returned, as the two-round-trip
+ * read would have filled them, or read in one more round trip when the batch did not hold them. Null when the
+ * request's subject is not that patient (the caller reads as if no patient were named: the EHR is the truth).
+ *
+ * @throws as {@link fetchPatientRecord}: `EHR_NOT_FOUND` when the request does not exist.
+ */
+async function readWithPatient(
+  session: ReturnType<FhirConnector['session']>,
+  medicationRequestId: string,
+  patientId: string,
+  asOf: string,
+): Promise<{ request: MedicationRequest; slots: Slot[]; results: BatchEntryResult[] } | null> {
+  const context = patientSlots(patientId, asOf);
+  // The request by _id, with its requester (a pharmacy or a clinician), which the patient's own searches never hold.
+  const requestSearch: BatchRequest = {
+    method: 'GET',
+    url: searchUrl('MedicationRequest', { _id: medicationRequestId, _include: 'MedicationRequest:requester' }),
+  };
+  const [, answers] = await Promise.all([
+    session.capabilities(),
+    session.batch([requestSearch, ...context.map((s) => s.request)]),
+  ]);
+  const [first, ...rest] = answers as [BatchEntryResult, ...BatchEntryResult[]];
+  if (!first.ok) {
+    const { code, message, retryable, context: errorContext } = first.error;
+    throw new AppError(code, message, { retryable, context: { ...errorContext, resourceType: 'MedicationRequest' } });
+  }
+  const found = first.resource ? await session.searchPages(first.resource as Bundle, 'MedicationRequest') : null;
+  const request = found?.matches.find(
+    (r): r is MedicationRequest => r.resourceType === 'MedicationRequest' && r.id === medicationRequestId,
+  );
+  if (!request) {
+    throw new AppError('EHR_NOT_FOUND', 'FHIR read MedicationRequest: MedicationRequest not found', {
+      context: { resourceType: 'MedicationRequest' },
+    });
+  }
+  const subject = refId(request.subject, 'Patient');
+  if (!subject) throw noSubject();
+  if (subject !== patientId) return null;
+
+  // The slots that name what the request references, answered from the batch when it holds them, else read now.
+  const dependent = requestSlots(request);
+  const held = new Map<string, Resource>();
+  for (const r of [...found!.matches, ...found!.included]) held.set(key(r), r);
+  for (const r of rest) {
+    if (!r.ok || r.resource?.resourceType !== 'Bundle') continue;
+    for (const e of r.resource.entry ?? []) if (e.resource) held.set(key(e.resource), e.resource);
+  }
+  const fromBatch = dependent.map((slot) => held.get(slot.request.url));
+  const toRead = dependent.filter((_, i) => fromBatch[i] === undefined);
+  const read = toRead.length > 0 ? await session.batch(toRead.map((s) => s.request)) : [];
+  let next = 0;
+  const dependentResults = dependent.map((_, i): BatchEntryResult =>
+    fromBatch[i] ? { ok: true, status: 200, resource: fromBatch[i] } : read[next++]!,
+  );
+  return { request, slots: [...context, ...dependent], results: [...rest, ...dependentResults] };
+}
+
 function batchSlots(request: MedicationRequest, patientId: string, asOf: string): Slot[] {
+  return [...patientSlots(patientId, asOf), ...requestSlots(request)];
+}
+
+/** The patient's context: what the batch reads by patient id alone. */
+function patientSlots(patientId: string, asOf: string): Slot[] {
   // One page holds years of a chronic patient's labs; servers clamp a larger _count to their maximum.
   const patient = { patient: patientId, _count: 500 };
   const search = (name: string, type: string, params: FhirSearchParams): Slot => ({
@@ -153,7 +243,7 @@ function batchSlots(request: MedicationRequest, patientId: string, asOf: string)
     search: type,
     request: { method: 'GET', url: searchUrl(type, params) },
   });
-  const slots: Slot[] = [
+  return [
     // A search by _id rather than a read, so the PCP comes along; "no match" is a missing patient.
     search('patient', 'Patient', { _id: patientId, _include: 'Patient:general-practitioner' }),
     search('medicationRequests', 'MedicationRequest', { ...patient, _include: 'MedicationRequest:medication' }),
@@ -163,6 +253,11 @@ function batchSlots(request: MedicationRequest, patientId: string, asOf: string)
     search('allergies', 'AllergyIntolerance', patient),
     search('appointments', 'Appointment', { ...patient, date: `ge${asOf}` }),
   ];
+}
+
+/** What the request references: its prior prescription (required when named) and its requester. */
+function requestSlots(request: MedicationRequest): Slot[] {
+  const slots: Slot[] = [];
   const priorId = refId(request.priorPrescription, 'MedicationRequest');
   if (priorId) {
     slots.push({

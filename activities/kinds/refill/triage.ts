@@ -1,7 +1,8 @@
 import type { ClinicFhir } from '../../../connectors/fhir/clinic-connectors.ts';
 import type { Logger } from '../../../connectors/logger.ts';
 import type { Store } from '../../../connectors/db/index.ts';
-import { evaluateProtocol as evaluate } from '../../../rules/kinds/refill/evaluate.ts';
+import { LRUCache } from 'lru-cache';
+import { compileProtocol, type CompiledProtocol } from '../../../rules/kinds/refill/compile.ts';
 import { AppError } from '../../../rules/index.ts';
 import type { RefillFacts } from '../../../rules/kinds/refill/facts.ts';
 import { minimiseFacts } from '../../../rules/kinds/refill/minimise-facts.ts';
@@ -37,13 +38,14 @@ export async function pinProtocol({ store }: Pick<TriageDeps, 'store'>, input: {
     }
     return { id: assigned.protocolId, version: assigned.version };
   }
-  const published = await store.protocols.getPublished(clinic.protocolId);
-  if (!published) {
+  // The protocol row names its published version: no need to read (and validate) the version's whole definition.
+  const protocol = await store.protocols.get(clinic.protocolId);
+  if (!protocol || protocol.publishedVersion === null) {
     throw new AppError('NOT_FOUND', 'The clinic’s protocol has no published version', {
       context: { clinicId: input.clinicId, protocolId: clinic.protocolId },
     });
   }
-  return { id: published.protocolId, version: published.version };
+  return { id: protocol.id, version: protocol.publishedVersion };
 }
 
 /**
@@ -66,6 +68,20 @@ export async function pinSigningPolicy(
   };
 }
 
+/**
+ * The protocol version and the clinic's signing policy for a new case, pinned in one step (one local activity): see
+ * {@link pinProtocol} and {@link pinSigningPolicy}.
+ *
+ * @throws AppError `NOT_FOUND` as pinProtocol.
+ */
+export async function pinTriage(
+  deps: Pick<TriageDeps, 'store'>,
+  input: { clinicId: string },
+): Promise<{ protocol: { id: string; version: number }; policy: SigningPolicy }> {
+  const protocol = await pinProtocol(deps, input);
+  return { protocol, policy: await pinSigningPolicy(deps, { clinicId: input.clinicId, protocolId: protocol.id }) };
+}
+
 export interface GatherPatientFactsInput {
   caseId: string;
   clinicId: string;
@@ -73,6 +89,8 @@ export interface GatherPatientFactsInput {
   medicationRequestId: string;
   /** YYYY-MM-DD: the protocol's "today". */
   asOf: string;
+  /** The patient the intake named (FHIR id): one round trip when the request's subject is that patient. */
+  patientId?: string;
 }
 
 export interface GatherPatientFactsResult {
@@ -97,6 +115,7 @@ export async function gatherPatientFacts(
     const { record, roundTrips, resourceCounts } = await fetchPatientRecord(connector, {
       medicationRequestId: input.medicationRequestId,
       asOf: input.asOf,
+      ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
     });
     const facts = extractRefillFacts(record, { asOf: input.asOf });
     const patientId = record.patient.id ?? 'unknown';
@@ -118,6 +137,42 @@ export async function gatherPatientFacts(
 }
 
 /**
+ * Published protocol versions, compiled: a version's definition never changes once it leaves draft, so a worker
+ * compiles each one once. Bounded (a clinic runs one or two versions at a time; a fleet, a few dozen).
+ */
+const COMPILED = new LRUCache<string, CompiledProtocol>({ max: 256 });
+
+/**
+ * The pinned version as plain functions (`compileProtocol`): proven to decide exactly as json-rules-engine's
+ * `evaluateProtocol`, the reference semantics (test/rules/compile.test.ts), at a fraction of the cost.
+ *
+ * @throws AppError `NOT_FOUND` / `PROTOCOL_INVALID` (not retried).
+ */
+async function compiledProtocol(store: Store, protocol: { id: string; version: number }): Promise<CompiledProtocol> {
+  const key = `${protocol.id}@${protocol.version}`;
+  const cached = COMPILED.get(key);
+  if (cached) return cached;
+  const version = await store.protocols.getVersion(protocol.id, protocol.version);
+  if (!version) {
+    throw new AppError('NOT_FOUND', 'Pinned protocol version not found', {
+      context: { protocolId: protocol.id, version: protocol.version },
+    });
+  }
+  let compiled: CompiledProtocol;
+  try {
+    const definition = parseProtocol({ ...(version.definition as object), id: protocol.id, version: protocol.version });
+    compiled = compileProtocol(definition);
+  } catch (cause) {
+    throw new AppError('PROTOCOL_INVALID', 'Stored protocol version does not validate', {
+      cause,
+      context: { protocolId: protocol.id, version: protocol.version },
+    });
+  }
+  if (version.status !== 'draft') COMPILED.set(key, compiled);
+  return compiled;
+}
+
+/**
  * Evaluates the pinned protocol version against the facts, records the facts snapshot (for simulating protocol
  * changes against real requests) and audits the decision. Deterministic for the same version and facts.
  *
@@ -133,26 +188,8 @@ export async function evaluateProtocol(
     facts: RefillFacts;
   },
 ): Promise<TriageDecision> {
-  const version = await store.protocols.getVersion(input.protocol.id, input.protocol.version);
-  if (!version) {
-    throw new AppError('NOT_FOUND', 'Pinned protocol version not found', {
-      context: { protocolId: input.protocol.id, version: input.protocol.version },
-    });
-  }
-  let definition;
-  try {
-    definition = parseProtocol({
-      ...(version.definition as object),
-      id: input.protocol.id,
-      version: input.protocol.version,
-    });
-  } catch (cause) {
-    throw new AppError('PROTOCOL_INVALID', 'Stored protocol version does not validate', {
-      cause,
-      context: { protocolId: input.protocol.id, version: input.protocol.version },
-    });
-  }
-  const decision = await evaluate(definition, input.facts);
+  const decide = await compiledProtocol(store, input.protocol);
+  const decision = decide(input.facts);
   await store.snapshots.put({
     caseId: input.caseId,
     clinicId: input.clinicId,
@@ -173,4 +210,35 @@ export async function evaluateProtocol(
     detail: { disposition: decision.disposition, failedCriteria: decision.failedCriteria, routeTo: decision.routeTo },
   });
   return decision;
+}
+
+export interface TriageRequestInput extends GatherPatientFactsInput {
+  protocol: { id: string; version: number };
+}
+
+export interface TriageRequestResult {
+  decision: TriageDecision;
+  patientId: string;
+  drugName: string;
+  roundTrips: number;
+}
+
+/**
+ * The EHR read and the evaluation in one activity: the facts stay in the worker (recorded as the case's snapshot)
+ * instead of travelling through workflow history twice. The decision is what the workflow records. A retry reads and
+ * evaluates again: nothing has been written to the EHR yet, and the snapshot and audit rows are idempotent.
+ *
+ * @throws as {@link gatherPatientFacts} and {@link evaluateProtocol}.
+ */
+export async function triageRequest(deps: TriageDeps, input: TriageRequestInput): Promise<TriageRequestResult> {
+  const { protocol, ...read } = input;
+  const { facts, patientId, drugName, roundTrips } = await gatherPatientFacts(deps, read);
+  const decision = await evaluateProtocol(deps, {
+    caseId: input.caseId,
+    clinicId: input.clinicId,
+    requestId: input.requestId,
+    protocol,
+    facts,
+  });
+  return { decision, patientId, drugName, roundTrips };
 }

@@ -13,12 +13,23 @@ const MedicationRequestRef = z.string().regex(MR_REF, {
   message: 'must reference a MedicationRequest ("MedicationRequest/<id>")',
 });
 
+/** `[…/]Patient/<id>[/_history/<v>]`. */
+const PATIENT_REF = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]+)?$/;
+
 /** The plain event form. */
 const RefillRequestedEventSchema = z
   .strictObject({
     type: z.literal('refill.requested'),
     id: z.string().min(1).max(200),
     medicationRequest: MedicationRequestRef,
+    patient: z
+      .string()
+      .regex(PATIENT_REF, { message: 'must reference a Patient ("Patient/<id>")' })
+      .optional()
+      .openapi({
+        description:
+          "The request's subject, when the EHR knows it: the triage then reads the request and the patient's record in one FHIR round trip. A hint only: the request's own subject is checked and wins.",
+      }),
     occurredAt: IsoInstant.optional(),
   })
   .openapi('RefillRequestedEvent');
@@ -41,6 +52,8 @@ export const RefillWebhookSchema = z.union([RefillRequestedEventSchema, Notifica
 
 interface RefillIntake {
   medicationRequestId: string;
+  /** The request's subject as the intake names it (the event's `patient`, a full-resource notification's subject). */
+  patientId?: string;
   /** The id of this notification/event as the EHR sent it (for the audit trail). */
   eventId: string | null;
   form: 'event' | 'subscription-notification';
@@ -61,9 +74,33 @@ export function parseRefillWebhook(body: unknown): RefillIntake {
     const parsed = Notification.schema.safeParse(object);
     if (!parsed.success) throw invalidInput(parsed.error, 'subscription notification');
     const medicationRequestId = idOf(Notification.eventOf(parsed.data).focus);
-    return { medicationRequestId, eventId: parsed.data.id ?? null, form: 'subscription-notification' };
+    const patientId = subjectInBundle(parsed.data.entry, medicationRequestId);
+    return {
+      medicationRequestId,
+      ...(patientId ? { patientId } : {}),
+      eventId: parsed.data.id ?? null,
+      form: 'subscription-notification',
+    };
   }
   const parsed = RefillRequestedEventSchema.safeParse(object);
   if (!parsed.success) throw invalidInput(parsed.error, 'refill.requested event');
-  return { medicationRequestId: idOf(parsed.data.medicationRequest), eventId: parsed.data.id, form: 'event' };
+  const patientId = parsed.data.patient === undefined ? undefined : PATIENT_REF.exec(parsed.data.patient)![1]!;
+  return {
+    medicationRequestId: idOf(parsed.data.medicationRequest),
+    ...(patientId ? { patientId } : {}),
+    eventId: parsed.data.id,
+    form: 'event',
+  };
+}
+
+/** A full-resource notification's copy of the request: its Patient subject's id, when it names one. */
+function subjectInBundle(entries: readonly unknown[], medicationRequestId: string): string | undefined {
+  for (const entry of entries) {
+    const resource = (entry as { resource?: unknown } | null)?.resource as
+      { resourceType?: unknown; id?: unknown; subject?: { reference?: unknown } } | undefined;
+    if (resource?.resourceType !== 'MedicationRequest' || resource.id !== medicationRequestId) continue;
+    const reference = resource.subject?.reference;
+    return typeof reference === 'string' ? PATIENT_REF.exec(reference)?.[1] : undefined;
+  }
+  return undefined;
 }

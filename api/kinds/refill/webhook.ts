@@ -121,6 +121,7 @@ export function refillWebhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
           caseId,
           clinicId,
           medicationRequestId: intake.medicationRequestId,
+          ...(intake.patientId !== undefined ? { patientId: intake.patientId } : {}),
           ehrRequestId: intake.medicationRequestId,
           requestId,
           receivedAt: existing?.createdAt ?? receivedAt,
