@@ -11,7 +11,8 @@
 //      has its first decision. Patients/s, FHIR round trips per patient counted at the sandbox EHR, the worker's RSS
 //      (sampled from /proc), wall times. --sweep-timeout-min caps each sweep (an unfinished one is reported as such).
 // Writes BENCHMARKS.md and BENCHMARKS.json (keeping the protocol simulation's and the analytics' sections).
-// Also: --requests (500) --concurrency (16) --patients (1000) for the refill runs; --skip-refill, --skip-sweep.
+// Also: --requests (500) --concurrency (16) --patients (1500) --open-loop seconds (30) for the refill runs;
+// --skip-refill, --skip-sweep (a skipped sweep keeps the last run's section, dated).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -29,9 +30,10 @@ const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '500' },
     concurrency: { type: 'string', default: '16' },
-    patients: { type: 'string', default: '1000' },
+    patients: { type: 'string', default: '1500' },
     rounds: { type: 'string', default: '2' },
-    before: { type: 'string', default: '3d5864e' },
+    before: { type: 'string', default: '1f095be' },
+    'open-loop': { type: 'string', default: '30' },
     'sweep-patients': { type: 'string', default: '10000' },
     latencies: { type: 'string', default: '0,100' },
     'sweep-timeout-min': { type: 'string', default: '30' },
@@ -50,11 +52,26 @@ const log = (line: string) => console.log(`[bench ${new Date().toISOString().sli
 
 // ---------------------------------------------------------------------------------------------------------------
 // 1. Refill before/after
-type RefillRun = { triagesPerSecond: number; load1m: { before: number; after: number } } & Record<string, unknown>;
+type Quantiles = { p50: number; p95: number; p99: number; max: number };
+type RefillRun = {
+  triagesPerSecond: number;
+  load1m: { before: number; after: number };
+  emptyWorkflowsPerSecond: number | null;
+  ratioToEmptyWorkflowCeiling: number | null;
+  cpuMsPerTriage?: Record<string, number | null>;
+  cpuMsPerEmptyWorkflow?: Record<string, number | null> | null;
+  historyPerTriage?: Record<string, number>;
+  openLoop?: { ratePerSecond: number; requests: number; routedLatencyMs: Quantiles } | null;
+  fhirReadRoundTripsPerTriage: number;
+  routedLatencyMs: Quantiles;
+} & Record<string, unknown>;
 
-function runRefill(root: string, out: string): Promise<RefillRun> {
+function runRefill(root: string, out: string, current: boolean): Promise<RefillRun> {
   const args = ['--import', 'tsx', join(root, 'scripts', 'bench-refill.ts'), '--out', out];
   args.push('--requests', values.requests, '--concurrency', values.concurrency, '--patients', values.patients);
+  args.push('--ceiling', '--open-loop', values['open-loop']);
+  // The current tree's intake takes the request's patient (one FHIR round trip); the older one refuses the field.
+  if (current) args.push('--name-patient');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     child.once('exit', (code) =>
@@ -82,7 +99,11 @@ async function refillBeforeAfter() {
     for (let r = 0; r < Number(values.rounds); r += 1) {
       for (const side of ['before', 'after'] as const) {
         log(`refill round ${r + 1}, ${side}`);
-        const run = await runRefill(side === 'before' ? before : ROOT, join(tmp, `${side}-${r}.json`));
+        const run = await runRefill(
+          side === 'before' ? before : ROOT,
+          join(tmp, `${side}-${r}.json`),
+          side === 'after',
+        );
         runs[side].push(run);
         log(`  ${run.triagesPerSecond} triages/s (load ${run.load1m.before} → ${run.load1m.after})`);
       }
@@ -248,7 +269,21 @@ async function sweepRun(latencyMs: number, sandboxPatients: number) {
 const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version };
 const startedAt = new Date().toISOString();
 const refill = values['skip-refill'] ? null : await refillBeforeAfter();
-let sweep = null;
+const previousRun = existsSync('BENCHMARKS.json')
+  ? (JSON.parse(readFileSync('BENCHMARKS.json', 'utf8')) as Record<string, unknown>)
+  : {};
+type SweepResult = Awaited<ReturnType<typeof sweepRun>>;
+// A skipped sweep keeps the last run's section, dated by that run.
+let sweep = values['skip-sweep']
+  ? ((previousRun.sweep as {
+      targetPanel: number;
+      sandboxPatients: number;
+      expectedPanel: number;
+      runs: SweepResult[];
+      at?: string;
+    } | null) ?? null)
+  : null;
+if (sweep && !sweep.at) sweep = { ...sweep, at: previousRun.at as string };
 if (!values['skip-sweep']) {
   const asOf = new Date().toISOString().slice(0, 10);
   const target = Number(values['sweep-patients']);
@@ -257,12 +292,10 @@ if (!values['skip-sweep']) {
   const runs = [];
   for (const latency of values.latencies.split(',').map(Number))
     runs.push(await sweepRun(latency, sized.sandboxPatients));
-  sweep = { targetPanel: target, ...sized, runs };
+  sweep = { targetPanel: target, ...sized, runs, at: startedAt };
 }
 
-const previous = existsSync('BENCHMARKS.json')
-  ? (JSON.parse(readFileSync('BENCHMARKS.json', 'utf8')) as Record<string, unknown>)
-  : {};
+const previous = previousRun;
 const result = {
   at: startedAt,
   machine,
@@ -277,20 +310,32 @@ const result = {
       concurrency: Number(values.concurrency),
       patients: Number(values.patients),
       rounds: Number(values.rounds),
+      openLoopSeconds: Number(values['open-loop']),
     },
   },
   refill,
   sweep,
-  ...(previous.simulation ? { simulation: previous.simulation } : {}),
-  ...(previous.analytics ? { analytics: previous.analytics } : {}),
+  // Other benchmarks' results (simulation, analytics, scale-out, CDS Hooks), kept as they are.
+  ...Object.fromEntries(
+    Object.entries(previous).filter(
+      ([k]) => !['at', 'machine', 'temporalCli', 'settings', 'refill', 'sweep'].includes(k),
+    ),
+  ),
 };
 writeFileSync('BENCHMARKS.json', JSON.stringify(result, null, 2) + '\n');
 const md = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
 const sim = /<!-- simulation:start -->[\s\S]*<!-- simulation:end -->\n?/.exec(md)?.[0] ?? '';
 const analyticsSection = /<!-- analytics:start -->[\s\S]*<!-- analytics:end -->\n?/.exec(md)?.[0] ?? '';
+// Sections other benchmarks write (scale-out, CDS Hooks latency): kept as they are.
+const others = [...md.matchAll(/<!-- (\w+):start -->[\s\S]*?<!-- \1:end -->\n?/g)]
+  .filter((m) => m[1] !== 'simulation' && m[1] !== 'analytics')
+  .map((m) => m[0]);
 writeFileSync(
   'BENCHMARKS.md',
-  renderMarkdown(result) + (sim ? `\n${sim}` : '') + (analyticsSection ? `\n${analyticsSection}` : ''),
+  renderMarkdown(result) +
+    (sim ? `\n${sim}` : '') +
+    (analyticsSection ? `\n${analyticsSection}` : '') +
+    others.map((o) => `\n${o}`).join(''),
 );
 log('wrote BENCHMARKS.md and BENCHMARKS.json');
 
@@ -305,10 +350,41 @@ function renderMarkdown(r: typeof result): string {
   ];
   if (r.refill) {
     const f = r.refill;
+    const med = (side: 'before' | 'after', get: (x: RefillRun) => number | null | undefined) => {
+      const xs = f.runs[side].map(get).filter((x): x is number => typeof x === 'number');
+      return xs.length ? round(median(xs), 2) : null;
+    };
+    const both = (get: (x: RefillRun) => number | null | undefined) => {
+      const [b, a] = [med('before', get), med('after', get)];
+      return `${b ?? '–'} | ${a ?? '–'} | ${b && a ? round(a / b, 2) : '–'}`;
+    };
+    const processes = ['worker', 'temporal', 'api', 'sandbox', 'stackTotal'] as const;
     lines.push(
-      '## Refill triage before and after the kinds redesign (same run)',
+      '## The cost of one refill triage, before and after (same run)',
       '',
-      `Before: ${f.beforeCommit} (main before issue 8); after: ${f.afterCommit}. ${r.settings.refill.requests} signed webhooks at concurrency ${r.settings.refill.concurrency}, ${r.settings.refill.patients} patients, webhook to routed; runs interleaved ${f.order} (${r.settings.refill.rounds} rounds).`,
+      `Before: ${f.beforeCommit} (main at the start of issue 11); after: ${f.afterCommit}. ${r.settings.refill.requests} signed webhooks at concurrency ${r.settings.refill.concurrency} (closed loop), then an open loop at half the closed loop's throughput for ${r.settings.refill.openLoopSeconds} s, then ${r.settings.refill.requests} empty workflows at the same concurrency (the ceiling), all on the same stack; runs interleaved ${f.order} (${r.settings.refill.rounds} rounds); medians of the rounds. The after side's events name the patient (\`patient\`), which the before side's intake does not accept. CPU is each process's user + system time over the closed loop (/proc/<pid>/stat), divided by the triages.`,
+      '',
+      '| measure | before | after | after ÷ before |',
+      '|---|---|---|---|',
+      `| triages/s (closed loop) | ${both((x) => x.triagesPerSecond)} |`,
+      `| empty workflows/s (ceiling) | ${both((x) => x.emptyWorkflowsPerSecond)} |`,
+      `| **triage ÷ ceiling** | ${both((x) => x.ratioToEmptyWorkflowCeiling)} |`,
+      ...processes.map(
+        (p) =>
+          `| CPU-ms per triage: ${p === 'stackTotal' ? '**all four**' : p} | ${both((x) => x.cpuMsPerTriage?.[p])} |`,
+      ),
+      `| CPU-ms per empty workflow: all four | ${both((x) => x.cpuMsPerEmptyWorkflow?.stackTotal)} |`,
+      `| workflow tasks per triage | ${both((x) => x.historyPerTriage?.workflowTasks)} |`,
+      `| activities per triage | ${both((x) => x.historyPerTriage?.activities)} |`,
+      `| local activities per triage | ${both((x) => x.historyPerTriage?.localActivities)} |`,
+      `| history events per triage | ${both((x) => x.historyPerTriage?.events)} |`,
+      `| history bytes per triage (JSON) | ${both((x) => x.historyPerTriage?.historyBytes)} |`,
+      `| FHIR read round trips per triage | ${both((x) => x.fhirReadRoundTripsPerTriage)} |`,
+      `| closed loop: webhook → routed p50 ms (queueing) | ${both((x) => x.routedLatencyMs.p50)} |`,
+      `| open loop: arrival rate /s | ${both((x) => x.openLoop?.ratePerSecond)} |`,
+      `| open loop: webhook → routed p50 ms | ${both((x) => x.openLoop?.routedLatencyMs.p50)} |`,
+      `| open loop: p95 ms | ${both((x) => x.openLoop?.routedLatencyMs.p95)} |`,
+      `| **open loop: p99 ms** | ${both((x) => x.openLoop?.routedLatencyMs.p99)} |`,
       '',
       '| run | before: triages/s | after: triages/s | load 1 min (before run → after run) |',
       '|---|---|---|---|',
@@ -316,7 +392,6 @@ function renderMarkdown(r: typeof result): string {
         (b, i) =>
           `| ${i + 1} | ${b.triagesPerSecond} | ${f.runs.after[i]?.triagesPerSecond ?? '–'} | ${b.load1m.before} → ${b.load1m.after}; ${f.runs.after[i]?.load1m.before ?? ''} → ${f.runs.after[i]?.load1m.after ?? ''} |`,
       ),
-      `| **median** | **${f.medianTriagesPerSecond.before}** | **${f.medianTriagesPerSecond.after}** | after / before = **${f.ratioAfterToBefore}** |`,
       '',
     );
   }
@@ -325,6 +400,7 @@ function renderMarkdown(r: typeof result): string {
     lines.push(
       `## Panel sweep, ${s.targetPanel} patients`,
       '',
+      ...(s.at && s.at !== r.at ? [`From the run of ${s.at} (this run skipped the sweep).`, ''] : []),
       `SANDBOX_PATIENTS=${s.sandboxPatients} (plus ${careGapPatientsFor(s.sandboxPatients)} care-gap patients, as \`npm start\` seeds them) gives an attributed panel of ${s.expectedPanel} (finished Encounter in 24 months). One hand start (\`POST /v1/clinics/demo/sweeps\`), timed until every case has its first decision (status queued or closed). Round trips are counted at the sandbox EHR (every HTTP request it answered during the sweep: pages, reads, writes, tokens).`,
       '',
       '| added FHIR latency | finished | patients decided | patients/s | sweep walk (pages + signals) | wall to last decision | FHIR round trips / patient | worker RSS start / peak / end | load 1 min |',
