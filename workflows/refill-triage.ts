@@ -423,7 +423,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
             requestId: input.requestId,
             medicationRequestId: input.medicationRequestId,
             kind,
-            decision: state.decision,
+            decision: decisionForWrite(),
             note: null,
             decidedBy: { kind: 'protocol', protocol },
             signedAs: null,
@@ -441,6 +441,19 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       await enqueue(queue, pool, 'protocol', queue === 'signature' ? orderWrite('pend_order') : undefined);
     }
   };
+
+  /**
+   * What a write-back reads of the decision. Lean cases send only that (the criteria and their evidence are in the
+   * case already; sending them again costs payload and history on every write).
+   */
+  const decisionForWrite = () =>
+    lean && state.decision
+      ? {
+          protocol: state.decision.protocol,
+          approvedSupply: state.decision.approvedSupply,
+          bridgeSupply: state.decision.bridgeSupply,
+        }
+      : state.decision;
 
   /** A protocol the clinic cannot run (none published, or a stored version that no longer validates). */
   const protocolFailure = (err: unknown): boolean => {
@@ -520,7 +533,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
           requestId: input.requestId,
           medicationRequestId: input.medicationRequestId,
           kind: effect.writeBack,
-          decision: state.decision,
+          decision: decisionForWrite(),
           note,
           decidedBy: { kind: 'clinician', actor: decision.actor, decisionId: decision.decisionId },
           signedAs,

@@ -33,13 +33,17 @@ export type WriteBackKind =
   /** A doctor co-signs an order a standing order activated. */
   | 'cosign_order';
 
+/** The protocol's decision as far as a write-back reads it: the version that decided and the supplies it gave. */
+export type WriteBackDecision = Pick<TriageDecision, 'protocol' | 'approvedSupply' | 'bridgeSupply'>;
+
 export interface WriteBackInput {
   caseId: string;
   clinicId: string;
   requestId: string;
   medicationRequestId: string;
   kind: WriteBackKind;
-  decision: TriageDecision | null;
+  /** What of the protocol's decision a write-back uses (workflows started before issue 11 send all of it). */
+  decision: WriteBackDecision | null;
   note: string | null;
   decidedBy:
     | { kind: 'protocol'; protocol: { id: string; version: number } }
@@ -138,7 +142,7 @@ function decidedByText(by: WriteBackInput['decidedBy']): string {
  */
 export function orderSupply(
   request: MedicationRequest,
-  decision: TriageDecision | null,
+  decision: WriteBackDecision | null,
   kind: WriteBackKind,
 ): MedicationRequest['dispenseRequest'] {
   const asked = request.dispenseRequest ?? {};
