@@ -9,6 +9,7 @@ import { createProtocolRepo, type ProtocolRepo } from './protocols.ts';
 import { createSigningPolicyRepo, type SigningPolicyRepo } from './signing-policies.ts';
 import { createSimulationJobRepo, type SimulationJobRepo } from './simulations.ts';
 import { createSnapshotRepo, type SnapshotRepo } from './snapshots.ts';
+import { createSubscriptionRepo, type SubscriptionRepo } from './subscriptions.ts';
 import { createSweepSyncRepo, type SweepSyncRepo } from './sweep-syncs.ts';
 import { createTokenRepo, type TokenRepo } from './tokens.ts';
 import { createValueSetRepo, type ValueSetRepo } from './value-sets.ts';
@@ -28,6 +29,7 @@ export interface Store {
   analytics: AnalyticsRepo;
   signingPolicies: SigningPolicyRepo;
   access: AccessRepo;
+  subscriptions: SubscriptionRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -46,5 +48,6 @@ export function createStore(db: Db): Store {
     analytics: createAnalyticsRepo(db),
     signingPolicies: createSigningPolicyRepo(db),
     access: createAccessRepo(db),
+    subscriptions: createSubscriptionRepo(db),
   };
 }
