@@ -861,6 +861,25 @@ function subscriptionEvents(): Migration {
   };
 }
 
+/**
+ * CDS Hooks clients (issue 12 §2): each EHR that calls our CDS services is registered for one clinic by its JWT
+ * issuer (`iss`) and its public keys, a JWKS URL or an inline JWKS.
+ */
+function cdsClients(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('cds_clients')
+        .addColumn('iss', 'text', (c) => c.primaryKey())
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('jwksUrl', 'text')
+        .addColumn('jwks', 'text')
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -881,6 +900,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0013_analytics_rollup': analyticsRollup(),
         '0014_access_monitoring': accessMonitoring(dialect),
         '0015_subscription_events': subscriptionEvents(),
+        '0016_cds_clients': cdsClients(),
       }),
   };
 }

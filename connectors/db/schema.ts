@@ -243,6 +243,17 @@ export interface SubscriptionEventsTable {
   updatedAt: string;
 }
 
+/** A CDS Hooks client (an EHR calling our CDS services) of a clinic: its JWT issuer and keys (migration 0016). */
+export interface CdsClientsTable {
+  iss: string;
+  clinicId: string;
+  /** Where its JWKS is published (https); null: `jwks` holds the keys. */
+  jwksUrl: string | null;
+  /** An inline JWKS (JSON); null: `jwksUrl`. */
+  jwks: string | null;
+  createdAt: string;
+}
+
 /** Every table of the app database, as kysely sees it. */
 export interface Database {
   clinics: ClinicsTable;
@@ -267,6 +278,7 @@ export interface Database {
   access_flag_reviews: AccessFlagReviewsTable;
   access_settings: AccessSettingsTable;
   subscription_events: SubscriptionEventsTable;
+  cds_clients: CdsClientsTable;
 }
 
 /**

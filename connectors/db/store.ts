@@ -1,6 +1,7 @@
 import { createAccessRepo, type AccessRepo } from './access.ts';
 import { createAnalyticsRepo, type AnalyticsRepo } from './analytics.ts';
 import { createAuditRepo, type AuditRepo } from './audit.ts';
+import { createCdsClientRepo, type CdsClientRepo } from './cds-clients.ts';
 import { createCaseRepo, type CaseRepo } from './cases.ts';
 import { createClinicRepo, type ClinicRepo } from './clinics.ts';
 import { createDeliveryRepo, type DeliveryRepo } from './deliveries.ts';
@@ -30,6 +31,7 @@ export interface Store {
   signingPolicies: SigningPolicyRepo;
   access: AccessRepo;
   subscriptions: SubscriptionRepo;
+  cdsClients: CdsClientRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -49,5 +51,6 @@ export function createStore(db: Db): Store {
     signingPolicies: createSigningPolicyRepo(db),
     access: createAccessRepo(db),
     subscriptions: createSubscriptionRepo(db),
+    cdsClients: createCdsClientRepo(db),
   };
 }
