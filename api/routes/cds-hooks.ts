@@ -40,7 +40,7 @@ const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', mes
 
 /** The keys of a registered client: its inline JWKS, or its JWKS URL (cached, refreshed by jose on unknown `kid`). */
 function keysOf(client: CdsClient, jku: string | undefined): JWTVerifyGetKey {
-  if (client.jwks) return createLocalJWKSet(client.jwks as Parameters<typeof createLocalJWKSet>[0]);
+  if (client.jwks) return createLocalJWKSet(client.jwks);
   const url = client.jwksUrl!;
   // A `jku` header must name the registered URL: an EHR's token never picks where its keys come from.
   if (jku !== undefined && jku !== url) throw unauthenticated('The token’s jku is not the registered JWKS URL');
@@ -98,7 +98,7 @@ const ServiceParam = z.object({
   id: z
     .string()
     .regex(/^[a-z0-9-]{1,64}$/)
-    .openapi({ example: 'care-gap-status' }),
+    .openapi({ example: 'my-service' }),
 });
 
 const DiscoverySchema = z
@@ -292,7 +292,7 @@ export function cdsHookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const onPost =
     (mw: MiddlewareHandler<CdsEnv>): MiddlewareHandler<ApiEnv> =>
     (c, next) =>
-      c.req.method === 'POST' ? mw(c as unknown as Context<CdsEnv>, next) : next();
+      c.req.method === 'POST' ? mw(c as unknown as Context<CdsEnv, string>, next) : next();
   app.use('/cds-services/:id', onPost(auth), onPost(perClinic));
   app.use('/cds-services/:id/feedback', onPost(auth), onPost(perClinic));
 

@@ -293,7 +293,9 @@ describe('medication-refill', () => {
     });
     expect(res.status, await res.clone().text()).toBe(200);
     const rows = (await store.audit.listAudit({ clinicId: CLINIC, action: 'cds.feedback' })).items;
-    expect(rows.map((r) => r.detail).sort((a, b) => String(a.card).localeCompare(String(b.card)))).toEqual([
+    expect(
+      rows.map((r) => r.detail).sort((a, b) => JSON.stringify(a.card).localeCompare(JSON.stringify(b.card))),
+    ).toEqual([
       expect.objectContaining({ card: 'card-1', outcome: 'accepted', acceptedSuggestions: ['sug-1'] }),
       expect.objectContaining({ card: 'card-2', outcome: 'overridden', overrideReason: 'patient-seen-elsewhere' }),
     ]);

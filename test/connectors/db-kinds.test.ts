@@ -216,7 +216,10 @@ async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
   // Kysely applies migrations in order: 0015 (subscription events), 0014 (access monitoring), 0013 (the analytics
   // rollup) and 0012 (signing policies) are unrun too; the table checks of 0012 and 0014 admit the old values.
   await kysely.schema.dropTable('cds_clients').ifExists().execute();
-  await kysely.deleteFrom('kysely_migration' as never).where('name' as never, '=', '0016_cds_clients' as never).execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0016_cds_clients' as never)
+    .execute();
   await kysely.schema.dropTable('subscription_events').ifExists().execute();
   await kysely
     .deleteFrom('kysely_migration' as never)
