@@ -3,9 +3,15 @@ import type { Store } from '../connectors/db/index.ts';
 import type { Logger } from '../connectors/logger.ts';
 import { recordCaseStep, type RecordCaseStepInput } from './case-projection.ts';
 import { guard } from './errors.ts';
-import { createKindActivities } from './kinds/index.ts';
+import { createKindActivities, SUBSCRIPTION_TOPICS } from './kinds/index.ts';
 import { panelPage, type PanelPageInput } from './panel-sweep.ts';
 import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
+import {
+  startTopicResources,
+  topicChangesPage,
+  type SubscriptionTopic,
+  type TopicChangesPageInput,
+} from './subscription-catch-up.ts';
 import { resolveEventPatient, startPatientCases, type StartPatientCasesInput, type TriggerDeps } from './triggers.ts';
 
 export interface ActivityDeps {
@@ -23,6 +29,7 @@ export interface ActivityDeps {
  */
 
 export function createActivities(deps: ActivityDeps) {
+  const topics: readonly SubscriptionTopic[] = SUBSCRIPTION_TOPICS;
   return {
     ...createKindActivities(deps),
     recordCaseStep: guard((input: RecordCaseStepInput) => recordCaseStep(deps, input)),
@@ -31,6 +38,17 @@ export function createActivities(deps: ActivityDeps) {
     ),
     startPatientCases: guard((input: StartPatientCasesInput) =>
       startPatientCases({ store: deps.store, triggers: deps.triggers }, input),
+    ),
+    topicChangesPage: guard((input: TopicChangesPageInput) => topicChangesPage({ ...deps, topics }, input)),
+    startTopicResources: guard(
+      (input: {
+        catchUpId: string;
+        clinicId: string;
+        topic: string;
+        requestId: string;
+        references: string[];
+        batch: string;
+      }) => startTopicResources({ ...deps, triggers: deps.triggers, topics }, input, deps.now),
     ),
     panelPage: guard((input: PanelPageInput) => panelPage(deps, input)),
     simulationPage: guard((input: SimulationPageInput) => simulationPage(deps, input)),

@@ -11,6 +11,7 @@ import { noStore, securityHeaders } from './middleware/security-headers.ts';
 import { accessRoutes } from './routes/access.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { caseActionRoutes } from './routes/case-actions.ts';
+import { cdsHookRoutes } from './routes/cds-hooks.ts';
 import { caseRoutes } from './routes/cases.ts';
 import { clinicRoutes } from './routes/clinics.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -82,6 +83,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', valueSetRoutes(deps));
   app.route('/', analyticsRoutes(deps));
   app.route('/', accessRoutes(deps));
+  app.route('/', cdsHookRoutes(deps));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

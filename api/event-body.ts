@@ -3,7 +3,14 @@ import { z } from '@hono/zod-openapi';
 import type { CareEvent } from '../workflows/event-intake.ts';
 import { invalidInput } from './errors.ts';
 import { IsoInstant } from './schemas.ts';
-import { FHIR_ID, subscriptionNotificationSchema, webhookObject } from './notification-body.ts';
+import {
+  FHIR_ID,
+  focusedEvents,
+  subscriptionNotificationSchema,
+  webhookObject,
+  type NotificationStatus,
+} from './notification-body.ts';
+import type { StatusOnly } from './webhook-intake.ts';
 
 // The events webhook's body forms (`POST /v1/webhooks/{clinicId}/events`) as zod schemas; the OpenAPI document is
 // generated from these, so it declares exactly what `parseCareEvent` accepts. The notification is the engine's
@@ -66,10 +73,9 @@ const PlainEventSchema = z.discriminatedUnion('type', [AppointmentBookedEventSch
 const Notification = subscriptionNotificationSchema({
   types: FOCUS_TYPES,
   reference: FocusRef,
-  noFocusPart: 'no focus part referencing an Appointment, Observation, DiagnosticReport or Procedure',
-  noFocus: 'no notification-event with a focus reference to an Appointment, Observation, DiagnosticReport or Procedure',
   component: 'CareEventSubscriptionNotification',
-  description: 'FHIR R4 backport Subscription notification (id-only or full-resource)',
+  description:
+    'FHIR R4 backport Subscription notification (handshake, heartbeat or event; id-only, full-resource or empty)',
 });
 
 /** The events webhook body: a plain event or a notification (told apart by `resourceType`). */
@@ -77,13 +83,15 @@ export const CareEventWebhookSchema = z
   .union([AppointmentBookedEventSchema, ResultAvailableEventSchema, Notification.schema])
   .openapi('CareEventWebhook');
 
-interface CareEventIntake {
+export interface CareEventIntake {
   type: CareEventType;
   /** The EHR's id of this event: the dedupe key within the clinic (see `parseCareEvent` for notifications). */
   eventId: string;
   /** `Appointment/<id>`, `Observation/<id>`, `DiagnosticReport/<id>` or `Procedure/<id>` (no base, no version). */
   resource: CareEvent['resource'];
   form: 'event' | 'subscription-notification';
+  /** A notification's SubscriptionStatus (null: a plain event). */
+  notification: NotificationStatus | null;
 }
 
 function normalise(reference: string): { resource: CareEvent['resource']; version: string | undefined } {
@@ -103,24 +111,27 @@ const typeOf = (resource: string): CareEventType =>
  *
  * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
  */
-export function parseCareEvent(body: unknown): CareEventIntake {
+export function parseCareEvent(body: unknown): CareEventIntake | StatusOnly {
   const object = webhookObject(body);
   if ('resourceType' in object) {
     const parsed = Notification.schema.safeParse(object);
     if (!parsed.success) throw invalidInput(parsed.error, 'subscription notification');
-    const ev = Notification.eventOf(parsed.data);
+    const status = Notification.statusOf(parsed.data);
+    const ev = focusedEvents(status)[0];
+    // A handshake, heartbeat, query-status or `empty` notification: no event of its own.
+    if (!ev) return { statusOnly: status };
     const { resource, version } = normalise(ev.focus);
     const eventId =
-      ev.subscription !== undefined && ev.eventNumber !== undefined
-        ? `${ev.subscription}#${ev.eventNumber}`
+      status.subscription !== null && ev.eventNumber !== null
+        ? `${status.subscription}#${ev.eventNumber}`
         : (parsed.data.id ?? (version === undefined ? resource : `${resource}/_history/${version}`));
-    return { type: typeOf(resource), eventId, resource, form: 'subscription-notification' };
+    return { type: typeOf(resource), eventId, resource, form: 'subscription-notification', notification: status };
   }
   const parsed = PlainEventSchema.safeParse(object);
   if (!parsed.success) throw invalidInput(parsed.error, 'event');
   const e = parsed.data;
   const { resource } = normalise(e.type === 'appointment.booked' ? e.appointment : e.resource);
-  return { type: e.type, eventId: e.id, resource, form: 'event' };
+  return { type: e.type, eventId: e.id, resource, form: 'event', notification: null };
 }
 
 /**

@@ -26,14 +26,6 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-/** An array with at least one item that is an `item` (other items may be anything). */
-function containing(item: z.ZodType, message: string) {
-  return declared(
-    z.array(z.unknown()).refine((xs) => xs.some((x) => item.safeParse(x).success), { message }),
-    { contains: jsonSchemaOf(item) },
-  );
-}
-
 /**
  * The signed raw body as JSON, for every webhook.
  *
@@ -93,25 +85,50 @@ export function webhookObject(body: unknown): object {
 
 /** What a webhook's notification is about: its focus resource types, the reference schema and its messages. */
 export interface NotificationFocus {
-  /** The resource types an event's focus may be (the first entry's `if`/`then` checks their further entries' ids). */
+  /** The resource types an event's focus may be (a further entry of one of these types needs a valid FHIR id). */
   types: readonly [string, ...string[]];
   /** A reference to one of `types` (`[…/]<Type>/<id>[/_history/<v>]`). */
   reference: z.ZodString;
-  /** The refusal when a `notification-event` parameter has no focus part referencing one of `types`. */
-  noFocusPart: string;
-  /** The refusal when no event of the SubscriptionStatus has such a focus. */
-  noFocus: string;
   /** The OpenAPI component name of the notification and its description. */
   component: string;
   description: string;
 }
 
-/** The first event with a usable focus: its reference, and the subscription and event number when given. */
+/** The backport IG's notification types (`SubscriptionStatus.type`). */
+export const NOTIFICATION_TYPES = [
+  'handshake',
+  'heartbeat',
+  'event-notification',
+  'query-status',
+  'query-event',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/** One `notification-event` of a notification: its number and its focus (null: `empty` content). */
 export interface NotificationEvent {
-  focus: string;
-  subscription: string | undefined;
-  eventNumber: string | undefined;
+  eventNumber: number | null;
+  focus: string | null;
+  /** The event's `timestamp` part, when given. */
+  timestamp: string | null;
 }
+
+/** What a notification's SubscriptionStatus says (R4 `Parameters` or R4B/R5 `SubscriptionStatus`). */
+export interface NotificationStatus {
+  /** `type`; absent in a notification is read as `event-notification` (what every notification used to be). */
+  type: NotificationType;
+  /** The Subscription's reference, as sent (null: not given). */
+  subscription: string | null;
+  topic: string | null;
+  /** `events-since-subscription-start` (null: not given). */
+  eventsSinceSubscriptionStart: number | null;
+  events: NotificationEvent[];
+  /** The Bundle's id and timestamp, when given. */
+  bundleId: string | null;
+  timestamp: string | null;
+}
+
+/** The largest event count accepted (events-since-subscription-start and event-number are integer64 as text). */
+export const MAX_EVENT_NUMBER = 2_147_483_647;
 
 /** A primitive `value[x]` of a Parameters part, as text. */
 function valueText(part: Record<string, unknown>): string | undefined {
@@ -121,24 +138,71 @@ function valueText(part: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** An event count (`events-since-subscription-start`, `event-number`): integer64 as a string, or a number. */
+const EventCount = z.union([
+  z.string().regex(/^(0|[1-9][0-9]{0,9})$/, { message: 'must be a non-negative integer' }),
+  z.number().int().nonnegative(),
+]);
+const countOf = (v: string | number | undefined): number | null =>
+  v === undefined || !/^\d{1,10}$/.test(String(v)) || Number(v) > MAX_EVENT_NUMBER ? null : Number(v);
+
+/** `x` has `name: <name>` (a Parameters parameter or part). */
+const named = (x: unknown, name: string): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && (x as { name?: unknown }).name === name;
+
+/**
+ * Items of an array that, when named `name`, must be `schema` (other items may be anything): JSON Schema's `if`/`then`
+ * on each item.
+ */
+function itemsNamed(rules: { name: string; schema: z.ZodType }[]) {
+  const check = z.unknown().superRefine((x, ctx) => {
+    for (const r of rules) {
+      if (!named(x, r.name)) continue;
+      const parsed = r.schema.safeParse(x);
+      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom' });
+    }
+  });
+  const allOf = rules.map((r) => ({
+    if: { properties: { name: { const: r.name } }, required: ['name'] },
+    then: jsonSchemaOf(r.schema),
+  }));
+  return z.array(declared(check, allOf.length === 1 ? allOf[0]! : { allOf }));
+}
+
 /**
  * The FHIR R4 backport topic-based Subscription notification for one webhook's focus types: a `history` Bundle
- * whose first entry is the SubscriptionStatus (as `Parameters` in R4), with an event whose focus references one of
- * `focus.types`. `full-resource` payloads carry the resource as a further entry (its id, for a focus type, a valid
- * FHIR id); `id-only` payloads carry only the reference. `eventOf` reads the first usable event of a parsed body.
+ * whose first entry is the SubscriptionStatus (as `Parameters` in R4; R4B's `SubscriptionStatus` too), of any type
+ * (`handshake`, `heartbeat`, `event-notification`, `query-status`, `query-event`). An event's focus, when given, must
+ * reference one of `focus.types`; `full-resource` payloads carry the resource as a further entry (its id, for a
+ * focus type, a valid FHIR id), `id-only` payloads only the reference, `empty` payloads no focus at all.
+ * `statusOf` reads what a parsed body says.
  */
 export function subscriptionNotificationSchema(focus: NotificationFocus) {
   const FocusRef = focus.reference;
-  /** R4B/R5 `SubscriptionStatus.notificationEvent[]` whose focus is one of the focus types. */
-  const StatusEvent = z.looseObject({ focus: z.looseObject({ reference: FocusRef }) });
-  /** The R4 backport's (`Parameters`) `notification-event` part naming the focus. */
+  const Count = EventCount;
+  /** The R4 backport's (`Parameters`) `focus` part. */
   const FocusPart = z.looseObject({
     name: z.literal('focus'),
     valueReference: z.looseObject({ reference: FocusRef }),
   });
+  const EventNumberPart = z.looseObject({ name: z.literal('event-number'), valueString: Count.optional() });
   const EventParameter = z.looseObject({
     name: z.literal('notification-event'),
-    part: containing(FocusPart, focus.noFocusPart),
+    part: itemsNamed([
+      { name: 'focus', schema: FocusPart },
+      { name: 'event-number', schema: EventNumberPart },
+    ]).optional(),
+  });
+  const TypeParameter = z.looseObject({ name: z.literal('type'), valueCode: z.enum(NOTIFICATION_TYPES) });
+  const SinceParameter = z.looseObject({
+    name: z.literal('events-since-subscription-start'),
+    valueString: Count.optional(),
+  });
+  /** R4B/R5 `SubscriptionStatus.notificationEvent[]`: the focus, when given, one of the focus types. */
+  const StatusEvent = z.looseObject({
+    eventNumber: Count.optional(),
+    timestamp: z.string().optional(),
+    focus: z.looseObject({ reference: FocusRef }).optional(),
   });
   const SubscriptionStatusResource = z.discriminatedUnion(
     'resourceType',
@@ -146,12 +210,18 @@ export function subscriptionNotificationSchema(focus: NotificationFocus) {
       z.looseObject({
         resourceType: z.literal('Parameters'),
         id: z.string().optional(),
-        parameter: containing(EventParameter, focus.noFocus),
+        parameter: itemsNamed([
+          { name: 'notification-event', schema: EventParameter },
+          { name: 'type', schema: TypeParameter },
+          { name: 'events-since-subscription-start', schema: SinceParameter },
+        ]),
       }),
       z.looseObject({
         resourceType: z.literal('SubscriptionStatus'),
         id: z.string().optional(),
-        notificationEvent: containing(StatusEvent, focus.noFocus),
+        type: z.enum(NOTIFICATION_TYPES).optional(),
+        eventsSinceSubscriptionStart: Count.optional(),
+        notificationEvent: z.array(StatusEvent).optional(),
       }),
     ],
     { error: 'the first entry must be the SubscriptionStatus (Parameters in R4)' },
@@ -189,46 +259,76 @@ export function subscriptionNotificationSchema(focus: NotificationFocus) {
     })
     .openapi(focus.component, { description: focus.description });
 
-  /** The focus, the subscription and the event number of the first event with a usable focus. */
-  function eventOf(notification: z.infer<typeof schema>): NotificationEvent {
+  /** What the parsed notification's SubscriptionStatus says: its type, subscription, counts and events. */
+  function statusOf(notification: z.infer<typeof schema>): NotificationStatus {
     const status = notification.entry[0].resource;
+    const base = { bundleId: notification.id ?? null, timestamp: notification.timestamp ?? null };
     if (status.resourceType === 'SubscriptionStatus') {
       const subscription = (status.subscription as { reference?: unknown } | undefined)?.reference;
-      for (const ev of status.notificationEvent) {
-        const parsed = StatusEvent.safeParse(ev);
-        if (!parsed.success) continue;
-        const n = (ev as { eventNumber?: unknown }).eventNumber;
-        return {
-          focus: parsed.data.focus.reference,
-          subscription: typeof subscription === 'string' ? subscription : undefined,
-          eventNumber: typeof n === 'string' || typeof n === 'number' ? String(n) : undefined,
-        };
-      }
-    } else {
-      const sub = status.parameter.find(
-        (p): p is { name: string; valueReference: { reference: string } } =>
-          typeof p === 'object' &&
-          p !== null &&
-          (p as { name?: unknown }).name === 'subscription' &&
-          typeof (p as { valueReference?: { reference?: unknown } }).valueReference?.reference === 'string',
-      );
-      for (const p of status.parameter) {
-        const parsed = EventParameter.safeParse(p);
-        if (!parsed.success) continue;
-        let focusRef: string | undefined;
-        let eventNumber: string | undefined;
-        for (const part of parsed.data.part) {
-          const f = FocusPart.safeParse(part);
-          if (f.success) focusRef ??= f.data.valueReference.reference;
-          else if (typeof part === 'object' && part !== null && (part as { name?: unknown }).name === 'event-number') {
-            eventNumber = valueText(part as Record<string, unknown>);
-          }
+      const topic = status.topic;
+      return {
+        ...base,
+        type: status.type ?? 'event-notification',
+        subscription: typeof subscription === 'string' ? subscription : null,
+        topic: typeof topic === 'string' ? topic : null,
+        eventsSinceSubscriptionStart: countOf(status.eventsSinceSubscriptionStart),
+        events: (status.notificationEvent ?? []).map((ev) => ({
+          eventNumber: countOf(ev.eventNumber),
+          focus: ev.focus?.reference ?? null,
+          timestamp: ev.timestamp ?? null,
+        })),
+      };
+    }
+    const out: NotificationStatus = {
+      ...base,
+      type: 'event-notification',
+      subscription: null,
+      topic: null,
+      eventsSinceSubscriptionStart: null,
+      events: [],
+    };
+    for (const p of status.parameter) {
+      if (typeof p !== 'object' || p === null) continue;
+      const param = p as Record<string, unknown>;
+      switch (param.name) {
+        case 'type':
+          out.type = TypeParameter.parse(param).valueCode;
+          break;
+        case 'subscription': {
+          const ref = (param.valueReference as { reference?: unknown } | undefined)?.reference;
+          if (typeof ref === 'string') out.subscription = ref;
+          break;
         }
-        if (focusRef) return { focus: focusRef, subscription: sub?.valueReference.reference, eventNumber };
+        case 'topic':
+          out.topic = valueText(param) ?? null;
+          break;
+        case 'events-since-subscription-start':
+          SinceParameter.parse(param);
+          out.eventsSinceSubscriptionStart = countOf(valueText(param));
+          break;
+        case 'notification-event': {
+          const event: NotificationEvent = { eventNumber: null, focus: null, timestamp: null };
+          for (const part of EventParameter.parse(param).part ?? []) {
+            if (named(part, 'focus')) event.focus ??= FocusPart.parse(part).valueReference.reference;
+            else if (named(part, 'event-number')) {
+              EventNumberPart.parse(part);
+              event.eventNumber = countOf(valueText(part));
+            } else if (named(part, 'timestamp')) event.timestamp = valueText(part) ?? null;
+          }
+          out.events.push(event);
+          break;
+        }
+        default:
+          break;
       }
     }
-    throw new Error('unreachable: the schema requires a focus');
+    return out;
   }
 
-  return { schema, eventOf };
+  return { schema, statusOf };
+}
+
+/** The events of a notification that name a focus (what starts work), in the order sent. */
+export function focusedEvents(status: NotificationStatus): (NotificationEvent & { focus: string })[] {
+  return status.events.filter((e): e is NotificationEvent & { focus: string } => e.focus !== null);
 }

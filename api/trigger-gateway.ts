@@ -12,6 +12,7 @@ import { AppError } from '../rules/index.ts';
 import { unavailable } from './temporal-errors.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
 import { eventIntake, type EventIntakeInput, type EventIntakeResult } from '../workflows/event-intake.ts';
+import { subscriptionCatchUp, type SubscriptionCatchUpInput } from '../workflows/subscription-catch-up.ts';
 import {
   panelSweep,
   panelSweepProgressQuery,
@@ -35,6 +36,11 @@ export interface TriggerGateway {
    * it again), null for an unknown intake.
    */
   getEventIntake(intakeId: string): Promise<EventIntakeResult | { status: 'pending' | 'failed' } | null>;
+  /**
+   * Starts (or finds) a Subscription catch-up (workflow id = `input.catchUpId`); it runs on, durably. A catch-up that
+   * already completed under this id is not run again.
+   */
+  startSubscriptionCatchUp(input: SubscriptionCatchUpInput): Promise<void>;
   /** Creates or updates the clinic's sweep Schedule (idempotent). */
   ensureSweepSchedule(clinic: SweepScheduleClinic): Promise<void>;
   /**
@@ -154,6 +160,23 @@ export function createTriggerGateway(
         return await client.withDeadline(Date.now() + waitMs, () => handle.result());
       } catch (err) {
         return err instanceof WorkflowFailedError ? { status: 'failed' } : null;
+      }
+    },
+
+    async startSubscriptionCatchUp(input) {
+      try {
+        await client.withDeadline(Date.now() + 5_000, () =>
+          client.workflow.start(subscriptionCatchUp, {
+            taskQueue: opts.taskQueue,
+            workflowId: input.catchUpId,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+            searchAttributes: { ClinicId: [input.clinicId] },
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) return unavailable(err);
       }
     },
 

@@ -8,7 +8,8 @@ import type { ApiEnv } from './env.ts';
 import { errorResponse, errorResponses } from './errors.ts';
 import { clinicRateLimit } from './middleware/rate-limit.ts';
 import { checkWebhookHeaders, checkWebhookSignature, signatureMismatch } from './middleware/webhook-signature.ts';
-import { parseWebhookJson } from './notification-body.ts';
+import { focusedEvents, parseWebhookJson, type NotificationStatus } from './notification-body.ts';
+import { SubscriptionAckSchema, trackNotification } from './subscription-tracking.ts';
 
 // Every signed webhook of this API (a kind's own, api/kinds/<k>/, and the engine's events webhook) runs the same
 // pipeline: signature → the clinic's rate limit → the durable delivery record (the dedupe key) → the webhook's own
@@ -77,6 +78,24 @@ export interface WebhookDelivery<Body> {
   delivery: { created: boolean; caseId: string };
 }
 
+/** A Subscription notification with no event focus to start (handshake, heartbeat, query-status, `empty`). */
+export interface StatusOnly {
+  statusOnly: NotificationStatus;
+}
+
+const isStatusOnly = (body: unknown): body is StatusOnly =>
+  typeof body === 'object' && body !== null && 'statusOnly' in body;
+
+/** The answer to a notification that starts no case of its own (declared by every webhook that takes them). */
+export const subscriptionAckResponse = {
+  200: {
+    description:
+      'A handshake, heartbeat, query-status or `empty` notification: tracked (a gap in the event numbers starts a ' +
+      'catch-up), no case of its own',
+    content: { 'application/json': { schema: SubscriptionAckSchema } },
+  },
+};
+
 /** What one signed webhook declares: its route, how it reads the body, its dedupe key and what it starts. */
 export interface SignedWebhook<Body> {
   /** Its OpenAPI declaration (`POST`, a path with `{clinicId}`), registered as is. */
@@ -86,7 +105,13 @@ export interface SignedWebhook<Body> {
    *
    * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
    */
-  parse(body: unknown): Body;
+  parse(body: unknown): Body | StatusOnly;
+  /**
+   * A webhook that takes FHIR Subscription notifications: its topic key (activities/kinds/index.ts
+   * `SUBSCRIPTION_TOPICS`), whether that topic has a catch-up (false: a gap is audited and answered, not caught up),
+   * and the SubscriptionStatus of a body (null for another body form).
+   */
+  subscription?: { topic: string; catchUp: boolean; statusOf(body: Body): NotificationStatus | null };
   /** The dedupe key within the clinic (`ehrRequestId`) and the id the delivery records (a case or an intake). */
   deliveryKey(clinicId: string, body: Body): { ehrRequestId: string; caseId: string };
   /**
@@ -114,6 +139,26 @@ export function signedWebhookRoutes<Body>(deps: ApiDeps, webhook: SignedWebhook<
     const body = webhook.parse(parseWebhookJson(c.get('rawBody')));
     const requestId = c.get('requestId');
     const receivedAt = now().toISOString();
+    // A notification is tracked first (its catch-up started before its number is recorded, api/subscription-tracking.ts).
+    const sub = webhook.subscription;
+    if (isStatusOnly(body)) {
+      if (!sub) throw new Error('unreachable: only a webhook that takes notifications parses a status-only body');
+      const { topic, catchUp } = sub;
+      const track = { clinic, topic, catchUp, status: body.statusOnly, references: [], requestId, receivedAt };
+      return c.json(await trackNotification(deps, track), 200);
+    }
+    const status = sub?.statusOf(body) ?? null;
+    if (sub && status) {
+      // The first focused event goes through this webhook's path below; a batched notification's further ones through
+      // the catch-up's (the same dedupe keys).
+      const references = sub.catchUp
+        ? focusedEvents(status)
+            .slice(1)
+            .map((e) => e.focus)
+        : [];
+      const { topic, catchUp } = sub;
+      await trackNotification(deps, { clinic, topic, catchUp, status, references, requestId, receivedAt });
+    }
     const key = webhook.deliveryKey(clinic.id, body);
     const delivery = await store.deliveries.recordDelivery({ clinicId: clinic.id, ...key, requestId, receivedAt });
     return webhook.start(c, { clinic, body, requestId, receivedAt, delivery });

@@ -110,6 +110,12 @@ const ConfigObject = z.object({
   BATCH_SIGN_MAX_ITEMS: z.coerce.number().int().min(1).max(500).default(50),
   /** How long a batch signer may undo before the orders go out (a durable timer in each case's workflow). */
   BATCH_SIGN_UNDO_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+
+  /**
+   * A Subscription catch-up queries the topic's resources changed since the last notification seen, less this margin
+   * (the EHR's clock against ours, and its delay between a change and its notification).
+   */
+  SUBSCRIPTION_CATCH_UP_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
 });
 export const ConfigSchema = ConfigObject.superRefine((c, ctx) => {
   // One token per role: a token given twice would be found as the first role, and the second role never created.

@@ -5,3 +5,4 @@ export { refillTriage } from './refill-triage.ts';
 export { simulationJob } from './simulation.ts';
 export { eventIntake } from './event-intake.ts';
 export { panelSweep } from './panel-sweep.ts';
+export { subscriptionCatchUp } from './subscription-catch-up.ts';

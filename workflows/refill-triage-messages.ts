@@ -36,12 +36,3 @@ export interface DecisionAck {
  */
 export const submitDecisionUpdate = defineUpdate<DecisionAck, [ClinicianDecision]>('submitDecision');
 export const getCaseStateQuery = defineQuery<CaseState>('getCaseState');
-
-/**
- * Workflow id (= case id) of a refill request: a business key of the clinic and the EHR's id of the refill request,
- * so a redelivered webhook finds the same case. `_` cannot occur in a FHIR id or a clinic id, so the key is
- * unambiguous and URL-safe. Ids only: never names or MRNs (workflow ids are not encrypted).
- */
-export function refillCaseId(clinicId: string, medicationRequestId: string): string {
-  return `rf_${clinicId}_${medicationRequestId}`;
-}

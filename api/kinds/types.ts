@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/client';
 import type { KindId } from '../../rules/kinds/index.ts';
 import type { ClinicianDecision } from '../../rules/schema/case.ts';
+import type { CdsService } from '../cds-types.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 
@@ -51,4 +52,6 @@ export interface KindApi {
   clinicSwitchAliases?: readonly string[];
   /** What the switch is, as the clinic settings route's summary names it (`refill automation`). */
   clinicSwitchLabel?: string;
+  /** Its CDS Hooks services (api/routes/cds-hooks.ts serves them). */
+  cdsServices?: readonly CdsService[];
 }

@@ -7,7 +7,12 @@ import { CareEventWebhookSchema, eventIntakeId, parseCareEvent } from '../event-
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { Id } from '../schemas.ts';
 import { caseLinks } from './links.ts';
-import { signedWebhookErrors, SignedWebhookHeaders, signedWebhookRoutes } from '../webhook-intake.ts';
+import {
+  signedWebhookErrors,
+  SignedWebhookHeaders,
+  signedWebhookRoutes,
+  subscriptionAckResponse,
+} from '../webhook-intake.ts';
 
 /** How long the webhook waits for the intake (one FHIR read in the worker) before answering without the case ids. */
 const EVENT_INTAKE_WAIT_MS = 2_000;
@@ -41,13 +46,16 @@ const eventsWebhookRoute = createRoute({
     'The API does no FHIR I/O: an intake workflow (one per clinic and event id) reads the focus resource, finds the ' +
     'patient and signal-with-starts the patient’s case of each kind the clinic runs. The answer waits up to ' +
     `${EVENT_INTAKE_WAIT_MS / 1000} s for that and then carries the case ids; when the EHR is slower it answers ` +
-    '`status: pending` with the intake’s id and link. A redelivery starts nothing new and answers the same ids.',
+    '`status: pending` with the intake’s id and link. A redelivery starts nothing new and answers the same ids. ' +
+    'A FHIR Subscription handshake, heartbeat or `empty` notification answers 200 and starts nothing; event numbers ' +
+    'are tracked per Subscription and a gap is audited and answered (`missed`).',
   request: {
     params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
     headers: SignedWebhookHeaders,
     body: { content: { 'application/json': { schema: CareEventWebhookSchema } }, required: true },
   },
   responses: {
+    ...subscriptionAckResponse,
     202: {
       description: 'Accepted: the cases touched (or the intake still resolving the patient)',
       content: { 'application/json': { schema: EventAcceptedSchema } },
@@ -72,6 +80,8 @@ export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   return signedWebhookRoutes(deps, {
     route: eventsWebhookRoute,
     parse: parseCareEvent,
+    // No catch-up query for this topic yet: a gap is audited and answered (`missed`), not caught up.
+    subscription: { topic: 'events', catchUp: false, statusOf: (event) => event.notification },
     deliveryKey: (clinicId, event) => {
       const intakeId = eventIntakeId(clinicId, event.eventId);
       return { ehrRequestId: intakeId, caseId: intakeId };

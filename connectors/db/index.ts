@@ -22,6 +22,8 @@ export type {
   SimulationJobRepo,
   SimulationPageUpdate,
 } from './simulations.ts';
+export type { CdsClient, CdsClientRepo } from './cds-clients.ts';
+export type { SubscriptionRepo, SubscriptionState } from './subscriptions.ts';
 export type { SweepSyncRepo } from './sweep-syncs.ts';
 export {
   MAX_COSIGN_DAYS,

@@ -840,6 +840,46 @@ async function chainAuditRows(db: AnyDb, dialect: DialectName): Promise<void> {
   }
 }
 
+/**
+ * FHIR Subscriptions (issue 12 §4): per clinic and Subscription, the highest event number seen and when, so that a gap
+ * (a lost notification) starts a catch-up query of the topic's resources changed since then.
+ */
+function subscriptionEvents(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('subscription_events')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('subscription', 'text', (c) => c.notNull())
+        .addColumn('topic', 'text', (c) => c.notNull())
+        .addColumn('highestEvent', 'integer', (c) => c.notNull())
+        .addColumn('lastEventAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('subscription_events_pk', ['clinicId', 'subscription'])
+        .execute();
+    },
+  };
+}
+
+/**
+ * CDS Hooks clients (issue 12 §2): each EHR that calls our CDS services is registered for one clinic by its JWT
+ * issuer (`iss`) and its public keys, a JWKS URL or an inline JWKS.
+ */
+function cdsClients(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('cds_clients')
+        .addColumn('iss', 'text', (c) => c.primaryKey())
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('jwksUrl', 'text')
+        .addColumn('jwks', 'text')
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -859,6 +899,8 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0012_signing_policies': signingPolicies(dialect),
         '0013_analytics_rollup': analyticsRollup(),
         '0014_access_monitoring': accessMonitoring(dialect),
+        '0015_subscription_events': subscriptionEvents(),
+        '0016_cds_clients': cdsClients(),
       }),
   };
 }

@@ -229,6 +229,31 @@ export interface AccessSettingsTable {
   updatedBy: string;
 }
 
+/**
+ * Per clinic and FHIR Subscription (its reference as the EHR sends it): the highest notification event number seen
+ * and when the notification that set it arrived (migration 0015, ./subscriptions.ts).
+ */
+export interface SubscriptionEventsTable {
+  clinicId: string;
+  subscription: string;
+  /** The webhook's topic key (a kind's id, or `events`). */
+  topic: string;
+  highestEvent: number;
+  lastEventAt: string;
+  updatedAt: string;
+}
+
+/** A CDS Hooks client (an EHR calling our CDS services) of a clinic: its JWT issuer and keys (migration 0016). */
+export interface CdsClientsTable {
+  iss: string;
+  clinicId: string;
+  /** Where its JWKS is published (https); null: `jwks` holds the keys. */
+  jwksUrl: string | null;
+  /** An inline JWKS (JSON); null: `jwksUrl`. */
+  jwks: string | null;
+  createdAt: string;
+}
+
 /** Every table of the app database, as kysely sees it. */
 export interface Database {
   clinics: ClinicsTable;
@@ -252,6 +277,8 @@ export interface Database {
   analytics_rollup_state: AnalyticsRollupStateTable;
   access_flag_reviews: AccessFlagReviewsTable;
   access_settings: AccessSettingsTable;
+  subscription_events: SubscriptionEventsTable;
+  cds_clients: CdsClientsTable;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createAccessRepo, type AccessRepo } from './access.ts';
 import { createAnalyticsRepo, type AnalyticsRepo } from './analytics.ts';
 import { createAuditRepo, type AuditRepo } from './audit.ts';
+import { createCdsClientRepo, type CdsClientRepo } from './cds-clients.ts';
 import { createCaseRepo, type CaseRepo } from './cases.ts';
 import { createClinicRepo, type ClinicRepo } from './clinics.ts';
 import { createDeliveryRepo, type DeliveryRepo } from './deliveries.ts';
@@ -9,6 +10,7 @@ import { createProtocolRepo, type ProtocolRepo } from './protocols.ts';
 import { createSigningPolicyRepo, type SigningPolicyRepo } from './signing-policies.ts';
 import { createSimulationJobRepo, type SimulationJobRepo } from './simulations.ts';
 import { createSnapshotRepo, type SnapshotRepo } from './snapshots.ts';
+import { createSubscriptionRepo, type SubscriptionRepo } from './subscriptions.ts';
 import { createSweepSyncRepo, type SweepSyncRepo } from './sweep-syncs.ts';
 import { createTokenRepo, type TokenRepo } from './tokens.ts';
 import { createValueSetRepo, type ValueSetRepo } from './value-sets.ts';
@@ -28,6 +30,8 @@ export interface Store {
   analytics: AnalyticsRepo;
   signingPolicies: SigningPolicyRepo;
   access: AccessRepo;
+  subscriptions: SubscriptionRepo;
+  cdsClients: CdsClientRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -46,5 +50,7 @@ export function createStore(db: Db): Store {
     analytics: createAnalyticsRepo(db),
     signingPolicies: createSigningPolicyRepo(db),
     access: createAccessRepo(db),
+    subscriptions: createSubscriptionRepo(db),
+    cdsClients: createCdsClientRepo(db),
   };
 }

@@ -323,7 +323,7 @@ describe('bad bodies: 400 with the JSON path, nothing recorded or started', () =
     [
       'a notification whose focus is a MedicationRequest',
       JSON.stringify(r4Notification('MedicationRequest/mr-1', { id: 'b' })),
-      '$.entry[0].resource.parameter',
+      '$.entry[0].resource.parameter[4].part[0].valueReference.reference',
     ],
     [
       'a notification whose first entry is not the status',
@@ -431,7 +431,7 @@ describe('the OpenAPI document', () => {
       components: { schemas: Record<string, unknown> };
     };
     const op = doc.paths['/v1/webhooks/{clinicId}/events']?.post;
-    expect(Object.keys(op?.responses ?? {}).sort()).toEqual(['202', '400', '401', '413', '429', '503']);
+    expect(Object.keys(op?.responses ?? {}).sort()).toEqual(['200', '202', '400', '401', '413', '429', '503']);
     for (const name of ['CareEventWebhook', 'AppointmentBookedEvent', 'ResultAvailableEvent', 'EventAccepted']) {
       expect(doc.components.schemas[name], name).toBeDefined();
     }

@@ -161,15 +161,18 @@ describe('webhook bodies: what the document declares is what is parsed', () => {
     return n;
   };
 
-  test('the first focus that references a MedicationRequest is the request (the schema says "contains")', () => {
+  test('a focus, when given, must reference a MedicationRequest (the schema says so per part: `if`/`then`)', () => {
     const n = withParts([
-      { name: 'focus', valueReference: { reference: 'Patient/p-1' } },
+      { name: 'event-number', valueString: '7' },
       { name: 'focus', valueReference: { reference: 'https://ehr.example.org/fhir/MedicationRequest/mr-7' } },
     ]);
-    expect(parseRefillWebhook(n).medicationRequestId).toBe('mr-7');
+    const intake = parseRefillWebhook(n);
+    expect('medicationRequestId' in intake && intake.medicationRequestId).toBe('mr-7');
+    // No focus at all is an `empty` notification: no request of its own (the catch-up queries).
+    expect(parseRefillWebhook(withParts([{ name: 'event-number', valueString: '8' }]))).toHaveProperty('statusOnly');
   });
 
-  test('no MedicationRequest focus, or a first entry that is not the status, is 400 with a path', () => {
+  test('a focus of another type, or a first entry that is not the status, is 400 with a path', () => {
     const paths = (body: unknown) => {
       try {
         parseRefillWebhook(body);
@@ -179,7 +182,7 @@ describe('webhook bodies: what the document declares is what is parsed', () => {
       }
     };
     expect(paths(withParts([{ name: 'focus', valueReference: { reference: 'Patient/p-1' } }]))).toEqual([
-      '$.entry[0].resource.parameter',
+      '$.entry[0].resource.parameter[0].part[0].valueReference.reference',
     ]);
     const wrongFirst = subscriptionNotification('mr-1') as { entry: { resource: { resourceType: string } }[] };
     wrongFirst.entry[0]!.resource.resourceType = 'Patient';

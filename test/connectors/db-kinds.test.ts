@@ -213,8 +213,18 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
  * is unrun too, since kysely applies migrations in order.
  */
 async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
-  // Kysely applies migrations in order: 0014 (access monitoring), 0013 (the analytics rollup) and 0012 (signing
-  // policies) are unrun too; the table checks of 0012 and 0014 admit the old values.
+  // Kysely applies migrations in order: 0015 (subscription events), 0014 (access monitoring), 0013 (the analytics
+  // rollup) and 0012 (signing policies) are unrun too; the table checks of 0012 and 0014 admit the old values.
+  await kysely.schema.dropTable('cds_clients').ifExists().execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0016_cds_clients' as never)
+    .execute();
+  await kysely.schema.dropTable('subscription_events').ifExists().execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0015_subscription_events' as never)
+    .execute();
   for (const table of ['access_flag_reviews', 'access_settings'])
     await kysely.schema.dropTable(table).ifExists().execute();
   for (const index of ['audit_log_clinic_at_idx', 'audit_log_clinic_actor_idx', 'cases_clinic_patient_idx'])

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { careGapCaseId } from '../../activities/kinds/care-gap/triggers.ts';
 import { subjectKey } from '../../connectors/subject-key.ts';
 import { CARE_GAP_BUILTINS } from '../../rules/kinds/care-gap/index.ts';
-import { refillCaseId } from '../../workflows/refill-triage-messages.ts';
+import { refillCaseId } from '../../rules/kinds/refill/intake.ts';
 import type { CareGapEvent, CareGapInput } from '../../workflows/care-gap-messages.ts';
 import { refillEvent, startHarness, TEST_POLICY, type Harness } from '../helpers/harness.ts';
 

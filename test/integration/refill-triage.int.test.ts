@@ -3,7 +3,7 @@
 import type { MedicationRequest, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
-import { refillCaseId } from '../../workflows/refill-triage-messages.ts';
+import { refillCaseId } from '../../rules/kinds/refill/intake.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
 import {
   refillEvent,

@@ -51,6 +51,7 @@ const TOOLING: Record<string, string> = {
   'scripts/bench-refill.ts': 'refill throughput benchmark (one run, used by bench.ts before and after the redesign)',
   'scripts/demo-traffic.ts': 'demo traffic: posts signed refill webhooks to the demo clinic',
   'scripts/demo-policies.ts': 'runs the demo traffic under each signing policy, refill requests only (--care-gaps 0)',
+  'scripts/cds-latency.ts': 'CDS Hooks latency: calls the refill kind’s medication-refill service and times it',
   'scripts/bench-analytics.ts':
     'analytics benchmark: generates refill and care-gap cases in bulk, as production stores them',
 };

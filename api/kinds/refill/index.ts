@@ -1,6 +1,7 @@
 // The refill kind's part of the API: its own webhook (`POST /v1/webhooks/{clinicId}/refill-requests`, the refill
 // contract), batch signing of the signature queue, the Update its cases take clinician decisions with and the Query
 // that reads their state, and `refillAutomationEnabled`, the clinic field from before kinds that is its switch.
+import { refillCdsService } from './cds.ts';
 import { refillKind } from '../../../rules/kinds/refill/index.ts';
 import { getCaseStateQuery, submitDecisionUpdate } from '../../../workflows/refill-triage-messages.ts';
 import type { ApiDeps } from '../../deps.ts';
@@ -16,4 +17,5 @@ export const refillApi: KindApi = {
   stateQuery: getCaseStateQuery,
   clinicSwitchAliases: ['refillAutomationEnabled'],
   clinicSwitchLabel: 'refill automation',
+  cdsServices: [refillCdsService],
 };

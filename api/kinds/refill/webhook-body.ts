@@ -1,6 +1,12 @@
 import { z } from '@hono/zod-openapi';
 import { invalidInput } from '../../errors.ts';
-import { subscriptionNotificationSchema, webhookObject } from '../../notification-body.ts';
+import {
+  focusedEvents,
+  subscriptionNotificationSchema,
+  webhookObject,
+  type NotificationStatus,
+} from '../../notification-body.ts';
+import type { StatusOnly } from '../../webhook-intake.ts';
 import { IsoInstant } from '../../schemas.ts';
 
 // The refill-requests webhook's two body forms as zod schemas; the OpenAPI document is generated from these same
@@ -41,19 +47,20 @@ const RefillRequestedEventSchema = z
 const Notification = subscriptionNotificationSchema({
   types: ['MedicationRequest'],
   reference: MedicationRequestRef,
-  noFocusPart: 'no focus part referencing a MedicationRequest',
-  noFocus: 'no notification-event with a focus reference to the refill MedicationRequest',
   component: 'RefillSubscriptionNotification',
-  description: 'FHIR R4 backport Subscription notification (id-only or full-resource)',
+  description:
+    'FHIR R4 backport Subscription notification (handshake, heartbeat or event; id-only, full-resource or empty)',
 });
 
 /** The webhook body: either form (told apart by `resourceType`, which the event form never has). */
 export const RefillWebhookSchema = z.union([RefillRequestedEventSchema, Notification.schema]).openapi('RefillWebhook');
 
-interface RefillIntake {
+export interface RefillIntake {
   medicationRequestId: string;
   /** The request's subject as the intake names it (the event's `patient`, a full-resource notification's subject). */
   patientId?: string;
+  /** A notification's SubscriptionStatus (null: the plain event form). */
+  notification: NotificationStatus | null;
   /** The id of this notification/event as the EHR sent it (for the audit trail). */
   eventId: string | null;
   form: 'event' | 'subscription-notification';
@@ -68,16 +75,21 @@ function idOf(reference: string): string {
  *
  * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
  */
-export function parseRefillWebhook(body: unknown): RefillIntake {
+export function parseRefillWebhook(body: unknown): RefillIntake | StatusOnly {
   const object = webhookObject(body);
   if ('resourceType' in object) {
     const parsed = Notification.schema.safeParse(object);
     if (!parsed.success) throw invalidInput(parsed.error, 'subscription notification');
-    const medicationRequestId = idOf(Notification.eventOf(parsed.data).focus);
+    const status = Notification.statusOf(parsed.data);
+    const first = focusedEvents(status)[0];
+    // A handshake, heartbeat, query-status or `empty` notification: no refill request of its own.
+    if (!first) return { statusOnly: status };
+    const medicationRequestId = idOf(first.focus);
     const patientId = subjectInBundle(parsed.data.entry, medicationRequestId);
     return {
       medicationRequestId,
       ...(patientId ? { patientId } : {}),
+      notification: status,
       eventId: parsed.data.id ?? null,
       form: 'subscription-notification',
     };
@@ -88,6 +100,7 @@ export function parseRefillWebhook(body: unknown): RefillIntake {
   return {
     medicationRequestId: idOf(parsed.data.medicationRequest),
     ...(patientId ? { patientId } : {}),
+    notification: null,
     eventId: parsed.data.id,
     form: 'event',
   };

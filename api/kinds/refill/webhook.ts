@@ -1,13 +1,18 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { refillKind } from '../../../rules/kinds/refill/index.ts';
-import { refillCaseId } from '../../../workflows/refill-triage-messages.ts';
+import { refillCaseId, refillFirstStep } from '../../../rules/kinds/refill/intake.ts';
 import type { RefillTriageInput } from '../../../workflows/refill-triage.ts';
 import type { ApiDeps } from '../../deps.ts';
 import type { ApiEnv } from '../../env.ts';
 import { callerRequestIdOf } from '../../middleware/request-id.ts';
 import { caseLinks } from '../../routes/links.ts';
 import { Id } from '../../schemas.ts';
-import { signedWebhookErrors, SignedWebhookHeaders, signedWebhookRoutes } from '../../webhook-intake.ts';
+import {
+  signedWebhookErrors,
+  SignedWebhookHeaders,
+  signedWebhookRoutes,
+  subscriptionAckResponse,
+} from '../../webhook-intake.ts';
 import type { CaseStart } from '../../workflow-gateway.ts';
 import { parseRefillWebhook, RefillWebhookSchema } from './webhook-body.ts';
 
@@ -27,13 +32,17 @@ export const webhookRoute = createRoute({
     'Headers `X-Autopilot-Timestamp` (unix seconds, ±300 s) and `X-Autopilot-Signature: v1=<hex HMAC-SHA256 of ' +
     '"{timestamp}.{raw body}" with the clinic webhook secret>` (after a rotation, the previous secret is accepted ' +
     'until its grace period ends). Answers fast: all FHIR reads happen in the workflow. ' +
-    'A redelivery of the same refill request returns the same caseId and starts nothing new.',
+    'A redelivery of the same refill request returns the same caseId and starts nothing new. FHIR Subscription ' +
+    'notifications (R4 backport): a handshake, heartbeat or `empty` one answers 200 and starts no case; the event ' +
+    'numbers are tracked per Subscription, and a gap (a lost notification) starts a catch-up that queries the refill ' +
+    'requests changed since the last notification seen and starts them through this same deduplicated path.',
   request: {
     params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
     headers: SignedWebhookHeaders,
     body: { content: { 'application/json': { schema: RefillWebhookSchema } }, required: true },
   },
   responses: {
+    ...subscriptionAckResponse,
     202: { description: 'Accepted: the case exists', content: { 'application/json': { schema: AcceptedSchema } } },
     ...signedWebhookErrors,
   },
@@ -61,6 +70,7 @@ export function refillWebhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   return signedWebhookRoutes(deps, {
     route: webhookRoute,
     parse: parseRefillWebhook,
+    subscription: { topic: refillKind.id, catchUp: true, statusOf: (intake) => intake.notification },
     deliveryKey: (clinicId, intake) => ({
       ehrRequestId: intake.medicationRequestId,
       caseId: refillCaseId(clinicId, intake.medicationRequestId),
@@ -79,42 +89,19 @@ export function refillWebhookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       if (!existing) {
         // The case's first step: its row, its `case.received` event and its `case.created` audit row, in one
         // transaction (a retry after a failure here finds the delivery and writes the step again, idempotently).
-        await store.cases.recordStep({
-          projection: {
-            id: caseId,
-            kind: refillKind.id,
-            clinicId,
-            requestId,
-            patientId: null,
-            medicationRequestId: intake.medicationRequestId,
-            status: 'received',
-            reason: automationEnabled ? null : 'automation_disabled',
-            at: receivedAt,
-          },
-          seq: 0,
-          event: {
-            at: receivedAt,
-            kind: 'case.received',
-            actor: 'ehr',
-            detail: { form: intake.form, eventId: intake.eventId, medicationRequestId: intake.medicationRequestId },
-          },
-          audit: {
-            at: receivedAt,
-            actorType: 'ehr',
-            actorId: clinicId,
-            action: 'case.created',
-            clinicId,
+        await store.cases.recordStep(
+          refillFirstStep({
             caseId,
+            clinicId,
             requestId,
-            idempotencyKey: `${caseId}:created`,
-            detail: {
-              form: intake.form,
-              eventId: intake.eventId,
-              medicationRequestId: intake.medicationRequestId,
-              ...callerRequestIdOf(c),
-            },
-          },
-        });
+            medicationRequestId: intake.medicationRequestId,
+            automationEnabled,
+            receivedAt,
+            form: intake.form,
+            eventId: intake.eventId,
+            auditDetail: callerRequestIdOf(c),
+          }),
+        );
       }
       await workflows.startCase(
         refillStart({

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { mapDbErrors, nowIso, parseInput } from './dialect.ts';
+import type { Db } from './open.ts';
+
+/** A CDS Hooks client of a clinic: the EHR's JWT issuer and where its public keys are. */
+export interface CdsClient {
+  iss: string;
+  clinicId: string;
+  /** The EHR's JWKS URL (https); null when `jwks` holds its keys. */
+  jwksUrl: string | null;
+  /** An inline JWKS (`{ keys: [...] }`); null when `jwksUrl` is used. */
+  jwks: { keys: Record<string, unknown>[] } | null;
+}
+
+const JwksSchema = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) });
+
+const CdsClientSchema = z
+  .strictObject({
+    iss: z.string().min(1).max(512),
+    clinicId: z.string().min(1),
+    jwksUrl: z
+      .url({ protocol: /^https$/ })
+      .max(2048)
+      .nullable(),
+    jwks: JwksSchema.nullable(),
+  })
+  .refine((c) => (c.jwksUrl === null) !== (c.jwks === null), {
+    message: 'exactly one of jwksUrl and jwks',
+    path: ['jwksUrl'],
+  });
+
+export interface CdsClientRepo {
+  /** The client registered under `iss`, if any. */
+  get(iss: string): Promise<CdsClient | null>;
+  /** Registers (or replaces) the client of `iss`. */
+  put(client: CdsClient): Promise<void>;
+}
+
+export function createCdsClientRepo({ kysely }: Db): CdsClientRepo {
+  return {
+    async get(iss) {
+      const row = await kysely
+        .selectFrom('cds_clients')
+        .select(['iss', 'clinicId', 'jwksUrl', 'jwks'])
+        .where('iss', '=', iss)
+        .executeTakeFirst();
+      if (!row) return null;
+      return { ...row, jwks: row.jwks === null ? null : JwksSchema.parse(JSON.parse(row.jwks)) };
+    },
+    async put(client) {
+      const c = parseInput(CdsClientSchema, client, 'CDS client');
+      const values = {
+        iss: c.iss,
+        clinicId: c.clinicId,
+        jwksUrl: c.jwksUrl,
+        jwks: c.jwks === null ? null : JSON.stringify(c.jwks),
+        createdAt: nowIso(),
+      };
+      await mapDbErrors('CDS client', () =>
+        kysely
+          .insertInto('cds_clients')
+          .values(values)
+          .onConflict((oc) =>
+            oc.column('iss').doUpdateSet({ clinicId: values.clinicId, jwksUrl: values.jwksUrl, jwks: values.jwks }),
+          )
+          .execute(),
+      );
+    },
+  };
+}
