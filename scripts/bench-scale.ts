@@ -178,6 +178,32 @@ async function pgCounters(adminUrl: string, database: string): Promise<PgCounter
   }
 }
 
+/**
+ * How many history shards each history process owns, from Temporal's own `shards` table: a shard's row holds its
+ * owner's address (`127.0.0.1:<gRPC port>`) inside the encoded ShardInfo, and its range id goes up at every takeover.
+ */
+async function shardOwners(
+  adminUrl: string,
+  histories: readonly { name: string; grpcPort: number }[],
+): Promise<{ owners: Record<string, number>; rangeIdSum: number }> {
+  const url = new URL(adminUrl);
+  url.pathname = '/temporal';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ range_id: string; data: Buffer }>('select range_id, data from shards');
+    const owners: Record<string, number> = Object.fromEntries(histories.map((h) => [h.name, 0]));
+    owners.unknown = 0;
+    for (const row of rows) {
+      const owner = histories.find((h) => row.data.includes(`127.0.0.1:${h.grpcPort}`));
+      owners[owner?.name ?? 'unknown']!++;
+    }
+    return { owners, rangeIdSum: rows.reduce((sum, r) => sum + Number(r.range_id), 0) };
+  } finally {
+    await client.end();
+  }
+}
+
 async function createDatabase(adminUrl: string, name: string): Promise<string> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -241,9 +267,8 @@ const baseEnv: Record<string, string> = {
   PAYLOAD_KEY: payloadKey,
   SANDBOX_PORT: String(ports.sandbox),
   SANDBOX_PATIENTS: String(patients),
-  // The load is one clinic from one address: the per-clinic and per-IP limits would measure themselves.
-  RATE_LIMIT_PER_IP: '0',
-  RATE_LIMIT_WEBHOOKS_PER_CLINIC: '0',
+  // The rate limits stay on at their defaults (counted in the app database, shared by the replicas): a run's few
+  // hundred webhooks a minute stay under them, and their writes belong in the writes per triage.
 };
 const sandbox = startPart('sandbox', 'sandbox/main.ts', baseEnv);
 started.push(sandbox);
@@ -548,6 +573,9 @@ try {
     cluster = await startTemporalCluster({ adminUrl: temporalPg.url, history: 2, shards: 8, log });
     const history1 = cluster.services.find((s) => s.name === 'history-1')!;
     const database = 'scale_cluster';
+    const histories = cluster.services.filter((x) => x.service === 'history');
+    const shardsBefore = await shardOwners(temporalPg.url, histories);
+    log(`  shards before: ${JSON.stringify(shardsBefore.owners)}`);
     const tBefore = await pgCounters(temporalPg.url, 'temporal');
     clusterRun = await oneRun({
       label: '2+2',
@@ -565,6 +593,8 @@ try {
       chaos: { name: 'temporal history-1', kill: () => history1.kill('SIGKILL') },
     });
     const tAfter = await pgCounters(temporalPg.url, 'temporal');
+    const shardsAfter = await shardOwners(temporalPg.url, histories);
+    log(`  shards after: ${JSON.stringify(shardsAfter.owners)}`);
     // Temporal's own persistence writes, per triage (warm-up and checks included: an upper bound).
     Object.assign(clusterRun, {
       temporalPostgresPerTriage: {
@@ -572,6 +602,7 @@ try {
         rowsWritten: round((tAfter.rowsWritten - tBefore.rowsWritten) / N, 2),
       },
       history1ExitedWith: String(await history1.exited),
+      shardOwners: { before: shardsBefore, after: shardsAfter },
     });
   } else {
     clusterNote = values['no-cluster']
@@ -716,12 +747,19 @@ function renderMarkdown(): string {
     const c = clusterRun as RunResult & {
       temporalPostgresPerTriage?: { commits: number; rowsWritten: number };
       history1ExitedWith?: string;
+      shardOwners?: { before: { owners: Record<string, number> }; after: { owners: Record<string, number> } };
     };
+    const owners = (o: Record<string, number> | undefined) =>
+      Object.entries(o ?? {})
+        .filter(([, n]) => n > 0)
+        .map(([name, n]) => `${name} ${n}`)
+        .join(', ');
     lines.push(
       '### The same 2 + 2 on the multi-process Temporal server, one history process killed',
       '',
       `\`npm run cluster\`'s server (${result.settings.temporalCluster}), every service its own process; ` +
-        `history-1 got SIGKILL after ${c.chaos?.afterSeconds} s, halfway through the webhooks (exit: ${c.history1ExitedWith}).`,
+        `history-1 got SIGKILL after ${c.chaos?.afterSeconds} s, halfway through the webhooks (exit: ${c.history1ExitedWith}). ` +
+        `Shard owners (Temporal's \`shards\` table): before ${owners(c.shardOwners?.before.owners)}; after ${owners(c.shardOwners?.after.owners)}.`,
       '',
       '| triages/s | routed p50 / p95 / max ms | webhook redeliveries | lost cases | nothing twice | CPU-ms per triage, all |',
       '|---|---|---|---|---|---|',

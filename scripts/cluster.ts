@@ -23,7 +23,7 @@ import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import pg from 'pg';
 import { ensureSearchAttributes } from '../connectors/temporal.ts';
-import { answers, findFreePort } from './temporal-cli.ts';
+import { answers, isPortFree } from './temporal-cli.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -362,7 +362,7 @@ function startService(
   onLine?: (line: string) => void,
 ): RunningService {
   // A clean environment: the template reads many variables, and none of the caller's should leak in.
-  const child: ChildProcess = spawn(server, ['start', '--allow-no-auth'], {
+  const child: ChildProcess = spawn(server, ['--allow-no-auth', 'start'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -413,6 +413,44 @@ async function registerNamespace(address: string, namespace: string, retentionDa
   }
 }
 
+/** Waits until `service` has a row in Temporal's `cluster_membership` (it started and joined the ring). */
+async function waitForMembership(adminUrl: string, service: RunningService, deadline: number): Promise<void> {
+  const url = new URL(adminUrl);
+  url.pathname = '/temporal';
+  for (;;) {
+    const client = new pg.Client({ connectionString: url.toString() });
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ n: string }>(
+        'select count(*) as n from cluster_membership where rpc_port = any($1::int[])',
+        [[service.membershipPort, service.grpcPort]],
+      );
+      if (Number(rows[0]?.n) > 0) return;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const exited = await Promise.race([service.exited, new Promise<null>((r) => setTimeout(() => r(null), 300))]);
+    if (exited !== null) throw new Error(`${service.name} exited (${exited}):\n${service.tail.join('\n')}`);
+    if (Date.now() > deadline) throw new Error(`${service.name} did not join the membership ring in time`);
+  }
+}
+
+/**
+ * `n` free ports under 32768: the `postgres12` schema keeps a member's RPC port in `cluster_membership.rpc_port`, a
+ * smallint, so a service on an ephemeral port (32768 and up on Linux) cannot even join the ring.
+ */
+export async function freePortsBelow32768(
+  n: number,
+  from = 20_000 + Math.floor(Math.random() * 10_000),
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let port = from; out.length < n; port++) {
+    if (port > 32_767) port = 10_000;
+    if (await isPortFree(port)) out.push(port);
+  }
+  return out;
+}
+
 /**
  * Starts the services as separate processes against PostgreSQL at `adminUrl` (schemas set up first), waits until the
  * frontend answers for the namespace, and registers the namespace and the search attributes.
@@ -437,9 +475,8 @@ export async function startTemporalCluster(opts: {
   const dynamicConfigFile = join(runDir, 'dynamicconfig.yaml');
   writeFileSync(dynamicConfigFile, DYNAMIC_CONFIG);
 
-  const free: number[] = [];
   const needed = 3 + 2 * ((opts.history ?? 2) + 2);
-  for (let i = 0; i < needed; i++) free.push(await findFreePort());
+  const free = await freePortsBelow32768(needed);
   if (opts.frontendPort !== undefined) free[0] = opts.frontendPort;
   let k = 0;
   const plan = planServices(opts.history ?? 2, () => free[k++]!);
@@ -460,17 +497,21 @@ export async function startTemporalCluster(opts: {
   try {
     // History first (it owns the shards), then matching, frontend, worker: the order the server's own docs use.
     const order = [...plan.filter((p) => p.service === 'history'), ...plan.filter((p) => p.service !== 'history')];
-    for (const proc of order) {
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+    for (const [i, proc] of order.entries()) {
       const env = serviceEnv(proc, {
         postgres: postgresTarget(opts.adminUrl),
         shards: opts.shards ?? 8,
         dynamicConfigFile,
         frontend,
       });
-      services.push(startService(paths.server, proc, env, (line) => opts.onServiceLine?.(proc.name, line)));
+      const service = startService(paths.server, proc, env, (line) => opts.onServiceLine?.(proc.name, line));
+      services.push(service);
+      // The first process writes the cluster metadata; two first starts at once race for it and one dies
+      // ("failed to initialize current cluster metadata"). So the others start once it has joined the ring.
+      if (i === 0) await waitForMembership(opts.adminUrl, service, deadline);
     }
     const address = `127.0.0.1:${frontend.grpcPort}`;
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
     // The frontend answers for the system namespace before ours exists; register it, then wait until it answers.
     for (;;) {
       const dead = await Promise.race([
@@ -540,15 +581,21 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     adminUrl = pgCluster.url;
     console.log(`[cluster] throwaway PostgreSQL ${pgCluster.version} at ${adminUrl} (removed at stop)`);
   }
-  const cluster = await startTemporalCluster({
-    adminUrl,
-    history: Number(values.history),
-    shards: Number(values.shards),
-    frontendPort: Number(values.port),
-    onServiceLine: (name, line) => {
-      if (/"level":"(error|fatal)"/.test(line)) console.log(`${name.padEnd(10)}│ ${line}`);
-    },
-  });
+  let cluster: TemporalCluster;
+  try {
+    cluster = await startTemporalCluster({
+      adminUrl,
+      history: Number(values.history),
+      shards: Number(values.shards),
+      frontendPort: Number(values.port),
+      onServiceLine: (name, line) => {
+        if (/"level":"(error|fatal)"/.test(line)) console.log(`${name.padEnd(10)}│ ${line}`);
+      },
+    });
+  } catch (err) {
+    await pgCluster?.stop();
+    throw err;
+  }
   console.log(
     [
       '',
