@@ -737,8 +737,9 @@ function renderMarkdown(): string {
     `Sizing per 100 triages/s, from these figures: workers ${coresPer100(workerMs)} cores, APIs ${coresPer100(apiMs)} cores, ` +
       `the Temporal dev server ${coresPer100(two.temporal ?? NaN)} cores, the app's PostgreSQL ${coresPer100(two.postgres ?? NaN)} cores` +
       (pgw
-        ? ` writing ${round(pgw.commits * 100)} commits/s, ${round(pgw.rowsWritten * 100)} rows/s and ${round((pgw.walKb * 100) / 1024, 2)} MB/s of WAL ` +
-          `(${pgw.commits} commits, ${pgw.rowsWritten} rows, ${pgw.walKb} KB WAL per triage)`
+        ? ` writing ${round(pgw.rowsWritten * 100)} rows/s and ${round((pgw.walKb * 100) / 1024, 2)} MB/s of WAL ` +
+          `(${pgw.rowsWritten} rows inserted, updated or deleted and ${pgw.walKb} KB of WAL per triage; its ` +
+          `${pgw.commits} transactions per triage include this benchmark's own polling reads)`
         : '') +
       '; see README "Running at scale".',
     '',
@@ -767,7 +768,7 @@ function renderMarkdown(): string {
       '',
       `Per process (CPU-ms per triage; history-1 up to its death): ${cpuCell(c)}.` +
         (c.temporalPostgresPerTriage
-          ? ` Temporal's own PostgreSQL: ${c.temporalPostgresPerTriage.commits} commits and ${c.temporalPostgresPerTriage.rowsWritten} rows written per triage (warm-up and checks included).`
+          ? ` Temporal's own PostgreSQL: ${c.temporalPostgresPerTriage.rowsWritten} rows written and ${c.temporalPostgresPerTriage.commits} transactions per triage (from the replicas' start to the end of the checks: an upper bound).`
           : ''),
       '',
     );
