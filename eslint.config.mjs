@@ -17,6 +17,7 @@ export default tseslint.config(
       'dist/**',
       'coverage/**',
       '.temporal/**',
+      '.cluster/**', // npm run cluster: the Temporal server's Go module cache and build
       'data/**',
       'node_modules/**',
       '**/*.mjs',
