@@ -1,16 +1,17 @@
 // The product as `npm start` runs it, for the benchmarks: a temporary DATA_DIR, free ports, the Temporal dev server,
 // sandbox EHR, worker and API as separate processes. Used by scripts/bench.ts and scripts/bench-refill.ts; copied as
-// is into the checkout of an older commit for the refill before/after comparison, so it imports nothing that commit
-// lacks (only scripts/temporal-cli.ts's findFreePort).
+// is into the checkout of an older commit for the refill before/after comparison (with scripts/proc-cpu.ts), so it
+// imports nothing else that commit lacks (only scripts/temporal-cli.ts's findFreePort).
 //
 // Run as a program (`--counting-sandbox`), it is `npm start` with one change: the sandbox child is
 // scripts/bench-sandbox.ts (the same seeded sandbox, plus a loopback endpoint that counts the FHIR requests it
 // answered), so the sweep benchmark can count round trips at the EHR.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clockTicksPerSecond, parseProcStat } from './proc-cpu.ts';
 import { findFreePort } from './temporal-cli.ts';
 
 export interface BenchStack {
@@ -34,18 +35,14 @@ const ENTRIES = {
 export type StackProcess = keyof typeof ENTRIES;
 export const STACK_PROCESSES = Object.keys(ENTRIES) as StackProcess[];
 
-let clockTicks: number | null = null;
 /**
- * CPU time a process has used so far, user + system, in ms (`/proc/<pid>/stat` fields 14 and 15, in clock ticks);
- * null when the process is gone. Differences of two readings are the CPU a run cost that process.
+ * CPU time a process has used so far, user + system, in ms (`/proc/<pid>/stat`); null when the process is gone.
+ * Differences of two readings are the CPU a run cost that process.
  */
 export function cpuMsOf(pid: number): number | null {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after the command: field 3 is index 0, so utime (14) is index 11 and stime (15) index 12
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+    const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return ((stat.utime + stat.stime) * 1000) / clockTicksPerSecond();
   } catch {
     return null;
   }

@@ -92,7 +92,7 @@ async function refillBeforeAfter() {
     // The dependencies of this checkout, hard-linked (main before issue 8 has the same, less knip); no network.
     execFileSync('cp', ['-al', join(ROOT, 'node_modules'), join(before, 'node_modules')]);
     execFileSync('cp', ['-al', join(ROOT, '.temporal'), join(before, '.temporal')]);
-    for (const f of ['bench-refill.ts', 'bench-stack.ts']) {
+    for (const f of ['bench-refill.ts', 'bench-stack.ts', 'proc-cpu.ts']) {
       writeFileSync(join(before, 'scripts', f), readFileSync(join(ROOT, 'scripts', f)));
     }
     const runs: { before: RefillRun[]; after: RefillRun[] } = { before: [], after: [] };
