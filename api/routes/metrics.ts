@@ -1,22 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { METRICS_CONTENT_TYPE, metricsText } from '../../connectors/telemetry/metrics.ts';
+import { METRICS_CONTENT_TYPE, bearerMatches, metricsText } from '../../connectors/telemetry/metrics.ts';
 import { queueGaugeRefresher } from '../../connectors/telemetry/queue-gauges.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { errorResponses } from '../errors.ts';
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
-
-/**
- * Whether `header` is `Bearer <token>` (compared in constant time, over hashes so lengths leak nothing). Shared by the
- * API's /metrics and the worker's metrics endpoint.
- */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(\S{1,512})$/i.exec((header ?? '').trim());
-  return m !== null && timingSafeEqual(sha256(m[1]!), sha256(token));
-}
 
 /**
  * GET /metrics: this API process's Prometheus metrics (requests, webhooks, FHIR calls of the API's own identity reads,

@@ -2,6 +2,7 @@
 // worker on WORKER_METRICS_PORT. Label values are ids and codes ONLY (clinic id, kind, queue, disposition, route
 // template, status, FHIR interaction): never a patient id, a name, an MRN, a raw URL or free text. Every label value
 // that does not come from a closed vocabulary of our own passes through `idLabel`, which caps its shape.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The registry every metric below is registered in (and the default process/Node.js metrics, from the first scrape). */
@@ -151,4 +152,15 @@ export async function metricsText(): Promise<string> {
     collectDefaultMetrics({ register: registry });
   }
   return registry.metrics();
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Whether `header` is `Bearer <token>` (compared in constant time, over hashes so lengths leak nothing): the
+ * METRICS_TOKEN check of the API's /metrics and the worker's metrics endpoint.
+ */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S{1,512})$/i.exec((header ?? '').trim());
+  return m !== null && timingSafeEqual(sha256(m[1]!), sha256(token));
 }

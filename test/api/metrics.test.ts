@@ -4,14 +4,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
-import { bearerMatches } from '../../api/routes/metrics.ts';
 import { methodLabel } from '../../api/middleware/telemetry.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
 import { loadConfig } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
-import { idLabel, statusClass } from '../../connectors/telemetry/metrics.ts';
+import { bearerMatches, idLabel, statusClass } from '../../connectors/telemetry/metrics.ts';
 import { fhirInteraction, fhirStatusClass } from '../../connectors/telemetry/fhir-calls.ts';
 import { readQueueStats } from '../../connectors/telemetry/queue-gauges.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
