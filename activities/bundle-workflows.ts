@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../connectors/codec.ts';
-import { TRACING_WORKFLOW_MODULE } from '../connectors/telemetry/tracing.ts';
+import { TRACED_WORKFLOW_MODULES } from '../connectors/telemetry/tracing.ts';
 
 // Two bundles: the plain one, and one with the OpenTelemetry workflow interceptors that a worker with
 // OTEL_EXPORTER_OTLP_ENDPOINT set loads (connectors/telemetry/worker-telemetry.ts), so a worker that does not trace
@@ -13,7 +13,7 @@ import { TRACING_WORKFLOW_MODULE } from '../connectors/telemetry/tracing.ts';
 mkdirSync(fileURLToPath(new URL('../dist/', import.meta.url)), { recursive: true });
 for (const [file, workflowInterceptorModules] of [
   ['workflow-bundle.js', []],
-  ['workflow-bundle.traced.js', [TRACING_WORKFLOW_MODULE]],
+  ['workflow-bundle.traced.js', TRACED_WORKFLOW_MODULES],
 ] as const) {
   const { code } = await bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),

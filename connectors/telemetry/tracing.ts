@@ -4,6 +4,7 @@
 // PhiSafeSpanProcessor, which keeps the attributes on an allow-list and drops error messages (a failure message may
 // name a patient as easily as an input can; connectors/codec.ts says the same of Temporal failures).
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import {
   ROOT_CONTEXT,
   context,
@@ -20,12 +21,14 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
 /**
- * The workflow-side interceptors of @temporalio/interceptors-opentelemetry, by path: the bundler puts them into the
- * workflow bundle (activities/bundle-workflows.ts builds `workflow-bundle.traced.js` with them).
+ * The workflow interceptor modules of a traced worker, by path, in order: ours (a message's trace carries on into the
+ * activities it causes: ./workflow-interceptors.ts), then those of @temporalio/interceptors-opentelemetry. The bundler
+ * puts them into the workflow bundle (activities/bundle-workflows.ts builds `workflow-bundle.traced.js` with them).
  */
-export const TRACING_WORKFLOW_MODULE = createRequire(import.meta.url).resolve(
-  '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
-);
+export const TRACED_WORKFLOW_MODULES: readonly string[] = [
+  fileURLToPath(new URL('./workflow-interceptors.ts', import.meta.url)),
+  createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
+];
 
 /**
  * Span attribute keys that may leave the process: ours (route templates, FHIR interaction and resource type, status
@@ -140,7 +143,7 @@ export function temporalClientInterceptors(): { interceptors?: { workflow: Workf
 
 /**
  * What a worker adds to `Worker.create` to trace: the activity interceptors and the sink the workflow interceptors
- * export their spans through. The workflow interceptors themselves are in the bundle: {@link TRACING_WORKFLOW_MODULE}
+ * export their spans through. The workflow interceptors themselves are in the bundle: {@link TRACED_WORKFLOW_MODULES}
  * (`workflowModules` with `workflowsPath`, or the traced production bundle). Empty when tracing is off.
  */
 export function workerTracingOptions(): Pick<WorkerOptions, 'interceptors' | 'sinks'> {

@@ -10,7 +10,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { installTemporalRuntimeLogger } from '../temporal-runtime.ts';
 import { METRICS_CONTENT_TYPE, bearerMatches, metricsText } from './metrics.ts';
-import { TRACING_WORKFLOW_MODULE, startTracing, workerTracingOptions, type TracingHandle } from './tracing.ts';
+import { TRACED_WORKFLOW_MODULES, startTracing, workerTracingOptions, type TracingHandle } from './tracing.ts';
 
 /** A free TCP port on loopback (bound, read, released: another process could take it in between, rarely). */
 async function freeLoopbackPort(): Promise<number> {
@@ -137,7 +137,7 @@ export async function startWorkerTelemetry(
     workerOptions({ bundled }) {
       const options = workerTracingOptions();
       if (!tracing || bundled) return options;
-      return { ...options, interceptors: { ...options.interceptors, workflowModules: [TRACING_WORKFLOW_MODULE] } };
+      return { ...options, interceptors: { ...options.interceptors, workflowModules: [...TRACED_WORKFLOW_MODULES] } };
     },
     async close() {
       await metrics?.close();
