@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, inject, test } from 'vitest';
 import { findFreePort } from '../../scripts/temporal-cli.ts';
+import { dashboardExpressions, promqlMetricNames } from '../helpers/dashboard.ts';
 import { TEST_PAYLOAD_KEY, TEST_PAYLOAD_KEY_ID, uniqueTaskQueue } from '../helpers/temporal.ts';
 
 const WORKER = fileURLToPath(new URL('../../activities/worker.ts', import.meta.url));
@@ -65,6 +66,12 @@ test('one scrape target: the worker metrics and the Temporal SDK metrics, behind
   expect(text).toContain('# TYPE autopilot_cases_routed_total counter');
   expect(text).toMatch(/^process_cpu_user_seconds_total /m);
   expect(text).toMatch(/^temporal_worker_task_slots_available\{.*task_queue="metrics-/m);
+  // Every Temporal SDK metric the Grafana dashboard graphs is one this endpoint serves.
+  const sdkNames = dashboardExpressions()
+    .flatMap(promqlMetricNames)
+    .filter((n) => n.startsWith('temporal_'));
+  expect(sdkNames.length).toBeGreaterThan(0);
+  for (const name of sdkNames) expect(text, name).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
   // The token gate.
   expect((await fetch(url)).status).toBe(401);
   expect((await fetch(url, { headers: { authorization: 'Bearer not-the-token-0123456789' } })).status).toBe(401);
