@@ -1,4 +1,5 @@
 import type { CaseProjection, Store } from '../connectors/db/index.ts';
+import { countCaseStep } from '../connectors/telemetry/metrics.ts';
 import type { Actor } from '../rules/schema/case.ts';
 
 /**
@@ -88,5 +89,6 @@ export async function recordCaseStep(
         }
       : null,
   });
+  if (applied) countCaseStep({ ...input, ...p }); // routings and escalations (connectors/telemetry/metrics.ts)
   return { applied };
 }

@@ -9,7 +9,7 @@ import { createLogger } from '../connectors/logger.ts';
 import { createSecretBox } from '../connectors/secret-box.ts';
 import { subjectKeyer } from '../connectors/subject-key.ts';
 import { createTemporalClient, createWorkerConnection, workerDataConverter } from '../connectors/temporal.ts';
-import { installTemporalRuntimeLogger } from '../connectors/temporal-runtime.ts';
+import { startWorkerTelemetry } from '../connectors/telemetry/worker-telemetry.ts';
 import { AppError } from '../rules/index.ts';
 import { createActivities } from './index.ts';
 
@@ -21,7 +21,8 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config, 'worker');
-installTemporalRuntimeLogger(logger);
+// The Temporal runtime (our logger), the metrics endpoint (WORKER_METRICS_PORT) and tracing (OTEL_EXPORTER_OTLP_ENDPOINT).
+const telemetry = await startWorkerTelemetry(config, logger);
 // Clinic secrets (SMART keys, webhook secrets) are stored encrypted under a key derived from PAYLOAD_KEY.
 const secrets = createSecretBox(config);
 const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger, secrets });
@@ -36,8 +37,9 @@ try {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     dataConverter: workerDataConverter(config),
     ...(config.NODE_ENV === 'production'
-      ? { workflowBundle: { codePath: fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url)) } }
+      ? { workflowBundle: { codePath: fileURLToPath(new URL(`../dist/${telemetry.bundleFile}`, import.meta.url)) } }
       : { workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)) }),
+    ...telemetry.workerOptions({ bundled: config.NODE_ENV === 'production' }),
     activities: createActivities({
       store,
       fhir: createClinicFhir(store, { timeoutMs: 20_000, secrets, egress: egressPolicy(config) }),
@@ -51,4 +53,5 @@ try {
   await connection.close();
   await temporal.close();
   await db.close();
+  await telemetry.close();
 }

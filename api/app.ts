@@ -8,6 +8,7 @@ import { limitBodies } from './middleware/body-limit.ts';
 import { ipRateLimit } from './middleware/rate-limit.ts';
 import { assignRequestId } from './middleware/request-id.ts';
 import { noStore, securityHeaders } from './middleware/security-headers.ts';
+import { observeRequests } from './middleware/telemetry.ts';
 import { accessRoutes } from './routes/access.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { caseActionRoutes } from './routes/case-actions.ts';
@@ -21,6 +22,7 @@ import { healthRoutes } from './routes/health.ts';
 import { kindRoutes } from './routes/kinds.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { meRoutes } from './routes/me.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { protocolRoutes } from './routes/protocols.ts';
 import { signingPolicyRoutes } from './routes/signing-policy.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
@@ -35,6 +37,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const app = new OpenAPIHono<ApiEnv>();
   // Order matters: the edge middleware wraps everything below it, error responses and 404s included.
   app.use(assignRequestId());
+  app.use(observeRequests()); // metrics per route template, and the request's span when tracing is on
   app.use(securityHeaders());
   app.use(noStore());
   app.use(async (c, next) => {
@@ -67,6 +70,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.route('/', healthRoutes(deps));
+  app.route('/', metricsRoutes(deps));
   // Each kind's own triggers (its webhooks), as the API's kind registry lists them.
   for (const kind of KIND_APIS) if (kind.routes) app.route('/', kind.routes(deps));
   app.route('/', eventRoutes(deps));

@@ -8,6 +8,7 @@ import { clinicPatientFetcher, createPatientIdentityReader } from '../connectors
 import { createLogger } from '../connectors/logger.ts';
 import { createSecretBox } from '../connectors/secret-box.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
+import { startTracing } from '../connectors/telemetry/tracing.ts';
 import { AppError } from '../rules/index.ts';
 // The composition root wires each kind's pure FHIR→facts extraction in (the facts registry), for uploaded bundles.
 import { factsFromBundle } from '../facts/index.ts';
@@ -24,6 +25,8 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config, 'api');
+// Traces only with OTEL_EXPORTER_OTLP_ENDPOINT set; before the Temporal client, which takes its interceptors.
+const tracing = await startTracing(config, 'ehr-autopilot-api', { logger });
 const secrets = createSecretBox(config);
 // Webhook secrets are stored encrypted (and plaintext ones from older versions sealed at open).
 const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger, secrets });
@@ -62,7 +65,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'API stopping');
   server.close();
-  await Promise.allSettled([temporal.close(), db.close()]);
+  await Promise.allSettled([temporal.close(), db.close(), tracing?.shutdown()]);
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

@@ -37,7 +37,10 @@ export const signedWebhookErrors = {
   503: errorResponse(503, 'Temporal unreachable: retry after Retry-After seconds'),
 };
 
-export type SignedEnv = { Variables: ApiEnv['Variables'] & { clinic: Clinic; rawBody: string } };
+export type SignedEnv = {
+  /** `webhookClinicId`: the path's clinic once it is known to exist (the metrics' clinic label, api/middleware/telemetry.ts). */
+  Variables: ApiEnv['Variables'] & { clinic: Clinic; rawBody: string; webhookClinicId: string };
+};
 
 /**
  * Authenticates a webhook before anything is parsed or stored: the headers' shape and replay window first (no body
@@ -53,6 +56,7 @@ function signedWebhook({ store, now }: ApiDeps): MiddlewareHandler<SignedEnv> {
     );
     const raw = await c.req.text();
     const clinic = await store.clinics.get(c.req.param('clinicId') ?? '');
+    if (clinic) c.set('webhookClinicId', clinic.id);
     if (!clinic) {
       checkWebhookSignature(DECOY_SECRET, headers, raw);
       throw signatureMismatch();

@@ -7,6 +7,7 @@ import { METADATA_ENCODING_KEY, ValueError } from '@temporalio/common';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { AppError } from '../rules/index.ts';
 import type { Config } from './config.ts';
+import { codecFailures } from './telemetry/metrics.ts';
 
 /** Metadata `encoding` of a payload this codec produced. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -71,24 +72,37 @@ export class EncryptionCodec implements PayloadCodec {
       // The encoding is writer-chosen text too: named only when it looks like one.
       const shown = !encoding ? 'none' : /^[\w./-]{1,40}$/.test(name) ? `"${name}"` : 'unprintable';
       this.refusedPlaintext += 1;
-      throw new ValueError(
-        `Refusing an unencrypted payload (encoding ${shown}): every payload must be written with this ` +
-          "deployment's payload codec",
+      throw refusal(
+        'plaintext',
+        new ValueError(
+          `Refusing an unencrypted payload (encoding ${shown}): every payload must be written with this ` +
+            "deployment's payload codec",
+        ),
       );
     }
-    if (!payload.data) throw new ValueError('Encrypted payload has no data');
+    if (!payload.data) throw refusal('malformed', new ValueError('Encrypted payload has no data'));
     const keyIdBytes = payload.metadata?.[METADATA_ENCRYPTION_KEY_ID];
-    if (!keyIdBytes) throw new ValueError(`Encrypted payload has no ${METADATA_ENCRYPTION_KEY_ID}`);
+    if (!keyIdBytes)
+      throw refusal('malformed', new ValueError(`Encrypted payload has no ${METADATA_ENCRYPTION_KEY_ID}`));
     const keyId = utf8(keyIdBytes);
     const key = this.payloadKeys.keys.get(keyId);
     if (!key) {
-      throw new ValueError(
-        `Payload was encrypted with key id "${keyId}", which is not configured (current: "${this.payloadKeys.currentKeyId}"; ` +
-          'add the retired key to PAYLOAD_OLD_KEYS as "id:base64")',
+      throw refusal(
+        'unknown_key',
+        new ValueError(
+          `Payload was encrypted with key id "${keyId}", which is not configured (current: "${this.payloadKeys.currentKeyId}"; ` +
+            'add the retired key to PAYLOAD_OLD_KEYS as "id:base64")',
+        ),
       );
     }
     return PayloadProto.decodeDelimited(decrypt(payload.data, key, keyId));
   }
+}
+
+/** Counts a refused payload by reason (autopilot_payload_codec_failures_total), then hands the error back to throw. */
+function refusal(reason: 'plaintext' | 'malformed' | 'unknown_key' | 'unauthenticated', err: ValueError): ValueError {
+  codecFailures.inc({ reason });
+  return err;
 }
 
 function utf8(bytes: Uint8Array): string {
@@ -102,14 +116,18 @@ function encrypt(plaintext: Uint8Array, key: Buffer): Uint8Array {
 }
 
 function decrypt(data: Uint8Array, key: Buffer, keyId: string): Uint8Array {
-  if (data.byteLength < IV_BYTES + TAG_BYTES) throw new ValueError('Encrypted payload is truncated');
+  if (data.byteLength < IV_BYTES + TAG_BYTES)
+    throw refusal('malformed', new ValueError('Encrypted payload is truncated'));
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const decipher = createDecipheriv(CIPHER, key, bytes.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
   decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
   try {
     return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]);
   } catch (err) {
-    throw new ValueError(`Encrypted payload failed authentication with key "${keyId}" (tampered or wrong key)`, err);
+    throw refusal(
+      'unauthenticated',
+      new ValueError(`Encrypted payload failed authentication with key "${keyId}" (tampered or wrong key)`, err),
+    );
   }
 }
 

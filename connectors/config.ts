@@ -10,8 +10,8 @@ const optionalString = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 const port = z.coerce.number().int().min(1).max(65535);
-/** A demo bearer token: what `Authorization: Bearer` accepts (api/middleware/auth.ts), at least as long as tokens are. */
-const demoToken = optionalString.pipe(
+/** A bearer token (demo tokens, METRICS_TOKEN): what `Authorization: Bearer` accepts (api/middleware/auth.ts), at least as long as tokens are. */
+const bearerToken = optionalString.pipe(
   z
     .string()
     .regex(/^[A-Za-z0-9._~+/=-]{24,512}$/, {
@@ -84,11 +84,11 @@ const ConfigObject = z.object({
       .regex(/^[\x21-\x7e]{16,512}$/, { message: 'must be 16 to 512 printable characters without spaces, or unset' })
       .optional(),
   ),
-  DEMO_ADMIN_TOKEN: demoToken,
-  DEMO_DOCTOR_TOKEN: demoToken,
-  DEMO_NURSE_TOKEN: demoToken,
-  DEMO_PHARMACIST_TOKEN: demoToken,
-  DEMO_PA_TOKEN: demoToken,
+  DEMO_ADMIN_TOKEN: bearerToken,
+  DEMO_DOCTOR_TOKEN: bearerToken,
+  DEMO_NURSE_TOKEN: bearerToken,
+  DEMO_PHARMACIST_TOKEN: bearerToken,
+  DEMO_PA_TOKEN: bearerToken,
 
   /**
    * How many reverse proxies in front of the API append to X-Forwarded-For: `false`/`0` (default) ignores the header
@@ -105,6 +105,17 @@ const ConfigObject = z.object({
   RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).default(3000),
   /** Signed webhooks per window for one clinic, counted after the signature checks out; 0 turns the limit off. */
   RATE_LIMIT_WEBHOOKS_PER_CLINIC: z.coerce.number().int().min(0).default(1800),
+
+  /**
+   * Bearer token that GET /metrics (API) and the worker's metrics endpoint require; unset: they answer anyone who
+   * reaches them (bind them to a private network then).
+   */
+  METRICS_TOKEN: bearerToken,
+  /** The worker's Prometheus endpoint (`/metrics`, its own and the Temporal SDK's metrics); 0 turns it off. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** OTLP/HTTP (protobuf) collector base URL, e.g. http://127.0.0.1:4318: traces go to {url}/v1/traces. Unset: no tracing. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
 
   /** The most cases one batch signature may sign (POST /v1/queues/signature/batch-sign); a larger batch is refused with 400. */
   BATCH_SIGN_MAX_ITEMS: z.coerce.number().int().min(1).max(500).default(50),

@@ -11,6 +11,9 @@ const KEEP = [
   'durationMs',
   'state',
   'isLocal',
+  // The OpenTelemetry interceptors' trace context (ids), when tracing is on.
+  'trace_id',
+  'span_id',
 ];
 
 /** An error reduced to what may be logged: its class and failure type, never its message (which may carry PHI). */
@@ -30,11 +33,15 @@ function safeError(err: unknown): Record<string, unknown> | undefined {
 /**
  * Routes the Temporal SDK's own logs (worker state, activity and workflow failures) into our structured logger with
  * PHI discipline: the SDK would print decrypted failure messages and stack traces; we keep ids, types and counts.
- * Call once per process, before creating a worker.
+ * Call once per process, before creating a worker. With `prometheusBindAddress`, the SDK's own metrics are served
+ * there (connectors/telemetry/worker-telemetry.ts binds it to loopback and merges it into the worker's endpoint).
  */
-export function installTemporalRuntimeLogger(logger: Logger): void {
+export function installTemporalRuntimeLogger(logger: Logger, opts: { prometheusBindAddress?: string } = {}): void {
   const sdk = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
+    ...(opts.prometheusBindAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.prometheusBindAddress } } } }
+      : {}),
     logger: new DefaultLogger('INFO', (entry: LogEntry) => {
       const meta: Record<string, unknown> = {};
       for (const k of KEEP) if (entry.meta?.[k] !== undefined) meta[k] = entry.meta[k];

@@ -7,6 +7,7 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import { AppError } from '../rules/index.ts';
 import { dataConverterFor, type EncryptingDataConverter } from './codec.ts';
 import { temporalAddress, type Config } from './config.ts';
+import { temporalClientInterceptors } from './telemetry/tracing.ts';
 
 export type SearchAttributeKind = 'Keyword' | 'Int';
 
@@ -61,7 +62,13 @@ export async function createTemporalClient(
       context: { address },
     });
   }
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  // With tracing on, starts, signals and Updates carry the caller's trace into the workflow (connectors/telemetry).
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
+    ...temporalClientInterceptors(),
+  });
   return { client, connection, close: () => connection.close() };
 }
 

@@ -330,6 +330,12 @@ export async function start(options: StartOptions = {}): Promise<number> {
       `  Console       ${apiBase}/`,
       `  Temporal UI   ${temporalUi}`,
       `  Sandbox FHIR  ${sandbox}`,
+      `  Metrics       ${apiBase}/metrics (API), ${
+        config.WORKER_METRICS_PORT === 0
+          ? 'worker: off (WORKER_METRICS_PORT=0)'
+          : `http://${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}/metrics (worker + Temporal SDK)`
+      }${config.METRICS_TOKEN ? ' (Bearer METRICS_TOKEN)' : ''}`,
+      `  Traces        ${config.OTEL_EXPORTER_OTLP_ENDPOINT ? `OTLP to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
       `  Data dir      ${dataDir}`,
       ...describeKindTriggers(apiBase),
       ...(config.DEMO

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { createEgressFetch, sameOrigin, type EgressPolicy } from './egress.ts';
 import { toFhirError, type FhirOperation } from './errors.ts';
+import { observeFhirCall } from '../telemetry/fhir-calls.ts';
 
 /** SMART Backend Services client registration, as the clinic configured it. */
 export interface SmartBackendAuthOptions {
@@ -175,12 +176,15 @@ export function createAccessTokenSource(opts: AccessTokenSourceOptions): AccessT
     const requestId = opts.requestId?.();
     if (requestId) headers.set('x-request-id', requestId);
     roundTrips += 1;
-    let res: Response;
+    let res: Response | undefined;
     let text: string;
+    const observed = observeFhirCall(step === 'discovery' ? 'discovery' : 'token', step); // connectors/telemetry
     try {
       res = await send(url, { ...init, headers, signal: AbortSignal.timeout(opts.timeoutMs) });
       text = await res.text();
+      observed.end(res.status);
     } catch (err) {
+      observed.end(res?.status, err);
       throw toFhirError(err, { action: TOKEN_OP.action, resourceType: step });
     }
     let body: unknown;

@@ -13,6 +13,7 @@ import { AppError } from '../../rules/index.ts';
 import { createAccessTokenSource, type AccessTokenSource } from './auth.ts';
 import { assertEgressUrl, egressRequestInit, type EgressPolicy } from './egress.ts';
 import { fhirStatusError, toFhirError, type FhirOperation } from './errors.ts';
+import { observeFhirCall } from '../telemetry/fhir-calls.ts';
 
 export interface FhirConnectorOptions {
   /** FHIR R4 base URL, e.g. `http://127.0.0.1:3001/fhir/R4`. */
@@ -247,9 +248,13 @@ function view(shared: Shared, parents: { count: number }[]): FhirConnector {
       const requestId = opts.requestId?.();
       if (requestId) headers['x-request-id'] = requestId;
       for (const c of counters) c.count += 1;
+      const observed = observeFhirCall(op.action, op.resourceType); // metrics and a span (connectors/telemetry)
       try {
-        return await call({ headers, signal: AbortSignal.timeout(opts.timeoutMs) });
+        const body = await call({ headers, signal: AbortSignal.timeout(opts.timeoutMs) });
+        observed.end(Client.httpFor(body).response?.status ?? 200);
+        return body;
       } catch (err) {
+        observed.end(statusOf(err), err);
         if (tokens && token && attempt === 0 && statusOf(err) === 401) {
           tokens.invalidate(token);
           continue;

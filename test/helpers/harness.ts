@@ -2,6 +2,7 @@
 // app database, worker with the real activities, and the API app (called with app.request).
 import { randomBytes } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import type { WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
@@ -115,6 +116,8 @@ export async function startHarness(
     clinic?: { nurseSlaSeconds?: number; refillAutomationEnabled?: boolean; id?: string };
     /** Environment overrides for the stack's configuration (e.g. rate limits). */
     env?: Record<string, string>;
+    /** Passed on to the worker (e.g. a traced workflow bundle with its interceptors and sinks). */
+    workerOptions?: Partial<WorkerOptions>;
   } = {},
 ): Promise<Harness> {
   const asOf = new Date().toISOString().slice(0, 10);
@@ -174,7 +177,12 @@ export async function startHarness(
   const taskQueue = uniqueTaskQueue();
   const triggers = { client: temporal.client, taskQueue, subjectKey: subjectKeyer(config), policy: TEST_POLICY };
   const activities = createActivities({ store, fhir, logger, triggers });
-  const worker: TestWorker = await createTestWorker({ activities, config, taskQueue });
+  const worker: TestWorker = await createTestWorker({
+    activities,
+    config,
+    taskQueue,
+    ...(opts.workerOptions ? { workerOptions: opts.workerOptions } : {}),
+  });
   const running = worker.worker.run();
   const deps: ApiDeps = {
     config,
