@@ -18,6 +18,7 @@ import {
   writeBackOutcome,
   type WriteBackInput,
 } from '../../activities/kinds/refill/ehr-writeback.ts';
+import { fetchPatientRecord } from '../../activities/kinds/refill/patient-context.ts';
 import { createFhirConnector, type FhirConnector } from '../../connectors/fhir/connector.ts';
 import type { TriageDecision } from '../../rules/kinds/refill/decision.ts';
 import { AppError } from '../../rules/index.ts';
@@ -70,7 +71,13 @@ async function rejection(p: Promise<unknown>): Promise<AppError> {
 }
 
 beforeAll(async () => {
-  const scenario = aRefillBundle({ drug: 'omeprazole', visits: [{ kind: 'pcp', date: '2026-03-01' }] });
+  // 60 A1c results: more than HAPI puts on one page (see the paging test).
+  const labs = Array.from({ length: 60 }, (_, i) => ({
+    kind: 'a1c' as const,
+    date: `2021-${String((i % 12) + 1).padStart(2, '0')}-${String(Math.floor(i / 12) + 1).padStart(2, '0')}`,
+    value: 6 + (i % 10) / 10,
+  }));
+  const scenario = aRefillBundle({ drug: 'omeprazole', visits: [{ kind: 'pcp', date: '2026-03-01' }], labs });
   await loadIntoHapi(
     baseUrl,
     withIdPrefix(
@@ -246,6 +253,21 @@ describe('HAPI FHIR behaviours a real integration meets, and how the connector m
     });
     expect(count(await hapiGet(baseUrl, path))).toBe(0); // HAPI's cached answer: stale
     expect((await fhir.search('MedicationRequest', { identifier })).matches).toHaveLength(1);
+  });
+
+  test('HAPI caps a page at 50 (we ask for 500): the patient read follows its next link, in the batch too', async () => {
+    for (const batch of ['auto', 'never'] as const) {
+      const { record, roundTrips } = await fetchPatientRecord(
+        createFhirConnector({ baseUrl, timeoutMs: 30_000, batch }),
+        {
+          medicationRequestId: proposalId,
+          asOf: '2026-06-15',
+        },
+      );
+      expect(record.observations).toHaveLength(60);
+      expect(new Set(record.observations.map((o) => o.id)).size).toBe(60);
+      if (batch === 'auto') expect(roundTrips).toBe(5); // metadata and probe, the read, the batch, page 2
+    }
   });
 
   test('update-as-create works though not advertised, but not for a purely numeric id (HAPI-0960)', async () => {
