@@ -19,7 +19,7 @@ import {
   type WriteBackInput,
 } from '../../activities/kinds/refill/ehr-writeback.ts';
 import { fetchPatientRecord } from '../../activities/kinds/refill/patient-context.ts';
-import { createFhirConnector, type FhirConnector } from '../../connectors/fhir/connector.ts';
+import { createFhirConnector, searchUrl, type FhirConnector } from '../../connectors/fhir/connector.ts';
 import type { TriageDecision } from '../../rules/kinds/refill/decision.ts';
 import { AppError } from '../../rules/index.ts';
 import { aRefillBundle } from '../helpers/fhir-builders.ts';
@@ -253,6 +253,33 @@ describe('HAPI FHIR behaviours a real integration meets, and how the connector m
     });
     expect(count(await hapiGet(baseUrl, path))).toBe(0); // HAPI's cached answer: stale
     expect((await fhir.search('MedicationRequest', { identifier })).matches).toHaveLength(1);
+  });
+
+  test('a batch asks fresh too: its searches see a write just made, though HAPI holds a stale answer', async () => {
+    const identifier = `${ORDER_IDENTIFIER_SYSTEM}|batch-${run}`;
+    const url = searchUrl('MedicationRequest', { identifier });
+    const count = (b: unknown) => (b as { entry?: unknown[] }).entry?.length ?? 0;
+    expect(count(await hapiGet(baseUrl, url))).toBe(0); // primes HAPI's cache with "none"
+    await fhir.create({
+      resourceType: 'MedicationRequest',
+      identifier: [{ system: ORDER_IDENTIFIER_SYSTEM, value: `batch-${run}` }],
+      status: 'draft',
+      intent: 'order',
+      subject: { reference: `Patient/${patientId}` },
+      medicationCodeableConcept: { text: 'omeprazole' },
+    });
+    expect(count(await hapiGet(baseUrl, url))).toBe(0);
+    // HAPI answers a batch's searches from the same cache: a batch sent without no-cache is stale too.
+    const raw = await fetch(baseUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url } }] }),
+    });
+    const rawEntries = ((await raw.json()) as { entry: { resource: unknown }[] }).entry;
+    expect(count(rawEntries[0]?.resource)).toBe(0);
+    const batched = createFhirConnector({ baseUrl, timeoutMs: 30_000, batch: 'always' });
+    const [result] = await batched.batch([{ method: 'GET', url }]);
+    expect(result?.ok && count(result.resource)).toBe(1);
   });
 
   test('HAPI caps a page at 50 (we ask for 500): the patient read follows its next link, in the batch too', async () => {
