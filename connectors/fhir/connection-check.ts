@@ -244,7 +244,12 @@ export async function checkFhirConnection(opts: ConnectionCheckOptions): Promise
       skipRest('smart_discovery', 'Not run: the EHR does not speak FHIR R4 at this address.');
       return report;
     }
-    const notes = [`FHIR ${caps.fhirVersion}`, caps.batch ? 'batch' : null, caps.transaction ? 'transaction' : null];
+    const batch = caps.batch
+      ? caps.batchFrom === 'probed'
+        ? 'batch (not advertised; it answered a probe)'
+        : 'batch'
+      : null;
+    const notes = [`FHIR ${caps.fhirVersion}`, batch, caps.transaction ? 'transaction' : null];
     step(
       'capability_statement',
       'pass',

@@ -29,7 +29,15 @@ export interface FhirConnectorOptions {
    * for URLs from trusted configuration: scripts and tests). Redirects are never followed either way.
    */
   egress?: EgressPolicy;
+  /**
+   * Whether {@link FhirConnector.batch} sends one `batch` Bundle. `auto` (default): when the CapabilityStatement
+   * advertises `batch`, else when one probe (an empty batch Bundle) is answered with a `batch-response`: HAPI FHIR
+   * answers batches it does not advertise. `always` / `never`: what is known of this EHR, no probe.
+   */
+  batch?: BatchMode;
 }
+
+export type BatchMode = 'auto' | 'always' | 'never';
 
 /** Search parameters. An array repeats the parameter (AND); join values with commas for OR. */
 export type FhirSearchParams = Record<string, string | number | boolean | readonly (string | number)[]>;
@@ -56,8 +64,10 @@ export type BatchEntryResult =
 /** What the EHR says it can do, reduced to what changes how we talk to it. */
 export interface FhirCapabilities {
   fhirVersion?: string;
-  /** System-level `batch` interaction: many reads in one round trip. */
+  /** Whether {@link FhirConnector.batch} sends a batch Bundle (many reads in one round trip); see `batchFrom`. */
   batch: boolean;
+  /** Why: the connector's `batch` option, the CapabilityStatement's system `batch` interaction, or a probe. */
+  batchFrom: 'configured' | 'advertised' | 'probed';
   transaction: boolean;
   /** Resource types whose `conditionalCreate` is true (If-None-Exist is honoured). */
   conditionalCreateTypes: string[];
@@ -200,6 +210,11 @@ interface Shared {
   capabilities?: Promise<FhirCapabilities>;
 }
 
+/** A probe's failure that says "not here" (any 4xx but 408/429, or 501), not "not now" (unavailable). */
+function refusesInteraction(err: unknown): boolean {
+  return err instanceof AppError && (!err.retryable || err.context.status === 501);
+}
+
 /**
  * Creates the FHIR connector for one EHR, wrapping fhir-kit-client. Construct one per clinic and keep it: it caches
  * the access token and the CapabilityStatement.
@@ -243,7 +258,9 @@ function view(shared: Shared, parents: { count: number }[]): FhirConnector {
   async function send(op: FhirOperation, call: (options: RequestOptions) => Promise<FhirResource>) {
     for (let attempt = 0; ; attempt += 1) {
       const token = tokens ? await tokens.token() : undefined;
-      const headers: Record<string, string> = {};
+      // Every answer must be of the record as it is now: HAPI FHIR, for one, answers a search it saw in the last 60 s
+      // from its cache (a write just made is missing) unless the request says no-cache.
+      const headers: Record<string, string> = { 'cache-control': 'no-cache' };
       if (token) headers.authorization = `Bearer ${token}`;
       const requestId = opts.requestId?.();
       if (requestId) headers['x-request-id'] = requestId;
@@ -303,15 +320,18 @@ function view(shared: Shared, parents: { count: number }[]): FhirConnector {
   }
 
   function capabilities(): Promise<FhirCapabilities> {
-    shared.capabilities ??= (async () => {
+    shared.capabilities ??= (async (): Promise<FhirCapabilities> => {
       const op = { action: 'capabilities', resourceType: 'CapabilityStatement' };
       const raw = await send(op, (options) => client.capabilityStatement(options));
       const cs = parseWith(CapabilityStatementSchema, raw, op, 'not-a-capability-statement');
       const server = cs.rest?.find((r) => (r.mode ?? 'server') === 'server');
       const system = new Set((server?.interaction ?? []).map((i) => i.code));
+      const mode = opts.batch ?? 'auto';
+      const batchFrom = mode !== 'auto' ? 'configured' : system.has('batch') ? 'advertised' : 'probed';
       return {
         ...(cs.fhirVersion ? { fhirVersion: cs.fhirVersion } : {}),
-        batch: system.has('batch'),
+        batch: mode === 'auto' ? system.has('batch') || (await probeBatch()) : mode === 'always',
+        batchFrom,
         transaction: system.has('transaction'),
         conditionalCreateTypes: (server?.resource ?? []).filter((r) => r.conditionalCreate === true).map((r) => r.type),
         statement: raw as unknown as CapabilityStatement,
@@ -321,6 +341,27 @@ function view(shared: Shared, parents: { count: number }[]): FhirConnector {
       throw err;
     });
     return shared.capabilities;
+  }
+
+  /**
+   * An empty batch Bundle: a server that batches answers `batch-response` (no entries, nothing done). A refusal (4xx,
+   * 501) or any other answer means no batch; an EHR that is unavailable fails the call (retried, nothing cached).
+   */
+  async function probeBatch(): Promise<boolean> {
+    const op = { action: 'batch', resourceType: 'Bundle' };
+    try {
+      const raw = await send(op, (options) =>
+        client.request(baseUrl, {
+          method: 'POST',
+          body: { resourceType: 'Bundle', type: 'batch', entry: [] },
+          options: { ...options, headers: { ...options.headers, 'content-type': 'application/fhir+json' } },
+        }),
+      );
+      return BundleSchema.safeParse(raw).data?.type === 'batch-response';
+    } catch (err) {
+      if (refusesInteraction(err)) return false;
+      throw err;
+    }
   }
 
   async function sendOne(req: BatchRequest): Promise<BatchEntryResult> {

@@ -111,6 +111,27 @@ describe('write-back is idempotent', () => {
     expect(tasks[0]?.for?.reference).toMatch(/^Patient\//);
   });
 
+  test('a proposal the EHR does not have gets its Task, naming the proposal without a reference to it', async () => {
+    const base = {
+      caseId: 'case-wb-gone',
+      clinicId: 'c',
+      requestId: 'req-g',
+      medicationRequestId: 'not-there',
+      pool: null,
+    };
+    const input = { ...base, queue: 'nurse' as const, businessStatus: 'nurse-review', status: 'requested' as const };
+    const a = await syncQueueTask(fhir, { ...input, slaDueAt: null }, new Date());
+    const b = await syncQueueTask(fhir, { ...input, slaDueAt: null }, new Date());
+    expect(b.taskId).toBe(a.taskId);
+    const tasks = search<Task>('Task', `${TASK_IDENTIFIER_SYSTEM}|case-wb-gone`);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]?.focus).toEqual({
+      type: 'MedicationRequest',
+      display: 'MedicationRequest/not-there (not in the EHR)',
+    });
+    expect(tasks[0]?.for).toBeUndefined();
+  });
+
   test('a denial cancels the proposal once, with the reason', async () => {
     const mrId = clinic.refillRequests[2]!.medicationRequestId;
     const input: WriteBackInput = {

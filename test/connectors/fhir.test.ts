@@ -24,6 +24,7 @@ interface Seen {
   authorization: string | undefined;
   requestId: string | undefined;
   ifNoneExist?: string | undefined;
+  cacheControl?: string | undefined;
 }
 
 function outcome(code: string) {
@@ -39,6 +40,8 @@ function standIn(publicJwk: JWK) {
     revoked: new Set<string>(),
     expiresIn: 300,
     batchOffered: true,
+    /** How POST [base] answers a batch: a batch-response, 405 (no batch here), or 503 (unavailable). */
+    batchAnswer: 'batch-response' as 'batch-response' | 405 | 503,
     origin: '',
     tasks: new Map<string, string>(),
   };
@@ -78,6 +81,7 @@ function standIn(publicJwk: JWK) {
       authorization,
       requestId: c.req.header('x-request-id'),
       ifNoneExist: c.req.header('if-none-exist'),
+      cacheControl: c.req.header('cache-control'),
     });
     const token = authorization?.replace(/^Bearer /, '');
     if (!token || !/^tok-\d+$/.test(token) || state.revoked.has(token)) return c.json(outcome('login'), 401);
@@ -147,6 +151,7 @@ function standIn(publicJwk: JWK) {
     });
   });
   app.post('/fhir/R4', async (c) => {
+    if (state.batchAnswer !== 'batch-response') return c.json(outcome('not-supported'), state.batchAnswer);
     const body = await c.req.json<{ type: string; entry: { request: { method: string; url: string } }[] }>();
     return c.json({
       resourceType: 'Bundle',
@@ -181,9 +186,12 @@ let baseUrl: string;
 let privateJwk: JWK;
 let requestId: string | undefined;
 
-function connector(overrides: { timeoutMs?: number; auth?: boolean } = {}): FhirConnector {
+function connector(
+  overrides: { timeoutMs?: number; auth?: boolean; batch?: 'auto' | 'always' | 'never' } = {},
+): FhirConnector {
   return createFhirConnector({
     baseUrl,
+    ...(overrides.batch ? { batch: overrides.batch } : {}),
     timeoutMs: overrides.timeoutMs ?? 1000,
     requestId: () => requestId,
     ...(overrides.auth === false ? {} : { auth: { clientId: CLIENT_ID, privateKeyJwk: privateJwk } }),
@@ -220,6 +228,7 @@ beforeEach(() => {
   state.seen.length = 0;
   state.revoked.clear();
   state.batchOffered = true;
+  state.batchAnswer = 'batch-response';
   state.expiresIn = 300;
   requestId = 'req-1';
 });
@@ -426,20 +435,77 @@ describe('search, batch, capabilities, writes', () => {
     expect(results[2]!.ok === false && results[2]!.error).toMatchObject({ code: 'EHR_UNAVAILABLE', retryable: true });
   });
 
-  test('without batch in the CapabilityStatement the same requests go out in parallel', async () => {
+  test('without batch in the CapabilityStatement, one probe; refused, the same requests go out in parallel', async () => {
     state.batchOffered = false;
+    state.batchAnswer = 405;
     const fhir = connector();
     const results = await fhir.batch([
       { method: 'GET', url: 'Patient/p1' },
       { method: 'GET', url: 'Patient/missing' },
       { method: 'GET', url: searchUrl('Observation', { patient: 'p1', page: 3 }) },
     ]);
-    expect(fhir.roundTrips).toBe(4); // metadata + three requests
+    expect(fhir.roundTrips).toBe(5); // metadata + the probe + three requests
+    expect(await fhir.capabilities()).toMatchObject({ batch: false, batchFrom: 'probed' });
+    await fhir.batch([{ method: 'GET', url: 'Patient/p1' }]);
+    expect(state.seen.filter((s) => s.path === '/fhir/R4')).toHaveLength(1); // the refusal is remembered
     expect(results.map((r) => r.status)).toEqual([200, 404, 200]);
     expect(results[1]!.ok === false && results[1]!.error.code).toBe('EHR_NOT_FOUND');
     expect(results[2]).toMatchObject({ ok: true, resource: { resourceType: 'Bundle', type: 'searchset' } });
   });
 
+  test('a batch the CapabilityStatement does not advertise but the EHR answers (HAPI FHIR) is found and used', async () => {
+    state.batchOffered = false;
+    const fhir = connector();
+    const caps = await fhir.capabilities();
+    expect(caps).toMatchObject({ batch: true, batchFrom: 'probed' });
+    const session = fhir.session();
+    const results = await session.batch([
+      { method: 'GET', url: 'Patient/p1' },
+      { method: 'GET', url: 'Patient/p2' },
+    ]);
+    expect(session.roundTrips).toBe(1);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect(state.seen.map((s) => s.path)).toEqual(['/fhir/R4/metadata', '/fhir/R4', '/fhir/R4']);
+  });
+
+  test('a probe that meets an unavailable EHR fails the call, retryable, and is not remembered', async () => {
+    state.batchOffered = false;
+    state.batchAnswer = 503;
+    const fhir = connector();
+    const err = await rejection(fhir.capabilities());
+    expect(err).toMatchObject({ code: 'EHR_UNAVAILABLE', retryable: true });
+    state.batchAnswer = 'batch-response';
+    expect(await fhir.capabilities()).toMatchObject({ batch: true, batchFrom: 'probed' });
+  });
+
+  test('batch configured per EHR: `never` and `always` are obeyed without a probe', async () => {
+    const never = connector({ batch: 'never' });
+    await never.batch([
+      { method: 'GET', url: 'Patient/p1' },
+      { method: 'GET', url: 'Patient/p2' },
+    ]);
+    expect(await never.capabilities()).toMatchObject({ batch: false, batchFrom: 'configured' });
+    expect(state.seen.map((s) => s.path).sort()).toEqual([
+      '/fhir/R4/Patient/p1',
+      '/fhir/R4/Patient/p2',
+      '/fhir/R4/metadata',
+    ]);
+    state.seen.length = 0;
+    state.batchOffered = false;
+    const always = connector({ batch: 'always' });
+    await always.batch([{ method: 'GET', url: 'Patient/p1' }]);
+    expect(state.seen.map((s) => s.path)).toEqual(['/fhir/R4/metadata', '/fhir/R4']);
+  });
+
+  test('every request asks for a fresh answer (Cache-Control: no-cache: HAPI FHIR caches searches 60 s)', async () => {
+    const fhir = connector();
+    await fhir.search('Observation', { patient: 'p1' });
+    await fhir.read('Patient', 'p1');
+    await fhir.batch([{ method: 'GET', url: 'Patient/p1' }]);
+    const fhirCalls = state.seen.filter((s) => s.path.startsWith('/fhir/R4'));
+    expect(fhirCalls.length).toBeGreaterThanOrEqual(4);
+    expect(fhirCalls.every((s) => s.cacheControl === 'no-cache')).toBe(true);
+  });
   test('conditional create returns the existing resource the second time', async () => {
     const fhir = connector();
     const task = { resourceType: 'Task', status: 'requested', intent: 'order' } as const;

@@ -501,6 +501,13 @@ export async function syncQueueTask(
         throw err;
       });
   const performer = input.queue ? QUEUE_PERFORMER[input.queue] : undefined;
+  // A proposal the EHR does not have is named, not referenced: an EHR that enforces referential integrity refuses a
+  // reference to a resource it lacks (HAPI FHIR: HAPI-1094), and the Task must still be written.
+  const focus: Task['focus'] =
+    existing?.focus ??
+    (proposal
+      ? { reference: `MedicationRequest/${input.medicationRequestId}` }
+      : { type: 'MedicationRequest', display: `MedicationRequest/${input.medicationRequestId} (not in the EHR)` });
   const task: Task = {
     ...(existing ?? {}),
     resourceType: 'Task',
@@ -512,7 +519,7 @@ export async function syncQueueTask(
       coding: [{ system: TASK_CODE_SYSTEM, code: 'refill-request', display: 'refill request' }],
       text: 'refill request',
     },
-    focus: { reference: `MedicationRequest/${input.medicationRequestId}` },
+    focus,
     ...(existing?.for ? { for: existing.for } : proposal?.subject ? { for: proposal.subject } : {}),
     authoredOn: existing?.authoredOn ?? now.toISOString(),
     lastModified: now.toISOString(),
