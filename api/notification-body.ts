@@ -94,6 +94,17 @@ export interface NotificationFocus {
   description: string;
 }
 
+/**
+ * An event notification that names no event at all (an `empty` payload still numbers its events): refused where the
+ * events should be, as before handshakes and heartbeats were read.
+ */
+function eventless(path: string): AppError {
+  const message = 'an event-notification needs at least one notification-event';
+  return new AppError('INVALID_INPUT', `Invalid subscription notification at ${path}: ${message}`, {
+    issues: [{ path, message }],
+  });
+}
+
 /** The backport IG's notification types (`SubscriptionStatus.type`). */
 export const NOTIFICATION_TYPES = [
   'handshake',
@@ -141,7 +152,7 @@ function valueText(part: Record<string, unknown>): string | undefined {
 /** An event count (`events-since-subscription-start`, `event-number`): integer64 as a string, or a number. */
 const EventCount = z.union([
   z.string().regex(/^(0|[1-9][0-9]{0,9})$/, { message: 'must be a non-negative integer' }),
-  z.number().int().nonnegative(),
+  z.number().int().nonnegative().max(9_999_999_999),
 ]);
 const countOf = (v: string | number | undefined): number | null =>
   v === undefined || !/^\d{1,10}$/.test(String(v)) || Number(v) > MAX_EVENT_NUMBER ? null : Number(v);
@@ -156,6 +167,12 @@ const named = (x: unknown, name: string): x is Record<string, unknown> =>
  */
 function itemsNamed(rules: { name: string; schema: z.ZodType }[]) {
   const check = z.unknown().superRefine((x, ctx) => {
+    // What the document declares: a rule's `if` holds for anything that is not an object, so its `then` (an object)
+    // refuses it.
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an object' });
+      return;
+    }
     for (const r of rules) {
       if (!named(x, r.name)) continue;
       const parsed = r.schema.safeParse(x);
@@ -266,6 +283,9 @@ export function subscriptionNotificationSchema(focus: NotificationFocus) {
     if (status.resourceType === 'SubscriptionStatus') {
       const subscription = (status.subscription as { reference?: unknown } | undefined)?.reference;
       const topic = status.topic;
+      if ((status.type ?? 'event-notification') === 'event-notification' && !status.notificationEvent?.length) {
+        throw eventless('$.entry[0].resource.notificationEvent');
+      }
       return {
         ...base,
         type: status.type ?? 'event-notification',
@@ -322,6 +342,7 @@ export function subscriptionNotificationSchema(focus: NotificationFocus) {
           break;
       }
     }
+    if (out.type === 'event-notification' && out.events.length === 0) throw eventless('$.entry[0].resource.parameter');
     return out;
   }
 

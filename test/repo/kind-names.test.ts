@@ -50,6 +50,7 @@ const TOOLING: Record<string, string> = {
   'scripts/bench-simulation.ts': 'refill simulation benchmark: simulates refill protocols over recorded cases',
   'scripts/bench-refill.ts': 'refill throughput benchmark (one run, used by bench.ts before and after the redesign)',
   'scripts/bench-scale.ts': 'scale-out benchmark: posts refill webhooks across API replicas, counts refill Tasks',
+  'scripts/record-histories.ts': 'records refill workflow histories for the replay test: posts refill webhooks',
   'scripts/demo-traffic.ts': 'demo traffic: posts signed refill webhooks to the demo clinic',
   'scripts/demo-policies.ts': 'runs the demo traffic under each signing policy, refill requests only (--care-gaps 0)',
   'scripts/cds-latency.ts': 'CDS Hooks latency: calls the refill kind’s medication-refill service and times it',
