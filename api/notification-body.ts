@@ -94,17 +94,6 @@ export interface NotificationFocus {
   description: string;
 }
 
-/**
- * An event notification that names no event at all (an `empty` payload still numbers its events): refused where the
- * events should be, as before handshakes and heartbeats were read.
- */
-function eventless(path: string): AppError {
-  const message = 'an event-notification needs at least one notification-event';
-  return new AppError('INVALID_INPUT', `Invalid subscription notification at ${path}: ${message}`, {
-    issues: [{ path, message }],
-  });
-}
-
 /** The backport IG's notification types (`SubscriptionStatus.type`). */
 export const NOTIFICATION_TYPES = [
   'handshake',
@@ -114,6 +103,9 @@ export const NOTIFICATION_TYPES = [
   'query-event',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+/** The types whose notification needs no event (an `event-notification`, the default, names at least one). */
+const NON_EVENT_TYPES: readonly NotificationType[] = NOTIFICATION_TYPES.filter((t) => t !== 'event-notification');
+const EVENTLESS = 'an event-notification (the default type) needs at least one notification-event';
 
 /** One `notification-event` of a notification: its number and its focus (null: `empty` content). */
 export interface NotificationEvent {
@@ -227,19 +219,52 @@ export function subscriptionNotificationSchema(focus: NotificationFocus) {
       z.looseObject({
         resourceType: z.literal('Parameters'),
         id: z.string().optional(),
-        parameter: itemsNamed([
-          { name: 'notification-event', schema: EventParameter },
-          { name: 'type', schema: TypeParameter },
-          { name: 'events-since-subscription-start', schema: SinceParameter },
-        ]),
+        parameter: declared(
+          itemsNamed([
+            { name: 'notification-event', schema: EventParameter },
+            { name: 'type', schema: TypeParameter },
+            { name: 'events-since-subscription-start', schema: SinceParameter },
+          ]).refine(
+            (ps) =>
+              ps.some((p) => named(p, 'notification-event')) ||
+              ps.some((p) => named(p, 'type') && NON_EVENT_TYPES.includes(p.valueCode as NotificationType)),
+            { message: EVENTLESS },
+          ),
+          {
+            // An event notification (the type's default) names at least one event; the other types need none.
+            anyOf: [
+              { contains: { properties: { name: { const: 'notification-event' } }, required: ['name'] } },
+              {
+                contains: {
+                  properties: { name: { const: 'type' }, valueCode: { enum: NON_EVENT_TYPES } },
+                  required: ['name', 'valueCode'],
+                },
+              },
+            ],
+          },
+        ),
       }),
-      z.looseObject({
-        resourceType: z.literal('SubscriptionStatus'),
-        id: z.string().optional(),
-        type: z.enum(NOTIFICATION_TYPES).optional(),
-        eventsSinceSubscriptionStart: Count.optional(),
-        notificationEvent: z.array(StatusEvent).optional(),
-      }),
+      declared(
+        z
+          .looseObject({
+            resourceType: z.literal('SubscriptionStatus'),
+            id: z.string().optional(),
+            type: z.enum(NOTIFICATION_TYPES).optional(),
+            eventsSinceSubscriptionStart: Count.optional(),
+            notificationEvent: z.array(StatusEvent).optional(),
+          })
+          .refine(
+            (st) =>
+              (st.notificationEvent?.length ?? 0) > 0 || (st.type !== undefined && st.type !== 'event-notification'),
+            { message: EVENTLESS, path: ['notificationEvent'] },
+          ),
+        {
+          anyOf: [
+            { required: ['notificationEvent'], properties: { notificationEvent: { minItems: 1 } } },
+            { required: ['type'], properties: { type: { enum: NON_EVENT_TYPES } } },
+          ],
+        },
+      ),
     ],
     { error: 'the first entry must be the SubscriptionStatus (Parameters in R4)' },
   );
@@ -283,9 +308,6 @@ export function subscriptionNotificationSchema(focus: NotificationFocus) {
     if (status.resourceType === 'SubscriptionStatus') {
       const subscription = (status.subscription as { reference?: unknown } | undefined)?.reference;
       const topic = status.topic;
-      if ((status.type ?? 'event-notification') === 'event-notification' && !status.notificationEvent?.length) {
-        throw eventless('$.entry[0].resource.notificationEvent');
-      }
       return {
         ...base,
         type: status.type ?? 'event-notification',
@@ -342,7 +364,6 @@ export function subscriptionNotificationSchema(focus: NotificationFocus) {
           break;
       }
     }
-    if (out.type === 'event-notification' && out.events.length === 0) throw eventless('$.entry[0].resource.parameter');
     return out;
   }
 
