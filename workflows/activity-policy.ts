@@ -31,3 +31,23 @@ export const DEFAULT_ACTIVITY_POLICY: ActivityPolicy = {
     maximumAttempts: 0,
   },
 };
+
+/**
+ * Activity options from one of the policy's entries: its timeout (or `startToCloseTimeout`) and retries, with the
+ * failure types a retry cannot mend. `maximumAttempts` 0 means unlimited (Temporal's default when unset).
+ */
+export function activityOptions(
+  p: ActivityPolicy['ehr'],
+  nonRetryableErrorTypes: string[],
+  startToCloseTimeout: string = p.startToCloseTimeout,
+) {
+  return {
+    startToCloseTimeout,
+    retry: {
+      initialInterval: p.initialInterval,
+      maximumInterval: p.maximumInterval,
+      ...(p.maximumAttempts > 0 ? { maximumAttempts: p.maximumAttempts } : {}),
+      nonRetryableErrorTypes,
+    },
+  };
+}

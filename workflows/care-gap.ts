@@ -23,7 +23,7 @@ import {
   type StepResult,
 } from '../rules/lifecycle/index.ts';
 import type { Actor, Queue } from '../rules/schema/case.ts';
-import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
+import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 import {
   CARE_GAP_ACTIONS,
   careGapActionUpdate,
@@ -102,15 +102,8 @@ function evidenceRefs(d: Decision): string[] {
  */
 export async function careGap(input: CareGapInput): Promise<void> {
   const policy = input.policy ?? DEFAULT_ACTIVITY_POLICY;
-  const retry = (p: ActivityPolicy['ehr']) => ({
-    startToCloseTimeout: p.startToCloseTimeout,
-    retry: {
-      initialInterval: p.initialInterval,
-      maximumInterval: p.maximumInterval,
-      ...(p.maximumAttempts > 0 ? { maximumAttempts: p.maximumAttempts } : {}),
-      nonRetryableErrorTypes: ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID'],
-    },
-  });
+  const retry = (p: ActivityPolicy['ehr']) =>
+    activityOptions(p, ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID']);
   const ehr = proxyActivities<Activities>(retry(policy.ehr));
   const ehrWrite = proxyActivities<Activities>(retry(policy.ehrWrite));
   const db = proxyLocalActivities<Activities>(retry(policy.local));

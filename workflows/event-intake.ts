@@ -1,6 +1,6 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
+import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 
 /** What touched a patient's case (the signal payload of every patient-level kind). Ids and references only. */
 export interface PatientCaseEvent {
@@ -53,24 +53,8 @@ function failureType(err: unknown): string | undefined {
  */
 export async function eventIntake(input: EventIntakeInput): Promise<EventIntakeResult> {
   const p = input.policy ?? DEFAULT_ACTIVITY_POLICY;
-  const ehr = proxyActivities<Activities>({
-    startToCloseTimeout: p.ehr.startToCloseTimeout,
-    retry: {
-      initialInterval: p.ehr.initialInterval,
-      maximumInterval: p.ehr.maximumInterval,
-      ...(p.ehr.maximumAttempts > 0 ? { maximumAttempts: p.ehr.maximumAttempts } : {}), // 0 = unlimited
-      nonRetryableErrorTypes: ['EHR_NOT_FOUND', 'NOT_FOUND', 'INVALID_INPUT'],
-    },
-  });
-  const local = proxyActivities<Activities>({
-    startToCloseTimeout: p.local.startToCloseTimeout,
-    retry: {
-      initialInterval: p.local.initialInterval,
-      maximumInterval: p.local.maximumInterval,
-      ...(p.local.maximumAttempts > 0 ? { maximumAttempts: p.local.maximumAttempts } : {}), // 0 = unlimited
-      nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
-    },
-  });
+  const ehr = proxyActivities<Activities>(activityOptions(p.ehr, ['EHR_NOT_FOUND', 'NOT_FOUND', 'INVALID_INPUT']));
+  const local = proxyActivities<Activities>(activityOptions(p.local, ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID']));
   const { intakeId, clinicId, requestId, event } = input;
   let patientId: string | null;
   try {

@@ -1,6 +1,6 @@
 import { continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
+import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 
 /** What a sweep has done so far; served by the `panelSweepProgress` query and returned as the result. */
 export interface PanelSweepProgress {
@@ -56,24 +56,10 @@ export const panelSweepProgressQuery = defineQuery<PanelSweepProgress>('panelSwe
  */
 export async function panelSweep(input: PanelSweepInput): Promise<PanelSweepProgress> {
   const p = input.policy ?? DEFAULT_ACTIVITY_POLICY;
-  const ehr = proxyActivities<Activities>({
-    startToCloseTimeout: p.ehr.startToCloseTimeout,
-    retry: {
-      initialInterval: p.ehr.initialInterval,
-      maximumInterval: p.ehr.maximumInterval,
-      ...(p.ehr.maximumAttempts > 0 ? { maximumAttempts: p.ehr.maximumAttempts } : {}), // 0 = unlimited
-      nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
-    },
-  });
-  const local = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
-    retry: {
-      initialInterval: p.local.initialInterval,
-      maximumInterval: p.local.maximumInterval,
-      ...(p.local.maximumAttempts > 0 ? { maximumAttempts: p.local.maximumAttempts } : {}), // 0 = unlimited
-      nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
-    },
-  });
+  const ehr = proxyActivities<Activities>(activityOptions(p.ehr, ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID']));
+  const local = proxyActivities<Activities>(
+    activityOptions(p.local, ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'], '2 minutes'),
+  );
   const sweepId = workflowInfo().workflowId;
   const startedAt = new Date().toISOString(); // workflow time: deterministic
   const progress: PanelSweepProgress = input.carried

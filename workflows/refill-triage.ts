@@ -34,7 +34,7 @@ import {
 import type { CaseOutcome, ClinicianDecision, Queue } from '../rules/schema/case.ts';
 import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
 import type { RefillFacts } from '../rules/kinds/refill/facts.ts';
-import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
+import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 import { batchSigning } from './refill-batch-sign.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './refill-triage-messages.ts';
 
@@ -97,16 +97,8 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   // started before replay the steps they recorded.
   const lean = patched('lean-triage');
   const policy = input.policy ?? DEFAULT_ACTIVITY_POLICY;
-  const retry = (p: ActivityPolicy['ehr']) => ({
-    startToCloseTimeout: p.startToCloseTimeout,
-    retry: {
-      initialInterval: p.initialInterval,
-      maximumInterval: p.maximumInterval,
-      // 0 = unlimited (Temporal's default when unset)
-      ...(p.maximumAttempts > 0 ? { maximumAttempts: p.maximumAttempts } : {}),
-      nonRetryableErrorTypes: ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID'],
-    },
-  });
+  const retry = (p: ActivityPolicy['ehr']) =>
+    activityOptions(p, ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID']);
   const ehr = proxyActivities<Activities>(retry(policy.ehr));
   const ehrWrite = proxyActivities<Activities>(retry(policy.ehrWrite));
   // Our own database and the rule evaluation run as local activities: same worker, no task-queue round trip through

@@ -1,6 +1,6 @@
 import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { DEFAULT_ACTIVITY_POLICY, type ActivityPolicy } from './activity-policy.ts';
+import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 
 export interface SubscriptionCatchUpInput {
   /** The workflow id: `sc_{clinicId}_{hash}` (api/subscription-tracking.ts `catchUpId`): ids only. */
@@ -43,24 +43,10 @@ export interface SubscriptionCatchUpResult {
  */
 export async function subscriptionCatchUp(input: SubscriptionCatchUpInput): Promise<SubscriptionCatchUpResult> {
   const p = input.policy ?? DEFAULT_ACTIVITY_POLICY;
-  const ehr = proxyActivities<Activities>({
-    startToCloseTimeout: p.ehr.startToCloseTimeout,
-    retry: {
-      initialInterval: p.ehr.initialInterval,
-      maximumInterval: p.ehr.maximumInterval,
-      ...(p.ehr.maximumAttempts > 0 ? { maximumAttempts: p.ehr.maximumAttempts } : {}), // 0 = unlimited
-      nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
-    },
-  });
-  const local = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
-    retry: {
-      initialInterval: p.local.initialInterval,
-      maximumInterval: p.local.maximumInterval,
-      ...(p.local.maximumAttempts > 0 ? { maximumAttempts: p.local.maximumAttempts } : {}), // 0 = unlimited
-      nonRetryableErrorTypes: ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'],
-    },
-  });
+  const ehr = proxyActivities<Activities>(activityOptions(p.ehr, ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID']));
+  const local = proxyActivities<Activities>(
+    activityOptions(p.local, ['NOT_FOUND', 'INVALID_INPUT', 'CONFIG_INVALID'], '2 minutes'),
+  );
   const { catchUpId, clinicId, topic, requestId } = input;
   let found = input.carried?.found ?? 0;
   let cases = input.carried?.cases ?? 0;
