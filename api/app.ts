@@ -28,6 +28,7 @@ import { signingPolicyRoutes } from './routes/signing-policy.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { valueSetRoutes } from './routes/value-sets.ts';
+import { cdsClientRoutes } from './routes/cds-clients.ts';
 
 /**
  * The HTTP API: webhooks, cases, queues, decisions, health, the OpenAPI document and the console. Stateless: every
@@ -85,6 +86,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', sweepRoutes(deps));
   app.route('/', tokenRoutes(deps));
   app.route('/', valueSetRoutes(deps));
+  app.route('/', cdsClientRoutes(deps));
   app.route('/', analyticsRoutes(deps));
   app.route('/', accessRoutes(deps));
   app.route('/', cdsHookRoutes(deps));

@@ -34,10 +34,33 @@ export interface CdsClientRepo {
   get(iss: string): Promise<CdsClient | null>;
   /** Registers (or replaces) the client of `iss`. */
   put(client: CdsClient): Promise<void>;
+  /** The clinic's clients, by `iss`. */
+  list(clinicId: string): Promise<(CdsClient & { createdAt: string })[]>;
+  /** Removes the clinic's client of `iss`; false when the clinic has none under it. */
+  remove(clinicId: string, iss: string): Promise<boolean>;
 }
 
 export function createCdsClientRepo({ kysely }: Db): CdsClientRepo {
+  const parseJwks = (text: string | null) => (text === null ? null : JwksSchema.parse(JSON.parse(text)));
   return {
+    async list(clinicId) {
+      const rows = await kysely
+        .selectFrom('cds_clients')
+        .select(['iss', 'clinicId', 'jwksUrl', 'jwks', 'createdAt'])
+        .where('clinicId', '=', clinicId)
+        .orderBy('iss')
+        .limit(100)
+        .execute();
+      return rows.map((r) => ({ ...r, jwks: parseJwks(r.jwks) }));
+    },
+    async remove(clinicId, iss) {
+      const result = await kysely
+        .deleteFrom('cds_clients')
+        .where('clinicId', '=', clinicId)
+        .where('iss', '=', iss)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
     async get(iss) {
       const row = await kysely
         .selectFrom('cds_clients')
@@ -45,7 +68,7 @@ export function createCdsClientRepo({ kysely }: Db): CdsClientRepo {
         .where('iss', '=', iss)
         .executeTakeFirst();
       if (!row) return null;
-      return { ...row, jwks: row.jwks === null ? null : JwksSchema.parse(JSON.parse(row.jwks)) };
+      return { ...row, jwks: parseJwks(row.jwks) };
     },
     async put(client) {
       const c = parseInput(CdsClientSchema, client, 'CDS client');
