@@ -133,25 +133,37 @@ export function createTriggerGateway(
     }
   }
 
+  /**
+   * Starts a clinic's workflow under its deterministic id, once: a start that finds it running joins it, and a
+   * redelivery after a failed run (the EHR kept failing) runs it again, while a completed one is left alone.
+   *
+   * @throws AppError `TEMPORAL_UNAVAILABLE` when Temporal does not answer.
+   */
+  async function startOnce<A extends { clinicId: string }>(
+    workflow: (input: A) => Promise<unknown>,
+    workflowId: string,
+    input: A,
+  ): Promise<void> {
+    try {
+      await client.withDeadline(Date.now() + 5_000, () =>
+        client.workflow.start(workflow, {
+          taskQueue: opts.taskQueue,
+          workflowId,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+          searchAttributes: { ClinicId: [input.clinicId] },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) return unavailable(err);
+    }
+  }
+
   return {
     async startEventIntake(input, { waitMs }) {
-      let handle;
-      try {
-        handle = await client.withDeadline(Date.now() + 5_000, () =>
-          client.workflow.start(eventIntake, {
-            taskQueue: opts.taskQueue,
-            workflowId: input.intakeId,
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            // A redelivery after a failed intake (the EHR kept failing) runs it again; a completed one is answered.
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-            searchAttributes: { ClinicId: [input.clinicId] },
-          }),
-        );
-      } catch (err) {
-        if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) return unavailable(err);
-        handle = client.workflow.getHandle<typeof eventIntake>(input.intakeId);
-      }
+      await startOnce(eventIntake, input.intakeId, input);
+      const handle = client.workflow.getHandle<typeof eventIntake>(input.intakeId);
       if (waitMs <= 0) return null;
       // The intake runs now; waiting for its result is a courtesy. Whatever ends the wait early (our deadline, a
       // dropped stream, a server too busy to long-poll) the true answer is "pending": the intake goes on and a
@@ -164,20 +176,7 @@ export function createTriggerGateway(
     },
 
     async startSubscriptionCatchUp(input) {
-      try {
-        await client.withDeadline(Date.now() + 5_000, () =>
-          client.workflow.start(subscriptionCatchUp, {
-            taskQueue: opts.taskQueue,
-            workflowId: input.catchUpId,
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-            searchAttributes: { ClinicId: [input.clinicId] },
-          }),
-        );
-      } catch (err) {
-        if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) return unavailable(err);
-      }
+      await startOnce(subscriptionCatchUp, input.catchUpId, input);
     },
 
     async getEventIntake(intakeId) {
