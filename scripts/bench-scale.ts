@@ -28,7 +28,7 @@ import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import pg from 'pg';
 import { TASK_IDENTIFIER_SYSTEM } from '../activities/kinds/refill/ehr-writeback.ts';
-import { signWebhook } from '../api/middleware/webhook-signature.ts';
+import { signedWebhookHeaders } from '../api/middleware/webhook-signature.ts';
 import { loadConfig } from '../connectors/config.ts';
 import { createStore, openDatabase, type Store } from '../connectors/db/index.ts';
 import { createClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
@@ -363,15 +363,10 @@ async function oneRun(spec: RunSpec) {
       const raw = bodyOf(mrId);
       const deadline = Date.now() + 180_000;
       for (;;) {
-        const ts = Math.floor(Date.now() / 1000);
         try {
           const res = await fetch(`${api}/v1/webhooks/demo/refill-requests`, {
             method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'x-autopilot-timestamp': String(ts),
-              'x-autopilot-signature': signWebhook(secret, ts, raw),
-            },
+            headers: signedWebhookHeaders(secret, raw),
             body: raw,
             signal: AbortSignal.timeout(30_000),
           });

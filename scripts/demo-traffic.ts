@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Appointment, MedicationRequest, Observation, Patient } from '@medplum/fhirtypes';
 import type { JWK } from 'jose';
-import { signWebhook } from '../api/middleware/webhook-signature.ts';
+import { signedWebhookHeaders } from '../api/middleware/webhook-signature.ts';
 import { loadConfig } from '../connectors/config.ts';
 import { createFhirConnector } from '../connectors/fhir/connector.ts';
 import { decideDemoQueues } from './demo-decisions.ts';
@@ -63,14 +63,9 @@ console.log(`sending ${requests.length} signed refill webhooks to ${api} (clinic
 /** POSTs a body to a webhook of the demo clinic, signed as every webhook of the contract is; returns the status. */
 async function postSigned(path: 'refill-requests' | 'events', body: unknown): Promise<number> {
   const raw = JSON.stringify(body);
-  const ts = Math.floor(Date.now() / 1000);
   const res = await fetch(`${api}/v1/webhooks/${creds.clinicId}/${path}`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-autopilot-timestamp': String(ts),
-      'x-autopilot-signature': signWebhook(creds.webhookSecret, ts, raw),
-    },
+    headers: signedWebhookHeaders(creds.webhookSecret, raw),
     body: raw,
   });
   await res.body?.cancel();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { signWebhook } from '../api/middleware/webhook-signature.ts';
+import { signedWebhookHeaders } from '../api/middleware/webhook-signature.ts';
 import { loadConfig } from '../connectors/config.ts';
 import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createTemporalClient } from '../connectors/temporal.ts';
@@ -48,14 +48,9 @@ try {
       id: `evt-${r.medicationRequestId}`,
       medicationRequest: `MedicationRequest/${r.medicationRequestId}`,
     });
-    const ts = Math.floor(Date.now() / 1000);
     const res = await fetch(`${stack.api}/v1/webhooks/demo/refill-requests`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-autopilot-timestamp': String(ts),
-        'x-autopilot-signature': signWebhook(creds.webhookSecret, ts, raw),
-      },
+      headers: signedWebhookHeaders(creds.webhookSecret, raw),
       body: raw,
     });
     if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);

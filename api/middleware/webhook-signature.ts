@@ -9,6 +9,16 @@ export function signWebhook(secret: string, timestamp: number | string, rawBody:
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex')}`;
 }
 
+/** The headers an EHR sends with a webhook body (JSON), signed now: what a client of the contract needs. */
+export function signedWebhookHeaders(secret: string, rawBody: string, nowMs = Date.now()): Record<string, string> {
+  const ts = Math.floor(nowMs / 1000);
+  return {
+    'content-type': 'application/json',
+    'x-autopilot-timestamp': String(ts),
+    'x-autopilot-signature': signWebhook(secret, ts, rawBody),
+  };
+}
+
 /** The signature headers, checked for shape and the replay window; the signatures still to be compared. */
 export interface WebhookHeaders {
   timestamp: string;
