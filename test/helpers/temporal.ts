@@ -109,7 +109,7 @@ export async function createTestWorker(options: {
 
 /**
  * Refill stand-ins written as the separate steps (`pinProtocol`, `pinSigningPolicy`, `gatherPatientFacts`,
- * `evaluateProtocol`), plus the combined activities new cases call (`beginTriage`, `pinTriage`, `triageRequest`), built from those
+ * `evaluateProtocol`), plus the combined activities new cases call (`beginTriage`, `triageRequest`), built from those
  * steps exactly as activities/kinds/refill/triage.ts builds them.
  */
 export function withCombinedTriage<T extends Record<string, unknown>>(activities: T): T {
@@ -117,13 +117,6 @@ export function withCombinedTriage<T extends Record<string, unknown>>(activities
   const call = (name: string, input: unknown) => (activities[name] as Fn)(input as never);
   return {
     ...activities,
-    pinTriage: async (input: { clinicId: string }) => {
-      const protocol = (await call('pinProtocol', input)) as { id: string };
-      return {
-        protocol,
-        policy: await call('pinSigningPolicy', { clinicId: input.clinicId, protocolId: protocol.id }),
-      };
-    },
     beginTriage: async (input: { projection: unknown; clinicId: string }) => {
       await call('projectCase', input.projection);
       const protocol = (await call('pinProtocol', { clinicId: input.clinicId })) as { id: string };

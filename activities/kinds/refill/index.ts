@@ -23,7 +23,6 @@ export function refillActivities(deps: ActivityDeps) {
   return {
     pinProtocol: guard((input: { clinicId: string }) => pinProtocol(deps, input)),
     pinSigningPolicy: guard((input: { clinicId: string; protocolId: string }) => pinSigningPolicy(deps, input)),
-    pinTriage: guard((input: { clinicId: string }) => pinTriage(deps, input)),
     beginTriage: guard(async (input: { projection: ProjectCaseInput; clinicId: string }) => {
       await projectCase(deps, input.projection);
       return pinTriage(deps, { clinicId: input.clinicId });
