@@ -9,9 +9,20 @@ export interface ActivityPolicy {
   ehrWrite: { startToCloseTimeout: string; initialInterval: string; maximumInterval: string; maximumAttempts: number };
   /** Our own database and rule evaluation. */
   local: { startToCloseTimeout: string; initialInterval: string; maximumInterval: string; maximumAttempts: number };
+  /**
+   * An EHR call's first try, in the worker that runs the case (a local activity): a bounded few attempts, after which
+   * the call goes to {@link ehr} / {@link ehrWrite} as a durable activity. Optional: cases started before it, and
+   * callers that leave it out, take the default.
+   */
+  ehrFirstTry?: {
+    startToCloseTimeout: string;
+    initialInterval: string;
+    maximumInterval: string;
+    maximumAttempts: number;
+  };
 }
 
-export const DEFAULT_ACTIVITY_POLICY: ActivityPolicy = {
+export const DEFAULT_ACTIVITY_POLICY: Required<ActivityPolicy> = {
   ehr: {
     startToCloseTimeout: '30 seconds',
     initialInterval: '2 seconds',
@@ -29,6 +40,14 @@ export const DEFAULT_ACTIVITY_POLICY: ActivityPolicy = {
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
     maximumAttempts: 0,
+  },
+  // Two quick tries within the workflow task: a healthy EHR answers in well under a second. A slow or failing one
+  // costs at most ~20 s here before the durable activity takes over with the full retry policy above.
+  ehrFirstTry: {
+    startToCloseTimeout: '10 seconds',
+    initialInterval: '200 milliseconds',
+    maximumInterval: '1 second',
+    maximumAttempts: 2,
   },
 };
 

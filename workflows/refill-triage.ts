@@ -8,6 +8,7 @@ import {
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
@@ -72,6 +73,9 @@ export interface RefillTriageResult {
   disposition: TriageDecision['disposition'] | null;
 }
 
+/** Failures a retry cannot mend: the EHR or the clinic's protocol said no. */
+const DEFINITIVE = ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID'];
+
 function failureType(err: unknown): string | undefined {
   // A remote activity's failure arrives as ActivityFailure(cause: ApplicationFailure); a local activity's, here, as the
   // ApplicationFailure itself.
@@ -95,16 +99,45 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   // activity, the EHR read and the evaluation in one activity (the facts never enter history), a protocol approval's
   // pended order and its Task written concurrently, and search attributes upserted only when they change. Cases
   // started before replay the steps they recorded.
-  const lean = patched('lean-triage');
+  //
+  // Cases started since the first-try work (issue 11) are lean and also try the triage's EHR read and routing writes
+  // first in this worker, as local activities: no activity task through the server and no further workflow task, so a
+  // triage whose EHR answers is one workflow task. A call a few quick tries do not settle goes to the durable activity,
+  // as before. Only until the case first enters a queue: while a local activity runs, the workflow task stays open and
+  // a clinician's Update waits for it, so once clinicians can act, every EHR call is a durable activity again.
+  // One patch marks these cases (each patch is a marker and a search-attribute upsert in history): it implies lean.
+  const firstTry = patched('ehr-first-try');
+  const lean = firstTry || patched('lean-triage');
+  let routed = false;
   const policy = input.policy ?? DEFAULT_ACTIVITY_POLICY;
-  const retry = (p: ActivityPolicy['ehr']) =>
-    activityOptions(p, ['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT', 'NOT_FOUND', 'PROTOCOL_INVALID']);
+  const retry = (p: ActivityPolicy['ehr']) => activityOptions(p, DEFINITIVE);
   const ehr = proxyActivities<Activities>(retry(policy.ehr));
   const ehrWrite = proxyActivities<Activities>(retry(policy.ehrWrite));
   // Our own database and the rule evaluation run as local activities: same worker, no task-queue round trip through
   // the server, recorded as markers in history (each is idempotent, so a replayed attempt is harmless).
   const db = proxyLocalActivities<Activities>(retry(policy.local));
   const { evaluateProtocol } = db;
+  const ehrLocal = proxyLocalActivities<Activities>(retry(policy.ehrFirstTry ?? DEFAULT_ACTIVITY_POLICY.ehrFirstTry));
+  /**
+   * An EHR call tried first as a local activity (idempotent, like every EHR activity: a retried workflow task runs it
+   * again harmlessly); when its quick tries fail for a reason a retry may mend (the EHR slow or down), the durable
+   * activity with the full retry policy takes it over. A definitive refusal is final either way.
+   */
+  const firstTried =
+    <A, R>(quick: (a: A) => Promise<R>, durable: (a: A) => Promise<R>) =>
+    async (a: A): Promise<R> => {
+      if (!firstTry || routed) return durable(a);
+      try {
+        return await quick(a);
+      } catch (err) {
+        const type = failureType(err);
+        if (type !== undefined && DEFINITIVE.includes(type)) throw err;
+        return durable(a);
+      }
+    };
+  const triageRequest = firstTried(ehrLocal.triageRequest, ehr.triageRequest);
+  const writeBackOutcome = firstTried(ehrLocal.writeBackOutcome, ehrWrite.writeBackOutcome);
+  const syncQueueTask = firstTried(ehrLocal.syncQueueTask, ehrWrite.syncQueueTask);
 
   const state: CaseState = {
     caseId: input.caseId,
@@ -129,6 +162,14 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   /** Lean cases: the search attributes last upserted (JSON of each value), and those waiting for the next projection. */
   const upserted = new Map<string, string>();
   let waitingAttributes: Record<string, string[] | number[]> = {};
+  if (firstTry) {
+    // What the start set (the API starts a case `triaging`) needs no upsert: each is a history event and a visibility
+    // write on the server.
+    const atStart = workflowInfo()
+      .typedSearchAttributes.getAll()
+      .find((p) => p.key.name === 'CaseStatus');
+    if (typeof atStart?.value === 'string') upserted.set('CaseStatus', JSON.stringify([atStart.value]));
+  }
 
   setHandler(getCaseStateQuery, () => state);
   // Batch signing (its Updates and undo window) lives in its own module; it sees the case through these callbacks.
@@ -252,7 +293,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   ): Write => ({
     what: 'task',
     write: () =>
-      ehrWrite.syncQueueTask({
+      syncQueueTask({
         caseId: input.caseId,
         clinicId: input.clinicId,
         requestId: input.requestId,
@@ -295,6 +336,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       await syncTask(taskStage(), 'requested', note);
     }
     await project(step.event, { queue, pool, reason, slaDueAt });
+    routed = true;
   };
   const taskStage = (): string => {
     if (state.queue === 'signature') return 'awaiting-signature';
@@ -340,7 +382,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     };
     try {
       if (lean) {
-        return await ehr.triageRequest({
+        return await triageRequest({
           ...ids,
           protocol,
           ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
@@ -409,7 +451,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       const orderWrite = (kind: 'standing_order' | 'pend_order'): Write => ({
         what: kind,
         write: () =>
-          ehrWrite.writeBackOutcome({
+          writeBackOutcome({
             caseId: input.caseId,
             clinicId: input.clinicId,
             requestId: input.requestId,
@@ -519,7 +561,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     }
     const writeBack = () =>
       tolerate(effect.writeBack, () =>
-        ehrWrite.writeBackOutcome({
+        writeBackOutcome({
           caseId: input.caseId,
           clinicId: input.clinicId,
           requestId: input.requestId,

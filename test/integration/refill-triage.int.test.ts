@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
 import { refillCaseId } from '../../rules/kinds/refill/intake.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
+import { createTemporalClient } from '../../connectors/temporal.ts';
 import {
   refillEvent,
   startHarness,
@@ -269,5 +270,69 @@ describe('EHR faults', () => {
     expect(c.queue).toBe('nurse');
     expect(c.reason).toBe('ehr_record_not_found');
     expect(c.disposition).toBeNull();
+  });
+});
+
+describe('the EHR tried first in the worker', () => {
+  const approvals = () => h.scenarios.filter((x) => x.expectedDisposition === 'approve');
+  /** The case's history, by event type: how many of each, and the durable activities' types. */
+  async function historyOf(caseId: string) {
+    const temporal = await createTemporalClient(h.config);
+    try {
+      const { events } = await temporal.client.workflow.getHandle(caseId).fetchHistory();
+      const count = (type: string) => (events ?? []).filter((e) => e[type as keyof typeof e] != null).length;
+      const activities = (events ?? []).flatMap((e) =>
+        e.activityTaskScheduledEventAttributes?.activityType?.name
+          ? [e.activityTaskScheduledEventAttributes.activityType.name]
+          : [],
+      );
+      return { count, activities };
+    } finally {
+      await temporal.close();
+    }
+  }
+
+  test('a triage whose EHR answers is one workflow task: the read and the routing writes run as local activities', async () => {
+    const s = approvals().at(-1)!;
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
+      caseId: string;
+    };
+    const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
+    expect(c.queue).toBe('signature');
+    expect(orderFor(caseId)?.status).toBe('draft');
+    expect(tasksFor(caseId)).toHaveLength(1);
+    const history = await historyOf(caseId);
+    expect(history.activities).toEqual([]);
+    expect(history.count('workflowTaskCompletedEventAttributes')).toBe(1);
+    // beginTriage, triageRequest, the pended order and its Task, the routed projection (and the patch markers).
+    expect(history.count('markerRecordedEventAttributes')).toBeGreaterThanOrEqual(5);
+  });
+
+  test('an EHR failing the quick tries hands the read to the durable activity, and the case still triages', async () => {
+    const s = approvals().at(-2)!;
+    h.sandbox.injectFaults({ status: 503, count: 2 });
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
+      caseId: string;
+    };
+    const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
+    expect(c.disposition).toBe('approve');
+    expect(c.queue).toBe('signature');
+    const history = await historyOf(caseId);
+    // The two quick tries met the two 503s; the durable read succeeded; the routing writes went first-try again.
+    expect(history.activities).toEqual(['triageRequest']);
+    expect(tasksFor(caseId)).toHaveLength(1);
+  });
+
+  test('once a case is in a queue, a clinician’s decision is written back by durable activities', async () => {
+    const s = approvals().at(-3)!;
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
+      caseId: string;
+    };
+    await h.waitForCase(caseId, (x) => x.status === 'queued');
+    const res = await decide(caseId, 'doctor', { decisionId: `dec-first-try-${caseId}`, action: 'approve' });
+    expect(res.status, await res.clone().text()).toBeLessThan(300);
+    await h.waitForCase(caseId, (x) => x.status === 'closed');
+    const history = await historyOf(caseId);
+    expect(history.activities.sort()).toEqual(['syncQueueTask', 'writeBackOutcome']);
   });
 });

@@ -4,6 +4,8 @@
 // behind it) and an Update sent straight to a running refillTriage workflow (its validator; the real gateway maps the
 // refusal's ApplicationFailure type). Real Temporal dev server; the activities are stand-ins that can hold a case in
 // a state (triaging, closing, a decision pending) while it is probed.
+import { activityInfo } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { projectCase, type ProjectCaseInput } from '../../activities/kinds/refill/case-projection.ts';
 import { createApp } from '../../api/app.ts';
@@ -104,7 +106,12 @@ beforeAll(async () => {
           : {}),
       }),
     gatherPatientFacts: async (i: { caseId: string }) => {
-      if (i.caseId.includes('triaging')) await hold(i.caseId);
+      if (i.caseId.includes('triaging')) {
+        // The EHR read's quick first try (a local activity, during which the workflow task stays open and Updates
+        // wait) fails as a slow EHR would; the case then triages in the durable activity, where it is held.
+        if (activityInfo().isLocal) throw ApplicationFailure.retryable('EHR slow', 'EHR_UNAVAILABLE');
+        await hold(i.caseId);
+      }
       return { patientId: 'pat-1', drugName: 'Drug', facts: {} };
     },
     evaluateProtocol: (i: { caseId: string; protocol: { id: string; version: number } }) =>
