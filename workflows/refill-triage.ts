@@ -304,6 +304,8 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         status,
         slaDueAt,
         ...(note ? { note } : {}),
+        // Entering its first queue, the case has no Task in the EHR yet; the triage read the request's patient.
+        ...(routed ? {} : { first: true, ...(patientId !== null ? { patientId } : {}) }),
       }),
   });
   const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled', note?: string | null) => {

@@ -111,6 +111,34 @@ describe('write-back is idempotent', () => {
     expect(tasks[0]?.for?.reference).toMatch(/^Patient\//);
   });
 
+  test('a first sync with the patient known is one conditional create; retried, it updates the same Task', async () => {
+    const scenario = clinic.refillRequests[2]!;
+    const input = {
+      caseId: 'case-wb-first',
+      clinicId: 'c',
+      requestId: 'req-f',
+      medicationRequestId: scenario.medicationRequestId,
+      pool: null,
+      queue: 'signature' as const,
+      businessStatus: 'awaiting-signature',
+      status: 'requested' as const,
+      slaDueAt: null,
+      first: true,
+      patientId: scenario.patientId,
+    };
+    const before = fhir.roundTrips;
+    const a = await syncQueueTask(fhir, input, new Date());
+    expect(fhir.roundTrips - before).toBe(1);
+    // A retried attempt (the first one's answer lost) finds the Task there and brings it up to date, in place.
+    const b = await syncQueueTask(fhir, { ...input, businessStatus: 'awaiting-signature-retried' }, new Date());
+    expect(b.taskId).toBe(a.taskId);
+    const tasks = search<Task>('Task', `${TASK_IDENTIFIER_SYSTEM}|case-wb-first`);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]?.businessStatus?.text).toBe('awaiting-signature-retried');
+    expect(tasks[0]?.for?.reference).toBe(`Patient/${scenario.patientId}`);
+    expect(tasks[0]?.focus?.reference).toBe(`MedicationRequest/${scenario.medicationRequestId}`);
+  });
+
   test('a proposal the EHR does not have gets its Task, naming the proposal without a reference to it', async () => {
     const base = {
       caseId: 'case-wb-gone',

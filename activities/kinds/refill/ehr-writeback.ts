@@ -478,6 +478,16 @@ export interface SyncQueueTaskInput {
   slaDueAt: string | null;
   /** A clinician's note for the next reader (a nurse's escalation): added to the Task's notes once. */
   note?: string;
+  /**
+   * The case's first sync, as it enters its first queue: the EHR is not expected to have the Task yet, so it is created
+   * conditionally at once instead of searched for first (an earlier attempt's Task is then updated as usual).
+   */
+  first?: boolean;
+  /**
+   * The request's patient (FHIR id) as the triage just read it: the Task's `for`, without reading the proposal again
+   * (which the triage found, so the Task's focus references it).
+   */
+  patientId?: string;
 }
 
 /**
@@ -491,15 +501,18 @@ export async function syncQueueTask(
   now: Date,
 ): Promise<{ taskId: string }> {
   const identifier = `${TASK_IDENTIFIER_SYSTEM}|${input.caseId}`;
-  const existing = (await fhir.search('Task', { identifier })).matches[0];
-  // The Task's patient comes from the proposal; a proposal the EHR does not have (the case went to a human for that
-  // reason) still gets its Task, without a patient.
-  const proposal = existing
-    ? undefined
-    : await fhir.read('MedicationRequest', input.medicationRequestId).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === 'EHR_NOT_FOUND') return undefined;
-        throw err;
-      });
+  const existing = input.first ? undefined : (await fhir.search('Task', { identifier })).matches[0];
+  // The Task's patient comes from the proposal (or the triage's read of it); a proposal the EHR does not have (the
+  // case went to a human for that reason) still gets its Task, without a patient.
+  const proposal: Pick<MedicationRequest, 'subject'> | undefined =
+    existing !== undefined
+      ? undefined
+      : input.patientId !== undefined
+        ? { subject: { reference: `Patient/${input.patientId}` } }
+        : await fhir.read('MedicationRequest', input.medicationRequestId).catch((err: unknown) => {
+            if (err instanceof AppError && err.code === 'EHR_NOT_FOUND') return undefined;
+            throw err;
+          });
   const performer = input.queue ? QUEUE_PERFORMER[input.queue] : undefined;
   // A proposal the EHR does not have is named, not referenced: an EHR that enforces referential integrity refuses a
   // reference to a resource it lacks (HAPI FHIR: HAPI-1094), and the Task must still be written.
@@ -544,7 +557,9 @@ export async function syncQueueTask(
     const updated = await fhir.update(task);
     return { taskId: updated.id! };
   }
-  const { resource } = await fhir.create(task, { ifNoneExist: { identifier } });
+  const { resource, created } = await fhir.create(task, { ifNoneExist: { identifier } });
+  // A first sync that finds the Task there (an earlier attempt wrote it) brings it up to date as any later sync does.
+  if (input.first && !created) return syncQueueTask(fhir, { ...input, first: false }, now);
   if (resource.status !== task.status || resource.businessStatus?.text !== input.businessStatus) {
     // Someone (our own earlier attempt) created it between the search and the create: update it in place.
     const updated = await fhir.update({ ...task, id: resource.id });
