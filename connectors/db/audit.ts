@@ -62,6 +62,8 @@ export interface ListAuditOptions {
 export interface AuditRepo {
   /** Appends an entry; with an `idempotencyKey` already present, returns that entry's id and `created: false`. */
   appendAudit(entry: AuditInput): Promise<{ id: number; created: boolean }>;
+  /** Several rows in order, in one transaction (one chain lock, one commit): what one step did, all or nothing. */
+  appendAudits(entries: readonly AuditInput[]): Promise<{ id: number; created: boolean }[]>;
   /** Newest first, keyset-paginated on id. */
   listAudit(opts?: ListAuditOptions): Promise<{ items: AuditEntry[]; nextCursor: string | null }>;
   /**
@@ -102,15 +104,30 @@ export async function insertAudit(
   executor: Kysely<Database>,
   entry: AuditInput,
 ): Promise<{ id: number; created: boolean }> {
-  const e = parseInput(AuditInputSchema, entry, 'audit entry');
-  const row = { ...e, at: e.at ?? nowIso(), detail: toJsonText(e.detail) };
+  return (await insertAudits(executor, [entry]))[0]!;
+}
+
+/** {@link insertAudit} for several rows, chained in order, in one transaction. */
+async function insertAudits(
+  executor: Kysely<Database>,
+  entries: readonly AuditInput[],
+): Promise<{ id: number; created: boolean }[]> {
+  const rows = entries.map((entry) => {
+    const e = parseInput(AuditInputSchema, entry, 'audit entry');
+    return { ...e, at: e.at ?? nowIso(), detail: toJsonText(e.detail) };
+  });
   const postgres = isPostgres(executor);
-  if (executor.isTransaction) return insertChained(executor, row, postgres);
-  if (postgres) return executor.transaction().execute((trx) => insertChained(trx, row, true));
+  const insertAll = async (db: Kysely<Database>) => {
+    const inserted: { id: number; created: boolean }[] = [];
+    for (const row of rows) inserted.push(await insertChained(db, row, postgres));
+    return inserted;
+  };
+  if (executor.isTransaction) return insertAll(executor);
+  if (postgres) return executor.transaction().execute(insertAll);
   return executor.connection().execute(async (conn) => {
     await sql`begin immediate`.execute(conn);
     try {
-      const inserted = await insertChained(conn, row, false);
+      const inserted = await insertAll(conn);
       await sql`commit`.execute(conn);
       return inserted;
     } catch (err) {
@@ -187,6 +204,7 @@ const CursorSchema = z.string().regex(/^\d+$/).transform(Number);
 export function createAuditRepo({ kysely }: Db): AuditRepo {
   return {
     appendAudit: (entry) => insertAudit(kysely, entry),
+    appendAudits: (entries) => insertAudits(kysely, entries),
     async listAudit(opts = {}) {
       const limit = parseInput(z.number().int().min(1).max(500).default(50), opts.limit, 'limit');
       const before = opts.cursor == null ? undefined : parseCursor(opts.cursor);

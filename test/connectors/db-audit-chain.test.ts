@@ -116,6 +116,33 @@ describe.each(dialects)('audit hash chain on $dialect', ({ dialect, adminUrl, sk
       expect(report.chains).toEqual([expect.objectContaining({ clinicId: 'east', rows: 46, broken: null })]);
     });
 
+    test('several rows in one call chain in order, beside concurrent single rows; one bad entry writes none', async () => {
+      await Promise.all([
+        ...Array.from({ length: 10 }, (_, i) =>
+          store.audit.appendAudits([entry('batch', 2 * i), entry('batch', 2 * i + 1)]),
+        ),
+        ...Array.from({ length: 10 }, (_, i) => store.audit.appendAudit(entry('batch', 100 + i))),
+      ]);
+      const rows = await db.kysely
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('clinicId', '=', 'batch')
+        .orderBy('id')
+        .execute();
+      expect(rows).toHaveLength(30);
+      // A pair written together sits together, in the order given.
+      for (let i = 0; i < 10; i++) {
+        const first = rows.findIndex((r) => r.caseId === `rf_batch_mr-${2 * i}`);
+        expect(rows[first + 1]!.caseId).toBe(`rf_batch_mr-${2 * i + 1}`);
+      }
+      expect((await store.audit.verifyChains({ clinicId: 'batch' })).breaks).toEqual([]);
+      await expect(
+        store.audit.appendAudits([entry('batch', 200), { ...entry('batch', 201), action: '' }]),
+      ).rejects.toThrow();
+      const after = await db.kysely.selectFrom('audit_log').select('id').where('clinicId', '=', 'batch').execute();
+      expect(after).toHaveLength(30);
+    });
+
     test('an idempotent retry writes nothing and leaves the chain as it was', async () => {
       const first = await store.audit.appendAudit({ ...entry('west', 1), idempotencyKey: `k-${dialect}` });
       const again = await store.audit.appendAudit({ ...entry('west', 2), idempotencyKey: `k-${dialect}` });

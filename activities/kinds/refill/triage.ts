@@ -1,6 +1,6 @@
 import type { ClinicFhir } from '../../../connectors/fhir/clinic-connectors.ts';
 import type { Logger } from '../../../connectors/logger.ts';
-import type { Store } from '../../../connectors/db/index.ts';
+import type { AuditInput, Store } from '../../../connectors/db/index.ts';
 import { LRUCache } from 'lru-cache';
 import { compileProtocol, type CompiledProtocol } from '../../../rules/kinds/refill/compile.ts';
 import { AppError } from '../../../rules/index.ts';
@@ -107,9 +107,19 @@ export interface GatherPatientFactsResult {
  * @throws AppError `EHR_NOT_FOUND` (not retried), `EHR_UNAVAILABLE` (retried).
  */
 export async function gatherPatientFacts(
-  { store, fhir, logger }: TriageDeps,
+  deps: TriageDeps,
   input: GatherPatientFactsInput,
 ): Promise<GatherPatientFactsResult> {
+  const { audit, ...read } = await readPatientFacts(deps, input);
+  await deps.store.audit.appendAudit(audit);
+  return read;
+}
+
+/** {@link gatherPatientFacts}, leaving the read's audit row to the caller (to write with what follows the read). */
+async function readPatientFacts(
+  { fhir, logger }: Pick<TriageDeps, 'fhir' | 'logger'>,
+  input: GatherPatientFactsInput,
+): Promise<GatherPatientFactsResult & { audit: AuditInput }> {
   return fhir.withRequestId(input.requestId, async () => {
     const connector = await fhir.forClinic(input.clinicId);
     const { record, roundTrips, resourceCounts } = await fetchPatientRecord(connector, {
@@ -119,7 +129,7 @@ export async function gatherPatientFacts(
     });
     const facts = extractRefillFacts(record, { asOf: input.asOf });
     const patientId = record.patient.id ?? 'unknown';
-    await store.audit.appendAudit({
+    const audit: AuditInput = {
       actorType: 'system',
       actorId: 'worker',
       action: 'patient_context.read',
@@ -127,12 +137,12 @@ export async function gatherPatientFacts(
       caseId: input.caseId,
       requestId: input.requestId,
       detail: { patientId, medicationRequestId: input.medicationRequestId, roundTrips, resourceCounts },
-    });
+    };
     logger.info(
       { caseId: input.caseId, roundTrips, resources: Object.values(resourceCounts).reduce((a, b) => a + b, 0) },
       'patient context read',
     );
-    return { facts, patientId, drugName: facts.drug.name, roundTrips };
+    return { facts, patientId, drugName: facts.drug.name, roundTrips, audit };
   });
 }
 
@@ -188,8 +198,21 @@ export async function evaluateProtocol(
     facts: RefillFacts;
   },
 ): Promise<TriageDecision> {
-  const decide = await compiledProtocol(store, input.protocol);
-  const decision = decide(input.facts);
+  const decision = (await compiledProtocol(store, input.protocol))(input.facts);
+  await recordEvaluation(store, input, decision, []);
+  return decision;
+}
+
+/**
+ * The evaluation's record: the facts snapshot, then the `protocol.evaluated` audit row after `before` (audit rows of
+ * the same step, e.g. the read the facts came from), in one transaction.
+ */
+async function recordEvaluation(
+  store: Store,
+  input: Parameters<typeof evaluateProtocol>[1],
+  decision: TriageDecision,
+  before: AuditInput[],
+): Promise<void> {
   await store.snapshots.put({
     caseId: input.caseId,
     clinicId: input.clinicId,
@@ -197,19 +220,21 @@ export async function evaluateProtocol(
     facts: minimiseFacts(input.facts), // PHI-minimised: no names, no free text (decisions proven unchanged)
     decision,
   });
-  await store.audit.appendAudit({
-    actorType: 'protocol',
-    actorId: `${input.protocol.id}@${input.protocol.version}`,
-    action: 'protocol.evaluated',
-    clinicId: input.clinicId,
-    caseId: input.caseId,
-    protocolId: input.protocol.id,
-    protocolVersion: input.protocol.version,
-    requestId: input.requestId,
-    idempotencyKey: `${input.caseId}:protocol.evaluated`,
-    detail: { disposition: decision.disposition, failedCriteria: decision.failedCriteria, routeTo: decision.routeTo },
-  });
-  return decision;
+  await store.audit.appendAudits([
+    ...before,
+    {
+      actorType: 'protocol',
+      actorId: `${input.protocol.id}@${input.protocol.version}`,
+      action: 'protocol.evaluated',
+      clinicId: input.clinicId,
+      caseId: input.caseId,
+      protocolId: input.protocol.id,
+      protocolVersion: input.protocol.version,
+      requestId: input.requestId,
+      idempotencyKey: `${input.caseId}:protocol.evaluated`,
+      detail: { disposition: decision.disposition, failedCriteria: decision.failedCriteria, routeTo: decision.routeTo },
+    },
+  ]);
 }
 
 export interface TriageRequestInput extends GatherPatientFactsInput {
@@ -232,13 +257,16 @@ export interface TriageRequestResult {
  */
 export async function triageRequest(deps: TriageDeps, input: TriageRequestInput): Promise<TriageRequestResult> {
   const { protocol, ...read } = input;
-  const { facts, patientId, drugName, roundTrips } = await gatherPatientFacts(deps, read);
-  const decision = await evaluateProtocol(deps, {
-    caseId: input.caseId,
-    clinicId: input.clinicId,
-    requestId: input.requestId,
-    protocol,
-    facts,
-  });
+  const { facts, patientId, drugName, roundTrips, audit } = await readPatientFacts(deps, read);
+  const evaluation = { caseId: input.caseId, clinicId: input.clinicId, requestId: input.requestId, protocol, facts };
+  let decision: TriageDecision;
+  try {
+    decision = (await compiledProtocol(deps.store, protocol))(facts);
+  } catch (err) {
+    await deps.store.audit.appendAudit(audit); // the record was read, whether or not the protocol could run
+    throw err;
+  }
+  // The read's and the evaluation's audit rows in one transaction.
+  await recordEvaluation(deps.store, evaluation, decision, [audit]);
   return { decision, patientId, drugName, roundTrips };
 }
