@@ -7,6 +7,7 @@ import {
   decodeJwt,
   decodeProtectedHeader,
   jwtVerify,
+  type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
 import { publicUrl } from '../../connectors/config.ts';
@@ -36,6 +37,12 @@ const PREFETCH_TIMEOUT_MS = 2_000;
 /** Prefetch keys one request may fetch itself (the rest of a long template list is refused). */
 const MAX_PREFETCH_FETCHES = 10;
 
+/** A token is at most this old (seconds since `iat`), and its jti is remembered that long at most. */
+const MAX_TOKEN_AGE_S = 300;
+const MAX_JTI_LENGTH = 256;
+/** Expired jtis are deleted at most this often per process. */
+const JTI_SWEEP_MS = 60_000;
+
 const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', message);
 
 /** The keys of a registered client: its inline JWKS, or its JWKS URL (cached, refreshed by jose on unknown `kid`). */
@@ -56,9 +63,11 @@ type CdsEnv = { Variables: ApiEnv['Variables'] & { cdsClinic: Clinic } };
 
 /**
  * Verifies the EHR's JWT: signed by a key of the client registered for its `iss`, `aud` this endpoint's URL, not
- * expired, at most 5 minutes old, with a `jti`. An unknown issuer is answered like a bad signature.
+ * expired, at most 5 minutes old, with a `jti` not seen before (store.cdsClients.claimJti, migration 0018). An unknown
+ * issuer is answered like a bad signature.
  */
 function cdsAuth(deps: ApiDeps) {
+  let lastJtiSweep = 0;
   return createMiddleware<CdsEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer\s+([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
@@ -74,18 +83,33 @@ function cdsAuth(deps: ApiDeps) {
     const client = typeof iss === 'string' ? await deps.store.cdsClients.get(iss) : null;
     if (!client) throw unauthenticated('Invalid JWT');
     const audience = `${publicUrl(deps.config)}${c.req.path}`;
+    let payload: JWTPayload;
     try {
-      await jwtVerify(token, keysOf(client, typeof jku === 'string' ? jku : undefined), {
+      ({ payload } = await jwtVerify(token, keysOf(client, typeof jku === 'string' ? jku : undefined), {
         issuer: client.iss,
         audience,
         algorithms: ALGORITHMS,
-        maxTokenAge: '5m',
+        maxTokenAge: MAX_TOKEN_AGE_S,
         requiredClaims: ['exp', 'iat', 'jti'],
         currentDate: deps.now(),
-      });
+      }));
     } catch (err) {
       if (err instanceof AppError) throw err;
       throw unauthenticated('Invalid JWT');
+    }
+    // Replay: a jti is accepted once while its token could be (until `exp`, at most `iat` + 5 minutes), across
+    // replicas (the database's primary key decides). Checked after the signature, so only the EHR can fill the table.
+    const { jti, exp, iat } = payload as { jti: unknown; exp: number; iat: number };
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH)
+      throw unauthenticated('Invalid JWT');
+    const now = deps.now();
+    const expiresAt = new Date(Math.min(exp, iat + MAX_TOKEN_AGE_S) * 1000);
+    if (now.getTime() - lastJtiSweep >= JTI_SWEEP_MS) {
+      lastJtiSweep = now.getTime();
+      await deps.store.cdsClients.deleteExpiredJtis(now);
+    }
+    if (!(await deps.store.cdsClients.claimJti(client.iss, jti, expiresAt, now))) {
+      throw unauthenticated('JWT replayed: its jti was already used');
     }
     const clinic = await deps.store.clinics.get(client.clinicId);
     if (!clinic) throw unauthenticated('Invalid JWT');

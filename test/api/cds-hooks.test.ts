@@ -233,6 +233,24 @@ describe('medication-refill', () => {
     }
   });
 
+  test('a jti is accepted once, by any replica sharing the database (401 on replay)', async () => {
+    const path = '/cds-services/refill-protocol';
+    const token = await jwt(path);
+    const first = await call(path, hookRequest('synthetic-approve.json'), token);
+    expect(first.status, await first.clone().text()).toBe(200);
+    const replay = await call(path, hookRequest('synthetic-approve.json'), token);
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: { message: string } }).error.message).toMatch(/replayed/);
+    // Another API process over the same database (another replica) refuses it too.
+    const replica = createApp({ config, db: testDb.db, store, workflows: gateway, logger, now: () => NOW });
+    const elsewhere = await replica.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(hookRequest('synthetic-approve.json')),
+    });
+    expect(elsewhere.status).toBe(401);
+  });
+
   test('bad requests: 400 with the JSON path; missing prefetch without fhirAuthorization 422; unknown service 404', async () => {
     const path = '/cds-services/refill-protocol';
     const noPatient = hookRequest('synthetic-approve.json');
