@@ -10,7 +10,9 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
+import type { Bundle } from '@medplum/fhirtypes';
 import { publicUrl } from '../../connectors/config.ts';
+import type { ClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
 import type { CdsClient, Clinic } from '../../connectors/db/index.ts';
 import { AppError, jsonPath } from '../../rules/index.ts';
 import { localDateOf } from '../../rules/zone-time.ts';
@@ -209,11 +211,12 @@ const hookRoute = createRoute({
   path: '/cds-services/{id}',
   summary: 'Call a CDS service (the EHR’s signed JWT; CDS Hooks 2.0)',
   description:
-    'The EHR signs a JWT (`iss` registered for a clinic, `aud` this URL, `exp`, `iat` ≤ 5 minutes old, `jti`) with a ' +
-    'key of its registered JWKS (URL or inline; a `jku` header must name the registered URL). Prefetch the request ' +
-    'leaves out is read from `fhirServer` (which must be the clinic’s FHIR base URL) with `fhirAuthorization`; ' +
-    'without it the call is 422. The clinic’s protocol is evaluated synchronously; every card carries the protocol ' +
-    'id and version. Each evaluation is audited.',
+    'The EHR signs a JWT (`iss` registered for a clinic, `aud` this URL, `exp`, `iat` ≤ 5 minutes old, a `jti` not ' +
+    'used before: a replay is 401) with a key of its registered JWKS (URL or inline; a `jku` header must name the ' +
+    'registered URL). Prefetch the request leaves out is read from `fhirServer` (which must be the clinic’s FHIR ' +
+    'base URL) with `fhirAuthorization`, or without it through the clinic’s configured FHIR connection (422 where ' +
+    'the server has none); each such read is audited. The clinic’s protocol is evaluated synchronously; every card ' +
+    'carries the protocol id and version. Each evaluation is audited.',
   security: jwtSecurity,
   request: {
     params: ServiceParam,
@@ -221,7 +224,7 @@ const hookRoute = createRoute({
   },
   responses: {
     200: { description: 'Cards', content: { 'application/json': { schema: HookResponseSchema } } },
-    ...errorResponses(400, 401, 404, 422),
+    ...errorResponses(400, 401, 404, 422, 502, 503),
   },
 });
 
@@ -259,37 +262,92 @@ function fillTemplate(template: string, context: Record<string, unknown>): strin
   });
 }
 
+/** Counts of a prefetch read by resource type (what its audit row records: never content). */
+function resourceCounts(values: readonly unknown[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const count = (r: unknown) => {
+    const type = (r as { resourceType?: unknown } | null)?.resourceType;
+    if (typeof type === 'string') counts[type] = (counts[type] ?? 0) + 1;
+  };
+  for (const v of values) {
+    const entries = (v as { resourceType?: unknown; entry?: unknown } | null)?.entry;
+    if ((v as { resourceType?: unknown } | null)?.resourceType === 'Bundle' && Array.isArray(entries)) {
+      for (const e of entries) count((e as { resource?: unknown } | null)?.resource);
+    } else count(v);
+  }
+  return counts;
+}
+
 /**
- * The prefetch the EHR left out, read from its FHIR server with the token it sent. Only the clinic's own FHIR base URL
- * is read (the request cannot point us elsewhere).
+ * The prefetch the EHR left out: read from its FHIR server with the token it sent (only the clinic's own FHIR base
+ * URL: the request cannot point us elsewhere), or, without `fhirAuthorization`, through the clinic's own connector
+ * (its SMART Backend Services connection, as the worker reads; searches' further pages followed). Either read is
+ * audited (`patient_context.read`, ids and counts only).
  */
 async function completePrefetch(
+  deps: ApiDeps,
   service: CdsService,
   clinic: Clinic,
   body: z.infer<typeof HookRequestSchema>,
+  requestId: string,
 ): Promise<Record<string, unknown>> {
   const prefetch = { ...body.prefetch };
   const missing = Object.entries(service.prefetch).filter(([key]) => !(key in prefetch));
   if (missing.length === 0) return prefetch;
-  if (!body.fhirServer || !body.fhirAuthorization) {
+  if (missing.length > MAX_PREFETCH_FETCHES) throw new AppError('UNPROCESSABLE', 'Too much prefetch missing');
+  const queries = missing.map(([key, template]) => [key, fillTemplate(template, body.context)] as const);
+  let via: 'fhirAuthorization' | 'clinic_connector';
+  let roundTrips: number;
+  if (body.fhirAuthorization) {
+    via = 'fhirAuthorization';
+    roundTrips = await fetchWithEhrToken(clinic, body, queries, prefetch);
+  } else if (deps.clinicFhir) {
+    via = 'clinic_connector';
+    roundTrips = await fetchWithConnector(deps.clinicFhir, clinic, requestId, queries, prefetch);
+  } else {
     throw new AppError('UNPROCESSABLE', 'Prefetch missing and no fhirAuthorization to read it with', {
       issues: missing.map(([key]) => ({ path: `$.prefetch.${key}`, message: 'missing' })),
     });
   }
-  const base = body.fhirServer.replace(/\/+$/, '');
-  if (base !== clinic.fhirBaseUrl.replace(/\/+$/, '')) {
+  const patientId = body.context.patientId;
+  await deps.store.audit.appendAudit({
+    actorType: 'system',
+    actorId: via === 'clinic_connector' ? 'api' : 'ehr',
+    action: 'patient_context.read',
+    clinicId: clinic.id,
+    requestId,
+    detail: {
+      patientId: typeof patientId === 'string' ? patientId : null,
+      service: service.id,
+      hookInstance: body.hookInstance,
+      via,
+      prefetch: missing.map(([key]) => key),
+      roundTrips,
+      resourceCounts: resourceCounts(missing.map(([key]) => prefetch[key])),
+    },
+  });
+  return prefetch;
+}
+
+/** Reads each query from `fhirServer` with the EHR's `fhirAuthorization` (one GET each); returns the round trips. */
+async function fetchWithEhrToken(
+  clinic: Clinic,
+  body: z.infer<typeof HookRequestSchema>,
+  queries: readonly (readonly [string, string])[],
+  prefetch: Record<string, unknown>,
+): Promise<number> {
+  const base = (body.fhirServer ?? '').replace(/\/+$/, '');
+  if (!body.fhirServer || base !== clinic.fhirBaseUrl.replace(/\/+$/, '')) {
     throw new AppError('INVALID_INPUT', 'Invalid hook request at $.fhirServer: not the clinic’s FHIR server', {
       issues: [{ path: '$.fhirServer', message: 'not the clinic’s FHIR server' }],
     });
   }
-  if (missing.length > MAX_PREFETCH_FETCHES) throw new AppError('UNPROCESSABLE', 'Too much prefetch missing');
-  const token = body.fhirAuthorization.access_token;
+  const token = body.fhirAuthorization!.access_token;
   await Promise.all(
-    missing.map(async ([key, template]) => {
-      const url = `${base}/${fillTemplate(template, body.context)}`;
+    queries.map(async ([key, query]) => {
       let res: Response;
       try {
-        res = await fetch(url, {
+        res = await fetch(`${base}/${query}`, {
           headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json' },
           redirect: 'error',
           signal: AbortSignal.timeout(PREFETCH_TIMEOUT_MS),
@@ -305,7 +363,50 @@ async function completePrefetch(
       prefetch[key] = await res.json();
     }),
   );
-  return prefetch;
+  return queries.length;
+}
+
+/**
+ * Reads the queries through the clinic's connector: one batch Bundle where the EHR offers batch (else in parallel),
+ * each search's further pages followed, as one searchset Bundle per key; a read the EHR answers 404 is null.
+ */
+async function fetchWithConnector(
+  clinicFhir: ClinicFhir,
+  clinic: Clinic,
+  requestId: string,
+  queries: readonly (readonly [string, string])[],
+  prefetch: Record<string, unknown>,
+): Promise<number> {
+  return clinicFhir.withRequestId(requestId, async () => {
+    const session = (await clinicFhir.forClinic(clinic.id)).session();
+    const results = await session.batch(queries.map(([, url]) => ({ method: 'GET', url })));
+    await Promise.all(
+      results.map(async (r, i) => {
+        const [key, url] = queries[i]!;
+        if (!r.ok) {
+          if (r.status === 404) {
+            prefetch[key] = null;
+            return;
+          }
+          throw r.error;
+        }
+        const resource = r.resource as { resourceType?: string; type?: string } | undefined;
+        if (resource?.resourceType === 'Bundle' && resource.type === 'searchset') {
+          const type = url.split('?')[0]!;
+          const { matches, included } = await session.searchPages(resource as Bundle, type);
+          prefetch[key] = {
+            resourceType: 'Bundle',
+            type: 'searchset',
+            entry: [
+              ...matches.map((m) => ({ resource: m, search: { mode: 'match' } })),
+              ...included.map((m) => ({ resource: m, search: { mode: 'include' } })),
+            ],
+          };
+        } else prefetch[key] = resource ?? null;
+      }),
+    );
+    return session.roundTrips;
+  });
 }
 
 export function cdsHookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
@@ -351,8 +452,8 @@ export function cdsHookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         issues,
       });
     }
-    const prefetch = await completePrefetch(service, clinic, body);
     const requestId = c.get('requestId');
+    const prefetch = await completePrefetch(deps, service, clinic, body, requestId);
     const at = deps.now().toISOString();
     const { cards, audit } = await service.evaluate(deps, {
       clinic,
