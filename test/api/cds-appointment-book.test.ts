@@ -12,7 +12,7 @@ import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
 import { loadConfig, publicUrl } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
-import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
+import { createAccessTokenSource, generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { createClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
 import { egressPolicy } from '../../connectors/fhir/egress.ts';
 import { createLogger } from '../../connectors/logger.ts';
@@ -50,6 +50,7 @@ let store: Store;
 let key: CryptoKey;
 let sandbox: SandboxHandle;
 let app: ReturnType<typeof createApp>;
+let keys: Awaited<ReturnType<typeof generateClientKeyPair>>;
 
 // The record the sandbox EHR holds for the connector test: due (60, average risk, reachable, nothing on file).
 const SANDBOX_PATIENT = 'pat-cds-sandbox';
@@ -60,7 +61,7 @@ beforeAll(async () => {
   await ensureBuiltinProtocols(store, logger);
   const repo = new IndexedRepository();
   loadResources(repo, [aPatient({ id: SANDBOX_PATIENT })]);
-  const keys = await generateClientKeyPair();
+  keys = await generateClientKeyPair();
   sandbox = await startSandbox({ repo, clients: [{ clientId: 'cds-gap', jwks: keys.publicJwks }], validate: false });
   for (const [id, kinds] of [
     [CLINIC, [{ kind: 'care-gap', enabled: true, protocolId: 'crc-screening-2021' }]],
@@ -377,6 +378,39 @@ describe('appointment-book', () => {
     expect(((await unknown.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe(
       '$.prefetch.patient',
     );
+  });
+
+  test('no prefetch, the EHR’s fhirAuthorization: read from fhirServer with its token, audited; a bad token 502', async () => {
+    const accessToken = await createAccessTokenSource({
+      baseUrl: sandbox.fhirBaseUrl,
+      clientId: 'cds-gap',
+      privateKeyJwk: keys.privateJwk,
+      scope: 'system/*.read',
+      timeoutMs: 2000,
+    }).token();
+    const fhirAuthorization = (token: string) => ({
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: 300,
+      scope: 'system/*.read',
+      subject: 'cds-gap',
+    });
+    const before = sandbox.requests.length;
+    const body = { ...appointmentBook(SANDBOX_PATIENT), fhirAuthorization: fhirAuthorization(accessToken) };
+    const res = await call(body);
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as { cards: Card[] }).cards.map((c) => c.summary)).toEqual([
+      'Colorectal screening due: FIT recommended',
+    ]);
+    expect(sandbox.requests.slice(before).filter((r) => r.path.startsWith('/fhir/R4/')).length).toBe(8);
+    const reads = (await store.audit.listAudit({ clinicId: CLINIC, action: 'patient_context.read' })).items;
+    expect(reads.find((r) => r.detail.hookInstance === body.hookInstance)?.detail).toMatchObject({
+      via: 'fhirAuthorization',
+      roundTrips: 8,
+      resourceCounts: { Patient: 1 },
+    });
+    const refused = await call({ ...appointmentBook(SANDBOX_PATIENT), fhirAuthorization: fhirAuthorization('nope') });
+    expect(refused.status).toBe(502);
   });
 
   test('bad requests: 400 at the JSON path (context, a malformed prefetch resource); a clinic without care gaps 422', async () => {
