@@ -311,8 +311,10 @@ async function completePrefetch(
   }
   const patientId = body.context.patientId;
   await deps.store.audit.appendAudit({
-    actorType: 'system',
-    actorId: via === 'clinic_connector' ? 'api' : 'ehr',
+    // Our own connection is the system's read (as the worker's); with the EHR's token, the EHR's, like the call.
+    ...(via === 'clinic_connector'
+      ? { actorType: 'system' as const, actorId: 'api' }
+      : { actorType: 'ehr' as const, actorId: clinic.id }),
     action: 'patient_context.read',
     clinicId: clinic.id,
     requestId,

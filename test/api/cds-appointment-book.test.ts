@@ -404,7 +404,9 @@ describe('appointment-book', () => {
     ]);
     expect(sandbox.requests.slice(before).filter((r) => r.path.startsWith('/fhir/R4/')).length).toBe(8);
     const reads = (await store.audit.listAudit({ clinicId: CLINIC, action: 'patient_context.read' })).items;
-    expect(reads.find((r) => r.detail.hookInstance === body.hookInstance)?.detail).toMatchObject({
+    const read = reads.find((r) => r.detail.hookInstance === body.hookInstance);
+    expect(read).toMatchObject({ actorType: 'ehr', actorId: CLINIC });
+    expect(read?.detail).toMatchObject({
       via: 'fhirAuthorization',
       roundTrips: 8,
       resourceCounts: { Patient: 1 },
