@@ -1,5 +1,6 @@
 import type { Db, Store } from '../connectors/db/index.ts';
 import type { Config } from '../connectors/config.ts';
+import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import type { PatientIdentityReader } from '../connectors/fhir/patient-identity.ts';
 import type { Logger } from '../connectors/logger.ts';
 import type { ActivityPolicy } from '../workflows/activity-policy.ts';
@@ -27,6 +28,11 @@ export interface ApiDeps {
    * Absent (an API without EHR access): views carry no `patient`.
    */
   patientIdentity?: PatientIdentityReader;
+  /**
+   * Each clinic's FHIR connector (its SMART Backend Services connection, as the worker reads with it): where a CDS
+   * Hooks call without `fhirAuthorization` has the prefetch it left out read. Absent: such a call is refused (422).
+   */
+  clinicFhir?: ClinicFhir;
   /** DEMO=1: whether the sandbox EHR answers and knows the demo clinic (a `/health` part). Absent: not reported. */
   demoEhrReady?: () => Promise<boolean>;
 }

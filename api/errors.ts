@@ -103,6 +103,7 @@ const ERROR_DESCRIPTIONS = {
   413: 'The request body is larger than this route accepts',
   422: 'PROTOCOL_INVALID or UNPROCESSABLE: well-formed, but not usable (an invalid protocol document, a reference to something that does not exist); `issues` carry the JSON paths',
   429: 'Too many requests: retry after `Retry-After` seconds',
+  502: 'EHR_REJECTED or EHR_NOT_FOUND: the EHR refused a read or answered something unusable',
   503: 'A dependency (Temporal, the EHR) does not answer: retry after `Retry-After` seconds',
 } as const;
 export type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;

@@ -31,11 +31,11 @@ const secrets = createSecretBox(config);
 // Webhook secrets are stored encrypted (and plaintext ones from older versions sealed at open).
 const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, logger, secrets });
 const store = createStore(db);
-// The one FHIR read the API makes itself: who a viewed case's patient is. A person is waiting, so each HTTP request
-// gets 2 s (the worker's get 20 s) and the whole read 2.5 s; a slower EHR shows the case without the identity.
-const patientIdentity = createPatientIdentityReader({
-  fetch: clinicPatientFetcher(createClinicFhir(store, { timeoutMs: 2000, secrets, egress: egressPolicy(config) })),
-});
+// The FHIR reads the API makes itself: who a viewed case's patient is, and the prefetch a CDS Hooks call without
+// `fhirAuthorization` left out. A person is waiting, so each HTTP request gets 2 s (the worker's get 20 s) and the
+// whole identity read 2.5 s; a slower EHR shows the case without the identity.
+const clinicFhir = createClinicFhir(store, { timeoutMs: 2000, secrets, egress: egressPolicy(config) });
+const patientIdentity = createPatientIdentityReader({ fetch: clinicPatientFetcher(clinicFhir) });
 await ensureBuiltinProtocols(store, logger);
 // The demo clinic only when asked for (`npm start` sets DEMO=1), never because NODE_ENV was forgotten.
 const demo = config.DEMO ? await ensureDemoClinic(store, config, logger) : undefined;
@@ -52,6 +52,7 @@ const app = createApp({
   logger,
   now: () => new Date(),
   patientIdentity,
+  clinicFhir,
   bundleFacts: (kind, bundle, asOf) => factsFromBundle(kind, bundle, { asOf }),
   ...(demo && { demoEhrReady: () => demo.ehrReady() }),
 });

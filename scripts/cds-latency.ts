@@ -1,6 +1,7 @@
-// p50/p95 of one CDS Hooks call (medication-refill, full prefetch, JWT verified) through the API in process, on a
-// temporary SQLite database: `npx tsx scripts/cds-latency.ts [--requests N]`. The spec expects answers in well under
-// a second; this measures what the server adds (no network, no EHR fetch).
+// p50/p95 of one CDS Hooks call (full prefetch, JWT verified) through the API in process, on a temporary SQLite
+// database: `npx tsx scripts/cds-latency.ts [--requests N] [--service refill-protocol|care-gap-status]`
+// (medication-refill, the default, or appointment-book). The spec expects answers in well under a second; this
+// measures what the server adds (no network, no EHR fetch).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +14,14 @@ import { loadConfig, publicUrl } from '../connectors/config.ts';
 import { createStore, openDatabase } from '../connectors/db/index.ts';
 import { createLogger } from '../connectors/logger.ts';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '500' } } });
+const { values } = parseArgs({
+  options: { requests: { type: 'string', default: '500' }, service: { type: 'string', default: 'refill-protocol' } },
+});
 const n = Number(values.requests);
+const service = values.service;
+if (service !== 'refill-protocol' && service !== 'care-gap-status') {
+  throw new Error('--service is refill-protocol or care-gap-status');
+}
 const dataDir = mkdtempSync(join(tmpdir(), 'cds-latency-'));
 const config = loadConfig({
   LOG_LEVEL: 'silent',
@@ -35,7 +42,10 @@ await store.clinics.upsert({
   fhirPrivateKeyJwk: null,
   fhirTokenUrl: null,
   protocolId: 'family-medicine-2015',
-  kinds: [{ kind: 'refill', enabled: true }],
+  kinds: [
+    { kind: 'refill', enabled: true },
+    { kind: 'care-gap', enabled: true, protocolId: 'crc-screening-2021' },
+  ],
   nurseSlaSeconds: 60,
   timezone: 'UTC',
 });
@@ -68,42 +78,83 @@ const names = [
   'synthetic-nurse-review.json',
   'synthetic-doctor-review.json',
 ];
-const bodies = names.map((name) => {
-  const bundle = JSON.parse(readFileSync(new URL(`../test/fixtures/bundles/${name}`, import.meta.url), 'utf8')) as {
-    entry: { resource: Res }[];
-  };
-  const rs = bundle.entry.map((e) => e.resource);
-  const request = rs.find((r) => r.resourceType === 'MedicationRequest' && r.intent === 'proposal')!;
-  const set = (pred: (r: Res) => boolean) => ({
-    resourceType: 'Bundle',
-    type: 'searchset',
-    entry: rs.filter(pred).map((resource) => ({ resource })),
+const refillBodies = () =>
+  names.map((name) => {
+    const bundle = JSON.parse(readFileSync(new URL(`../test/fixtures/bundles/${name}`, import.meta.url), 'utf8')) as {
+      entry: { resource: Res }[];
+    };
+    const rs = bundle.entry.map((e) => e.resource);
+    const request = rs.find((r) => r.resourceType === 'MedicationRequest' && r.intent === 'proposal')!;
+    const set = (pred: (r: Res) => boolean) => ({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: rs.filter(pred).map((resource) => ({ resource })),
+    });
+    const types = ['MedicationRequest', 'Encounter', 'Observation', 'Condition', 'AllergyIntolerance', 'Appointment'];
+    const [medications, encounters, observations, conditions, allergies, appointments] = types.map((t) =>
+      set((r) => r.resourceType === t && r !== request),
+    );
+    return JSON.stringify({
+      hook: 'medication-refill',
+      hookInstance: randomUUID(),
+      context: {
+        userId: 'Practitioner/1',
+        patientId: rs.find((r) => r.resourceType === 'Patient')!.id,
+        medications: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: request }] },
+      },
+      prefetch: {
+        patient: rs.find((r) => r.resourceType === 'Patient'),
+        medications,
+        encounters,
+        observations,
+        conditions,
+        allergies,
+        appointments,
+        other: set((r) => !types.includes(r.resourceType) && r.resourceType !== 'Patient'),
+      },
+    });
   });
-  const types = ['MedicationRequest', 'Encounter', 'Observation', 'Condition', 'AllergyIntolerance', 'Appointment'];
-  const [medications, encounters, observations, conditions, allergies, appointments] = types.map((t) =>
-    set((r) => r.resourceType === t && r !== request),
-  );
-  return JSON.stringify({
-    hook: 'medication-refill',
-    hookInstance: randomUUID(),
-    context: {
-      userId: 'Practitioner/1',
-      patientId: rs.find((r) => r.resourceType === 'Patient')!.id,
-      medications: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: request }] },
-    },
-    prefetch: {
-      patient: rs.find((r) => r.resourceType === 'Patient'),
-      medications,
-      encounters,
-      observations,
-      conditions,
-      allergies,
-      appointments,
-      other: set((r) => !types.includes(r.resourceType) && r.resourceType !== 'Patient'),
-    },
+
+/** appointment-book: the CDS Hooks spec's context, the care-gap fixtures' records as the service's prefetch. */
+const careGapNames = ['care-gap-outreach.json', 'care-gap-positive-fit.json', 'care-gap-up-to-date.json'];
+const careGapBodies = () =>
+  careGapNames.map((name) => {
+    const bundle = JSON.parse(readFileSync(new URL(`../test/fixtures/bundles/${name}`, import.meta.url), 'utf8')) as {
+      entry: { resource: Res }[];
+    };
+    const rs = bundle.entry.map((e) => e.resource);
+    const patient = rs.find((r) => r.resourceType === 'Patient')!;
+    const set = (...types: string[]) => ({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: rs.filter((r) => types.includes(r.resourceType)).map((resource) => ({ resource })),
+    });
+    return JSON.stringify({
+      hook: 'appointment-book',
+      hookInstance: randomUUID(),
+      context: {
+        userId: 'PractitionerRole/A2340113',
+        patientId: patient.id,
+        appointments: {
+          resourceType: 'Bundle',
+          type: 'collection',
+          entry: [{ resource: { resourceType: 'Appointment', id: 'apt1', status: 'proposed' } }],
+        },
+      },
+      prefetch: {
+        patient,
+        conditions: set('Condition'),
+        procedures: set('Procedure'),
+        observations: set('Observation'),
+        diagnosticReports: set('DiagnosticReport'),
+        encounters: set('Encounter'),
+        medications: set('MedicationRequest', 'Medication'),
+        serviceRequests: set('ServiceRequest'),
+      },
+    });
   });
-});
-const path = '/cds-services/refill-protocol';
+const bodies = service === 'refill-protocol' ? refillBodies() : careGapBodies();
+const path = `/cds-services/${service}`;
 const ms: number[] = [];
 for (let i = 0; i < n; i += 1) {
   const token = await new SignJWT({})
@@ -129,6 +180,7 @@ ms.sort((a, b) => a - b);
 const q = (p: number) => ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)]!.toFixed(1);
 console.log(
   JSON.stringify({
+    service,
     requests: n,
     p50Ms: Number(q(0.5)),
     p95Ms: Number(q(0.95)),

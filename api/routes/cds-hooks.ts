@@ -7,9 +7,12 @@ import {
   decodeJwt,
   decodeProtectedHeader,
   jwtVerify,
+  type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
+import type { Bundle } from '@medplum/fhirtypes';
 import { publicUrl } from '../../connectors/config.ts';
+import type { ClinicFhir } from '../../connectors/fhir/clinic-connectors.ts';
 import type { CdsClient, Clinic } from '../../connectors/db/index.ts';
 import { AppError, jsonPath } from '../../rules/index.ts';
 import { localDateOf } from '../../rules/zone-time.ts';
@@ -36,6 +39,12 @@ const PREFETCH_TIMEOUT_MS = 2_000;
 /** Prefetch keys one request may fetch itself (the rest of a long template list is refused). */
 const MAX_PREFETCH_FETCHES = 10;
 
+/** A token is at most this old (seconds since `iat`), and its jti is remembered that long at most. */
+const MAX_TOKEN_AGE_S = 300;
+const MAX_JTI_LENGTH = 256;
+/** Expired jtis are deleted at most this often per process. */
+const JTI_SWEEP_MS = 60_000;
+
 const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', message);
 
 /** The keys of a registered client: its inline JWKS, or its JWKS URL (cached, refreshed by jose on unknown `kid`). */
@@ -56,9 +65,11 @@ type CdsEnv = { Variables: ApiEnv['Variables'] & { cdsClinic: Clinic } };
 
 /**
  * Verifies the EHR's JWT: signed by a key of the client registered for its `iss`, `aud` this endpoint's URL, not
- * expired, at most 5 minutes old, with a `jti`. An unknown issuer is answered like a bad signature.
+ * expired, at most 5 minutes old, with a `jti` not seen before (store.cdsClients.claimJti, migration 0018). An unknown
+ * issuer is answered like a bad signature.
  */
 function cdsAuth(deps: ApiDeps) {
+  let lastJtiSweep = 0;
   return createMiddleware<CdsEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer\s+([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
@@ -74,18 +85,33 @@ function cdsAuth(deps: ApiDeps) {
     const client = typeof iss === 'string' ? await deps.store.cdsClients.get(iss) : null;
     if (!client) throw unauthenticated('Invalid JWT');
     const audience = `${publicUrl(deps.config)}${c.req.path}`;
+    let payload: JWTPayload;
     try {
-      await jwtVerify(token, keysOf(client, typeof jku === 'string' ? jku : undefined), {
+      ({ payload } = await jwtVerify(token, keysOf(client, typeof jku === 'string' ? jku : undefined), {
         issuer: client.iss,
         audience,
         algorithms: ALGORITHMS,
-        maxTokenAge: '5m',
+        maxTokenAge: MAX_TOKEN_AGE_S,
         requiredClaims: ['exp', 'iat', 'jti'],
         currentDate: deps.now(),
-      });
+      }));
     } catch (err) {
       if (err instanceof AppError) throw err;
       throw unauthenticated('Invalid JWT');
+    }
+    // Replay: a jti is accepted once while its token could be (until `exp`, at most `iat` + 5 minutes), across
+    // replicas (the database's primary key decides). Checked after the signature, so only the EHR can fill the table.
+    const { jti, exp, iat } = payload as { jti: unknown; exp: number; iat: number };
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH)
+      throw unauthenticated('Invalid JWT');
+    const now = deps.now();
+    const expiresAt = new Date(Math.min(exp, iat + MAX_TOKEN_AGE_S) * 1000);
+    if (now.getTime() - lastJtiSweep >= JTI_SWEEP_MS) {
+      lastJtiSweep = now.getTime();
+      await deps.store.cdsClients.deleteExpiredJtis(now);
+    }
+    if (!(await deps.store.cdsClients.claimJti(client.iss, jti, expiresAt, now))) {
+      throw unauthenticated('JWT replayed: its jti was already used');
     }
     const clinic = await deps.store.clinics.get(client.clinicId);
     if (!clinic) throw unauthenticated('Invalid JWT');
@@ -185,11 +211,12 @@ const hookRoute = createRoute({
   path: '/cds-services/{id}',
   summary: 'Call a CDS service (the EHR’s signed JWT; CDS Hooks 2.0)',
   description:
-    'The EHR signs a JWT (`iss` registered for a clinic, `aud` this URL, `exp`, `iat` ≤ 5 minutes old, `jti`) with a ' +
-    'key of its registered JWKS (URL or inline; a `jku` header must name the registered URL). Prefetch the request ' +
-    'leaves out is read from `fhirServer` (which must be the clinic’s FHIR base URL) with `fhirAuthorization`; ' +
-    'without it the call is 422. The clinic’s protocol is evaluated synchronously; every card carries the protocol ' +
-    'id and version. Each evaluation is audited.',
+    'The EHR signs a JWT (`iss` registered for a clinic, `aud` this URL, `exp`, `iat` ≤ 5 minutes old, a `jti` not ' +
+    'used before: a replay is 401) with a key of its registered JWKS (URL or inline; a `jku` header must name the ' +
+    'registered URL). Prefetch the request leaves out is read from `fhirServer` (which must be the clinic’s FHIR ' +
+    'base URL) with `fhirAuthorization`, or without it through the clinic’s configured FHIR connection (422 where ' +
+    'the server has none); each such read is audited. The clinic’s protocol is evaluated synchronously; every card ' +
+    'carries the protocol id and version. Each evaluation is audited.',
   security: jwtSecurity,
   request: {
     params: ServiceParam,
@@ -197,7 +224,7 @@ const hookRoute = createRoute({
   },
   responses: {
     200: { description: 'Cards', content: { 'application/json': { schema: HookResponseSchema } } },
-    ...errorResponses(400, 401, 404, 422),
+    ...errorResponses(400, 401, 404, 422, 502, 503),
   },
 });
 
@@ -235,37 +262,94 @@ function fillTemplate(template: string, context: Record<string, unknown>): strin
   });
 }
 
+/** Counts of a prefetch read by resource type (what its audit row records: never content). */
+function resourceCounts(values: readonly unknown[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const count = (r: unknown) => {
+    const type = (r as { resourceType?: unknown } | null)?.resourceType;
+    if (typeof type === 'string') counts[type] = (counts[type] ?? 0) + 1;
+  };
+  for (const v of values) {
+    const entries = (v as { resourceType?: unknown; entry?: unknown } | null)?.entry;
+    if ((v as { resourceType?: unknown } | null)?.resourceType === 'Bundle' && Array.isArray(entries)) {
+      for (const e of entries) count((e as { resource?: unknown } | null)?.resource);
+    } else count(v);
+  }
+  return counts;
+}
+
 /**
- * The prefetch the EHR left out, read from its FHIR server with the token it sent. Only the clinic's own FHIR base URL
- * is read (the request cannot point us elsewhere).
+ * The prefetch the EHR left out: read from its FHIR server with the token it sent (only the clinic's own FHIR base
+ * URL: the request cannot point us elsewhere), or, without `fhirAuthorization`, through the clinic's own connector
+ * (its SMART Backend Services connection, as the worker reads; searches' further pages followed). Either read is
+ * audited (`patient_context.read`, ids and counts only).
  */
 async function completePrefetch(
+  deps: ApiDeps,
   service: CdsService,
   clinic: Clinic,
   body: z.infer<typeof HookRequestSchema>,
+  requestId: string,
 ): Promise<Record<string, unknown>> {
   const prefetch = { ...body.prefetch };
   const missing = Object.entries(service.prefetch).filter(([key]) => !(key in prefetch));
   if (missing.length === 0) return prefetch;
-  if (!body.fhirServer || !body.fhirAuthorization) {
+  if (missing.length > MAX_PREFETCH_FETCHES) throw new AppError('UNPROCESSABLE', 'Too much prefetch missing');
+  const queries = missing.map(([key, template]) => [key, fillTemplate(template, body.context)] as const);
+  let via: 'fhirAuthorization' | 'clinic_connector';
+  let roundTrips: number;
+  if (body.fhirAuthorization) {
+    via = 'fhirAuthorization';
+    roundTrips = await fetchWithEhrToken(clinic, body, queries, prefetch);
+  } else if (deps.clinicFhir) {
+    via = 'clinic_connector';
+    roundTrips = await fetchWithConnector(deps.clinicFhir, clinic, requestId, queries, prefetch);
+  } else {
     throw new AppError('UNPROCESSABLE', 'Prefetch missing and no fhirAuthorization to read it with', {
       issues: missing.map(([key]) => ({ path: `$.prefetch.${key}`, message: 'missing' })),
     });
   }
-  const base = body.fhirServer.replace(/\/+$/, '');
-  if (base !== clinic.fhirBaseUrl.replace(/\/+$/, '')) {
+  const patientId = body.context.patientId;
+  await deps.store.audit.appendAudit({
+    // Our own connection is the system's read (as the worker's); with the EHR's token, the EHR's, like the call.
+    ...(via === 'clinic_connector'
+      ? { actorType: 'system' as const, actorId: 'api' }
+      : { actorType: 'ehr' as const, actorId: clinic.id }),
+    action: 'patient_context.read',
+    clinicId: clinic.id,
+    requestId,
+    detail: {
+      patientId: typeof patientId === 'string' ? patientId : null,
+      service: service.id,
+      hookInstance: body.hookInstance,
+      via,
+      prefetch: missing.map(([key]) => key),
+      roundTrips,
+      resourceCounts: resourceCounts(missing.map(([key]) => prefetch[key])),
+    },
+  });
+  return prefetch;
+}
+
+/** Reads each query from `fhirServer` with the EHR's `fhirAuthorization` (one GET each); returns the round trips. */
+async function fetchWithEhrToken(
+  clinic: Clinic,
+  body: z.infer<typeof HookRequestSchema>,
+  queries: readonly (readonly [string, string])[],
+  prefetch: Record<string, unknown>,
+): Promise<number> {
+  const base = (body.fhirServer ?? '').replace(/\/+$/, '');
+  if (!body.fhirServer || base !== clinic.fhirBaseUrl.replace(/\/+$/, '')) {
     throw new AppError('INVALID_INPUT', 'Invalid hook request at $.fhirServer: not the clinic’s FHIR server', {
       issues: [{ path: '$.fhirServer', message: 'not the clinic’s FHIR server' }],
     });
   }
-  if (missing.length > MAX_PREFETCH_FETCHES) throw new AppError('UNPROCESSABLE', 'Too much prefetch missing');
-  const token = body.fhirAuthorization.access_token;
+  const token = body.fhirAuthorization!.access_token;
   await Promise.all(
-    missing.map(async ([key, template]) => {
-      const url = `${base}/${fillTemplate(template, body.context)}`;
+    queries.map(async ([key, query]) => {
       let res: Response;
       try {
-        res = await fetch(url, {
+        res = await fetch(`${base}/${query}`, {
           headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json' },
           redirect: 'error',
           signal: AbortSignal.timeout(PREFETCH_TIMEOUT_MS),
@@ -281,7 +365,50 @@ async function completePrefetch(
       prefetch[key] = await res.json();
     }),
   );
-  return prefetch;
+  return queries.length;
+}
+
+/**
+ * Reads the queries through the clinic's connector: one batch Bundle where the EHR offers batch (else in parallel),
+ * each search's further pages followed, as one searchset Bundle per key; a read the EHR answers 404 is null.
+ */
+async function fetchWithConnector(
+  clinicFhir: ClinicFhir,
+  clinic: Clinic,
+  requestId: string,
+  queries: readonly (readonly [string, string])[],
+  prefetch: Record<string, unknown>,
+): Promise<number> {
+  return clinicFhir.withRequestId(requestId, async () => {
+    const session = (await clinicFhir.forClinic(clinic.id)).session();
+    const results = await session.batch(queries.map(([, url]) => ({ method: 'GET', url })));
+    await Promise.all(
+      results.map(async (r, i) => {
+        const [key, url] = queries[i]!;
+        if (!r.ok) {
+          if (r.status === 404) {
+            prefetch[key] = null;
+            return;
+          }
+          throw r.error;
+        }
+        const resource = r.resource as { resourceType?: string; type?: string } | undefined;
+        if (resource?.resourceType === 'Bundle' && resource.type === 'searchset') {
+          const type = url.split('?')[0]!;
+          const { matches, included } = await session.searchPages(resource as Bundle, type);
+          prefetch[key] = {
+            resourceType: 'Bundle',
+            type: 'searchset',
+            entry: [
+              ...matches.map((m) => ({ resource: m, search: { mode: 'match' } })),
+              ...included.map((m) => ({ resource: m, search: { mode: 'include' } })),
+            ],
+          };
+        } else prefetch[key] = resource ?? null;
+      }),
+    );
+    return session.roundTrips;
+  });
 }
 
 export function cdsHookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
@@ -327,8 +454,8 @@ export function cdsHookRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         issues,
       });
     }
-    const prefetch = await completePrefetch(service, clinic, body);
     const requestId = c.get('requestId');
+    const prefetch = await completePrefetch(deps, service, clinic, body, requestId);
     const at = deps.now().toISOString();
     const { cards, audit } = await service.evaluate(deps, {
       clinic,

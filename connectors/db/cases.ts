@@ -149,6 +149,11 @@ export interface CaseRepo {
    */
   upsertCaseProjection(patch: CaseProjection, seq: number): Promise<{ applied: boolean }>;
   getCase(id: string): Promise<CaseRecord | null>;
+  /**
+   * The patient's open case of `kind` at the clinic (not closed or failed; the most recently updated if there are
+   * several), or null. Uses the (clinicId, patientId) index.
+   */
+  openCaseForPatient(clinicId: string, kind: string, patientId: string): Promise<CaseRecord | null>;
   /** Oldest first by (createdAt, id), keyset-paginated: stable while cases are added or leave the queue. */
   listQueue(opts: ListQueueOptions): Promise<{ items: CaseRecord[]; nextCursor: string | null }>;
   /** Open ('queued') cases per queue. */
@@ -216,6 +221,21 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
 
     async getCase(id) {
       const row = await kysely.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+      return row === undefined ? null : CaseSchema.parse(row);
+    },
+
+    async openCaseForPatient(clinicId, kind, patientId) {
+      const row = await kysely
+        .selectFrom('cases')
+        .selectAll()
+        .where('clinicId', '=', clinicId)
+        .where('patientId', '=', patientId)
+        .where('kind', '=', kind)
+        .where('status', 'not in', ['closed', 'failed'])
+        .orderBy('updatedAt', 'desc')
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
       return row === undefined ? null : CaseSchema.parse(row);
     },
 

@@ -38,11 +38,38 @@ export interface CdsClientRepo {
   list(clinicId: string): Promise<(CdsClient & { createdAt: string })[]>;
   /** Removes the clinic's client of `iss`; false when the clinic has none under it. */
   remove(clinicId: string, iss: string): Promise<boolean>;
+  /**
+   * Records the `jti` of a token of `iss` as used until `expiresAt` (one statement, so two replicas given the same
+   * token race on the primary key and one wins). False when the same `jti` of `iss` is already recorded and has not
+   * expired at `now`: a replay.
+   */
+  claimJti(iss: string, jti: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Deletes the jtis expired at `now`; how many. */
+  deleteExpiredJtis(now: Date): Promise<number>;
 }
 
 export function createCdsClientRepo({ kysely }: Db): CdsClientRepo {
   const parseJwks = (text: string | null) => (text === null ? null : JwksSchema.parse(JSON.parse(text)));
   return {
+    async claimJti(iss, jti, expiresAt, now) {
+      // An expired row of the same jti (not yet deleted) is taken over; a live one is left alone and nothing returns.
+      const row = await kysely
+        .insertInto('cds_jtis')
+        .values({ iss, jti, expiresAt: expiresAt.toISOString() })
+        .onConflict((oc) =>
+          oc
+            .columns(['iss', 'jti'])
+            .doUpdateSet({ expiresAt: expiresAt.toISOString() })
+            .where('cds_jtis.expiresAt', '<=', now.toISOString()),
+        )
+        .returning('jti')
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+    async deleteExpiredJtis(now) {
+      const r = await kysely.deleteFrom('cds_jtis').where('expiresAt', '<=', now.toISOString()).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
     async list(clinicId) {
       const rows = await kysely
         .selectFrom('cds_clients')

@@ -880,6 +880,25 @@ function cdsClients(): Migration {
   };
 }
 
+/**
+ * The `jti` of every CDS Hooks JWT accepted, until the token could no longer be accepted anyway (`expiresAt`): a token
+ * replayed to any API replica is refused. Expired rows are deleted as calls come (connectors/db/cds-clients.ts).
+ */
+function cdsJtis(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('cds_jtis')
+        .addColumn('iss', 'text', (c) => c.notNull())
+        .addColumn('jti', 'text', (c) => c.notNull())
+        .addColumn('expiresAt', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('cds_jtis_pk', ['iss', 'jti'])
+        .execute();
+      await db.schema.createIndex('cds_jtis_expires_idx').on('cds_jtis').column('expiresAt').execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -901,6 +920,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0014_access_monitoring': accessMonitoring(dialect),
         '0015_subscription_events': subscriptionEvents(),
         '0016_cds_clients': cdsClients(),
+        '0018_cds_jtis': cdsJtis(),
       }),
   };
 }

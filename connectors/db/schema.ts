@@ -244,6 +244,14 @@ export interface SubscriptionEventsTable {
 }
 
 /** A CDS Hooks client (an EHR calling our CDS services) of a clinic: its JWT issuer and keys (migration 0016). */
+/** A CDS Hooks JWT's `jti` seen from `iss` (migration 0018): refused again until `expiresAt`, then deleted. */
+export interface CdsJtisTable {
+  iss: string;
+  jti: string;
+  /** When the token stops being acceptable anyway (its `exp`, at most `iat` + 5 minutes), ISO UTC. */
+  expiresAt: string;
+}
+
 export interface CdsClientsTable {
   iss: string;
   clinicId: string;
@@ -279,6 +287,7 @@ export interface Database {
   access_settings: AccessSettingsTable;
   subscription_events: SubscriptionEventsTable;
   cds_clients: CdsClientsTable;
+  cds_jtis: CdsJtisTable;
 }
 
 /**

@@ -233,6 +233,51 @@ describe('medication-refill', () => {
     }
   });
 
+  test('a jti is accepted once, by any replica sharing the database (401 on replay)', async () => {
+    const path = '/cds-services/refill-protocol';
+    const token = await jwt(path);
+    const first = await call(path, hookRequest('synthetic-approve.json'), token);
+    expect(first.status, await first.clone().text()).toBe(200);
+    const replay = await call(path, hookRequest('synthetic-approve.json'), token);
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: { message: string } }).error.message).toMatch(/replayed/);
+    // Another API process over the same database (another replica) refuses it too.
+    const replica = createApp({ config, db: testDb.db, store, workflows: gateway, logger, now: () => NOW });
+    const elsewhere = await replica.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(hookRequest('synthetic-approve.json')),
+    });
+    expect(elsewhere.status).toBe(401);
+  });
+
+  test('jku: a header naming another URL than the registered JWKS URL is 401 before any fetch; with inline keys the registered keys decide', async () => {
+    const path = '/cds-services/refill-protocol';
+    const body = hookRequest('synthetic-approve.json');
+    const withJku = async (jku: string, iss: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'ES384', kid: 'k1', typ: 'JWT', jku })
+        .setIssuer(iss)
+        .setAudience(`${publicUrl(config)}${path}`)
+        .setIssuedAt(Math.floor(NOW.getTime() / 1000))
+        .setExpirationTime(Math.floor(NOW.getTime() / 1000) + 300)
+        .setJti(randomUUID())
+        .sign(key);
+    // A client whose keys are at a URL (not reachable here: the refusal must come before any fetch).
+    await store.cdsClients.put({
+      iss: `${ISS}/by-url`,
+      clinicId: CLINIC,
+      jwksUrl: 'https://jwks.invalid/keys.json',
+      jwks: null,
+    });
+    const elsewhere = await call(path, body, await withJku('https://attacker.example.org/jwks', `${ISS}/by-url`));
+    expect(elsewhere.status).toBe(401);
+    expect(((await elsewhere.json()) as { error: { message: string } }).error.message).toMatch(/jku/);
+    // Inline keys: a jku never makes us fetch anything; the registered key verifies the token.
+    const inline = await call(path, body, await withJku('https://attacker.example.org/jwks', ISS));
+    expect(inline.status, await inline.clone().text()).toBe(200);
+  });
+
   test('bad requests: 400 with the JSON path; missing prefetch without fhirAuthorization 422; unknown service 404', async () => {
     const path = '/cds-services/refill-protocol';
     const noPatient = hookRequest('synthetic-approve.json');

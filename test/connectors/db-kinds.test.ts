@@ -213,8 +213,14 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
  * is unrun too, since kysely applies migrations in order.
  */
 async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
-  // Kysely applies migrations in order: 0015 (subscription events), 0014 (access monitoring), 0013 (the analytics
-  // rollup) and 0012 (signing policies) are unrun too; the table checks of 0012 and 0014 admit the old values.
+  // Kysely applies migrations in order: 0018 (CDS jtis), 0016 (CDS clients), 0015 (subscription events), 0014 (access
+  // monitoring), 0013 (the analytics rollup) and 0012 (signing policies) are unrun too; the table checks of 0012 and
+  // 0014 admit the old values.
+  await kysely.schema.dropTable('cds_jtis').ifExists().execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0018_cds_jtis' as never)
+    .execute();
   await kysely.schema.dropTable('cds_clients').ifExists().execute();
   await kysely
     .deleteFrom('kysely_migration' as never)
