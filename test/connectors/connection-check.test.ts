@@ -222,10 +222,8 @@ describe('batch: the check probes it whatever the clinic’s setting, and says w
     expect(step(auto, 'capability_statement').detail).toContain('No batch interaction');
     const always = await checkWith('nobatch', 'always');
     expect(always).toMatchObject({ ok: false, batch: true, batchSetting: 'always', batchSupport: 'none' });
-    expect(step(always, 'capability_statement')).toMatchObject({
-      status: 'fail',
-      fix: expect.stringContaining('batch setting to auto'),
-    });
+    expect(step(always, 'capability_statement').status).toBe('fail');
+    expect(step(always, 'capability_statement').fix).toContain('batch setting to auto');
     // The rest of the check still runs: the EHR is reachable, only the setting is wrong.
     expect(step(always, 'test_read').status).toBe('pass');
     expect(always.problems).toEqual([expect.stringContaining('"always"'), expect.stringContaining('No SMART')]);

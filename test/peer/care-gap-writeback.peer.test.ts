@@ -25,7 +25,6 @@ import {
   evaluateCareGap,
   type CareGapDecision,
 } from '../../rules/kinds/care-gap/index.ts';
-import type { ScreeningTest } from '../../workflows/care-gap-messages.ts';
 import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
 import { IndexedRepository, loadResources } from '../../sandbox/indexed-repository.ts';
 import { aPatient, aStoolTest, SYSTEMS } from '../helpers/care-gap-builders.ts';
@@ -168,7 +167,7 @@ describe('care-gap write-backs on HAPI FHIR, read back by the protocol', () => {
       const caseId = `cg_peer_${run}_elsewhere_${kind}`;
       let resourceId = '';
       for (const { fhir, name } of ehrs) {
-        const input = { caseId, episode: 1, patientId, date, test: kind as ScreeningTest, by: 'nurse-peer' };
+        const input = { caseId, episode: 1, patientId, date, test: kind, by: 'nurse-peer' };
         const first = await recordDoneElsewhere(fhir, input);
         expect(await recordDoneElsewhere(fhir, input), name).toEqual({ ...first, created: false });
         if (name === 'HAPI') resourceId = first.resourceId;
@@ -269,7 +268,7 @@ describe('HAPI FHIR behaviours the care-gap read meets, and how it meets them', 
         code: { coding: [{ system: SYSTEMS.icd10, code: 'R54' }] },
         clinicalStatus: { coding: [{ system: SYSTEMS.clinicalStatus, code: 'active' }] },
         onsetDateTime: '2026-03-01',
-      } as Resource,
+      },
       {
         resourceType: 'MedicationRequest',
         id: `${run}-mr-donepezil`,
@@ -278,7 +277,7 @@ describe('HAPI FHIR behaviours the care-gap read meets, and how it meets them', 
         subject: { reference: `Patient/${patientId}` },
         medicationReference: { reference: `Medication/${medication.id}` },
         authoredOn: '2026-01-05',
-      } as Resource,
+      },
     ];
     await loadIntoHapi(hapiBaseUrl, record);
     loadResources(sandboxRepo, record);
