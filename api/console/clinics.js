@@ -339,6 +339,13 @@ async function runCheck(box, clinicId) {
   }
 }
 
+/** The clinic's batch setting (fhirBatch), as the connection form names it. @type {Record<string, string>} */
+const BATCH_LABELS = {
+  auto: 'Automatic: batch when the EHR supports it (probed once)',
+  always: 'Always batch',
+  never: 'Never batch: parallel searches',
+};
+
 /**
  * The form that changes a clinic's EHR connection (global admins): base URL, client id, token URL, a new private key.
  * Only what the admin changed is sent; the key is sent once and then forgotten.
@@ -352,6 +359,14 @@ function connectionForm(clinic, prefix, onSaved) {
     h('textarea', { name: 'privateKey', rows: 4, spellcheck: 'false', autocomplete: 'off' })
   );
   const kid = input({ name: 'keyId' });
+  const batchNow = clinic.fhirBatch ?? 'auto';
+  const batch = /** @type {HTMLSelectElement} */ (
+    h(
+      'select',
+      { name: 'fhirBatch' },
+      Object.entries(BATCH_LABELS).map(([value, label]) => h('option', { value, selected: value === batchNow }, label)),
+    )
+  );
   const message = messageLine(`${prefix}-message`);
   /** @type {Record<string, HTMLElement>} */
   const controls = {
@@ -360,6 +375,7 @@ function connectionForm(clinic, prefix, onSaved) {
     '$.fhirTokenUrl': tokenUrl,
     '$.privateKey': key,
     '$.keyId': kid,
+    '$.fhirBatch': batch,
   };
   const form = h(
     'form',
@@ -374,6 +390,12 @@ function connectionForm(clinic, prefix, onSaved) {
       'Only to replace the key: PEM or JWK. It is stored encrypted and never shown again.',
     ),
     field(`${prefix}-kid`, 'Key id', kid, 'Only with a new key, when the EHR registered it under another key id.'),
+    field(
+      `${prefix}-batch`,
+      'Batch reads',
+      batch,
+      'How a patient’s record is read: one batch request, or several searches. Check the connection to see what the EHR supports.',
+    ),
     message,
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save connection')),
   );
@@ -395,6 +417,10 @@ function connectionForm(clinic, prefix, onSaved) {
     if (tokenNow !== (clinic.fhirTokenUrl ?? null)) {
       body.fhirTokenUrl = tokenNow;
       lines.push(`Token URL: ${clinic.fhirTokenUrl ?? 'discovered'} → ${tokenNow ?? 'discovered'}`);
+    }
+    if (batch.value !== batchNow) {
+      body.fhirBatch = batch.value;
+      lines.push(`Batch reads: ${BATCH_LABELS[batchNow] ?? batchNow} → ${BATCH_LABELS[batch.value] ?? batch.value}`);
     }
     if (key.value.trim()) {
       body.privateKey = key.value.trim();
@@ -975,6 +1001,7 @@ const FIELD_TEXT = {
   fhirBaseUrl: 'FHIR base URL',
   fhirTokenUrl: 'Token URL',
   fhirClientId: 'SMART client id',
+  fhirBatch: 'Batch reads',
   key: 'Private key',
 };
 

@@ -6,6 +6,7 @@ import type { AuditInput, Clinic } from '../../connectors/db/index.ts';
 import { clinicPrivateKeyJwk } from '../../connectors/fhir/clinic-connectors.ts';
 import { parseClientKey, publicJwkOf } from '../../connectors/fhir/client-key.ts';
 import { checkFhirConnection, CONNECTION_STEPS, TEST_READ } from '../../connectors/fhir/connection-check.ts';
+import { BATCH_MODES } from '../../connectors/fhir/connector.ts';
 import { assertEgressUrl, egressPolicy, sameOrigin } from '../../connectors/fhir/egress.ts';
 import { clinicKeyContext, createSecretBox, isEncryptedSecret, type SecretBox } from '../../connectors/secret-box.ts';
 import { DEFAULT_SWEEP_CRON } from '../../connectors/db/clinics.ts';
@@ -114,6 +115,8 @@ const KindSettingBody = z
   .openapi('ClinicKindSettings');
 const KindSettingsBody = z.array(KindSettingBody).min(1).max(KIND_IDS.length);
 
+const FhirBatch = z.enum(BATCH_MODES).openapi('FhirBatchMode');
+
 const ClinicView = z
   .object({
     id: z.string(),
@@ -121,6 +124,8 @@ const ClinicView = z
     fhirBaseUrl: z.string(),
     fhirClientId: z.string(),
     fhirTokenUrl: z.string().nullable(),
+    /** Whether the worker reads the EHR in batch Bundles: auto (when advertised, else when a probe is answered). */
+    fhirBatch: FhirBatch,
     fhirKey: z.object({
       set: z.boolean(),
       /** True when the stored key is ciphertext (keys entered through this API always are). */
@@ -157,6 +162,8 @@ const CreateClinicBody = z
     /** Token endpoint; absent ⇒ discovered from the EHR's .well-known/smart-configuration. */
     fhirTokenUrl: AnyHttpUrl.optional(),
     fhirClientId: z.string().min(1).max(200),
+    /** Read the EHR in batch Bundles: auto (default: when advertised, else when a probe is answered), always, never. */
+    fhirBatch: FhirBatch.default('auto'),
     /** SMART Backend Services private key: a JWK (object or JSON text) or PEM. Stored encrypted; never returned. */
     privateKey: z.union([z.string().min(1).max(20_000), z.record(z.string(), z.unknown())]).optional(),
     /** `kid` to sign with (must match the key registered with the EHR); default: the key's own, else its thumbprint. */
@@ -212,6 +219,11 @@ const ConnectionBody = z
     /** null: discover the token endpoint from the EHR again. */
     fhirTokenUrl: AnyHttpUrl.nullable().optional(),
     fhirClientId: z.string().min(1).max(200).optional(),
+    /**
+     * Read the EHR in batch Bundles: `auto` (when the CapabilityStatement advertises batch, else when one probe is
+     * answered), `always` or `never` (an EHR whose batch misbehaves: the reads go out as parallel searches).
+     */
+    fhirBatch: FhirBatch.optional(),
     /** A new private key (JWK or PEM), stored encrypted; null removes the key (no access token is sent). */
     privateKey: z
       .union([z.string().min(1).max(20_000), z.record(z.string(), z.unknown())])
@@ -243,7 +255,12 @@ const ConnectionReportView = z
   .object({
     ok: z.boolean(),
     fhirVersion: z.string().nullable(),
+    /** Whether the worker will read this EHR in batch Bundles: the clinic's setting applied to batchSupport. */
     batch: z.boolean(),
+    /** The clinic's batch setting (fhirBatch). */
+    batchSetting: FhirBatch,
+    /** Whether the EHR batches, probed whatever the setting: advertised, answered a probe unadvertised, or not. */
+    batchSupport: z.enum(['advertised', 'probed', 'none']),
     transaction: z.boolean(),
     conditionalCreateTypes: z.array(z.string()),
     smart: z.object({ configured: z.boolean(), tokenEndpoint: z.string().nullable(), tokenOk: z.boolean() }),
@@ -327,7 +344,8 @@ const settingsRoute = createRoute({
 const connectionRoute = createRoute({
   method: 'patch',
   path: '/v1/clinics/{id}/ehr-connection',
-  summary: 'Change the EHR endpoint, SMART client id, token URL or private key (admin); a new key is stored encrypted',
+  summary:
+    'Change the EHR endpoint, SMART client id, token URL, private key or batch setting (admin); a new key is stored encrypted',
   description: 'Workers pick the change up on their next FHIR call for the clinic (connectors are rebuilt per update).',
   security: bearer,
   request: {
@@ -368,7 +386,9 @@ const checkRoute = createRoute({
   description:
     'Each step passes, fails with a fix in plain words, or is skipped. The test read is `GET Patient?_summary=count`: ' +
     'a count, no patient record. Answers 200 with `ok: false` and the failed steps when the EHR is down or refuses; ' +
-    'never 5xx for EHR faults. Audited (`clinic.connection_checked`).',
+    'never 5xx for EHR faults. The CapabilityStatement step also finds whether the EHR batches (advertised, or by ' +
+    'probing with an empty batch Bundle) and says what the clinic’s batch setting makes of it. Audited ' +
+    '(`clinic.connection_checked`).',
   security: bearer,
   request: { params: IdParam },
   responses: { 200: json(ConnectionReportView, 'The report'), ...errorResponses(400, 401, 403, 404) },
@@ -670,6 +690,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       fhirBaseUrl: clinic.fhirBaseUrl,
       fhirClientId: clinic.fhirClientId,
       fhirTokenUrl: clinic.fhirTokenUrl,
+      fhirBatch: clinic.fhirBatch,
       fhirKey: {
         set: clinic.fhirPrivateKeyJwk !== null,
         encryptedAtRest: clinic.fhirPrivateKeyJwk !== null && isEncryptedSecret(clinic.fhirPrivateKeyJwk),
@@ -723,6 +744,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         fhirBaseUrl: body.fhirBaseUrl,
         fhirClientId: body.fhirClientId,
         fhirTokenUrl: body.fhirTokenUrl ?? null,
+        fhirBatch: body.fhirBatch,
         fhirPrivateKeyJwk: key ? secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(body.id)) : null,
         fhirPublicJwk: key ? JSON.stringify(key.publicJwk) : null,
         protocolId: body.protocolId,
@@ -734,6 +756,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         fhirBaseUrl: body.fhirBaseUrl,
         fhirTokenUrl: body.fhirTokenUrl ?? null,
         fhirClientId: body.fhirClientId,
+        fhirBatch: body.fhirBatch,
         keyId: key?.kid ?? null,
         keyThumbprint: key?.thumbprint ?? null,
         protocolId: body.protocolId,
@@ -838,6 +861,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         ...(body.fhirBaseUrl !== undefined ? { fhirBaseUrl: body.fhirBaseUrl } : {}),
         ...(body.fhirTokenUrl !== undefined ? { fhirTokenUrl: body.fhirTokenUrl } : {}),
         ...(body.fhirClientId !== undefined ? { fhirClientId: body.fhirClientId } : {}),
+        ...(body.fhirBatch !== undefined ? { fhirBatch: body.fhirBatch } : {}),
         ...(key
           ? {
               fhirPrivateKeyJwk: secrets().encrypt(JSON.stringify(key.privateJwk), clinicKeyContext(before.id)),
@@ -849,7 +873,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       },
       (old, now) => {
         const changes: Record<string, { from: unknown; to: unknown }> = {};
-        for (const k of ['fhirBaseUrl', 'fhirTokenUrl', 'fhirClientId'] as const) {
+        for (const k of ['fhirBaseUrl', 'fhirTokenUrl', 'fhirClientId', 'fhirBatch'] as const) {
           if (body[k] !== undefined) changes[k] = { from: old[k], to: now[k] };
         }
         if (body.privateKey !== undefined) {
@@ -923,6 +947,7 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       baseUrl: clinic.fhirBaseUrl,
       timeoutMs: CHECK_TIMEOUT_MS,
       egress,
+      batch: clinic.fhirBatch,
       requestId: () => requestId,
       ...(keyError !== undefined ? { keyError } : {}),
       ...(privateKeyJwk
@@ -939,6 +964,8 @@ export function clinicRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     await audit(principal, requestId, 'clinic.connection_checked', clinic.id, {
       ok: report.ok,
       fhirVersion: report.fhirVersion,
+      batchSetting: report.batchSetting,
+      batchSupport: report.batchSupport,
       tokenOk: report.smart.tokenOk,
       problems: report.problems.length,
       steps: Object.fromEntries(report.steps.map((s) => [s.id, s.status])),

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
+import { BATCH_MODES } from '../fhir/connector.ts';
 import { clinicWebhookSecretContext, isEncryptedSecret, type SecretBox } from '../secret-box.ts';
 import { keepRollupCurrent } from './analytics-rollup.ts';
 import { insertAudit, type AuditInput } from './audit.ts';
@@ -121,6 +122,8 @@ export const ClinicInputSchema = z.strictObject({
   /** The public half of the key; absent means null (a replaced key must not keep an old public key). */
   fhirPublicJwk: JwkTextSchema.nullable().default(null),
   fhirTokenUrl: z.url().nullable().default(null),
+  /** Whether the worker reads in batch Bundles; absent: `auto` on insert, unchanged on replace. */
+  fhirBatch: z.enum(BATCH_MODES).optional(),
   protocolId: IdSchema,
   /** A published version of the protocol pinned for this clinic; absent: unchanged on replace (null on insert). */
   protocolVersion: z.number().int().positive().nullable().optional(),
@@ -145,6 +148,7 @@ export const ClinicSchema = z.object({
   fhirPrivateKeyJwk: z.string().nullable(),
   fhirPublicJwk: z.string().nullable(),
   fhirTokenUrl: z.string().nullable(),
+  fhirBatch: z.enum(BATCH_MODES),
   protocolId: z.string(),
   /** Null: follow the protocol's live (globally published) version. */
   protocolVersion: z.number().int().nullable(),
@@ -172,6 +176,7 @@ export const ClinicSettingsPatchSchema = z.strictObject({
   fhirTokenUrl: z.url().nullable().optional(),
   fhirPrivateKeyJwk: PrivateKeyTextSchema.nullable().optional(),
   fhirPublicJwk: JwkTextSchema.nullable().optional(),
+  fhirBatch: z.enum(BATCH_MODES).optional(),
   /** Per-kind settings to change, merged field by field into what is stored. */
   kinds: z.array(ClinicKindInputSchema).max(32).optional(),
 });

@@ -899,6 +899,21 @@ function cdsJtis(): Migration {
   };
 }
 
+/**
+ * The batch setting of a clinic's EHR connection (issue 12 §1): `auto` (probe when not advertised), `always` or
+ * `never`. Existing clinics get `auto`, which is what every connector did before.
+ */
+function clinicFhirBatch(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .alterTable('clinics')
+        .addColumn('fhirBatch', 'text', (c) => c.notNull().defaultTo('auto'))
+        .execute();
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -921,6 +936,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0015_subscription_events': subscriptionEvents(),
         '0016_cds_clients': cdsClients(),
         '0018_cds_jtis': cdsJtis(),
+        '0019_clinic_fhir_batch': clinicFhirBatch(),
       }),
   };
 }

@@ -27,6 +27,11 @@ export interface ClinicsTable {
   /** Its public half as JWK JSON text (not secret): key id and thumbprint for display, JWKS for the EHR. */
   fhirPublicJwk: string | null;
   fhirTokenUrl: string | null;
+  /**
+   * Whether the worker reads the EHR in `batch` Bundles (migration 0019): `auto` (the default: when the EHR advertises
+   * batch, else when it answers a probe), `always` or `never` (connectors/fhir/connector.ts `BatchMode`).
+   */
+  fhirBatch: Generated<'auto' | 'always' | 'never'>;
   protocolId: string;
   /** A published version of `protocolId` assigned to this clinic; null: the protocol's live version. */
   protocolVersion: number | null;

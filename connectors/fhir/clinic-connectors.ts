@@ -66,6 +66,7 @@ export function createClinicFhir(
             baseUrl: clinic.fhirBaseUrl,
             timeoutMs: opts.timeoutMs,
             egress: opts.egress,
+            batch: clinic.fhirBatch,
             requestId: () => requestIds.getStore(),
             ...(privateKeyJwk
               ? {

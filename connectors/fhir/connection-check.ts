@@ -6,7 +6,7 @@ import type { JWK } from 'jose';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { assertDiscoveredTokenUrl, createAccessTokenSource } from './auth.ts';
-import { createFhirConnector } from './connector.ts';
+import { createFhirConnector, type BatchMode } from './connector.ts';
 import { assertEgressUrl, createEgressFetch, type EgressPolicy } from './egress.ts';
 
 export interface ConnectionCheckOptions {
@@ -19,6 +19,8 @@ export interface ConnectionCheckOptions {
   requestId?: () => string | undefined;
   /** Which addresses the check may reach: the URLs come from an admin, so they are untrusted. */
   egress: EgressPolicy;
+  /** The clinic's batch setting (default `auto`). The check probes the EHR whatever it is, and says what follows. */
+  batch?: BatchMode;
 }
 
 /** The steps, in the order they run. */
@@ -40,7 +42,15 @@ export interface ConnectionStep {
 export interface ConnectionReport {
   ok: boolean;
   fhirVersion: string | null;
+  /** Whether the worker will read this EHR in batch Bundles: the clinic's setting applied to `batchSupport`. */
   batch: boolean;
+  /** The clinic's batch setting the check ran with. */
+  batchSetting: BatchMode;
+  /**
+   * Whether the EHR batches, found by the check whatever the setting: its CapabilityStatement advertises `batch`,
+   * or it answered a probe (an empty batch Bundle) without advertising it (HAPI FHIR does), or neither.
+   */
+  batchSupport: 'advertised' | 'probed' | 'none';
   transaction: boolean;
   conditionalCreateTypes: string[];
   smart: { configured: boolean; tokenEndpoint: string | null; tokenOk: boolean };
@@ -198,6 +208,8 @@ export async function checkFhirConnection(opts: ConnectionCheckOptions): Promise
     ok: false,
     fhirVersion: null,
     batch: false,
+    batchSetting: opts.batch ?? 'auto',
+    batchSupport: 'none',
     transaction: false,
     conditionalCreateTypes: [],
     smart: { configured: opts.auth !== undefined || opts.keyError !== undefined, tokenEndpoint: null, tokenOk: false },
@@ -226,12 +238,15 @@ export async function checkFhirConnection(opts: ConnectionCheckOptions): Promise
     baseUrl: opts.baseUrl,
     timeoutMs: opts.timeoutMs,
     egress: opts.egress,
+    batch: 'auto',
     ...requestId,
   });
   try {
     const caps = await open.capabilities();
     report.fhirVersion = caps.fhirVersion ?? null;
-    report.batch = caps.batch;
+    // `open` runs in auto: it probes an EHR that does not advertise batch, so support is known for any setting.
+    report.batchSupport = caps.batch ? (caps.batchFrom === 'advertised' ? 'advertised' : 'probed') : 'none';
+    report.batch = report.batchSetting === 'auto' ? caps.batch : report.batchSetting === 'always';
     report.transaction = caps.transaction;
     report.conditionalCreateTypes = caps.conditionalCreateTypes;
     if (!caps.fhirVersion?.startsWith('4.0')) {
@@ -244,17 +259,30 @@ export async function checkFhirConnection(opts: ConnectionCheckOptions): Promise
       skipRest('smart_discovery', 'Not run: the EHR does not speak FHIR R4 at this address.');
       return report;
     }
-    const batch = caps.batch
-      ? caps.batchFrom === 'probed'
-        ? 'batch (not advertised; it answered a probe)'
-        : 'batch'
-      : null;
+    const batch =
+      report.batchSupport === 'advertised'
+        ? 'batch'
+        : report.batchSupport === 'probed'
+          ? 'batch (not advertised; it answered a probe)'
+          : null;
     const notes = [`FHIR ${caps.fhirVersion}`, batch, caps.transaction ? 'transaction' : null];
-    step(
-      'capability_statement',
-      'pass',
-      `${notes.filter(Boolean).join(', ')}.${caps.batch ? '' : ' No batch interaction: reading a patient’s context will take several round trips (slower, still correct).'}`,
-    );
+    const summary = `${notes.filter(Boolean).join(', ')}.`;
+    if (report.batchSetting === 'always' && report.batchSupport === 'none') {
+      step(
+        'capability_statement',
+        'fail',
+        `${summary} The clinic’s batch setting is "always", but the EHR neither advertises batch nor answered a probe: every patient read would fail.`,
+        'Set the clinic’s batch setting to auto (reads then go out as parallel searches when the EHR has no batch).',
+      );
+    } else {
+      const consequence =
+        report.batchSetting === 'never' && report.batchSupport !== 'none'
+          ? ' Batch is off for this clinic (setting "never"): reading a patient’s context takes several round trips.'
+          : report.batch
+            ? ''
+            : ' No batch interaction: reading a patient’s context will take several round trips (slower, still correct).';
+      step('capability_statement', 'pass', `${summary}${consequence}`);
+    }
   } catch (err) {
     step('capability_statement', 'fail', `CapabilityStatement: ${describe(err)}`, capabilityFix(err));
     skipRest('smart_discovery', 'Not run: the EHR’s CapabilityStatement could not be read.');

@@ -37,7 +37,9 @@ export interface FhirConnectorOptions {
   batch?: BatchMode;
 }
 
-export type BatchMode = 'auto' | 'always' | 'never';
+/** The `batch` option's values, also a clinic's EHR connection setting (`clinics.fhirBatch`, default `auto`). */
+export const BATCH_MODES = ['auto', 'always', 'never'] as const;
+export type BatchMode = (typeof BATCH_MODES)[number];
 
 /** Search parameters. An array repeats the parameter (AND); join values with commas for OR. */
 export type FhirSearchParams = Record<string, string | number | boolean | readonly (string | number)[]>;

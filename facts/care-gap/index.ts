@@ -16,6 +16,13 @@ export interface CareGapRead {
 
 /** At most this many `system|code` tokens per search (a few KB of URL); more codes make more searches. */
 export const MAX_CODES_PER_SEARCH = 100;
+/**
+ * At most this many characters of URL-encoded `code` list per search. An EHR without batch gets each search as a GET,
+ * and servers cap the request line: HAPI FHIR (Jetty) answers 414 past 8 KiB, IIS refuses a query string past 2,048
+ * characters by default. A hundred codes of a long system (a clinic's loaded expansion) would pass 8 KiB; this keeps
+ * every search's query within IIS's default.
+ */
+export const MAX_CODE_PARAM_CHARS = 1_800;
 
 /** `system|code` tokens of the exact codes of some value sets (a FHIR token search; prefixes cannot be searched). */
 function tokens(sets: CareGapValueSets, ids: readonly CareGapValueSetId[]): string[] {
@@ -24,15 +31,24 @@ function tokens(sets: CareGapValueSets, ids: readonly CareGapValueSetId[]): stri
   return [...out];
 }
 
-/** One search per chunk of at most MAX_CODES_PER_SEARCH codes. */
+/** One search per chunk of at most MAX_CODES_PER_SEARCH codes and MAX_CODE_PARAM_CHARS encoded characters. */
 function byCode(resourceType: string, patientId: string, codes: string[]): CareGapRead[] {
-  const out: CareGapRead[] = [];
-  for (let i = 0; i < codes.length; i += MAX_CODES_PER_SEARCH)
-    out.push({
-      resourceType,
-      params: { patient: patientId, code: codes.slice(i, i + MAX_CODES_PER_SEARCH).join(',') },
-    });
-  return out;
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let chars = 0;
+  for (const code of codes) {
+    const length = encodeURIComponent(code).length;
+    const full = chunk.length === MAX_CODES_PER_SEARCH || chars + 3 + length > MAX_CODE_PARAM_CHARS; // 3: `%2C`
+    if (chunk.length && full) {
+      chunks.push(chunk);
+      chunk = [];
+      chars = 0;
+    }
+    chars += (chunk.length ? 3 : 0) + length;
+    chunk.push(code);
+  }
+  if (chunk.length) chunks.push(chunk);
+  return chunks.map((c) => ({ resourceType, params: { patient: patientId, code: c.join(',') } }));
 }
 
 const OBSERVATION_SETS: readonly CareGapValueSetId[] = [
@@ -52,7 +68,8 @@ const REPORT_SETS: readonly CareGapValueSetId[] = ['ct-colonography'];
  * results, pages followed, go to `careGapFactsFromResources`. Conditions, Procedures and Encounters are read whole:
  * ICD-10-CM prefixes (`C18.*`) and discharge dispositions cannot be searched by token. The coded searches use the
  * codes of `valueSets` (default: the built-in ones; a clinic's loaded expansions add codes), at most
- * MAX_CODES_PER_SEARCH per search: a large expansion makes several searches (a resource may then come twice).
+ * MAX_CODES_PER_SEARCH and MAX_CODE_PARAM_CHARS per search: a large expansion makes several searches (a resource may
+ * then come twice).
  */
 export function careGapReads(patientId: string, valueSets: CareGapValueSets = CARE_GAP_VALUE_SETS): CareGapRead[] {
   return [

@@ -364,6 +364,58 @@ describe('settings', () => {
 });
 
 describe('changing the EHR connection', () => {
+  test('the batch setting: auto by default, set on onboarding or changed (audited), used by the worker’s connector and the check', async () => {
+    const made = await create('batchy');
+    expect(made.clinic).toMatchObject({ fhirBatch: 'auto' });
+    const fhir = createClinicFhir(store, { timeoutMs: 5000, egress: LOOPBACK_OK });
+    // The sandbox advertises batch: auto uses it without a probe.
+    expect(await (await fhir.forClinic('batchy')).capabilities()).toMatchObject({
+      batch: true,
+      batchFrom: 'advertised',
+    });
+
+    const res = await api('/v1/clinics/batchy/ehr-connection', {
+      method: 'PATCH',
+      as: 'admin',
+      body: { fhirBatch: 'never' },
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as { clinic: { fhirBatch: string } }).clinic.fhirBatch).toBe('never');
+    expect(await (await api('/v1/clinics/batchy', { as: 'admin' })).json()).toMatchObject({ fhirBatch: 'never' });
+    // The worker's connector is rebuilt from the new settings on its next call.
+    expect(await (await fhir.forClinic('batchy')).capabilities()).toMatchObject({
+      batch: false,
+      batchFrom: 'configured',
+    });
+    const { items } = await store.audit.listAudit({ clinicId: 'batchy', action: 'clinic.ehr_connection_changed' });
+    expect(items[0]?.detail).toEqual({ changes: { fhirBatch: { from: 'auto', to: 'never' } } });
+
+    // The check probes the EHR whatever the setting, and reports both.
+    const report = (await (
+      await api('/v1/clinics/batchy/connection-check', { method: 'POST', as: 'admin' })
+    ).json()) as {
+      batch: boolean;
+      batchSetting: string;
+      batchSupport: string;
+      steps: { id: string; detail: string }[];
+    };
+    expect(report).toMatchObject({ batch: false, batchSetting: 'never', batchSupport: 'advertised' });
+    expect(report.steps[0]?.detail).toContain('setting "never"');
+    const checked = await store.audit.listAudit({ clinicId: 'batchy', action: 'clinic.connection_checked' });
+    expect(checked.items[0]?.detail).toMatchObject({ batchSetting: 'never', batchSupport: 'advertised' });
+
+    const bad = await api('/v1/clinics/batchy/ehr-connection', {
+      method: 'PATCH',
+      as: 'admin',
+      body: { fhirBatch: 'sometimes' },
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { issues: { path: string }[] } }).error.issues[0]?.path).toBe('$.fhirBatch');
+    const onboarded = await create('batchy-always', { fhirBatch: 'always' });
+    expect(onboarded.clinic).toMatchObject({ fhirBatch: 'always' });
+    expect((await store.clinics.get('batchy-always'))?.fhirBatch).toBe('always');
+  });
+
   test('a typo in the base URL is fixed, the key replaced (encrypted, audited by thumbprint) and then removed', async () => {
     const first = await generateClientKeyPair('conn-key-1');
     await create('conn', { fhirBaseUrl: 'http://127.0.0.1:9/fhir/R4', privateKey: first.privateJwk });
@@ -876,6 +928,7 @@ describe('bad input', () => {
       'refillAutomationEnabled',
       'fhirTokenUrl',
       'keyId',
+      'fhirBatch',
     ];
     for (let i = 0; i < 150; i++) {
       const body: Record<string, unknown> = rnd() < 0.5 ? clinicBody(`fz-${i}`) : {};

@@ -248,8 +248,11 @@ describe('console: clinics', () => {
     // Fix the base URL from the page: the check runs again; now the EHR does not know the key yet.
     await page.getByText('Change the EHR connection').click();
     await page.locator('#wz-conn-base').fill(sandbox.fhirBaseUrl);
+    // And batch reads off (an EHR whose batch misbehaves): the check still probes, and says what the setting does.
+    await page.getByLabel('Batch reads').selectOption('never');
     await page.getByRole('button', { name: 'Save connection' }).click();
     await expect(page.locator('#clinic-confirm').textContent()).resolves.toContain(`→ ${sandbox.fhirBaseUrl}`);
+    await expect(page.locator('#clinic-confirm').textContent()).resolves.toContain('→ Never batch: parallel searches');
     await confirm(page);
     await page.locator('[data-testid="step-token"][data-status="fail"]').waitFor();
     await expect(stepStatuses(page)).resolves.toEqual([
@@ -260,6 +263,9 @@ describe('console: clinics', () => {
     ]);
     await expect(page.getByTestId('step-token').textContent()).resolves.toMatch(
       /client id lakeside-client.*public key shown for this clinic/,
+    );
+    await expect(page.getByTestId('step-capability_statement').textContent()).resolves.toContain(
+      'Batch is off for this clinic (setting "never")',
     );
 
     // The EHR's admin registers the public key shown; the next check passes every step.
@@ -288,7 +294,12 @@ describe('console: clinics', () => {
     expect(changes.some((r) => /EHR connection: FHIR base URL: .*\/fhir → .*\/fhir\/R4/.test(r))).toBe(true);
     expect(changes.filter((r) => /Connection checked/.test(r))).toHaveLength(3);
     const stored = await store.clinics.get('lakeside');
-    expect(stored).toMatchObject({ fhirBaseUrl: sandbox.fhirBaseUrl, fhirClientId: 'lakeside-client' });
+    expect(changes.some((r) => /Batch reads: auto → never/.test(r))).toBe(true);
+    expect(stored).toMatchObject({
+      fhirBaseUrl: sandbox.fhirBaseUrl,
+      fhirClientId: 'lakeside-client',
+      fhirBatch: 'never',
+    });
     expect(stored?.fhirPrivateKeyJwk).toMatch(/^enc:v1:/);
     expect(await page.content()).not.toContain(keys.privateJwk.d!);
   });

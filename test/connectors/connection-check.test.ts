@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { checkFhirConnection, type ConnectionReport } from '../../connectors/fhir/connection-check.ts';
+import type { BatchMode } from '../../connectors/fhir/connector.ts';
 import { startSandbox, type SandboxHandle } from '../../sandbox/fhir-server.ts';
 
 const LOOPBACK_OK = { allowPrivateNetworks: true, requireHttps: false };
@@ -15,6 +16,8 @@ let open: SandboxHandle;
 let standIn: Server;
 let standInUrl: string;
 let keys: Awaited<ReturnType<typeof generateClientKeyPair>>;
+/** The batch probes the stand-in received, by server. */
+const batchPosts: string[] = [];
 
 beforeAll(async () => {
   sandbox = await startSandbox({ validate: false });
@@ -35,6 +38,19 @@ beforeAll(async () => {
     });
     if (req.url === '/stu3/metadata') return send(200, statement('3.0.2'));
     if (req.url === '/r4/metadata') return send(200, statement('4.0.1'));
+    // Two R4 servers that do not advertise batch, without auth: /quiet answers a batch anyway (as HAPI FHIR does),
+    // /nobatch refuses it. Both answer the count-only test read.
+    const [, server, rest] = /^\/(quiet|nobatch)(.*)$/.exec(req.url ?? '') ?? [];
+    if (server) {
+      if (rest === '/metadata') return send(200, { ...statement('4.0.1'), rest: [{ mode: 'server' }] });
+      if (req.method === 'POST' && rest === '') {
+        batchPosts.push(server);
+        return server === 'quiet'
+          ? send(200, { resourceType: 'Bundle', type: 'batch-response', entry: [] })
+          : send(400, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] });
+      }
+      if (rest?.startsWith('/Patient?')) return send(200, { resourceType: 'Bundle', type: 'searchset', total: 0 });
+    }
     send(404, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found' }] });
   });
   standIn.listen(0, '127.0.0.1');
@@ -177,5 +193,51 @@ describe('the connection check, step by step', () => {
     ]);
     expect(step(report, 'token').fix).toMatch(/Enter the private key again/);
     expect(sandbox.requests.slice(before).map((r) => r.path)).toEqual(['/fhir/R4/metadata']);
+  });
+});
+
+describe('batch: the check probes it whatever the clinic’s setting, and says what the setting makes of it', () => {
+  const checkWith = (path: string, batch?: BatchMode) =>
+    checkFhirConnection({
+      baseUrl: `${standInUrl}/${path}`,
+      timeoutMs: 3000,
+      egress: LOOPBACK_OK,
+      ...(batch ? { batch } : {}),
+    });
+
+  test('an EHR that answers a batch it does not advertise: found by the probe, used unless the setting is never', async () => {
+    batchPosts.length = 0;
+    const auto = await checkWith('quiet');
+    expect(auto).toMatchObject({ ok: true, batch: true, batchSetting: 'auto', batchSupport: 'probed' });
+    expect(step(auto, 'capability_statement').detail).toBe('FHIR 4.0.1, batch (not advertised; it answered a probe).');
+    const never = await checkWith('quiet', 'never');
+    expect(never).toMatchObject({ ok: true, batch: false, batchSetting: 'never', batchSupport: 'probed' });
+    expect(step(never, 'capability_statement').detail).toContain('Batch is off for this clinic (setting "never")');
+    expect(batchPosts).toEqual(['quiet', 'quiet']); // probed with the setting never too
+  });
+
+  test('an EHR that refuses batch: auto reads by parallel searches; always fails the step with the fix', async () => {
+    const auto = await checkWith('nobatch');
+    expect(auto).toMatchObject({ ok: true, batch: false, batchSupport: 'none' });
+    expect(step(auto, 'capability_statement').detail).toContain('No batch interaction');
+    const always = await checkWith('nobatch', 'always');
+    expect(always).toMatchObject({ ok: false, batch: true, batchSetting: 'always', batchSupport: 'none' });
+    expect(step(always, 'capability_statement').status).toBe('fail');
+    expect(step(always, 'capability_statement').fix).toContain('batch setting to auto');
+    // The rest of the check still runs: the EHR is reachable, only the setting is wrong.
+    expect(step(always, 'test_read').status).toBe('pass');
+    expect(always.problems).toEqual([expect.stringContaining('"always"'), expect.stringContaining('No SMART')]);
+  });
+
+  test('an EHR that advertises batch is not probed', async () => {
+    const before = open.requests.length;
+    const report = await checkFhirConnection({
+      baseUrl: open.fhirBaseUrl,
+      timeoutMs: 3000,
+      egress: LOOPBACK_OK,
+      batch: 'never',
+    });
+    expect(report).toMatchObject({ batch: false, batchSupport: 'advertised', batchSetting: 'never' });
+    expect(open.requests.slice(before).filter((r) => r.method === 'POST')).toEqual([]);
   });
 });

@@ -84,6 +84,8 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
       tdb.db = db;
       store = createStore(db);
       expect((await store.protocols.get('family-medicine-2015'))?.kind).toBe('refill');
+      // 0019: a clinic from before the batch setting reads its EHR as every connector did then (auto).
+      expect((await store.clinics.get(CLINIC.id))?.fhirBatch).toBe('auto');
       expect(await store.clinics.protocolForKind(CLINIC.id, 'refill')).toEqual({
         clinicId: CLINIC.id,
         kind: 'refill',
@@ -213,9 +215,14 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
  * is unrun too, since kysely applies migrations in order.
  */
 async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
-  // Kysely applies migrations in order: 0018 (CDS jtis), 0016 (CDS clients), 0015 (subscription events), 0014 (access
-  // monitoring), 0013 (the analytics rollup) and 0012 (signing policies) are unrun too; the table checks of 0012 and
-  // 0014 admit the old values.
+  // Kysely applies migrations in order: 0019 (the clinics' batch setting), 0018 (CDS jtis), 0016 (CDS clients), 0015
+  // (subscription events), 0014 (access monitoring), 0013 (the analytics rollup) and 0012 (signing policies) are unrun
+  // too; the table checks of 0012 and 0014 admit the old values.
+  await kysely.schema.alterTable('clinics').dropColumn('fhirBatch').execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0019_clinic_fhir_batch' as never)
+    .execute();
   await kysely.schema.dropTable('cds_jtis').ifExists().execute();
   await kysely
     .deleteFrom('kysely_migration' as never)

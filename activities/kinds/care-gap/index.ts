@@ -1,8 +1,6 @@
 // The care-gap kind's I/O: pin the protocol, read the patient's context over FHIR, evaluate (with a facts snapshot),
 // write back (drafts, outreach, the Task, what a clinician records). Each read and write leaves an audit row.
-import type { Bundle } from '@medplum/fhirtypes';
-import { searchUrl, type SearchResult } from '../../../connectors/fhir/connector.ts';
-import { careGapFactsFromResources, careGapReads, type FhirResource } from '../../../facts/care-gap/index.ts';
+import { careGapFactsFromResources } from '../../../facts/care-gap/index.ts';
 import {
   careGapKind,
   careGapValueSetsWith,
@@ -16,6 +14,7 @@ import { AppError } from '../../../rules/index.ts';
 import type { ScreeningTest } from '../../../workflows/care-gap-messages.ts';
 import { guard } from '../../errors.ts';
 import type { ActivityDeps } from '../../index.ts';
+import { fetchCareGapResources } from './patient-context.ts';
 import {
   pendOrder,
   recordDecline,
@@ -90,28 +89,10 @@ async function gather(
   );
   const valueSets = Object.fromEntries(loaded.map((l) => [l.valueSetId, l.hash]));
   return fhir.withRequestId(input.requestId, async () => {
-    const session = (await fhir.forClinic(input.clinicId)).session();
-    const reads = careGapReads(input.patientId, sets);
-    const results = await session.batch(
-      reads.map((r) => ({ method: 'GET', url: searchUrl(r.resourceType, r.params) })),
-    );
-    const pages = await Promise.all(
-      results.map(async (r, i): Promise<SearchResult> => {
-        if (!r.ok) throw r.error;
-        return r.resource
-          ? session.searchPages(r.resource as Bundle, reads[i]!.resourceType)
-          : { matches: [], included: [] };
-      }),
-    );
-    // A large expansion splits a search in several: a resource matching two of them counts once.
-    const byKey = new Map<string, FhirResource>();
-    for (const r of pages.flatMap((p) => [...p.matches, ...p.included])) byKey.set(`${r.resourceType}/${r.id}`, r);
-    const resources = [...byKey.values()];
-    if (!resources.some((r) => r.resourceType === 'Patient' && r.id === input.patientId)) {
-      throw new AppError('EHR_NOT_FOUND', 'FHIR read Patient: Patient not found', {
-        context: { resourceType: 'Patient' },
-      });
-    }
+    const { resources, roundTrips } = await fetchCareGapResources(await fhir.forClinic(input.clinicId), {
+      patientId: input.patientId,
+      valueSets: sets,
+    });
     const facts = careGapFactsFromResources(resources, input.patientId, input.asOf, { valueSets: sets });
     const resourceCounts: Record<string, number> = {};
     for (const r of resources) resourceCounts[r.resourceType] = (resourceCounts[r.resourceType] ?? 0) + 1;
@@ -125,16 +106,16 @@ async function gather(
       detail: {
         patientId: input.patientId,
         kind: 'care-gap',
-        roundTrips: session.roundTrips,
+        roundTrips,
         resourceCounts,
         ...(loaded.length ? { valueSets } : {}),
       },
     });
     logger.info(
-      { caseId: input.caseId, roundTrips: session.roundTrips, resources: resources.length, expansions: loaded.length },
+      { caseId: input.caseId, roundTrips, resources: resources.length, expansions: loaded.length },
       'care-gap context read',
     );
-    return { facts, roundTrips: session.roundTrips, valueSets };
+    return { facts, roundTrips, valueSets };
   });
 }
 

@@ -1,9 +1,18 @@
 // FHIR → care-gap facts: the edge rules of crc-screening-2021.md "How this clinic's EHR records the data".
 import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, test } from 'vitest';
-import { careGapFactsFromBundle, careGapFactsFromResources, careGapReads } from '../../../facts/care-gap/index.ts';
+import {
+  careGapFactsFromBundle,
+  careGapFactsFromResources,
+  careGapReads,
+  MAX_CODES_PER_SEARCH,
+} from '../../../facts/care-gap/index.ts';
 import { AppError } from '../../../rules/errors.ts';
-import { CARE_GAP_VALUE_SETS, loadValueSetExpansion } from '../../../rules/kinds/care-gap/index.ts';
+import {
+  CARE_GAP_VALUE_SETS,
+  careGapValueSetsWith,
+  loadValueSetExpansion,
+} from '../../../rules/kinds/care-gap/index.ts';
 import {
   aColectomy,
   aColonoscopy,
@@ -297,6 +306,32 @@ describe('careGapReads', () => {
     expect(reads.slice(1).every((r) => r.params.patient === 'p-9')).toBe(true);
     expect(reads[3]?.params.code).toContain('http://loinc.org|29771-3');
     expect(reads[3]?.params.code).toContain('http://loinc.org|71802-3');
+  });
+
+  test('a large expansion of a long code system splits into searches whose query stays under 2,048 characters', () => {
+    // 250 codes of a 60-character system: 100 per search would make a ~10 KB URL, which HAPI refuses (414).
+    const system = `urn:example:${'long-code-system-'.repeat(3)}observations`;
+    const codes = Array.from({ length: 250 }, (_, i) => ({ system, code: `X${String(i).padStart(5, '0')}` }));
+    const sets = careGapValueSetsWith([{ valueSetId: 'fit-fobt', expansion: { source: 'test|1', codes } }]);
+    const observations = careGapReads('p-9', sets).filter((r) => r.resourceType === 'Observation');
+    const all = observations.flatMap((r) => r.params.code!.split(','));
+    expect(all).toHaveLength(new Set(all).size);
+    expect(all).toEqual(expect.arrayContaining(codes.map((c) => `${c.system}|${c.code}`)));
+    expect(all).toHaveLength(250 + careGapReads('p-9')[3]!.params.code!.split(',').length);
+    expect(observations.length).toBeGreaterThan(3); // not 100 per search: the length bound cut first
+    for (const r of observations) {
+      expect(new URLSearchParams(r.params).toString().length).toBeLessThan(2048);
+      expect(r.params.code!.split(',').length).toBeLessThanOrEqual(MAX_CODES_PER_SEARCH);
+    }
+    // Short codes still go 100 to a search.
+    const short = Array.from({ length: 250 }, (_, i) => ({ system: 'urn:x', code: String(i) }));
+    const few = careGapReads(
+      'p-9',
+      careGapValueSetsWith([{ valueSetId: 'hospice', expansion: { source: 's', codes: short } }]),
+    );
+    const sizes = few.filter((r) => r.resourceType === 'Observation').map((r) => r.params.code!.split(',').length);
+    expect(sizes.filter((n) => n === MAX_CODES_PER_SEARCH)).toHaveLength(2);
+    expect(sizes.reduce((x, y) => x + y)).toBe(250 + careGapReads('p-9')[3]!.params.code!.split(',').length);
   });
 });
 
