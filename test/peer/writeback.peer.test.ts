@@ -156,6 +156,36 @@ describe('refill write-back on HAPI FHIR', () => {
     await expectValid(tasks[0]!);
   });
 
+  test('a first Task sync (the patient known from the triage) is one conditional create; retried, HAPI answers 200 with the Task, which is updated in place', async () => {
+    const first = `rf_peer_${run}_first`;
+    const input = {
+      caseId: first,
+      clinicId: 'peer',
+      requestId: 'req-peer',
+      medicationRequestId: proposalId,
+      pool: null,
+      queue: 'signature' as const,
+      businessStatus: 'awaiting-signature',
+      status: 'requested' as const,
+      slaDueAt: null,
+      first: true,
+      patientId,
+    };
+    const before = fhir.roundTrips;
+    const { taskId } = await syncQueueTask(fhir, input, new Date());
+    expect(fhir.roundTrips - before).toBe(1);
+    const again = await syncQueueTask(fhir, { ...input, businessStatus: 'awaiting-signature-again' }, new Date());
+    expect(again.taskId).toBe(taskId);
+    const tasks = await held<Task>('Task', `${TASK_IDENTIFIER_SYSTEM}|${first}`);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).toMatchObject({
+      businessStatus: { text: 'awaiting-signature-again' },
+      focus: { reference: `MedicationRequest/${proposalId}` },
+      for: { reference: `Patient/${patientId}` },
+    });
+    await expectValid(tasks[0]!);
+  });
+
   test('a proposal HAPI does not have still gets its Task: named, not referenced (HAPI refuses dangling ones)', async () => {
     const gone = `rf_peer_${run}_gone`;
     const input = {
