@@ -349,7 +349,7 @@ export function createSandboxApp(options: SandboxOptions & { state?: SandboxStat
   };
   app.get('/oauth2/authorize', (c) => authorizeAnswer(c, apps.authorize(c.req.query(), baseUrl(c))));
   app.post('/oauth2/authorize', async (c) => {
-    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const form: Record<string, unknown> = await c.req.parseBody().catch(() => ({}));
     const text = (k: string) => (typeof form[k] === 'string' ? form[k] : undefined);
     const answer = apps.decide({
       requestId: text('request_id'),

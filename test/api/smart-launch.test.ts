@@ -197,8 +197,8 @@ describe('EHR launch', () => {
       actorId: 'dr.okafor@north.example',
       actorRole: 'doctor',
       clinicId: 'north',
-      detail: expect.objectContaining({ fhirUser: 'Practitioner/pract-1', launch: 'ehr', patientContext: true }),
     });
+    expect(audit[0]!.detail).toMatchObject({ fhirUser: 'Practitioner/pract-1', launch: 'ehr', patientContext: true });
     expect(JSON.stringify(audit[0]!.detail)).not.toContain('pat-1');
 
     // The hand-off is single-use.
@@ -217,8 +217,8 @@ describe('EHR launch', () => {
     expect(reads[0]).toMatchObject({
       actorId: 'dr.okafor@north.example',
       clinicId: 'north',
-      detail: expect.objectContaining({ patientId: 'pat-1', caseIds: ['rf_north_mr-1', 'rf_north_mr-2'] }),
     });
+    expect(reads[0]!.detail).toMatchObject({ patientId: 'pat-1', caseIds: ['rf_north_mr-1', 'rf_north_mr-2'] });
   });
 
   test('replaying the callback is refused: the launch was used', async () => {
