@@ -15,7 +15,7 @@ import {
 import { ClinicianActionSchema, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { errorResponses, openApiRouter } from '../errors.ts';
+import { errorResponse, errorResponses, openApiRouter } from '../errors.ts';
 import { PatientIdentityView, readIdentities } from '../patient-identity.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
@@ -246,6 +246,7 @@ const patientCasesRoute = createRoute({
       },
     },
     ...errorResponses(400, 401, 403),
+    422: errorResponse(422, 'UNPROCESSABLE: a token bound to no clinic names no clinic (`$.clinicId`)'),
   },
 });
 
@@ -422,7 +423,7 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     const principal = c.get('principal');
     const clinicId = principal.clinicId ?? q.clinicId;
     if (clinicId === undefined) {
-      throw new AppError('INVALID_INPUT', 'A token bound to no clinic must name the clinic (clinicId)', {
+      throw new AppError('UNPROCESSABLE', 'A token bound to no clinic must name the clinic (clinicId)', {
         issues: [{ path: '$.clinicId', message: 'required for a token bound to no clinic' }],
       });
     }

@@ -317,6 +317,27 @@ describe('standalone launch', () => {
   });
 });
 
+describe('GET /v1/cases?patientId', () => {
+  test('a global token must name the clinic (422 at $.clinicId); a clinic-bound one sees its clinic only', async () => {
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    const unnamed = await app.request('/v1/cases?patientId=pat-1', { headers: admin });
+    expect(unnamed.status).toBe(422);
+    expect(((await unnamed.json()) as { error: { issues: { path: string }[] } }).error.issues[0]!.path).toBe(
+      '$.clinicId',
+    );
+    const named = await app.request('/v1/cases?patientId=pat-2&clinicId=north', { headers: admin });
+    expect(((await named.json()) as { items: { caseId: string }[] }).items.map((c) => c.caseId)).toEqual([
+      'rf_north_mr-3',
+    ]);
+    const nurse = await app.request('/v1/cases?patientId=pat-2&clinicId=south', {
+      headers: { authorization: `Bearer ${NURSE}` },
+    });
+    expect(((await nurse.json()) as { items: unknown[] }).items).toHaveLength(1); // its own clinic (north), not south
+    const bad = await app.request('/v1/cases?patientId=a/b', { headers: admin });
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('admin routes', () => {
   const as = (token: string, method = 'GET', body?: unknown) => ({
     method,
