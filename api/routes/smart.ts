@@ -257,7 +257,7 @@ export function smartRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         redirect_uri: redirectUri,
         scope: SCOPES[mode],
         state,
-        aud: client.fhirBaseUrl,
+        aud: iss, // the EHR's own spelling of its base, which the launch named
         code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
         code_challenge_method: 'S256',
         ...(launch !== undefined ? { launch } : {}),
