@@ -1,7 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { publicUrl } from '../../connectors/config.ts';
-import { FhirUserSchema, type SmartUser } from '../../connectors/db/index.ts';
+import { FHIR_USER_PATTERN, type SmartUser } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -29,7 +29,12 @@ const SmartAppView = z
     updatedAt: z.string(),
   })
   .openapi('SmartApp');
-const FhirUser = FhirUserSchema.openapi({ example: 'Practitioner/pract-pcp-1' });
+// Built with this module's `z` (the one @hono/zod-openapi extends), not the store's schema: `.openapi` must exist
+// whatever the import order.
+const FhirUser = z
+  .string()
+  .regex(FHIR_USER_PATTERN, 'a relative reference such as Practitioner/123')
+  .openapi({ example: 'Practitioner/pract-pcp-1' });
 const UserId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$/, 'a person’s id: e-mail or staff id (letters, digits, . _ @ + -)');

@@ -11,12 +11,8 @@ import { UserIdSchema } from './tokens.ts';
 // as sha256 hashes, used once and deleted, and expire within minutes.
 
 /** An EHR user reference as SMART's `fhirUser` names it, relative: `Practitioner/123`. */
-export const FhirUserSchema = z
-  .string()
-  .regex(
-    /^(Practitioner|PractitionerRole|Patient|RelatedPerson|Person)\/[A-Za-z0-9\-.]{1,64}$/,
-    'a relative reference such as Practitioner/123',
-  );
+export const FHIR_USER_PATTERN = /^(Practitioner|PractitionerRole|Patient|RelatedPerson|Person)\/[A-Za-z0-9\-.]{1,64}$/;
+export const FhirUserSchema = z.string().regex(FHIR_USER_PATTERN, 'a relative reference such as Practitioner/123');
 
 export interface SmartClient {
   clinicId: string;
