@@ -48,6 +48,12 @@ const TokenResponseSchema = z.looseObject({
   id_token: z.string().max(16_384).optional(),
 });
 
+/**
+ * OAuth's `1*VSCHAR` (RFC 6749 Appendix A: codes, states, launch ids). The query limits keep every request line far
+ * below Node's 16 KB header limit, which would otherwise answer an undocumented 431 before the route is reached.
+ */
+const Vschar = z.string().regex(/^[\x20-\x7e]+$/, 'printable ASCII');
+
 const html = (description: string) => ({
   description,
   content: { 'text/html': { schema: z.string().openapi({ description: 'A page for the person in the browser' }) } },
@@ -67,8 +73,8 @@ const launchRoute = createRoute({
     '`.well-known/smart-configuration` and redirects to its authorization endpoint (authorization code, PKCE S256).',
   request: {
     query: z.object({
-      iss: z.url({ protocol: /^https?$/ }).max(2048),
-      launch: z.string().min(1).max(1024).optional(),
+      iss: z.url({ protocol: /^https?$/ }).max(512),
+      launch: Vschar.max(256).optional(),
     }),
   },
   responses: {
@@ -91,10 +97,12 @@ const callbackRoute = createRoute({
     '(PUT /v1/clinics/{clinicId}/smart-users). Then the browser goes to the console with a one-time hand-off cookie.',
   request: {
     query: z.object({
-      state: z.string().min(1).max(512),
-      code: z.string().min(1).max(2048).optional(),
-      error: z.string().max(128).optional(),
-      error_description: z.string().max(1024).optional(),
+      state: Vschar.max(128),
+      code: Vschar.max(512).optional(),
+      error: z
+        .string()
+        .regex(/^[a-z_]{1,64}$/)
+        .optional(),
     }),
   },
   responses: {
