@@ -12,6 +12,8 @@ import { showAccess } from './access.js';
 const TOKEN_KEY = 'ehr-autopilot.token';
 /** The patient in context of a SMART launch (their FHIR id at the clinic's EHR), kept for this tab only. */
 const PATIENT_KEY = 'ehr-autopilot.patient';
+/** Set when this tab's token is a SMART session (revoked on sign-out). */
+const SMART_KEY = 'ehr-autopilot.smart';
 const PAGE_SIZE = 25;
 const POLL_MS = 5000;
 
@@ -374,6 +376,16 @@ function showSignIn(message) {
 
 /** @param {string} [message] */
 function signOut(message) {
+  // A session from a SMART sign-in is revoked on the server too (a pasted token belongs to its owner: it is kept).
+  if (state.token && sessionStorage.getItem(SMART_KEY) === '1') {
+    void fetch('/smart/sign-out', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${state.token}` },
+      cache: 'no-store',
+      credentials: 'omit',
+    }).catch(() => undefined);
+  }
+  sessionStorage.removeItem(SMART_KEY);
   state.token = null;
   state.patientId = null;
   sessionStorage.removeItem(TOKEN_KEY);
@@ -1109,6 +1121,7 @@ async function takeSmartSession() {
   if (state.patientId) sessionStorage.setItem(PATIENT_KEY, state.patientId);
   else sessionStorage.removeItem(PATIENT_KEY);
   if (state.patientId) history.replaceState(null, '', '#/patient');
+  sessionStorage.setItem(SMART_KEY, '1');
   await signIn(body.token);
 }
 

@@ -11,6 +11,7 @@ import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
+import { ANY_ROLE, requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 // SMART App Launch 2.x (issue 12 §3): a clinician opens the console from the EHR (EHR launch: `iss` + `launch`) or
 // signs in through it (standalone launch: `iss` only). We are a public client using the authorization code flow with
@@ -143,6 +144,17 @@ const sessionRoute = createRoute({
     200: { description: 'The session', content: { 'application/json': { schema: SessionView } } },
     ...errorResponses(401),
   },
+});
+
+const signOutRoute = createRoute({
+  method: 'post',
+  path: '/smart/sign-out',
+  summary: 'SMART App Launch: end the session (revokes the calling SMART session token)',
+  description:
+    'The console’s *Sign out* for a session that came from a SMART sign-in: the bearer token is revoked at once. ' +
+    'Other API tokens are refused (409): they belong to their owner, not to a browser tab. Audited (`token.revoked`).',
+  security: [{ bearer: [] }],
+  responses: { 204: { description: 'Revoked' }, ...errorResponses(401, 409) },
 });
 
 /** A small page for the person in the browser; `message` is text (escaped here). */
@@ -374,6 +386,26 @@ export function smartRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     },
     badQuery,
   );
+
+  app.use('/smart/sign-out', requireRole(storeTokenLookup(store, deps.now), ...ANY_ROLE));
+  app.openapi(signOutRoute, async (c) => {
+    const principal = c.get('principal');
+    const t = principal.tokenId ? await store.tokens.get(principal.tokenId) : null;
+    if (!t || t.createdBy !== 'smart') {
+      throw new AppError('CONFLICT', 'Only a SMART session token is revoked here; ask an admin to revoke other tokens');
+    }
+    await store.tokens.revoke(t.id, {
+      at: deps.now().toISOString(),
+      actorType: 'user',
+      actorId: principal.userId,
+      actorRole: principal.role,
+      action: 'token.revoked',
+      clinicId: t.clinicId,
+      requestId: c.get('requestId'),
+      detail: { role: t.role, userId: t.userId, reason: 'smart_sign_out' },
+    });
+    return c.body(null, 204);
+  });
 
   app.openapi(sessionRoute, async (c) => {
     const code = getCookie(c, HANDOFF_COOKIE);

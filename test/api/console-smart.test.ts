@@ -171,6 +171,14 @@ describe('SMART App Launch in Chromium', () => {
     await page.locator('#nav-patient').click();
     await title.waitFor();
     expect(await rows.count()).toBe(2);
+
+    // Sign out ends the session on the server too: the token no longer works.
+    const token = await page.evaluate(() => sessionStorage.getItem('ehr-autopilot.token'));
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    await expect
+      .poll(async () => (await fetch(`${baseUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status)
+      .toBe(401);
   });
 
   test('standalone launch: sign in through the sandbox’s picker and choose the patient', async () => {

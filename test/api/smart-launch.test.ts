@@ -219,6 +219,12 @@ describe('EHR launch', () => {
       clinicId: 'north',
     });
     expect(reads[0]!.detail).toMatchObject({ patientId: 'pat-1', caseIds: ['rf_north_mr-1', 'rf_north_mr-2'] });
+
+    // Sign-out revokes the session; another API token is not revoked through this route.
+    const bearer = (token: string) => ({ method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect((await app.request('/smart/sign-out', bearer(ADMIN))).status).toBe(409);
+    expect((await app.request('/smart/sign-out', bearer(body.token))).status).toBe(204);
+    expect((await app.request('/v1/me', { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(401);
   });
 
   test('replaying the callback is refused: the launch was used', async () => {
