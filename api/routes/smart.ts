@@ -196,6 +196,16 @@ async function cappedJson(res: Response, max: number): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
 }
 
+/** An EHR answer we refuse, described without its body (safe to log). */
+class EhrAnswer extends Error {}
+
+/** What went wrong, safe to log: our own description of an EHR answer, else only the error's class. */
+function errorKind(err: unknown): string {
+  if (err instanceof EhrAnswer) return err.message;
+  if (err instanceof AppError) return err.code;
+  return err instanceof Error ? err.name : 'unknown';
+}
+
 /** `fhirUser` as a relative reference: an absolute one must be under the clinic's FHIR base. */
 function relativeFhirUser(fhirUser: string, fhirBaseUrl: string): string | null {
   const base = `${fhirBaseUrl.replace(/\/+$/, '')}/`;
@@ -239,10 +249,11 @@ export function smartRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
           headers: { accept: 'application/json' },
           signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
         });
-        if (!res.ok) throw new Error(`status ${res.status}`);
+        if (!res.ok) throw new EhrAnswer(`status ${res.status}`);
         conf = SmartConfigurationSchema.parse(await cappedJson(res, MAX_EHR_JSON_BYTES));
       } catch (err) {
-        c.get('logger').warn({ clinicId: client.clinicId, err: (err as Error).message }, 'smart: discovery failed');
+        // The error's class only: a parser's message can quote the body.
+        c.get('logger').warn({ clinicId: client.clinicId, error: errorKind(err) }, 'smart: discovery failed');
         return refuse(c, 502, 'The EHR did not answer', 'The EHR’s SMART configuration could not be read.');
       }
       if (!conf.code_challenge_methods_supported?.includes('S256')) {
@@ -324,11 +335,12 @@ export function smartRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
         const body = await cappedJson(res, MAX_EHR_JSON_BYTES).catch(() => undefined);
         if (!res.ok) {
           const error = (body as { error?: string } | undefined)?.error;
-          throw new Error(`token endpoint ${res.status} ${oauthCode(error)}`);
+          throw new EhrAnswer(`token endpoint ${res.status} ${oauthCode(error)}`);
         }
         token = TokenResponseSchema.parse(body);
       } catch (err) {
-        c.get('logger').warn({ clinicId: launch.clinicId, err: (err as Error).message }, 'smart: code exchange failed');
+        // The status and OAuth error code only: a parser's message can quote the body (tokens, the patient).
+        c.get('logger').warn({ clinicId: launch.clinicId, error: errorKind(err) }, 'smart: code exchange failed');
         return refuse(c, 502, 'Sign-in failed', 'The EHR refused to complete the sign-in. Open the app again.');
       }
       // Who signed in: `fhirUser` of the token response, else the id_token's claim (received directly from the token
