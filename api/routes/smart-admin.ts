@@ -1,7 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { publicUrl } from '../../connectors/config.ts';
-import { FHIR_USER_PATTERN, type SmartUser } from '../../connectors/db/index.ts';
+import { FHIR_USER_PATTERN, SmartRoleSchema, type SmartUser } from '../../connectors/db/index.ts';
 import { AppError } from '../../rules/index.ts';
 import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -42,7 +42,7 @@ const SmartUserView = z
   .object({ fhirUser: FhirUser, userId: UserId, role: RoleSchema, updatedAt: z.string() })
   .openapi('SmartUser');
 const SmartUserBody = z
-  .strictObject({ fhirUser: FhirUser, userId: UserId, role: RoleSchema })
+  .strictObject({ fhirUser: FhirUser, userId: UserId, role: SmartRoleSchema })
   .openapi('SmartUserMapping');
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({

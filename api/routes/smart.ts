@@ -11,7 +11,7 @@ import { RoleSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
 import { errorResponses, openApiRouter } from '../errors.ts';
-import { ANY_ROLE, requireRole, storeTokenLookup } from '../middleware/auth.ts';
+import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 
 // SMART App Launch 2.x (issue 12 §3): a clinician opens the console from the EHR (EHR launch: `iss` + `launch`) or
 // signs in through it (standalone launch: `iss` only). We are a public client using the authorization code flow with
@@ -154,7 +154,7 @@ const signOutRoute = createRoute({
     'The console’s *Sign out* for a session that came from a SMART sign-in: the bearer token is revoked at once. ' +
     'Other API tokens are refused (409): they belong to their owner, not to a browser tab. Audited (`token.revoked`).',
   security: [{ bearer: [] }],
-  responses: { 204: { description: 'Revoked' }, ...errorResponses(401, 409) },
+  responses: { 204: { description: 'Revoked' }, ...errorResponses(401, 403, 409) },
 });
 
 /** A small page for the person in the browser; `message` is text (escaped here). */
@@ -399,7 +399,8 @@ export function smartRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     badQuery,
   );
 
-  app.use('/smart/sign-out', requireRole(storeTokenLookup(store, deps.now), ...ANY_ROLE));
+  // Every role a SMART sign-in can map to (never `privacy`: smart-users refuses it).
+  app.use('/smart/sign-out', requireRole(storeTokenLookup(store, deps.now)));
   app.openapi(signOutRoute, async (c) => {
     const principal = c.get('principal');
     const t = principal.tokenId ? await store.tokens.get(principal.tokenId) : null;

@@ -50,6 +50,12 @@ export interface SmartHandoff {
   expiresAt: string;
 }
 
+/**
+ * The roles an EHR user can sign in as: the clinicians' and the admin's. A privacy officer reads access monitoring
+ * with their own token; a console opened from the EHR with a patient in context is not for that role.
+ */
+export const SmartRoleSchema = RoleSchema.exclude(['privacy']);
+
 const ClientIdSchema = z
   .string()
   .min(1)
@@ -59,7 +65,7 @@ const PutUserSchema = z.strictObject({
   clinicId: z.string().min(1),
   fhirUser: FhirUserSchema,
   userId: UserIdSchema,
-  role: RoleSchema,
+  role: SmartRoleSchema,
 });
 
 export interface SmartRepo {

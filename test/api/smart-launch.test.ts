@@ -392,6 +392,12 @@ describe('admin routes', () => {
     );
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { issues: { path: string }[] } }).error.issues[0]!.path).toBe('$.fhirUser');
+    const privacy = await app.request(
+      '/v1/clinics/north/smart-users',
+      as(ADMIN, 'PUT', { fhirUser: 'Practitioner/pract-9', userId: 'po', role: 'privacy' }),
+    );
+    expect(privacy.status).toBe(400); // a privacy officer does not open the console from the EHR
+    expect(((await privacy.json()) as { error: { issues: { path: string }[] } }).error.issues[0]!.path).toBe('$.role');
     expect(
       (
         await app.request(
