@@ -29,6 +29,8 @@ import { sweepRoutes } from './routes/sweeps.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { valueSetRoutes } from './routes/value-sets.ts';
 import { cdsClientRoutes } from './routes/cds-clients.ts';
+import { smartAdminRoutes } from './routes/smart-admin.ts';
+import { smartRoutes } from './routes/smart.ts';
 
 /**
  * The HTTP API: webhooks, cases, queues, decisions, health, the OpenAPI document and the console. Stateless: every
@@ -87,6 +89,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   app.route('/', tokenRoutes(deps));
   app.route('/', valueSetRoutes(deps));
   app.route('/', cdsClientRoutes(deps));
+  app.route('/', smartAdminRoutes(deps));
+  app.route('/', smartRoutes(deps)); // SMART App Launch: pages and redirects for the browser
   app.route('/', analyticsRoutes(deps));
   app.route('/', accessRoutes(deps));
   app.route('/', cdsHookRoutes(deps));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../connectors/db/index.ts';
-import type { Config } from '../connectors/config.ts';
+import { publicUrl, type Config } from '../connectors/config.ts';
 import { generateClientKeyPair } from '../connectors/fhir/auth.ts';
 import type { Logger } from '../connectors/logger.ts';
 import { canonicalJson } from '../rules/engine/diff.ts';
@@ -90,6 +90,9 @@ export interface DemoCredentials {
   /** One token per role; `pharmacist` and `pa` are absent from credentials saved before those roles existed. */
   tokens: { admin: string; doctor: string; nurse: string; pharmacist: string; pa: string };
   fhirClientId: string;
+  /** The console's SMART App Launch client at the sandbox EHR, and its redirect URI (the sandbox re-registers it). */
+  smartClientId?: string;
+  smartRedirectUri?: string;
 }
 
 /** The demo clinic as seeded: its credentials, and whether its EHR (the sandbox) is ready for it. */
@@ -99,6 +102,15 @@ export interface DemoClinic extends DemoCredentials {
 }
 
 const DEMO_CLINIC = 'demo';
+const DEMO_SMART_CLIENT = 'ehr-autopilot-console';
+/**
+ * The sandbox's practitioners (sandbox/synthetic/catalog.ts) who can open the demo console from the EHR, as the demo
+ * tokens' users. The other practitioners stay unmapped: their sign-in shows the refusal.
+ */
+export const DEMO_SMART_USERS = [
+  { fhirUser: 'Practitioner/pract-pcp-1', userId: 'demo-doctor', role: 'doctor' },
+  { fhirUser: 'Practitioner/pract-ccn-1', userId: 'demo-nurse', role: 'nurse' },
+] as const;
 const token = () => randomBytes(24).toString('base64url');
 
 /**
@@ -126,6 +138,8 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
       pa: config.DEMO_PA_TOKEN ?? saved?.tokens.pa ?? token(),
     },
     fhirClientId: 'ehr-autopilot-demo',
+    smartClientId: DEMO_SMART_CLIENT,
+    smartRedirectUri: `${publicUrl(config)}/smart/callback`,
   };
   mkdirSync(config.DATA_DIR, { recursive: true });
   writeFileSync(file, JSON.stringify({ ...creds, ...keys }, null, 2), { mode: 0o600 });
@@ -145,6 +159,12 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
     timezone: existing?.timezone ?? 'America/Chicago',
   });
   await enableDemoKinds(store, existing?.protocolId ?? 'family-medicine-2015');
+  // SMART App Launch from the sandbox EHR: the console's client and the demo practitioners (an admin's changes kept).
+  if (!(await store.smart.getClient(DEMO_CLINIC))) await store.smart.putClient(DEMO_CLINIC, DEMO_SMART_CLIENT);
+  for (const user of DEMO_SMART_USERS) {
+    if (!(await store.smart.getUser(DEMO_CLINIC, user.fhirUser)))
+      await store.smart.putUser({ clinicId: DEMO_CLINIC, ...user });
+  }
   for (const role of ['admin', 'doctor', 'nurse', 'pharmacist', 'pa'] as const) {
     if (!(await store.tokens.findByToken(creds.tokens[role]))) {
       await store.tokens.createToken({
@@ -159,8 +179,15 @@ export async function ensureDemoClinic(store: Store, config: Config, logger: Log
   // The sandbox keeps registrations in memory: register the demo client's public key at every start. The sandbox
   // may still be loading its patients, so keep trying in the background for a minute.
   let registered = false;
-  void registerWithSandbox(`${sandboxBase}/oauth2/register`, creds.fhirClientId, keys.publicJwks, logger).then(
-    (ok) => (registered = ok),
+  void registerWithSandbox(
+    `${sandboxBase}/oauth2/register`,
+    { client_id: creds.fhirClientId, jwks: keys.publicJwks },
+    logger,
+  ).then((ok) => (registered = ok));
+  void registerWithSandbox(
+    `${sandboxBase}/oauth2/register`,
+    { client_id: DEMO_SMART_CLIENT, redirect_uris: [creds.smartRedirectUri] },
+    logger,
   );
   return {
     ...creds,
@@ -189,13 +216,13 @@ async function enableDemoKinds(store: Store, protocolId: string): Promise<void> 
   if (kinds.length) await store.clinics.updateSettings(DEMO_CLINIC, { kinds });
 }
 
-async function registerWithSandbox(url: string, clientId: string, jwks: unknown, logger: Logger): Promise<boolean> {
+async function registerWithSandbox(url: string, registration: object, logger: Logger): Promise<boolean> {
   for (let attempt = 0; attempt < 60; attempt++) {
     try {
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ client_id: clientId, jwks }),
+        body: JSON.stringify(registration),
         signal: AbortSignal.timeout(5000),
       });
       if (res.ok) return true;

@@ -71,6 +71,8 @@ const ConfigObject = z.object({
   /** Lifetime of an issued API token when the issuer gives none, and the longest one allowed (days). */
   TOKEN_DEFAULT_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   TOKEN_MAX_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+  /** Lifetime of the session token a SMART App Launch sign-in issues (hours). */
+  SMART_SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(24).default(8),
 
   /** Seed the demo clinic `demo` (on the sandbox EHR) at API start. `npm start` sets it; a deploy never needs it. */
   DEMO: z

@@ -28,6 +28,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from '../connectors/logger.ts';
 import { IndexedRepository } from './indexed-repository.ts';
 import { compiledParams } from './search-query.ts';
+import { AppLaunchAuthority, RegisterAppSchema, type AppClient, type AuthorizeResult } from './smart-app-launch.ts';
 import {
   RegisterClientSchema,
   SIGNING_ALGORITHMS,
@@ -77,6 +78,8 @@ export interface SandboxOptions {
   requireAuth?: boolean;
   /** Pre-registered SMART Backend Services clients. */
   clients?: readonly SandboxClient[];
+  /** Pre-registered SMART App Launch clients (authorization code + PKCE, public). */
+  appClients?: readonly AppClient[];
   /** Delay added before each FHIR response, in ms. */
   latencyMs?: number;
   /** Probability (0..1) that a FHIR interaction answers 503 with `Retry-After: 1`. */
@@ -112,6 +115,8 @@ export interface FaultSpec {
 export interface SandboxHandle {
   readonly repo: IndexedRepository;
   readonly auth: SmartAuthority;
+  /** SMART App Launch: app clients, launch ids, authorization codes. */
+  readonly apps: AppLaunchAuthority;
   /** Every HTTP request answered, oldest first (tests count round trips with it). */
   readonly requests: RequestLogEntry[];
   injectFaults(spec: FaultSpec): void;
@@ -122,6 +127,7 @@ export interface SandboxHandle {
   readonly fhirBaseUrl: string;
   readonly port: number;
   registerClient(client: SandboxClient): void;
+  registerApp(client: AppClient): void;
   close(): Promise<void>;
 }
 
@@ -179,12 +185,15 @@ function isLoopback(address: string | undefined): boolean {
 export class SandboxState {
   readonly repo: IndexedRepository;
   readonly auth: SmartAuthority;
+  readonly apps: AppLaunchAuthority;
   readonly requests: RequestLogEntry[] = [];
   private readonly faults: FaultSpec[] = [];
 
   constructor(options: SandboxOptions = {}) {
     this.repo = options.repo ?? new IndexedRepository();
     this.auth = new SmartAuthority({ clients: options.clients, now: options.now });
+    this.apps = new AppLaunchAuthority(this.auth, options.now);
+    for (const client of options.appClients ?? []) this.apps.registerApp(client);
   }
 
   /** Queues a forced fault: the next `count` matching requests answer `status`. */
@@ -222,7 +231,7 @@ function faultMatches(spec: Pick<FaultSpec, 'match'>, method: string, path: stri
  */
 export function createSandboxApp(options: SandboxOptions & { state?: SandboxState } = {}): Hono<SandboxEnv> {
   const state = options.state ?? new SandboxState(options);
-  const { repo, auth } = state;
+  const { repo, auth, apps } = state;
   const requireAuth = options.requireAuth ?? true;
   const validate = options.validate ?? true;
   const random = options.random ?? Math.random;
@@ -280,28 +289,125 @@ export function createSandboxApp(options: SandboxOptions & { state?: SandboxStat
       token_endpoint: `${origin(c)}/oauth2/token`,
       authorization_endpoint: `${origin(c)}/oauth2/authorize`,
       registration_endpoint: `${origin(c)}/oauth2/register`,
-      grant_types_supported: ['client_credentials'],
-      token_endpoint_auth_methods_supported: ['private_key_jwt'],
+      jwks_uri: `${origin(c)}/oauth2/jwks`,
+      grant_types_supported: ['client_credentials', 'authorization_code'],
+      response_types_supported: ['code'],
+      code_challenge_methods_supported: ['S256'],
+      token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
       token_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
-      scopes_supported: ['system/*.rs', 'system/*.cruds', 'system/*.read', 'system/*.write', 'system/*.*'],
-      capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
+      scopes_supported: [
+        'system/*.rs',
+        'system/*.cruds',
+        'system/*.read',
+        'system/*.write',
+        'system/*.*',
+        'openid',
+        'fhirUser',
+        'launch',
+        'launch/patient',
+        'user/*.rs',
+        'patient/*.rs',
+      ],
+      capabilities: [
+        'client-confidential-asymmetric',
+        'client-public',
+        'launch-ehr',
+        'launch-standalone',
+        'context-ehr-patient',
+        'context-standalone-patient',
+        'sso-openid-connect',
+        'permission-patient',
+        'permission-user',
+        'permission-v1',
+        'permission-v2',
+      ],
     }),
   );
   app.post('/oauth2/token', async (c) => {
-    const form = await c.req.parseBody().catch(() => ({}));
-    const result = await auth.issueToken(form, tokenUrls(c));
+    const form: Record<string, unknown> = await c.req.parseBody().catch(() => ({}));
+    const result =
+      form.grant_type === 'authorization_code'
+        ? await apps.exchange(form, baseUrl(c), origin(c))
+        : await auth.issueToken(form, tokenUrls(c));
     return c.json(result.body, result.status, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });
-  app.get('/oauth2/authorize', (c) =>
-    c.json({ error: 'unsupported_response_type', error_description: 'Only client_credentials is supported' }, 400),
-  );
+  app.get('/oauth2/jwks', async (c) => c.json(await apps.jwks()));
+
+  // SMART App Launch: the authorization endpoint, the standalone picker's answer, and "the EHR opens an app".
+  const authorizeAnswer = (c: Ctx, result: AuthorizeResult) => {
+    switch (result.kind) {
+      case 'redirect':
+        return c.redirect(result.location, 302);
+      case 'error':
+        return c.html(
+          page('Sign-in refused', `<p>${escapeHtml(result.error)}: ${escapeHtml(result.description)}</p>`),
+          400,
+        );
+      case 'pick':
+        return c.html(pickerPage(repo, result.requestId, result.request.clientId, result.needsPatient));
+    }
+  };
+  app.get('/oauth2/authorize', (c) => authorizeAnswer(c, apps.authorize(c.req.query(), baseUrl(c))));
+  app.post('/oauth2/authorize', async (c) => {
+    const form: Record<string, unknown> = await c.req.parseBody().catch(() => ({}));
+    const text = (k: string) => (typeof form[k] === 'string' ? form[k] : undefined);
+    const answer = apps.decide({
+      requestId: text('request_id'),
+      practitioner: text('practitioner'),
+      patient: text('patient'),
+      decision: text('decision'),
+    });
+    // After a form POST, 303: the browser follows with a GET.
+    return answer.kind === 'redirect' ? c.redirect(answer.location, 303) : authorizeAnswer(c, answer);
+  });
+  app.get('/launch', (c) => {
+    const { app: appUrl, patient, practitioner } = c.req.query();
+    let target: URL | undefined;
+    try {
+      target = appUrl ? new URL(appUrl) : undefined;
+    } catch {
+      target = undefined;
+    }
+    const known = (type: string, id: string | undefined) => !!id && ID.test(id) && !!repo.read(type, id);
+    if (
+      !target ||
+      !/^https?:$/.test(target.protocol) ||
+      !known('Patient', patient) ||
+      !known('Practitioner', practitioner)
+    ) {
+      return c.html(
+        page(
+          'EHR launch',
+          '<p>Open an app as the EHR would: <code>/launch?app=&lt;launch URL&gt;&amp;patient=&lt;Patient id&gt;' +
+            '&amp;practitioner=&lt;Practitioner id&gt;</code> (both must exist in this sandbox).</p>',
+        ),
+        400,
+      );
+    }
+    const launch = apps.createLaunch({ patient: patient!, practitioner: practitioner! });
+    target.searchParams.set('iss', baseUrl(c));
+    target.searchParams.set('launch', launch);
+    return c.redirect(target.toString(), 302);
+  });
   app.post('/oauth2/register', async (c) => {
     if (!isLoopback(c.env?.incoming?.socket.remoteAddress)) {
       return c.json({ error: 'access_denied', error_description: 'Registration is open to loopback only' }, 403);
     }
-    const parsed = RegisterClientSchema.safeParse(await c.req.json().catch(() => undefined));
+    const body: unknown = await c.req.json().catch(() => undefined);
+    const asApp = RegisterAppSchema.safeParse(body);
+    if (asApp.success) {
+      apps.registerApp({ clientId: asApp.data.client_id, redirectUris: asApp.data.redirect_uris });
+      return c.json({ client_id: asApp.data.client_id, token_endpoint_auth_method: 'none' }, 201);
+    }
+    const parsed = RegisterClientSchema.safeParse(body);
     if (!parsed.success) {
-      return c.json({ error: 'invalid_client_metadata', error_description: 'Expected { client_id, jwks }' }, 400);
+      return c.json(
+        {
+          error: 'invalid_client_metadata',
+          error_description: 'Expected { client_id, jwks } or { client_id, redirect_uris }',
+        },
+        400,
+      );
     }
     auth.registerClient({ clientId: parsed.data.client_id, jwks: parsed.data.jwks });
     return c.json({ client_id: parsed.data.client_id }, 201);
@@ -512,6 +618,54 @@ export function createSandboxApp(options: SandboxOptions & { state?: SandboxStat
   return app;
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** A minimal HTML page of the sandbox EHR (`body` is HTML the caller escaped). */
+function page(title: string, body: string): string {
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Sandbox EHR</title>` +
+    `<meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main><h1>${escapeHtml(title)}</h1>` +
+    `${body}</main></body></html>`
+  );
+}
+
+/** A display name of a Patient or Practitioner: given and family names, else its id. */
+function displayName(resource: Resource): string {
+  const name =
+    'name' in resource && Array.isArray(resource.name)
+      ? (resource.name[0] as { given?: string[]; family?: string })
+      : undefined;
+  const text = [...(name?.given ?? []), name?.family].filter(Boolean).join(' ');
+  return text || (resource.id ?? '');
+}
+
+/**
+ * The standalone launch's stand-in for the EHR's sign-in and patient picker: choose who signs in (a Practitioner)
+ * and, when the app asked for `launch/patient`, the patient; approve or deny.
+ */
+function pickerPage(repo: IndexedRepository, requestId: string, clientId: string, needsPatient: boolean): string {
+  const options = (type: string) =>
+    (repo.search(type, new URLSearchParams({ _count: '100' }), { baseUrl: '' }).entry ?? [])
+      .map((e) => e.resource)
+      .filter((r): r is WithId<Resource> => !!r?.id)
+      .map((r) => `<option value="${escapeHtml(r.id)}">${escapeHtml(displayName(r))} (${escapeHtml(r.id)})</option>`)
+      .join('');
+  return page(
+    'Sign in to the sandbox EHR',
+    `<p>The app <strong>${escapeHtml(clientId)}</strong> asks you to sign in${needsPatient ? ' and choose a patient' : ''}.</p>` +
+      `<form method="post" action="/oauth2/authorize">` +
+      `<input type="hidden" name="request_id" value="${escapeHtml(requestId)}">` +
+      `<p><label for="practitioner">Signed in as</label><br><select id="practitioner" name="practitioner">${options('Practitioner')}</select></p>` +
+      (needsPatient
+        ? `<p><label for="patient">Patient</label><br><select id="patient" name="patient">${options('Patient')}</select></p>`
+        : '') +
+      `<p><button type="submit" name="decision" value="approve">Allow</button> ` +
+      `<button type="submit" name="decision" value="deny">Deny</button></p></form>`,
+  );
+}
+
 function statusLine(status: number): string {
   return `${status} ${STATUS_TEXT[status] ?? ''}`.trim();
 }
@@ -604,6 +758,7 @@ export async function startSandbox(
   return {
     repo: state.repo,
     auth: state.auth,
+    apps: state.apps,
     requests: state.requests,
     injectFaults: (spec) => state.injectFaults(spec),
     clearFaults: () => state.clearFaults(),
@@ -611,6 +766,7 @@ export async function startSandbox(
     fhirBaseUrl: `${url}${FHIR_BASE_PATH}`,
     port,
     registerClient: (client) => state.auth.registerClient(client),
+    registerApp: (client) => state.apps.registerApp(client),
     close: () =>
       new Promise<void>((resolve, reject) => {
         if ('closeAllConnections' in server) server.closeAllConnections();

@@ -81,10 +81,19 @@ function registerSavedDemoClient(handle: SandboxHandle, config: Config, logger: 
   const file = join(config.DATA_DIR, 'demo-credentials.json');
   if (!existsSync(file)) return;
   try {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as { fhirClientId?: string; publicJwks?: { keys: JWK[] } };
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+      fhirClientId?: string;
+      publicJwks?: { keys: JWK[] };
+      smartClientId?: string;
+      smartRedirectUri?: string;
+    };
     if (saved.fhirClientId && saved.publicJwks) {
       handle.registerClient({ clientId: saved.fhirClientId, jwks: saved.publicJwks });
       logger.info({ clientId: saved.fhirClientId }, 'demo client registered');
+    }
+    if (saved.smartClientId && saved.smartRedirectUri) {
+      handle.registerApp({ clientId: saved.smartClientId, redirectUris: [saved.smartRedirectUri] });
+      logger.info({ clientId: saved.smartClientId }, 'demo SMART app registered');
     }
   } catch {
     logger.warn('demo credentials unreadable; the API registers the demo client at start');

@@ -34,6 +34,8 @@ const CLOCK_SKEW_S = 30;
 
 const LETTER: Record<ScopedInteraction, string> = { create: 'c', read: 'r', update: 'u', delete: 'd', search: 's' };
 const SCOPE = /^system\/(\*|[A-Z][A-Za-z]+)\.(read|write|\*|c?r?u?d?s?)$/;
+/** The scopes of a person's app (SMART App Launch): `user/…` and `patient/…`. */
+const PERSON_SCOPE = /^(?:user|patient)\/(\*|[A-Z][A-Za-z]+)\.(read|write|\*|c?r?u?d?s?)$/;
 
 export const RegisterClientSchema = z.strictObject({
   client_id: z
@@ -65,10 +67,10 @@ function oauthError(status: 400 | 401, error: string, description: string): Toke
 }
 
 /** Parses SMART scopes (v1 `.read/.write/.*` and v2 `.cruds`) into permission letters per resource type. */
-export function parseScopes(scope: string): Map<string, Set<string>> {
+export function parseScopes(scope: string, pattern: RegExp = SCOPE): Map<string, Set<string>> {
   const permissions = new Map<string, Set<string>>();
   for (const item of scope.split(/\s+/).filter(Boolean)) {
-    const m = SCOPE.exec(item);
+    const m = pattern.exec(item);
     if (!m?.[1] || !m[2]) continue;
     const letters = m[2] === 'read' ? 'rs' : m[2] === 'write' ? 'cud' : m[2] === '*' ? 'cruds' : m[2];
     const set = permissions.get(m[1]) ?? new Set<string>();
@@ -182,6 +184,22 @@ export class SmartAuthority {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     const grant = m?.[1] ? this.tokens.get(m[1]) : undefined;
     return grant && grant.expiresAt > this.now() ? grant : undefined;
+  }
+
+  /**
+   * Issues an access token to a person's app (SMART App Launch, after the authorization code exchange) for its
+   * `user/` and `patient/` scopes. The sandbox does not narrow `patient/` scopes to the patient's compartment.
+   */
+  grantUser(clientId: string, scope: string): { token: string; expiresIn: number } {
+    const token = randomBytes(32).toString('base64url');
+    const permissions = parseScopes(scope, PERSON_SCOPE);
+    this.tokens.set(token, { clientId, scope, permissions, expiresAt: this.now() + ACCESS_TOKEN_LIFETIME_S * 1000 });
+    return { token, expiresIn: ACCESS_TOKEN_LIFETIME_S };
+  }
+
+  /** Revokes one token (a reused authorization code revokes the token it was exchanged for). */
+  revoke(token: string): void {
+    this.tokens.delete(token);
   }
 
   /** Revokes every issued token (tests use it to force the client's 401 → new token path). */

@@ -340,6 +340,8 @@ export async function start(options: StartOptions = {}): Promise<number> {
       ...describeKindTriggers(apiBase),
       ...(config.DEMO
         ? [
+            // SMART App Launch: the sandbox EHR opens the console for a patient, as the demo doctor (api/seed.ts).
+            `  SMART launch  http://127.0.0.1:${config.SANDBOX_PORT}/launch?app=${encodeURIComponent(`${apiBase}/smart/launch`)}&patient=pat-0001&practitioner=pract-pcp-1`,
             '  Demo credentials:',
             ...describeDemoCredentials(join(dataDir, 'demo-credentials.json')).map((l) => `    ${l}`),
           ]

@@ -10,6 +10,10 @@ import { showClinics } from './clinics.js';
 import { showAccess } from './access.js';
 
 const TOKEN_KEY = 'ehr-autopilot.token';
+/** The patient in context of a SMART launch (their FHIR id at the clinic's EHR), kept for this tab only. */
+const PATIENT_KEY = 'ehr-autopilot.patient';
+/** Set when this tab's token is a SMART session (revoked on sign-out). */
+const SMART_KEY = 'ehr-autopilot.smart';
 const PAGE_SIZE = 25;
 const POLL_MS = 5000;
 
@@ -81,6 +85,8 @@ const EVENT_TEXT = {
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
+  /** The patient in context (SMART App Launch), or null. */
+  patientId: sessionStorage.getItem(PATIENT_KEY),
   /** @type {Me | null} */
   me: null,
   /** Who may take which action in each queue: GET /v1/lifecycle (rules/lifecycle/), fetched at sign-in. */
@@ -370,8 +376,21 @@ function showSignIn(message) {
 
 /** @param {string} [message] */
 function signOut(message) {
+  // A session from a SMART sign-in is revoked on the server too (a pasted token belongs to its owner: it is kept).
+  if (state.token && sessionStorage.getItem(SMART_KEY) === '1') {
+    void fetch('/smart/sign-out', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${state.token}` },
+      cache: 'no-store',
+      credentials: 'omit',
+    }).catch(() => undefined);
+  }
+  sessionStorage.removeItem(SMART_KEY);
   state.token = null;
+  state.patientId = null;
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(PATIENT_KEY);
+  $('nav-patient').hidden = true;
   history.replaceState(null, '', '#/');
   showSignIn(message);
 }
@@ -396,6 +415,7 @@ async function signIn(token) {
   $('nav-protocols').hidden = me.role !== 'admin'; // the protocol pages (./protocols.js)
   $('nav-clinics').hidden = me.role !== 'admin'; // clinic onboarding and settings (./clinics.js)
   $('nav-access').hidden = me.role !== 'admin' && !watcher(me);
+  $('nav-patient').hidden = !state.patientId || watcher(me); // the patient of a SMART launch
   $('tabs').hidden = watcher(me);
   sessionStorage.setItem(TOKEN_KEY, token);
   $('signin').hidden = true;
@@ -468,6 +488,7 @@ function buildTabs() {
 function renderTabs() {
   const onCase =
     !$('case-view').hidden ||
+    !$('patient-view').hidden ||
     !$('analytics-view').hidden ||
     !$('protocols-view').hidden ||
     !$('clinics-view').hidden ||
@@ -1000,12 +1021,120 @@ async function loadAudit(caseId) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// SMART App Launch: the patient in context, and taking the session of a sign-in through the EHR
+
+/** @type {Record<string, string>} */
+const STATUS_TEXT = {
+  received: 'Received',
+  triaging: 'Being triaged',
+  queued: 'Open',
+  closed: 'Closed',
+  failed: 'Failed',
+};
+
+/** The patient of the SMART launch and their cases here (GET /v1/cases?patientId=…), open ones first. */
+async function showPatient() {
+  $('queue-view').hidden = true;
+  $('case-view').hidden = true;
+  renderTabs();
+  const view = $('patient-view');
+  const patientId = state.patientId ?? '';
+  view.replaceChildren(h('p', { class: 'muted' }, 'Loading the patient’s cases…'));
+  const data = await api(`/v1/cases?${new URLSearchParams({ patientId, limit: '100' }).toString()}`);
+  /** @type {any[]} */
+  const items = data.items;
+  const who = items.find((c) => c.patient && !c.patient.unavailable)?.patient;
+  const title = who?.name ?? `Patient/${patientId}`;
+  document.title = `${title} · Console`;
+  const rows = items.map((c) =>
+    h(
+      'tr',
+      { class: 'row', 'data-case-id': c.caseId },
+      h('td', null, rendererFor(c.kind).queueCell(c, ui)), // the kind's cell links to the case
+      h('td', null, STATUS_TEXT[c.status] ?? c.status),
+      h('td', null, c.queue ? queueText(c.queue).title : h('span', { class: 'muted' }, '—')),
+      h(
+        'td',
+        null,
+        c.status === 'closed' ? (OUTCOME_TEXT[c.outcome] ?? c.outcome ?? '—') : dispositionBadge(c.disposition, c.kind),
+      ),
+      h('td', { title: fmtDateTime(c.createdAt) }, ago(c.createdAt)),
+    ),
+  );
+  view.replaceChildren(
+    h(
+      'div',
+      { class: 'queue-head' },
+      h('h1', { id: 'patient-title', tabindex: '-1' }, `Cases of ${title}`),
+      who ? h('p', { class: 'muted' }, identityFacts(who).join(' · ')) : null,
+      h('p', { class: 'muted' }, 'The patient in context from the EHR. Open cases first.'),
+    ),
+    items.length
+      ? h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { class: 'queue', id: 'patient-cases' },
+            h('caption', { class: 'visually-hidden' }, 'The patient’s cases, open ones first'),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                ...['Case', 'Status', 'Queue', 'Disposition', 'Received'].map((t) => h('th', { scope: 'col' }, t)),
+              ),
+            ),
+            h('tbody', null, ...rows),
+          ),
+        )
+      : h('p', { class: 'empty', id: 'patient-empty' }, 'This patient has no cases here.'),
+    data.more ? h('p', { class: 'muted' }, 'Only the first 100 cases are shown.') : '',
+  );
+  setStatus('');
+  /** @type {HTMLElement} */ ($('patient-title')).focus();
+}
+
+/**
+ * After a SMART sign-in the server sends the browser to `#/smart` with a one-time HttpOnly hand-off cookie: take the
+ * session (POST /smart/session), keep its token and patient for this tab, and open the patient's cases.
+ */
+async function takeSmartSession() {
+  history.replaceState(null, '', '#/');
+  let res;
+  try {
+    res = await fetch('/smart/session', { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+  } catch {
+    showSignIn('The server could not be reached.');
+    return;
+  }
+  /** @type {any} */
+  const body = await res.json().catch(() => null);
+  if (!res.ok || !body?.token) {
+    showSignIn(
+      body?.error?.message ?? 'The sign-in through the EHR did not complete. Open the app from the EHR again.',
+    );
+    return;
+  }
+  state.patientId = body.patientId ?? null;
+  if (state.patientId) sessionStorage.setItem(PATIENT_KEY, state.patientId);
+  else sessionStorage.removeItem(PATIENT_KEY);
+  if (state.patientId) history.replaceState(null, '', '#/patient');
+  sessionStorage.setItem(SMART_KEY, '1');
+  await signIn(body.token);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Routing and polling
 
 async function route() {
   if (!state.me) return;
   const hash = location.hash.replace(/^#/, '');
   const caseMatch = /^\/case\/(.+)$/.exec(hash);
+  const onPatient = hash === '/patient' && !!state.patientId && state.me.role !== 'privacy';
+  $('patient-view').hidden = !onPatient;
+  $('nav-patient').setAttribute('aria-current', onPatient ? 'page' : 'false');
   const onAnalytics = /^\/analytics(\?|$)/.test(hash) && state.me.role === 'admin';
   $('analytics-view').hidden = !onAnalytics;
   $('nav-analytics').setAttribute('aria-current', onAnalytics ? 'page' : 'false');
@@ -1082,6 +1211,10 @@ async function route() {
       setStatus('');
       return;
     }
+    if (onPatient) {
+      await showPatient();
+      return;
+    }
     if (caseMatch?.[1]) {
       await openCase(decodeURIComponent(caseMatch[1]));
       return;
@@ -1114,7 +1247,8 @@ async function poll() {
     !$('analytics-view').hidden ||
     !$('protocols-view').hidden ||
     !$('clinics-view').hidden ||
-    !$('access-view').hidden
+    !$('access-view').hidden ||
+    !$('patient-view').hidden
   )
     return;
   const c = state.current;
@@ -1172,7 +1306,9 @@ function wire() {
 }
 
 wire();
-if (state.token) {
+if (location.hash === '#/smart') {
+  takeSmartSession().catch((err) => showSignIn(errorText(err)));
+} else if (state.token) {
   signIn(state.token).catch((err) => {
     if (err instanceof ApiError && err.status === 401) signOut('Your session has ended. Sign in again.');
     else showSignIn(errorText(err));

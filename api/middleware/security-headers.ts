@@ -49,7 +49,8 @@ const docs = secureHeaders({
 export function securityHeaders(): MiddlewareHandler<ApiEnv> {
   return (c, next) => {
     const path = c.req.path;
-    if (path === '/' || path.startsWith('/console/')) return consolePage(c, next);
+    // The SMART App Launch pages (api/routes/smart.ts) load the console's stylesheet, nothing else.
+    if (path === '/' || path.startsWith('/console/') || path.startsWith('/smart/')) return consolePage(c, next);
     if (path === '/docs' || path.startsWith('/docs/')) return docs(c, next);
     return api(c, next);
   };

@@ -15,7 +15,7 @@ import {
 import { ClinicianActionSchema, QueueSchema } from '../../rules/schema/case.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv, Principal } from '../env.ts';
-import { errorResponses, openApiRouter } from '../errors.ts';
+import { errorResponse, errorResponses, openApiRouter } from '../errors.ts';
 import { PatientIdentityView, readIdentities } from '../patient-identity.ts';
 import { requireRole, storeTokenLookup } from '../middleware/auth.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
@@ -218,6 +218,38 @@ const listQueueRoute = createRoute({
   },
 });
 
+const patientCasesRoute = createRoute({
+  method: 'get',
+  path: '/v1/cases',
+  summary: 'A patient’s cases at one clinic: open ones first, then newest first (the console’s patient view)',
+  description:
+    'The patient is named by their FHIR id at the clinic’s EHR (as a SMART launch gives it). A token bound to no ' +
+    'clinic must name the clinic. Audited as a read of patient data (`patient.cases_listed`).',
+  security: bearer,
+  request: {
+    query: z.object({
+      patientId: z
+        .string()
+        .regex(/^[A-Za-z0-9\-.]{1,64}$/, 'a FHIR id')
+        .openapi({ example: 'pat-0001' }),
+      clinicId: Id.optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'The patient’s cases (at most `limit`; `more` says whether there are others)',
+      content: {
+        'application/json': {
+          schema: z.object({ patientId: z.string(), items: z.array(CaseSummary), more: z.boolean() }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403),
+    422: errorResponse(422, 'UNPROCESSABLE: a token bound to no clinic names no clinic (`$.clinicId`)'),
+  },
+});
+
 export const DecisionBodySchema = z
   .strictObject({
     action: ClinicianActionSchema,
@@ -278,7 +310,7 @@ const auditRoute = createRoute({
 export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const lookup = storeTokenLookup(deps.store);
   const app = openApiRouter();
-  app.use('/v1/cases/*', requireRole(lookup));
+  app.use('/v1/cases/*', requireRole(lookup)); // Hono's `/*` matches `/v1/cases` itself too
   app.use('/v1/queues/*', requireRole(lookup));
 
   // Reads of patient data by a person are audited (HIPAA §164.312(b), ONC 170.315(d)(2)): one row per request,
@@ -384,6 +416,36 @@ export function caseRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       });
     }
     return c.json({ queue, items, nextCursor: page.nextCursor, counts }, 200);
+  });
+
+  app.openapi(patientCasesRoute, async (c) => {
+    const q = c.req.valid('query');
+    const principal = c.get('principal');
+    const clinicId = principal.clinicId ?? q.clinicId;
+    if (clinicId === undefined) {
+      throw new AppError('UNPROCESSABLE', 'A token bound to no clinic must name the clinic (clinicId)', {
+        issues: [{ path: '$.clinicId', message: 'required for a token bound to no clinic' }],
+      });
+    }
+    const page = await deps.store.cases.listByPatient({ clinicId, patientId: q.patientId, limit: q.limit });
+    const identityOf = await identities(c, page.items);
+    const items = page.items.map((r) => {
+      const patient = identityOf(r.clinicId, r.patientId);
+      return { ...summary(deps, r), ...(patient ? { patient } : {}) };
+    });
+    // The patient and the cases shown, by id only, as the queue lists are audited.
+    await audited(c, {
+      action: 'patient.cases_listed',
+      clinicId,
+      detail: {
+        patientId: q.patientId,
+        count: items.length,
+        caseIds: items.map((i) => i.caseId),
+        patientIds: items.map(() => q.patientId),
+        identitiesShown: items.filter((i) => i.patient && !('unavailable' in i.patient)).length,
+      },
+    });
+    return c.json({ patientId: q.patientId, items, more: page.more }, 200);
   });
 
   app.openapi(decisionRoute, async (c) => {

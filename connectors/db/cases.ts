@@ -156,6 +156,14 @@ export interface CaseRepo {
   openCaseForPatient(clinicId: string, kind: string, patientId: string): Promise<CaseRecord | null>;
   /** Oldest first by (createdAt, id), keyset-paginated: stable while cases are added or leave the queue. */
   listQueue(opts: ListQueueOptions): Promise<{ items: CaseRecord[]; nextCursor: string | null }>;
+  /**
+   * A patient's cases at one clinic, open ones first, then newest first; at most `limit` (1–200) and whether more
+   * exist. Uses the (clinicId, patientId) index.
+   */
+  listByPatient(opts: { clinicId: string; patientId: string; limit: number }): Promise<{
+    items: CaseRecord[];
+    more: boolean;
+  }>;
   /** Open ('queued') cases per queue. */
   countQueues(opts?: { clinicId?: string }): Promise<Record<QueueName, number>>;
   /** Appends a timeline event; a repeat of the same (caseId, seq) is a no-op (`created: false`). */
@@ -262,6 +270,21 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
       const items = rows.slice(0, limit).map((r) => CaseSchema.parse(r));
       const last = items.at(-1);
       return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null };
+    },
+
+    async listByPatient(opts) {
+      const limit = parseInput(z.number().int().min(1).max(200), opts.limit, 'limit');
+      const rows = await kysely
+        .selectFrom('cases')
+        .selectAll()
+        .where('clinicId', '=', opts.clinicId)
+        .where('patientId', '=', opts.patientId)
+        .orderBy((eb) => eb.case().when('status', '=', 'closed').then(1).else(0).end())
+        .orderBy('createdAt', 'desc')
+        .orderBy('id')
+        .limit(limit + 1)
+        .execute();
+      return { items: rows.slice(0, limit).map((r) => CaseSchema.parse(r)), more: rows.length > limit };
     },
 
     async countQueues(opts = {}) {

@@ -23,6 +23,8 @@ export type {
   SimulationPageUpdate,
 } from './simulations.ts';
 export type { CdsClient, CdsClientRepo } from './cds-clients.ts';
+export { FHIR_USER_PATTERN, FhirUserSchema, SmartRoleSchema } from './smart.ts';
+export type { LaunchMode, SmartClient, SmartHandoff, SmartLaunch, SmartRepo, SmartUser } from './smart.ts';
 export type { SubscriptionRepo, SubscriptionState } from './subscriptions.ts';
 export type { SweepSyncRepo } from './sweep-syncs.ts';
 export {

@@ -914,6 +914,58 @@ function clinicFhirBatch(): Migration {
   };
 }
 
+/**
+ * SMART App Launch (issue 12 §3): each clinic's app client at its EHR, the mapping of EHR users (`fhirUser`) to console
+ * users and roles, launches under way (state → PKCE verifier) and finished sign-ins waiting for the console.
+ */
+function smartAppLaunch(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('smart_clients')
+        .addColumn('clinicId', 'text', (c) => c.primaryKey().references('clinics.id'))
+        .addColumn('clientId', 'text', (c) => c.notNull())
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('smart_users')
+        .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'))
+        .addColumn('fhirUser', 'text', (c) => c.notNull())
+        .addColumn('userId', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('createdAt', 'text', (c) => c.notNull())
+        .addColumn('updatedAt', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('smart_users_pk', ['clinicId', 'fhirUser'])
+        .execute();
+      for (const table of ['smart_launches', 'smart_handoffs'] as const) {
+        let t = db.schema
+          .createTable(table)
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('clinicId', 'text', (c) => c.notNull().references('clinics.id'));
+        t =
+          table === 'smart_launches'
+            ? t
+                .addColumn('clientId', 'text', (c) => c.notNull())
+                .addColumn('redirectUri', 'text', (c) => c.notNull())
+                .addColumn('tokenEndpoint', 'text', (c) => c.notNull())
+                .addColumn('codeVerifier', 'text', (c) => c.notNull())
+            : t
+                .addColumn('userId', 'text', (c) => c.notNull())
+                .addColumn('role', 'text', (c) => c.notNull())
+                .addColumn('fhirUser', 'text', (c) => c.notNull())
+                .addColumn('patientId', 'text');
+        await t
+          .addColumn('mode', 'text', (c) => c.notNull())
+          .addColumn('createdAt', 'text', (c) => c.notNull())
+          .addColumn('expiresAt', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex(`${table}_expires_idx`).on(table).column('expiresAt').execute();
+      }
+    },
+  };
+}
+
 /** The app database's migrations, for kysely's Migrator. Names sort in application order. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
@@ -935,6 +987,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0014_access_monitoring': accessMonitoring(dialect),
         '0015_subscription_events': subscriptionEvents(),
         '0016_cds_clients': cdsClients(),
+        '0017_smart_app_launch': smartAppLaunch(),
         '0018_cds_jtis': cdsJtis(),
         '0019_clinic_fhir_batch': clinicFhirBatch(),
       }),

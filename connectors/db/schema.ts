@@ -267,6 +267,50 @@ export interface CdsClientsTable {
   createdAt: string;
 }
 
+/** A clinic's SMART App Launch client at its EHR (migration 0017): the EHR is the clinic's FHIR base (`iss`). */
+export interface SmartClientsTable {
+  clinicId: string;
+  clientId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Which console user and role an EHR user (`fhirUser`, e.g. `Practitioner/123`) signs in as (migration 0017). */
+export interface SmartUsersTable {
+  clinicId: string;
+  fhirUser: string;
+  userId: string;
+  role: TokenRole;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A SMART launch under way (migration 0017): keyed by the sha256 of its `state`; single-use, short-lived. */
+export interface SmartLaunchesTable {
+  id: string;
+  clinicId: string;
+  clientId: string;
+  redirectUri: string;
+  tokenEndpoint: string;
+  codeVerifier: string;
+  mode: 'ehr' | 'standalone';
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** A finished SMART sign-in waiting for the console to take its session (migration 0017): sha256 of the code. */
+export interface SmartHandoffsTable {
+  id: string;
+  clinicId: string;
+  userId: string;
+  role: TokenRole;
+  fhirUser: string;
+  patientId: string | null;
+  mode: 'ehr' | 'standalone';
+  createdAt: string;
+  expiresAt: string;
+}
+
 /** Every table of the app database, as kysely sees it. */
 export interface Database {
   clinics: ClinicsTable;
@@ -293,6 +337,10 @@ export interface Database {
   subscription_events: SubscriptionEventsTable;
   cds_clients: CdsClientsTable;
   cds_jtis: CdsJtisTable;
+  smart_clients: SmartClientsTable;
+  smart_users: SmartUsersTable;
+  smart_launches: SmartLaunchesTable;
+  smart_handoffs: SmartHandoffsTable;
 }
 
 /**

@@ -7,6 +7,7 @@ import { createClinicRepo, type ClinicRepo } from './clinics.ts';
 import { createDeliveryRepo, type DeliveryRepo } from './deliveries.ts';
 import type { Db } from './open.ts';
 import { createProtocolRepo, type ProtocolRepo } from './protocols.ts';
+import { createSmartRepo, type SmartRepo } from './smart.ts';
 import { createSigningPolicyRepo, type SigningPolicyRepo } from './signing-policies.ts';
 import { createSimulationJobRepo, type SimulationJobRepo } from './simulations.ts';
 import { createSnapshotRepo, type SnapshotRepo } from './snapshots.ts';
@@ -32,6 +33,7 @@ export interface Store {
   access: AccessRepo;
   subscriptions: SubscriptionRepo;
   cdsClients: CdsClientRepo;
+  smart: SmartRepo;
 }
 
 /** Builds the repositories over `db`; cheap, holds no state beyond the connection. */
@@ -52,5 +54,6 @@ export function createStore(db: Db): Store {
     access: createAccessRepo(db),
     subscriptions: createSubscriptionRepo(db),
     cdsClients: createCdsClientRepo(db),
+    smart: createSmartRepo(db),
   };
 }

@@ -19,6 +19,7 @@ export const ACCESS_ACTIONS = {
   'case.viewed': 'view',
   'case.audit_viewed': 'view',
   'queue.listed': 'list',
+  'patient.cases_listed': 'list',
   'decision.recorded': 'decision',
   'case.batch_sign': 'decision',
   'analytics.viewed': 'export',

@@ -127,8 +127,11 @@ test('DEMO: the ehr part is down until the sandbox EHR listens and knows the dem
       code: 200,
       body: { status: 'ok', parts: { database: 'ok', temporal: 'ok', ehr: 'ok' } },
     });
-    // Ready because the API registered the demo client with the sandbox (not merely because the port answers).
-    expect(sandbox.requests.filter((r) => r.path === '/oauth2/register' && r.status < 300)).toHaveLength(1);
+    // Ready because the API registered the demo client with the sandbox (not merely because the port answers); the
+    // console's SMART App Launch client is registered beside it (in the background too).
+    const registered = () => sandbox.requests.filter((r) => r.path === '/oauth2/register' && r.status < 300).length;
+    expect(registered()).toBeGreaterThanOrEqual(1);
+    await expect.poll(registered, { timeout: 5000 }).toBe(2);
   } finally {
     await sandbox.close();
   }

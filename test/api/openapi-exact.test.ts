@@ -139,11 +139,21 @@ describe('constraints live in the schema', () => {
   });
 
   test('every documented error status carries the error envelope; every route documents 413 and 429', () => {
+    // The SMART App Launch pages a browser opens (api/routes/smart.ts) answer their own refusals as HTML pages for
+    // the person; the edge's 413 and 429 stay the JSON envelope there too.
+    const htmlPage = (path: string, status: string) =>
+      ['/smart/launch', '/smart/callback'].includes(path) && !['413', '429'].includes(status);
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         const statuses = Object.keys(op.responses);
         expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['413', '429']));
         for (const status of statuses.filter((s) => Number(s) >= 400 && !(path === '/health' && s === '503'))) {
+          if (htmlPage(path, status)) {
+            expect(Object.keys(op.responses[status]!.content as object), `${method} ${path} ${status}`).toEqual([
+              'text/html',
+            ]);
+            continue;
+          }
           expect(op.responses[status]!.content, `${method} ${path} ${status}`).toEqual({
             'application/json': { schema: { $ref: '#/components/schemas/Error' } },
           });

@@ -441,6 +441,12 @@ describe('per-clinic kind settings', () => {
       });
       await ensureDemoClinic(store, demoConfig, logger);
       expect(await store.clinics.protocolForKind('demo', 'care-gap')).toMatchObject({ protocolId: CRC });
+      // SMART App Launch from the sandbox: the console's client and the demo practitioners' mappings.
+      expect(await store.smart.getClient('demo')).toMatchObject({ clientId: 'ehr-autopilot-console' });
+      expect(await store.smart.getUser('demo', 'Practitioner/pract-pcp-1')).toMatchObject({
+        userId: 'demo-doctor',
+        role: 'doctor',
+      });
       expect((await store.clinics.protocolForKind('demo', 'refill'))?.protocolId).toBe(REFILL);
       await store.clinics.updateSettings('demo', { kinds: [{ kind: 'care-gap', enabled: false }] });
       await ensureDemoClinic(store, demoConfig, logger);

@@ -215,9 +215,9 @@ describe.each(dialects)('protocol kinds in the app database ($dialect)', ({ dial
  * is unrun too, since kysely applies migrations in order.
  */
 async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
-  // Kysely applies migrations in order: 0019 (the clinics' batch setting), 0018 (CDS jtis), 0016 (CDS clients), 0015
-  // (subscription events), 0014 (access monitoring), 0013 (the analytics rollup) and 0012 (signing policies) are unrun
-  // too; the table checks of 0012 and 0014 admit the old values.
+  // Kysely applies migrations in order: 0019 (the clinics' batch setting), 0018 (CDS jtis), 0017 (SMART App Launch),
+  // 0016 (CDS clients), 0015 (subscription events), 0014 (access monitoring), 0013 (the analytics rollup) and 0012
+  // (signing policies) are unrun too; the table checks of 0012 and 0014 admit the old values.
   await kysely.schema.alterTable('clinics').dropColumn('fhirBatch').execute();
   await kysely
     .deleteFrom('kysely_migration' as never)
@@ -227,6 +227,12 @@ async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
   await kysely
     .deleteFrom('kysely_migration' as never)
     .where('name' as never, '=', '0018_cds_jtis' as never)
+    .execute();
+  for (const table of ['smart_handoffs', 'smart_launches', 'smart_users', 'smart_clients'])
+    await kysely.schema.dropTable(table).ifExists().execute();
+  await kysely
+    .deleteFrom('kysely_migration' as never)
+    .where('name' as never, '=', '0017_smart_app_launch' as never)
     .execute();
   await kysely.schema.dropTable('cds_clients').ifExists().execute();
   await kysely

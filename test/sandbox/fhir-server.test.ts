@@ -325,7 +325,7 @@ describe('SMART Backend Services over HTTP', () => {
     const res = await fetch(`${sandbox.fhirBaseUrl}/.well-known/smart-configuration`);
     const config = (await res.json()) as Record<string, unknown>;
     expect(config.token_endpoint).toBe(`${sandbox.url}/oauth2/token`);
-    expect(config.token_endpoint_auth_methods_supported).toEqual(['private_key_jwt']);
+    expect(config.token_endpoint_auth_methods_supported).toEqual(['private_key_jwt', 'none']); // none: SMART App Launch public clients
     expect(config.token_endpoint_auth_signing_alg_values_supported).toEqual(['RS384', 'ES384']);
   });
 
