@@ -192,6 +192,15 @@ describe('batch signing (automation on)', () => {
     expect(single.status, await single.clone().text()).toBe(200);
     await waitFor(h, d, (x) => x.status === 'closed');
     expect(orderFor(h, d)?.status).toBe('active');
+    // An undo whose id happens to equal that decision's is an undo, not a redelivery of the decision: refused as one
+    // (the case is closed), never answered with the decision's acknowledgement.
+    const { decisionId } = (await single.json()) as { decisionId: string };
+    const clash = await h.api(`/v1/cases/${d}/undo-signature`, {
+      method: 'POST',
+      as: 'doctor',
+      body: JSON.stringify({ undoId: decisionId }),
+    });
+    expect(clash.status, await clash.clone().text()).toBe(409);
   });
 
   test('a case another user opened in the last minute is refused; a failed criterion is refused; the cap and the signing policy hold', async () => {

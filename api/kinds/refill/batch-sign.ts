@@ -284,7 +284,9 @@ export function batchSignRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       r.id,
       undoSignatureUpdate,
       { undoId, actor: { userId: principal.userId, role: principal.role }, at: deps.now().toISOString() },
-      undoId,
+      // Update ids are one space per workflow, shared with decisions (keyed by decisionId): an undo's id of its own, or
+      // an undoId equal to an earlier decisionId would be answered with that decision's acknowledgement.
+      `undo:${undoId}`,
     );
     return c.json({ caseId: ack.caseId, undoId: ack.undoId, result: 'undone' as const }, 200);
   });
