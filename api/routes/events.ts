@@ -3,7 +3,8 @@ import { publicUrl } from '../../connectors/config.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
-import { CareEventWebhookSchema, eventIntakeId, parseCareEvent } from '../event-body.ts';
+import { EVENTS_TOPIC, eventIntakeId } from '../../connectors/care-events.ts';
+import { CareEventWebhookSchema, parseCareEvent } from '../event-body.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { Id } from '../schemas.ts';
 import { caseLinks } from './links.ts';
@@ -80,8 +81,14 @@ export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   return signedWebhookRoutes(deps, {
     route: eventsWebhookRoute,
     parse: parseCareEvent,
-    // No catch-up query for this topic yet: a gap is audited and answered (`missed`), not caught up.
-    subscription: { topic: 'events', catchUp: false, statusOf: (event) => event.notification },
+    // A gap starts the catch-up (activities/event-subscription.ts: the care-event resources changed since); a
+    // batched notification's further events are started by it with their own event ids.
+    subscription: {
+      topic: EVENTS_TOPIC,
+      catchUp: true,
+      statusOf: (event) => event.notification,
+      further: (event) => event.further,
+    },
     deliveryKey: (clinicId, event) => {
       const intakeId = eventIntakeId(clinicId, event.eventId);
       return { ehrRequestId: intakeId, caseId: intakeId };
