@@ -20,7 +20,10 @@ const EVENT_INTAKE_WAIT_MS = 2_000;
 
 export const EventAcceptedSchema = z
   .object({
-    /** The event id as the EHR sent it (for a notification: `{subscription}#{event-number}`, else the Bundle id). */
+    /**
+     * The event id as the EHR sent it; for a notification: the focus's version `<Type>/<id>/_history/<v>` when the
+     * reference or the full-resource entry names one, else `{subscription}#{event-number}`, else the Bundle id.
+     */
     eventId: z.string(),
     /** The intake workflow's id: `ev_{clinicId}_{hash of the event id}`. */
     intakeId: z.string(),
@@ -48,8 +51,11 @@ const eventsWebhookRoute = createRoute({
     'patient and signal-with-starts the patient’s case of each kind the clinic runs. The answer waits up to ' +
     `${EVENT_INTAKE_WAIT_MS / 1000} s for that and then carries the case ids; when the EHR is slower it answers ` +
     '`status: pending` with the intake’s id and link. A redelivery starts nothing new and answers the same ids. ' +
-    'A FHIR Subscription handshake, heartbeat or `empty` notification answers 200 and starts nothing; event numbers ' +
-    'are tracked per Subscription and a gap is audited and answered (`missed`).',
+    'A FHIR Subscription handshake, heartbeat or `empty` notification answers 200 and starts no intake of its own; ' +
+    'event numbers are tracked per Subscription, and a gap (a lost notification) starts a catch-up that queries the ' +
+    'booked Appointments and the Observations, DiagnosticReports and Procedures changed since the last notification ' +
+    'seen and starts each one’s intake through this same deduplicated path (a resource version found and announced ' +
+    'is one intake). Every event of a batched notification starts its own intake; the answer is the first one’s.',
   request: {
     params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
     headers: SignedWebhookHeaders,
