@@ -3,6 +3,8 @@ import type { Store } from '../connectors/db/index.ts';
 import type { Logger } from '../connectors/logger.ts';
 import { recordCaseStep, type RecordCaseStepInput } from './case-projection.ts';
 import { guard } from './errors.ts';
+import type { TopicReference } from '../workflows/subscription-catch-up.ts';
+import { eventsSubscriptionTopic } from './event-subscription.ts';
 import { createKindActivities, SUBSCRIPTION_TOPICS } from './kinds/index.ts';
 import { panelPage, type PanelPageInput } from './panel-sweep.ts';
 import { failSimulation, finishSimulation, simulationPage, type SimulationPageInput } from './simulation-job.ts';
@@ -29,7 +31,8 @@ export interface ActivityDeps {
  */
 
 export function createActivities(deps: ActivityDeps) {
-  const topics: readonly SubscriptionTopic[] = SUBSCRIPTION_TOPICS;
+  // The kinds' webhook topics, and the engine's own events webhook's.
+  const topics: readonly SubscriptionTopic[] = [...SUBSCRIPTION_TOPICS, eventsSubscriptionTopic];
   return {
     ...createKindActivities(deps),
     recordCaseStep: guard((input: RecordCaseStepInput) => recordCaseStep(deps, input)),
@@ -46,7 +49,7 @@ export function createActivities(deps: ActivityDeps) {
         clinicId: string;
         topic: string;
         requestId: string;
-        references: string[];
+        references: TopicReference[];
         batch: string;
       }) => startTopicResources({ ...deps, triggers: deps.triggers, topics }, input, deps.now),
     ),

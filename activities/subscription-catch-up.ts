@@ -2,11 +2,12 @@
 // an instant, and the start of each through the topic's own deduplicated path. What a topic queries and starts is its
 // owner's (a kind's, or the engine's events webhook's), listed by the registry activities/kinds/index.ts.
 import { createHash } from 'node:crypto';
-import type { ResourceType } from '@medplum/fhirtypes';
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Store } from '../connectors/db/index.ts';
 import type { ClinicFhir } from '../connectors/fhir/clinic-connectors.ts';
 import type { FhirSearchParams } from '../connectors/fhir/connector.ts';
 import { AppError } from '../rules/index.ts';
+import type { TopicReference } from '../workflows/subscription-catch-up.ts';
 import type { TriggerDeps } from './triggers.ts';
 
 /** A webhook's Subscription topic, as the catch-up sees it: what to query, and how a found resource starts. */
@@ -16,13 +17,19 @@ export interface SubscriptionTopic {
   /** The searches for the topic's resources changed after `since` (an ISO instant), run one after the other. */
   searches(since: string): { type: ResourceType; params: FhirSearchParams }[];
   /**
+   * What a resource a search found starts as (null: nothing, e.g. an Appointment no longer booked). Default: its
+   * `<Type>/<id>/_history/<versionId>` (`<Type>/<id>` without a version).
+   */
+  found?(resource: Resource, catchUpId: string): TopicReference | null;
+  /**
    * Starts (or finds) the case of each reference (`<Type>/<id>`, possibly with a base or a version; a reference of
-   * another type is skipped) the way a notification about it would: the same dedupe keys, the same case ids.
+   * another type is skipped) the way a notification about it would: the same dedupe keys, the same case ids (for the
+   * events topic, the intake ids). `batch`: `given` for a batched notification's further events, else the page.
    * Returns the case ids touched.
    */
   start(
     deps: TopicStartDeps,
-    input: { catchUpId: string; clinicId: string; requestId: string; references: string[] },
+    input: { catchUpId: string; clinicId: string; requestId: string; references: TopicReference[]; batch: string },
   ): Promise<string[]>;
 }
 
@@ -52,6 +59,12 @@ function topicOf(topics: readonly SubscriptionTopic[], topic: string): Subscript
   return t;
 }
 
+/** A found resource as a reference with its version, when the EHR gives one. */
+function defaultFound(r: Resource): string {
+  const v = r.meta?.versionId;
+  return v ? `${r.resourceType}/${r.id!}/_history/${v}` : `${r.resourceType}/${r.id!}`;
+}
+
 const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
 
 /**
@@ -61,8 +74,9 @@ const hash = (text: string): string => createHash('sha256').update(text).digest(
 export async function topicChangesPage(
   { store, fhir, topics }: { store: Store; fhir: ClinicFhir; topics: readonly SubscriptionTopic[] },
   input: TopicChangesPageInput,
-): Promise<{ references: string[]; next: string | null }> {
-  const searches = topicOf(topics, input.topic).searches(input.since);
+): Promise<{ references: TopicReference[]; next: string | null }> {
+  const topic = topicOf(topics, input.topic);
+  const searches = topic.searches(input.since);
   const at = input.next === null ? 0 : Number(input.next.slice(0, input.next.indexOf(':')));
   const link = input.next === null ? '' : input.next.slice(input.next.indexOf(':') + 1);
   const search = searches[at];
@@ -73,7 +87,11 @@ export async function topicChangesPage(
       search.type,
       link === '' ? { params: { ...search.params, _count: PAGE_SIZE } } : { next: link },
     );
-    const references = page.matches.flatMap((r) => (r.id ? [`${r.resourceType}/${r.id}`] : []));
+    const references = page.matches.flatMap((r) => {
+      if (!r.id) return [];
+      const found = topic.found ? topic.found(r, input.catchUpId) : defaultFound(r);
+      return found === null ? [] : [found];
+    });
     await store.audit.appendAudit({
       actorType: 'system',
       actorId: 'worker',
@@ -95,7 +113,14 @@ export async function topicChangesPage(
  */
 export async function startTopicResources(
   deps: { store: Store; fhir: ClinicFhir; triggers: TriggerDeps | undefined; topics: readonly SubscriptionTopic[] },
-  input: { catchUpId: string; clinicId: string; topic: string; requestId: string; references: string[]; batch: string },
+  input: {
+    catchUpId: string;
+    clinicId: string;
+    topic: string;
+    requestId: string;
+    references: TopicReference[];
+    batch: string;
+  },
   now: () => Date = () => new Date(),
 ): Promise<{ cases: number; caseIds: string[] }> {
   const { triggers } = deps;
@@ -103,7 +128,13 @@ export async function startTopicResources(
   const topic = topicOf(deps.topics, input.topic);
   const caseIds = await topic.start(
     { store: deps.store, fhir: deps.fhir, triggers, now },
-    { catchUpId: input.catchUpId, clinicId: input.clinicId, requestId: input.requestId, references: input.references },
+    {
+      catchUpId: input.catchUpId,
+      clinicId: input.clinicId,
+      requestId: input.requestId,
+      references: input.references,
+      batch: input.batch,
+    },
   );
   await deps.store.audit.appendAudit({
     actorType: 'system',

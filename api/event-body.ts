@@ -1,10 +1,16 @@
-import { createHash } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
+import {
+  CARE_EVENT_FOCUS_TYPES,
+  careEventFocus,
+  careEventType,
+  focusReferenceOf,
+  resourceVersionEventId,
+} from '../connectors/care-events.ts';
 import type { CareEvent } from '../workflows/event-intake.ts';
+import type { TopicReference } from '../workflows/subscription-catch-up.ts';
 import { invalidInput } from './errors.ts';
 import { IsoInstant } from './schemas.ts';
 import {
-  FHIR_ID,
   focusedEvents,
   subscriptionNotificationSchema,
   webhookObject,
@@ -19,17 +25,12 @@ import type { StatusOnly } from './webhook-intake.ts';
 /** What an event is about: a booked visit, or a result that may close (or open) a gap. */
 type CareEventType = CareEvent['type'];
 
-const ID = FHIR_ID.source.slice(1, -1); // `[A-Za-z0-9\-.]{1,64}`
-/** `[…/]<Type>/<id>[/_history/<v>]` for the given types; groups: type, id, version. */
-const refOf = (types: readonly string[]) =>
-  new RegExp(`^(?:.*/)?(${types.join('|')})/(${ID})(?:/_history/([A-Za-z0-9\\-.]{1,64}))?$`);
-
 const APPOINTMENT = ['Appointment'] as const;
 const RESULTS = ['Observation', 'DiagnosticReport', 'Procedure'] as const;
-const FOCUS_TYPES = [...APPOINTMENT, ...RESULTS] as const;
-const APPOINTMENT_REF = refOf(APPOINTMENT);
-const RESULT_REF = refOf(RESULTS);
-const FOCUS_REF = refOf(FOCUS_TYPES);
+const FOCUS_TYPES = CARE_EVENT_FOCUS_TYPES;
+const APPOINTMENT_REF = focusReferenceOf(APPOINTMENT);
+const RESULT_REF = focusReferenceOf(RESULTS);
+const FOCUS_REF = focusReferenceOf(FOCUS_TYPES);
 
 const AppointmentRef = z
   .string()
@@ -92,22 +93,37 @@ export interface CareEventIntake {
   form: 'event' | 'subscription-notification';
   /** A notification's SubscriptionStatus (null: a plain event). */
   notification: NotificationStatus | null;
+  /**
+   * A batched notification's further events (after the first, which is this intake), each with its event id by the
+   * same rule: started through the Subscription catch-up (api/subscription-tracking.ts `references`).
+   */
+  further: Extract<TopicReference, object>[];
 }
 
 function normalise(reference: string): { resource: CareEvent['resource']; version: string | undefined } {
-  const m = FOCUS_REF.exec(reference)!;
-  return { resource: `${m[1] as (typeof FOCUS_TYPES)[number]}/${m[2]!}`, version: m[3] };
+  return careEventFocus(reference)!;
 }
 
-const typeOf = (resource: string): CareEventType =>
-  resource.startsWith('Appointment/') ? 'appointment.booked' : 'result.available';
+/** The version a full-resource notification's entry gives the focus (`meta.versionId`), when the reference does not. */
+function entryVersion(entries: readonly unknown[], resource: string): string | undefined {
+  for (const entry of entries.slice(1)) {
+    const r = (entry as { resource?: { resourceType?: unknown; id?: unknown; meta?: { versionId?: unknown } } })
+      .resource;
+    if (!r || `${String(r.resourceType)}/${String(r.id)}` !== resource) continue;
+    const v = r.meta?.versionId;
+    if (typeof v === 'string' && /^[A-Za-z0-9\-.]{1,64}$/.test(v)) return v;
+  }
+  return undefined;
+}
 
 /**
  * Reads an events webhook body in any contract form.
  *
- * The dedupe key of a notification: `{subscription}#{event-number}` when both are given (the backport's own event
- * identity), else the Bundle id, else the focus reference with its version (a redelivered id-only notification
- * without ids is then one event per version of the resource).
+ * The dedupe key (event id) of a notification's event: the focus's version, `<Type>/<id>/_history/<v>`, when the
+ * reference or the full-resource entry names one (the same id a Subscription catch-up gives that version when it finds
+ * it, connectors/care-events.ts: announced and found, it is one intake); else `{subscription}#{event-number}` when both
+ * are given (the backport's own event identity); else the Bundle id (`{bundle id}#{position}` for a batched
+ * notification's further events); else the focus reference.
  *
  * @throws AppError `INVALID_INPUT` with the JSON path of the problem.
  */
@@ -117,28 +133,33 @@ export function parseCareEvent(body: unknown): CareEventIntake | StatusOnly {
     const parsed = Notification.schema.safeParse(object);
     if (!parsed.success) throw invalidInput(parsed.error, 'subscription notification');
     const status = Notification.statusOf(parsed.data);
-    const ev = focusedEvents(status)[0];
+    const events = focusedEvents(status).map((ev, i) => {
+      const { resource, version: refVersion } = normalise(ev.focus);
+      const version = refVersion ?? entryVersion(parsed.data.entry, resource);
+      const bundleId = parsed.data.id === undefined ? undefined : i === 0 ? parsed.data.id : `${parsed.data.id}#${i}`;
+      const eventId =
+        version !== undefined
+          ? resourceVersionEventId(resource, version)
+          : status.subscription !== null && ev.eventNumber !== null
+            ? `${status.subscription}#${ev.eventNumber}`
+            : (bundleId ?? resource);
+      return { resource, eventId };
+    });
+    const [first, ...further] = events;
     // A handshake, heartbeat, query-status or `empty` notification: no event of its own.
-    if (!ev) return { statusOnly: status };
-    const { resource, version } = normalise(ev.focus);
-    const eventId =
-      status.subscription !== null && ev.eventNumber !== null
-        ? `${status.subscription}#${ev.eventNumber}`
-        : (parsed.data.id ?? (version === undefined ? resource : `${resource}/_history/${version}`));
-    return { type: typeOf(resource), eventId, resource, form: 'subscription-notification', notification: status };
+    if (!first) return { statusOnly: status };
+    return {
+      type: careEventType(first.resource),
+      eventId: first.eventId,
+      resource: first.resource,
+      form: 'subscription-notification',
+      notification: status,
+      further: further.map((e) => ({ reference: e.resource, eventId: e.eventId })),
+    };
   }
   const parsed = PlainEventSchema.safeParse(object);
   if (!parsed.success) throw invalidInput(parsed.error, 'event');
   const e = parsed.data;
   const { resource } = normalise(e.type === 'appointment.booked' ? e.appointment : e.resource);
-  return { type: e.type, eventId: e.id, resource, form: 'event', notification: null };
-}
-
-/**
- * The intake's workflow id for an event: `ev_{clinicId}_{32 hex of SHA-256(eventId)}`. Hashed because an EHR's event
- * id is free text (up to 200 characters, any character) and workflow ids are neither encrypted nor free for any
- * character; deterministic, so a redelivery finds the same intake.
- */
-export function eventIntakeId(clinicId: string, eventId: string): string {
-  return `ev_${clinicId}_${createHash('sha256').update(eventId).digest('hex').slice(0, 32)}`;
+  return { type: e.type, eventId: e.id, resource, form: 'event', notification: null, further: [] };
 }

@@ -3,6 +3,7 @@ import { z } from '@hono/zod-openapi';
 import type { Clinic } from '../connectors/db/index.ts';
 import { AppError } from '../rules/index.ts';
 import type { ApiDeps } from './deps.ts';
+import type { TopicReference } from '../workflows/subscription-catch-up.ts';
 import { NOTIFICATION_TYPES, type NotificationStatus } from './notification-body.ts';
 
 // FHIR R4 backport Subscriptions as EHRs send them (issue 12 §4): every notification (handshake, heartbeat, event)
@@ -92,8 +93,11 @@ export async function trackNotification(
     /** Whether the topic has a catch-up (false: a gap is audited and answered, not caught up). */
     catchUp: boolean;
     status: NotificationStatus;
-    /** Focus references of the notification's further events (its first goes through the webhook's own path). */
-    references: string[];
+    /**
+     * The notification's further events (its first goes through the webhook's own path): their focus references, or
+     * with the event id each gets (a topic whose events have ids of their own).
+     */
+    references: TopicReference[];
     requestId: string;
     receivedAt: string;
   },
@@ -135,7 +139,7 @@ export async function trackNotification(
       subscription ?? '-',
       gap.missed > 0 ? `gap:${(state?.highestEvent ?? 0) + 1}-${gap.highest}` : 'no-gap',
       empty ? `empty:${numbers}:${status.bundleId ?? receivedAt}` : 'focused',
-      ...input.references,
+      ...input.references.map((r) => (typeof r === 'string' ? r : `${r.reference} ${r.eventId}`)),
     ]);
     if (!workflows.startSubscriptionCatchUp) {
       throw new AppError('TEMPORAL_UNAVAILABLE', 'Subscription catch-up is not available on this server', {

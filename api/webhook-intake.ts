@@ -3,6 +3,7 @@ import { OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { Clinic } from '../connectors/db/index.ts';
+import type { TopicReference } from '../workflows/subscription-catch-up.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { errorResponse, errorResponses } from './errors.ts';
@@ -115,7 +116,16 @@ export interface SignedWebhook<Body> {
    * `SUBSCRIPTION_TOPICS`), whether that topic has a catch-up (false: a gap is audited and answered, not caught up),
    * and the SubscriptionStatus of a body (null for another body form).
    */
-  subscription?: { topic: string; catchUp: boolean; statusOf(body: Body): NotificationStatus | null };
+  subscription?: {
+    topic: string;
+    catchUp: boolean;
+    statusOf(body: Body): NotificationStatus | null;
+    /**
+     * A batched notification's further events, as the catch-up starts them (default: their focus references; a topic
+     * whose events have ids of their own gives each its event id).
+     */
+    further?(body: Body): TopicReference[];
+  };
   /** The dedupe key within the clinic (`ehrRequestId`) and the id the delivery records (a case or an intake). */
   deliveryKey(clinicId: string, body: Body): { ehrRequestId: string; caseId: string };
   /**
@@ -155,11 +165,13 @@ export function signedWebhookRoutes<Body>(deps: ApiDeps, webhook: SignedWebhook<
     if (sub && status) {
       // The first focused event goes through this webhook's path below; a batched notification's further ones through
       // the catch-up's (the same dedupe keys).
-      const references = sub.catchUp
-        ? focusedEvents(status)
-            .slice(1)
-            .map((e) => e.focus)
-        : [];
+      const references = !sub.catchUp
+        ? []
+        : sub.further
+          ? sub.further(body)
+          : focusedEvents(status)
+              .slice(1)
+              .map((e) => e.focus);
       const { topic, catchUp } = sub;
       await trackNotification(deps, { clinic, topic, catchUp, status, references, requestId, receivedAt });
     }

@@ -2,6 +2,12 @@ import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 
+/**
+ * What a catch-up starts: a focus reference (`<Type>/<id>`, possibly with a base or a version), or, for a topic whose
+ * events carry ids of their own (the events webhook's), the reference with the event id a notification of it gets.
+ */
+export type TopicReference = string | { reference: string; eventId: string };
+
 export interface SubscriptionCatchUpInput {
   /** The workflow id: `sc_{clinicId}_{hash}` (api/subscription-tracking.ts `catchUpId`): ids only. */
   catchUpId: string;
@@ -14,7 +20,7 @@ export interface SubscriptionCatchUpInput {
    * Focus references to start as they are (the further events of a batched notification); the first event of a
    * notification goes through the webhook's own path.
    */
-  references: string[];
+  references: TopicReference[];
   /**
    * The topic's resources changed after this instant are queried and started (a gap in the event numbers, or an
    * `empty` notification); null: no query.

@@ -3,7 +3,8 @@ import { publicUrl } from '../../connectors/config.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
-import { CareEventWebhookSchema, eventIntakeId, parseCareEvent } from '../event-body.ts';
+import { EVENTS_TOPIC, eventIntakeId } from '../../connectors/care-events.ts';
+import { CareEventWebhookSchema, parseCareEvent } from '../event-body.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { Id } from '../schemas.ts';
 import { caseLinks } from './links.ts';
@@ -19,7 +20,10 @@ const EVENT_INTAKE_WAIT_MS = 2_000;
 
 export const EventAcceptedSchema = z
   .object({
-    /** The event id as the EHR sent it (for a notification: `{subscription}#{event-number}`, else the Bundle id). */
+    /**
+     * The event id as the EHR sent it; for a notification: the focus's version `<Type>/<id>/_history/<v>` when the
+     * reference or the full-resource entry names one, else `{subscription}#{event-number}`, else the Bundle id.
+     */
     eventId: z.string(),
     /** The intake workflow's id: `ev_{clinicId}_{hash of the event id}`. */
     intakeId: z.string(),
@@ -47,8 +51,11 @@ const eventsWebhookRoute = createRoute({
     'patient and signal-with-starts the patient’s case of each kind the clinic runs. The answer waits up to ' +
     `${EVENT_INTAKE_WAIT_MS / 1000} s for that and then carries the case ids; when the EHR is slower it answers ` +
     '`status: pending` with the intake’s id and link. A redelivery starts nothing new and answers the same ids. ' +
-    'A FHIR Subscription handshake, heartbeat or `empty` notification answers 200 and starts nothing; event numbers ' +
-    'are tracked per Subscription and a gap is audited and answered (`missed`).',
+    'A FHIR Subscription handshake, heartbeat or `empty` notification answers 200 and starts no intake of its own; ' +
+    'event numbers are tracked per Subscription, and a gap (a lost notification) starts a catch-up that queries the ' +
+    'booked Appointments and the Observations, DiagnosticReports and Procedures changed since the last notification ' +
+    'seen and starts each one’s intake through this same deduplicated path (a resource version found and announced ' +
+    'is one intake). Every event of a batched notification starts its own intake; the answer is the first one’s.',
   request: {
     params: z.object({ clinicId: Id.openapi({ example: 'demo-clinic' }) }),
     headers: SignedWebhookHeaders,
@@ -80,8 +87,14 @@ export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   return signedWebhookRoutes(deps, {
     route: eventsWebhookRoute,
     parse: parseCareEvent,
-    // No catch-up query for this topic yet: a gap is audited and answered (`missed`), not caught up.
-    subscription: { topic: 'events', catchUp: false, statusOf: (event) => event.notification },
+    // A gap starts the catch-up (activities/event-subscription.ts: the care-event resources changed since); a
+    // batched notification's further events are started by it with their own event ids.
+    subscription: {
+      topic: EVENTS_TOPIC,
+      catchUp: true,
+      statusOf: (event) => event.notification,
+      further: (event) => event.further,
+    },
     deliveryKey: (clinicId, event) => {
       const intakeId = eventIntakeId(clinicId, event.eventId);
       return { ehrRequestId: intakeId, caseId: intakeId };

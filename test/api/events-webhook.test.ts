@@ -3,7 +3,7 @@
 // path, redeliveries deduplicated. The intake workflow itself runs in test/integration/care-gap-sweep.int.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../api/app.ts';
-import { eventIntakeId } from '../../api/event-body.ts';
+import { eventIntakeId } from '../../connectors/care-events.ts';
 import { signWebhook } from '../../api/middleware/webhook-signature.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import type { WorkflowGateway } from '../../api/workflow-gateway.ts';
@@ -12,6 +12,7 @@ import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { AppError } from '../../rules/index.ts';
 import type { EventIntakeInput, EventIntakeResult } from '../../workflows/event-intake.ts';
+import type { SubscriptionCatchUpInput } from '../../workflows/subscription-catch-up.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const CLINIC = 'events-clinic';
@@ -54,7 +55,13 @@ function recordingGateway(
 ) {
   const runs = new Map<string, EventIntakeInput>();
   const starts: EventIntakeInput[] = [];
+  const catchUps: SubscriptionCatchUpInput[] = [];
   const gateway: WorkflowGateway = {
+    // A gap in a Subscription's numbers (or a batched notification) starts the catch-up: recorded here.
+    startSubscriptionCatchUp: (input) => {
+      catchUps.push(input);
+      return Promise.resolve();
+    },
     startCase: () => Promise.reject(new Error('unused')),
     submitDecision: () => Promise.reject(new Error('unused')),
     getCaseState: () => Promise.resolve(null),
@@ -77,7 +84,7 @@ function recordingGateway(
       return Promise.resolve(result);
     },
   };
-  return { gateway, runs, starts };
+  return { gateway, runs, starts, catchUps };
 }
 
 function appWith(workflows: WorkflowGateway) {

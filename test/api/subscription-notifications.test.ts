@@ -12,6 +12,8 @@ import { loadConfig } from '../../connectors/config.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { createLogger } from '../../connectors/logger.ts';
 import { AppError } from '../../rules/index.ts';
+import { eventIntakeId } from '../../connectors/care-events.ts';
+import type { EventIntakeInput } from '../../workflows/event-intake.ts';
 import type { SubscriptionCatchUpInput } from '../../workflows/subscription-catch-up.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
@@ -51,7 +53,13 @@ function recordingGateway() {
   const state = { down: false };
   const unavailable = () =>
     Promise.reject(new AppError('TEMPORAL_UNAVAILABLE', 'The workflow service is unreachable', { retryable: true }));
+  const intakes: EventIntakeInput[] = [];
   const gateway: WorkflowGateway = {
+    startEventIntake: (input) => {
+      if (state.down) return unavailable();
+      intakes.push(input);
+      return Promise.resolve(null);
+    },
     startCase: (start) => {
       if (state.down) return unavailable();
       cases.push(start.caseId);
@@ -66,14 +74,14 @@ function recordingGateway() {
     getCaseState: () => Promise.resolve(null),
     ping: () => Promise.resolve(),
   };
-  return { gateway, cases, catchUps, state };
+  return { gateway, cases, catchUps, intakes, state };
 }
 
-function post(gateway: WorkflowGateway, body: unknown) {
+function post(gateway: WorkflowGateway, body: unknown, webhook: 'refill-requests' | 'events' = 'refill-requests') {
   const app = createApp({ config, db: testDb.db, store, workflows: gateway, logger, now: () => new Date() });
   const raw = JSON.stringify(body);
   const ts = Math.floor(Date.now() / 1000);
-  return app.request(`/v1/webhooks/${CLINIC}/refill-requests`, {
+  return app.request(`/v1/webhooks/${CLINIC}/${webhook}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -338,3 +346,118 @@ describe('notifications at the refill webhook', () => {
     expect(err.issues[0]?.path).toBe('$.entry[0].resource.parameter[4].valueString');
   });
 });
+
+/**
+ * A care-events notification as the backport IG's R4 examples shape it: `events` are `[number, focus]`; a focus given
+ * as `[reference, versionId]` is a full-resource event whose entry carries `meta.versionId`.
+ */
+function careEvents(subscription: string, since: number, events: [number, string | [string, string]][]) {
+  const base = 'https://ehr.example.org/fhir';
+  const at = new Date().toISOString();
+  const refOf = (f: string | [string, string]) => (typeof f === 'string' ? f : f[0]);
+  return {
+    resourceType: 'Bundle',
+    id: `care-events-${since}`,
+    type: 'history',
+    timestamp: at,
+    entry: [
+      {
+        fullUrl: 'urn:uuid:2f1c3a5e-7d0b-4c5e-9a57-3c0f6a1d2e40',
+        resource: {
+          resourceType: 'Parameters',
+          meta: {
+            profile: [
+              'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4',
+            ],
+          },
+          parameter: [
+            { name: 'subscription', valueReference: { reference: `${base}/Subscription/${subscription}` } },
+            { name: 'topic', valueCanonical: 'http://example.org/fhir/SubscriptionTopic/care-events' },
+            { name: 'status', valueCode: 'active' },
+            { name: 'type', valueCode: 'event-notification' },
+            { name: 'events-since-subscription-start', valueString: String(since) },
+            ...events.map(([n, focus]) => ({
+              name: 'notification-event',
+              part: [
+                { name: 'event-number', valueString: String(n) },
+                { name: 'timestamp', valueInstant: at },
+                { name: 'focus', valueReference: { reference: `${base}/${refOf(focus)}` } },
+              ],
+            })),
+          ],
+        },
+      },
+      ...events.flatMap(([, focus]) => {
+        if (typeof focus === 'string') return [];
+        const [type, id] = focus[0].split('/');
+        return [
+          {
+            fullUrl: `${base}/${focus[0]}`,
+            resource: { resourceType: type, id, meta: { versionId: focus[1] }, status: 'final' },
+          },
+        ];
+      }),
+    ],
+  };
+}
+
+describe('notifications at the events webhook', () => {
+  test('a batched notification with 3 events: the first is the webhook’s intake, the 2 further go to the catch-up with their event ids; a redelivery is the same', async () => {
+    const g = recordingGateway();
+    await post(g.gateway, handshakeOf('ce-batch'), 'events');
+    const body = careEvents('ce-batch', 3, [
+      [1, 'Observation/obs-b1'],
+      [2, ['DiagnosticReport/dr-b2', '4']],
+      [3, 'Appointment/ap-b3'],
+    ]);
+    const res = await post(g.gateway, body, 'events');
+    expect(res.status, await res.clone().text()).toBe(202);
+    const sub = 'https://ehr.example.org/fhir/Subscription/ce-batch';
+    expect(g.intakes.map((i) => i.intakeId)).toEqual([eventIntakeId(CLINIC, `${sub}#1`)]);
+    expect(g.catchUps).toHaveLength(1);
+    expect(g.catchUps[0]).toMatchObject({
+      topic: 'events',
+      since: null,
+      references: [
+        // A full-resource event's version is its id (what a catch-up finding that version gives it too).
+        { reference: 'DiagnosticReport/dr-b2', eventId: 'DiagnosticReport/dr-b2/_history/4' },
+        { reference: 'Appointment/ap-b3', eventId: `${sub}#3` },
+      ],
+    });
+    const received = await store.audit.listAudit({ clinicId: CLINIC, action: 'event.received', limit: 500 });
+    expect(received.items.filter((a) => a.detail.eventId === `${sub}#1`)).toHaveLength(1);
+
+    // The same Bundle again: the same intake and the same catch-up id (Temporal's USE_EXISTING starts neither again).
+    const again = await post(g.gateway, body, 'events');
+    expect(again.status).toBe(202);
+    expect(new Set(g.intakes.map((i) => i.intakeId)).size).toBe(1);
+    expect(new Set(g.catchUps.map((c) => c.catchUpId)).size).toBe(1);
+    const after = await store.audit.listAudit({ clinicId: CLINIC, action: 'event.received', limit: 500 });
+    expect(after.items.filter((a) => a.detail.eventId === `${sub}#1`)).toHaveLength(1);
+  });
+
+  test('a gap in the events topic starts the catch-up query (no longer only audited)', async () => {
+    const g = recordingGateway();
+    await post(g.gateway, handshakeOf('ce-gap'), 'events');
+    const res = await post(g.gateway, careEvents('ce-gap', 4, [[4, 'Observation/obs-g4']]), 'events');
+    expect(res.status).toBe(202);
+    expect(g.intakes).toHaveLength(1);
+    expect(g.catchUps).toHaveLength(1);
+    expect(g.catchUps[0]).toMatchObject({ topic: 'events', references: [] });
+    expect(g.catchUps[0]!.since).not.toBeNull();
+    const audit = await store.audit.listAudit({ clinicId: CLINIC, action: 'subscription.catch_up' });
+    const row = audit.items.find((a) => a.detail.catchUpId === g.catchUps[0]!.catchUpId);
+    expect(row?.detail).toMatchObject({ topic: 'events', missed: 3 });
+    const notCaughtUp = await store.audit.listAudit({ clinicId: CLINIC, action: 'subscription.gap_not_caught_up' });
+    expect(notCaughtUp.items).toHaveLength(0);
+  });
+});
+
+/** A handshake on a care-events Subscription (the count starts at 0). */
+function handshakeOf(subscription: string) {
+  const body = careEvents(subscription, 0, []);
+  const parameter = (body.entry[0]!.resource as { parameter: Record<string, unknown>[] }).parameter;
+  parameter[3] = { name: 'type', valueCode: 'handshake' };
+  parameter[2] = { name: 'status', valueCode: 'requested' };
+  return body;
+}

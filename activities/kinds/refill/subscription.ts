@@ -19,7 +19,9 @@ export const refillSubscriptionTopic: SubscriptionTopic = {
     if (!clinic) return [];
     const automationEnabled =
       (await store.clinics.kinds(clinicId)).find((k) => k.kind === refillKind.id)?.enabled ?? false;
-    const ids = [...new Set(input.references.flatMap((r) => MR_REF.exec(r)?.[1] ?? []))];
+    const ids = [
+      ...new Set(input.references.flatMap((r) => MR_REF.exec(typeof r === 'string' ? r : r.reference)?.[1] ?? [])),
+    ];
     const caseIds: string[] = [];
     for (const medicationRequestId of ids) {
       const caseId = refillCaseId(clinicId, medicationRequestId);
