@@ -336,6 +336,21 @@ describe('panel sweep', () => {
     expect(await waitForSweep(sweepId)).toMatchObject({ status: 'done', patients: 5, cases: 5 });
   });
 
+  test('hand starts back to back, each after the last finished: each is 202 with a sweep of its own', async () => {
+    // A Schedule names a run by the second it is scheduled for, so a start must never reuse a finished run's id. These
+    // sweeps take over a second each; the start in the very second a run finished (a sweep of an empty panel) is what
+    // the contract test's fuzzer met (api/trigger-gateway.ts startSweep).
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const start = await api(`/v1/clinics/${clinicId}/sweeps`, { method: 'POST' });
+      expect(start.status, await start.clone().text()).toBe(202);
+      const { sweepId } = (await start.json()) as { sweepId: string };
+      ids.push(sweepId);
+      await waitForSweep(sweepId);
+    }
+    expect(new Set(ids).size).toBe(3);
+  });
+
   test('an unknown sweep is 404; the Schedule skips overlaps and holds the clinic’s weekly run', async () => {
     const res = await api(
       `/v1/clinics/${clinicId}/sweeps/${encodeURIComponent(`ps_${clinicId}-2020-01-01T00:00:00Z`)}`,
