@@ -114,11 +114,12 @@ let running: Promise<void>;
 let temporal: TemporalClientHandle;
 let app: ReturnType<typeof createApp>;
 let caseOf: (patientId: string) => string;
+let keys: Awaited<ReturnType<typeof generateClientKeyPair>>;
 
 beforeAll(async () => {
   const repo = new IndexedRepository();
   loadResources(repo, RESOURCES);
-  const keys = await generateClientKeyPair();
+  keys = await generateClientKeyPair();
   // Latency per FHIR answer, so that a sweep (pages of two) runs long enough to be overlapped by a second start.
   sandbox = await startSandbox({
     repo,
@@ -336,19 +337,51 @@ describe('panel sweep', () => {
     expect(await waitForSweep(sweepId)).toMatchObject({ status: 'done', patients: 5, cases: 5 });
   });
 
-  test('hand starts back to back, each after the last finished: each is 202 with a sweep of its own', async () => {
-    // A Schedule names a run by the second it is scheduled for, so a start must never reuse a finished run's id. These
-    // sweeps take over a second each; the start in the very second a run finished (a sweep of an empty panel) is what
-    // the contract test's fuzzer met (api/trigger-gateway.ts startSweep).
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const start = await api(`/v1/clinics/${clinicId}/sweeps`, { method: 'POST' });
-      expect(start.status, await start.clone().text()).toBe(202);
-      const { sweepId } = (await start.json()) as { sweepId: string };
-      ids.push(sweepId);
-      await waitForSweep(sweepId);
+  test('hand starts back to back on an empty panel (each run done within its second): each is 202 with a run of its own', async () => {
+    // A Schedule names a run by the second it is scheduled for. A second clinic on an empty EHR without added latency
+    // sweeps in well under a second, so the next start lands in the second of a run that already finished: it must
+    // not get that run's id (the Schedule would drop it and the start answer 503 after its whole wait).
+    const empty = await startSandbox({
+      repo: new IndexedRepository(),
+      clients: [{ clientId: 'autopilot-sweep', jwks: keys.publicJwks }],
+      validate: false,
+    });
+    const quick = `sweep-empty-${randomBytes(4).toString('hex')}`;
+    try {
+      await store.clinics.upsert({
+        id: quick,
+        name: 'Empty panel',
+        webhookSecret: SECRET,
+        fhirBaseUrl: empty.fhirBaseUrl,
+        fhirClientId: 'autopilot-sweep',
+        fhirPrivateKeyJwk: JSON.stringify(keys.privateJwk),
+        fhirTokenUrl: null,
+        protocolId: 'family-medicine-2015',
+        nurseSlaSeconds: 3600,
+        timezone: 'UTC',
+        kinds: [{ kind: 'care-gap', enabled: true, protocolId: PROTOCOL }],
+      });
+      const ids: string[] = [];
+      const finished: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const start = await api(`/v1/clinics/${quick}/sweeps`, { method: 'POST' });
+        expect(start.status, await start.clone().text()).toBe(202);
+        const { sweepId } = (await start.json()) as { sweepId: string };
+        ids.push(sweepId);
+        await temporal.client.workflow.getHandle(sweepId).result();
+        finished.push(Date.now());
+      }
+      expect(new Set(ids).size).toBe(4);
+      // The case this test is for did occur: some run finished in the same second it was scheduled for.
+      const scheduled = ids.map((id) => Date.parse(id.slice(`${sweepScheduleId(quick)}-`.length)));
+      expect(scheduled.some((at, i) => Math.floor(finished[i]! / 1000) === at / 1000)).toBe(true);
+    } finally {
+      await temporal.client.schedule
+        .getHandle(sweepScheduleId(quick))
+        .delete()
+        .catch(() => undefined);
+      await empty.close();
     }
-    expect(new Set(ids).size).toBe(3);
   });
 
   test('an unknown sweep is 404; the Schedule skips overlaps and holds the clinic’s weekly run', async () => {
