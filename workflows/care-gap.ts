@@ -296,6 +296,8 @@ export async function careGap(input: CareGapInput): Promise<void> {
         businessStatus,
         status,
         focusOrderId: s.lc.queue === 'doctor' && s.giReferralId ? s.giReferralId : (s.outreach?.orderId ?? null),
+        // No open item mirrored: most often no Task at all yet, so create first (one request instead of a search too).
+        ...(s.taskOpen ? {} : { first: true }),
       }),
     );
     s.taskOpen = status === 'requested';

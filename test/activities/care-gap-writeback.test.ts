@@ -102,6 +102,28 @@ test('one Task per case, updated in place; a repeated sync writes nothing', asyn
   expect(tasks[0]).toMatchObject({ status: 'requested', businessStatus: { text: 'kit-not-returned-call' } });
 });
 
+test('a first sync is one conditional create; one that finds the Task there updates it in place', async () => {
+  const first = {
+    caseId: `${caseId}-first`,
+    patientId: 'p1',
+    queue: 'outreach' as const,
+    pool: null,
+    priority: 'routine' as const,
+    businessStatus: 'outreach',
+    status: 'requested' as const,
+    focusOrderId: null,
+    first: true,
+  };
+  const before = fhir.roundTrips;
+  const a = await syncCareGapTask(fhir, first, new Date(at));
+  expect(fhir.roundTrips - before).toBe(1);
+  const b = await syncCareGapTask(fhir, { ...first, businessStatus: 'outreach-again' }, new Date(at));
+  expect(b.taskId).toBe(a.taskId);
+  const tasks = all<Task>('Task').filter((t) => t.identifier?.[0]?.value === `${caseId}-first`);
+  expect(tasks).toHaveLength(1);
+  expect(tasks[0]).toMatchObject({ status: 'requested', businessStatus: { text: 'outreach-again' } });
+});
+
 test('a decline and a test done elsewhere are recorded once each, as the protocol reads them', async () => {
   const d1 = await recordDecline(fhir, { caseId, episode: 2, patientId: 'p1', date: '2026-06-15', by: 'nurse n1' });
   const d2 = await recordDecline(fhir, { caseId, episode: 2, patientId: 'p1', date: '2026-06-15', by: 'nurse n1' });

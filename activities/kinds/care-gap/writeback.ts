@@ -197,6 +197,11 @@ export interface SyncCareGapTaskInput {
   status: 'requested' | 'completed' | 'cancelled';
   /** The order the item is about (the FIT order, the GI referral), when there is one. */
   focusOrderId: string | null;
+  /**
+   * No Task is expected yet (the case mirrors no open item): it is created conditionally at once instead of searched
+   * for first; a Task found there after all (an earlier attempt's, a closed item's) is brought up to date as usual.
+   */
+  first?: boolean;
 }
 
 /**
@@ -210,7 +215,9 @@ export async function syncCareGapTask(
   now: Date,
 ): Promise<{ taskId: string }> {
   const identifier = `${CARE_GAP_TASK_SYSTEM}|${input.caseId}`;
-  const existing = await findByIdentifier<Task>(fhir, 'Task', CARE_GAP_TASK_SYSTEM, input.caseId);
+  const existing = input.first
+    ? undefined
+    : await findByIdentifier<Task>(fhir, 'Task', CARE_GAP_TASK_SYSTEM, input.caseId);
   const performer = input.queue ? QUEUE_PERFORMER[input.queue] : undefined;
   const task: Task = {
     ...(existing ?? {}),
@@ -246,7 +253,8 @@ export async function syncCareGapTask(
     const updated = await fhir.update(task);
     return { taskId: updated.id! };
   }
-  const { resource } = await fhir.create(task, { ifNoneExist: { identifier } });
+  const { resource, created } = await fhir.create(task, { ifNoneExist: { identifier } });
+  if (input.first && !created) return syncCareGapTask(fhir, { ...input, first: false }, now);
   if (resource.status !== task.status || resource.businessStatus?.text !== input.businessStatus) {
     // Our own earlier attempt created it between the search and the create: update it in place.
     const updated = await fhir.update({ ...task, id: resource.id });
