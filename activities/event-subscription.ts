@@ -14,6 +14,7 @@ import {
   careEventType,
   EVENTS_TOPIC,
   eventIntakeId,
+  eventReceivedAudit,
   resourceVersionEventId,
 } from '../connectors/care-events.ts';
 import type { FhirSearchParams } from '../connectors/fhir/connector.ts';
@@ -73,16 +74,15 @@ export const eventsSubscriptionTopic: SubscriptionTopic = {
         receivedAt,
       });
       if (delivery.created) {
-        await store.audit.appendAudit({
-          at: receivedAt,
-          actorType: 'ehr',
-          actorId: clinicId,
-          action: 'event.received',
-          clinicId,
-          requestId,
-          idempotencyKey: `${intakeId}:received`,
-          detail: { intakeId, form, type, eventId: item.eventId, resource, catchUpId },
-        });
+        await store.audit.appendAudit(
+          eventReceivedAudit({
+            clinicId,
+            intakeId,
+            requestId,
+            receivedAt,
+            detail: { form, type, eventId: item.eventId, resource, catchUpId },
+          }),
+        );
       }
       intakeIds.push(intakeId);
       const start: EventIntakeInput = {

@@ -2,6 +2,7 @@
 // twice, or announced and also found by a catch-up, is one intake). Shared by the API (api/event-body.ts) and the
 // worker (activities/event-subscription.ts), which may not import each other.
 import { createHash } from 'node:crypto';
+import type { AuditInput } from './db/index.ts';
 
 /** The resource types a care event may be about: a booked visit, or a result. */
 export const CARE_EVENT_FOCUS_TYPES = ['Appointment', 'Observation', 'DiagnosticReport', 'Procedure'] as const;
@@ -45,3 +46,27 @@ export function eventIntakeId(clinicId: string, eventId: string): string {
 
 /** The events webhook's Subscription topic key (its tracked state, its catch-up). */
 export const EVENTS_TOPIC = 'events';
+
+/**
+ * The `event.received` audit row of a care event's intake (written once per delivery): the same row whether the
+ * events webhook received the event or a Subscription catch-up found it. `detail` adds to the intake id: ids and
+ * references only.
+ */
+export function eventReceivedAudit(e: {
+  clinicId: string;
+  intakeId: string;
+  requestId: string;
+  receivedAt: string;
+  detail: Record<string, unknown>;
+}): AuditInput {
+  return {
+    at: e.receivedAt,
+    actorType: 'ehr',
+    actorId: e.clinicId,
+    action: 'event.received',
+    clinicId: e.clinicId,
+    requestId: e.requestId,
+    idempotencyKey: `${e.intakeId}:received`,
+    detail: { intakeId: e.intakeId, ...e.detail },
+  };
+}

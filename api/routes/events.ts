@@ -3,7 +3,7 @@ import { publicUrl } from '../../connectors/config.ts';
 import { AppError } from '../../rules/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiEnv } from '../env.ts';
-import { EVENTS_TOPIC, eventIntakeId } from '../../connectors/care-events.ts';
+import { EVENTS_TOPIC, eventIntakeId, eventReceivedAudit } from '../../connectors/care-events.ts';
 import { CareEventWebhookSchema, parseCareEvent } from '../event-body.ts';
 import { callerRequestIdOf } from '../middleware/request-id.ts';
 import { Id } from '../schemas.ts';
@@ -103,23 +103,21 @@ export function eventRoutes(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       const clinicId = clinic.id;
       const intakeId = delivery.caseId;
       if (delivery.created) {
-        await store.audit.appendAudit({
-          at: receivedAt,
-          actorType: 'ehr',
-          actorId: clinicId,
-          action: 'event.received',
-          clinicId,
-          requestId,
-          idempotencyKey: `${intakeId}:received`,
-          detail: {
+        await store.audit.appendAudit(
+          eventReceivedAudit({
+            clinicId,
             intakeId,
-            form: event.form,
-            type: event.type,
-            eventId: event.eventId,
-            resource: event.resource,
-            ...callerRequestIdOf(c),
-          },
-        });
+            requestId,
+            receivedAt,
+            detail: {
+              form: event.form,
+              type: event.type,
+              eventId: event.eventId,
+              resource: event.resource,
+              ...callerRequestIdOf(c),
+            },
+          }),
+        );
       }
       if (!workflows.startEventIntake) {
         throw new AppError('TEMPORAL_UNAVAILABLE', 'Event intake is not available on this server', {

@@ -218,67 +218,42 @@ async function rewindKindSwitches(kysely: Kysely<Database>): Promise<void> {
   // Kysely applies migrations in order: 0019 (the clinics' batch setting), 0018 (CDS jtis), 0017 (SMART App Launch),
   // 0016 (CDS clients), 0015 (subscription events), 0014 (access monitoring), 0013 (the analytics rollup) and 0012
   // (signing policies) are unrun too; the table checks of 0012 and 0014 admit the old values.
+  const unrun = (name: string) =>
+    kysely
+      .deleteFrom('kysely_migration' as never)
+      .where('name' as never, '=', name as never)
+      .execute();
   await kysely.schema.alterTable('clinics').dropColumn('fhirBatch').execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0019_clinic_fhir_batch' as never)
-    .execute();
+  await unrun('0019_clinic_fhir_batch');
   await kysely.schema.dropTable('cds_jtis').ifExists().execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0018_cds_jtis' as never)
-    .execute();
+  await unrun('0018_cds_jtis');
   for (const table of ['smart_handoffs', 'smart_launches', 'smart_users', 'smart_clients'])
     await kysely.schema.dropTable(table).ifExists().execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0017_smart_app_launch' as never)
-    .execute();
+  await unrun('0017_smart_app_launch');
   await kysely.schema.dropTable('cds_clients').ifExists().execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0016_cds_clients' as never)
-    .execute();
+  await unrun('0016_cds_clients');
   await kysely.schema.dropTable('subscription_events').ifExists().execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0015_subscription_events' as never)
-    .execute();
+  await unrun('0015_subscription_events');
   for (const table of ['access_flag_reviews', 'access_settings'])
     await kysely.schema.dropTable(table).ifExists().execute();
   for (const index of ['audit_log_clinic_at_idx', 'audit_log_clinic_actor_idx', 'cases_clinic_patient_idx'])
     await kysely.schema.dropIndex(index).ifExists().execute();
   for (const column of ['prevHash', 'hash']) await kysely.schema.alterTable('audit_log').dropColumn(column).execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0014_access_monitoring' as never)
-    .execute();
+  await unrun('0014_access_monitoring');
   for (const table of ['analytics_daily', 'analytics_rollup_state'])
     await kysely.schema.dropTable(table).ifExists().execute();
   await kysely.schema.dropIndex('cases_clinic_status_idx').ifExists().execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0013_analytics_rollup' as never)
-    .execute();
+  await unrun('0013_analytics_rollup');
   await kysely.schema.dropTable('signing_policies').ifExists().execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0012_signing_policies' as never)
-    .execute();
+  await unrun('0012_signing_policies');
   for (const index of ['cases_analytics_idx', 'audit_log_case_action_idx'])
     await kysely.schema.dropIndex(index).ifExists().execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0011_analytics_indexes' as never)
-    .execute();
+  await unrun('0011_analytics_indexes');
   await kysely.schema
     .alterTable('clinics')
     .addColumn('refillAutomationEnabled', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
-  await kysely
-    .deleteFrom('kysely_migration' as never)
-    .where('name' as never, '=', '0010_kind_switches' as never)
-    .execute();
+  await unrun('0010_kind_switches');
 }
 
 /** A kysely over the test database without running migrations (to rewind one). */
