@@ -9,6 +9,7 @@ import {
   normalizeOperationOutcome,
   notFound,
   OperationOutcomeError,
+  preconditionFailed,
   unauthorized,
   validateResource,
   type WithId,
@@ -488,11 +489,19 @@ export function createSandboxApp(options: SandboxOptions & { state?: SandboxStat
         headers: { ...headers, Location: location(c, result.resource) },
       };
     },
-    update(c: Ctx, type: string, id: string, body: unknown): Outcome {
+    update(c: Ctx, type: string, id: string, body: unknown, ifMatch: string | undefined): Outcome {
       checkType(type);
       checkId(id);
       const resource = checkBody(body, type);
       if (resource.id !== id) throw new OperationOutcomeError(badRequest('Body id must match the URL id', 'id'));
+      if (ifMatch !== undefined) {
+        // FHIR's version-aware update: `If-Match: W/"<versionId>"` must name the current version, else 412.
+        const current = repo.read(type, id);
+        const wanted = /^(?:W\/)?"([^"]{1,64})"$/.exec(ifMatch.trim())?.[1];
+        if (wanted === undefined) throw new OperationOutcomeError(badRequest('If-Match must be W/"<versionId>"'));
+        if (!current) throw new OperationOutcomeError(notFound);
+        if (current.meta?.versionId !== wanted) throw new OperationOutcomeError(preconditionFailed);
+      }
       const result = repo.update(resource);
       const headers = { ...versionHeaders(result.resource), Location: location(c, result.resource) };
       return { status: result.created ? 201 : 200, resource: result.resource, headers };
@@ -544,7 +553,7 @@ export function createSandboxApp(options: SandboxOptions & { state?: SandboxStat
   app.put(`${FHIR_BASE_PATH}/:type/:id`, async (c) => {
     const type = c.req.param('type');
     allowed(c, type, 'update');
-    return send(c, interactions.update(c, type, c.req.param('id'), await readJsonBody(c)));
+    return send(c, interactions.update(c, type, c.req.param('id'), await readJsonBody(c), c.req.header('if-match')));
   });
   app.delete(`${FHIR_BASE_PATH}/:type/:id`, (c) => {
     const type = c.req.param('type');
@@ -604,7 +613,7 @@ export function createSandboxApp(options: SandboxOptions & { state?: SandboxStat
       case 'PUT':
         if (id === undefined) throw new OperationOutcomeError(badRequest('Conditional update is not supported'));
         allowed(c, type, 'update');
-        return interactions.update(c, type, id, entry.resource);
+        return interactions.update(c, type, id, entry.resource, entry.request?.ifMatch);
       case 'DELETE':
         if (id === undefined) throw new OperationOutcomeError(badRequest('Conditional delete is not supported'));
         allowed(c, type, 'delete');

@@ -107,8 +107,8 @@ export async function insertAudit(
   return (await insertAudits(executor, [entry]))[0]!;
 }
 
-/** {@link insertAudit} for several rows, chained in order, in one transaction. */
-async function insertAudits(
+/** {@link insertAudit} for several rows, chained in order, in one transaction (the caller's, if it passes one). */
+export async function insertAudits(
   executor: Kysely<Database>,
   entries: readonly AuditInput[],
 ): Promise<{ id: number; created: boolean }[]> {

@@ -14,7 +14,7 @@ import {
   type DialectName,
 } from './dialect.ts';
 import { applyStanding, standingOf, type Standing } from './analytics-rollup.ts';
-import { insertAudit, type AuditInput } from './audit.ts';
+import { insertAudit, insertAudits, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
 import type { CasesTable, Database, QueueName } from './schema.ts';
 
@@ -133,6 +133,8 @@ export interface CaseStep {
   seq: number;
   event: Omit<CaseEventInput, 'caseId' | 'seq'>;
   audit: AuditInput | null;
+  /** Audit rows written before the step's own, in its transaction (what came with the step: its EHR writes). */
+  auditsBefore?: readonly AuditInput[];
 }
 
 export interface CaseRepo {
@@ -216,6 +218,7 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
           // (what it adds to the analytics rollup before the step) cannot go stale before the step writes.
           const { created } = await insertEvent(trx, event);
           const { before, applied } = await projectKeepingRollup(trx, dialect, step.projection, step.seq);
+          if (step.auditsBefore?.length) await insertAudits(trx, step.auditsBefore);
           const audited = step.audit ? (await insertAudit(trx, step.audit)).created : false;
           // Only a closed case adds to the rollup: nothing moves unless it was closed or this step closed it.
           const closes = applied && step.projection.status === 'closed';

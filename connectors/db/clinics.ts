@@ -184,6 +184,11 @@ export type ClinicSettingsPatch = z.input<typeof ClinicSettingsPatchSchema>;
 
 export interface ClinicRepo {
   get(id: string): Promise<Clinic | null>;
+  /**
+   * The clinic's `updatedAt`, which every settings change moves (null for an unknown clinic): a one-column read that
+   * tells a holder of the clinic's settings (the worker's FHIR connectors) whether they are still current.
+   */
+  version(id: string): Promise<string | null>;
   list(): Promise<Clinic[]>;
   /** How many clinics exist (a doctor or nurse token bound to none is refused once there are several). */
   count(): Promise<number>;
@@ -344,6 +349,10 @@ export function createClinicRepo({ kysely, dialect, secrets }: Db): ClinicRepo {
     async get(id) {
       const row = await kysely.selectFrom('clinics').selectAll().where('id', '=', id).executeTakeFirst();
       return row === undefined ? null : fromRow(row);
+    },
+    async version(id) {
+      const row = await kysely.selectFrom('clinics').select('updatedAt').where('id', '=', id).executeTakeFirst();
+      return row === undefined ? null : z.string().parse(row.updatedAt);
     },
     async list() {
       const rows = await kysely.selectFrom('clinics').selectAll().orderBy('id').execute();

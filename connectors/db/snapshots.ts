@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { isoUtc, jsonText, nowIso, parseInput, toJsonText } from './dialect.ts';
+import type { Kysely } from 'kysely';
+import { insertAudits, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
+import type { Database } from './schema.ts';
 
 const PutSnapshotSchema = z.strictObject({
   caseId: z.string().min(1),
@@ -42,8 +45,11 @@ const ListBoundsSchema = z.strictObject({
 });
 
 export interface SnapshotRepo {
-  /** Records (or replaces: the latest evaluation of a case wins) the facts and decision of one case. */
-  put(input: PutSnapshotInput): Promise<void>;
+  /**
+   * Records (or replaces: the latest evaluation of a case wins) the facts and decision of one case; with `audits`,
+   * those rows are appended (chained in order, once per idempotency key) in the same transaction.
+   */
+  put(input: PutSnapshotInput, audits?: readonly AuditInput[]): Promise<void>;
   /**
    * Newest first; `limit` 1–5000, default 500. Optional: `from` (inclusive) and `before` (exclusive) bound
    * `recordedAt` (ISO instants); `olderThan` continues a listing after its last row (keyset paging).
@@ -56,7 +62,7 @@ export interface SnapshotRepo {
 /** Facts snapshots, the input for simulating a protocol change against past requests. */
 export function createSnapshotRepo({ kysely }: Db): SnapshotRepo {
   return {
-    async put(input) {
+    async put(input, audits = []) {
       const s = parseInput(PutSnapshotSchema, input, 'facts snapshot');
       const values = {
         ...s,
@@ -64,11 +70,22 @@ export function createSnapshotRepo({ kysely }: Db): SnapshotRepo {
         facts: toJsonText(s.facts),
         decision: toJsonText(s.decision),
       };
-      await kysely
-        .insertInto('facts_snapshots')
-        .values(values)
-        .onConflict((oc) => oc.column('caseId').doUpdateSet(values))
-        .execute();
+      const write = (db: Kysely<Database>) =>
+        db
+          .insertInto('facts_snapshots')
+          .values(values)
+          .onConflict((oc) => oc.column('caseId').doUpdateSet(values))
+          .execute();
+      if (audits.length === 0) {
+        await write(kysely);
+        return;
+      }
+      // The snapshot's write comes first: on SQLite it takes the write lock, so the audit chain's head read after it
+      // cannot go stale (as in a case step's transaction).
+      await kysely.transaction().execute(async (trx) => {
+        await write(trx);
+        await insertAudits(trx, audits);
+      });
     },
     async list({ clinicId, protocolId, limit, ...bounds }) {
       const n = parseInput(z.number().int().min(1).max(5000).default(500), limit, 'limit');

@@ -53,10 +53,13 @@ export function createClinicFhir(
   const cache = new Map<string, { version: string; connector: FhirConnector }>();
   return {
     async forClinic(clinicId) {
-      const clinic = await store.clinics.get(clinicId);
-      if (!clinic) throw new AppError('NOT_FOUND', 'Unknown clinic', { context: { clinicId } });
+      // Every EHR call asks: the settings' version (one column) tells whether the kept connector is current.
+      const version = await store.clinics.version(clinicId);
+      if (version === null) throw new AppError('NOT_FOUND', 'Unknown clinic', { context: { clinicId } });
       let entry = cache.get(clinicId);
-      if (!entry || entry.version !== clinic.updatedAt) {
+      if (!entry || entry.version !== version) {
+        const clinic = await store.clinics.get(clinicId);
+        if (!clinic) throw new AppError('NOT_FOUND', 'Unknown clinic', { context: { clinicId } });
         const privateKeyJwk = clinic.fhirPrivateKeyJwk
           ? clinicPrivateKeyJwk(clinicId, clinic.fhirPrivateKeyJwk, opts.secrets)
           : undefined;

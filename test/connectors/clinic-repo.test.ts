@@ -57,6 +57,18 @@ describe.each(dialects)('clinic repository on $dialect', ({ dialect, adminUrl, s
       });
     });
 
+    test('version is the clinic’s updatedAt, moved by a settings change; unknown clinic → null', async () => {
+      const before = await store.clinics.version(CLINIC.id);
+      expect(before).toBe((await store.clinics.get(CLINIC.id))?.updatedAt);
+      await new Promise((r) => setTimeout(r, 5));
+      await store.clinics.updateSettings(CLINIC.id, { nurseSlaSeconds: 1800 });
+      const after = await store.clinics.version(CLINIC.id);
+      expect(after).not.toBe(before);
+      expect(after).toBe((await store.clinics.get(CLINIC.id))?.updatedAt);
+      expect(await store.clinics.version('nope')).toBeNull();
+      await store.clinics.updateSettings(CLINIC.id, { nurseSlaSeconds: 3600 });
+    });
+
     test('rotation moves the current secret to previous in one step; a second rotation drops the oldest', async () => {
       const until = new Date(Date.now() + 60_000).toISOString();
       const r1 = await store.clinics.rotateWebhookSecret(CLINIC.id, {

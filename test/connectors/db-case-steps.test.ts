@@ -105,6 +105,32 @@ describe.each(dialects)('case steps on $dialect', ({ dialect, adminUrl, skip }) 
       expect((await store.cases.countQueues()).outreach).toBe(1);
     });
 
+    test('the audit rows a step comes with go before its own, in its transaction; one failing undoes the step', async () => {
+      const id = 'cg_clinic-k_crc-screening-2021_00000000000000000000000000000001';
+      const write = (action: string) => ({
+        actorType: 'system' as const,
+        actorId: 'worker',
+        action,
+        clinicId: CLINIC.id,
+        caseId: id,
+        idempotencyKey: `${id}:${action}`,
+      });
+      await expect(
+        store.cases.recordStep({
+          ...step(id, 1, 'case.routed'),
+          auditsBefore: [write('ehr.task_synced'), write('test.boom')],
+        }),
+      ).rejects.toThrow();
+      expect(await store.cases.getCase(id)).toBeNull();
+      expect((await store.audit.listAudit({ caseId: id })).items).toEqual([]);
+      const before = [write('ehr.write_back'), write('ehr.task_synced')];
+      await store.cases.recordStep({ ...step(id, 1, 'case.routed'), auditsBefore: before });
+      await store.cases.recordStep({ ...step(id, 1, 'case.routed'), auditsBefore: before }); // retried: once each
+      const rows = (await store.audit.listAudit({ caseId: id })).items;
+      expect(rows.map((a) => a.action).reverse()).toEqual(['ehr.write_back', 'ehr.task_synced', 'case.routed']);
+      expect((await store.audit.verifyChains({ clinicId: CLINIC.id })).breaks).toEqual([]);
+    });
+
     test('a step whose audit row fails leaves neither its projection nor its event behind', async () => {
       const id = 'cg_clinic-k_crc-screening-2021_ffffffffffffffffffffffffffffffff';
       await expect(store.cases.recordStep(step(id, 1, 'test.boom'))).rejects.toThrow();

@@ -36,6 +36,34 @@ describe.each(dialects)('snapshot listing on $dialect', ({ dialect, adminUrl, sk
     await t?.cleanup();
   });
 
+  test.skipIf(skip)('a snapshot and the audit rows it comes with are written together, or neither is', async () => {
+    const audit = (action: string, over: Record<string, unknown> = {}) => ({
+      actorType: 'system' as const,
+      actorId: 'worker',
+      action,
+      clinicId: null,
+      caseId: 'with-audit',
+      idempotencyKey: `with-audit:${action}`,
+      ...over,
+    });
+    const snapshot = { caseId: 'with-audit', clinicId: 'c1', protocolId: 'audited', facts: {}, decision: {} };
+    // The second row is invalid: nothing of the call stays.
+    await expect(
+      store.snapshots.put(snapshot, [
+        audit('patient_context.read'),
+        audit('protocol.evaluated', { actorType: 'robot' }),
+      ]),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await store.snapshots.list({ clinicId: 'c1', protocolId: 'audited' })).toEqual([]);
+    expect((await store.audit.listAudit({ caseId: 'with-audit' })).items).toEqual([]);
+    await store.snapshots.put(snapshot, [audit('patient_context.read'), audit('protocol.evaluated')]);
+    expect(await store.snapshots.list({ clinicId: 'c1', protocolId: 'audited' })).toHaveLength(1);
+    expect((await store.audit.listAudit({ caseId: 'with-audit' })).items.map((a) => a.action).reverse()).toEqual([
+      'patient_context.read',
+      'protocol.evaluated',
+    ]);
+  });
+
   test.skipIf(skip)('from is inclusive, before exclusive; newest first', async () => {
     const rows = await store.snapshots.list({
       ...q,

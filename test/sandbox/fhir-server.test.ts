@@ -178,6 +178,40 @@ describe('FHIR REST without auth', () => {
     expect(second.headers.get('etag')).toBe('W/"2"');
   });
 
+  test('a version-aware update (If-Match) lands only on the version it names: 412 on another, 400 malformed', async () => {
+    const task = (text: string) =>
+      JSON.stringify({ resourceType: 'Task', id: 'task-vu', status: 'requested', intent: 'order', note: [{ text }] });
+    const put = (text: string, ifMatch?: string) =>
+      app.request(`${BASE}/Task/task-vu`, {
+        method: 'PUT',
+        headers: { ...fhirHeaders, ...(ifMatch ? { 'If-Match': ifMatch } : {}) },
+        body: task(text),
+      });
+    expect((await put('missing', 'W/"1"')).status).toBe(404); // nothing to match yet
+    expect((await put('one')).status).toBe(201);
+    expect((await put('two', 'W/"1"')).status).toBe(200);
+    const stale = await put('three', 'W/"1"'); // someone else wrote version 2 since
+    expect(stale.status).toBe(412);
+    expect((await json<OperationOutcome>(stale)).resourceType).toBe('OperationOutcome');
+    expect((await put('four', 'version-2')).status).toBe(400);
+    expect((await put('five', '"2"')).status).toBe(200); // a strong ETag names the version too
+    // In a batch, the entry's ifMatch does the same, entry by entry.
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: ['W/"3"', 'W/"3"'].map((ifMatch) => ({
+        request: { method: 'PUT', url: 'Task/task-vu', ifMatch },
+        resource: JSON.parse(task('batch')) as Resource,
+      })),
+    };
+    const res = await app.request(`${BASE}/`, { method: 'POST', headers: fhirHeaders, body: JSON.stringify(bundle) });
+    expect((await json<Bundle>(res)).entry?.map((e) => e.response?.status)).toEqual([
+      '200 OK',
+      '412 Precondition Failed',
+    ]);
+    expect((await json<Resource>(await app.request(`${BASE}/Task/task-vu`))).meta?.versionId).toBe('4');
+  });
+
   test('malformed bodies are 400: wrong type, not JSON, id mismatch, structurally invalid', async () => {
     const post = (path: string, body: string, method = 'POST') =>
       app.request(`${BASE}${path}`, { method, headers: fhirHeaders, body });
