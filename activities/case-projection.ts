@@ -1,4 +1,4 @@
-import type { CaseProjection, Store } from '../connectors/db/index.ts';
+import type { AuditInput, CaseProjection, Store } from '../connectors/db/index.ts';
 import { countCaseStep } from '../connectors/telemetry/metrics.ts';
 import type { Actor } from '../rules/schema/case.ts';
 
@@ -33,6 +33,8 @@ export interface RecordCaseStepInput {
   /** The audit action the lifecycle step records (StepResult.audit), or null. */
   audit: string | null;
   protocol: { id: string; version: number } | null;
+  /** Audit rows of what came with the step (its EHR writes), written before the step's own, in its transaction. */
+  auditsBefore?: readonly AuditInput[];
 }
 
 const json = (v: unknown) => JSON.parse(JSON.stringify(v)) as Record<string, never>;
@@ -88,6 +90,7 @@ export async function recordCaseStep(
           }),
         }
       : null,
+    ...(input.auditsBefore?.length ? { auditsBefore: input.auditsBefore } : {}),
   });
   if (applied) countCaseStep({ ...input, ...p }); // routings and escalations (connectors/telemetry/metrics.ts)
   return { applied };

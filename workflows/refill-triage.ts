@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  isCancellation,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -11,6 +12,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+
+type WriteBackInput = Parameters<Activities['writeBackOutcome']>[0];
+type SyncQueueTaskInput = Parameters<Activities['syncQueueTask']>[0];
 import {
   activatesAtOnce,
   canDecide,
@@ -106,9 +110,17 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   // as before. Only until the case first enters a queue: while a local activity runs, the workflow task stays open and
   // a clinician's Update waits for it, so once clinicians can act, every EHR call is a durable activity again.
   // One patch marks these cases (each patch is a marker and a search-attribute upsert in history): it implies lean.
-  const firstTry = patched('ehr-first-try');
+  //
+  // Cases started since the first-queue work (issue 11) also enter their first queue in one local activity: the
+  // order (if any) and the Task written at the same time, their audit rows and the step's projection in one
+  // transaction, the order starting from the triage's read of the request. It implies first-try (and lean); when it
+  // fails for a reason a retry may mend, the case enters its queue as first-try cases do, each write durable.
+  const firstQueue = patched('ehr-first-queue');
+  const firstTry = firstQueue || patched('ehr-first-try');
   const lean = firstTry || patched('lean-triage');
   let routed = false;
+  /** Set when a first-queue try failed: the EHR is slow or down, so the writes that follow go durable at once. */
+  let durableOnly = false;
   const policy = input.policy ?? DEFAULT_ACTIVITY_POLICY;
   const retry = (p: ActivityPolicy['ehr']) => activityOptions(p, DEFINITIVE);
   const ehr = proxyActivities<Activities>(retry(policy.ehr));
@@ -126,7 +138,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   const firstTried =
     <A, R>(quick: (a: A) => Promise<R>, durable: (a: A) => Promise<R>) =>
     async (a: A): Promise<R> => {
-      if (!firstTry || routed) return durable(a);
+      if (!firstTry || routed || durableOnly) return durable(a);
       try {
         return await quick(a);
       } catch (err) {
@@ -285,29 +297,34 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     }
   };
 
-  type Write = { what: string; write: () => Promise<unknown> };
+  /** A write to the EHR; `order`: the write-back's input, when the write is a protocol approval's order. */
+  type Write = { what: string; write: () => Promise<unknown>; order?: WriteBackInput };
+  const taskInput = (
+    businessStatus: string,
+    status: 'requested' | 'completed' | 'cancelled',
+    note?: string | null,
+  ): SyncQueueTaskInput => ({
+    caseId: input.caseId,
+    clinicId: input.clinicId,
+    requestId: input.requestId,
+    medicationRequestId: input.medicationRequestId,
+    queue: state.queue,
+    pool: state.pool,
+    businessStatus,
+    status,
+    slaDueAt,
+    ...(note ? { note } : {}),
+    // Entering its first queue, the case has no Task in the EHR yet; the triage read the request's patient.
+    ...(routed ? {} : { first: true, ...(patientId !== null ? { patientId } : {}) }),
+  });
   const taskWrite = (
     businessStatus: string,
     status: 'requested' | 'completed' | 'cancelled',
     note?: string | null,
-  ): Write => ({
-    what: 'task',
-    write: () =>
-      syncQueueTask({
-        caseId: input.caseId,
-        clinicId: input.clinicId,
-        requestId: input.requestId,
-        medicationRequestId: input.medicationRequestId,
-        queue: state.queue,
-        pool: state.pool,
-        businessStatus,
-        status,
-        slaDueAt,
-        ...(note ? { note } : {}),
-        // Entering its first queue, the case has no Task in the EHR yet; the triage read the request's patient.
-        ...(routed ? {} : { first: true, ...(patientId !== null ? { patientId } : {}) }),
-      }),
-  });
+  ): Write => {
+    const task = taskInput(businessStatus, status, note);
+    return { what: 'task', write: () => syncQueueTask(task) };
+  };
   const syncTask = (businessStatus: string, status: 'requested' | 'completed' | 'cancelled', note?: string | null) => {
     const { what, write } = taskWrite(businessStatus, status, note);
     return tolerate(what, write);
@@ -327,6 +344,11 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       : cosignRuns(state) && state.signing
         ? new Date(Date.now() + cosignWindowMs(state.signing.policy)).toISOString()
         : null;
+    if (firstQueue && !routed && !durableOnly && (await enteredFirstQueue(step.event, note, alongside))) {
+      upsertAttributes();
+      routed = true;
+      return;
+    }
     if (alongside && lean) {
       const task = taskWrite(taskStage(), 'requested', note);
       const writes = [alongside, task];
@@ -339,6 +361,37 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     }
     await project(step.event, { queue, pool, reason, slaDueAt });
     routed = true;
+  };
+  /**
+   * First-queue cases: the step's EHR writes, their audit rows and its projection in one local activity. True when
+   * the case is in its queue (or a write was refused for good, recorded on the timeline); false when the activity
+   * failed for a reason a retry may mend: the caller enters the queue with durable writes (idempotent: what the try
+   * wrote is found, not written twice).
+   */
+  const enteredFirstQueue = async (
+    event: string,
+    note: string | null | undefined,
+    alongside?: Write,
+  ): Promise<boolean> => {
+    const { queue, pool, reason } = state;
+    const task = taskInput(taskStage(), 'requested', note);
+    // Its seq is taken now; on failure it stays unused (a seq the try may have projected is never reused).
+    const step = projection(event, { queue, pool, reason, slaDueAt });
+    try {
+      const result = await ehrLocal.enterFirstQueue({
+        ...(alongside?.order ? { order: alongside.order } : {}),
+        task,
+        projection: step,
+      });
+      if (result.projected) return true;
+      for (const { what, error } of result.refused) await project('ehr.write_failed', { what, error });
+      await project(event, { queue, pool, reason, slaDueAt });
+      return true;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      durableOnly = true;
+      return false;
+    }
   };
   const taskStage = (): string => {
     if (state.queue === 'signature') return 'awaiting-signature';
@@ -450,22 +503,21 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
         protocolApproved: state.decision.disposition === 'approve' && state.decision.failedCriteria.length === 0,
       };
       const { queue, pool } = routeDisposition(state.decision.disposition, state.decision.routeTo);
-      const orderWrite = (kind: 'standing_order' | 'pend_order'): Write => ({
-        what: kind,
-        write: () =>
-          writeBackOutcome({
-            caseId: input.caseId,
-            clinicId: input.clinicId,
-            requestId: input.requestId,
-            medicationRequestId: input.medicationRequestId,
-            kind,
-            decision: decisionForWrite(),
-            note: null,
-            decidedBy: { kind: 'protocol', protocol },
-            signedAs: null,
-            policy,
-          }),
-      });
+      const orderWrite = (kind: 'standing_order' | 'pend_order'): Write => {
+        const order: WriteBackInput = {
+          caseId: input.caseId,
+          clinicId: input.clinicId,
+          requestId: input.requestId,
+          medicationRequestId: input.medicationRequestId,
+          kind,
+          decision: decisionForWrite(),
+          note: null,
+          decidedBy: { kind: 'protocol', protocol },
+          signedAs: null,
+          policy,
+        };
+        return { what: kind, write: () => writeBackOutcome(order), order };
+      };
       if (queue === 'signature' && activatesAtOnce(state.signing)) {
         // Approved per protocol under a standing order: the order is active at once (the policy's authority as its
         // requester), and a doctor co-signs it within the policy's window.

@@ -337,6 +337,81 @@ describe('order semantics (FHIR R4): draft until signed', () => {
   });
 });
 
+describe('a write-back that starts from the triage’s read of the proposal', () => {
+  const input = (i: number, caseId: string): WriteBackInput => ({
+    caseId,
+    clinicId: 'c',
+    requestId: `req-${caseId}`,
+    medicationRequestId: clinic.refillRequests[i]!.medicationRequestId,
+    kind: 'pend_order',
+    decision: decision({}),
+    note: null,
+    decidedBy: { kind: 'protocol', protocol: { id: 'family-medicine-2015', version: 1 } },
+    signedAs: null,
+  });
+  /** The sandbox's requests from `from` on (this file's writes run one at a time). */
+  const since = (from: number) => sandbox.requests.slice(from);
+  const readsOf = (id: string, from: number) =>
+    since(from).filter((r) => r.method === 'GET' && r.path.endsWith(`/MedicationRequest/${id}`)).length;
+
+  test('does not read the proposal again, and notes it with a version-aware update', async () => {
+    const wb = input(11, 'case-known-1');
+    const known = await fhir.read('MedicationRequest', wb.medicationRequestId);
+    const from = sandbox.requests.length;
+    const result = await writeBackOutcome(fhir, wb, new Date(), known);
+    expect(result.created).toBe(true);
+    expect(readsOf(wb.medicationRequestId, from)).toBe(0);
+    const after = sandbox.repo.read('MedicationRequest', wb.medicationRequestId) as MedicationRequest;
+    expect(Number(after.meta?.versionId)).toBe(Number(known.meta?.versionId) + 1);
+    expect(after.note?.at(-1)?.text).toBe(
+      `Pended as draft MedicationRequest/${result.orderId} for signature (protocol family-medicine-2015 v1).`,
+    );
+  });
+
+  test('a proposal changed since the read is read again (412), never overwritten: both changes stand', async () => {
+    const wb = input(12, 'case-known-2');
+    const known = await fhir.read('MedicationRequest', wb.medicationRequestId);
+    // The pharmacy adds a note between the triage's read and the write-back.
+    await fhir.update({ ...known, note: [...(known.note ?? []), { text: 'Patient asked for a 90-day supply.' }] });
+    const from = sandbox.requests.length;
+    const result = await writeBackOutcome(fhir, wb, new Date(), known);
+    const after = sandbox.repo.read('MedicationRequest', wb.medicationRequestId) as MedicationRequest;
+    const notes = after.note?.map((n) => n.text);
+    expect(notes).toContain('Patient asked for a 90-day supply.');
+    expect(notes).toContain(
+      `Pended as draft MedicationRequest/${result.orderId} for signature (protocol family-medicine-2015 v1).`,
+    );
+    expect(readsOf(wb.medicationRequestId, from)).toBe(1); // the one read again after the 412
+    expect(
+      since(from)
+        .filter((r) => r.method === 'PUT')
+        .map((r) => r.status),
+    ).toEqual([412, 200]);
+  });
+
+  test('a read of another request, or one without a version, is not used', async () => {
+    const wb = input(13, 'case-known-3');
+    const other = await fhir.read('MedicationRequest', clinic.refillRequests[14]!.medicationRequestId);
+    const from = sandbox.requests.length;
+    await writeBackOutcome(fhir, wb, new Date(), other);
+    expect(readsOf(wb.medicationRequestId, from)).toBe(1);
+    // Without a version, the read is not enough for a version-aware update: read again.
+    const { meta: _meta, ...unversioned } = await fhir.read(
+      'MedicationRequest',
+      clinic.refillRequests[15]!.medicationRequestId,
+    );
+    const wb2 = input(15, 'case-known-4');
+    const from2 = sandbox.requests.length;
+    await writeBackOutcome(fhir, wb2, new Date(), unversioned);
+    expect(readsOf(wb2.medicationRequestId, from2)).toBe(1);
+    const other2 = sandbox.repo.read(
+      'MedicationRequest',
+      clinic.refillRequests[14]!.medicationRequestId,
+    ) as MedicationRequest;
+    expect(other2.note?.some((n) => n.text?.startsWith('Pended as draft'))).not.toBe(true); // the other one untouched
+  });
+});
+
 describe('the pended supply follows the decision', () => {
   const request: MedicationRequest = {
     resourceType: 'MedicationRequest',

@@ -109,8 +109,8 @@ export async function createTestWorker(options: {
 
 /**
  * Refill stand-ins written as the separate steps (`pinProtocol`, `pinSigningPolicy`, `gatherPatientFacts`,
- * `evaluateProtocol`), plus the combined activities new cases call (`beginTriage`, `triageRequest`), built from those
- * steps exactly as activities/kinds/refill/triage.ts builds them.
+ * `evaluateProtocol`, `writeBackOutcome`, `syncQueueTask`, `projectCase`), plus the combined activities new cases call
+ * (`beginTriage`, `triageRequest`, `enterFirstQueue`), built from those steps as activities/kinds/refill builds them.
  */
 export function withCombinedTriage<T extends Record<string, unknown>>(activities: T): T {
   type Fn = (input: never) => Promise<unknown>;
@@ -132,5 +132,26 @@ export function withCombinedTriage<T extends Record<string, unknown>>(activities
       const { facts: _facts, ...rest } = gathered;
       return { ...rest, decision };
     },
+    ...withFirstQueue(activities),
+  };
+}
+
+/**
+ * `enterFirstQueue` built from stand-ins for `writeBackOutcome`, `syncQueueTask` and `projectCase` (the order and the
+ * Task, then the projection), unless the stand-ins define it themselves.
+ */
+export function withFirstQueue<T extends Record<string, unknown>>(activities: T): T {
+  type Fn = (input: never) => Promise<unknown>;
+  const call = (name: string, input: unknown) => (activities[name] as Fn)(input as never);
+  return {
+    enterFirstQueue: async (input: { order?: unknown; task: unknown; projection: unknown }) => {
+      await Promise.all([
+        ...(input.order ? [call('writeBackOutcome', input.order)] : []),
+        call('syncQueueTask', input.task),
+      ]);
+      await call('projectCase', input.projection);
+      return { projected: true };
+    },
+    ...activities,
   };
 }

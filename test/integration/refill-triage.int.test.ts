@@ -292,20 +292,38 @@ describe('the EHR tried first in the worker', () => {
     }
   }
 
-  test('a triage whose EHR answers is one workflow task: the read and the routing writes run as local activities', async () => {
+  test('a triage whose EHR answers is one workflow task: the read, then the routing writes and their projection, as local activities', async () => {
     const s = approvals().at(-1)!;
-    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
-      caseId: string;
-    };
+    const res = await h.webhook(h.clinicId, refillEvent(s.medicationRequestId));
+    const { caseId } = (await res.json()) as { caseId: string };
+    const requestId = res.headers.get('x-request-id');
     const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
     expect(c.queue).toBe('signature');
     expect(orderFor(caseId)?.status).toBe('draft');
     expect(tasksFor(caseId)).toHaveLength(1);
+    // The proposal stays open, with the note pointing at the draft (written from the triage's read, version-aware).
+    expect(proposal(s.medicationRequestId)?.note?.map((n) => n.text)).toContain(
+      `Pended as draft MedicationRequest/${orderFor(caseId)?.id} for signature (protocol family-medicine-2015 v1).`,
+    );
     const history = await historyOf(caseId);
     expect(history.activities).toEqual([]);
     expect(history.count('workflowTaskCompletedEventAttributes')).toBe(1);
-    // beginTriage, triageRequest, the pended order and its Task, the routed projection (and the patch markers).
-    expect(history.count('markerRecordedEventAttributes')).toBeGreaterThanOrEqual(5);
+    // The patch marker, beginTriage, triageRequest, and enterFirstQueue (the order, the Task, the routed projection).
+    expect(history.count('markerRecordedEventAttributes')).toBe(4);
+    // The EHR, for this case (past the connection's discovery and token): the request and the patient's context read
+    // (two round trips: this plain event does not name the patient), then the order (a conditional create), the
+    // proposal's note and the Task (a conditional create), at the same time; the proposal is not read a second time.
+    const calls = h.sandbox.requests
+      .filter((r) => r.requestId === requestId && r.path.includes('/R4') && !r.path.endsWith('/metadata'))
+      .map((r) => `${r.method} ${r.path.replace(/^.*\/R4/, '')}`);
+    expect(calls.slice(0, 2)).toEqual([`GET /MedicationRequest/${s.medicationRequestId}`, 'POST ']);
+    expect(calls.slice(2).sort()).toEqual(
+      ['POST /MedicationRequest', `PUT /MedicationRequest/${s.medicationRequestId}`, 'POST /Task'].sort(),
+    );
+    // Each write left its audit row, with the routing's, in one transaction.
+    const audit = await h.api(`/v1/cases/${caseId}/audit`, { as: 'admin' });
+    const actions = ((await audit.json()) as { items: { action: string }[] }).items.map((a) => a.action);
+    expect(actions).toEqual(expect.arrayContaining(['ehr.write_back', 'ehr.task_synced', 'case.routed']));
   });
 
   test('an EHR failing the quick tries hands the read to the durable activity, and the case still triages', async () => {

@@ -2,6 +2,7 @@
 // provisioned by scripts/provision-temporal.mjs): the case waits out an 8-hour SLA in skipped time, not in real time.
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { withFirstQueue } from '../helpers/temporal.ts';
 import { startTimeSkipping, timeSkippingWorker } from '../helpers/time-skipping.ts';
 import { getCaseStateQuery, submitDecisionUpdate } from '../../workflows/refill-triage-messages.ts';
 import { refillTriage, type RefillTriageInput } from '../../workflows/refill-triage.ts';
@@ -23,7 +24,7 @@ function recordingActivities() {
   return {
     projected,
     tasks,
-    activities: {
+    activities: withFirstQueue({
       projectCase: (input: { event: string; detail: Record<string, unknown>; at: string }) => {
         projected.push({ event: input.event, detail: input.detail, at: input.at });
         return Promise.resolve();
@@ -33,7 +34,7 @@ function recordingActivities() {
         return Promise.resolve();
       },
       writeBackOutcome: () => Promise.resolve(),
-    },
+    }),
   };
 }
 

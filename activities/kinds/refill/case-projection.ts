@@ -1,4 +1,4 @@
-import type { Store } from '../../../connectors/db/index.ts';
+import type { AuditInput, Store } from '../../../connectors/db/index.ts';
 import { DEFAULT_KIND } from '../../../rules/kinds/index.ts';
 import { auditActionOf } from '../../../rules/lifecycle/index.ts';
 import type { Actor } from '../../../rules/schema/case.ts';
@@ -28,9 +28,14 @@ export interface ProjectCaseInput {
 
 /**
  * Projects a step of the default kind's workflow (refill triage: its activity, by its registered name): the same one-transaction
- * writer as {@link recordCaseStep}, with the audit action the lifecycle gives the step.
+ * writer as {@link recordCaseStep}, with the audit action the lifecycle gives the step (after `auditsBefore`: the rows of
+ * the EHR writes the step came with).
  */
-export async function projectCase(deps: { store: Store }, input: ProjectCaseInput): Promise<{ applied: boolean }> {
+export async function projectCase(
+  deps: { store: Store },
+  input: ProjectCaseInput,
+  auditsBefore?: readonly AuditInput[],
+): Promise<{ applied: boolean }> {
   const { state } = input;
   const closed = state.status === 'closed';
   return recordCaseStep(deps, {
@@ -62,5 +67,6 @@ export async function projectCase(deps: { store: Store }, input: ProjectCaseInpu
     },
     audit: input.audit ?? auditActionOf(input.event, state.reason),
     protocol: state.protocol,
+    ...(auditsBefore ? { auditsBefore } : {}),
   });
 }

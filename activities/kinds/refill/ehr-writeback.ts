@@ -243,9 +243,31 @@ export async function writeBackOutcome(
   fhir: FhirConnector,
   input: WriteBackInput,
   now: Date,
+  known?: MedicationRequest,
 ): Promise<WriteBackResult> {
   const at = now.toISOString();
-  const proposal = await fhir.read('MedicationRequest', input.medicationRequestId);
+  // `known`: the proposal as this worker read it moments ago (the triage's read), with its version: no second read,
+  // and its updates are version-aware (If-Match), so a proposal someone changed in between is read again, never
+  // overwritten.
+  const versioned = known?.id === input.medicationRequestId && known.meta?.versionId !== undefined;
+  let proposal = versioned ? known : await fhir.read('MedicationRequest', input.medicationRequestId);
+  /** Writes `change(proposal)` (null: nothing to write); on a version conflict, reads it again and retries once. */
+  const updateProposal = async (change: (p: MedicationRequest) => MedicationRequest | null): Promise<void> => {
+    const next = change(proposal);
+    if (next === null) return;
+    if (!versioned) {
+      await fhir.update(next);
+      return;
+    }
+    try {
+      await fhir.update(next, { ifMatch: proposal.meta!.versionId! });
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'EHR_REJECTED' && err.context?.status === 412)) throw err;
+      proposal = await fhir.read('MedicationRequest', input.medicationRequestId);
+      const again = change(proposal);
+      if (again !== null) await fhir.update(again);
+    }
+  };
   const by = decidedByText(input.decidedBy);
   const clinicianNote = input.note ? ` Note: ${input.note}` : '';
   const signer = input.decidedBy.kind === 'clinician' && input.signedAs ? input.decidedBy.actor : null;
@@ -277,19 +299,18 @@ export async function writeBackOutcome(
   };
 
   /** The proposal once its order is active: completed, pointing at the order. */
-  const completeProposal = async (orderId: string | undefined) => {
-    if (proposal.status === 'completed') return;
-    await fhir.update({
-      ...proposal,
-      status: 'completed',
-      note: withNote(proposal, `Renewed as MedicationRequest/${orderId} (${by}).`, at),
-    });
-  };
+  const completeProposal = (orderId: string | undefined) =>
+    updateProposal((p) =>
+      p.status === 'completed'
+        ? null
+        : { ...p, status: 'completed', note: withNote(p, `Renewed as MedicationRequest/${orderId} (${by}).`, at) },
+    );
   /** The proposal while its order awaits signature: open, with a note pointing at the draft. */
-  const notePending = async (orderId: string | undefined) => {
+  const notePending = (orderId: string | undefined) => {
     const text = `Pended as draft MedicationRequest/${orderId} for signature (${by}).`;
-    if ((proposal.note ?? []).some((n) => n.text === text)) return;
-    await fhir.update({ ...proposal, note: withNote(proposal, text, at) });
+    return updateProposal((p) =>
+      (p.note ?? []).some((n) => n.text === text) ? null : { ...p, note: withNote(p, text, at) },
+    );
   };
   /** Withdraws an order: a draft is cancelled, an order that was ever actionable is stopped. */
   const withdraw = async (order: MedicationRequest, why: string) => {

@@ -6,6 +6,7 @@ import { guard } from '../../errors.ts';
 import type { ActivityDeps } from '../../index.ts';
 import { checkSignable, type CheckSignableInput } from './batch-sign.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
+import { enterFirstQueue, taskSyncedAudit, writeBackAudit, type EnterFirstQueueInput } from './first-queue.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import {
   evaluateProtocol,
@@ -47,53 +48,17 @@ export function refillActivities(deps: ActivityDeps) {
     syncQueueTask: guard((input: SyncQueueTaskInput) =>
       deps.fhir.withRequestId(input.requestId, async () => {
         const result = await syncQueueTask(await deps.fhir.forClinic(input.clinicId), input, now());
-        await deps.store.audit.appendAudit({
-          actorType: 'system',
-          actorId: 'worker',
-          action: 'ehr.task_synced',
-          clinicId: input.clinicId,
-          caseId: input.caseId,
-          requestId: input.requestId,
-          idempotencyKey: `${input.caseId}:task:${input.businessStatus}:${input.status}`,
-          detail: {
-            taskId: result.taskId,
-            businessStatus: input.businessStatus,
-            status: input.status,
-            queue: input.queue,
-          },
-        });
+        await deps.store.audit.appendAudit(taskSyncedAudit(input, result));
         return result;
       }),
     ),
     writeBackOutcome: guard((input: WriteBackInput) =>
       deps.fhir.withRequestId(input.requestId, async () => {
         const result = await writeBackOutcome(await deps.fhir.forClinic(input.clinicId), input, now());
-        await deps.store.audit.appendAudit({
-          actorType: input.decidedBy.kind === 'protocol' ? 'protocol' : 'user',
-          actorId:
-            input.decidedBy.kind === 'protocol'
-              ? `${input.decidedBy.protocol.id}@${input.decidedBy.protocol.version}`
-              : input.decidedBy.actor.userId,
-          actorRole: input.decidedBy.kind === 'clinician' ? input.decidedBy.actor.role : null,
-          action: 'ehr.write_back',
-          clinicId: input.clinicId,
-          caseId: input.caseId,
-          requestId: input.requestId,
-          protocolId: input.decision?.protocol.id ?? null,
-          protocolVersion: input.decision?.protocol.version ?? null,
-          idempotencyKey: `${input.caseId}:write_back:${input.kind}`,
-          // Who acted, in which role (actorRole) and capacity, under which signing policy and protocol version.
-          detail: {
-            kind: input.kind,
-            medicationRequestId: input.medicationRequestId,
-            orderId: result.orderId,
-            proposalStatus: result.proposalStatus,
-            signedAs: input.signedAs,
-            ...(input.policy ? { policyMode: input.policy.mode, policyVersion: input.policy.version } : {}),
-          },
-        });
+        await deps.store.audit.appendAudit(writeBackAudit(input, result));
         return result;
       }),
     ),
+    enterFirstQueue: guard((input: EnterFirstQueueInput) => enterFirstQueue(deps, input, now())),
   };
 }

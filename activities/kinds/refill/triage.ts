@@ -1,3 +1,4 @@
+import type { MedicationRequest } from '@medplum/fhirtypes';
 import type { ClinicFhir } from '../../../connectors/fhir/clinic-connectors.ts';
 import type { Logger } from '../../../connectors/logger.ts';
 import type { AuditInput, Store } from '../../../connectors/db/index.ts';
@@ -115,6 +116,22 @@ export async function gatherPatientFacts(
   return read;
 }
 
+/**
+ * The refill requests (proposals) triages just read, by clinic and id: the protocol approval's order, written moments
+ * later by this worker (enterFirstQueue), starts from the same read instead of reading the request again. Short-lived
+ * and bounded; the order's update of the proposal is version-aware (If-Match), so one changed since is read again.
+ */
+const RECENT_PROPOSALS = new LRUCache<string, MedicationRequest>({ max: 1000, ttl: 60_000 });
+const proposalKey = (clinicId: string, id: string) => `${clinicId}|${id}`;
+
+/** The proposal a triage in this worker read within the last minute, if any (taken: each read serves one order). */
+export function takeRecentProposal(clinicId: string, medicationRequestId: string): MedicationRequest | undefined {
+  const key = proposalKey(clinicId, medicationRequestId);
+  const proposal = RECENT_PROPOSALS.get(key);
+  RECENT_PROPOSALS.delete(key);
+  return proposal;
+}
+
 /** {@link gatherPatientFacts}, leaving the read's audit row to the caller (to write with what follows the read). */
 async function readPatientFacts(
   { fhir, logger }: Pick<TriageDeps, 'fhir' | 'logger'>,
@@ -127,6 +144,9 @@ async function readPatientFacts(
       asOf: input.asOf,
       ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
     });
+    if (record.request.id === input.medicationRequestId) {
+      RECENT_PROPOSALS.set(proposalKey(input.clinicId, input.medicationRequestId), record.request);
+    }
     const facts = extractRefillFacts(record, { asOf: input.asOf });
     const patientId = record.patient.id ?? 'unknown';
     const audit: AuditInput = {
@@ -213,28 +233,34 @@ async function recordEvaluation(
   decision: TriageDecision,
   before: AuditInput[],
 ): Promise<void> {
-  await store.snapshots.put({
-    caseId: input.caseId,
-    clinicId: input.clinicId,
-    protocolId: input.protocol.id,
-    facts: minimiseFacts(input.facts), // PHI-minimised: no names, no free text (decisions proven unchanged)
-    decision,
-  });
-  await store.audit.appendAudits([
-    ...before,
+  await store.snapshots.put(
     {
-      actorType: 'protocol',
-      actorId: `${input.protocol.id}@${input.protocol.version}`,
-      action: 'protocol.evaluated',
-      clinicId: input.clinicId,
       caseId: input.caseId,
+      clinicId: input.clinicId,
       protocolId: input.protocol.id,
-      protocolVersion: input.protocol.version,
-      requestId: input.requestId,
-      idempotencyKey: `${input.caseId}:protocol.evaluated`,
-      detail: { disposition: decision.disposition, failedCriteria: decision.failedCriteria, routeTo: decision.routeTo },
+      facts: minimiseFacts(input.facts), // PHI-minimised: no names, no free text (decisions proven unchanged)
+      decision,
     },
-  ]);
+    [
+      ...before,
+      {
+        actorType: 'protocol',
+        actorId: `${input.protocol.id}@${input.protocol.version}`,
+        action: 'protocol.evaluated',
+        clinicId: input.clinicId,
+        caseId: input.caseId,
+        protocolId: input.protocol.id,
+        protocolVersion: input.protocol.version,
+        requestId: input.requestId,
+        idempotencyKey: `${input.caseId}:protocol.evaluated`,
+        detail: {
+          disposition: decision.disposition,
+          failedCriteria: decision.failedCriteria,
+          routeTo: decision.routeTo,
+        },
+      },
+    ],
+  );
 }
 
 export interface TriageRequestInput extends GatherPatientFactsInput {

@@ -1,0 +1,116 @@
+import type { AuditInput, Store } from '../../../connectors/db/index.ts';
+import type { ClinicFhir } from '../../../connectors/fhir/clinic-connectors.ts';
+import { AppError } from '../../../rules/index.ts';
+import { projectCase, type ProjectCaseInput } from './case-projection.ts';
+import {
+  syncQueueTask,
+  writeBackOutcome,
+  type SyncQueueTaskInput,
+  type WriteBackInput,
+  type WriteBackResult,
+} from './ehr-writeback.ts';
+import { takeRecentProposal } from './triage.ts';
+
+/** The audit row of a Task sync (every EHR write leaves one). */
+export function taskSyncedAudit(input: SyncQueueTaskInput, result: { taskId: string }): AuditInput {
+  return {
+    actorType: 'system',
+    actorId: 'worker',
+    action: 'ehr.task_synced',
+    clinicId: input.clinicId,
+    caseId: input.caseId,
+    requestId: input.requestId,
+    idempotencyKey: `${input.caseId}:task:${input.businessStatus}:${input.status}`,
+    detail: { taskId: result.taskId, businessStatus: input.businessStatus, status: input.status, queue: input.queue },
+  };
+}
+
+/** The audit row of a write-back: who acted, in which role (actorRole) and capacity, under which policy and version. */
+export function writeBackAudit(input: WriteBackInput, result: WriteBackResult): AuditInput {
+  return {
+    actorType: input.decidedBy.kind === 'protocol' ? 'protocol' : 'user',
+    actorId:
+      input.decidedBy.kind === 'protocol'
+        ? `${input.decidedBy.protocol.id}@${input.decidedBy.protocol.version}`
+        : input.decidedBy.actor.userId,
+    actorRole: input.decidedBy.kind === 'clinician' ? input.decidedBy.actor.role : null,
+    action: 'ehr.write_back',
+    clinicId: input.clinicId,
+    caseId: input.caseId,
+    requestId: input.requestId,
+    protocolId: input.decision?.protocol.id ?? null,
+    protocolVersion: input.decision?.protocol.version ?? null,
+    idempotencyKey: `${input.caseId}:write_back:${input.kind}`,
+    detail: {
+      kind: input.kind,
+      medicationRequestId: input.medicationRequestId,
+      orderId: result.orderId,
+      proposalStatus: result.proposalStatus,
+      signedAs: input.signedAs,
+      ...(input.policy ? { policyMode: input.policy.mode, policyVersion: input.policy.version } : {}),
+    },
+  };
+}
+
+/** Refusals a retry cannot mend (connectors/fhir/errors.ts): recorded on the case, which goes on. */
+const REFUSED = new Set(['EHR_NOT_FOUND', 'EHR_REJECTED', 'INVALID_INPUT']);
+
+export interface EnterFirstQueueInput {
+  /** A protocol approval's order (pended, or active under a standing order), written beside the Task. */
+  order?: WriteBackInput;
+  /** The case's first Task sync (`first: true`). */
+  task: SyncQueueTaskInput;
+  /** The step that puts the case in its first queue. */
+  projection: ProjectCaseInput;
+}
+
+export type EnterFirstQueueResult =
+  | { projected: true }
+  /** A write the EHR refused for good: the writes that succeeded are audited, the workflow records the rest. */
+  | { projected: false; refused: { what: string; error: string }[] };
+
+/**
+ * A case entering its first queue, in one step: the order (if any) and the Task written to the EHR at the same time,
+ * then their audit rows and the step's projection in ONE transaction. The order starts from the triage's read of the
+ * request when this worker made it (no second read). Every write is idempotent (conditional creates, notes added
+ * once), so a retry, or the workflow's fallback to separate durable activities, never writes twice.
+ *
+ * @throws a write's failure a retry may mend (EHR unavailable), or the database's: nothing is projected.
+ */
+export async function enterFirstQueue(
+  deps: { store: Store; fhir: ClinicFhir },
+  input: EnterFirstQueueInput,
+  now: Date,
+): Promise<EnterFirstQueueResult> {
+  const { clinicId, requestId, medicationRequestId } = input.task;
+  const known = takeRecentProposal(clinicId, medicationRequestId);
+  return deps.fhir.withRequestId(requestId, async () => {
+    const fhir = await deps.fhir.forClinic(clinicId);
+    const writes: { what: string; run: () => Promise<AuditInput> }[] = [
+      ...(input.order
+        ? [
+            {
+              what: input.order.kind,
+              run: async () => writeBackAudit(input.order!, await writeBackOutcome(fhir, input.order!, now, known)),
+            },
+          ]
+        : []),
+      { what: 'task', run: async () => taskSyncedAudit(input.task, await syncQueueTask(fhir, input.task, now)) },
+    ];
+    const settled = await Promise.allSettled(writes.map((w) => w.run()));
+    const audits: AuditInput[] = [];
+    const refused: { what: string; error: string }[] = [];
+    for (const [i, outcome] of settled.entries()) {
+      if (outcome.status === 'fulfilled') audits.push(outcome.value);
+      else if (outcome.reason instanceof AppError && REFUSED.has(outcome.reason.code))
+        refused.push({ what: writes[i]!.what, error: outcome.reason.code });
+      else throw outcome.reason;
+    }
+    if (refused.length > 0) {
+      if (audits.length > 0) await deps.store.audit.appendAudits(audits);
+      return { projected: false, refused };
+    }
+    await projectCase(deps, input.projection, audits);
+    return { projected: true };
+  });
+}

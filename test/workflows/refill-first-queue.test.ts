@@ -1,0 +1,149 @@
+// A protocol approval entering its first queue (issue 11): the pended order, the Task and the routed projection in one
+// local activity (`enterFirstQueue`) when it works; each write as a durable activity when it fails for a reason a
+// retry may mend; a write the EHR refuses for good on the timeline. Stand-in activities on the time-skipping server.
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { defaultSigningPolicy } from '../../rules/lifecycle/index.ts';
+import { withCombinedTriage } from '../helpers/temporal.ts';
+import { startTimeSkipping, timeSkippingWorker } from '../helpers/time-skipping.ts';
+import { getCaseStateQuery } from '../../workflows/refill-triage-messages.ts';
+import { refillTriage, type RefillTriageInput } from '../../workflows/refill-triage.ts';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTimeSkipping();
+}, 60_000);
+afterAll(async () => {
+  await env?.teardown();
+});
+
+interface Projected {
+  event: string;
+  seq: number;
+  detail: Record<string, unknown>;
+}
+
+/** Stand-ins for an approval per protocol (pended for signature); `enterFirstQueue` as the test gives it. */
+function approval(
+  enterFirstQueue: (input: { order?: { kind: string }; task: unknown; projection: Projected }) => unknown,
+) {
+  const projected: Projected[] = [];
+  const tasks: { businessStatus: string; first?: boolean }[] = [];
+  const orders: string[] = [];
+  const firstQueue: {
+    order?: { kind: string };
+    task: { businessStatus: string; first?: boolean };
+    projection: Projected;
+  }[] = [];
+  const activities = withCombinedTriage({
+    pinProtocol: () => Promise.resolve({ id: 'p', version: 1 }),
+    pinSigningPolicy: () => Promise.resolve(defaultSigningPolicy('p')),
+    gatherPatientFacts: () => Promise.resolve({ patientId: 'pat-1', drugName: 'Drug', facts: {} }),
+    evaluateProtocol: (i: { protocol: { id: string; version: number } }) =>
+      Promise.resolve({
+        disposition: 'approve',
+        routeTo: null,
+        protocol: i.protocol,
+        criteria: [],
+        failedCriteria: [],
+        actions: [],
+        approvedSupply: null,
+        bridgeSupply: null,
+        drug: { name: 'Drug', ingredients: [], classes: [], controlledSchedule: null },
+      }),
+    projectCase: (input: Projected) => {
+      projected.push({ event: input.event, seq: input.seq, detail: input.detail });
+      return Promise.resolve();
+    },
+    syncQueueTask: (input: { businessStatus: string; first?: boolean }) => {
+      tasks.push({ businessStatus: input.businessStatus, ...(input.first ? { first: true } : {}) });
+      return Promise.resolve({ taskId: 't-1' });
+    },
+    writeBackOutcome: (input: { kind: string }) => {
+      orders.push(input.kind);
+      return Promise.resolve({ orderId: 'o-1', proposalStatus: 'active' });
+    },
+    enterFirstQueue: (input: (typeof firstQueue)[number]) => {
+      firstQueue.push(input);
+      return Promise.resolve(enterFirstQueue(input));
+    },
+  });
+  return { activities, projected, tasks, orders, firstQueue };
+}
+
+async function run(name: string, activities: object) {
+  const { worker, taskQueue } = await timeSkippingWorker(env, name, activities);
+  const input: RefillTriageInput = {
+    caseId: `rf_clinic-fq_${name}`,
+    clinicId: 'clinic-fq',
+    medicationRequestId: name,
+    ehrRequestId: name,
+    requestId: `req-${name}`,
+    receivedAt: new Date(await env.currentTimeMs()).toISOString(),
+    automationEnabled: true,
+    nurseSlaSeconds: 3600,
+  };
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(refillTriage, {
+      taskQueue,
+      workflowId: input.caseId,
+      args: [input],
+    });
+    const state = () => handle.query(getCaseStateQuery);
+    for (let i = 0; i < 200 && (await state()).queue === null; i++) await new Promise((r) => setTimeout(r, 50));
+    const { events } = await handle.fetchHistory();
+    const durable = (events ?? []).flatMap((e) => {
+      const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return type ? [type] : [];
+    });
+    return { state: await state(), durable };
+  });
+}
+
+test('the order, the Task and the routed step go in one local activity: no durable activity, no other projection', async () => {
+  const a = approval((input) => {
+    a.projected.push({ event: input.projection.event, seq: input.projection.seq, detail: input.projection.detail });
+    return { projected: true };
+  });
+  const { state, durable } = await run('fq-ok', a.activities);
+  expect(state).toMatchObject({ status: 'queued', queue: 'signature', reason: 'protocol' });
+  expect(durable).toEqual([]);
+  expect(a.firstQueue).toHaveLength(1);
+  expect(a.firstQueue[0]?.order?.kind).toBe('pend_order');
+  expect(a.firstQueue[0]?.task).toMatchObject({ businessStatus: 'awaiting-signature', first: true });
+  // The stand-ins for the separate writes were never called: the one activity did them.
+  expect(a.orders).toEqual([]);
+  expect(a.tasks).toEqual([]);
+  expect(a.projected.map((p) => p.event)).toEqual(['case.triaging', 'case.queued']);
+  expect(a.projected.map((p) => p.seq)).toEqual([1, 2]);
+}, 60_000);
+
+test('a first-queue try the EHR fails (retryable) hands each write to a durable activity; the step is projected once, later', async () => {
+  const a = approval(() => {
+    throw new Error('EHR unavailable (stand-in)');
+  });
+  const { state, durable } = await run('fq-down', a.activities);
+  expect(state).toMatchObject({ status: 'queued', queue: 'signature' });
+  // Tried (the policy's two quick attempts), then durable writes, no more quick tries.
+  expect(a.firstQueue.length).toBe(2);
+  expect(durable.sort()).toEqual(['syncQueueTask', 'writeBackOutcome']);
+  expect(a.orders).toEqual(['pend_order']);
+  expect(a.tasks).toEqual([{ businessStatus: 'awaiting-signature', first: true }]);
+  const queued = a.projected.filter((p) => p.event === 'case.queued');
+  expect(queued).toHaveLength(1);
+  // A seq the failed try took is never reused (the try may have projected it before failing).
+  expect(queued[0]!.seq).toBeGreaterThan(a.firstQueue[0]!.projection.seq);
+}, 60_000);
+
+test('a write the EHR refuses for good is on the timeline, and the case still enters its queue', async () => {
+  const a = approval(() => ({ projected: false, refused: [{ what: 'pend_order', error: 'EHR_REJECTED' }] }));
+  const { state, durable } = await run('fq-refused', a.activities);
+  expect(state).toMatchObject({ status: 'queued', queue: 'signature' });
+  expect(durable).toEqual([]);
+  expect(a.firstQueue).toHaveLength(1); // a refusal is final: not tried again
+  expect(a.projected.map((p) => [p.event, p.detail.what ?? null])).toEqual([
+    ['case.triaging', null],
+    ['ehr.write_failed', 'pend_order'],
+    ['case.queued', null],
+  ]);
+}, 60_000);
