@@ -119,7 +119,14 @@ export async function insertAudits(
   const postgres = isPostgres(executor);
   const insertAll = async (db: Kysely<Database>) => {
     const inserted: { id: number; created: boolean }[] = [];
-    for (const row of rows) inserted.push(await insertChained(db, row, postgres));
+    // Each chain's head as this transaction left it: the rows after the first need not read it again (the chain's
+    // lock is held from the first row to the commit, so no other writer moves it meanwhile).
+    const heads = new Map<string | null, string>();
+    for (const row of rows) {
+      const { head, ...result } = await insertChained(db, row, postgres, heads.get(row.clinicId));
+      heads.set(row.clinicId, head);
+      inserted.push(result);
+    }
     return inserted;
   };
   if (executor.isTransaction) return insertAll(executor);
@@ -140,36 +147,45 @@ export async function insertAudits(
 /** The lock namespace of the audit chains' advisory locks (PostgreSQL's two-key form: namespace, hash of the chain). */
 const CHAIN_LOCK_NAMESPACE = 0x61756474; // 'audt'
 
+/**
+ * Inserts `row` after its chain's head (`knownHead`: the head this transaction already holds, else read under the
+ * chain's lock); returns the chain's head after it (the row's hash, or the head unchanged when the row existed).
+ */
 async function insertChained(
   db: Kysely<Database>,
   row: Omit<z.output<typeof AuditInputSchema>, 'at' | 'detail'> & { at: string; detail: string },
   postgres: boolean,
-): Promise<{ id: number; created: boolean }> {
-  if (postgres) {
-    await sql`select pg_advisory_xact_lock(${CHAIN_LOCK_NAMESPACE}, hashtext(${row.clinicId ?? ''}))`.execute(db);
+  knownHead?: string,
+): Promise<{ id: number; created: boolean; head: string }> {
+  let prevHash = knownHead;
+  if (prevHash === undefined) {
+    if (postgres) {
+      await sql`select pg_advisory_xact_lock(${CHAIN_LOCK_NAMESPACE}, hashtext(${row.clinicId ?? ''}))`.execute(db);
+    }
+    const head = await db
+      .selectFrom('audit_log')
+      .select('hash')
+      .$if(row.clinicId === null, (q) => q.where('clinicId', 'is', null))
+      .$if(row.clinicId !== null, (q) => q.where('clinicId', '=', row.clinicId))
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    prevHash = head?.hash ?? genesisHash(row.clinicId);
   }
-  const head = await db
-    .selectFrom('audit_log')
-    .select('hash')
-    .$if(row.clinicId === null, (q) => q.where('clinicId', 'is', null))
-    .$if(row.clinicId !== null, (q) => q.where('clinicId', '=', row.clinicId))
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  const prevHash = head?.hash ?? genesisHash(row.clinicId);
+  const hash = rowHash(prevHash, row);
   const inserted = await db
     .insertInto('audit_log')
-    .values({ ...row, prevHash, hash: rowHash(prevHash, row) })
+    .values({ ...row, prevHash, hash })
     .onConflict((oc) => oc.column('idempotencyKey').doNothing())
     .returning('id')
     .executeTakeFirst();
-  if (inserted !== undefined) return { id: dbInt.parse(inserted.id), created: true };
+  if (inserted !== undefined) return { id: dbInt.parse(inserted.id), created: true, head: hash };
   const existing = await db
     .selectFrom('audit_log')
     .select('id')
     .where('idempotencyKey', '=', row.idempotencyKey)
     .executeTakeFirstOrThrow();
-  return { id: dbInt.parse(existing.id), created: false };
+  return { id: dbInt.parse(existing.id), created: false, head: prevHash };
 }
 
 /** Which dialect an executor (the database, a connection or a transaction) speaks. */

@@ -14,7 +14,7 @@ import {
   type DialectName,
 } from './dialect.ts';
 import { applyStanding, standingOf, type Standing } from './analytics-rollup.ts';
-import { insertAudit, insertAudits, type AuditInput } from './audit.ts';
+import { insertAudits, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
 import type { CasesTable, Database, QueueName } from './schema.ts';
 
@@ -218,8 +218,10 @@ export function createCaseRepo({ kysely, dialect }: Db): CaseRepo {
           // (what it adds to the analytics rollup before the step) cannot go stale before the step writes.
           const { created } = await insertEvent(trx, event);
           const { before, applied } = await projectKeepingRollup(trx, dialect, step.projection, step.seq);
-          if (step.auditsBefore?.length) await insertAudits(trx, step.auditsBefore);
-          const audited = step.audit ? (await insertAudit(trx, step.audit)).created : false;
+          // The writes' rows, then the step's own, chained in one call (the chain's head read once).
+          const rows = [...(step.auditsBefore ?? []), ...(step.audit ? [step.audit] : [])];
+          const written = rows.length > 0 ? await insertAudits(trx, rows) : [];
+          const audited = step.audit ? written.at(-1)!.created : false;
           // Only a closed case adds to the rollup: nothing moves unless it was closed or this step closed it.
           const closes = applied && step.projection.status === 'closed';
           if ((applied || audited) && (before?.closed === true || closes)) {

@@ -143,6 +143,21 @@ describe.each(dialects)('audit hash chain on $dialect', ({ dialect, adminUrl, sk
       expect(after).toHaveLength(30);
     });
 
+    test('one call of rows for two chains, an existing row among them, links each chain to its own head', async () => {
+      await store.audit.appendAudit({ ...entry('mixed', 1), idempotencyKey: `mixed-1-${dialect}` });
+      await store.audit.appendAudit(entry(null, 9001));
+      const written = await store.audit.appendAudits([
+        entry('mixed', 2),
+        entry(null, 9002),
+        { ...entry('mixed', 1), idempotencyKey: `mixed-1-${dialect}` }, // already there: the head does not move
+        entry('mixed', 3),
+        entry(null, 9003),
+      ]);
+      expect(written.map((w) => w.created)).toEqual([true, true, false, true, true]);
+      expect((await store.audit.verifyChains({ clinicId: 'mixed' })).breaks).toEqual([]);
+      expect((await store.audit.verifyChains()).breaks).toEqual([]);
+    });
+
     test('an idempotent retry writes nothing and leaves the chain as it was', async () => {
       const first = await store.audit.appendAudit({ ...entry('west', 1), idempotencyKey: `k-${dialect}` });
       const again = await store.audit.appendAudit({ ...entry('west', 2), idempotencyKey: `k-${dialect}` });
