@@ -15,6 +15,7 @@ import type { Activities } from '../activities/index.ts';
 
 type WriteBackInput = Parameters<Activities['writeBackOutcome']>[0];
 type SyncQueueTaskInput = Parameters<Activities['syncQueueTask']>[0];
+type TriageFirstResult = Awaited<ReturnType<Activities['triageFirst']>>;
 import {
   activatesAtOnce,
   canDecide,
@@ -115,7 +116,13 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   // order (if any) and the Task written at the same time, their audit rows and the step's projection in one
   // transaction, the order starting from the triage's read of the request. It implies first-try (and lean); when it
   // fails for a reason a retry may mend, the case enters its queue as first-try cases do, each write durable.
-  const firstQueue = patched('ehr-first-queue');
+  //
+  // Cases started since the first-triage work (issue 11) also start in one local activity, `triageFirst`: shown
+  // triaging, protocol and signing policy pinned, the EHR read and the evaluation, tried once. It implies first-queue.
+  // A read that fails comes back with the pins: a definitive failure is routed, a retryable one goes to the durable
+  // read; an activity that fails as a whole is replaced by the steps first-queue cases take.
+  const firstTriage = patched('ehr-first-triage');
+  const firstQueue = firstTriage || patched('ehr-first-queue');
   const firstTry = firstQueue || patched('ehr-first-try');
   const lean = firstTry || patched('lean-triage');
   let routed = false;
@@ -129,7 +136,10 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   // the server, recorded as markers in history (each is idempotent, so a replayed attempt is harmless).
   const db = proxyLocalActivities<Activities>(retry(policy.local));
   const { evaluateProtocol } = db;
-  const ehrLocal = proxyLocalActivities<Activities>(retry(policy.ehrFirstTry ?? DEFAULT_ACTIVITY_POLICY.ehrFirstTry));
+  const firstTryPolicy = policy.ehrFirstTry ?? DEFAULT_ACTIVITY_POLICY.ehrFirstTry;
+  const ehrLocal = proxyLocalActivities<Activities>(retry(firstTryPolicy));
+  /** Tried once in this worker: what fails goes on by the steps it combines (see `firstTriage`). */
+  const ehrOnce = proxyLocalActivities<Activities>(retry({ ...firstTryPolicy, maximumAttempts: 1 }));
   /**
    * An EHR call tried first as a local activity (idempotent, like every EHR activity: a retried workflow task runs it
    * again harmlessly); when its quick tries fail for a reason a retry may mend (the EHR slow or down), the durable
@@ -425,8 +435,15 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   /** What the EHR read gave: the decision (lean cases evaluate in the same activity), the ids for the projection. */
   type Triaged = { patientId: string; drugName: string; decision: TriageDecision | null; facts?: RefillFacts };
 
-  /** Reads the patient's context (and on lean cases evaluates); null when the case went to a nurse instead. */
-  const readAndEvaluate = async (protocol: { id: string; version: number }): Promise<Triaged | null> => {
+  /**
+   * Reads the patient's context (and on lean cases evaluates); null when the case went to a nurse instead. `first`:
+   * what the first-triage try gave (its read, or why it failed: a definitive failure is routed as if thrown here, a
+   * retryable one is read again by the durable activity).
+   */
+  const readAndEvaluate = async (
+    protocol: { id: string; version: number },
+    first?: TriageFirstResult,
+  ): Promise<Triaged | null> => {
     const asOf = input.asOf ?? input.receivedAt.slice(0, 10);
     const ids = {
       caseId: input.caseId,
@@ -436,6 +453,17 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       asOf,
     };
     try {
+      if (first?.triaged) return first.triaged;
+      if (first && first.error !== undefined) {
+        if (first.error !== null && DEFINITIVE.includes(first.error)) {
+          throw ApplicationFailure.create({ type: first.error, message: 'first triage try', nonRetryable: true });
+        }
+        return await ehr.triageRequest({
+          ...ids,
+          protocol,
+          ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
+        });
+      }
       if (lean) {
         return await triageRequest({
           ...ids,
@@ -459,7 +487,11 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     }
   };
 
-  const triageWith = async (protocol: { id: string; version: number }, pinned?: SigningPolicy): Promise<void> => {
+  const triageWith = async (
+    protocol: { id: string; version: number },
+    pinned?: SigningPolicy,
+    first?: TriageFirstResult,
+  ): Promise<void> => {
     state.protocol = protocol;
     // The clinic's signing policy for this protocol, pinned once (recorded in history, like the protocol version): a
     // later change of the policy never changes who may sign this case. Workflows started before policies: `doctor`.
@@ -473,7 +505,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     if (lean)
       waitingAttributes = protocolAttributes; // upserted with the next projection's
     else upsertSearchAttributes(protocolAttributes);
-    const gathered = await readAndEvaluate(protocol);
+    const gathered = await readAndEvaluate(protocol, first);
     if (gathered) {
       patientId = gathered.patientId;
       drugName = gathered.drugName;
@@ -555,12 +587,38 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     await enqueue('nurse', null, 'automation_disabled');
   } else {
     let pinned: { protocol: { id: string; version: number }; policy?: SigningPolicy } | undefined;
+    let first: TriageFirstResult | undefined;
     try {
-      if (lean) {
+      const triaging = lean ? projection(startTriage(state).event) : undefined;
+      if (firstTriage) {
+        try {
+          first = await ehrOnce.triageFirst({
+            projection: triaging!,
+            clinicId: input.clinicId,
+            read: {
+              caseId: input.caseId,
+              clinicId: input.clinicId,
+              requestId: input.requestId,
+              medicationRequestId: input.medicationRequestId,
+              asOf: input.asOf ?? input.receivedAt.slice(0, 10),
+              ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
+            },
+          });
+          pinned = first.pinned;
+          upsertAttributes();
+        } catch (err) {
+          // A protocol the clinic cannot run goes to a nurse (below). Any other failure of the activity as a whole: the
+          // steps first-queue cases take, with the same triaging projection (its seq: re-applying it is a no-op), and
+          // the EHR read durable at once.
+          if (isCancellation(err) || protocolFailure(err)) throw err;
+          durableOnly = true;
+        }
+      }
+      if (!pinned && lean) {
         // The case shows as triaging and its protocol and signing policy are pinned, in one local activity.
-        pinned = await db.beginTriage({ projection: projection(startTriage(state).event), clinicId: input.clinicId });
+        pinned = await db.beginTriage({ projection: triaging!, clinicId: input.clinicId });
         upsertAttributes();
-      } else {
+      } else if (!pinned) {
         await project(startTriage(state).event);
         pinned = { protocol: await db.pinProtocol({ clinicId: input.clinicId }) };
       }
@@ -568,7 +626,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       if (!protocolFailure(err)) throw err;
       await enqueue('nurse', null, 'protocol_unavailable'); // never fail the case: a human triages it
     }
-    if (pinned) await triageWith(pinned.protocol, pinned.policy);
+    if (pinned) await triageWith(pinned.protocol, pinned.policy, first);
   }
 
   // 2. Wait for a clinician; escalate a nurse-queue case left past the SLA. Nothing silently times out.

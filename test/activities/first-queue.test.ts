@@ -1,11 +1,16 @@
-// enterFirstQueue (issue 11): a protocol approval's pended order and its Task written to the EHR at the same time,
+// triageFirst and enterFirstQueue (issue 11). triageFirst: the case shown triaging, protocol and signing policy
+// pinned, the EHR read and the decision in one activity, a failed read returned with the pins. enterFirstQueue: a protocol approval's pended order and its Task written to the EHR at the same time,
 // then their audit rows and the routed step in one transaction; a write the EHR refuses for good is returned (the
 // workflow records it) with the others audited; a failure a retry may mend projects nothing. Against the sandbox EHR
 // (SMART auth on) and the real store (SQLite).
 import type { MedicationRequest, Task } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
 import { enterFirstQueue, type EnterFirstQueueInput } from '../../activities/kinds/refill/first-queue.ts';
+import { triageFirst } from '../../activities/kinds/refill/triage.ts';
+import { ensureBuiltinProtocols } from '../../api/seed.ts';
+import { loadConfig } from '../../connectors/config.ts';
+import { createLogger } from '../../connectors/logger.ts';
 import { createStore, type Store } from '../../connectors/db/index.ts';
 import { generateClientKeyPair } from '../../connectors/fhir/auth.ts';
 import { createFhirConnector, type FhirConnector } from '../../connectors/fhir/connector.ts';
@@ -25,6 +30,7 @@ let deps: Parameters<typeof enterFirstQueue>[0];
 beforeAll(async () => {
   testDb = await openTestDatabase('sqlite');
   store = createStore(testDb.db);
+  await ensureBuiltinProtocols(store, createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test'));
   await store.clinics.upsert({
     id: CLINIC,
     name: 'First-queue clinic',
@@ -140,4 +146,58 @@ test('an EHR that is down fails the activity (a retry may mend it) and nothing i
   }
   expect(await store.cases.getCase('rf_fq_3')).toBeNull();
   expect(await actionsOf('rf_fq_3')).toEqual([]);
+});
+
+describe('triageFirst', () => {
+  const start = (caseId: string, medicationRequestId: string) => {
+    const ids = { caseId, clinicId: CLINIC, requestId: `req-${caseId}`, medicationRequestId };
+    return {
+      projection: {
+        ...ids,
+        patientId: null,
+        drugName: null,
+        seq: 1,
+        at: '2026-06-15T10:00:00.000Z',
+        event: 'case.triaging',
+        actor: null,
+        detail: {},
+        state: { ...approval(caseId, medicationRequestId).projection.state, status: 'triaging' as const, queue: null },
+      },
+      clinicId: CLINIC,
+      read: { ...ids, asOf: '2026-06-15' },
+    };
+  };
+  const logger = createLogger(loadConfig({ LOG_LEVEL: 'silent' }), 'test');
+
+  test('shows the case triaging, pins the published protocol and the policy, reads and decides', async () => {
+    const r = clinic.refillRequests[2]!;
+    const result = await triageFirst({ ...deps, logger }, start('rf_fq_t1', r.medicationRequestId));
+    expect(result.pinned.protocol).toEqual({ id: 'family-medicine-2015', version: 1 });
+    expect(result.pinned.policy).toMatchObject({ mode: 'doctor' });
+    expect(result.error).toBeUndefined();
+    expect(result.triaged?.decision.disposition).toBe(r.expectedDisposition);
+    expect(await store.cases.getCase('rf_fq_t1')).toMatchObject({ status: 'triaging' });
+    expect(await actionsOf('rf_fq_t1')).toEqual(['patient_context.read', 'protocol.evaluated']);
+  });
+
+  test('a request the EHR does not have comes back as EHR_NOT_FOUND, with the pins; nothing read is audited', async () => {
+    const result = await triageFirst({ ...deps, logger }, start('rf_fq_t2', 'mr-not-in-this-ehr'));
+    expect(result.pinned.protocol).toEqual({ id: 'family-medicine-2015', version: 1 });
+    expect(result.triaged).toBeUndefined();
+    expect(result.error).toBe('EHR_NOT_FOUND');
+    expect(await actionsOf('rf_fq_t2')).toEqual([]);
+  });
+
+  test('an EHR that is down comes back as EHR_UNAVAILABLE (the workflow reads again durably)', async () => {
+    sandbox.injectFaults({ status: 503, count: 50 });
+    try {
+      const result = await triageFirst(
+        { ...deps, logger },
+        start('rf_fq_t3', clinic.refillRequests[3]!.medicationRequestId),
+      );
+      expect(result.error).toBe('EHR_UNAVAILABLE');
+    } finally {
+      sandbox.clearFaults();
+    }
+  });
 });

@@ -132,6 +132,24 @@ export function withCombinedTriage<T extends Record<string, unknown>>(activities
       const { facts: _facts, ...rest } = gathered;
       return { ...rest, decision };
     },
+    // As activities/kinds/refill/triage.ts triageFirst: beginTriage, then triageRequest tried once, its failure returned.
+    triageFirst: async (input: { projection: unknown; clinicId: string; read: Record<string, unknown> }) => {
+      await call('projectCase', input.projection);
+      const protocol = (await call('pinProtocol', { clinicId: input.clinicId })) as { id: string };
+      const pinned = {
+        protocol,
+        policy: await call('pinSigningPolicy', { clinicId: input.clinicId, protocolId: protocol.id }),
+      };
+      try {
+        const gathered = (await call('gatherPatientFacts', input.read)) as { facts: unknown } & Record<string, unknown>;
+        const decision = await call('evaluateProtocol', { ...input.read, protocol, facts: gathered.facts });
+        const { facts: _facts, ...rest } = gathered;
+        return { pinned, triaged: { ...rest, decision } };
+      } catch (err) {
+        const code = (err as { type?: unknown; code?: unknown }).type ?? (err as { code?: unknown }).code;
+        return { pinned, error: typeof code === 'string' ? code : null };
+      }
+    },
     ...withFirstQueue(activities),
   };
 }

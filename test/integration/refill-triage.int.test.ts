@@ -308,8 +308,9 @@ describe('the EHR tried first in the worker', () => {
     const history = await historyOf(caseId);
     expect(history.activities).toEqual([]);
     expect(history.count('workflowTaskCompletedEventAttributes')).toBe(1);
-    // The patch marker, beginTriage, triageRequest, and enterFirstQueue (the order, the Task, the routed projection).
-    expect(history.count('markerRecordedEventAttributes')).toBe(4);
+    // The patch marker, triageFirst (triaging, pins, the read and the decision) and enterFirstQueue (the order, the
+    // Task, the routed projection).
+    expect(history.count('markerRecordedEventAttributes')).toBe(3);
     // The EHR, for this case (past the connection's discovery and token): the request and the patient's context read
     // (two round trips: this plain event does not name the patient), then the order (a conditional create), the
     // proposal's note and the Task (a conditional create), at the same time; the proposal is not read a second time.
@@ -336,7 +337,8 @@ describe('the EHR tried first in the worker', () => {
     expect(c.disposition).toBe('approve');
     expect(c.queue).toBe('signature');
     const history = await historyOf(caseId);
-    // The two quick tries met the two 503s; the durable read succeeded; the routing writes went first-try again.
+    // The first try met a 503 and the durable read another, then succeeded on its retry; the routing writes went
+    // first-try again.
     expect(history.activities).toEqual(['triageRequest']);
     expect(tasksFor(caseId)).toHaveLength(1);
   });

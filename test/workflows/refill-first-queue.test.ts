@@ -1,6 +1,7 @@
 // A protocol approval entering its first queue (issue 11): the pended order, the Task and the routed projection in one
 // local activity (`enterFirstQueue`) when it works; each write as a durable activity when it fails for a reason a
 // retry may mend; a write the EHR refuses for good on the timeline. Stand-in activities on the time-skipping server.
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { defaultSigningPolicy } from '../../rules/lifecycle/index.ts';
@@ -23,10 +24,16 @@ interface Projected {
   detail: Record<string, unknown>;
 }
 
-/** Stand-ins for an approval per protocol (pended for signature); `enterFirstQueue` as the test gives it. */
+/**
+ * Stand-ins for an approval per protocol (pended for signature); `enterFirstQueue` as the test gives it; `read`: the
+ * EHR read's outcome on each call (default: it answers).
+ */
 function approval(
   enterFirstQueue: (input: { order?: { kind: string }; task: unknown; projection: Projected }) => unknown,
+  read: (call: number) => void = () => undefined,
 ) {
+  const pins: string[] = [];
+  let reads = 0;
   const projected: Projected[] = [];
   const tasks: { businessStatus: string; first?: boolean }[] = [];
   const orders: string[] = [];
@@ -36,9 +43,16 @@ function approval(
     projection: Projected;
   }[] = [];
   const activities = withCombinedTriage({
-    pinProtocol: () => Promise.resolve({ id: 'p', version: 1 }),
+    pinProtocol: () => {
+      pins.push('protocol');
+      return Promise.resolve({ id: 'p', version: 1 });
+    },
     pinSigningPolicy: () => Promise.resolve(defaultSigningPolicy('p')),
-    gatherPatientFacts: () => Promise.resolve({ patientId: 'pat-1', drugName: 'Drug', facts: {} }),
+    gatherPatientFacts: () => {
+      reads += 1;
+      read(reads);
+      return Promise.resolve({ patientId: 'pat-1', drugName: 'Drug', facts: {} });
+    },
     evaluateProtocol: (i: { protocol: { id: string; version: number } }) =>
       Promise.resolve({
         disposition: 'approve',
@@ -68,7 +82,7 @@ function approval(
       return Promise.resolve(enterFirstQueue(input));
     },
   });
-  return { activities, projected, tasks, orders, firstQueue };
+  return { activities, projected, tasks, orders, firstQueue, pins, reads: () => reads };
 }
 
 async function run(name: string, activities: object) {
@@ -96,7 +110,8 @@ async function run(name: string, activities: object) {
       const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
       return type ? [type] : [];
     });
-    return { state: await state(), durable };
+    const markers = (events ?? []).filter((e) => e.markerRecordedEventAttributes != null).length;
+    return { state: await state(), durable, markers };
   });
 }
 
@@ -105,9 +120,12 @@ test('the order, the Task and the routed step go in one local activity: no durab
     a.projected.push({ event: input.projection.event, seq: input.projection.seq, detail: input.projection.detail });
     return { projected: true };
   });
-  const { state, durable } = await run('fq-ok', a.activities);
+  const { state, durable, markers } = await run('fq-ok', a.activities);
   expect(state).toMatchObject({ status: 'queued', queue: 'signature', reason: 'protocol' });
   expect(durable).toEqual([]);
+  // The patch marker and two local activities: triageFirst (triaging, pins, read, decision) and enterFirstQueue.
+  expect(markers).toBe(3);
+  expect(a.pins).toEqual(['protocol']);
   expect(a.firstQueue).toHaveLength(1);
   expect(a.firstQueue[0]?.order?.kind).toBe('pend_order');
   expect(a.firstQueue[0]?.task).toMatchObject({ businessStatus: 'awaiting-signature', first: true });
@@ -146,4 +164,55 @@ test('a write the EHR refuses for good is on the timeline, and the case still en
     ['ehr.write_failed', 'pend_order'],
     ['case.queued', null],
   ]);
+}, 60_000);
+
+test('a first triage whose EHR read fails for a reason a retry may mend: the durable read, with the pins it made', async () => {
+  const a = approval(
+    (input) => {
+      a.projected.push({ event: input.projection.event, seq: input.projection.seq, detail: input.projection.detail });
+      return { projected: true };
+    },
+    (call) => {
+      if (call === 1) throw new Error('EHR timed out (stand-in)');
+    },
+  );
+  const { state, durable } = await run('ft-retry', a.activities);
+  expect(state).toMatchObject({ status: 'queued', queue: 'signature', reason: 'protocol' });
+  expect(durable).toEqual(['triageRequest']);
+  expect(a.reads()).toBe(2);
+  expect(a.pins).toEqual(['protocol']); // pinned once: the durable read used the first try's pins
+  expect(a.projected.map((p) => p.event)).toEqual(['case.triaging', 'case.queued']);
+}, 60_000);
+
+test('a first triage whose EHR has no such request routes it to a nurse at once: no durable read', async () => {
+  const a = approval(
+    () => ({ projected: true }),
+    () => {
+      throw ApplicationFailure.create({ type: 'EHR_NOT_FOUND', message: 'not found (stand-in)', nonRetryable: true });
+    },
+  );
+  const { state, durable } = await run('ft-missing', a.activities);
+  expect(state).toMatchObject({ status: 'queued', queue: 'nurse', reason: 'ehr_record_not_found' });
+  expect(durable).toEqual([]);
+  expect(a.reads()).toBe(1);
+}, 60_000);
+
+test('a first triage that fails as a whole is replaced by its steps: pinned again, read durably, triaging at one seq', async () => {
+  const a = approval(() => ({ projected: true }));
+  const activities = {
+    ...a.activities,
+    // Fails after it projected and pinned (the worker lost its database for a moment, say).
+    triageFirst: async (input: { projection: Projected }) => {
+      await a.activities.projectCase(input.projection);
+      await a.activities.pinProtocol();
+      throw new Error('database unavailable (stand-in)');
+    },
+  };
+  const { state, durable } = await run('ft-whole', activities);
+  expect(state).toMatchObject({ status: 'queued', queue: 'signature' });
+  // The read went durable at once; so did the routing writes (the first-queue try is skipped after a failure).
+  expect(durable.sort()).toEqual(['syncQueueTask', 'triageRequest', 'writeBackOutcome']);
+  expect(a.pins).toEqual(['protocol', 'protocol']);
+  // Projected again at the same seq (a no-op in the store when the first landed): one triaging step on the timeline.
+  expect(a.projected.filter((p) => p.event === 'case.triaging').map((p) => p.seq)).toEqual([1, 1]);
 }, 60_000);

@@ -14,8 +14,10 @@ import {
   pinProtocol,
   pinSigningPolicy,
   pinTriage,
+  triageFirst,
   triageRequest,
   type GatherPatientFactsInput,
+  type TriageFirstInput,
   type TriageRequestInput,
 } from './triage.ts';
 
@@ -30,6 +32,7 @@ export function refillActivities(deps: ActivityDeps) {
     }),
     gatherPatientFacts: guard((input: GatherPatientFactsInput) => gatherPatientFacts(deps, input)),
     triageRequest: guard((input: TriageRequestInput) => triageRequest(deps, input)),
+    triageFirst: guard((input: TriageFirstInput) => triageFirst(deps, input)),
     evaluateProtocol: guard(
       (input: {
         caseId: string;
