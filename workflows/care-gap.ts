@@ -481,7 +481,8 @@ export async function careGap(input: CareGapInput): Promise<void> {
     } catch (err) {
       const type = failureType(err);
       if (type === 'EHR_NOT_FOUND' || type === 'INVALID_INPUT') return toNurse('ehr_record_not_found');
-      if (type === 'EHR_UNAVAILABLE') return toNurse('ehr_unavailable');
+      // Down past the retries, or refusing us for good (a 403): a human reads the record; thrown, the case would end.
+      if (type === 'EHR_UNAVAILABLE' || type === 'EHR_REJECTED') return toNurse('ehr_unavailable');
       throw err;
     }
     let decision: Decision;

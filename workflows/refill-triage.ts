@@ -476,7 +476,9 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       const type = failureType(err);
       if (type === 'EHR_NOT_FOUND' || type === 'INVALID_INPUT') {
         await enqueue('nurse', null, 'ehr_record_not_found');
-      } else if (type === 'EHR_UNAVAILABLE') {
+      } else if (type === 'EHR_UNAVAILABLE' || type === 'EHR_REJECTED') {
+        // Down past the retries, or refusing us for good (a 403, our credentials): a human reads the record. Thrown,
+        // the failure would end the workflow and leave the case triaging with no one to see it.
         await enqueue('nurse', null, 'ehr_unavailable');
       } else if (lean && protocolFailure(err)) {
         await enqueue('nurse', null, 'protocol_unavailable');

@@ -540,3 +540,14 @@ describe('protocol versions (runs last: it publishes a new version)', () => {
     expect((await h.waitForCase(c.caseId, (x) => x.status === 'queued')).protocol?.version).toBe(v1);
   });
 });
+
+describe('EHR faults on a care gap', () => {
+  test('an EHR that refuses the read for good (403) routes the gap to a nurse: the case is never lost', async () => {
+    const patientId = aPatient(57);
+    const input = inputFor(patientId);
+    h.sandbox.injectFaults({ status: 403, count: 1 });
+    await signal(input, 'appointment.booked', { resource: 'Appointment/appt-403' });
+    const c = await h.waitForCase(input.caseId, (x) => x.status === 'queued');
+    expect(c).toMatchObject({ kind: 'care-gap', queue: 'nurse', reason: 'ehr_unavailable' });
+  });
+});

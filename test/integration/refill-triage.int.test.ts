@@ -262,6 +262,18 @@ describe('EHR faults', () => {
     expect(h.sandbox.requests.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(4);
   });
 
+  test('an EHR that refuses the read for good (403) routes the case to a nurse: the case is never lost', async () => {
+    const s = h.scenarios.filter((x) => x.expectedDisposition === 'approve').at(-4)!;
+    h.sandbox.injectFaults({ status: 403, count: 1 });
+    const { caseId } = (await (await h.webhook(h.clinicId, refillEvent(s.medicationRequestId))).json()) as {
+      caseId: string;
+    };
+    const c = await h.waitForCase(caseId, (x) => x.status === 'queued');
+    expect(c.queue).toBe('nurse');
+    expect(c.reason).toBe('ehr_unavailable');
+    expect(c.disposition).toBeNull();
+  });
+
   test('an EHR that answers 404 for the refill request routes the case to a nurse with that reason', async () => {
     const { caseId } = (await (await h.webhook(h.clinicId, refillEvent('mr-does-not-exist'))).json()) as {
       caseId: string;
