@@ -12,10 +12,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-
-type WriteBackInput = Parameters<Activities['writeBackOutcome']>[0];
-type SyncQueueTaskInput = Parameters<Activities['syncQueueTask']>[0];
-type TriageFirstResult = Awaited<ReturnType<Activities['triageFirst']>>;
 import {
   activatesAtOnce,
   canDecide,
@@ -43,6 +39,11 @@ import type { RefillFacts } from '../rules/kinds/refill/facts.ts';
 import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 import { batchSigning } from './refill-batch-sign.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './refill-triage-messages.ts';
+
+/** Activity inputs and results the workflow builds or reads (types only). */
+type WriteBackInput = Parameters<Activities['writeBackOutcome']>[0];
+type SyncQueueTaskInput = Parameters<Activities['syncQueueTask']>[0];
+type TriageFirstResult = Awaited<ReturnType<Activities['triageFirst']>>;
 
 export interface RefillTriageInput {
   /** The workflow id (`refill/{clinicId}/{ehrRequestId}`); ids only, never names or MRNs. */
