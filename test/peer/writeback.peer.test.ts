@@ -134,6 +134,36 @@ describe('refill write-back on HAPI FHIR', () => {
     await expectValid(proposal);
   });
 
+  test('a version-aware note on the proposal: HAPI answers 409 to a stale If-Match; the write-back reads again and keeps both changes', async () => {
+    // An open proposal of its own (update-as-create, a non-numeric id), read as the triage reads it.
+    const source = await fhir.read('MedicationRequest', proposalId);
+    const id = `${proposalId}-vu`;
+    const { meta: _meta, note: _note, ...rest } = source;
+    await fhir.update({ ...rest, id, status: 'active' });
+    const known = await fhir.read('MedicationRequest', id);
+    expect(known.meta?.versionId).toBeDefined();
+    // The pharmacy adds a note after that read: the version moves on.
+    await fhir.update({ ...known, note: [{ text: 'Patient asked for a 90-day supply.' }] });
+    const stale = await rejection(
+      fhir.update({ ...known, note: [{ text: 'stale' }] }, { ifMatch: known.meta!.versionId! }),
+    );
+    // FHIR R4 says 412; HAPI answers 409 (its version conflict). The write-back takes either as "read it again".
+    expect(stale).toMatchObject({ code: 'EHR_REJECTED', context: { status: 409 } });
+    // The write-back starting from the stale read: a conflict, read again, note re-applied on the current version.
+    const result = await writeBackOutcome(
+      fhir,
+      { ...input, caseId: `${caseId}-vu`, medicationRequestId: id },
+      new Date(),
+      known,
+    );
+    const after = await fhir.read('MedicationRequest', id);
+    expect(after.note?.map((n) => n.text)).toEqual([
+      'Patient asked for a 90-day supply.',
+      `Pended as draft MedicationRequest/${result.orderId} for signature (protocol family-medicine-2015 v1).`,
+    ]);
+    await expectValid(after);
+  });
+
   test('a retried queue Task sync writes one Task, updated in place, valid', async () => {
     const base = { caseId, clinicId: 'peer', requestId: 'req-peer', medicationRequestId: proposalId, pool: null };
     const due = new Date(Date.now() + 3600_000).toISOString();

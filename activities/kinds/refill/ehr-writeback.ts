@@ -262,7 +262,9 @@ export async function writeBackOutcome(
     try {
       await fhir.update(next, { ifMatch: proposal.meta!.versionId! });
     } catch (err) {
-      if (!(err instanceof AppError && err.code === 'EHR_REJECTED' && err.context?.status === 412)) throw err;
+      // A version conflict: 412 as FHIR R4 says, or 409 as HAPI FHIR answers it (test/peer/writeback.peer.test.ts).
+      const status = err instanceof AppError && err.code === 'EHR_REJECTED' ? err.context?.status : undefined;
+      if (status !== 412 && status !== 409) throw err;
       proposal = await fhir.read('MedicationRequest', input.medicationRequestId);
       const again = change(proposal);
       if (again !== null) await fhir.update(again);
