@@ -436,6 +436,17 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   /** What the EHR read gave: the decision (lean cases evaluate in the same activity), the ids for the projection. */
   type Triaged = { patientId: string; drugName: string; decision: TriageDecision | null; facts?: RefillFacts };
 
+  /** What the EHR read needs: the case's ids and the day the protocol judges by (`asOf`). */
+  const readIds = {
+    caseId: input.caseId,
+    clinicId: input.clinicId,
+    requestId: input.requestId,
+    medicationRequestId: input.medicationRequestId,
+    asOf: input.asOf ?? input.receivedAt.slice(0, 10),
+  };
+  /** …and the patient the intake named, if it did (one round trip instead of two). */
+  const readInput = { ...readIds, ...(input.patientId !== undefined ? { patientId: input.patientId } : {}) };
+
   /**
    * Reads the patient's context (and on lean cases evaluates); null when the case went to a nurse instead. `first`:
    * what the first-triage try gave (its read, or why it failed: a definitive failure is routed as if thrown here, a
@@ -445,34 +456,16 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     protocol: { id: string; version: number },
     first?: TriageFirstResult,
   ): Promise<Triaged | null> => {
-    const asOf = input.asOf ?? input.receivedAt.slice(0, 10);
-    const ids = {
-      caseId: input.caseId,
-      clinicId: input.clinicId,
-      requestId: input.requestId,
-      medicationRequestId: input.medicationRequestId,
-      asOf,
-    };
     try {
       if (first?.triaged) return first.triaged;
       if (first && first.error !== undefined) {
         if (first.error !== null && DEFINITIVE.includes(first.error)) {
           throw ApplicationFailure.create({ type: first.error, message: 'first triage try', nonRetryable: true });
         }
-        return await ehr.triageRequest({
-          ...ids,
-          protocol,
-          ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
-        });
+        return await ehr.triageRequest({ ...readInput, protocol });
       }
-      if (lean) {
-        return await triageRequest({
-          ...ids,
-          protocol,
-          ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
-        });
-      }
-      return { ...(await ehr.gatherPatientFacts(ids)), decision: null };
+      if (lean) return await triageRequest({ ...readInput, protocol });
+      return { ...(await ehr.gatherPatientFacts(readIds)), decision: null };
     } catch (err) {
       const type = failureType(err);
       if (type === 'EHR_NOT_FOUND' || type === 'INVALID_INPUT') {
@@ -598,14 +591,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
           first = await ehrOnce.triageFirst({
             projection: triaging!,
             clinicId: input.clinicId,
-            read: {
-              caseId: input.caseId,
-              clinicId: input.clinicId,
-              requestId: input.requestId,
-              medicationRequestId: input.medicationRequestId,
-              asOf: input.asOf ?? input.receivedAt.slice(0, 10),
-              ...(input.patientId !== undefined ? { patientId: input.patientId } : {}),
-            },
+            read: readInput,
           });
           pinned = first.pinned;
           upsertAttributes();

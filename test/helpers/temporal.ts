@@ -115,36 +115,30 @@ export async function createTestWorker(options: {
 export function withCombinedTriage<T extends Record<string, unknown>>(activities: T): T {
   type Fn = (input: never) => Promise<unknown>;
   const call = (name: string, input: unknown) => (activities[name] as Fn)(input as never);
+  const beginTriage = async (input: { projection: unknown; clinicId: string }) => {
+    await call('projectCase', input.projection);
+    const protocol = (await call('pinProtocol', { clinicId: input.clinicId })) as { id: string };
+    return {
+      protocol,
+      policy: await call('pinSigningPolicy', { clinicId: input.clinicId, protocolId: protocol.id }),
+    };
+  };
+  const triageRequest = async (input: { protocol: unknown } & Record<string, unknown>) => {
+    const { protocol, ...read } = input;
+    const gathered = (await call('gatherPatientFacts', read)) as { facts: unknown } & Record<string, unknown>;
+    const decision = await call('evaluateProtocol', { ...read, protocol, facts: gathered.facts });
+    const { facts: _facts, ...rest } = gathered;
+    return { ...rest, decision };
+  };
   return {
     ...activities,
-    beginTriage: async (input: { projection: unknown; clinicId: string }) => {
-      await call('projectCase', input.projection);
-      const protocol = (await call('pinProtocol', { clinicId: input.clinicId })) as { id: string };
-      return {
-        protocol,
-        policy: await call('pinSigningPolicy', { clinicId: input.clinicId, protocolId: protocol.id }),
-      };
-    },
-    triageRequest: async (input: { protocol: unknown } & Record<string, unknown>) => {
-      const { protocol, ...read } = input;
-      const gathered = (await call('gatherPatientFacts', read)) as { facts: unknown } & Record<string, unknown>;
-      const decision = await call('evaluateProtocol', { ...read, protocol, facts: gathered.facts });
-      const { facts: _facts, ...rest } = gathered;
-      return { ...rest, decision };
-    },
+    beginTriage,
+    triageRequest,
     // As activities/kinds/refill/triage.ts triageFirst: beginTriage, then triageRequest tried once, its failure returned.
     triageFirst: async (input: { projection: unknown; clinicId: string; read: Record<string, unknown> }) => {
-      await call('projectCase', input.projection);
-      const protocol = (await call('pinProtocol', { clinicId: input.clinicId })) as { id: string };
-      const pinned = {
-        protocol,
-        policy: await call('pinSigningPolicy', { clinicId: input.clinicId, protocolId: protocol.id }),
-      };
+      const pinned = await beginTriage(input);
       try {
-        const gathered = (await call('gatherPatientFacts', input.read)) as { facts: unknown } & Record<string, unknown>;
-        const decision = await call('evaluateProtocol', { ...input.read, protocol, facts: gathered.facts });
-        const { facts: _facts, ...rest } = gathered;
-        return { pinned, triaged: { ...rest, decision } };
+        return { pinned, triaged: await triageRequest({ ...input.read, protocol: pinned.protocol }) };
       } catch (err) {
         const code = (err as { type?: unknown; code?: unknown }).type ?? (err as { code?: unknown }).code;
         return { pinned, error: typeof code === 'string' ? code : null };

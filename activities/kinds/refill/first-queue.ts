@@ -83,7 +83,8 @@ export async function enterFirstQueue(
   now: Date,
 ): Promise<EnterFirstQueueResult> {
   const { clinicId, requestId, medicationRequestId } = input.task;
-  const known = takeRecentProposal(clinicId, medicationRequestId);
+  // Only an order needs the request; a case routed without one leaves the read to expire.
+  const known = input.order ? takeRecentProposal(clinicId, medicationRequestId) : undefined;
   return deps.fhir.withRequestId(requestId, async () => {
     const fhir = await deps.fhir.forClinic(clinicId);
     const writes: { what: string; run: () => Promise<AuditInput> }[] = [

@@ -9,11 +9,11 @@ import { projectCase, type ProjectCaseInput } from './case-projection.ts';
 import { enterFirstQueue, taskSyncedAudit, writeBackAudit, type EnterFirstQueueInput } from './first-queue.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import {
+  beginTriage,
   evaluateProtocol,
   gatherPatientFacts,
   pinProtocol,
   pinSigningPolicy,
-  pinTriage,
   triageFirst,
   triageRequest,
   type GatherPatientFactsInput,
@@ -26,10 +26,7 @@ export function refillActivities(deps: ActivityDeps) {
   return {
     pinProtocol: guard((input: { clinicId: string }) => pinProtocol(deps, input)),
     pinSigningPolicy: guard((input: { clinicId: string; protocolId: string }) => pinSigningPolicy(deps, input)),
-    beginTriage: guard(async (input: { projection: ProjectCaseInput; clinicId: string }) => {
-      await projectCase(deps, input.projection);
-      return pinTriage(deps, { clinicId: input.clinicId });
-    }),
+    beginTriage: guard((input: { projection: ProjectCaseInput; clinicId: string }) => beginTriage(deps, input)),
     gatherPatientFacts: guard((input: GatherPatientFactsInput) => gatherPatientFacts(deps, input)),
     triageRequest: guard((input: TriageRequestInput) => triageRequest(deps, input)),
     triageFirst: guard((input: TriageFirstInput) => triageFirst(deps, input)),

@@ -84,6 +84,15 @@ export async function pinTriage(
   return { protocol, policy: await pinSigningPolicy(deps, { clinicId: input.clinicId, protocolId: protocol.id }) };
 }
 
+/** The case shown triaging (its projection step), then its protocol version and signing policy pinned. */
+export async function beginTriage(
+  deps: Pick<TriageDeps, 'store'>,
+  input: { projection: ProjectCaseInput; clinicId: string },
+): Promise<{ protocol: { id: string; version: number }; policy: SigningPolicy }> {
+  await projectCase(deps, input.projection);
+  return pinTriage(deps, { clinicId: input.clinicId });
+}
+
 export interface GatherPatientFactsInput {
   caseId: string;
   clinicId: string;
@@ -324,8 +333,7 @@ export interface TriageFirstResult {
  * @throws a failure of the projection or the pins (as `beginTriage`): nothing is pinned.
  */
 export async function triageFirst(deps: TriageDeps, input: TriageFirstInput): Promise<TriageFirstResult> {
-  await projectCase(deps, input.projection);
-  const pinned = await pinTriage(deps, { clinicId: input.clinicId });
+  const pinned = await beginTriage(deps, input);
   try {
     return { pinned, triaged: await triageRequest(deps, { ...input.read, protocol: pinned.protocol }) };
   } catch (err) {
