@@ -2,7 +2,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { checkRow, genesisHash, rowHash, type ChainBreak, type ChainState } from './audit-chain.ts';
-import { dbInt, isoUtc, jsonText, nowIso, parseInput, toJsonText } from './dialect.ts';
+import { dbInt, isoUtc, jsonRecord, jsonText, nowIso, parseInput, toJsonText } from './dialect.ts';
 import type { Db } from './open.ts';
 import type { Database } from './schema.ts';
 
@@ -26,7 +26,7 @@ export const AuditInputSchema = z.strictObject({
   requestId: z.string().nullable().default(null),
   /** Retried writers pass the same key; the entry is then written once. */
   idempotencyKey: z.string().min(1).max(200).nullable().default(null),
-  detail: z.record(z.string(), z.json()).default({}),
+  detail: jsonRecord.default({}),
 });
 export type AuditInput = z.input<typeof AuditInputSchema>;
 
@@ -43,7 +43,7 @@ export const AuditEntrySchema = z.object({
   protocolVersion: z.number().int().nullable(),
   requestId: z.string().nullable(),
   idempotencyKey: z.string().nullable(),
-  detail: jsonText(z.record(z.string(), z.json())),
+  detail: jsonText(jsonRecord),
 });
 export type AuditEntry = z.output<typeof AuditEntrySchema>;
 

@@ -5,7 +5,9 @@ import { CaseStatusSchema, QueueSchema } from '../../rules/schema/case.ts';
 import {
   dbBool,
   isoUtc,
+  jsonRecord,
   jsonText,
+  jsonValue,
   mapDbErrors,
   nowIso,
   parseInput,
@@ -46,7 +48,7 @@ export const CaseProjectionSchema = z.strictObject({
   reason: Label.nullable().optional(),
   protocolId: z.string().nullable().optional(),
   protocolVersion: z.number().int().positive().nullable().optional(),
-  decision: z.json().nullable().optional(),
+  decision: jsonValue.nullable().optional(),
   outcome: Label.nullable().optional(),
   slaDueAt: isoUtc.nullable().optional(),
   escalated: z.boolean().optional(),
@@ -75,7 +77,7 @@ export const CaseSchema = z.object({
   reason: z.string().nullable(),
   protocolId: z.string().nullable(),
   protocolVersion: z.number().int().nullable(),
-  decision: jsonText(z.json()).nullable(),
+  decision: jsonText(jsonValue).nullable(),
   outcome: z.string().nullable(),
   slaDueAt: z.string().nullable(),
   escalated: dbBool,
@@ -98,7 +100,7 @@ const CaseEventInputSchema = z.strictObject({
   /** Who acted: 'system', 'ehr', or a user id. */
   actor: z.string().min(1),
   /** PHI-free JSON: ids, codes, counts. */
-  detail: z.record(z.string(), z.json()).default({}),
+  detail: jsonRecord.default({}),
 });
 export type CaseEventInput = z.input<typeof CaseEventInputSchema>;
 
@@ -108,7 +110,7 @@ export const CaseEventSchema = z.object({
   at: z.string(),
   kind: z.string(),
   actor: z.string(),
-  detail: jsonText(z.record(z.string(), z.json())),
+  detail: jsonText(jsonRecord),
 });
 export type CaseEvent = z.output<typeof CaseEventSchema>;
 

@@ -74,6 +74,71 @@ export const dbBool = z
 /** JSON columns are TEXT on both dialects; stringify on write. */
 export const toJsonText = (value: unknown): string => JSON.stringify(value);
 
+/** A JSON value: what `z.json()` accepts. */
+export type JsonValue = z.output<ReturnType<typeof z.json>>;
+
+/** Deeper than this is refused (and a cyclic object stops here instead of overflowing the stack). */
+const MAX_JSON_DEPTH = 256;
+
+/**
+ * Where `value` stops being a JSON value (a path below it), or null when it is one: strings, booleans, null, finite
+ * numbers, arrays of JSON values (no holes) and plain objects (Object or null prototype) of JSON values, as `z.json()`
+ * accepts. Reads without copying.
+ */
+export function nonJsonAt(value: unknown, depth = 0): (string | number)[] | null {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(value) ? null : [];
+    case 'object': {
+      if (value === null) return null;
+      if (depth >= MAX_JSON_DEPTH) return [];
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return [i];
+          const at = nonJsonAt(value[i], depth + 1);
+          if (at !== null) return [i, ...at];
+        }
+        return null;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return [];
+      for (const key of Object.keys(value)) {
+        const at = nonJsonAt((value as Record<string, unknown>)[key], depth + 1);
+        if (at !== null) return [key, ...at];
+      }
+      return null;
+    }
+    case 'undefined':
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      return [];
+  }
+}
+
+/**
+ * A JSON value (`z.json()`'s contract), checked in place: `z.json()` copies every node of the value through a union of
+ * schemas, which on a case's decision or facts is a measurable part of each write (issue 11). The issue names the
+ * first offending path.
+ */
+export const jsonValue = z.custom<JsonValue>().superRefine((value, ctx) => {
+  const at = nonJsonAt(value);
+  if (at !== null) ctx.addIssue({ code: 'custom', message: 'Invalid JSON value', path: at });
+});
+
+/** An object of JSON values (an event's or an audit row's `detail`), checked in place. */
+export const jsonRecord = z.custom<Record<string, JsonValue>>().superRefine((value, ctx) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'Expected an object of JSON values' });
+    return;
+  }
+  const at = nonJsonAt(value);
+  if (at !== null) ctx.addIssue({ code: 'custom', message: 'Invalid JSON value', path: at });
+});
+
 /** A TEXT column holding JSON, parsed and then validated by `schema`. */
 export function jsonText<T extends z.ZodType>(schema: T) {
   return z

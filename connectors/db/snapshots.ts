@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoUtc, jsonText, nowIso, parseInput, toJsonText } from './dialect.ts';
+import { isoUtc, jsonText, jsonValue, nowIso, parseInput, toJsonText } from './dialect.ts';
 import type { Kysely } from 'kysely';
 import { insertAudits, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
@@ -11,8 +11,8 @@ const PutSnapshotSchema = z.strictObject({
   protocolId: z.string().min(1),
   recordedAt: isoUtc.optional(),
   /** The facts the rules saw: PHI-minimised by construction (rules/ owns the schema). */
-  facts: z.json(),
-  decision: z.json(),
+  facts: jsonValue,
+  decision: jsonValue,
 });
 export type PutSnapshotInput = z.input<typeof PutSnapshotSchema>;
 
@@ -21,8 +21,8 @@ export const FactsSnapshotSchema = z.object({
   clinicId: z.string(),
   protocolId: z.string(),
   recordedAt: z.string(),
-  facts: jsonText(z.json()),
-  decision: jsonText(z.json()),
+  facts: jsonText(jsonValue),
+  decision: jsonText(jsonValue),
 });
 export type FactsSnapshot = z.output<typeof FactsSnapshotSchema>;
 
