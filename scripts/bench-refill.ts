@@ -6,8 +6,8 @@
 //
 //   warm-up (10) → one request at a time (30, each waited until routed) → N webhooks at concurrency C (closed loop:
 //   what the stack can take) → optionally (--open-loop S) webhooks at a fixed arrival rate of half the closed loop's
-//   throughput for S seconds (what a clinic sees at half load) → optionally (--ceiling) N empty workflows at the same
-//   concurrency: this machine's Temporal ceiling.
+//   throughput for S seconds (what a clinic sees at half load); with --ceiling, N empty workflows at the same
+//   concurrency, this machine's Temporal ceiling, half of them before the closed loop and half after the open loop.
 // During the closed loop and the ceiling it reads every process's CPU time (/proc/<pid>/stat: worker, API, Temporal
 // dev server, sandbox EHR; this driver by process.cpuUsage), and after it reads the histories of a sample of cases
 // (workflow tasks, activities, local activities, events up to routing).
@@ -73,12 +73,14 @@ function cpuSnapshot(stack: { childPid(name: StackProcess): number | null }): Re
   out.driver = (self.user + self.system) / 1000;
   return out;
 }
-/** CPU-ms per item of each process between two snapshots, and their sum. */
-function cpuPer(a: Record<string, number | null>, b: Record<string, number | null>, items: number) {
+/** CPU-ms per item of each process over one or more intervals (pairs of snapshots), and their sum. */
+function cpuPer(intervals: [Record<string, number | null>, Record<string, number | null>][], items: number) {
   const per: Record<string, number | null> = {};
   let total = 0;
-  for (const k of Object.keys(b)) {
-    const d = a[k] == null || b[k] == null ? null : (b[k] - a[k]) / items;
+  for (const k of Object.keys(intervals[0]![1])) {
+    let sum: number | null = 0;
+    for (const [a, b] of intervals) sum = sum === null || a[k] == null || b[k] == null ? null : sum + b[k] - a[k];
+    const d = sum === null ? null : sum / items;
     per[k] = d === null ? null : round(d, 2);
     if (d !== null && k !== 'driver') total += d;
   }
@@ -141,6 +143,29 @@ try {
   }
   single.sort((a, b) => a - b);
 
+  // The ceiling: an empty workflow on the same server and the product's own worker, same concurrency, same codec. Half
+  // of it runs here and half after the triages, so that the machine's speed drifting during a run, or the stack
+  // carrying the run's open cases afterwards, biases the ratio neither way.
+  const emptyWorkflows = async (count: number, tag: string) => {
+    const cpu0 = cpuSnapshot(stack);
+    const e0 = performance.now();
+    let k = 0;
+    await pool(
+      Array.from({ length: count }, () => k++),
+      C,
+      async (i) => {
+        await client.client.workflow.execute(emptyWorkflow, {
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          workflowId: `empty-${tag}-${i}-${Date.now()}`,
+          args: [{ n: i }],
+        });
+      },
+    );
+    const ms = performance.now() - e0;
+    return { cpu0, cpu1: cpuSnapshot(stack), ms, perS: round(count / (ms / 1000)) };
+  };
+  const ceilingBefore = values.ceiling ? await emptyWorkflows(Math.floor(N / 2), 'before') : null;
+
   // The run: N webhooks at concurrency C; a webhook answers in ms, the routing happens in the workflow.
   const batch = requests.slice(40, 40 + N);
   if (batch.length < N) throw new Error(`only ${batch.length} refill requests available; raise --patients`);
@@ -156,7 +181,7 @@ try {
   });
   await waitQueued(caseIds, 500);
   const wallS = (performance.now() - t0) / 1000;
-  const cpuMsPerTriage = cpuPer(cpu0, cpuSnapshot(stack), N);
+  const cpuMsPerTriage = cpuPer([[cpu0, cpuSnapshot(stack)]], N);
   const load1mAfter = loadAverage1m();
   const workerMemory = workerPid === null ? null : memoryOf(workerPid);
 
@@ -246,25 +271,21 @@ try {
 
   let emptyPerS: number | null = null;
   let cpuMsPerEmptyWorkflow: Record<string, number | null> | null = null;
-  if (values.ceiling) {
-    // The ceiling: an empty workflow on the same server and the product's own worker, same concurrency, same codec.
-    const ce0 = cpuSnapshot(stack);
-    const e0 = performance.now();
-    let k = 0;
-    await pool(
-      Array.from({ length: N }, () => k++),
-      C,
-      async (i) => {
-        await client.client.workflow.execute(emptyWorkflow, {
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          workflowId: `empty-${i}-${Date.now()}`,
-          args: [{ n: i }],
-        });
-      },
+  if (ceilingBefore) {
+    // The ceiling's second half, after the triages: the two halves together are the ceiling (see `emptyWorkflows`).
+    const after = await emptyWorkflows(N - Math.floor(N / 2), 'after');
+    const ms = ceilingBefore.ms + after.ms;
+    emptyPerS = N / (ms / 1000);
+    cpuMsPerEmptyWorkflow = cpuPer(
+      [
+        [ceilingBefore.cpu0, ceilingBefore.cpu1],
+        [after.cpu0, after.cpu1],
+      ],
+      N,
     );
-    emptyPerS = N / ((performance.now() - e0) / 1000);
-    cpuMsPerEmptyWorkflow = cpuPer(ce0, cpuSnapshot(stack), N);
-    console.error(`empty workflow: ${round(emptyPerS)} workflows/s`);
+    console.error(
+      `empty workflow: ${round(emptyPerS)} workflows/s (${ceilingBefore.perS} before, ${after.perS} after the triages)`,
+    );
   }
 
   const result = {
