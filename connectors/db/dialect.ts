@@ -82,8 +82,8 @@ const MAX_JSON_DEPTH = 256;
 
 /**
  * Where `value` stops being a JSON value (a path below it), or null when it is one: strings, booleans, null, finite
- * numbers, arrays of JSON values (no holes) and plain objects (Object or null prototype) of JSON values, as `z.json()`
- * accepts. Reads without copying.
+ * numbers, arrays of JSON values (no holes) and plain objects of JSON values, as `z.json()` accepts them (deeper than
+ * 256 levels excepted). Reads without copying.
  */
 export function nonJsonAt(value: unknown, depth = 0): (string | number)[] | null {
   switch (typeof value) {
@@ -103,8 +103,8 @@ export function nonJsonAt(value: unknown, depth = 0): (string | number)[] | null
         }
         return null;
       }
-      const proto: unknown = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return [];
+      // zod's own test of a plain object (a class instance, a Map or a Date is not; one from another realm is).
+      if (!z.core.util.isPlainObject(value)) return [];
       for (const key of Object.keys(value)) {
         const at = nonJsonAt((value as Record<string, unknown>)[key], depth + 1);
         if (at !== null) return [key, ...at];

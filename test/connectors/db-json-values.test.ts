@@ -1,5 +1,6 @@
 // The store's JSON columns (a case's decision, an event's or audit row's detail, a facts snapshot) are checked in
 // place instead of through z.json(), which copies every node (issue 11): the same values must pass and fail.
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { jsonRecord, jsonValue, nonJsonAt } from '../../connectors/db/dialect.ts';
@@ -18,6 +19,9 @@ const valid: unknown[] = [
   {},
   [1, [2, { b: 'x', c: null }]],
   Object.create(null) as object,
+  Object.assign(Object.create({ inherited: 1 }) as object, { own: 1 }),
+  // A plain object made in another realm (a vm context) is still a plain object.
+  runInNewContext('({ a: [1, { b: "x" }] })') as unknown,
   { nested: { deep: [{ a: [true, false, 'y'] }] } },
 ];
 const invalid: unknown[] = [
@@ -35,6 +39,9 @@ const invalid: unknown[] = [
   // eslint-disable-next-line no-sparse-arrays
   [1, , 3],
   { toJSON: () => 1 },
+  new (class Point {
+    x = 1;
+  })(),
   { a: { b: [1, new Set()] } },
 ];
 
