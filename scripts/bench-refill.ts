@@ -122,13 +122,24 @@ try {
     if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
     return ((await res.json()) as { caseId: string }).caseId;
   };
-  /** Waits until every case is routed, re-reading only those still pending (latency comes from the timeline). */
+  /**
+   * Waits until every case is routed, re-reading only those still pending (latency comes from the timeline). Fails
+   * instead of waiting forever when a process of the stack is gone or nothing was routed for 5 minutes.
+   */
   const waitQueued = async (ids: string[], everyMs = 50) => {
     let pending = ids;
+    let progressAt = performance.now();
     while (pending.length > 0) {
       const cases = await Promise.all(pending.map((id) => store.cases.getCase(id)));
-      pending = pending.filter((_, i) => cases[i]?.status !== 'queued');
-      if (pending.length > 0) await new Promise((r) => setTimeout(r, everyMs));
+      const still = pending.filter((_, i) => cases[i]?.status !== 'queued');
+      if (still.length < pending.length) progressAt = performance.now();
+      pending = still;
+      if (pending.length === 0) break;
+      const gone = STACK_PROCESSES.filter((name) => stack.childPid(name) === null);
+      if (gone.length > 0) throw new Error(`${gone.join(', ')} exited with ${pending.length} cases not routed`);
+      if (performance.now() - progressAt > 300_000)
+        throw new Error(`${pending.length} cases not routed, none for 5 minutes`);
+      await new Promise((r) => setTimeout(r, everyMs));
     }
   };
   // Warm-up: workflow bundle loaded, SMART token fetched, connections open.
