@@ -2,7 +2,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { checkRow, genesisHash, rowHash, type ChainBreak, type ChainState } from './audit-chain.ts';
-import { dbInt, isoUtc, jsonRecord, jsonText, nowIso, parseInput, toJsonText } from './dialect.ts';
+import { dbInt, isoUtc, jsonRecord, jsonText, nowIso, parsedJsonRecord, parseInput, toJsonText } from './dialect.ts';
 import type { Db } from './open.ts';
 import type { Database } from './schema.ts';
 
@@ -43,7 +43,7 @@ export const AuditEntrySchema = z.object({
   protocolVersion: z.number().int().nullable(),
   requestId: z.string().nullable(),
   idempotencyKey: z.string().nullable(),
-  detail: jsonText(jsonRecord),
+  detail: jsonText(parsedJsonRecord),
 });
 export type AuditEntry = z.output<typeof AuditEntrySchema>;
 

@@ -10,6 +10,8 @@ import {
   jsonValue,
   mapDbErrors,
   nowIso,
+  parsedJson,
+  parsedJsonRecord,
   parseInput,
   toDbBool,
   toJsonText,
@@ -77,7 +79,7 @@ export const CaseSchema = z.object({
   reason: z.string().nullable(),
   protocolId: z.string().nullable(),
   protocolVersion: z.number().int().nullable(),
-  decision: jsonText(jsonValue).nullable(),
+  decision: jsonText(parsedJson).nullable(),
   outcome: z.string().nullable(),
   slaDueAt: z.string().nullable(),
   escalated: dbBool,
@@ -110,7 +112,7 @@ export const CaseEventSchema = z.object({
   at: z.string(),
   kind: z.string(),
   actor: z.string(),
-  detail: jsonText(jsonRecord),
+  detail: jsonText(parsedJsonRecord),
 });
 export type CaseEvent = z.output<typeof CaseEventSchema>;
 

@@ -139,6 +139,19 @@ export const jsonRecord = z.custom<Record<string, JsonValue>>().superRefine((val
   if (at !== null) ctx.addIssue({ code: 'custom', message: 'Invalid JSON value', path: at });
 });
 
+/**
+ * What `JSON.parse` gave back from a JSON column: a JSON value by construction (no cycles, no holes, nothing a parse
+ * can produce that z.json() refuses), so reads are not walked again; a value written before would otherwise fail to
+ * read only for being deep.
+ */
+export const parsedJson = z.custom<JsonValue>();
+
+/** An object from a JSON column (an event's or an audit row's `detail`): only its shape is checked. */
+export const parsedJsonRecord = z.custom<Record<string, JsonValue>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'Expected an object of JSON values',
+);
+
 /** A TEXT column holding JSON, parsed and then validated by `schema`. */
 export function jsonText<T extends z.ZodType>(schema: T) {
   return z

@@ -3,7 +3,16 @@ import { z } from 'zod';
 import { AppError } from '../../rules/index.ts';
 import { insertAudit, type AuditInput } from './audit.ts';
 import { IdSchema } from './clinics.ts';
-import { jsonText, jsonValue, mapDbErrors, needsRowLock, nowIso, parseInput, toJsonText } from './dialect.ts';
+import {
+  jsonText,
+  jsonValue,
+  mapDbErrors,
+  needsRowLock,
+  nowIso,
+  parsedJson,
+  parseInput,
+  toJsonText,
+} from './dialect.ts';
 import type { Db } from './open.ts';
 import type { Database } from './schema.ts';
 
@@ -23,7 +32,7 @@ export const ProtocolVersionSchema = z.object({
   version: z.number().int(),
   status: z.enum(['draft', 'published', 'retired']),
   /** The protocol document, opaque here: rules/ owns its schema and validates it before it is stored. */
-  definition: jsonText(jsonValue),
+  definition: jsonText(parsedJson),
   note: z.string().nullable(),
   createdBy: z.string(),
   createdAt: z.string(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoUtc, jsonText, jsonValue, nowIso, parseInput, toJsonText } from './dialect.ts';
+import { isoUtc, jsonText, jsonValue, nowIso, parsedJson, parseInput, toJsonText } from './dialect.ts';
 import type { Kysely } from 'kysely';
 import { insertAudits, type AuditInput } from './audit.ts';
 import type { Db } from './open.ts';
@@ -21,8 +21,8 @@ export const FactsSnapshotSchema = z.object({
   clinicId: z.string(),
   protocolId: z.string(),
   recordedAt: z.string(),
-  facts: jsonText(jsonValue),
-  decision: jsonText(jsonValue),
+  facts: jsonText(parsedJson),
+  decision: jsonText(parsedJson),
 });
 export type FactsSnapshot = z.output<typeof FactsSnapshotSchema>;
 

@@ -83,6 +83,29 @@ describe('JSON values checked in place', () => {
     expect(jsonRecord.safeParse({ a: 1 }).success).toBe(true);
   });
 
+  test('a stored value is read back as parsed, however deep (reads are not walked again)', async () => {
+    const t = await openTestDatabase('sqlite');
+    try {
+      let deep = '1';
+      for (let i = 0; i < 1000; i++) deep = `[${deep}]`;
+      await t.db.kysely
+        .insertInto('facts_snapshots')
+        .values({
+          caseId: 'old-case',
+          clinicId: 'c1',
+          protocolId: 'fm',
+          facts: `{"nested":${deep}}`,
+          decision: '{}',
+          recordedAt: '2026-01-01T00:00:00.000Z',
+        })
+        .execute();
+      const [row] = await createStore(t.db).snapshots.list({ clinicId: 'c1', protocolId: 'fm' });
+      expect(JSON.stringify(row!.facts)).toBe(`{"nested":${deep}}`);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test('the store refuses a non-JSON value with its path, and writes nothing', async () => {
     const t = await openTestDatabase('sqlite');
     try {
