@@ -73,8 +73,10 @@ function cpuSnapshot(stack: { childPid(name: StackProcess): number | null }): Re
   out.driver = (self.user + self.system) / 1000;
   return out;
 }
-/** CPU-ms per item of each process over one or more intervals (pairs of snapshots), and their sum. */
-function cpuPer(intervals: [Record<string, number | null>, Record<string, number | null>][], items: number) {
+/** Two CPU snapshots: the start and the end of a phase. */
+type CpuInterval = [Record<string, number | null>, Record<string, number | null>];
+/** CPU-ms per item of each process over one or more intervals, and their sum. */
+function cpuPer(intervals: CpuInterval[], items: number) {
   const per: Record<string, number | null> = {};
   let total = 0;
   for (const k of Object.keys(intervals[0]![1])) {
@@ -173,7 +175,8 @@ try {
       },
     );
     const ms = performance.now() - e0;
-    return { cpu0, cpu1: cpuSnapshot(stack), ms, perS: round(count / (ms / 1000)) };
+    const cpu: CpuInterval = [cpu0, cpuSnapshot(stack)];
+    return { cpu, ms, perS: round(count / (ms / 1000)) };
   };
   const ceilingBefore = values.ceiling ? await emptyWorkflows(Math.floor(N / 2), 'before') : null;
 
@@ -287,13 +290,7 @@ try {
     const after = await emptyWorkflows(N - Math.floor(N / 2), 'after');
     const ms = ceilingBefore.ms + after.ms;
     emptyPerS = N / (ms / 1000);
-    cpuMsPerEmptyWorkflow = cpuPer(
-      [
-        [ceilingBefore.cpu0, ceilingBefore.cpu1],
-        [after.cpu0, after.cpu1],
-      ],
-      N,
-    );
+    cpuMsPerEmptyWorkflow = cpuPer([ceilingBefore.cpu, after.cpu], N);
     console.error(
       `empty workflow: ${round(emptyPerS)} workflows/s (${ceilingBefore.perS} before, ${after.perS} after the triages)`,
     );

@@ -77,6 +77,11 @@ export const toJsonText = (value: unknown): string => JSON.stringify(value);
 /** A JSON value: what `z.json()` accepts. */
 export type JsonValue = z.output<ReturnType<typeof z.json>>;
 
+/** An object (not an array, not null): the shape of a `detail` column. */
+function isJsonObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Deeper than this is refused (and a cyclic object stops here instead of overflowing the stack). */
 const MAX_JSON_DEPTH = 256;
 
@@ -119,25 +124,23 @@ export function nonJsonAt(value: unknown, depth = 0): (string | number)[] | null
   }
 }
 
+/** The issue of a value that is not JSON, at the first offending path. */
+function refuseNonJson(value: unknown, ctx: z.RefinementCtx): void {
+  const at = nonJsonAt(value);
+  if (at !== null) ctx.addIssue({ code: 'custom', message: 'Invalid JSON value', path: at });
+}
+
 /**
  * A JSON value (`z.json()`'s contract), checked in place: `z.json()` copies every node of the value through a union of
  * schemas, which on a case's decision or facts is a measurable part of each write (issue 11). The issue names the
  * first offending path.
  */
-export const jsonValue = z.custom<JsonValue>().superRefine((value, ctx) => {
-  const at = nonJsonAt(value);
-  if (at !== null) ctx.addIssue({ code: 'custom', message: 'Invalid JSON value', path: at });
-});
+export const jsonValue = z.custom<JsonValue>().superRefine(refuseNonJson);
 
 /** An object of JSON values (an event's or an audit row's `detail`), checked in place. */
-export const jsonRecord = z.custom<Record<string, JsonValue>>().superRefine((value, ctx) => {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    ctx.addIssue({ code: 'custom', message: 'Expected an object of JSON values' });
-    return;
-  }
-  const at = nonJsonAt(value);
-  if (at !== null) ctx.addIssue({ code: 'custom', message: 'Invalid JSON value', path: at });
-});
+export const jsonRecord = z
+  .custom<Record<string, JsonValue>>(isJsonObject, 'Expected an object of JSON values')
+  .superRefine(refuseNonJson);
 
 /**
  * What `JSON.parse` gave back from a JSON column: a JSON value by construction (no cycles, no holes, nothing a parse
@@ -147,10 +150,7 @@ export const jsonRecord = z.custom<Record<string, JsonValue>>().superRefine((val
 export const parsedJson = z.custom<JsonValue>();
 
 /** An object from a JSON column (an event's or an audit row's `detail`): only its shape is checked. */
-export const parsedJsonRecord = z.custom<Record<string, JsonValue>>(
-  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-  'Expected an object of JSON values',
-);
+export const parsedJsonRecord = z.custom<Record<string, JsonValue>>(isJsonObject, 'Expected an object of JSON values');
 
 /** A TEXT column holding JSON, parsed and then validated by `schema`. */
 export function jsonText<T extends z.ZodType>(schema: T) {
