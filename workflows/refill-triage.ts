@@ -13,7 +13,6 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
-  activatesAtOnce,
   canDecide,
   close,
   cosignOverdue,
@@ -25,7 +24,6 @@ import {
   pendForSignature,
   recordDecision,
   route,
-  routeDisposition,
   signatureOf,
   slaRuns,
   startTriage,
@@ -38,6 +36,17 @@ import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
 import type { RefillFacts } from '../rules/kinds/refill/facts.ts';
 import { DEFAULT_ACTIVITY_POLICY, activityOptions, type ActivityPolicy } from './activity-policy.ts';
 import { batchSigning } from './refill-batch-sign.ts';
+import {
+  decisionForWrite,
+  firstRoute,
+  projectionOf,
+  protocolOrderOf,
+  signingOnDecision,
+  slaDueAtOf,
+  taskInputOf,
+  taskStageOf,
+  type CaseIds,
+} from './refill-first-route.ts';
 import { getCaseStateQuery, submitDecisionUpdate, type CaseState } from './refill-triage-messages.ts';
 
 /** Activity inputs and results the workflow builds or reads (types only). */
@@ -122,7 +131,13 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   // triaging, protocol and signing policy pinned, the EHR read and the evaluation, tried once. It implies first-queue.
   // A read that fails comes back with the pins: a definitive failure is routed, a retryable one goes to the durable
   // read; an activity that fails as a whole is replaced by the steps first-queue cases take.
-  const firstTriage = patched('ehr-first-triage');
+  //
+  // Cases started since the first-route work (issue 11) also enter their first queue inside `triageFirst`, right after
+  // the decision: the activity computes the step with the functions this workflow uses (workflows/refill-first-route.ts)
+  // and the workflow adopts what it did, so a triage whose EHR answers is one local activity. It implies first-triage;
+  // when entering fails for a reason a retry may mend, the writes go durable as first-queue cases' do.
+  const firstRouted = patched('ehr-first-route');
+  const firstTriage = firstRouted || patched('ehr-first-triage');
   const firstQueue = firstTriage || patched('ehr-first-queue');
   const firstTry = firstQueue || patched('ehr-first-try');
   const lean = firstTry || patched('lean-triage');
@@ -162,6 +177,14 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   const writeBackOutcome = firstTried(ehrLocal.writeBackOutcome, ehrWrite.writeBackOutcome);
   const syncQueueTask = firstTried(ehrLocal.syncQueueTask, ehrWrite.syncQueueTask);
 
+  const ids: CaseIds = {
+    caseId: input.caseId,
+    clinicId: input.clinicId,
+    requestId: input.requestId,
+    medicationRequestId: input.medicationRequestId,
+  };
+  /** What `triageFirst` did to enter the first queue, for `enter` to adopt (first-route cases). */
+  let adopted: TriageFirstResult['routed'];
   const state: CaseState = {
     caseId: input.caseId,
     status: 'triaging',
@@ -250,11 +273,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     audit?: string,
   ) => {
     seq += 1;
-    return {
-      caseId: input.caseId,
-      clinicId: input.clinicId,
-      requestId: input.requestId,
-      medicationRequestId: input.medicationRequestId,
+    return projectionOf(ids, {
       patientId,
       drugName,
       seq,
@@ -262,9 +281,10 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       event,
       actor: actor ?? null,
       detail,
-      state: { ...state, slaDueAt },
-      ...(audit ? { audit } : {}),
-    };
+      state,
+      slaDueAt,
+      audit,
+    });
   };
   /** The case's search attributes after a projection. */
   const upsertAttributes = () => {
@@ -314,20 +334,15 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     businessStatus: string,
     status: 'requested' | 'completed' | 'cancelled',
     note?: string | null,
-  ): SyncQueueTaskInput => ({
-    caseId: input.caseId,
-    clinicId: input.clinicId,
-    requestId: input.requestId,
-    medicationRequestId: input.medicationRequestId,
-    queue: state.queue,
-    pool: state.pool,
-    businessStatus,
-    status,
-    slaDueAt,
-    ...(note ? { note } : {}),
-    // Entering its first queue, the case has no Task in the EHR yet; the triage read the request's patient.
-    ...(routed ? {} : { first: true, ...(patientId !== null ? { patientId } : {}) }),
-  });
+  ): SyncQueueTaskInput =>
+    taskInputOf(ids, state, {
+      businessStatus,
+      status,
+      slaDueAt,
+      note,
+      // Entering its first queue, the case has no Task in the EHR yet; the triage read the request's patient.
+      first: routed ? undefined : { patientId },
+    });
   const taskWrite = (
     businessStatus: string,
     status: 'requested' | 'completed' | 'cancelled',
@@ -349,12 +364,8 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
   const enter = async (step: StepResult<CaseState>, note?: string | null, alongside?: Write) => {
     if (alongside && !lean) await tolerate(alongside.what, alongside.write);
     Object.assign(state, step.state);
+    slaDueAt = slaDueAtOf(state, input.nurseSlaSeconds, Date.now());
     const { queue, pool, reason } = state;
-    slaDueAt = slaRuns(state)
-      ? new Date(Date.now() + input.nurseSlaSeconds * 1000).toISOString()
-      : cosignRuns(state) && state.signing
-        ? new Date(Date.now() + cosignWindowMs(state.signing.policy)).toISOString()
-        : null;
     if (firstQueue && !routed && !durableOnly && (await enteredFirstQueue(step.event, note, alongside))) {
       upsertAttributes();
       routed = true;
@@ -377,23 +388,44 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
    * First-queue cases: the step's EHR writes, their audit rows and its projection in one local activity. True when
    * the case is in its queue (or a write was refused for good, recorded on the timeline); false when the activity
    * failed for a reason a retry may mend: the caller enters the queue with durable writes (idempotent: what the try
-   * wrote is found, not written twice).
+   * wrote is found, not written twice). First-route cases adopt what `triageFirst` did instead of running it here.
    */
   const enteredFirstQueue = async (
     event: string,
     note: string | null | undefined,
     alongside?: Write,
   ): Promise<boolean> => {
+    const taken = adopted;
+    adopted = undefined;
+    // The step's clock as the activity stamped it (the SLA timer itself runs from this workflow's time).
+    if (taken) slaDueAt = taken.slaDueAt;
     const { queue, pool, reason } = state;
     const task = taskInput(taskStage(), 'requested', note);
     // Its seq is taken now; on failure it stays unused (a seq the try may have projected is never reused).
     const step = projection(event, { queue, pool, reason, slaDueAt });
     try {
-      const result = await ehrLocal.enterFirstQueue({
-        ...(alongside?.order ? { order: alongside.order } : {}),
-        task,
-        projection: step,
-      });
+      let result: Awaited<ReturnType<Activities['enterFirstQueue']>>;
+      if (taken) {
+        // The activity computed this step with this workflow's functions; it is adopted only if it is this step. A
+        // try that failed, or (a bug) any other step, is written again durably: the Task is updated in place.
+        const same =
+          taken.seq === step.seq &&
+          taken.route.queue === queue &&
+          taken.route.pool === pool &&
+          taken.route.reason === reason &&
+          taken.route.order === (alongside?.order?.kind ?? null);
+        if (!same || taken.entered === null) {
+          durableOnly = true;
+          return false;
+        }
+        result = taken.entered;
+      } else {
+        result = await ehrLocal.enterFirstQueue({
+          ...(alongside?.order ? { order: alongside.order } : {}),
+          task,
+          projection: step,
+        });
+      }
       if (result.projected) return true;
       for (const { what, error } of result.refused) await project('ehr.write_failed', { what, error });
       await project(event, { queue, pool, reason, slaDueAt });
@@ -404,11 +436,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       return false;
     }
   };
-  const taskStage = (): string => {
-    if (state.queue === 'signature') return 'awaiting-signature';
-    if (state.queue === 'cosign') return state.escalated ? 'cosign-overdue' : 'awaiting-cosign';
-    return `${state.queue}-review`;
-  };
+  const taskStage = (): string => taskStageOf(state);
   const enqueue = (
     queue: Queue,
     pool: string | null,
@@ -522,54 +550,22 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
           return;
         }
       }
-      state.signing = {
-        policy,
-        // A scheduled drug is controlled: never delegated, never activated at once (rules/lifecycle). A drug the
-        // classifier does not know has no schedule, but the protocol fails it (not in protocol), so it is not
-        // protocol-approved and is not delegated either. Before evaluation `controlled` is null: judged controlled.
-        controlled: state.decision.drug.controlledSchedule !== null,
-        protocolApproved: state.decision.disposition === 'approve' && state.decision.failedCriteria.length === 0,
-      };
-      const { queue, pool } = routeDisposition(state.decision.disposition, state.decision.routeTo);
-      const orderWrite = (kind: 'standing_order' | 'pend_order'): Write => {
-        const order: WriteBackInput = {
-          caseId: input.caseId,
-          clinicId: input.clinicId,
-          requestId: input.requestId,
-          medicationRequestId: input.medicationRequestId,
-          kind,
-          decision: decisionForWrite(),
-          note: null,
-          decidedBy: { kind: 'protocol', protocol },
-          signedAs: null,
-          policy,
-        };
-        return { what: kind, write: () => writeBackOutcome(order), order };
-      };
-      if (queue === 'signature' && activatesAtOnce(state.signing)) {
-        // Approved per protocol under a standing order: the order is active at once (the policy's authority as its
-        // requester), and a doctor co-signs it within the policy's window.
-        await enqueue('cosign', null, 'standing_order', orderWrite('standing_order'));
-        return;
-      }
-      // Approved per protocol: the order is pended in the EHR as a draft for one-click signing by a doctor (or a
-      // delegate the signing policy names).
-      await enqueue(queue, pool, 'protocol', queue === 'signature' ? orderWrite('pend_order') : undefined);
+      // Who may sign, and the first queue (a standing order's co-signature, a pended draft's signature, or the queue
+      // the protocol names), as workflows/refill-first-route.ts decides; before evaluation `controlled` was null
+      // (judged controlled).
+      state.signing = signingOnDecision(policy, state.decision);
+      const to = firstRoute(state.decision, state.signing);
+      const order = to.order
+        ? protocolOrderOf(ids, to.order, decisionForWrite(state.decision, lean), protocol, policy)
+        : undefined;
+      await enqueue(
+        to.queue,
+        to.pool,
+        to.reason,
+        order ? { what: order.kind, write: () => writeBackOutcome(order), order } : undefined,
+      );
     }
   };
-
-  /**
-   * What a write-back reads of the decision. Lean cases send only that (the criteria and their evidence are in the
-   * case already; sending them again costs payload and history on every write).
-   */
-  const decisionForWrite = () =>
-    lean && state.decision
-      ? {
-          protocol: state.decision.protocol,
-          approvedSupply: state.decision.approvedSupply,
-          bridgeSupply: state.decision.bridgeSupply,
-        }
-      : state.decision;
 
   /** A protocol the clinic cannot run (none published, or a stored version that no longer validates). */
   const protocolFailure = (err: unknown): boolean => {
@@ -592,8 +588,10 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
             projection: triaging!,
             clinicId: input.clinicId,
             read: readInput,
+            ...(firstRouted ? { route: { seq: seq + 1, nurseSlaSeconds: input.nurseSlaSeconds } } : {}),
           });
           pinned = first.pinned;
+          adopted = first.routed;
           upsertAttributes();
         } catch (err) {
           // A protocol the clinic cannot run goes to a nurse (below). Any other failure of the activity as a whole: the
@@ -668,7 +666,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
           requestId: input.requestId,
           medicationRequestId: input.medicationRequestId,
           kind: effect.writeBack,
-          decision: decisionForWrite(),
+          decision: decisionForWrite(state.decision, lean),
           note,
           decidedBy: { kind: 'clinician', actor: decision.actor, decisionId: decision.decisionId },
           signedAs,

@@ -6,8 +6,7 @@
 import type { MedicationRequest, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ORDER_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM } from '../../activities/kinds/refill/ehr-writeback.ts';
-import { enterFirstQueue, type EnterFirstQueueInput } from '../../activities/kinds/refill/first-queue.ts';
-import { triageFirst } from '../../activities/kinds/refill/triage.ts';
+import { enterFirstQueue, triageFirst, type EnterFirstQueueInput } from '../../activities/kinds/refill/first-queue.ts';
 import { ensureBuiltinProtocols } from '../../api/seed.ts';
 import { loadConfig } from '../../connectors/config.ts';
 import { createLogger } from '../../connectors/logger.ts';
@@ -186,6 +185,88 @@ describe('triageFirst', () => {
     expect(result.triaged).toBeUndefined();
     expect(result.error).toBe('EHR_NOT_FOUND');
     expect(await actionsOf('rf_fq_t2')).toEqual([]);
+  });
+
+  test('with a route: the approval goes on into its first queue in the same activity (order, Task, routed step)', async () => {
+    const r = clinic.refillRequests.find((q) => q.expectedDisposition === 'approve')!;
+    const at = new Date('2026-06-15T10:00:05.000Z');
+    const result = await triageFirst(
+      { ...deps, logger },
+      { ...start('rf_fq_r1', r.medicationRequestId), route: { seq: 2, nurseSlaSeconds: 3600 } },
+      () => at,
+    );
+    expect(result.triaged?.decision.disposition).toBe('approve');
+    expect(result.routed).toEqual({
+      route: { queue: 'signature', pool: null, reason: 'protocol', order: 'pend_order' },
+      seq: 2,
+      at: at.toISOString(),
+      slaDueAt: null,
+      entered: { projected: true },
+    });
+    expect(search<MedicationRequest>('MedicationRequest', `${ORDER_IDENTIFIER_SYSTEM}|rf_fq_r1`)[0]?.status).toBe(
+      'draft',
+    );
+    const [task] = search<Task>('Task', `${TASK_IDENTIFIER_SYSTEM}|rf_fq_r1`);
+    expect(task?.businessStatus?.text).toBe('awaiting-signature');
+    expect(task?.for?.reference).toBe(`Patient/${result.triaged?.patientId}`);
+    expect(await store.cases.getCase('rf_fq_r1')).toMatchObject({
+      status: 'queued',
+      queue: 'signature',
+      reason: 'protocol',
+      disposition: 'approve',
+      protocolId: 'family-medicine-2015',
+    });
+    expect((await store.cases.listCaseEvents('rf_fq_r1')).map((e) => [e.seq, e.kind, e.at])).toEqual([
+      [1, 'case.triaging', '2026-06-15T10:00:00.000Z'],
+      [2, 'case.queued', at.toISOString()],
+    ]);
+    expect(await actionsOf('rf_fq_r1')).toEqual([
+      'case.routed',
+      'ehr.task_synced',
+      'ehr.write_back',
+      'patient_context.read',
+      'protocol.evaluated',
+    ]);
+  });
+
+  test('with a route: a case the protocol sends to a nurse gets its Task and SLA, and no order', async () => {
+    const r = clinic.refillRequests.find(
+      (q) => q.expectedDisposition === 'needs_visit' || q.expectedDisposition === 'nurse_review',
+    )!;
+    const at = new Date('2026-06-15T10:00:05.000Z');
+    const result = await triageFirst(
+      { ...deps, logger },
+      { ...start('rf_fq_r2', r.medicationRequestId), route: { seq: 2, nurseSlaSeconds: 3600 } },
+      () => at,
+    );
+    expect(result.routed).toMatchObject({
+      route: { queue: 'nurse', reason: 'protocol', order: null },
+      slaDueAt: '2026-06-15T11:00:05.000Z',
+      entered: { projected: true },
+    });
+    expect(search('MedicationRequest', `${ORDER_IDENTIFIER_SYSTEM}|rf_fq_r2`)).toHaveLength(0);
+    const [task] = search<Task>('Task', `${TASK_IDENTIFIER_SYSTEM}|rf_fq_r2`);
+    expect(task?.businessStatus?.text).toBe('nurse-review');
+    expect(task?.restriction?.period?.end).toBe('2026-06-15T11:00:05.000Z');
+    expect(await store.cases.getCase('rf_fq_r2')).toMatchObject({ status: 'queued', queue: 'nurse' });
+  });
+
+  test('with a route: writes the EHR cannot take now come back as entered null, the decision kept, nothing routed', async () => {
+    const r = clinic.refillRequests.find((q) => q.expectedDisposition === 'approve' && q !== clinic.refillRequests[2])!;
+    sandbox.injectFaults({ status: 503, count: 50, match: ({ path }) => path.endsWith('/Task') });
+    let result;
+    try {
+      result = await triageFirst(
+        { ...deps, logger },
+        { ...start('rf_fq_r3', r.medicationRequestId), route: { seq: 2, nurseSlaSeconds: 3600 } },
+      );
+    } finally {
+      sandbox.clearFaults();
+    }
+    expect(result.triaged?.decision.disposition).toBe('approve');
+    expect(result.routed).toMatchObject({ seq: 2, entered: null });
+    expect(search('Task', `${TASK_IDENTIFIER_SYSTEM}|rf_fq_r3`)).toHaveLength(0);
+    expect(await store.cases.getCase('rf_fq_r3')).toMatchObject({ status: 'triaging' });
   });
 
   test('an EHR that is down comes back as EHR_UNAVAILABLE (the workflow reads again durably)', async () => {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { inject } from 'vitest';
+import type { TriageFirstInput } from '../../activities/kinds/refill/first-queue.ts';
+import type { TriageRequestResult } from '../../activities/kinds/refill/triage.ts';
 import { FAILURE_CONVERTER_PATH } from '../../connectors/codec.ts';
 import { loadConfig, type Config } from '../../connectors/config.ts';
 import {
@@ -13,6 +15,9 @@ import {
   workerDataConverter,
   type TemporalClientHandle,
 } from '../../connectors/temporal.ts';
+
+import type { SigningPolicy } from '../../rules/lifecycle/index.ts';
+import { firstQueueEntry } from '../../workflows/refill-first-route.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 /** Synthetic key material: base64 of 32 bytes, used only by tests. */
@@ -117,12 +122,13 @@ export function withCombinedTriage<T extends Record<string, unknown>>(activities
   const call = (name: string, input: unknown) => (activities[name] as Fn)(input as never);
   const beginTriage = async (input: { projection: unknown; clinicId: string }) => {
     await call('projectCase', input.projection);
-    const protocol = (await call('pinProtocol', { clinicId: input.clinicId })) as { id: string };
+    const protocol = (await call('pinProtocol', { clinicId: input.clinicId })) as { id: string; version: number };
     return {
       protocol,
       policy: await call('pinSigningPolicy', { clinicId: input.clinicId, protocolId: protocol.id }),
     };
   };
+  const firstQueue = withFirstQueue(activities) as T & { enterFirstQueue: (input: unknown) => Promise<unknown> };
   const triageRequest = async (input: { protocol: unknown } & Record<string, unknown>) => {
     const { protocol, ...read } = input;
     const gathered = (await call('gatherPatientFacts', read)) as { facts: unknown } & Record<string, unknown>;
@@ -134,17 +140,42 @@ export function withCombinedTriage<T extends Record<string, unknown>>(activities
     ...activities,
     beginTriage,
     triageRequest,
-    // As activities/kinds/refill/triage.ts triageFirst: beginTriage, then triageRequest tried once, its failure returned.
-    triageFirst: async (input: { projection: unknown; clinicId: string; read: Record<string, unknown> }) => {
+    // As activities/kinds/refill/first-queue.ts triageFirst: beginTriage, then triageRequest tried once, its failure
+    // returned; with `route`, then the first queue (the step from workflows/refill-first-route.ts), its failure
+    // returned too.
+    triageFirst: async (input: TriageFirstInput) => {
       const pinned = await beginTriage(input);
+      let triaged: TriageRequestResult;
       try {
-        return { pinned, triaged: await triageRequest({ ...input.read, protocol: pinned.protocol }) };
+        triaged = (await triageRequest({ ...input.read, protocol: pinned.protocol })) as TriageRequestResult;
       } catch (err) {
         const code = (err as { type?: unknown; code?: unknown }).type ?? (err as { code?: unknown }).code;
         return { pinned, error: typeof code === 'string' ? code : null };
       }
+      if (!input.route) return { pinned, triaged };
+      const { caseId, clinicId, requestId, medicationRequestId } = input.projection;
+      const { slaDueAt: _, ...triaging } = input.projection.state;
+      const at = new Date();
+      const entry = firstQueueEntry({
+        ids: { caseId, clinicId, requestId, medicationRequestId },
+        triaging,
+        protocol: pinned.protocol,
+        policy: pinned.policy as SigningPolicy,
+        decision: triaged.decision,
+        patientId: triaged.patientId,
+        drugName: triaged.drugName,
+        nurseSlaSeconds: input.route.nurseSlaSeconds,
+        seq: input.route.seq,
+        nowMs: at.getTime(),
+      });
+      const routed = { route: entry.route, seq: input.route.seq, at: at.toISOString(), slaDueAt: entry.slaDueAt };
+      try {
+        return { pinned, triaged, routed: { ...routed, entered: await firstQueue.enterFirstQueue(entry.enter) } };
+      } catch {
+        return { pinned, triaged, routed: { ...routed, entered: null } };
+      }
     },
-    ...withFirstQueue(activities),
+    ...firstQueue,
   };
 }
 

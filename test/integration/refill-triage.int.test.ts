@@ -304,7 +304,7 @@ describe('the EHR tried first in the worker', () => {
     }
   }
 
-  test('a triage whose EHR answers is one workflow task: the read, then the routing writes and their projection, as local activities', async () => {
+  test('a triage whose EHR answers is one workflow task and one local activity: the read, then the routing writes and their projection', async () => {
     const s = approvals().at(-1)!;
     const res = await h.webhook(h.clinicId, refillEvent(s.medicationRequestId));
     const { caseId } = (await res.json()) as { caseId: string };
@@ -320,9 +320,9 @@ describe('the EHR tried first in the worker', () => {
     const history = await historyOf(caseId);
     expect(history.activities).toEqual([]);
     expect(history.count('workflowTaskCompletedEventAttributes')).toBe(1);
-    // The patch marker, triageFirst (triaging, pins, the read and the decision) and enterFirstQueue (the order, the
-    // Task, the routed projection).
-    expect(history.count('markerRecordedEventAttributes')).toBe(3);
+    // The patch marker and triageFirst (triaging, pins, the read and the decision, then the order, the Task and the
+    // routed projection).
+    expect(history.count('markerRecordedEventAttributes')).toBe(2);
     // The EHR, for this case (past the connection's discovery and token): the request and the patient's context read
     // (two round trips: this plain event does not name the patient), then the order (a conditional create), the
     // proposal's note and the Task (a conditional create), at the same time; the proposal is not read a second time.

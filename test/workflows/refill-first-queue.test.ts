@@ -1,9 +1,11 @@
-// A protocol approval entering its first queue (issue 11): the pended order, the Task and the routed projection in one
-// local activity (`enterFirstQueue`) when it works; each write as a durable activity when it fails for a reason a
-// retry may mend; a write the EHR refuses for good on the timeline. Stand-in activities on the time-skipping server.
+// A protocol approval entering its first queue (issue 11): the pended order, the Task and the routed projection done
+// by `triageFirst` right after the decision (its `enterFirstQueue` step) when it works, and adopted by the workflow;
+// each write as a durable activity when it fails for a reason a retry may mend; a write the EHR refuses for good on
+// the timeline. Stand-in activities on the time-skipping server.
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { TriageFirstInput, TriageFirstResult } from '../../activities/kinds/refill/first-queue.ts';
 import { defaultSigningPolicy } from '../../rules/lifecycle/index.ts';
 import { withCombinedTriage } from '../helpers/temporal.ts';
 import { startTimeSkipping, timeSkippingWorker } from '../helpers/time-skipping.ts';
@@ -115,7 +117,7 @@ async function run(name: string, activities: object) {
   });
 }
 
-test('the order, the Task and the routed step go in one local activity: no durable activity, no other projection', async () => {
+test('the read, the decision, the order, the Task and the routed step go in one local activity: nothing else', async () => {
   const a = approval((input) => {
     a.projected.push({ event: input.projection.event, seq: input.projection.seq, detail: input.projection.detail });
     return { projected: true };
@@ -123,8 +125,8 @@ test('the order, the Task and the routed step go in one local activity: no durab
   const { state, durable, markers } = await run('fq-ok', a.activities);
   expect(state).toMatchObject({ status: 'queued', queue: 'signature', reason: 'protocol' });
   expect(durable).toEqual([]);
-  // The patch marker and two local activities: triageFirst (triaging, pins, read, decision) and enterFirstQueue.
-  expect(markers).toBe(3);
+  // The patch marker and one local activity: triageFirst (triaging, pins, read, decision, and the first queue).
+  expect(markers).toBe(2);
   expect(a.pins).toEqual(['protocol']);
   expect(a.firstQueue).toHaveLength(1);
   expect(a.firstQueue[0]?.order?.kind).toBe('pend_order');
@@ -142,8 +144,8 @@ test('a first-queue try the EHR fails (retryable) hands each write to a durable 
   });
   const { state, durable } = await run('fq-down', a.activities);
   expect(state).toMatchObject({ status: 'queued', queue: 'signature' });
-  // Tried (the policy's two quick attempts), then durable writes, no more quick tries.
-  expect(a.firstQueue.length).toBe(2);
+  // Tried once inside triageFirst, then durable writes, no more quick tries.
+  expect(a.firstQueue.length).toBe(1);
   expect(durable.sort()).toEqual(['syncQueueTask', 'writeBackOutcome']);
   expect(a.orders).toEqual(['pend_order']);
   expect(a.tasks).toEqual([{ businessStatus: 'awaiting-signature', first: true }]);
@@ -215,4 +217,26 @@ test('a first triage that fails as a whole is replaced by its steps: pinned agai
   expect(a.pins).toEqual(['protocol', 'protocol']);
   // Projected again at the same seq (a no-op in the store when the first landed): one triaging step on the timeline.
   expect(a.projected.filter((p) => p.event === 'case.triaging').map((p) => p.seq)).toEqual([1, 1]);
+}, 60_000);
+
+test('a first route the workflow does not compute itself is not adopted: its writes are made again durably', async () => {
+  const a = approval(() => ({ projected: true }));
+  const activities = {
+    ...a.activities,
+    // As if triageFirst had routed the approval elsewhere (a bug): the workflow's own step wins.
+    triageFirst: async (input: TriageFirstInput) => {
+      const { triageFirst } = a.activities as unknown as {
+        triageFirst: (i: TriageFirstInput) => Promise<TriageFirstResult>;
+      };
+      const result = await triageFirst(input);
+      return { ...result, routed: { ...result.routed!, route: { ...result.routed!.route, queue: 'nurse' } } };
+    },
+  };
+  const { state, durable } = await run('fr-mismatch', activities);
+  expect(state).toMatchObject({ status: 'queued', queue: 'signature', reason: 'protocol' });
+  expect(durable.sort()).toEqual(['syncQueueTask', 'writeBackOutcome']);
+  expect(a.tasks).toEqual([{ businessStatus: 'awaiting-signature', first: true }]);
+  // The try's step took seq 2; the workflow's own is projected at a fresh seq.
+  expect(a.firstQueue.map((f) => f.projection.seq)).toEqual([2]);
+  expect(a.projected.filter((p) => p.event === 'case.queued').map((p) => p.seq)).toEqual([3]);
 }, 60_000);

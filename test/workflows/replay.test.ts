@@ -1,8 +1,10 @@
 // Cases outlive deployments: a refill waits days for a clinician, and whenever a worker restarts (or evicts a cached
 // workflow) the workflow code running then replays the case's whole history. These histories were recorded by
 // scripts/record-histories.ts from real stacks of earlier commits (refill-1f095be: before the lean triage of issue 11;
-// refill-lean: the lean triage, before its EHR calls were tried first in the worker) and of today's code
-// (refill-first-try); every one must replay under today's workflow code without a nondeterminism error.
+// refill-lean: the lean triage, before its EHR calls were tried first in the worker; refill-first-try,
+// refill-first-queue, refill-first-triage: each later step of issue 11) and of today's code (refill-first-route: the
+// first queue entered inside triageFirst); every one must replay under today's workflow code without a
+// nondeterminism error.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,6 +1,9 @@
 import type { AuditInput, Store } from '../../../connectors/db/index.ts';
 import type { ClinicFhir } from '../../../connectors/fhir/clinic-connectors.ts';
+import type { Logger } from '../../../connectors/logger.ts';
 import { AppError } from '../../../rules/index.ts';
+import type { SigningPolicy } from '../../../rules/lifecycle/index.ts';
+import { firstQueueEntry, type FirstRoute } from '../../../workflows/refill-first-route.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
 import {
   syncQueueTask,
@@ -9,7 +12,13 @@ import {
   type WriteBackInput,
   type WriteBackResult,
 } from './ehr-writeback.ts';
-import { takeRecentProposal } from './triage.ts';
+import {
+  beginTriage,
+  takeRecentProposal,
+  triageRequest,
+  type GatherPatientFactsInput,
+  type TriageRequestResult,
+} from './triage.ts';
 
 /** The audit row of a Task sync (every EHR write leaves one). */
 export function taskSyncedAudit(input: SyncQueueTaskInput, result: { taskId: string }): AuditInput {
@@ -114,4 +123,88 @@ export async function enterFirstQueue(
     await projectCase(deps, input.projection, audits);
     return { projected: true };
   });
+}
+
+export interface TriageFirstInput {
+  /** The step that shows the case triaging. */
+  projection: ProjectCaseInput;
+  clinicId: string;
+  /** What the EHR read needs (the protocol is the one this activity pins). */
+  read: GatherPatientFactsInput;
+  /**
+   * Cases started since the first-route work: once the protocol has decided, enter the first queue here too, with the
+   * routed step projected at `seq` (the one after the triaging step's) and the clinic's nurse SLA.
+   */
+  route?: { seq: number; nurseSlaSeconds: number };
+}
+
+export interface TriageFirstResult {
+  /** The clinic's published protocol version and signing policy, pinned for this case. */
+  pinned: { protocol: { id: string; version: number }; policy: SigningPolicy };
+  /** The read and the decision, when the EHR answered and the protocol ran. */
+  triaged?: TriageRequestResult;
+  /** Otherwise why not: the AppError code (null for an unexpected failure), for the workflow to route or retry. */
+  error?: string | null;
+  /**
+   * With `route`, after a decision: where the case went, the time its step is stamped with and its clock, and what
+   * entering the queue gave (null: it failed for a reason a retry may mend, and the workflow writes durably; the step's
+   * `seq` is then spent, as the try may have projected it).
+   */
+  routed?: {
+    route: FirstRoute;
+    seq: number;
+    at: string;
+    slaDueAt: string | null;
+    entered: EnterFirstQueueResult | null;
+  };
+}
+
+/**
+ * The start of a triage in one activity: the case shown triaging, its protocol and signing policy pinned, then the
+ * EHR read and the evaluation ({@link triageRequest}), tried once; with `route`, then the first queue
+ * ({@link enterFirstQueue}, the step computed by workflows/refill-first-route.ts as the workflow computes it). A read
+ * or evaluation that fails is returned, not thrown, with the pins: the workflow routes a definitive failure and hands a
+ * retryable one to the durable activity, with the same pins (a retry here would pin again, and the protocol may have
+ * been published in between). A first queue that fails is returned too: the decision stands, the writes go durable.
+ *
+ * @throws a failure of the projection or the pins (as `beginTriage`): nothing is pinned.
+ */
+export async function triageFirst(
+  deps: { store: Store; fhir: ClinicFhir; logger: Logger },
+  input: TriageFirstInput,
+  now: () => Date = () => new Date(),
+): Promise<TriageFirstResult> {
+  const pinned = await beginTriage(deps, input);
+  let triaged: TriageRequestResult;
+  try {
+    triaged = await triageRequest(deps, { ...input.read, protocol: pinned.protocol });
+  } catch (err) {
+    const code = err instanceof AppError ? err.code : null;
+    deps.logger.warn({ caseId: input.read.caseId, code }, 'first triage try failed; the workflow takes it over');
+    return { pinned, error: code };
+  }
+  if (!input.route) return { pinned, triaged };
+  const { caseId, clinicId, requestId, medicationRequestId } = input.projection;
+  const { slaDueAt: _, ...triaging } = input.projection.state;
+  const at = now();
+  const entry = firstQueueEntry({
+    ids: { caseId, clinicId, requestId, medicationRequestId },
+    triaging,
+    protocol: pinned.protocol,
+    policy: pinned.policy,
+    decision: triaged.decision,
+    patientId: triaged.patientId,
+    drugName: triaged.drugName,
+    nurseSlaSeconds: input.route.nurseSlaSeconds,
+    seq: input.route.seq,
+    nowMs: at.getTime(),
+  });
+  const routed = { route: entry.route, seq: input.route.seq, at: at.toISOString(), slaDueAt: entry.slaDueAt };
+  try {
+    return { pinned, triaged, routed: { ...routed, entered: await enterFirstQueue(deps, entry.enter, at) } };
+  } catch (err) {
+    const code = err instanceof AppError ? err.code : null;
+    deps.logger.warn({ caseId, code }, 'first queue try failed; the workflow writes durably');
+    return { pinned, triaged, routed: { ...routed, entered: null } };
+  }
 }

@@ -6,7 +6,14 @@ import { guard } from '../../errors.ts';
 import type { ActivityDeps } from '../../index.ts';
 import { checkSignable, type CheckSignableInput } from './batch-sign.ts';
 import { projectCase, type ProjectCaseInput } from './case-projection.ts';
-import { enterFirstQueue, taskSyncedAudit, writeBackAudit, type EnterFirstQueueInput } from './first-queue.ts';
+import {
+  enterFirstQueue,
+  taskSyncedAudit,
+  triageFirst,
+  writeBackAudit,
+  type EnterFirstQueueInput,
+  type TriageFirstInput,
+} from './first-queue.ts';
 import { syncQueueTask, writeBackOutcome, type SyncQueueTaskInput, type WriteBackInput } from './ehr-writeback.ts';
 import {
   beginTriage,
@@ -14,10 +21,8 @@ import {
   gatherPatientFacts,
   pinProtocol,
   pinSigningPolicy,
-  triageFirst,
   triageRequest,
   type GatherPatientFactsInput,
-  type TriageFirstInput,
   type TriageRequestInput,
 } from './triage.ts';
 
@@ -29,7 +34,7 @@ export function refillActivities(deps: ActivityDeps) {
     beginTriage: guard((input: { projection: ProjectCaseInput; clinicId: string }) => beginTriage(deps, input)),
     gatherPatientFacts: guard((input: GatherPatientFactsInput) => gatherPatientFacts(deps, input)),
     triageRequest: guard((input: TriageRequestInput) => triageRequest(deps, input)),
-    triageFirst: guard((input: TriageFirstInput) => triageFirst(deps, input)),
+    triageFirst: guard((input: TriageFirstInput) => triageFirst(deps, input, now)),
     evaluateProtocol: guard(
       (input: {
         caseId: string;

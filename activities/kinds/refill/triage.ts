@@ -306,39 +306,3 @@ export async function triageRequest(deps: TriageDeps, input: TriageRequestInput)
   await recordEvaluation(deps.store, evaluation, decision, [audit]);
   return { decision, patientId, drugName, roundTrips };
 }
-
-export interface TriageFirstInput {
-  /** The step that shows the case triaging. */
-  projection: ProjectCaseInput;
-  clinicId: string;
-  /** What the EHR read needs (the protocol is the one this activity pins). */
-  read: GatherPatientFactsInput;
-}
-
-export interface TriageFirstResult {
-  /** The clinic's published protocol version and signing policy, pinned for this case. */
-  pinned: { protocol: { id: string; version: number }; policy: SigningPolicy };
-  /** The read and the decision, when the EHR answered and the protocol ran. */
-  triaged?: TriageRequestResult;
-  /** Otherwise why not: the AppError code (null for an unexpected failure), for the workflow to route or retry. */
-  error?: string | null;
-}
-
-/**
- * The start of a triage in one activity: the case shown triaging, its protocol and signing policy pinned, then the
- * EHR read and the evaluation ({@link triageRequest}), tried once. A read or evaluation that fails is returned, not
- * thrown, with the pins: the workflow routes a definitive failure and hands a retryable one to the durable activity,
- * with the same pins (a retry here would pin again, and the protocol may have been published in between).
- *
- * @throws a failure of the projection or the pins (as `beginTriage`): nothing is pinned.
- */
-export async function triageFirst(deps: TriageDeps, input: TriageFirstInput): Promise<TriageFirstResult> {
-  const pinned = await beginTriage(deps, input);
-  try {
-    return { pinned, triaged: await triageRequest(deps, { ...input.read, protocol: pinned.protocol }) };
-  } catch (err) {
-    const code = err instanceof AppError ? err.code : null;
-    deps.logger.warn({ caseId: input.read.caseId, code }, 'first triage try failed; the workflow takes it over');
-    return { pinned, error: code };
-  }
-}
