@@ -4,16 +4,19 @@
 // redesign, interleaved; so it uses only what that commit has too (the refill webhook's contract, the store's case
 // and audit reads, the empty workflow).
 //
-//   warm-up (10) → one request at a time (30, each waited until routed) → N webhooks at concurrency C (closed loop:
-//   what the stack can take) → optionally (--open-loop S) webhooks at a fixed arrival rate of half the closed loop's
-//   throughput for S seconds (what a clinic sees at half load); with --ceiling, N empty workflows at the same
-//   concurrency, this machine's Temporal ceiling, half of them before the closed loop and half after the open loop.
+//   warm-up (10) → one request at a time (30, each waited until routed) → optionally (--warm-up W) W webhooks at
+//   concurrency C and, with --ceiling, W empty workflows, none of them measured (the processes' JIT compilers warm up:
+//   a worker serves for days, and V8's optimizing compiler took ~22 % of its CPU in the first 10 s of a cold closed
+//   loop, perf) → N webhooks at concurrency C (closed loop: what the stack can take) → optionally (--open-loop S)
+//   webhooks at a fixed arrival rate of half the closed loop's throughput for S seconds (what a clinic sees at half
+//   load); with --ceiling, N empty workflows at the same concurrency, this machine's Temporal ceiling, half of them
+//   before the closed loop and half after the open loop.
 // During the closed loop and the ceiling it reads every process's CPU time (/proc/<pid>/stat: worker, API, Temporal
 // dev server, sandbox EHR; this driver by process.cpuUsage), and after it reads the histories of a sample of cases
 // (workflow tasks, activities, local activities, events up to routing).
 //
 // Options: --requests N (500) --concurrency C (16) --patients P (1000) --out file (stdout) --ceiling --open-loop S (0)
-//          --history-sample K (20) --name-patient (the events carry the request's `patient`, as an EHR that knows it
+//          --warm-up W (0) --history-sample K (20) --name-patient (the events carry the request's `patient`, as an EHR that knows it
 //          sends it; a commit without that field refuses it, so scripts/bench.ts passes it to the current tree only).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,11 +47,13 @@ const { values } = parseArgs({
     'open-loop': { type: 'string', default: '0' },
     'name-patient': { type: 'boolean', default: false },
     'history-sample': { type: 'string', default: '20' },
+    'warm-up': { type: 'string', default: '0' },
   },
 });
 const N = Number(values.requests);
 const C = Number(values.concurrency);
 const PATIENTS = Number(values.patients);
+const WARM_UP = Number(values['warm-up']);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
@@ -178,10 +183,22 @@ try {
     const cpu: CpuInterval = [cpu0, cpuSnapshot(stack)];
     return { cpu, ms, perS: round(count / (ms / 1000)) };
   };
+  // Steady state: both paths run W times at the run's concurrency before anything is measured (JIT compilers warm).
+  if (WARM_UP > 0) {
+    const warm = requests.slice(40, 40 + WARM_UP);
+    if (warm.length < WARM_UP) throw new Error(`only ${warm.length} refill requests for the warm-up; raise --patients`);
+    const warmIds: string[] = [];
+    await pool(warm, C, async (mrId) => {
+      warmIds.push(await post(mrId));
+    });
+    await waitQueued(warmIds, 500);
+    if (values.ceiling) await emptyWorkflows(WARM_UP, 'warm-up');
+  }
   const ceilingBefore = values.ceiling ? await emptyWorkflows(Math.floor(N / 2), 'before') : null;
 
   // The run: N webhooks at concurrency C; a webhook answers in ms, the routing happens in the workflow.
-  const batch = requests.slice(40, 40 + N);
+  const first = 40 + WARM_UP;
+  const batch = requests.slice(first, first + N);
   if (batch.length < N) throw new Error(`only ${batch.length} refill requests available; raise --patients`);
   const workerPid = stack.childPid('worker');
   const webhookMs: number[] = [];
@@ -251,7 +268,7 @@ try {
   if (openSeconds > 0) {
     const rate = triagesPerS / 2;
     const count = Math.round(rate * openSeconds);
-    const openBatch = requests.slice(40 + N, 40 + N + count);
+    const openBatch = requests.slice(first + N, first + N + count);
     if (openBatch.length < count)
       throw new Error(`only ${openBatch.length} refill requests left for the open loop; raise --patients`);
     const o0 = performance.now();
@@ -298,7 +315,13 @@ try {
 
   const result = {
     at: new Date().toISOString(),
-    settings: { requests: N, concurrency: C, patients: PATIENTS, namePatient: values['name-patient'] },
+    settings: {
+      requests: N,
+      concurrency: C,
+      patients: PATIENTS,
+      namePatient: values['name-patient'],
+      warmUp: WARM_UP,
+    },
     load1m: { before: load1mBefore, after: load1mAfter },
     startToHealthySeconds: round(stack.startToHealthySeconds, 1),
     triagesPerSecond: round(triagesPerS),

@@ -11,7 +11,8 @@
 //      has its first decision. Patients/s, FHIR round trips per patient counted at the sandbox EHR, the worker's RSS
 //      (sampled from /proc), wall times. --sweep-timeout-min caps each sweep (an unfinished one is reported as such).
 // Writes BENCHMARKS.md and BENCHMARKS.json (keeping the protocol simulation's and the analytics' sections).
-// Also: --requests (500) --concurrency (16) --patients (1500) --open-loop seconds (30) for the refill runs;
+// Also: --requests (500) --concurrency (16) --patients (2000) --open-loop seconds (30) --warm-up (500: webhooks and
+// empty workflows run first and not measured, so the processes' JIT compilers are warm) for the refill runs;
 // --skip-refill, --skip-sweep (a skipped sweep keeps the last run's section, dated).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,8 @@ const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '500' },
     concurrency: { type: 'string', default: '16' },
-    patients: { type: 'string', default: '1500' },
+    patients: { type: 'string', default: '2000' },
+    'warm-up': { type: 'string', default: '500' },
     rounds: { type: 'string', default: '2' },
     before: { type: 'string', default: '1f095be' },
     'open-loop': { type: 'string', default: '30' },
@@ -48,6 +50,11 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+/** The refill table's note on the warm-up before the measured phases (none in runs before it existed). */
+const warmUpText = (w: number | undefined) =>
+  w
+    ? `After ${w} webhooks and ${w} empty workflows at the same concurrency that are not measured (the processes' JIT compilers warm, as in a stack that serves for days), `
+    : '';
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -69,7 +76,7 @@ type RefillRun = {
 function runRefill(root: string, out: string, current: boolean): Promise<RefillRun> {
   const args = ['--import', 'tsx', join(root, 'scripts', 'bench-refill.ts'), '--out', out];
   args.push('--requests', values.requests, '--concurrency', values.concurrency, '--patients', values.patients);
-  args.push('--ceiling', '--open-loop', values['open-loop']);
+  args.push('--ceiling', '--open-loop', values['open-loop'], '--warm-up', values['warm-up']);
   // The current tree's intake takes the request's patient (one FHIR round trip); the older one refuses the field.
   if (current) args.push('--name-patient');
   return new Promise((resolve, reject) => {
@@ -311,6 +318,7 @@ const result = {
       patients: Number(values.patients),
       rounds: Number(values.rounds),
       openLoopSeconds: Number(values['open-loop']),
+      warmUp: Number(values['warm-up']),
     },
   },
   refill,
@@ -362,7 +370,7 @@ function renderMarkdown(r: typeof result): string {
     lines.push(
       '## The cost of one refill triage, before and after (same run)',
       '',
-      `Before: ${f.beforeCommit} (main at the start of issue 11); after: ${f.afterCommit}. ${r.settings.refill.requests} signed webhooks at concurrency ${r.settings.refill.concurrency} (closed loop), then an open loop at half the closed loop's throughput for ${r.settings.refill.openLoopSeconds} s, and ${r.settings.refill.requests} empty workflows at the same concurrency (the ceiling: half before the closed loop, half after the open loop, so a drift of the machine's speed during the run biases the ratio neither way), all on the same stack; runs interleaved ${f.order} (${r.settings.refill.rounds} rounds); medians of the rounds. The after side's events name the patient (\`patient\`), which the before side's intake does not accept. CPU is each process's user + system time over the closed loop (/proc/<pid>/stat), divided by the triages.`,
+      `Before: ${f.beforeCommit} (main at the start of issue 11); after: ${f.afterCommit}. ${warmUpText(r.settings.refill.warmUp)}${r.settings.refill.requests} signed webhooks at concurrency ${r.settings.refill.concurrency} (closed loop), then an open loop at half the closed loop's throughput for ${r.settings.refill.openLoopSeconds} s, and ${r.settings.refill.requests} empty workflows at the same concurrency (the ceiling: half before the closed loop, half after the open loop, so a drift of the machine's speed during the run biases the ratio neither way), all on the same stack; runs interleaved ${f.order} (${r.settings.refill.rounds} rounds); medians of the rounds. The after side's events name the patient (\`patient\`), which the before side's intake does not accept. CPU is each process's user + system time over the closed loop (/proc/<pid>/stat), divided by the triages.`,
       '',
       '| measure | before | after | after ÷ before |',
       '|---|---|---|---|',
