@@ -358,12 +358,13 @@ function renderMarkdown(r: typeof result): string {
   ];
   if (r.refill) {
     const f = r.refill;
-    const med = (side: 'before' | 'after', get: (x: RefillRun) => number | null | undefined) => {
+    const med = (side: 'before' | 'after', get: (x: RefillRun) => number | null | undefined, digits = 2) => {
       const xs = f.runs[side].map(get).filter((x): x is number => typeof x === 'number');
-      return xs.length ? round(median(xs), 2) : null;
+      return xs.length ? round(median(xs), digits) : null;
     };
-    const both = (get: (x: RefillRun) => number | null | undefined) => {
-      const [b, a] = [med('before', get), med('after', get)];
+    // `digits`: the ratio to the ceiling keeps 3, so that a median just under a goal never prints as the goal.
+    const both = (get: (x: RefillRun) => number | null | undefined, digits = 2) => {
+      const [b, a] = [med('before', get, digits), med('after', get, digits)];
       return `${b ?? '–'} | ${a ?? '–'} | ${b && a ? round(a / b, 2) : '–'}`;
     };
     const processes = ['worker', 'temporal', 'api', 'sandbox', 'stackTotal'] as const;
@@ -376,7 +377,7 @@ function renderMarkdown(r: typeof result): string {
       '|---|---|---|---|',
       `| triages/s (closed loop) | ${both((x) => x.triagesPerSecond)} |`,
       `| empty workflows/s (ceiling) | ${both((x) => x.emptyWorkflowsPerSecond)} |`,
-      `| **triage ÷ ceiling** | ${both((x) => x.ratioToEmptyWorkflowCeiling)} |`,
+      `| **triage ÷ ceiling** | ${both((x) => x.ratioToEmptyWorkflowCeiling, 3)} |`,
       ...processes.map(
         (p) =>
           `| CPU-ms per triage: ${p === 'stackTotal' ? '**all four**' : p} | ${both((x) => x.cpuMsPerTriage?.[p])} |`,
