@@ -15,7 +15,7 @@ import {
   type SigningPolicy,
 } from '../rules/lifecycle/index.ts';
 import type { TriageDecision } from '../rules/kinds/refill/decision.ts';
-import type { Actor, Queue } from '../rules/schema/case.ts';
+import type { Queue } from '../rules/schema/case.ts';
 import type { Activities } from '../activities/index.ts';
 import type { CaseState } from './refill-triage-messages.ts';
 
@@ -141,14 +141,7 @@ export function taskInputOf(
 /** A step's projection into the app database (queues, timeline, audit); `seq` orders a case's steps. */
 export function projectionOf(
   ids: CaseIds,
-  step: {
-    patientId: string | null;
-    drugName: string | null;
-    seq: number;
-    at: string;
-    event: string;
-    actor: Actor | null;
-    detail: Record<string, unknown>;
+  step: Omit<ProjectCaseInput, keyof CaseIds | 'state' | 'audit'> & {
     state: CaseState;
     slaDueAt: string | null;
     audit?: string | undefined;

@@ -400,7 +400,6 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
     // The step's clock as the activity stamped it (the SLA timer itself runs from this workflow's time).
     if (taken) slaDueAt = taken.slaDueAt;
     const { queue, pool, reason } = state;
-    const task = taskInput(taskStage(), 'requested', note);
     // Its seq is taken now; on failure it stays unused (a seq the try may have projected is never reused).
     const step = projection(event, { queue, pool, reason, slaDueAt });
     try {
@@ -422,7 +421,7 @@ export async function refillTriage(input: RefillTriageInput): Promise<RefillTria
       } else {
         result = await ehrLocal.enterFirstQueue({
           ...(alongside?.order ? { order: alongside.order } : {}),
-          task,
+          task: taskInput(taskStage(), 'requested', note),
           projection: step,
         });
       }

@@ -5,7 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { inject } from 'vitest';
-import type { TriageFirstInput } from '../../activities/kinds/refill/first-queue.ts';
+import {
+  routeTriaged,
+  type EnterFirstQueueResult,
+  type TriageFirstInput,
+} from '../../activities/kinds/refill/first-queue.ts';
 import type { TriageRequestResult } from '../../activities/kinds/refill/triage.ts';
 import { FAILURE_CONVERTER_PATH } from '../../connectors/codec.ts';
 import { loadConfig, type Config } from '../../connectors/config.ts';
@@ -17,7 +21,6 @@ import {
 } from '../../connectors/temporal.ts';
 
 import type { SigningPolicy } from '../../rules/lifecycle/index.ts';
-import { firstQueueEntry } from '../../workflows/refill-first-route.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 /** Synthetic key material: base64 of 32 bytes, used only by tests. */
@@ -153,27 +156,15 @@ export function withCombinedTriage<T extends Record<string, unknown>>(activities
         return { pinned, error: typeof code === 'string' ? code : null };
       }
       if (!input.route) return { pinned, triaged };
-      const { caseId, clinicId, requestId, medicationRequestId } = input.projection;
-      const { slaDueAt: _, ...triaging } = input.projection.state;
-      const at = new Date();
-      const entry = firstQueueEntry({
-        ids: { caseId, clinicId, requestId, medicationRequestId },
-        triaging,
-        protocol: pinned.protocol,
-        policy: pinned.policy as SigningPolicy,
-        decision: triaged.decision,
-        patientId: triaged.patientId,
-        drugName: triaged.drugName,
-        nurseSlaSeconds: input.route.nurseSlaSeconds,
-        seq: input.route.seq,
-        nowMs: at.getTime(),
-      });
-      const routed = { route: entry.route, seq: input.route.seq, at: at.toISOString(), slaDueAt: entry.slaDueAt };
-      try {
-        return { pinned, triaged, routed: { ...routed, entered: await firstQueue.enterFirstQueue(entry.enter) } };
-      } catch {
-        return { pinned, triaged, routed: { ...routed, entered: null } };
-      }
+      const { routed } = await routeTriaged(
+        input,
+        input.route,
+        { protocol: pinned.protocol, policy: pinned.policy as SigningPolicy },
+        triaged,
+        new Date(),
+        (entry) => firstQueue.enterFirstQueue(entry) as Promise<EnterFirstQueueResult>,
+      );
+      return { pinned, triaged, routed };
     },
     ...firstQueue,
   };

@@ -184,9 +184,31 @@ export async function triageFirst(
     return { pinned, error: code };
   }
   if (!input.route) return { pinned, triaged };
+  const { routed, failure } = await routeTriaged(input, input.route, pinned, triaged, now(), (entry, at) =>
+    enterFirstQueue(deps, entry, at),
+  );
+  if (failure !== undefined) {
+    const code = failure instanceof AppError ? failure.code : null;
+    deps.logger.warn({ caseId: input.read.caseId, code }, 'first queue try failed; the workflow writes durably');
+  }
+  return { pinned, triaged, routed };
+}
+
+/**
+ * `triageFirst`'s last step, after a decision: the first queue's entry computed as the workflow computes it
+ * (workflows/refill-first-route.ts) from the triaging step, entered by `enter` at `at`. A failure of `enter` comes back
+ * as `entered: null` with the error, for the caller to log.
+ */
+export async function routeTriaged(
+  input: Pick<TriageFirstInput, 'projection'>,
+  route: NonNullable<TriageFirstInput['route']>,
+  pinned: TriageFirstResult['pinned'],
+  triaged: TriageRequestResult,
+  at: Date,
+  enter: (entry: EnterFirstQueueInput, at: Date) => Promise<EnterFirstQueueResult>,
+): Promise<{ routed: NonNullable<TriageFirstResult['routed']>; failure?: unknown }> {
   const { caseId, clinicId, requestId, medicationRequestId } = input.projection;
   const { slaDueAt: _, ...triaging } = input.projection.state;
-  const at = now();
   const entry = firstQueueEntry({
     ids: { caseId, clinicId, requestId, medicationRequestId },
     triaging,
@@ -195,16 +217,14 @@ export async function triageFirst(
     decision: triaged.decision,
     patientId: triaged.patientId,
     drugName: triaged.drugName,
-    nurseSlaSeconds: input.route.nurseSlaSeconds,
-    seq: input.route.seq,
+    nurseSlaSeconds: route.nurseSlaSeconds,
+    seq: route.seq,
     nowMs: at.getTime(),
   });
-  const routed = { route: entry.route, seq: input.route.seq, at: at.toISOString(), slaDueAt: entry.slaDueAt };
+  const routed = { route: entry.route, seq: route.seq, at: at.toISOString(), slaDueAt: entry.slaDueAt };
   try {
-    return { pinned, triaged, routed: { ...routed, entered: await enterFirstQueue(deps, entry.enter, at) } };
-  } catch (err) {
-    const code = err instanceof AppError ? err.code : null;
-    deps.logger.warn({ caseId, code }, 'first queue try failed; the workflow writes durably');
-    return { pinned, triaged, routed: { ...routed, entered: null } };
+    return { routed: { ...routed, entered: await enter(entry.enter, at) } };
+  } catch (failure) {
+    return { routed: { ...routed, entered: null }, failure };
   }
 }
